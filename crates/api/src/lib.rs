@@ -1,0 +1,245 @@
+//! The wire side of Tributary: one HTTP listener for every service. Requests are routed by
+//! `X-Amz-Target` (JSON 1.0: DynamoDB, DynamoDB Streams) or by path (REST-JSON: Lambda), and
+//! every failure is rendered in its protocol's AWS error envelope.
+
+mod adapters;
+pub mod dynamodb;
+pub mod lambda;
+pub mod mappings;
+pub mod protocol;
+pub mod streams;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use serde_json::json;
+use tributary_esm::Engine;
+use tributary_functions::{FunctionHost, FunctionSpec};
+use tributary_model::AwsError;
+use tributary_store::Store;
+
+use crate::protocol::{json10_error, json10_ok, rest_error, rest_ok};
+
+/// Server-wide settings, decided by the binary.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub region: String,
+    pub account_id: String,
+    /// The URL clients (and functions) reach this server at.
+    pub endpoint_url: String,
+    /// Scratch space: unpacked code, runtimes, function logs.
+    pub work_dir: PathBuf,
+}
+
+/// Everything a request handler can reach.
+pub struct App {
+    pub cfg: Config,
+    pub store: Store,
+    pub host: Arc<FunctionHost>,
+    pub engine: Arc<Engine>,
+    specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
+    iterator_secret: [u8; 32],
+}
+
+impl App {
+    /// Wires the services together and starts every enabled mapping found in the store.
+    pub async fn start(cfg: Config, store: Store, host: Arc<FunctionHost>) -> Arc<App> {
+        let app = Arc::new_cyclic(|weak| {
+            let deps = tributary_esm::Deps {
+                source: Arc::new(adapters::StoreSource {
+                    store: store.clone(),
+                }),
+                invoker: Arc::new(adapters::LocalInvoker { app: weak.clone() }),
+                checkpoints: Arc::new(adapters::StoreCheckpoints {
+                    store: store.clone(),
+                }),
+            };
+            App {
+                cfg,
+                store,
+                host,
+                engine: Engine::new(deps),
+                specs: Mutex::new(HashMap::new()),
+                iterator_secret: rand::random(),
+            }
+        });
+        for m in mappings::MappingDoc::all(&app) {
+            if m.enabled {
+                app.engine.start(m.engine_config(&app)).await;
+            }
+        }
+        app
+    }
+
+    /// Stops mappings and function processes and flushes the store.
+    pub async fn shutdown(&self) {
+        self.engine.shutdown().await;
+        self.host.shutdown().await;
+        if let Err(e) = self.store.flush().await {
+            tracing::warn!(error = %e, "final flush failed");
+        }
+        self.store.close();
+    }
+}
+
+/// The router for the one listener.
+pub fn router(app: Arc<App>) -> axum::Router {
+    axum::Router::new().fallback(dispatch).with_state(app)
+}
+
+async fn dispatch(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(target) = target {
+        return json10(&app, &target, &body).await;
+    }
+    let path = uri.path();
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let query = parse_query(uri.query().unwrap_or(""));
+    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let span = tracing::debug_span!("request", %method, path);
+    let _e = span.enter();
+    match seg.as_slice() {
+        ["_tributary", "health"] => rest_ok(
+            200,
+            &json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}),
+        ),
+        ["_tributary", "functions", name, "code"] if method == Method::GET => {
+            match lambda::code_zip(&app, name) {
+                Ok(zip) => {
+                    let mut r = Response::new(Body::from(zip));
+                    r.headers_mut().insert(
+                        "content-type",
+                        http::HeaderValue::from_static("application/zip"),
+                    );
+                    r
+                }
+                Err(e) => rest_error(&e),
+            }
+        }
+        ["2015-03-31", "functions", ..] => {
+            lambda::dispatch(&app, &method, &segments[2..], &query, &headers, body)
+                .await
+                .unwrap_or_else(|e| rest_error(&e))
+        }
+        ["2015-03-31", "event-source-mappings", ..] => {
+            mappings::dispatch(&app, &method, &segments[2..], &query, body)
+                .await
+                .unwrap_or_else(|e| rest_error(&e))
+        }
+        [] if method == Method::POST => {
+            // A JSON 1.0 request without a target.
+            json10_error(&AwsError::new(
+                "UnknownOperationException",
+                400,
+                "Missing X-Amz-Target header",
+            ))
+        }
+        _ => rest_error(&unknown_rest_operation(&method, &segments)),
+    }
+}
+
+/// An unknown REST route: a proper AWS error, never a bare 404 page.
+pub fn unknown_rest_operation(method: &Method, rest: &[String]) -> AwsError {
+    AwsError::new(
+        "UnknownOperationException",
+        404,
+        format!("Unknown operation: {method} /{}", rest.join("/")),
+    )
+}
+
+async fn json10(app: &Arc<App>, target: &str, body: &[u8]) -> Response {
+    let Some((service, op)) = target.split_once('.') else {
+        return json10_error(&AwsError::new(
+            "UnknownOperationException",
+            400,
+            format!("Unknown operation: {target}"),
+        ));
+    };
+    let span = tracing::debug_span!("request", service, op);
+    let _e = span.enter();
+    let req = match protocol::parse_body(body) {
+        Ok(r) => r,
+        Err(e) => return json10_error(&e),
+    };
+    let result = match service {
+        "DynamoDB_20120810" => dynamodb::dispatch(app, op, &req).await,
+        "DynamoDBStreams_20120810" => streams::dispatch(app, op, &req).await,
+        _ => Err(AwsError::new(
+            "UnknownOperationException",
+            400,
+            format!("Unknown operation: {target}"),
+        )),
+    };
+    match result {
+        Ok(v) => json10_ok(&v),
+        Err(e) => {
+            tracing::debug!(code = e.code, message = %e.message, "request failed");
+            json10_error(&e)
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: &str) -> BTreeMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes() {
+        assert_eq!(percent_decode("arn%3Aaws%3Alambda"), "arn:aws:lambda");
+        assert_eq!(percent_decode("%24LATEST"), "$LATEST");
+        assert_eq!(percent_decode("100%"), "100%");
+        let q = parse_query("Qualifier=%24LATEST&MaxItems=5");
+        assert_eq!(q["Qualifier"], "$LATEST");
+        assert_eq!(q["MaxItems"], "5");
+    }
+}

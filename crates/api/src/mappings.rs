@@ -1,0 +1,611 @@
+//! Event source mappings (REST-JSON, `/2015-03-31/event-source-mappings`): the control plane.
+//! Mappings are stored as documents; enabled ones run in the ESM engine.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tributary_esm::{MappingConfig, StartingPosition};
+use tributary_model::arn::{esm_arn, parse_function_ref, parse_stream_arn};
+use tributary_model::AwsError;
+
+use crate::lambda::{function_arn_of, FunctionDoc};
+use crate::protocol::{check_range, constraint, lambda_err, parse_body, rest_ok, Req};
+use crate::App;
+
+pub const ESM_KIND: &str = "esm";
+pub const CHECKPOINT_KIND: &str = "ckpt";
+
+/// A mapping as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MappingDoc {
+    pub uuid: String,
+    /// The function reference echoed as `FunctionArn` (qualified when the caller qualified it).
+    pub function_arn: String,
+    pub function_name: String,
+    pub event_source_arn: String,
+    pub batch_size: i64,
+    pub max_batching_window: i64,
+    pub parallelization_factor: i64,
+    pub starting_position: String,
+    pub max_retry_attempts: i64,
+    pub max_record_age: i64,
+    pub bisect: bool,
+    pub on_failure: Option<String>,
+    pub function_response_types: Vec<String>,
+    pub filter_criteria: Option<Value>,
+    pub tumbling_window: i64,
+    pub metrics_config: Option<Value>,
+    pub enabled: bool,
+    pub last_modified_ms: i64,
+}
+
+impl MappingDoc {
+    fn load(app: &App, uuid: &str) -> Option<MappingDoc> {
+        let cat = app.store.catalog();
+        cat.doc(ESM_KIND, uuid)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    pub fn all(app: &App) -> Vec<MappingDoc> {
+        let cat = app.store.catalog();
+        cat.docs_of(ESM_KIND)
+            .filter_map(|(_, v)| serde_json::from_value(v.clone()).ok())
+            .collect()
+    }
+
+    fn render(&self, app: &App, state: &str) -> Value {
+        let mut destination = Map::new();
+        let mut on_failure = Map::new();
+        if let Some(d) = &self.on_failure {
+            on_failure.insert("Destination".into(), json!(d));
+        }
+        destination.insert("OnFailure".into(), Value::Object(on_failure));
+        let last = app
+            .engine
+            .status(&self.uuid)
+            .last_processing_result
+            .unwrap_or_else(|| "No records processed".to_owned());
+        let mut v = json!({
+            "UUID": self.uuid,
+            "BatchSize": self.batch_size,
+            "BisectBatchOnFunctionError": self.bisect,
+            "DestinationConfig": destination,
+            "EventSourceArn": self.event_source_arn,
+            "EventSourceMappingArn": esm_arn(&app.cfg.region, &app.cfg.account_id, &self.uuid),
+            "FunctionArn": self.function_arn,
+            "FunctionResponseTypes": self.function_response_types,
+            "LastModified": self.last_modified_ms as f64 / 1000.0,
+            "LastProcessingResult": last,
+            "MaximumBatchingWindowInSeconds": self.max_batching_window,
+            "MaximumRecordAgeInSeconds": self.max_record_age,
+            "MaximumRetryAttempts": self.max_retry_attempts,
+            "ParallelizationFactor": self.parallelization_factor,
+            "StartingPosition": self.starting_position,
+            "State": state,
+            "StateTransitionReason": "User action",
+            "TumblingWindowInSeconds": self.tumbling_window,
+        });
+        if let Some(f) = &self.filter_criteria {
+            v["FilterCriteria"] = f.clone();
+        }
+        if let Some(m) = &self.metrics_config {
+            v["MetricsConfig"] = m.clone();
+        }
+        v
+    }
+
+    fn steady_state(&self) -> &'static str {
+        if self.enabled {
+            "Enabled"
+        } else {
+            "Disabled"
+        }
+    }
+
+    pub fn engine_config(&self, app: &App) -> MappingConfig {
+        MappingConfig {
+            uuid: self.uuid.clone(),
+            function_arn: self.function_arn.clone(),
+            stream_arn: self.event_source_arn.clone(),
+            region: app.cfg.region.clone(),
+            batch_size: self.batch_size as usize,
+            max_batching_window_ms: self.max_batching_window * 1000,
+            starting_position: if self.starting_position == "LATEST" {
+                StartingPosition::Latest
+            } else {
+                StartingPosition::TrimHorizon
+            },
+            max_retry_attempts: self.max_retry_attempts,
+        }
+    }
+}
+
+pub async fn dispatch(
+    app: &Arc<App>,
+    method: &http::Method,
+    rest: &[String],
+    query: &BTreeMap<String, String>,
+    body: Bytes,
+) -> Result<axum::response::Response, AwsError> {
+    use http::Method;
+    Ok(match (method, rest) {
+        (&Method::POST, []) => {
+            let m = parse_body(&body)?;
+            rest_ok(202, &create(app, Req(&m)).await?)
+        }
+        (&Method::GET, []) => rest_ok(200, &list(app, query)?),
+        (&Method::GET, [uuid]) => {
+            let doc = find(app, uuid)?;
+            rest_ok(200, &doc.render(app, doc.steady_state()))
+        }
+        (&Method::PUT, [uuid]) => {
+            let m = parse_body(&body)?;
+            rest_ok(202, &update(app, uuid, Req(&m)).await?)
+        }
+        (&Method::DELETE, [uuid]) => rest_ok(202, &delete(app, uuid).await?),
+        _ => return Err(crate::unknown_rest_operation(method, rest)),
+    })
+}
+
+fn not_found() -> AwsError {
+    lambda_err::not_found("The resource you requested does not exist.")
+}
+
+fn find(app: &App, uuid: &str) -> Result<MappingDoc, AwsError> {
+    if uuid.len() != 36 {
+        return Err(not_found());
+    }
+    MappingDoc::load(app, uuid).ok_or_else(not_found)
+}
+
+/// Resolves `FunctionName` to (function name, the ARN echoed back).
+fn resolve_function(app: &App, given: &str) -> Result<(String, String), AwsError> {
+    let bad = || {
+        constraint(
+            &Value::String(given.into()),
+            "functionName",
+            "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+        )
+    };
+    if given.is_empty() || given.len() > 256 {
+        return Err(bad());
+    }
+    let r = parse_function_ref(given).ok_or_else(bad)?;
+    let foreign = r
+        .account
+        .as_deref()
+        .is_some_and(|a| a != app.cfg.account_id)
+        || r.region.as_deref().is_some_and(|g| g != app.cfg.region);
+    let exists = !foreign && FunctionDoc::load(app, &r.name).is_some();
+    let qualifier_ok = r.qualifier.as_deref().is_none_or(|q| q == "$LATEST");
+    if !exists || !qualifier_ok {
+        return Err(lambda_err::invalid_parameter("Function does not exist"));
+    }
+    let mut arn = function_arn_of(app, &r.name);
+    if let Some(q) = &r.qualifier {
+        arn = format!("{arn}:{q}");
+    }
+    Ok((r.name, arn))
+}
+
+/// The numeric knobs shared by create and update, validated with AWS's messages.
+struct Knobs {
+    batch_size: Option<i64>,
+    window: Option<i64>,
+    parallelization: Option<i64>,
+    retries: Option<i64>,
+    record_age: Option<i64>,
+    tumbling: Option<i64>,
+    bisect: Option<bool>,
+    on_failure: Option<Option<String>>,
+    response_types: Option<Vec<String>>,
+    filter_criteria: Option<Option<Value>>,
+    metrics_config: Option<Option<Value>>,
+    enabled: Option<bool>,
+}
+
+fn knobs(req: &Req<'_>) -> Result<Knobs, AwsError> {
+    let range = |key: &str, field: &str, min: i64, max: i64| -> Result<Option<i64>, AwsError> {
+        let v = req.int_opt(key)?;
+        if let Some(v) = v {
+            check_range(v, min, max, field)?;
+        }
+        Ok(v)
+    };
+    let batch_size = range("BatchSize", "batchSize", 1, 10000)?;
+    let window = range(
+        "MaximumBatchingWindowInSeconds",
+        "maximumBatchingWindowInSeconds",
+        0,
+        300,
+    )?;
+    let parallelization = range("ParallelizationFactor", "parallelizationFactor", 1, 10)?;
+    let retries = range("MaximumRetryAttempts", "maximumRetryAttempts", -1, 10000)?;
+    let record_age = range(
+        "MaximumRecordAgeInSeconds",
+        "maximumRecordAgeInSeconds",
+        -1,
+        604800,
+    )?;
+    if let Some(a) = record_age {
+        if (0..60).contains(&a) {
+            return Err(lambda_err::invalid_parameter(
+                "MaximumRecordAgeInSeconds must be either -1 (forever) or between 60 and 604800 (inclusive)",
+            ));
+        }
+    }
+    let tumbling = range("TumblingWindowInSeconds", "tumblingWindowInSeconds", 0, 900)?;
+    let bisect = req.bool_opt("BisectBatchOnFunctionError")?;
+    let on_failure = match req.obj_opt("DestinationConfig")? {
+        Some(dc) => {
+            let dc = Req(dc);
+            if dc.get("OnSuccess").is_some() {
+                return Err(lambda_err::invalid_parameter(
+                    "Unsupported DestinationConfig parameter for given event source mapping type.",
+                ));
+            }
+            match dc.obj_opt("OnFailure")? {
+                Some(of) => {
+                    let d = Req(of).str_opt("Destination")?.unwrap_or("");
+                    if d.is_empty() {
+                        Some(None)
+                    } else {
+                        validate_destination(d)?;
+                        Some(Some(d.to_owned()))
+                    }
+                }
+                None => Some(None),
+            }
+        }
+        None => None,
+    };
+    let response_types = match req.array_opt("FunctionResponseTypes")? {
+        Some(a) => {
+            let mut out = Vec::new();
+            for v in a {
+                let s = v.as_str().unwrap_or_default();
+                if s != "ReportBatchItemFailures" {
+                    return Err(constraint(
+                        &Value::String(s.into()),
+                        "functionResponseTypes",
+                        "Member must satisfy enum value set: [ReportBatchItemFailures]",
+                    ));
+                }
+                out.push(s.to_owned());
+            }
+            if out.len() > 1 {
+                return Err(constraint(
+                    &Value::Array(a.clone()),
+                    "functionResponseTypes",
+                    "Member must have length less than or equal to 1",
+                ));
+            }
+            Some(out)
+        }
+        None => None,
+    };
+    let filter_criteria = match req.obj_opt("FilterCriteria")? {
+        Some(fc) => {
+            let filters = Req(fc).array_opt("Filters")?.cloned().unwrap_or_default();
+            if filters.len() > 5 {
+                return Err(lambda_err::invalid_parameter(
+                    "The maximum number of filters for this event source mapping is 5.",
+                ));
+            }
+            for f in &filters {
+                let pattern = f.get("Pattern").and_then(Value::as_str).unwrap_or("");
+                let parsed: Result<Value, _> = serde_json::from_str(pattern);
+                if pattern.len() > 4096 || !matches!(parsed, Ok(Value::Object(_))) {
+                    return Err(lambda_err::invalid_parameter(
+                        "Invalid filter pattern definition.",
+                    ));
+                }
+            }
+            if filters.is_empty() {
+                Some(None)
+            } else {
+                Some(Some(json!({ "Filters": filters })))
+            }
+        }
+        None => None,
+    };
+    let metrics_config = match req.obj_opt("MetricsConfig")? {
+        Some(mc) => {
+            let metrics = Req(mc).array_opt("Metrics")?.cloned().unwrap_or_default();
+            for m in &metrics {
+                let s = m.as_str().unwrap_or_default();
+                if !matches!(s, "EventCount" | "ErrorCount" | "KafkaMetrics") {
+                    return Err(constraint(
+                        &Value::String(s.into()),
+                        "metricsConfig.metrics",
+                        "Member must satisfy enum value set: [EventCount, ErrorCount, KafkaMetrics]",
+                    ));
+                }
+            }
+            Some(Some(json!({ "Metrics": metrics })))
+        }
+        None => None,
+    };
+    Ok(Knobs {
+        batch_size,
+        window,
+        parallelization,
+        retries,
+        record_age,
+        tumbling,
+        bisect,
+        on_failure,
+        response_types,
+        filter_criteria,
+        metrics_config,
+        enabled: req.bool_opt("Enabled")?,
+    })
+}
+
+fn validate_destination(d: &str) -> Result<(), AwsError> {
+    let ok = d.len() <= 350
+        && (d.starts_with("arn:aws:sqs:")
+            || d.starts_with("arn:aws:sns:")
+            || d.starts_with("arn:aws:s3:::"));
+    if !ok {
+        return Err(lambda_err::invalid_parameter(format!(
+            "The destination ARN {d} is invalid. Supported destinations for stream event sources are SQS queues, SNS topics and S3 buckets."
+        )));
+    }
+    Ok(())
+}
+
+async fn create(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError> {
+    let function_name = req.str_req("FunctionName", "functionName")?.to_owned();
+    let knobs = knobs(&req)?;
+    let source = req.str_opt("EventSourceArn")?.map(str::to_owned);
+    let Some(source) = source else {
+        return Err(lambda_err::invalid_parameter("Unrecognized event source."));
+    };
+    if parse_stream_arn(&source).is_none() {
+        let recognised_other = [
+            "arn:aws:kinesis:",
+            "arn:aws:sqs:",
+            "arn:aws:kafka:",
+            "arn:aws:mq:",
+            "arn:aws:rds:",
+            "arn:aws:docdb",
+        ]
+        .iter()
+        .any(|p| source.starts_with(p));
+        return Err(lambda_err::invalid_parameter(if recognised_other {
+            "This server supports DynamoDB stream event sources only.".to_owned()
+        } else {
+            "Unrecognized event source.".to_owned()
+        }));
+    }
+    let position = match req.str_opt("StartingPosition")? {
+        None => {
+            return Err(lambda_err::invalid_parameter(
+                "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null.",
+            ))
+        }
+        Some(p @ ("TRIM_HORIZON" | "LATEST")) => p.to_owned(),
+        Some("AT_TIMESTAMP") => {
+            return Err(lambda_err::invalid_parameter(format!(
+                "Unsupported starting position for arn type: {source}"
+            )))
+        }
+        Some(other) => {
+            return Err(constraint(
+                &Value::String(other.into()),
+                "startingPosition",
+                "Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]",
+            ))
+        }
+    };
+    let (fname, farn) = resolve_function(app, &function_name)?;
+    if !app.store.catalog().streams.contains_key(&source) {
+        return Err(lambda_err::invalid_parameter(format!(
+            "Stream not found: {source}"
+        )));
+    }
+    let doc = MappingDoc {
+        uuid: uuid::Uuid::new_v4().to_string(),
+        function_arn: farn,
+        function_name: fname,
+        event_source_arn: source,
+        batch_size: knobs.batch_size.unwrap_or(100),
+        max_batching_window: knobs.window.unwrap_or(0),
+        parallelization_factor: knobs.parallelization.unwrap_or(1),
+        starting_position: position,
+        max_retry_attempts: knobs.retries.unwrap_or(-1),
+        max_record_age: knobs.record_age.unwrap_or(-1),
+        bisect: knobs.bisect.unwrap_or(false),
+        on_failure: knobs.on_failure.flatten(),
+        function_response_types: knobs.response_types.unwrap_or_default(),
+        filter_criteria: knobs.filter_criteria.flatten(),
+        tumbling_window: knobs.tumbling.unwrap_or(0),
+        metrics_config: knobs.metrics_config.flatten(),
+        enabled: knobs.enabled.unwrap_or(true),
+        last_modified_ms: app.store.clock().now_millis(),
+    };
+    let stored = doc.clone();
+    let shown_name = function_name.clone();
+    let store = app.store.clone();
+    app.store
+        .write(move |tx| {
+            for (_, v) in tx.catalog().docs_of(ESM_KIND) {
+                let same_stream = v.get("event_source_arn").and_then(Value::as_str) == Some(&stored.event_source_arn);
+                let same_fn = v.get("function_arn").and_then(Value::as_str) == Some(&stored.function_arn);
+                if same_stream && same_fn {
+                    let uuid = v.get("uuid").and_then(Value::as_str).unwrap_or_default();
+                    return Err(lambda_err::conflict(format!(
+                        "The event source arn (\" {} \") and function (\" {} \") provided mapping already exists. Please update or delete the existing mapping with UUID {uuid}",
+                        stored.event_source_arn, shown_name
+                    )));
+                }
+            }
+            // LATEST means "after what the stream holds now": pin that position at creation so
+            // nothing written after CreateEventSourceMapping returns is missed.
+            if stored.starting_position == "LATEST" {
+                let stream = tx.catalog().streams.get(&stored.event_source_arn).cloned();
+                for shard in stream.iter().flat_map(|s| s.shards.iter()) {
+                    let last = store.last_sequence(shard.iid)?.unwrap_or(shard.start_seq.saturating_sub(1));
+                    let id = format!("{}/{}", stored.uuid, shard.shard_id);
+                    tx.put_doc(CHECKPOINT_KIND, &id, json!({"seq": last.to_string(), "done": false}))?;
+                }
+            }
+            let v = serde_json::to_value(&stored).map_err(|e| AwsError::internal(e.to_string()))?;
+            tx.put_doc(ESM_KIND, &stored.uuid, v)
+        })
+        .await?;
+    if doc.enabled {
+        app.engine.start(doc.engine_config(app)).await;
+    }
+    Ok(doc.render(app, "Creating"))
+}
+
+fn list(app: &App, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
+    let max = match query.get("MaxItems") {
+        Some(m) => {
+            let n: i64 = m
+                .parse()
+                .map_err(|_| AwsError::validation("Invalid MaxItems"))?;
+            check_range(n, 1, 10000, "maxItems")?;
+            n.min(100) as usize
+        }
+        None => 100,
+    };
+    let source = query.get("EventSourceArn");
+    let function = match query.get("FunctionName") {
+        Some(f) => Some(
+            parse_function_ref(f)
+                .map(|r| r.name)
+                .unwrap_or_else(|| f.clone()),
+        ),
+        None => None,
+    };
+    let marker = query.get("Marker");
+    let mut all: Vec<MappingDoc> = MappingDoc::all(app)
+        .into_iter()
+        .filter(|m| source.is_none_or(|s| &m.event_source_arn == s))
+        .filter(|m| function.as_ref().is_none_or(|f| &m.function_name == f))
+        .filter(|m| marker.is_none_or(|k| &m.uuid > k))
+        .collect();
+    all.sort_by(|a, b| a.uuid.cmp(&b.uuid));
+    let more = all.len() > max;
+    let page: Vec<Value> = all
+        .iter()
+        .take(max)
+        .map(|m| m.render(app, m.steady_state()))
+        .collect();
+    let mut out = json!({ "EventSourceMappings": page });
+    if more {
+        out["NextMarker"] = json!(all[max - 1].uuid);
+    }
+    Ok(out)
+}
+
+async fn update(app: &Arc<App>, uuid: &str, req: Req<'_>) -> Result<Value, AwsError> {
+    let mut doc = find(app, uuid)?;
+    for forbidden in [
+        "EventSourceArn",
+        "StartingPosition",
+        "StartingPositionTimestamp",
+    ] {
+        if req.get(forbidden).is_some() {
+            return Err(AwsError::serialization(format!(
+                "Unknown member {forbidden} for UpdateEventSourceMapping"
+            )));
+        }
+    }
+    let k = knobs(&req)?;
+    if let Some(f) = req.str_opt("FunctionName")? {
+        let (fname, farn) = resolve_function(app, f)?;
+        doc.function_name = fname;
+        doc.function_arn = farn;
+    }
+    let was_enabled = doc.enabled;
+    if let Some(v) = k.batch_size {
+        doc.batch_size = v;
+    }
+    if let Some(v) = k.window {
+        doc.max_batching_window = v;
+    }
+    if let Some(v) = k.parallelization {
+        doc.parallelization_factor = v;
+    }
+    if let Some(v) = k.retries {
+        doc.max_retry_attempts = v;
+    }
+    if let Some(v) = k.record_age {
+        doc.max_record_age = v;
+    }
+    if let Some(v) = k.tumbling {
+        doc.tumbling_window = v;
+    }
+    if let Some(v) = k.bisect {
+        doc.bisect = v;
+    }
+    if let Some(v) = k.on_failure {
+        doc.on_failure = v;
+    }
+    if let Some(v) = k.response_types {
+        doc.function_response_types = v;
+    }
+    if let Some(v) = k.filter_criteria {
+        doc.filter_criteria = v;
+    }
+    if let Some(v) = k.metrics_config {
+        doc.metrics_config = v;
+    }
+    if let Some(v) = k.enabled {
+        doc.enabled = v;
+    }
+    doc.last_modified_ms = app.store.clock().now_millis();
+    let stored = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
+    let id = doc.uuid.clone();
+    app.store
+        .write(move |tx| {
+            if tx.catalog().doc(ESM_KIND, &id).is_none() {
+                return Err(not_found());
+            }
+            tx.put_doc(ESM_KIND, &id, stored)
+        })
+        .await?;
+    let state = match (was_enabled, doc.enabled) {
+        (true, false) => "Disabling",
+        (false, true) => "Enabling",
+        (true, true) => "Updating",
+        (false, false) => "Disabled",
+    };
+    if doc.enabled {
+        app.engine.start(doc.engine_config(app)).await;
+    } else {
+        app.engine.stop(&doc.uuid).await;
+    }
+    Ok(doc.render(app, state))
+}
+
+async fn delete(app: &Arc<App>, uuid: &str) -> Result<Value, AwsError> {
+    let doc = find(app, uuid)?;
+    app.engine.stop(&doc.uuid).await;
+    let rendered = doc.render(app, "Deleting");
+    let id = doc.uuid.clone();
+    app.store
+        .write(move |tx| {
+            let prefix = format!("{id}/");
+            let checkpoints: Vec<String> = tx
+                .catalog()
+                .docs_of(CHECKPOINT_KIND)
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .map(|(k, _)| k.to_owned())
+                .collect();
+            for c in checkpoints {
+                tx.delete_doc(CHECKPOINT_KIND, &c)?;
+            }
+            tx.delete_doc(ESM_KIND, &id)
+        })
+        .await?;
+    app.engine.forget(&doc.uuid);
+    Ok(rendered)
+}

@@ -1,0 +1,223 @@
+//! Wire envelopes: AWS JSON 1.0 (DynamoDB, Streams) and REST-JSON (Lambda) responses and
+//! errors, plus typed accessors over a JSON request body that fail the way AWS fails.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Response, StatusCode};
+use serde_json::{Map, Value};
+use tributary_model::AwsError;
+
+pub const JSON10: &str = "application/x-amz-json-1.0";
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A JSON 1.0 success response.
+pub fn json10_ok(v: &Value) -> Response<Body> {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    let mut r = Response::new(Body::from(body));
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(JSON10));
+    if let Ok(id) = HeaderValue::from_str(&request_id()) {
+        h.insert("x-amzn-requestid", id);
+    }
+    r
+}
+
+/// A JSON 1.0 error: `{"__type":"com.amazonaws.dynamodb.v20120810#Code","message":"..."}`.
+pub fn json10_error(e: &AwsError) -> Response<Body> {
+    let mut body = Map::new();
+    let ty = match e.code {
+        "SerializationException" | "UnknownOperationException" => {
+            format!("com.amazon.coral.service#{}", e.code)
+        }
+        _ => format!("com.amazonaws.dynamodb.v20120810#{}", e.code),
+    };
+    body.insert("__type".into(), Value::String(ty));
+    let key = if e.capital_message {
+        "Message"
+    } else {
+        "message"
+    };
+    body.insert(key.into(), Value::String(e.message.clone()));
+    for (k, v) in &e.extra {
+        body.insert((*k).into(), v.clone());
+    }
+    let mut r = json10_ok(&Value::Object(body));
+    *r.status_mut() = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    r
+}
+
+/// A REST-JSON success response with the given status.
+pub fn rest_ok(status: u16, v: &Value) -> Response<Body> {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(id) = HeaderValue::from_str(&request_id()) {
+        h.insert("x-amzn-requestid", id);
+    }
+    r
+}
+
+/// A REST-JSON (Lambda) error: status, `X-Amzn-ErrorType`, and a body whose member casing
+/// follows each exception's model.
+pub fn rest_error(e: &AwsError) -> Response<Body> {
+    let mut body = Map::new();
+    let type_member = match e.code {
+        "ValidationException" => None,
+        "ServiceException" => Some("Service"),
+        _ => Some("User"),
+    };
+    if let Some(t) = type_member {
+        body.insert("Type".into(), Value::String(t.into()));
+    }
+    let key = if e.capital_message {
+        "Message"
+    } else {
+        "message"
+    };
+    body.insert(key.into(), Value::String(e.message.clone()));
+    for (k, v) in &e.extra {
+        body.insert((*k).into(), v.clone());
+    }
+    let mut r = rest_ok(e.status, &Value::Object(body));
+    if let Ok(v) = HeaderValue::from_str(e.code) {
+        r.headers_mut().insert("x-amzn-errortype", v);
+    }
+    r
+}
+
+/// Lambda-style exceptions with their status and message casing.
+pub mod lambda_err {
+    use tributary_model::AwsError;
+
+    pub fn invalid_parameter(msg: impl Into<String>) -> AwsError {
+        AwsError::new("InvalidParameterValueException", 400, msg)
+    }
+
+    pub fn not_found(msg: impl Into<String>) -> AwsError {
+        AwsError::new("ResourceNotFoundException", 404, msg).capital_message()
+    }
+
+    pub fn conflict(msg: impl Into<String>) -> AwsError {
+        AwsError::new("ResourceConflictException", 409, msg)
+    }
+
+    pub fn in_use(msg: impl Into<String>) -> AwsError {
+        AwsError::new("ResourceInUseException", 400, msg).capital_message()
+    }
+
+    pub fn service(msg: impl Into<String>) -> AwsError {
+        AwsError::new("ServiceException", 500, msg).capital_message()
+    }
+
+    pub fn too_large(msg: impl Into<String>) -> AwsError {
+        AwsError::new("RequestEntityTooLargeException", 413, msg)
+    }
+}
+
+/// `1 validation error detected: Value <v> at '<field>' failed to satisfy constraint: <rule>`.
+pub fn constraint(value: &Value, field: &str, rule: &str) -> AwsError {
+    let shown = match value {
+        Value::Null => "null".to_owned(),
+        Value::String(s) => format!("'{s}'"),
+        other => format!("'{other}'"),
+    };
+    AwsError::validation(format!(
+        "1 validation error detected: Value {shown} at '{field}' failed to satisfy constraint: {rule}"
+    ))
+}
+
+/// Parses a JSON object body; anything else is a `SerializationException`.
+pub fn parse_body(body: &[u8]) -> Result<Map<String, Value>, AwsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(AwsError::serialization(
+            "Start of structure or map found where not expected",
+        )),
+        Err(_) => Err(AwsError::serialization("Malformed JSON in request body")),
+    }
+}
+
+/// Typed access to request members.
+pub struct Req<'a>(pub &'a Map<String, Value>);
+
+impl<'a> Req<'a> {
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.0.get(key).filter(|v| !v.is_null())
+    }
+
+    pub fn str_opt(&self, key: &str) -> Result<Option<&'a str>, AwsError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    /// A required string; missing is `Value null at '<field>' ... must not be null`.
+    pub fn str_req(&self, key: &str, field: &str) -> Result<&'a str, AwsError> {
+        self.str_opt(key)?
+            .ok_or_else(|| constraint(&Value::Null, field, "Member must not be null"))
+    }
+
+    pub fn int_opt(&self, key: &str) -> Result<Option<i64>, AwsError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| wrong_type(key)),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    pub fn bool_opt(&self, key: &str) -> Result<Option<bool>, AwsError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    pub fn obj_opt(&self, key: &str) -> Result<Option<&'a Map<String, Value>>, AwsError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+
+    pub fn array_opt(&self, key: &str) -> Result<Option<&'a Vec<Value>>, AwsError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(a)) => Ok(Some(a)),
+            Some(_) => Err(wrong_type(key)),
+        }
+    }
+}
+
+fn wrong_type(key: &str) -> AwsError {
+    AwsError::serialization(format!("Unexpected value type in payload for member {key}"))
+}
+
+/// Checks an integer range with the Lambda/DynamoDB validator's wording.
+pub fn check_range(v: i64, min: i64, max: i64, field: &str) -> Result<(), AwsError> {
+    if v < min {
+        return Err(constraint(
+            &Value::String(v.to_string()),
+            field,
+            &format!("Member must have value greater than or equal to {min}"),
+        ));
+    }
+    if v > max {
+        return Err(constraint(
+            &Value::String(v.to_string()),
+            field,
+            &format!("Member must have value less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}

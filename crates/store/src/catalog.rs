@@ -1,0 +1,110 @@
+//! The control-plane state kept in memory and mirrored, entity by entity, in the `meta` table:
+//! DynamoDB tables, their streams and shards, and opaque documents of other services
+//! (functions, event source mappings, checkpoints) that the store keeps but does not interpret.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tributary_model::stream::StreamViewType;
+
+/// A key attribute: name and scalar type (`S`, `N` or `B`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyAttr {
+    pub name: String,
+    pub ty: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySchema {
+    pub hash: KeyAttr,
+    pub range: Option<KeyAttr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableMeta {
+    pub name: String,
+    /// Internal id; prefixes the table's item keys. Never reused.
+    pub id: u64,
+    pub arn: String,
+    pub table_id_uuid: String,
+    pub key_schema: KeySchema,
+    pub attribute_definitions: Vec<KeyAttr>,
+    pub billing_mode: String,
+    pub read_capacity: i64,
+    pub write_capacity: i64,
+    pub created_ms: i64,
+    /// The stream currently receiving changes, if streams are enabled.
+    pub stream_arn: Option<String>,
+    /// The last stream the table ever had (kept after disabling).
+    pub latest_stream_arn: Option<String>,
+    pub latest_stream_label: Option<String>,
+    pub item_count: i64,
+    pub size_bytes: i64,
+    /// Everything else of the create request that DescribeTable echoes (indexes, tags, ...).
+    #[serde(default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardMeta {
+    pub shard_id: String,
+    /// Internal id; prefixes the shard's record keys.
+    pub iid: u64,
+    pub parent_shard_id: Option<String>,
+    pub start_seq: u128,
+    /// Set once the shard is closed.
+    pub end_seq: Option<u128>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamMeta {
+    pub arn: String,
+    pub label: String,
+    pub table_name: String,
+    pub table_id: u64,
+    pub view_type: StreamViewType,
+    pub enabled: bool,
+    pub created_ms: i64,
+    pub key_schema: KeySchema,
+    pub shards: Vec<ShardMeta>,
+}
+
+impl StreamMeta {
+    /// The shard that new records of this stream go to.
+    pub fn open_shard(&self) -> Option<&ShardMeta> {
+        self.shards.iter().rev().find(|s| s.end_seq.is_none())
+    }
+
+    pub fn shard(&self, shard_id: &str) -> Option<&ShardMeta> {
+        self.shards.iter().find(|s| s.shard_id == shard_id)
+    }
+}
+
+/// Everything the control plane knows, keyed for quick lookup.
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    pub tables: BTreeMap<String, TableMeta>,
+    /// By stream ARN, including disabled streams of deleted tables.
+    pub streams: BTreeMap<String, StreamMeta>,
+    /// Opaque documents by (kind, id).
+    pub docs: BTreeMap<(String, String), serde_json::Value>,
+    pub next_id: u64,
+    pub next_seq: u128,
+}
+
+impl Catalog {
+    pub fn docs_of<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a serde_json::Value)> + 'a {
+        self.docs
+            .range((kind.to_owned(), String::new())..)
+            .take_while(move |((k, _), _)| k == kind)
+            .map(|((_, id), v)| (id.as_str(), v))
+    }
+
+    pub fn doc(&self, kind: &str, id: &str) -> Option<&serde_json::Value> {
+        self.docs.get(&(kind.to_owned(), id.to_owned()))
+    }
+}

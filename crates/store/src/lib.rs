@@ -1,0 +1,777 @@
+//! Embedded, crash-safe storage for Tributary on redb: DynamoDB items, stream shards and their
+//! records, control-plane documents and checkpoints.
+//!
+//! Every write goes through one writer thread that groups concurrent requests into a single
+//! durable transaction (group commit). A job sees the transaction and the in-memory catalog;
+//! the item change and its stream record are written by the same job, so a change is never
+//! visible without its record. Readers use redb read transactions and never block the writer.
+//! After each commit the writer wakes whoever waits on the shards that received records.
+
+mod catalog;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use tokio::sync::{mpsc, oneshot, watch};
+use tributary_model::attr::Item;
+use tributary_model::stream::{StreamRecord, StreamViewType};
+use tributary_model::{AwsError, Clock};
+
+pub use catalog::{Catalog, KeyAttr, KeySchema, ShardMeta, StreamMeta, TableMeta};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
+const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
+const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
+
+/// How many jobs one group commit takes at most.
+const MAX_GROUP: usize = 512;
+
+/// Storage failures. Handlers turn these into `InternalServerError`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The embedded database failed (I/O, corruption, ...).
+    #[error("storage engine: {0}")]
+    Db(String),
+    /// A stored value could not be decoded.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// The writer is gone (the server is shutting down).
+    #[error("store is closed")]
+    Closed,
+}
+
+impl From<StoreError> for AwsError {
+    fn from(e: StoreError) -> AwsError {
+        tracing::error!(error = %e, "store failure");
+        AwsError::internal("Internal server error")
+    }
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+db_err!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type Job = Box<dyn FnOnce(&mut Tx<'_>) -> Completion + Send>;
+
+/// The embedded store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    catalog: Arc<RwLock<Catalog>>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    watchers: Arc<Watchers>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Inner {
+    /// Stops taking jobs, lets the writer commit what it has, and waits for it.
+    fn close(&self) {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Wake-ups for readers: per shard the highest committed sequence number, plus a catalog
+/// version that moves whenever streams or shards change.
+#[derive(Default)]
+struct Watchers {
+    shards: Mutex<HashMap<u64, watch::Sender<u128>>>,
+    catalog: watch::Sender<u64>,
+}
+
+impl Watchers {
+    fn shard(&self, iid: u64) -> watch::Sender<u128> {
+        let mut map = self.shards.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(iid)
+            .or_insert_with(|| watch::channel(0).0)
+            .clone()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, or in memory when `dir` is `None`.
+    pub fn open(dir: Option<&Path>, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        let db = match dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(e.to_string()))?;
+                Database::create(dir.join("tributary.redb"))?
+            }
+            None => {
+                Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?
+            }
+        };
+        let db = Arc::new(db);
+        {
+            let tx = db.begin_write()?;
+            tx.open_table(META)?;
+            tx.open_table(ITEMS)?;
+            tx.open_table(RECORDS)?;
+            tx.open_table(BLOBS)?;
+            tx.commit()?;
+        }
+        let catalog = Arc::new(RwLock::new(load_catalog(&db)?));
+        let (jobs, rx) = mpsc::channel::<Job>(4096);
+        let watchers = Arc::new(Watchers::default());
+        let writer = {
+            let db = db.clone();
+            let catalog = catalog.clone();
+            let watchers = watchers.clone();
+            let clock = clock.clone();
+            std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || writer_loop(db, catalog, watchers, clock, rx))
+                .map_err(|e| StoreError::Db(e.to_string()))?
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                catalog,
+                jobs: Mutex::new(Some(jobs)),
+                writer: Mutex::new(Some(writer)),
+                watchers,
+                clock,
+            }),
+        })
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Runs `f` inside the next group commit and returns its result once that commit is
+    /// durable. A job that returns `Err` must not have written anything.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AwsError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, AwsError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |t: &mut Tx<'_>| {
+            let out = f(t);
+            Box::new(move |committed: Result<(), StoreError>| {
+                let res = match (committed, out) {
+                    (Ok(()), out) => out,
+                    (Err(e), _) => Err(e.into()),
+                };
+                let _ = tx.send(res);
+            })
+        });
+        let sender = self
+            .inner
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let sender = sender.ok_or_else(|| AwsError::from(StoreError::Closed))?;
+        sender
+            .send(job)
+            .await
+            .map_err(|_| AwsError::from(StoreError::Closed))?;
+        rx.await.map_err(|_| AwsError::from(StoreError::Closed))?
+    }
+
+    /// A consistent view of the control-plane state.
+    pub fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {
+        self.inner.catalog.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads one item.
+    pub fn get_item(&self, table_id: u64, key: &[u8]) -> Result<Option<Item>, StoreError> {
+        let rtx = self.inner.db.begin_read()?;
+        let t = rtx.open_table(ITEMS)?;
+        let k = item_key(table_id, key);
+        match t.get(k.as_slice())? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads up to `limit` items of a table in key order, starting after `after` (an encoded key).
+    pub fn scan_items(
+        &self,
+        table_id: u64,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Item)>, StoreError> {
+        let rtx = self.inner.db.begin_read()?;
+        let t = rtx.open_table(ITEMS)?;
+        let start = match after {
+            Some(a) => {
+                let mut k = item_key(table_id, a);
+                k.push(0); // the smallest key strictly after `a`
+                k
+            }
+            None => table_id.to_be_bytes().to_vec(),
+        };
+        let end = (table_id + 1).to_be_bytes().to_vec();
+        let mut out = Vec::new();
+        for entry in t.range(start.as_slice()..end.as_slice())? {
+            let (k, v) = entry?;
+            out.push((k.value()[8..].to_vec(), serde_json::from_slice(v.value())?));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads up to `limit` records of shard `iid` with sequence numbers ≥ `from_seq`.
+    pub fn read_records(
+        &self,
+        iid: u64,
+        from_seq: u128,
+        limit: usize,
+    ) -> Result<Vec<StreamRecord>, StoreError> {
+        let rtx = self.inner.db.begin_read()?;
+        let t = rtx.open_table(RECORDS)?;
+        let start = record_key(iid, from_seq);
+        let end = record_key(iid, u128::MAX);
+        let mut out = Vec::new();
+        for entry in t.range(start.as_slice()..=end.as_slice())? {
+            let (_, v) = entry?;
+            out.push(serde_json::from_slice(v.value())?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sequence number of the newest record in shard `iid`, if any.
+    pub fn last_sequence(&self, iid: u64) -> Result<Option<u128>, StoreError> {
+        let rtx = self.inner.db.begin_read()?;
+        let t = rtx.open_table(RECORDS)?;
+        let start = record_key(iid, 0);
+        let end = record_key(iid, u128::MAX);
+        let last = t
+            .range(start.as_slice()..=end.as_slice())?
+            .next_back()
+            .transpose()?;
+        Ok(last.map(|(k, _)| seq_of_record_key(k.value())))
+    }
+
+    /// Watches the highest committed sequence number of shard `iid`.
+    pub fn watch_shard(&self, iid: u64) -> watch::Receiver<u128> {
+        self.inner.watchers.shard(iid).subscribe()
+    }
+
+    /// Watches a counter that moves whenever streams or shards change.
+    pub fn watch_catalog(&self) -> watch::Receiver<u64> {
+        self.inner.watchers.catalog.subscribe()
+    }
+
+    /// Reads a blob (e.g. function code) by id.
+    pub fn get_blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let rtx = self.inner.db.begin_read()?;
+        let t = rtx.open_table(BLOBS)?;
+        Ok(t.get(id)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Commits what is queued and stops the writer; later writes fail. Blocks briefly.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Waits until every job sent before this call is committed.
+    pub async fn flush(&self) -> Result<(), AwsError> {
+        self.write(|_| Ok(())).await
+    }
+}
+
+/// The write side, as a job sees it: the open transaction and the in-memory catalog.
+pub struct Tx<'a> {
+    catalog: &'a mut Catalog,
+    meta: redb::Table<'a, &'static str, &'static [u8]>,
+    items: redb::Table<'a, &'static [u8], &'static [u8]>,
+    records: redb::Table<'a, &'static [u8], &'static [u8]>,
+    blobs: redb::Table<'a, &'static str, &'static [u8]>,
+    now_ms: i64,
+    touched: &'a mut HashMap<u64, u128>,
+    catalog_changed: &'a mut bool,
+    failed: &'a mut Option<StoreError>,
+}
+
+impl Tx<'_> {
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        self.catalog
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        self.catalog.next_id += 1;
+        self.catalog.next_id
+    }
+
+    pub fn get_item(&mut self, table_id: u64, key: &[u8]) -> Result<Option<Item>, AwsError> {
+        let k = item_key(table_id, key);
+        let raw = match self.items.get(k.as_slice()) {
+            Ok(v) => v.map(|v| v.value().to_vec()),
+            Err(e) => return Err(fail(self.failed, e)),
+        };
+        match raw {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| fail(self.failed, e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes (or with `None` deletes) an item, keeping the table's counters.
+    pub fn set_item(
+        &mut self,
+        table: &str,
+        table_id: u64,
+        key: &[u8],
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> Result<(), AwsError> {
+        let k = item_key(table_id, key);
+        let res = match new {
+            Some(item) => {
+                let bytes = serde_json::to_vec(item).map_err(|e| fail(self.failed, e))?;
+                self.items
+                    .insert(k.as_slice(), bytes.as_slice())
+                    .map(|_| ())
+            }
+            None => self.items.remove(k.as_slice()).map(|_| ()),
+        };
+        res.map_err(|e| fail(self.failed, e))?;
+        let size = |i: Option<&Item>| i.map_or(0, |i| tributary_model::size::item_size(i) as i64);
+        let d_count = new.is_some() as i64 - old.is_some() as i64;
+        let d_size = size(new) - size(old);
+        let changed = if let Some(t) = self.catalog.tables.get_mut(table) {
+            t.item_count += d_count;
+            t.size_bytes += d_size;
+            Some(t.clone())
+        } else {
+            None
+        };
+        if let Some(t) = changed {
+            self.persist_table(&t)?;
+        }
+        Ok(())
+    }
+
+    /// Appends the stream record for a change of one item, if the table's stream is enabled.
+    pub fn append_stream_record(
+        &mut self,
+        table: &str,
+        keys: Item,
+        old: Option<&Item>,
+        new: Option<&Item>,
+        ttl_delete: bool,
+    ) -> Result<(), AwsError> {
+        let Some(stream_arn) = self
+            .catalog
+            .tables
+            .get(table)
+            .and_then(|t| t.stream_arn.clone())
+        else {
+            return Ok(());
+        };
+        let Some(stream) = self.catalog.streams.get(&stream_arn) else {
+            return Ok(());
+        };
+        let Some(shard) = stream.open_shard() else {
+            return Ok(());
+        };
+        let iid = shard.iid;
+        let view_type = stream.view_type;
+        self.catalog.next_seq += 1;
+        let seq = self.catalog.next_seq;
+        let mut rec = StreamRecord::describe(
+            uuid::Uuid::new_v4().simple().to_string(),
+            seq,
+            self.now_ms,
+            view_type,
+            keys,
+            old,
+            new,
+        );
+        rec.ttl_delete = ttl_delete;
+        let bytes = serde_json::to_vec(&rec).map_err(|e| fail(self.failed, e))?;
+        let k = record_key(iid, seq);
+        self.records
+            .insert(k.as_slice(), bytes.as_slice())
+            .map_err(|e| fail(self.failed, e))?;
+        self.touched.insert(iid, seq);
+        Ok(())
+    }
+
+    /// Creates a table (with its stream, if any) in the catalog.
+    pub fn put_table(&mut self, table: TableMeta) -> Result<(), AwsError> {
+        self.persist_table(&table)?;
+        self.catalog.tables.insert(table.name.clone(), table);
+        *self.catalog_changed = true;
+        Ok(())
+    }
+
+    fn persist_table(&mut self, table: &TableMeta) -> Result<(), AwsError> {
+        let bytes = serde_json::to_vec(table).map_err(|e| fail(self.failed, e))?;
+        let key = format!("table/{}", table.name);
+        self.meta
+            .insert(key.as_str(), bytes.as_slice())
+            .map_err(|e| fail(self.failed, e))?;
+        Ok(())
+    }
+
+    /// Creates a new enabled stream for `table` with one open shard and returns it.
+    pub fn create_stream(
+        &mut self,
+        table: &TableMeta,
+        arn: String,
+        label: String,
+        view_type: StreamViewType,
+    ) -> Result<StreamMeta, AwsError> {
+        let iid = self.next_id();
+        let shard = ShardMeta {
+            shard_id: new_shard_id(self.now_ms),
+            iid,
+            parent_shard_id: None,
+            start_seq: self.catalog.next_seq + 1,
+            end_seq: None,
+            created_ms: self.now_ms,
+        };
+        let stream = StreamMeta {
+            arn,
+            label,
+            table_name: table.name.clone(),
+            table_id: table.id,
+            view_type,
+            enabled: true,
+            created_ms: self.now_ms,
+            key_schema: table.key_schema.clone(),
+            shards: vec![shard],
+        };
+        self.put_stream(stream.clone())?;
+        Ok(stream)
+    }
+
+    /// Disables a stream: closes its open shards; records stay readable.
+    pub fn disable_stream(&mut self, arn: &str) -> Result<(), AwsError> {
+        let Some(mut stream) = self.catalog.streams.get(arn).cloned() else {
+            return Ok(());
+        };
+        stream.enabled = false;
+        let last = self.catalog.next_seq;
+        for shard in stream.shards.iter_mut().filter(|s| s.end_seq.is_none()) {
+            // An empty closed shard ends just before it starts.
+            shard.end_seq = Some(last.max(shard.start_seq.saturating_sub(1)));
+            self.touched.entry(shard.iid).or_insert(0);
+        }
+        self.put_stream(stream)
+    }
+
+    pub fn put_stream(&mut self, stream: StreamMeta) -> Result<(), AwsError> {
+        let bytes = serde_json::to_vec(&stream).map_err(|e| fail(self.failed, e))?;
+        let key = format!("stream/{}", stream.arn);
+        self.meta
+            .insert(key.as_str(), bytes.as_slice())
+            .map_err(|e| fail(self.failed, e))?;
+        self.catalog.streams.insert(stream.arn.clone(), stream);
+        *self.catalog_changed = true;
+        Ok(())
+    }
+
+    /// Deletes a table and all its items. Its stream must have been disabled first.
+    pub fn delete_table(&mut self, name: &str) -> Result<Option<TableMeta>, AwsError> {
+        let Some(table) = self.catalog.tables.remove(name) else {
+            return Ok(None);
+        };
+        let key = format!("table/{name}");
+        self.meta
+            .remove(key.as_str())
+            .map_err(|e| fail(self.failed, e))?;
+        let start = table.id.to_be_bytes();
+        let end = (table.id + 1).to_be_bytes();
+        self.items
+            .retain_in(start.as_slice()..end.as_slice(), |_, _| false)
+            .map_err(|e| fail(self.failed, e))?;
+        *self.catalog_changed = true;
+        Ok(Some(table))
+    }
+
+    /// Stores an opaque document (function, mapping, checkpoint, ...).
+    pub fn put_doc(
+        &mut self,
+        kind: &str,
+        id: &str,
+        doc: serde_json::Value,
+    ) -> Result<(), AwsError> {
+        let bytes = serde_json::to_vec(&doc).map_err(|e| fail(self.failed, e))?;
+        let key = format!("doc/{kind}/{id}");
+        self.meta
+            .insert(key.as_str(), bytes.as_slice())
+            .map_err(|e| fail(self.failed, e))?;
+        self.catalog
+            .docs
+            .insert((kind.to_owned(), id.to_owned()), doc);
+        Ok(())
+    }
+
+    pub fn delete_doc(&mut self, kind: &str, id: &str) -> Result<(), AwsError> {
+        let key = format!("doc/{kind}/{id}");
+        self.meta
+            .remove(key.as_str())
+            .map_err(|e| fail(self.failed, e))?;
+        self.catalog.docs.remove(&(kind.to_owned(), id.to_owned()));
+        Ok(())
+    }
+
+    pub fn put_blob(&mut self, id: &str, bytes: &[u8]) -> Result<(), AwsError> {
+        self.blobs
+            .insert(id, bytes)
+            .map_err(|e| fail(self.failed, e))?;
+        Ok(())
+    }
+
+    pub fn delete_blob(&mut self, id: &str) -> Result<(), AwsError> {
+        self.blobs.remove(id).map_err(|e| fail(self.failed, e))?;
+        Ok(())
+    }
+}
+
+/// Remembers a storage failure; the whole group commit is then rolled back.
+fn fail(failed: &mut Option<StoreError>, e: impl Into<StoreError>) -> AwsError {
+    let e = e.into();
+    tracing::error!(error = %e, "write failed; rolling back the group");
+    *failed = Some(e);
+    AwsError::internal("Internal server error")
+}
+
+/// `shardId-` + 20 digits + `-` + 8 hex, as AWS formats shard ids.
+fn new_shard_id(now_ms: i64) -> String {
+    format!(
+        "shardId-{:020}-{:08x}",
+        now_ms.max(0),
+        rand::random::<u32>()
+    )
+}
+
+fn item_key(table_id: u64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len());
+    k.extend_from_slice(&table_id.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn record_key(iid: u64, seq: u128) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&iid.to_be_bytes());
+    k[8..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn seq_of_record_key(k: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&k[8..24]);
+    u128::from_be_bytes(b)
+}
+
+fn load_catalog(db: &Database) -> Result<Catalog, StoreError> {
+    let rtx = db.begin_read()?;
+    let meta = rtx.open_table(META)?;
+    let mut cat = Catalog {
+        next_seq: tributary_model::stream::SEQUENCE_BASE,
+        ..Default::default()
+    };
+    for entry in meta.iter()? {
+        let (k, v) = entry?;
+        let key = k.value();
+        let bytes = v.value();
+        if let Some(name) = key.strip_prefix("table/") {
+            cat.tables
+                .insert(name.to_owned(), serde_json::from_slice(bytes)?);
+        } else if let Some(arn) = key.strip_prefix("stream/") {
+            cat.streams
+                .insert(arn.to_owned(), serde_json::from_slice(bytes)?);
+        } else if let Some(rest) = key.strip_prefix("doc/") {
+            let (kind, id) = rest
+                .split_once('/')
+                .ok_or_else(|| StoreError::Corrupt(key.into()))?;
+            cat.docs.insert(
+                (kind.to_owned(), id.to_owned()),
+                serde_json::from_slice(bytes)?,
+            );
+        } else if key == "counters" {
+            let (id, seq): (u64, String) = serde_json::from_slice(bytes)?;
+            cat.next_id = id;
+            cat.next_seq = seq
+                .parse()
+                .map_err(|_| StoreError::Corrupt("counters".into()))?;
+        }
+    }
+    Ok(cat)
+}
+
+fn writer_loop(
+    db: Arc<Database>,
+    catalog: Arc<RwLock<Catalog>>,
+    watchers: Arc<Watchers>,
+    clock: Arc<dyn Clock>,
+    mut rx: mpsc::Receiver<Job>,
+) {
+    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = rx.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut touched = HashMap::new();
+        let mut catalog_changed = false;
+        let (completions, result) = run_group(
+            &db,
+            &catalog,
+            &clock,
+            &mut group,
+            &mut touched,
+            &mut catalog_changed,
+        );
+        let failed = result.is_err();
+        if failed {
+            // Roll the in-memory catalog back to what is durable.
+            match load_catalog(&db) {
+                Ok(c) => *catalog.write().unwrap_or_else(|p| p.into_inner()) = c,
+                Err(e) => tracing::error!(error = %e, "reloading the catalog failed"),
+            }
+        }
+        let mut result = Some(result);
+        for done in completions {
+            let r = match &result {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(StoreError::Db(e.to_string())),
+                None => Ok(()),
+            };
+            done(r);
+        }
+        result.take();
+        if !failed {
+            for (iid, seq) in touched {
+                let tx = watchers.shard(iid);
+                tx.send_modify(|v| *v = (*v).max(seq));
+            }
+            if catalog_changed {
+                watchers.catalog.send_modify(|v| *v += 1);
+            }
+        }
+    }
+    tracing::debug!("store writer stopped");
+}
+
+fn run_group(
+    db: &Database,
+    catalog: &RwLock<Catalog>,
+    clock: &Arc<dyn Clock>,
+    group: &mut Vec<Job>,
+    touched: &mut HashMap<u64, u128>,
+    catalog_changed: &mut bool,
+) -> (Vec<Completion>, Result<(), StoreError>) {
+    let mut completions = Vec::with_capacity(group.len());
+    let wtx: WriteTransaction = match db.begin_write() {
+        Ok(t) => t,
+        Err(e) => {
+            for job in group.drain(..) {
+                drop(job);
+            }
+            return (completions, Err(e.into()));
+        }
+    };
+    let mut failed: Option<StoreError> = None;
+    {
+        let tables = (|| -> Result<_, StoreError> {
+            Ok((
+                wtx.open_table(META)?,
+                wtx.open_table(ITEMS)?,
+                wtx.open_table(RECORDS)?,
+                wtx.open_table(BLOBS)?,
+            ))
+        })();
+        let (meta, items, records, blobs) = match tables {
+            Ok(t) => t,
+            Err(e) => {
+                group.clear();
+                return (completions, Err(e));
+            }
+        };
+        let mut cat = catalog.write().unwrap_or_else(|p| p.into_inner());
+        let before_counters = (cat.next_id, cat.next_seq);
+        let mut tx = Tx {
+            catalog: &mut cat,
+            meta,
+            items,
+            records,
+            blobs,
+            now_ms: clock.now_millis(),
+            touched,
+            catalog_changed,
+            failed: &mut failed,
+        };
+        for job in group.drain(..) {
+            completions.push(job(&mut tx));
+        }
+        if (tx.catalog.next_id, tx.catalog.next_seq) != before_counters {
+            let counters = (tx.catalog.next_id, tx.catalog.next_seq.to_string());
+            match serde_json::to_vec(&counters) {
+                Ok(bytes) => {
+                    if let Err(e) = tx.meta.insert("counters", bytes.as_slice()).map(|_| ()) {
+                        fail(tx.failed, e);
+                    }
+                }
+                Err(e) => {
+                    fail(tx.failed, e);
+                }
+            }
+        }
+    }
+    if let Some(e) = failed {
+        wtx.abort().ok();
+        return (completions, Err(e));
+    }
+    let res = wtx.commit().map_err(StoreError::from);
+    (completions, res)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,167 @@
+//! The `tributary` binary: parses the command line, opens the store, starts the function host,
+//! the ESM engine and the one HTTP listener, and shuts everything down cleanly on a signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tributary_api::{App, Config};
+use tributary_functions::{FunctionHost, HostConfig};
+use tributary_model::{Clock, SystemClock};
+use tributary_store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "DynamoDB table → stream → Lambda function pipelines, locally"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve DynamoDB, DynamoDB Streams and Lambda on one endpoint.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TRIBUTARY_LISTEN", default_value = "127.0.0.1:4566")]
+    listen: SocketAddr,
+    /// Directory of the embedded store.
+    #[arg(long, env = "TRIBUTARY_DATA_DIR", default_value = "./.tributary")]
+    data_dir: PathBuf,
+    /// Keep everything in memory (nothing survives a restart).
+    #[arg(long, env = "TRIBUTARY_IN_MEMORY")]
+    in_memory: bool,
+    /// AWS region the server reports.
+    #[arg(long, env = "TRIBUTARY_REGION", default_value = "us-east-1")]
+    region: String,
+    /// AWS account id the server reports.
+    #[arg(long, env = "TRIBUTARY_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// Python interpreter for python runtimes.
+    #[arg(long, env = "TRIBUTARY_PYTHON", default_value = "python3")]
+    python: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRIBUTARY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tributary: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tributary: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A scratch directory removed when dropped (in-memory mode keeps nothing on disk).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let clock = SystemClock::new();
+    let (store, work_dir, _temp) = if args.in_memory {
+        let dir = std::env::temp_dir().join(format!(
+            "tributary-{}-{:08x}",
+            std::process::id(),
+            rand_u32(&*clock)
+        ));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let store = Store::open(None, clock.clone()).context("opening the in-memory store")?;
+        (store, dir.clone(), Some(TempDir(dir)))
+    } else {
+        let store = Store::open(Some(&args.data_dir), clock.clone())
+            .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+        (store, args.data_dir.join("work"), None)
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let endpoint_url = format!("http://{addr}");
+    let host = FunctionHost::new(
+        HostConfig {
+            work_dir: work_dir.join("functions"),
+            python: args.python.clone(),
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            endpoint_url: endpoint_url.clone(),
+        },
+        clock.clone() as Arc<dyn Clock>,
+    )
+    .context("starting the function host")?;
+    let app = App::start(
+        Config {
+            region: args.region,
+            account_id: args.account_id,
+            endpoint_url: endpoint_url.clone(),
+            work_dir,
+        },
+        store,
+        host,
+    )
+    .await;
+    tracing::info!(endpoint = %endpoint_url, "tributary ready");
+    axum::serve(listener, tributary_api::router(app.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("shutting down");
+    app.shutdown().await;
+    Ok(())
+}
+
+fn rand_u32(clock: &dyn Clock) -> u32 {
+    (clock.now_millis() as u32) ^ std::process::id().rotate_left(16)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
