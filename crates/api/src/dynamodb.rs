@@ -449,9 +449,9 @@ async fn delete_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
                 return Err(table_not_found(&name));
             };
             if t.extra.get("DeletionProtectionEnabled") == Some(&json!(true)) {
-                return Err(AwsError::validation(format!(
-                    "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first."
-                )));
+                return Err(AwsError::validation(
+                    "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
+                ));
             }
             if let Some(s) = &t.stream_arn {
                 tx.disable_stream(s)?;

@@ -263,9 +263,9 @@ fn parse_environment(req: &Req<'_>) -> Result<Option<BTreeMap<String, String>>, 
             && k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid_key {
-            return Err(AwsError::validation(format!(
-                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
-            )));
+            return Err(AwsError::validation(
+                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
+            ));
         }
         total += k.len() + v.len();
         out.insert(k.clone(), v.to_owned());
@@ -779,11 +779,17 @@ async fn invoke(
             if let Ok(v) = http::HeaderValue::from_str(&out.executed_version) {
                 h.insert("x-amz-executed-version", v);
             }
+            // As on AWS, the response's request id is the invocation's.
+            if let Ok(v) = http::HeaderValue::from_str(&out.request_id) {
+                h.insert("x-amzn-requestid", v);
+            }
             r
         }
     };
-    if let Ok(id) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-        resp.headers_mut().insert("x-amzn-requestid", id);
+    if !resp.headers().contains_key("x-amzn-requestid") {
+        if let Ok(id) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            resp.headers_mut().insert("x-amzn-requestid", id);
+        }
     }
     Ok(resp)
 }

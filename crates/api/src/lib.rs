@@ -25,6 +25,9 @@ use tributary_store::Store;
 
 use crate::protocol::{json10_error, json10_ok, rest_error, rest_ok};
 
+/// How long shutdown waits for in-flight invocations of event source mappings.
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Server-wide settings, decided by the binary.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -76,9 +79,18 @@ impl App {
         app
     }
 
-    /// Stops mappings and function processes and flushes the store.
+    /// Stops mappings and function processes and flushes the store. In-flight invocations
+    /// get [`DRAIN_DEADLINE`] to finish; then their processes are killed and the mappings
+    /// give up (their batches are re-delivered after a restart, never lost).
     pub async fn shutdown(&self) {
-        self.engine.shutdown().await;
+        if tokio::time::timeout(DRAIN_DEADLINE, self.engine.shutdown())
+            .await
+            .is_err()
+        {
+            // Killing the functions fails the in-flight invocations; the cancelled workers
+            // then stop without checkpointing those batches.
+            tracing::warn!("mappings did not drain in time; stopping functions");
+        }
         self.host.shutdown().await;
         if let Err(e) = self.store.flush().await {
             tracing::warn!(error = %e, "final flush failed");
@@ -89,8 +101,15 @@ impl App {
 
 /// The router for the one listener.
 pub fn router(app: Arc<App>) -> axum::Router {
-    axum::Router::new().fallback(dispatch).with_state(app)
+    axum::Router::new()
+        .fallback(dispatch)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(app)
 }
+
+/// The largest request body accepted: a 50 MB code zip, base64-encoded inside JSON. Each
+/// operation enforces its own AWS limit below this.
+const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
 
 async fn dispatch(
     State(app): State<Arc<App>>,

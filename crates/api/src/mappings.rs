@@ -476,14 +476,11 @@ fn list(app: &App, query: &BTreeMap<String, String>) -> Result<Value, AwsError> 
         None => 100,
     };
     let source = query.get("EventSourceArn");
-    let function = match query.get("FunctionName") {
-        Some(f) => Some(
-            parse_function_ref(f)
-                .map(|r| r.name)
-                .unwrap_or_else(|| f.clone()),
-        ),
-        None => None,
-    };
+    let function = query.get("FunctionName").map(|f| {
+        parse_function_ref(f)
+            .map(|r| r.name)
+            .unwrap_or_else(|| f.clone())
+    });
     let marker = query.get("Marker");
     let mut all: Vec<MappingDoc> = MappingDoc::all(app)
         .into_iter()

@@ -100,8 +100,10 @@ impl ShardWorker {
         let shard_id = self.shard.shard_id.clone();
         let mut next = match self.deps.checkpoints.get(&self.cfg.uuid, &shard_id) {
             Some(cp) => cp.seq + 1,
+            // Positions are "the next sequence number wanted"; every record of a shard has a
+            // sequence number ≥ its StartingSequenceNumber, so reading starts there.
             None => match self.cfg.starting_position {
-                StartingPosition::TrimHorizon => 0,
+                StartingPosition::TrimHorizon => self.shard.start_seq,
                 StartingPosition::Latest => {
                     match self
                         .deps
@@ -110,7 +112,7 @@ impl ShardWorker {
                         .await
                     {
                         Ok(Some(s)) => s + 1,
-                        _ => 0,
+                        _ => self.shard.start_seq,
                     }
                 }
             },

@@ -79,6 +79,9 @@ impl AttributeValue {
                     return Err(invalid("An string set  may not be empty"));
                 }
                 check_duplicates(&items, |s| s.clone())?;
+                let mut items = items;
+                // Sets are unordered: keep one canonical order so equal sets compare equal.
+                items.sort();
                 AttributeValue::Ss(items)
             }
             "NS" => {
@@ -100,6 +103,8 @@ impl AttributeValue {
                         raw.join(", ")
                     )));
                 }
+                let mut items = items;
+                items.sort_by(|a, b| number::compare(a, b));
                 AttributeValue::Ns(items)
             }
             "BS" => {
@@ -111,6 +116,8 @@ impl AttributeValue {
                     return Err(invalid("Binary sets should not be empty"));
                 }
                 check_duplicates(&items, |b| B64.encode(b))?;
+                let mut items = items;
+                items.sort();
                 AttributeValue::Bs(items)
             }
             "M" => {
@@ -285,6 +292,18 @@ mod tests {
         assert!(e.message.starts_with("Supplied AttributeValue is empty"));
         let e = AttributeValue::from_json(&json!({"S": "a", "N": "1"})).unwrap_err();
         assert!(e.message.contains("more than one datatypes"));
+    }
+
+    #[test]
+    fn equal_sets_compare_equal_whatever_their_order() {
+        let a = AttributeValue::from_json(&json!({"SS": ["b", "a"]})).unwrap();
+        let b = AttributeValue::from_json(&json!({"SS": ["a", "b"]})).unwrap();
+        assert_eq!(a, b);
+        let a = AttributeValue::from_json(&json!({"NS": ["10", "9", "1.0"]})).unwrap();
+        assert_eq!(
+            a,
+            AttributeValue::Ns(vec!["1".into(), "9".into(), "10".into()])
+        );
     }
 
     #[test]

@@ -1,0 +1,218 @@
+//! The engine against in-memory fakes of its seams: delivery order, checkpoints after
+//! success, retries on function errors, and no busy loop while a shard is idle.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+use tributary_esm::*;
+use tributary_model::attr::{AttributeValue, Item};
+use tributary_model::stream::{StreamRecord, StreamViewType, SEQUENCE_BASE};
+
+const ARN: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/T/stream/L";
+const SHARD: &str = "shardId-00000000000000000001-00000001";
+const START: u128 = SEQUENCE_BASE + 1;
+
+struct FakeSource {
+    records: Mutex<Vec<StreamRecord>>,
+    last: watch::Sender<u128>,
+    reads: AtomicUsize,
+}
+
+impl FakeSource {
+    fn new() -> Arc<Self> {
+        Arc::new(FakeSource {
+            records: Mutex::new(Vec::new()),
+            last: watch::channel(0).0,
+            reads: AtomicUsize::new(0),
+        })
+    }
+
+    fn put(&self, key: &str) {
+        let mut recs = self.records.lock().unwrap();
+        let seq = START + recs.len() as u128;
+        let keys: Item = [("pk".to_string(), AttributeValue::S(key.into()))]
+            .into_iter()
+            .collect();
+        recs.push(StreamRecord::describe(
+            format!("{seq}"),
+            seq,
+            0,
+            StreamViewType::KeysOnly,
+            keys.clone(),
+            None,
+            Some(&keys),
+        ));
+        self.last.send_replace(seq);
+    }
+}
+
+#[async_trait]
+impl StreamSource for FakeSource {
+    async fn shards(&self, _: &str) -> Result<Vec<ShardInfo>, SourceError> {
+        Ok(vec![ShardInfo {
+            shard_id: SHARD.into(),
+            parent_shard_id: None,
+            start_seq: START,
+            end_seq: None,
+        }])
+    }
+    async fn read(
+        &self,
+        _: &str,
+        _: &str,
+        from: u128,
+        limit: usize,
+    ) -> Result<Vec<StreamRecord>, SourceError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let recs = self.records.lock().unwrap();
+        Ok(recs
+            .iter()
+            .filter(|r| r.sequence >= from)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+    async fn latest_sequence(&self, _: &str, _: &str) -> Result<Option<u128>, SourceError> {
+        Ok(self.records.lock().unwrap().last().map(|r| r.sequence))
+    }
+    async fn wait_for_records(&self, _: &str, _: &str, from: u128) {
+        let mut rx = self.last.subscribe();
+        if *rx.borrow_and_update() >= from {
+            return;
+        }
+        let _ = rx.changed().await;
+    }
+    async fn wait_for_shards(&self, _: &str, _: u64) -> u64 {
+        std::future::pending().await
+    }
+    fn shards_version(&self) -> u64 {
+        0
+    }
+}
+
+/// Records every batch's keys; fails while `failures` is positive.
+#[derive(Default)]
+struct FakeInvoker {
+    batches: Mutex<Vec<Vec<String>>>,
+    failures: AtomicUsize,
+}
+
+#[async_trait]
+impl Invoker for FakeInvoker {
+    async fn invoke(&self, _: &str, payload: Vec<u8>) -> Result<InvokeOutcome, InvokeError> {
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let keys = v["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["dynamodb"]["Keys"]["pk"]["S"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        self.batches.lock().unwrap().push(keys);
+        let failing = self.failures.load(Ordering::SeqCst) > 0;
+        if failing {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+        }
+        Ok(InvokeOutcome {
+            payload: b"null".to_vec(),
+            function_error: failing.then(|| "Unhandled".into()),
+        })
+    }
+}
+
+#[derive(Default)]
+struct FakeCheckpoints(Mutex<HashMap<String, Checkpoint>>);
+
+#[async_trait]
+impl CheckpointStore for FakeCheckpoints {
+    fn get(&self, uuid: &str, shard: &str) -> Option<Checkpoint> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(&format!("{uuid}/{shard}"))
+            .copied()
+    }
+    async fn put(&self, uuid: &str, shard: &str, cp: Checkpoint) -> Result<(), String> {
+        self.0.lock().unwrap().insert(format!("{uuid}/{shard}"), cp);
+        Ok(())
+    }
+}
+
+fn config(batch_size: usize) -> MappingConfig {
+    MappingConfig {
+        uuid: "u".into(),
+        function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+        stream_arn: ARN.into(),
+        region: "us-east-1".into(),
+        batch_size,
+        max_batching_window_ms: 0,
+        starting_position: StartingPosition::TrimHorizon,
+        max_retry_attempts: -1,
+    }
+}
+
+async fn eventually(mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("condition not reached");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_shard_does_not_spin_and_wakes_on_new_records() {
+    let source = FakeSource::new();
+    let invoker = Arc::new(FakeInvoker::default());
+    let checkpoints = Arc::new(FakeCheckpoints::default());
+    let engine = Engine::new(Deps {
+        source: source.clone(),
+        invoker: invoker.clone(),
+        checkpoints: checkpoints.clone(),
+    });
+    engine.start(config(10)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        source.reads.load(Ordering::SeqCst) <= 2,
+        "idle worker kept reading"
+    );
+    source.put("a");
+    source.put("b");
+    eventually(|| invoker.batches.lock().unwrap().concat() == ["a", "b"]).await;
+    eventually(|| checkpoints.get("u", SHARD).map(|c| c.seq) == Some(START + 1)).await;
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_batch_is_retried_before_the_checkpoint_moves() {
+    let source = FakeSource::new();
+    for k in ["a", "b", "c"] {
+        source.put(k);
+    }
+    let invoker = Arc::new(FakeInvoker::default());
+    invoker.failures.store(2, Ordering::SeqCst);
+    let checkpoints = Arc::new(FakeCheckpoints::default());
+    let engine = Engine::new(Deps {
+        source: source.clone(),
+        invoker: invoker.clone(),
+        checkpoints: checkpoints.clone(),
+    });
+    engine.start(config(2)).await;
+    eventually(|| invoker.batches.lock().unwrap().len() == 4).await;
+    let batches = invoker.batches.lock().unwrap().clone();
+    assert_eq!(
+        batches,
+        vec![vec!["a", "b"], vec!["a", "b"], vec!["a", "b"], vec!["c"]]
+    );
+    eventually(|| checkpoints.get("u", SHARD).map(|c| c.seq) == Some(START + 2)).await;
+    engine.shutdown().await;
+}

@@ -1,0 +1,99 @@
+//! Runs Lambda functions as local processes that speak the real Lambda Runtime API (2018-06-01).
+//!
+//! One execution environment is one OS process (in its own process group) plus its own Runtime
+//! API listener on `127.0.0.1:<port>`. Unmodified handlers and real runtime clients (the Rust
+//! `lambda_runtime` crate, PyPI `awslambdaric`, any `provided` bootstrap) work against it.
+//! [`FunctionHost`] keeps warm environments per function and revision, starts new ones when all
+//! are busy, and turns timeouts, crashes and oversized responses into the payloads AWS returns.
+
+mod code;
+mod environment;
+mod host;
+mod output;
+mod runtime_api;
+
+pub use code::{unpack_zip, CodeError, MAX_UNZIPPED_BYTES};
+pub use host::FunctionHost;
+pub use runtime_api::MAX_PAYLOAD_BYTES;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where and how the host runs functions; filled in by the binary.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Host-owned scratch directory: `runtimes/` (bootstraps written at start) and `logs/`.
+    pub work_dir: PathBuf,
+    /// The Python interpreter used for `python3.x` runtimes (`python3` resolves through `PATH`).
+    pub python: PathBuf,
+    /// Exported as `AWS_REGION` / `AWS_DEFAULT_REGION`.
+    pub region: String,
+    /// The account id of the function ARNs.
+    pub account_id: String,
+    /// Exported to functions as `AWS_ENDPOINT_URL`, e.g. `http://127.0.0.1:4566`.
+    pub endpoint_url: String,
+}
+
+/// Everything needed to start an execution environment of one function revision.
+#[derive(Clone, Debug)]
+pub struct FunctionSpec {
+    pub name: String,
+    /// Unqualified function ARN.
+    pub function_arn: String,
+    /// `python3.9`..`python3.14`, `provided`, `provided.al2`, `provided.al2023`.
+    pub runtime: String,
+    /// e.g. `app.handler` (python: `module.function`, dotted packages allowed).
+    pub handler: String,
+    pub timeout_secs: u32,
+    pub memory_mb: u32,
+    /// The user's environment variables, applied on top of the Lambda-defined ones.
+    pub environment: BTreeMap<String, String>,
+    /// The unpacked code (the output of [`unpack_zip`]).
+    pub code_dir: PathBuf,
+    /// Changes whenever code or configuration changes; warm environments of an older revision
+    /// are never reused.
+    pub revision: String,
+}
+
+/// One synchronous invocation.
+#[derive(Clone, Debug)]
+pub struct InvokeRequest {
+    pub payload: bytes::Bytes,
+    /// The ARN as invoked (may carry a qualifier); passed as `Lambda-Runtime-Invoked-Function-Arn`.
+    pub invoked_arn: String,
+    /// Client context as JSON text (already base64-decoded).
+    pub client_context: Option<String>,
+    /// Whether to collect [`InvokeResult::log_tail`].
+    pub want_log_tail: bool,
+}
+
+/// What the Invoke API returns for one invocation.
+#[derive(Clone, Debug)]
+pub struct InvokeResult {
+    /// The function result, or the error document on a function error.
+    pub payload: bytes::Bytes,
+    /// `Some("Unhandled")` on any function error (becomes `X-Amz-Function-Error`).
+    pub function_error: Option<String>,
+    /// The last 4 KB of this invocation's log, when asked for.
+    pub log_tail: Option<String>,
+    /// Always `$LATEST` for now.
+    pub executed_version: String,
+    /// Time from handing the event to the runtime until its answer (or the failure).
+    pub duration_ms: f64,
+    /// The invocation's request id (the runtime's `aws_request_id`; Invoke's `x-amzn-RequestId`).
+    pub request_id: String,
+}
+
+/// Failures of the host itself (function failures are an [`InvokeResult`] with an error).
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The interpreter or the environment's listener could not be started.
+    #[error("could not start the execution environment: {0}")]
+    Spawn(String),
+    /// The function's runtime is not one this host can run.
+    #[error("unsupported runtime: {0}")]
+    UnsupportedRuntime(String),
+    /// [`FunctionHost::shutdown`] was called.
+    #[error("the function host is shutting down")]
+    ShuttingDown,
+}
