@@ -47,6 +47,10 @@ pub struct App {
     pub engine: Arc<Engine>,
     specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
     iterator_secret: [u8; 32],
+    /// Wakes the TTL sweeper early (TTL enabled, clock moved).
+    ttl_wake: tokio::sync::Notify,
+    /// Stops background tasks (the TTL sweeper) at shutdown.
+    background: tokio_util::sync::CancellationToken,
 }
 
 impl App {
@@ -69,8 +73,14 @@ impl App {
                 engine: Engine::new(deps),
                 specs: Mutex::new(HashMap::new()),
                 iterator_secret: rand::random(),
+                ttl_wake: tokio::sync::Notify::new(),
+                background: tokio_util::sync::CancellationToken::new(),
             }
         });
+        tokio::spawn(dynamodb::run_ttl_sweeper(
+            app.clone(),
+            app.background.clone(),
+        ));
         for m in mappings::MappingDoc::all(&app) {
             if m.enabled {
                 app.engine.start(m.engine_config(&app)).await;
@@ -83,6 +93,7 @@ impl App {
     /// get [`DRAIN_DEADLINE`] to finish; then their processes are killed and the mappings
     /// give up (their batches are re-delivered after a restart, never lost).
     pub async fn shutdown(&self) {
+        self.background.cancel();
         if tokio::time::timeout(DRAIN_DEADLINE, self.engine.shutdown())
             .await
             .is_err()
@@ -96,6 +107,13 @@ impl App {
             tracing::warn!(error = %e, "final flush failed");
         }
         self.store.close();
+    }
+}
+
+impl App {
+    /// Asks the TTL sweeper to look for expired items now.
+    pub fn ttl_changed(&self) {
+        self.ttl_wake.notify_one();
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tributary_model::attr::Item;
 use tributary_model::stream::StreamViewType;
 
 /// A key attribute: name and scalar type (`S`, `N` or `B`).
@@ -18,6 +19,62 @@ pub struct KeyAttr {
 pub struct KeySchema {
     pub hash: KeyAttr,
     pub range: Option<KeyAttr>,
+}
+
+/// Which attributes a secondary index holds besides the keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projection {
+    KeysOnly,
+    Include(Vec<String>),
+    All,
+}
+
+/// A global or local secondary index of a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexMeta {
+    pub name: String,
+    /// Internal id; prefixes the index's entries. Never reused.
+    pub id: u64,
+    pub global: bool,
+    pub key_schema: KeySchema,
+    pub projection: Projection,
+    pub read_capacity: i64,
+    pub write_capacity: i64,
+    #[serde(default)]
+    pub item_count: i64,
+    #[serde(default)]
+    pub size_bytes: i64,
+}
+
+impl IndexMeta {
+    /// The index's view of an item, or `None` if the item lacks the index keys (sparse).
+    pub fn project(&self, table_keys: &KeySchema, item: &Item) -> Option<Item> {
+        let mut out = Item::new();
+        for k in std::iter::once(&self.key_schema.hash).chain(self.key_schema.range.as_ref()) {
+            let v = item.get(&k.name)?;
+            if v.type_name() != k.ty {
+                return None;
+            }
+            out.insert(k.name.clone(), v.clone());
+        }
+        for k in std::iter::once(&table_keys.hash).chain(table_keys.range.as_ref()) {
+            if let Some(v) = item.get(&k.name) {
+                out.insert(k.name.clone(), v.clone());
+            }
+        }
+        match &self.projection {
+            Projection::KeysOnly => {}
+            Projection::All => return Some(item.clone()),
+            Projection::Include(attrs) => {
+                for a in attrs {
+                    if let Some(v) = item.get(a) {
+                        out.insert(a.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +97,13 @@ pub struct TableMeta {
     pub latest_stream_label: Option<String>,
     pub item_count: i64,
     pub size_bytes: i64,
+    #[serde(default)]
+    pub indexes: Vec<IndexMeta>,
+    /// The attribute holding expiry times (epoch seconds) while TTL is enabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// Everything else of the create request that DescribeTable echoes (indexes, tags, ...).
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,

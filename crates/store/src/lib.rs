@@ -10,6 +10,7 @@
 mod catalog;
 
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
@@ -19,12 +20,16 @@ use tributary_model::attr::Item;
 use tributary_model::stream::{StreamRecord, StreamViewType};
 use tributary_model::{AwsError, Clock};
 
-pub use catalog::{Catalog, KeyAttr, KeySchema, ShardMeta, StreamMeta, TableMeta};
+pub use catalog::{
+    Catalog, IndexMeta, KeyAttr, KeySchema, Projection, ShardMeta, StreamMeta, TableMeta,
+};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
+/// Secondary index entries: index id ++ index keys ++ table keys → projected item.
+const INDEXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("indexes");
 
 /// How many jobs one group commit takes at most.
 const MAX_GROUP: usize = 512;
@@ -143,6 +148,7 @@ impl Store {
             tx.open_table(ITEMS)?;
             tx.open_table(RECORDS)?;
             tx.open_table(BLOBS)?;
+            tx.open_table(INDEXES)?;
             tx.commit()?;
         }
         let catalog = Arc::new(RwLock::new(load_catalog(&db)?));
@@ -222,26 +228,46 @@ impl Store {
         }
     }
 
-    /// Reads up to `limit` items of a table in key order, starting after `after` (an encoded key).
-    pub fn scan_items(
+    /// Reads up to `limit` entries of a table or index in key order (or reverse order), between
+    /// two bounds on the encoded key that follows the table's or index's id. Returns the
+    /// encoded keys (without the id) and the items.
+    pub fn range(
         &self,
-        table_id: u64,
-        after: Option<&[u8]>,
+        space: KeySpace,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Item)>, StoreError> {
         let rtx = self.inner.db.begin_read()?;
-        let t = rtx.open_table(ITEMS)?;
-        let start = match after {
-            Some(a) => {
-                let mut k = item_key(table_id, a);
-                k.push(0); // the smallest key strictly after `a`
-                k
-            }
-            None => table_id.to_be_bytes().to_vec(),
+        let (def, id) = match space {
+            KeySpace::Table(id) => (ITEMS, id),
+            KeySpace::Index(id) => (INDEXES, id),
         };
-        let end = (table_id + 1).to_be_bytes().to_vec();
+        let t = rtx.open_table(def)?;
+        // Bounds are taken inside this id's key space; unbounded ends stay inside it too.
+        let lo = match lower {
+            Bound::Included(k) => Bound::Included(item_key(id, k)),
+            Bound::Excluded(k) => Bound::Excluded(item_key(id, k)),
+            Bound::Unbounded => Bound::Included(id.to_be_bytes().to_vec()),
+        };
+        let hi = match upper {
+            Bound::Included(k) => Bound::Included(item_key(id, k)),
+            Bound::Excluded(k) => Bound::Excluded(item_key(id, k)),
+            Bound::Unbounded => Bound::Excluded((id + 1).to_be_bytes().to_vec()),
+        };
         let mut out = Vec::new();
-        for entry in t.range(start.as_slice()..end.as_slice())? {
+        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
+        {
+            return Ok(out);
+        }
+        let range = t.range::<&[u8]>((as_slice_bound(&lo), as_slice_bound(&hi)))?;
+        let entries: Box<dyn Iterator<Item = _>> = if reverse {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        for entry in entries {
             let (k, v) = entry?;
             out.push((k.value()[8..].to_vec(), serde_json::from_slice(v.value())?));
             if out.len() >= limit {
@@ -314,6 +340,32 @@ impl Store {
     }
 }
 
+/// Which ordered key space a range read walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySpace {
+    Table(u64),
+    Index(u64),
+}
+
+/// The key of an index entry (after the index id): index keys, then the table keys, so entries
+/// with equal index keys stay distinct and ordered. `None` for an item the index skips
+/// (sparse: a missing or mistyped index key).
+pub fn index_entry_key(index: &IndexMeta, table_keys: &KeySchema, item: &Item) -> Option<Vec<u8>> {
+    let mut k = Vec::new();
+    for a in std::iter::once(&index.key_schema.hash)
+        .chain(index.key_schema.range.as_ref())
+        .chain(std::iter::once(&table_keys.hash))
+        .chain(table_keys.range.as_ref())
+    {
+        let v = item.get(&a.name)?;
+        if v.type_name() != a.ty {
+            return None;
+        }
+        tributary_model::keyenc::encode_key_attr(v, &mut k);
+    }
+    Some(k)
+}
+
 /// The write side, as a job sees it: the open transaction and the in-memory catalog.
 pub struct Tx<'a> {
     catalog: &'a mut Catalog,
@@ -321,6 +373,7 @@ pub struct Tx<'a> {
     items: redb::Table<'a, &'static [u8], &'static [u8]>,
     records: redb::Table<'a, &'static [u8], &'static [u8]>,
     blobs: redb::Table<'a, &'static str, &'static [u8]>,
+    indexes: redb::Table<'a, &'static [u8], &'static [u8]>,
     now_ms: i64,
     touched: &'a mut HashMap<u64, u128>,
     catalog_changed: &'a mut bool,
@@ -375,6 +428,7 @@ impl Tx<'_> {
             None => self.items.remove(k.as_slice()).map(|_| ()),
         };
         res.map_err(|e| fail(self.failed, e))?;
+        self.maintain_indexes(table, old, new)?;
         let size = |i: Option<&Item>| i.map_or(0, |i| tributary_model::size::item_size(i) as i64);
         let d_count = new.is_some() as i64 - old.is_some() as i64;
         let d_size = size(new) - size(old);
@@ -389,6 +443,113 @@ impl Tx<'_> {
             self.persist_table(&t)?;
         }
         Ok(())
+    }
+
+    /// Keeps every secondary index of `table` in step with one item change.
+    fn maintain_indexes(
+        &mut self,
+        table: &str,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> Result<(), AwsError> {
+        let Some(t) = self.catalog.tables.get(table) else {
+            return Ok(());
+        };
+        if t.indexes.is_empty() {
+            return Ok(());
+        }
+        let (indexes, keys) = (t.indexes.clone(), t.key_schema.clone());
+        let mut deltas = Vec::with_capacity(indexes.len());
+        for index in &indexes {
+            let (mut d_count, mut d_size) = (0i64, 0i64);
+            if let Some(o) = old {
+                if let (Some(k), Some(p)) =
+                    (index_entry_key(index, &keys, o), index.project(&keys, o))
+                {
+                    let full = item_key(index.id, &k);
+                    let res = self.indexes.remove(full.as_slice()).map(|_| ());
+                    res.map_err(|e| fail(self.failed, e))?;
+                    d_count -= 1;
+                    d_size -= tributary_model::size::item_size(&p) as i64;
+                }
+            }
+            if let Some(n) = new {
+                if let Some(p) = self.put_index_entry(index, &keys, n)? {
+                    d_count += 1;
+                    d_size += tributary_model::size::item_size(&p) as i64;
+                }
+            }
+            deltas.push((d_count, d_size));
+        }
+        // The caller persists the table (with these counters) after the item write.
+        if let Some(t) = self.catalog.tables.get_mut(table) {
+            for (ix, (c, s)) in t.indexes.iter_mut().zip(deltas) {
+                ix.item_count += c;
+                ix.size_bytes += s;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes an item's entry into one index; returns the projected entry, or `None` when the
+    /// index skips the item.
+    fn put_index_entry(
+        &mut self,
+        index: &IndexMeta,
+        keys: &KeySchema,
+        item: &Item,
+    ) -> Result<Option<Item>, AwsError> {
+        let (Some(k), Some(projected)) = (
+            index_entry_key(index, keys, item),
+            index.project(keys, item),
+        ) else {
+            return Ok(None);
+        };
+        let full = item_key(index.id, &k);
+        let bytes = serde_json::to_vec(&projected).map_err(|e| fail(self.failed, e))?;
+        let res = self
+            .indexes
+            .insert(full.as_slice(), bytes.as_slice())
+            .map(|_| ());
+        res.map_err(|e| fail(self.failed, e))?;
+        Ok(Some(projected))
+    }
+
+    /// Fills a new index from the table's current items (UpdateTable creating a GSI).
+    pub fn backfill_index(
+        &mut self,
+        table: &TableMeta,
+        index: &mut IndexMeta,
+    ) -> Result<(), AwsError> {
+        let start = table.id.to_be_bytes();
+        let end = (table.id + 1).to_be_bytes();
+        let mut items: Vec<Item> = Vec::new();
+        {
+            let range = self.items.range(start.as_slice()..end.as_slice());
+            let range = range.map_err(|e| fail(self.failed, e))?;
+            for entry in range {
+                let (_, v) = entry.map_err(|e| fail(self.failed, e))?;
+                let item = serde_json::from_slice(v.value());
+                items.push(item.map_err(|e| fail(self.failed, e))?);
+            }
+        }
+        for item in &items {
+            if let Some(p) = self.put_index_entry(index, &table.key_schema, item)? {
+                index.item_count += 1;
+                index.size_bytes += tributary_model::size::item_size(&p) as i64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every entry of an index.
+    pub fn drop_index(&mut self, index_id: u64) -> Result<(), AwsError> {
+        let start = index_id.to_be_bytes();
+        let end = (index_id + 1).to_be_bytes();
+        let res = self
+            .indexes
+            .retain_in(start.as_slice()..end.as_slice(), |_, _| false);
+        res.map_err(|e| fail(self.failed, e))
     }
 
     /// Appends the stream record for a change of one item, if the table's stream is enabled.
@@ -517,6 +678,9 @@ impl Tx<'_> {
         let Some(table) = self.catalog.tables.remove(name) else {
             return Ok(None);
         };
+        for index in &table.indexes {
+            self.drop_index(index.id)?;
+        }
         let key = format!("table/{name}");
         self.meta
             .remove(key.as_str())
@@ -585,6 +749,14 @@ fn new_shard_id(now_ms: i64) -> String {
         now_ms.max(0),
         rand::random::<u32>()
     )
+}
+
+fn as_slice_bound(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
 }
 
 fn item_key(table_id: u64, key: &[u8]) -> Vec<u8> {
@@ -726,9 +898,10 @@ fn run_group(
                 wtx.open_table(ITEMS)?,
                 wtx.open_table(RECORDS)?,
                 wtx.open_table(BLOBS)?,
+                wtx.open_table(INDEXES)?,
             ))
         })();
-        let (meta, items, records, blobs) = match tables {
+        let (meta, items, records, blobs, indexes) = match tables {
             Ok(t) => t,
             Err(e) => {
                 group.clear();
@@ -743,6 +916,7 @@ fn run_group(
             items,
             records,
             blobs,
+            indexes,
             now_ms: clock.now_millis(),
             touched,
             catalog_changed,

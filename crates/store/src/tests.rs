@@ -1,4 +1,5 @@
 use super::*;
+use std::ops::Bound;
 use tributary_model::attr::AttributeValue;
 use tributary_model::SystemClock;
 
@@ -25,6 +26,9 @@ fn table(name: &str, id: u64) -> TableMeta {
         latest_stream_label: None,
         item_count: 0,
         size_bytes: 0,
+        indexes: vec![],
+        ttl_attribute: None,
+        tags: Default::default(),
         extra: Default::default(),
     }
 }
@@ -79,7 +83,19 @@ async fn item_and_record_commit_together_and_survive_reopen() {
     assert!(recs.windows(2).all(|w| w[0].sequence < w[1].sequence));
     assert_eq!(store.catalog().tables["T"].item_count, 10);
     let id = store.catalog().tables["T"].id;
-    assert_eq!(store.scan_items(id, None, 100).unwrap().len(), 10);
+    assert_eq!(
+        store
+            .range(
+                KeySpace::Table(id),
+                Bound::Unbounded,
+                Bound::Unbounded,
+                false,
+                100
+            )
+            .unwrap()
+            .len(),
+        10
+    );
     assert_eq!(store.last_sequence(iid).unwrap(), Some(recs[9].sequence));
     // Sequence numbers keep increasing after a reopen.
     let next = store.write(|tx| Ok(tx.catalog().next_seq)).await.unwrap();
@@ -98,4 +114,82 @@ async fn failed_job_returns_its_error_and_others_commit() {
         store.catalog().doc("fn", "a"),
         Some(&serde_json::json!({"x": 1}))
     );
+}
+
+#[tokio::test]
+async fn indexes_follow_item_changes_and_skip_items_without_their_keys() {
+    let store = Store::open(None, SystemClock::new()).unwrap();
+    let mut t = table("T", 1);
+    let index = IndexMeta {
+        name: "byColor".into(),
+        id: 2,
+        global: true,
+        key_schema: KeySchema {
+            hash: KeyAttr {
+                name: "color".into(),
+                ty: "S".into(),
+            },
+            range: None,
+        },
+        projection: Projection::KeysOnly,
+        read_capacity: 0,
+        write_capacity: 0,
+        item_count: 0,
+        size_bytes: 0,
+    };
+    t.indexes.push(index.clone());
+    store.write(move |tx| tx.put_table(t)).await.unwrap();
+    let put = |pk: &'static str, color: Option<&'static str>| {
+        let store = store.clone();
+        async move {
+            store
+                .write(move |tx| {
+                    let mut it = item(pk);
+                    if let Some(c) = color {
+                        it.insert("color".into(), AttributeValue::S(c.into()));
+                        it.insert("other".into(), AttributeValue::N("1".into()));
+                    }
+                    let old = tx.get_item(1, pk.as_bytes())?;
+                    tx.set_item("T", 1, pk.as_bytes(), old.as_ref(), Some(&it))
+                })
+                .await
+                .unwrap()
+        }
+    };
+    put("a", Some("red")).await;
+    put("b", Some("blue")).await;
+    put("c", None).await; // sparse: not in the index
+    let all = |store: &Store| {
+        store
+            .range(
+                KeySpace::Index(2),
+                Bound::Unbounded,
+                Bound::Unbounded,
+                false,
+                100,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|(_, i)| (i["pk"].clone(), i["color"].clone(), i.contains_key("other")))
+            .collect::<Vec<_>>()
+    };
+    let s = |v: &str| AttributeValue::S(v.into());
+    assert_eq!(
+        all(&store),
+        vec![(s("b"), s("blue"), false), (s("a"), s("red"), false)]
+    );
+    put("a", Some("green")).await; // re-keyed: the old entry goes
+    assert_eq!(
+        all(&store),
+        vec![(s("b"), s("blue"), false), (s("a"), s("green"), false)]
+    );
+    store
+        .write(|tx| {
+            let old = tx.get_item(1, b"b")?;
+            tx.set_item("T", 1, b"b", old.as_ref(), None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(all(&store), vec![(s("a"), s("green"), false)]);
+    assert_eq!(store.catalog().tables["T"].indexes[0].item_count, 1);
 }

@@ -1,0 +1,310 @@
+//! The single-item API: PutItem, GetItem, UpdateItem, DeleteItem; and Scan.
+
+use serde_json::{json, Map, Value};
+use tributary_model::attr::{item_from_json, Item};
+use tributary_model::AwsError;
+
+use super::exprs::Exprs;
+use super::keys::{
+    capacity_mode, check_item_size, commit_change, consumed, key_from_json, key_of_item, lookup,
+    read_units, table_id_in, write_units, CapacityMode,
+};
+use super::{invalid, table_name};
+use crate::protocol::{check_range, constraint, Req};
+use crate::App;
+
+fn return_values<'a>(req: &Req<'a>, allowed: &[&str]) -> Result<&'a str, AwsError> {
+    let rv = req.str_opt("ReturnValues")?.unwrap_or("NONE");
+    if !allowed.contains(&rv) {
+        if ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"].contains(&rv) {
+            return Err(AwsError::validation("Return values set to invalid value"));
+        }
+        return Err(constraint(
+            &Value::String(rv.into()),
+            "returnValues",
+            "Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]",
+        ));
+    }
+    Ok(rv)
+}
+
+/// `ReturnValuesOnConditionCheckFailure`: whether a failed condition returns the item.
+fn return_old_on_failure(req: &Req<'_>) -> Result<bool, AwsError> {
+    match req.str_opt("ReturnValuesOnConditionCheckFailure")? {
+        None | Some("NONE") => Ok(false),
+        Some("ALL_OLD") => Ok(true),
+        Some(other) => Err(constraint(
+            &Value::String(other.into()),
+            "returnValuesOnConditionCheckFailure",
+            "Member must satisfy enum value set: [ALL_OLD, NONE]",
+        )),
+    }
+}
+
+pub(super) fn conditional_check_failed(old: Option<&Item>, return_old: bool) -> AwsError {
+    let e = AwsError::new(
+        "ConditionalCheckFailedException",
+        400,
+        "The conditional request failed",
+    );
+    match old {
+        Some(item) if return_old => e.with_extra("Item", json!(item)),
+        _ => e,
+    }
+}
+
+fn reject_legacy(req: &Req<'_>, members: &[&str]) -> Result<(), AwsError> {
+    for m in members {
+        if req.get(m).is_some() {
+            return Err(AwsError::validation(format!(
+                "The legacy parameter {m} is not supported by this server; use expressions"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Adds `ConsumedCapacity` (an object) to a single-item response when asked for.
+fn with_capacity(mut out: Value, mode: CapacityMode, table: &str, units: f64, read: bool) -> Value {
+    if let Some(c) = consumed(mode, table, units, read) {
+        out["ConsumedCapacity"] = c;
+    }
+    out
+}
+
+pub(super) async fn put_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+    let name = table_name(&req)?;
+    let t = lookup(app, name)?;
+    let item_json = req
+        .get("Item")
+        .ok_or_else(|| constraint(&Value::Null, "item", "Member must not be null"))?;
+    let item = item_from_json(item_json)?;
+    let rv = return_values(&req, &["NONE", "ALL_OLD"])?;
+    let mode = capacity_mode(&req)?;
+    reject_legacy(&req, &["Expected", "ConditionalOperator"])?;
+    let exprs = Exprs::for_write(&req)?;
+    let return_old = return_old_on_failure(&req)?;
+    let (key, keys) = key_of_item(&t, &item)?;
+    check_item_size(&item)?;
+    let units = write_units(tributary_model::size::item_size(&item));
+    let table = t.clone();
+    let old = app
+        .store
+        .write(move |tx| {
+            let table_id = table_id_in(tx, &table)?;
+            let old = tx.get_item(table_id, &key)?;
+            exprs
+                .check(old.as_ref())
+                .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
+            commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&item))?;
+            Ok(old)
+        })
+        .await?;
+    let mut out = json!({});
+    if rv == "ALL_OLD" {
+        if let Some(o) = old {
+            out["Attributes"] = json!(o);
+        }
+    }
+    Ok(with_capacity(out, mode, &t.name, units, false))
+}
+
+pub(super) fn get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+    let name = table_name(&req)?;
+    let t = lookup(app, name)?;
+    reject_legacy(&req, &["AttributesToGet"])?;
+    let consistent = req.bool_opt("ConsistentRead")?.unwrap_or(false);
+    let mode = capacity_mode(&req)?;
+    let exprs = Exprs::for_get(&req)?;
+    let (key, _) = key_from_json(&t, req.get("Key"))?;
+    let item = app.store.get_item(t.id, &key)?;
+    let size = item.as_ref().map_or(0, tributary_model::size::item_size);
+    let out = match item {
+        Some(i) => json!({ "Item": exprs.project(i) }),
+        None => json!({}),
+    };
+    Ok(with_capacity(
+        out,
+        mode,
+        &t.name,
+        read_units(size, consistent),
+        true,
+    ))
+}
+
+pub(super) async fn delete_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+    let name = table_name(&req)?;
+    let t = lookup(app, name)?;
+    let rv = return_values(&req, &["NONE", "ALL_OLD"])?;
+    let mode = capacity_mode(&req)?;
+    reject_legacy(&req, &["Expected", "ConditionalOperator"])?;
+    let exprs = Exprs::for_write(&req)?;
+    let return_old = return_old_on_failure(&req)?;
+    let (key, keys) = key_from_json(&t, req.get("Key"))?;
+    let table = t.clone();
+    let old = app
+        .store
+        .write(move |tx| {
+            let table_id = table_id_in(tx, &table)?;
+            let old = tx.get_item(table_id, &key)?;
+            exprs
+                .check(old.as_ref())
+                .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
+            commit_change(tx, &table.name, &key, keys, old.as_ref(), None)?;
+            Ok(old)
+        })
+        .await?;
+    let units = write_units(old.as_ref().map_or(0, tributary_model::size::item_size));
+    let mut out = json!({});
+    if rv == "ALL_OLD" {
+        if let Some(o) = old {
+            out["Attributes"] = json!(o);
+        }
+    }
+    Ok(with_capacity(out, mode, &t.name, units, false))
+}
+
+pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+    let name = table_name(&req)?;
+    let t = lookup(app, name)?;
+    let rv = return_values(
+        &req,
+        &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
+    )?
+    .to_owned();
+    let mode = capacity_mode(&req)?;
+    reject_legacy(
+        &req,
+        &["Expected", "ConditionalOperator", "AttributeUpdates"],
+    )?;
+    let exprs = Exprs::for_update(&req)?;
+    let return_old = return_old_on_failure(&req)?;
+    let (key, keys) = key_from_json(&t, req.get("Key"))?;
+    for top in exprs.top_level_targets() {
+        if keys.contains_key(&top) {
+            return Err(invalid(format!(
+                "Cannot update attribute {top}. This attribute is part of the key"
+            )));
+        }
+    }
+    let updated = exprs.updated_attributes();
+    let table = t.clone();
+    let (old, new) = app
+        .store
+        .write(move |tx| {
+            let table_id = table_id_in(tx, &table)?;
+            let old = tx.get_item(table_id, &key)?;
+            exprs
+                .check(old.as_ref())
+                .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
+            let mut new = old.clone().unwrap_or_else(|| keys.clone());
+            exprs.apply(&mut new)?;
+            check_item_size(&new)?;
+            commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&new))?;
+            Ok((old, new))
+        })
+        .await?;
+    let units = write_units(tributary_model::size::item_size(&new));
+    let pick = |item: &Item| -> Item {
+        item.iter()
+            .filter(|(k, _)| updated.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let attrs = match rv.as_str() {
+        "ALL_OLD" => old,
+        "UPDATED_OLD" => old.as_ref().map(pick),
+        "ALL_NEW" => Some(new),
+        "UPDATED_NEW" => Some(pick(&new)),
+        _ => None,
+    };
+    let out = match attrs {
+        Some(a) if !a.is_empty() => json!({ "Attributes": a }),
+        _ => json!({}),
+    };
+    Ok(with_capacity(out, mode, &t.name, units, false))
+}
+
+/// Scan: the whole table (or index) in key order, with Limit, pagination, parallel segments,
+/// a filter and a projection, within DynamoDB's 1 MB page.
+pub(super) fn scan(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+    let name = table_name(&req)?;
+    let t = lookup(app, name)?;
+    reject_legacy(
+        &req,
+        &["ScanFilter", "AttributesToGet", "ConditionalOperator"],
+    )?;
+    let mode = capacity_mode(&req)?;
+    let consistent = req.bool_opt("ConsistentRead")?.unwrap_or(false);
+    let exprs = Exprs::for_scan(&req)?;
+    let limit = req.int_opt("Limit")?;
+    if let Some(l) = limit {
+        check_range(l, 1, i64::MAX, "limit")?;
+    }
+    let segment = req.int_opt("Segment")?;
+    let total_segments = req.int_opt("TotalSegments")?;
+    let segments = match (segment, total_segments) {
+        (None, None) => None,
+        (Some(s), Some(n)) => {
+            check_range(n, 1, 1_000_000, "totalSegments")?;
+            check_range(s, 0, 999_999, "segment")?;
+            if s >= n {
+                return Err(AwsError::validation(format!(
+                    "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {n}"
+                )));
+            }
+            Some((s as u64, n as u64))
+        }
+        (Some(_), None) => {
+            return Err(AwsError::validation(
+                "The TotalSegments parameter is required but was not present in the request when parameter Segment is present",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(AwsError::validation(
+                "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
+            ))
+        }
+    };
+    let select = super::query::parse_select(&req, exprs.has_projection())?;
+    let source = super::query::Source::resolve(&t, req.str_opt("IndexName")?, consistent)?;
+    let start = match req.get("ExclusiveStartKey") {
+        Some(v) => Some(source.start_key(&t, v)?),
+        None => None,
+    };
+    let page = source.read_page(
+        app,
+        &t,
+        super::query::Bounds::all(start),
+        false,
+        limit.map(|l| l as usize),
+        |item| segments.is_none_or(|(s, n)| super::query::segment_of(item, &t) % n == s),
+    )?;
+    let mut out = Map::new();
+    let mut items = Vec::new();
+    let mut count = 0;
+    for item in page.items {
+        if exprs.keep(&item) {
+            count += 1;
+            if select.returns_items() {
+                items.push(json!(select.project(&exprs, item)));
+            }
+        }
+    }
+    if select.returns_items() {
+        out.insert("Items".into(), Value::Array(items));
+    }
+    out.insert("Count".into(), json!(count));
+    out.insert("ScannedCount".into(), json!(page.scanned));
+    if let Some(k) = page.last_key {
+        out.insert("LastEvaluatedKey".into(), json!(k));
+    }
+    let out = Value::Object(out);
+    Ok(with_capacity(
+        out,
+        mode,
+        &t.name,
+        read_units(page.bytes, consistent),
+        true,
+    ))
+}

@@ -1,0 +1,219 @@
+//! Helpers shared by the item operations: table lookup, key validation and encoding, item size,
+//! writing a change with its stream record, and consumed capacity.
+
+use serde_json::{json, Value};
+use tributary_model::attr::{item_from_json, AttributeValue, Item};
+use tributary_model::{keyenc, AwsError};
+use tributary_store::{KeyAttr, TableMeta, Tx};
+
+use super::invalid;
+use crate::App;
+
+pub(super) fn item_table_not_found() -> AwsError {
+    AwsError::ddb_not_found("Requested resource not found")
+}
+
+/// The table's metadata, or DynamoDB's item-level not-found error.
+pub(super) fn lookup(app: &App, name: &str) -> Result<TableMeta, AwsError> {
+    app.store
+        .catalog()
+        .tables
+        .get(name)
+        .cloned()
+        .ok_or_else(item_table_not_found)
+}
+
+/// The table's key attributes, hash first.
+pub(super) fn key_attrs(t: &TableMeta) -> impl Iterator<Item = &KeyAttr> {
+    std::iter::once(&t.key_schema.hash).chain(t.key_schema.range.as_ref())
+}
+
+/// Validates the key attributes of a full item; returns (encoded key, key attributes).
+pub(super) fn key_of_item(t: &TableMeta, item: &Item) -> Result<(Vec<u8>, Item), AwsError> {
+    let mut keys = Item::new();
+    let mut enc = Vec::new();
+    for k in key_attrs(t) {
+        let v = item
+            .get(&k.name)
+            .ok_or_else(|| invalid(format!("Missing the key {} in the item", k.name)))?;
+        check_key_value(k, v, true)?;
+        check_key_size(keys.is_empty(), v)?;
+        keyenc::encode_key_attr(v, &mut enc);
+        keys.insert(k.name.clone(), v.clone());
+    }
+    Ok((enc, keys))
+}
+
+pub(super) fn check_key_value(
+    k: &KeyAttr,
+    v: &AttributeValue,
+    in_item: bool,
+) -> Result<(), AwsError> {
+    if v.type_name() != k.ty {
+        return Err(if in_item {
+            invalid(format!(
+                "Type mismatch for key {} expected: {} actual: {}",
+                k.name,
+                k.ty,
+                v.type_name()
+            ))
+        } else {
+            AwsError::validation("The provided key element does not match the schema")
+        });
+    }
+    let empty = match v {
+        AttributeValue::S(s) => s.is_empty(),
+        AttributeValue::B(b) => b.is_empty(),
+        _ => false,
+    };
+    if empty {
+        let what = if k.ty == "S" { "string" } else { "binary" };
+        return Err(AwsError::validation(format!(
+            "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {what} value. Key: {}",
+            k.name
+        )));
+    }
+    Ok(())
+}
+
+/// DynamoDB's key size limits: 2048 bytes for the partition key, 1024 for the sort key.
+fn check_key_size(is_hash: bool, v: &AttributeValue) -> Result<(), AwsError> {
+    let size = tributary_model::size::attr_size(v);
+    if is_hash && size > 2048 {
+        return Err(invalid(
+            "Size of hashkey has exceeded the maximum size limit of2048 bytes",
+        ));
+    }
+    if !is_hash && size > 1024 {
+        return Err(invalid(
+            "Aggregated size of all range keys has exceeded the size limit of 1024 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a `Key` value: exactly the key attributes, of the right types.
+pub(super) fn key_from_json(
+    t: &TableMeta,
+    key: Option<&Value>,
+) -> Result<(Vec<u8>, Item), AwsError> {
+    let key = key.ok_or_else(|| {
+        crate::protocol::constraint(&Value::Null, "key", "Member must not be null")
+    })?;
+    let key = item_from_json(key)?;
+    let expected = 1 + t.key_schema.range.is_some() as usize;
+    if key.len() != expected {
+        return Err(AwsError::validation(
+            "The provided key element does not match the schema",
+        ));
+    }
+    let mut enc = Vec::new();
+    for k in key_attrs(t) {
+        let v = key.get(&k.name).ok_or_else(|| {
+            AwsError::validation("The provided key element does not match the schema")
+        })?;
+        check_key_value(k, v, false)?;
+        check_key_size(enc.is_empty(), v)?;
+        keyenc::encode_key_attr(v, &mut enc);
+    }
+    Ok((enc, key))
+}
+
+pub(super) fn check_item_size(item: &Item) -> Result<(), AwsError> {
+    if tributary_model::size::item_size(item) > tributary_model::size::MAX_ITEM_SIZE {
+        return Err(AwsError::validation(
+            "Item size has exceeded the maximum allowed size",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes an item change and its stream record in the same transaction. A change that changes
+/// nothing writes nothing and produces no record.
+pub(super) fn commit_change(
+    tx: &mut Tx<'_>,
+    table: &str,
+    key: &[u8],
+    keys: Item,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Result<(), AwsError> {
+    if old == new {
+        return Ok(());
+    }
+    let id = tx
+        .catalog()
+        .tables
+        .get(table)
+        .map(|t| t.id)
+        .ok_or_else(item_table_not_found)?;
+    tx.set_item(table, id, key, old, new)?;
+    tx.append_stream_record(table, keys, old, new, false)
+}
+
+/// The table's id inside a write job, failing if the table went away (or was recreated)
+/// since the request was validated.
+pub(super) fn table_id_in(tx: &Tx<'_>, t: &TableMeta) -> Result<u64, AwsError> {
+    match tx.catalog().tables.get(&t.name) {
+        Some(now) if now.id == t.id => Ok(t.id),
+        _ => Err(item_table_not_found()),
+    }
+}
+
+/// `ReturnConsumedCapacity`: NONE, TOTAL or INDEXES.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CapacityMode {
+    None,
+    Total,
+    Indexes,
+}
+
+pub(super) fn capacity_mode(req: &crate::protocol::Req<'_>) -> Result<CapacityMode, AwsError> {
+    match req.str_opt("ReturnConsumedCapacity")? {
+        None | Some("NONE") => Ok(CapacityMode::None),
+        Some("TOTAL") => Ok(CapacityMode::Total),
+        Some("INDEXES") => Ok(CapacityMode::Indexes),
+        Some(other) => Err(crate::protocol::constraint(
+            &Value::String(other.into()),
+            "returnConsumedCapacity",
+            "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+        )),
+    }
+}
+
+/// Write capacity units for writing an item of `bytes` (1 KB units, at least 1).
+pub(super) fn write_units(bytes: usize) -> f64 {
+    (bytes.div_ceil(1024)).max(1) as f64
+}
+
+/// Read capacity units for reading `bytes` (4 KB units, at least 1; halved when eventually
+/// consistent).
+pub(super) fn read_units(bytes: usize, consistent: bool) -> f64 {
+    let units = (bytes.div_ceil(4096)).max(1) as f64;
+    if consistent {
+        units
+    } else {
+        units / 2.0
+    }
+}
+
+/// The `ConsumedCapacity` object for one table.
+pub(super) fn consumed(mode: CapacityMode, table: &str, units: f64, read: bool) -> Option<Value> {
+    match mode {
+        CapacityMode::None => None,
+        CapacityMode::Total => Some(json!({"TableName": table, "CapacityUnits": units})),
+        CapacityMode::Indexes => {
+            let kind = if read {
+                "ReadCapacityUnits"
+            } else {
+                "WriteCapacityUnits"
+            };
+            Some(json!({
+                "TableName": table,
+                "CapacityUnits": units,
+                kind: units,
+                "Table": {"CapacityUnits": units, kind: units},
+            }))
+        }
+    }
+}
