@@ -42,6 +42,8 @@ pub struct Config {
 /// Everything a request handler can reach.
 pub struct App {
     pub cfg: Config,
+    /// The server clock, which `POST /_tributary/clock/advance` moves forward.
+    clock: Arc<tributary_model::SystemClock>,
     pub store: Store,
     pub host: Arc<FunctionHost>,
     pub engine: Arc<Engine>,
@@ -49,13 +51,20 @@ pub struct App {
     iterator_secret: [u8; 32],
     /// Wakes the TTL sweeper early (TTL enabled, clock moved).
     ttl_wake: tokio::sync::Notify,
+    /// `ClientRequestToken`s of recent TransactWriteItems calls.
+    transaction_tokens: dynamodb::Tokens,
     /// Stops background tasks (the TTL sweeper) at shutdown.
     background: tokio_util::sync::CancellationToken,
 }
 
 impl App {
     /// Wires the services together and starts every enabled mapping found in the store.
-    pub async fn start(cfg: Config, store: Store, host: Arc<FunctionHost>) -> Arc<App> {
+    pub async fn start(
+        cfg: Config,
+        store: Store,
+        host: Arc<FunctionHost>,
+        clock: Arc<tributary_model::SystemClock>,
+    ) -> Arc<App> {
         let app = Arc::new_cyclic(|weak| {
             let deps = tributary_esm::Deps {
                 source: Arc::new(adapters::StoreSource {
@@ -68,12 +77,14 @@ impl App {
             };
             App {
                 cfg,
+                clock,
                 store,
                 host,
                 engine: Engine::new(deps),
                 specs: Mutex::new(HashMap::new()),
                 iterator_secret: rand::random(),
                 ttl_wake: tokio::sync::Notify::new(),
+                transaction_tokens: dynamodb::Tokens::default(),
                 background: tokio_util::sync::CancellationToken::new(),
             }
         });
@@ -158,6 +169,10 @@ async fn dispatch(
             200,
             &json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}),
         ),
+        ["_tributary", "clock", "advance"] if method == Method::POST => {
+            advance_clock(&app, &body).unwrap_or_else(|e| rest_error(&e))
+        }
+        ["_tributary", "clock"] if method == Method::GET => rest_ok(200, &clock_json(&app)),
         ["_tributary", "functions", name, "code"] if method == Method::GET => {
             match lambda::code_zip(&app, name) {
                 Ok(zip) => {
@@ -191,6 +206,26 @@ async fn dispatch(
         }
         _ => rest_error(&unknown_rest_operation(&method, &segments)),
     }
+}
+
+fn clock_json(app: &App) -> serde_json::Value {
+    use tributary_model::Clock;
+    let now = app.clock.now_millis();
+    json!({"now": now as f64 / 1000.0, "iso": tributary_model::clock::iso_millis(now)})
+}
+
+/// `POST /_tributary/clock/advance {"seconds": N}`: moves the server clock forward for every
+/// time-based rule, then wakes whoever waits on time.
+fn advance_clock(app: &App, body: &[u8]) -> Result<Response, AwsError> {
+    let req = protocol::parse_body(body)?;
+    let secs = req
+        .get("seconds")
+        .and_then(serde_json::Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| AwsError::validation("seconds must be a non-negative number"))?;
+    app.clock.advance_millis((secs * 1000.0).round() as i64);
+    app.ttl_changed();
+    Ok(rest_ok(200, &clock_json(app)))
 }
 
 /// An unknown REST route: a proper AWS error, never a bare 404 page.

@@ -133,6 +133,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
         store,
         host,
+        clock.clone(),
     )
     .await;
     tracing::info!(endpoint = %endpoint_url, "tributary ready");

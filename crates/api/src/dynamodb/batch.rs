@@ -9,7 +9,7 @@ use tributary_store::TableMeta;
 
 use super::exprs::Exprs;
 use super::keys::{
-    capacity_mode, check_item_size, commit_change, consumed, key_from_json, key_of_item, lookup,
+    capacity_mode, check_item_size, commit_change, key_from_json, key_of_item, lookup, per_table,
     read_units, table_id_in, write_units, CapacityMode,
 };
 use crate::protocol::{constraint, Req};
@@ -144,21 +144,6 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
         out["ConsumedCapacity"] = Value::Array(per_table(mode, &sizes, false));
     }
     Ok(out)
-}
-
-/// Sums capacity per table, in first-seen order.
-fn per_table(mode: CapacityMode, units: &[(String, f64)], read: bool) -> Vec<Value> {
-    let mut order: Vec<(String, f64)> = Vec::new();
-    for (t, u) in units {
-        match order.iter_mut().find(|(n, _)| n == t) {
-            Some((_, sum)) => *sum += u,
-            None => order.push((t.clone(), *u)),
-        }
-    }
-    order
-        .into_iter()
-        .filter_map(|(t, u)| consumed(mode, &t, u, read))
-        .collect()
 }
 
 pub(super) fn batch_get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {

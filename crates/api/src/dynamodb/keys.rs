@@ -217,3 +217,18 @@ pub(super) fn consumed(mode: CapacityMode, table: &str, units: f64, read: bool) 
         }
     }
 }
+
+/// `ConsumedCapacity` list entries, one per table in first-seen order, summing the units.
+pub(super) fn per_table(mode: CapacityMode, units: &[(String, f64)], read: bool) -> Vec<Value> {
+    let mut order: Vec<(&str, f64)> = Vec::new();
+    for (t, u) in units {
+        match order.iter_mut().find(|(n, _)| n == t) {
+            Some((_, sum)) => *sum += u,
+            None => order.push((t, *u)),
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|(t, u)| consumed(mode, t, u, read))
+        .collect()
+}

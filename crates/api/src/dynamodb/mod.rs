@@ -12,9 +12,11 @@ mod items;
 mod keys;
 mod query;
 mod tables;
+mod transact;
 mod ttl;
 
 pub(crate) use tables::key_schema_to_json;
+pub(crate) use transact::Tokens;
 pub(crate) use ttl::run_ttl_sweeper;
 
 pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
@@ -40,6 +42,8 @@ pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<
         "Query" => query::query(app, req),
         "BatchWriteItem" => batch::batch_write_item(app, req).await,
         "BatchGetItem" => batch::batch_get_item(app, req),
+        "TransactWriteItems" => transact::transact_write_items(app, req, body).await,
+        "TransactGetItems" => transact::transact_get_items(app, req),
         _ => Err(unknown_operation(op)),
     }
 }
