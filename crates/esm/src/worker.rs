@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tributary_model::stream::StreamRecord;
@@ -219,14 +218,17 @@ impl ShardWorker {
     /// Invokes the function with the batch until it succeeds or retries run out.
     /// Returns false if cancelled before the batch was finished.
     async fn deliver(&self, batch: &[StreamRecord]) -> bool {
-        let records: Vec<Value> = batch
-            .iter()
-            .map(|r| r.to_lambda_json(&self.cfg.region, &self.cfg.stream_arn))
-            .collect();
-        let payload = match serde_json::to_vec(&json!({ "Records": records })) {
-            Ok(p) => p,
-            Err(_) => return true,
-        };
+        // The event is written straight into bytes: no intermediate JSON values.
+        let mut payload =
+            Vec::with_capacity(batch.iter().map(|r| r.size_bytes as usize * 2 + 400).sum());
+        payload.extend_from_slice(b"{\"Records\":[");
+        for (i, r) in batch.iter().enumerate() {
+            if i > 0 {
+                payload.push(b',');
+            }
+            r.write_lambda_json(&self.cfg.region, &self.cfg.stream_arn, &mut payload);
+        }
+        payload.extend_from_slice(b"]}");
         let mut failures: i64 = 0;
         let mut backoff = FIRST_BACKOFF;
         loop {

@@ -1,236 +1,214 @@
-//! The DynamoDB expression language. This first part covers UpdateExpression `SET` clauses
-//! with document paths (`a`, `#n`, `a.b`, `a[2].c`) and `:value` operands; the full language
-//! (conditions, functions, REMOVE/ADD/DELETE, projections) grows here.
+//! The DynamoDB expression language: ConditionExpression, FilterExpression,
+//! KeyConditionExpression, UpdateExpression and ProjectionExpression, parsed, validated and
+//! evaluated with DynamoDB's semantics and DynamoDB's error messages.
+//!
+//! Every expression of one request is parsed with the same [`Placeholders`] (the request's
+//! ExpressionAttributeNames / ExpressionAttributeValues); afterwards
+//! [`Placeholders::check_unused`] rejects placeholders no expression used.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use tributary_expr::{parse_condition, parse_update_expression, ExprKind, Placeholders};
+//! use tributary_model::attr::{AttributeValue, Item};
+//!
+//! let names = BTreeMap::from([("#c".to_string(), "count".to_string())]);
+//! let values = BTreeMap::from([(":one".to_string(), AttributeValue::N("1".into()))]);
+//! let mut ph = Placeholders::new(&names, &values);
+//! let cond = parse_condition("attribute_not_exists(#c) OR #c < :one", ExprKind::Condition, &mut ph).unwrap();
+//! let update = parse_update_expression("ADD #c :one", &mut ph).unwrap();
+//! ph.check_unused().unwrap();
+//!
+//! let mut item = Item::new();
+//! assert!(cond.eval(&item));
+//! update.apply_to_new_item(&mut item).unwrap();
+//! assert_eq!(item["count"], AttributeValue::N("1".into()));
+//! ```
 
-use std::collections::{BTreeMap, HashSet};
+mod ast;
+mod eval;
+mod keycond;
+mod legacy;
+mod lexer;
+mod parser;
+mod path;
+mod placeholders;
+mod reserved;
+mod update;
+mod validate;
 
-use tributary_model::attr::{AttributeValue, Item};
+use std::collections::BTreeSet;
+use std::fmt;
+
+use tributary_model::attr::Item;
 use tributary_model::AwsError;
 
-/// One step of a document path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathElem {
-    Attr(String),
-    Index(usize),
+pub use keycond::{KeyAttr, KeyCondition, KeyConditions, KeyOp, KeyPart, RangeCond};
+pub use legacy::{apply_set, parse_update, SetAction};
+pub use path::{project, Path, PathElem};
+pub use placeholders::{check_names_map, check_values_map, Placeholders, Usage};
+pub use update::Update;
+
+use parser::{Parser, RawAction};
+use update::Action;
+use validate::{build_path_tree, front_checks, parse_fail_message, Msg, Validator};
+
+/// Which request parameter an expression came from; it prefixes every error message
+/// (`Invalid ConditionExpression: ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExprKind {
+    Condition,
+    Filter,
+    KeyCondition,
+    Update,
+    Projection,
 }
 
-/// A parsed `SET path = :value` action.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SetAction {
-    pub path: Vec<PathElem>,
-    pub value: AttributeValue,
+impl ExprKind {
+    /// The parameter name, e.g. `ConditionExpression`.
+    pub fn param(self) -> &'static str {
+        match self {
+            ExprKind::Condition => "ConditionExpression",
+            ExprKind::Filter => "FilterExpression",
+            ExprKind::KeyCondition => "KeyConditionExpression",
+            ExprKind::Update => "UpdateExpression",
+            ExprKind::Projection => "ProjectionExpression",
+        }
+    }
 }
 
-/// Which placeholders an expression used, so callers can reject unused ones.
-#[derive(Debug, Default)]
-pub struct Usage {
-    pub names: HashSet<String>,
-    pub values: HashSet<String>,
+impl fmt::Display for ExprKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.param())
+    }
 }
 
-fn syntax_error(token: &str) -> AwsError {
-    AwsError::validation(format!(
-        "Invalid UpdateExpression: Syntax error; token: \"{token}\", near: \"{token}\""
+fn invalid(kind: ExprKind, msg: Msg) -> AwsError {
+    AwsError::validation(format!("Invalid {kind}: {msg}"))
+}
+
+/// A parsed and validated condition (ConditionExpression, FilterExpression, or the condition
+/// behind a KeyConditionExpression).
+#[derive(Debug, Clone)]
+pub struct Condition {
+    root: ast::Cond,
+}
+
+impl Condition {
+    /// Evaluates the condition against an item. A missing item is evaluated as an empty one:
+    /// `attribute_not_exists(x)` holds, comparisons with its attributes do not.
+    pub fn eval(&self, item: &Item) -> bool {
+        eval::cond(&self.root, item)
+    }
+
+    /// [`Condition::eval`] for an item that may not exist.
+    pub fn eval_opt(&self, item: Option<&Item>) -> bool {
+        match item {
+            Some(i) => self.eval(i),
+            None => self.eval(&Item::new()),
+        }
+    }
+
+    /// Every document path the condition reads, in source order.
+    pub fn paths(&self) -> Vec<Path> {
+        let mut out = Vec::new();
+        self.root.collect_paths(&mut out);
+        out
+    }
+
+    /// The top-level attributes the condition reads (for "Filter Expression can only contain
+    /// non-primary key attributes").
+    pub fn top_level_names(&self) -> BTreeSet<String> {
+        self.paths().iter().map(|p| p.top().to_owned()).collect()
+    }
+}
+
+fn parse_condition_inner(expr: &str, ph: &mut Placeholders<'_>) -> Result<ast::Cond, Msg> {
+    front_checks(expr, true)?;
+    let mut parser = Parser::new(expr);
+    let raw = parser
+        .parse_condition()
+        .map_err(|f| parse_fail_message(expr, &parser, f))?;
+    validate::walk_cond(&raw)?;
+    Validator::new(ph).cond(&raw)
+}
+
+/// Parses and validates a ConditionExpression or FilterExpression (`kind` names the parameter in
+/// error messages).
+pub fn parse_condition(
+    expr: &str,
+    kind: ExprKind,
+    ph: &mut Placeholders<'_>,
+) -> Result<Condition, AwsError> {
+    parse_condition_inner(expr, ph)
+        .map(|root| Condition { root })
+        .map_err(|m| invalid(kind, m))
+}
+
+/// Parses a KeyConditionExpression and checks its shape (only `AND`ed key conditions, one per
+/// key, at most two). Resolve the result against the key schema with
+/// [`KeyConditions::resolve`] once the table (or index) is known.
+pub fn parse_key_condition(
+    expr: &str,
+    ph: &mut Placeholders<'_>,
+) -> Result<KeyConditions, AwsError> {
+    let root = parse_condition_inner(expr, ph).map_err(|m| invalid(ExprKind::KeyCondition, m))?;
+    keycond::extract(&root)
+}
+
+/// Parses and validates an UpdateExpression.
+pub fn parse_update_expression(expr: &str, ph: &mut Placeholders<'_>) -> Result<Update, AwsError> {
+    parse_update_inner(expr, ph).map_err(|m| invalid(ExprKind::Update, m))
+}
+
+fn parse_update_inner(expr: &str, ph: &mut Placeholders<'_>) -> Result<Update, Msg> {
+    front_checks(expr, false)?;
+    let mut parser = Parser::new(expr);
+    let sections = parser
+        .parse_update()
+        .map_err(|f| parse_fail_message(expr, &parser, f))?;
+    validate::walk_update(&sections)?;
+    let raw: Vec<&RawAction> = sections.iter().flat_map(|(_, a)| a.iter()).collect();
+    let raw_paths: Vec<&parser::RawPath> = raw
+        .iter()
+        .map(|a| match a {
+            RawAction::Set(p, _) | RawAction::Remove(p) | RawAction::Add(p, _) => p,
+            RawAction::Delete(p, _) => p,
+        })
+        .collect();
+    let mut v = Validator::new(ph);
+    let (paths, _) = build_path_tree(&mut v, &raw_paths)?;
+    let mut actions: Vec<Option<Action>> = vec![None; raw.len()];
+    for (i, a) in raw.iter().enumerate().rev() {
+        actions[i] = Some(match a {
+            RawAction::Set(_, value) => Action::Set(v.set_value(value)?),
+            RawAction::Remove(_) => Action::Remove,
+            RawAction::Add(_, key) => Action::Add(v.add_delete_value(key, true)?),
+            RawAction::Delete(_, key) => Action::Delete(v.add_delete_value(key, false)?),
+        });
+    }
+    Ok(Update::new(
+        paths
+            .into_iter()
+            .zip(actions.into_iter().flatten())
+            .collect(),
     ))
 }
 
-/// Parses an UpdateExpression made of one `SET` clause.
-pub fn parse_update(
-    expr: &str,
-    names: &BTreeMap<String, String>,
-    values: &BTreeMap<String, AttributeValue>,
-    usage: &mut Usage,
-) -> Result<Vec<SetAction>, AwsError> {
-    let trimmed = expr.trim();
-    if trimmed.is_empty() {
-        return Err(AwsError::validation(
-            "Invalid UpdateExpression: The expression can not be empty;",
-        ));
-    }
-    let (kw, rest) = trimmed.split_at(trimmed.find(char::is_whitespace).unwrap_or(trimmed.len()));
-    if !kw.eq_ignore_ascii_case("SET") {
-        if ["REMOVE", "ADD", "DELETE"]
-            .iter()
-            .any(|k| kw.eq_ignore_ascii_case(k))
-        {
-            return Err(AwsError::validation(format!(
-                "Invalid UpdateExpression: the {} action is not supported by this server yet",
-                kw.to_ascii_uppercase()
-            )));
-        }
-        return Err(syntax_error(kw));
-    }
-    let mut actions = Vec::new();
-    for clause in rest.split(',') {
-        let (lhs, rhs) = clause
-            .split_once('=')
-            .ok_or_else(|| syntax_error(clause.trim()))?;
-        let path = parse_path(lhs.trim(), names, usage)?;
-        let rhs = rhs.trim();
-        if !rhs.starts_with(':') || rhs.len() < 2 || rhs.contains(char::is_whitespace) {
-            return Err(syntax_error(rhs));
-        }
-        let value = values.get(rhs).cloned().ok_or_else(|| {
-            AwsError::validation(format!(
-                "Invalid UpdateExpression: An expression attribute value used in expression is not defined; attribute value: {rhs}"
-            ))
-        })?;
-        usage.values.insert(rhs.to_owned());
-        actions.push(SetAction { path, value });
-    }
-    Ok(actions)
+/// Parses and validates a ProjectionExpression into its paths (in source order).
+pub fn parse_projection(expr: &str, ph: &mut Placeholders<'_>) -> Result<Vec<Path>, AwsError> {
+    parse_projection_inner(expr, ph).map_err(|m| invalid(ExprKind::Projection, m))
 }
 
-fn parse_path(
-    s: &str,
-    names: &BTreeMap<String, String>,
-    usage: &mut Usage,
-) -> Result<Vec<PathElem>, AwsError> {
-    if s.is_empty() {
-        return Err(syntax_error("="));
-    }
-    let mut out = Vec::new();
-    for part in s.split('.') {
-        let (name, mut idx) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        let name = name.trim();
-        let resolved = if let Some(placeholder) = name.strip_prefix('#') {
-            let _ = placeholder;
-            usage.names.insert(name.to_owned());
-            names.get(name).cloned().ok_or_else(|| {
-                AwsError::validation(format!(
-                    "Invalid UpdateExpression: An expression attribute name used in the document path is not defined; attribute name: {name}"
-                ))
-            })?
-        } else if !name.is_empty()
-            && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            name.to_owned()
-        } else {
-            return Err(syntax_error(name));
-        };
-        out.push(PathElem::Attr(resolved));
-        while !idx.is_empty() {
-            let close = idx.find(']').ok_or_else(|| syntax_error(idx))?;
-            let n: usize = idx[1..close]
-                .trim()
-                .parse()
-                .map_err(|_| syntax_error(&idx[..=close]))?;
-            out.push(PathElem::Index(n));
-            idx = &idx[close + 1..];
-        }
-    }
-    Ok(out)
-}
-
-/// Applies SET actions to an item (a copy of the old item, or just its key for a new one).
-pub fn apply_set(item: &mut Item, actions: &[SetAction]) -> Result<(), AwsError> {
-    for a in actions {
-        set_path(item, &a.path, a.value.clone())?;
-    }
-    Ok(())
-}
-
-fn invalid_path() -> AwsError {
-    AwsError::validation(
-        "The document path provided in the update expression is invalid for update",
-    )
-}
-
-fn set_path(item: &mut Item, path: &[PathElem], value: AttributeValue) -> Result<(), AwsError> {
-    let (PathElem::Attr(first), rest) = (&path[0], &path[1..]) else {
-        return Err(invalid_path());
-    };
-    if rest.is_empty() {
-        item.insert(first.clone(), value);
-        return Ok(());
-    }
-    let target = item.get_mut(first).ok_or_else(invalid_path)?;
-    set_in(target, rest, value)
-}
-
-fn set_in(
-    target: &mut AttributeValue,
-    path: &[PathElem],
-    value: AttributeValue,
-) -> Result<(), AwsError> {
-    let last = path.len() == 1;
-    match (&path[0], target) {
-        (PathElem::Attr(name), AttributeValue::M(m)) => {
-            if last {
-                m.insert(name.clone(), value);
-                Ok(())
-            } else {
-                set_in(m.get_mut(name).ok_or_else(invalid_path)?, &path[1..], value)
-            }
-        }
-        (PathElem::Index(i), AttributeValue::L(l)) => {
-            if last {
-                // Past the end appends, as DynamoDB does.
-                if *i < l.len() {
-                    l[*i] = value;
-                } else {
-                    l.push(value);
-                }
-                Ok(())
-            } else {
-                set_in(l.get_mut(*i).ok_or_else(invalid_path)?, &path[1..], value)
-            }
-        }
-        _ => Err(invalid_path()),
-    }
+fn parse_projection_inner(expr: &str, ph: &mut Placeholders<'_>) -> Result<Vec<Path>, Msg> {
+    front_checks(expr, false)?;
+    let mut parser = Parser::new(expr);
+    let raw = parser
+        .parse_projection()
+        .map_err(|f| parse_fail_message(expr, &parser, f))?;
+    validate::walk_projection(&raw)?;
+    let refs: Vec<&parser::RawPath> = raw.iter().collect();
+    Ok(build_path_tree(&mut Validator::new(ph), &refs)?.0)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(v: &str) -> AttributeValue {
-        AttributeValue::S(v.into())
-    }
-
-    #[test]
-    fn parses_and_applies_set() {
-        let names = BTreeMap::from([("#n".to_string(), "name".to_string())]);
-        let values = BTreeMap::from([(":a".to_string(), s("x")), (":b".to_string(), s("y"))]);
-        let mut usage = Usage::default();
-        let acts = parse_update("SET #n = :a, m.inner = :b", &names, &values, &mut usage).unwrap();
-        let mut item = Item::new();
-        item.insert("m".into(), AttributeValue::M(BTreeMap::new()));
-        apply_set(&mut item, &acts).unwrap();
-        assert_eq!(item["name"], s("x"));
-        assert_eq!(
-            item["m"],
-            AttributeValue::M(BTreeMap::from([("inner".to_string(), s("y"))]))
-        );
-        assert!(usage.names.contains("#n") && usage.values.contains(":b"));
-    }
-
-    #[test]
-    fn undefined_value_is_an_error() {
-        let e = parse_update(
-            "SET a = :zz",
-            &BTreeMap::new(),
-            &BTreeMap::new(),
-            &mut Usage::default(),
-        )
-        .unwrap_err();
-        assert!(e.message.contains("attribute value: :zz"));
-    }
-
-    #[test]
-    fn nested_path_into_missing_attribute_fails() {
-        let values = BTreeMap::from([(":a".to_string(), s("x"))]);
-        let acts = parse_update(
-            "SET m.x = :a",
-            &BTreeMap::new(),
-            &values,
-            &mut Usage::default(),
-        )
-        .unwrap();
-        assert!(apply_set(&mut Item::new(), &acts).is_err());
-    }
-}
+mod tests;

@@ -2,7 +2,7 @@
 //! DynamoDB Streams `Record` (GetRecords) and as a record of a Lambda event.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::attr::Item;
 use crate::size::item_size;
@@ -140,59 +140,115 @@ impl StreamRecord {
         self.sequence.to_string()
     }
 
-    fn dynamodb_json(&self) -> Value {
-        let mut d = Map::new();
-        // Rounded down to the second, serialized as a float (AWS clients assert a float).
-        let secs = self.arrival_ms.div_euclid(1000) as f64;
-        d.insert("ApproximateCreationDateTime".into(), json!(secs));
-        d.insert("Keys".into(), json!(self.keys));
-        if let Some(n) = &self.new_image {
-            d.insert("NewImage".into(), json!(n));
-        }
-        if let Some(o) = &self.old_image {
-            d.insert("OldImage".into(), json!(o));
-        }
-        d.insert("SequenceNumber".into(), json!(self.sequence_number()));
-        d.insert("SizeBytes".into(), json!(self.size_bytes));
-        d.insert("StreamViewType".into(), json!(self.view_type.as_str()));
-        Value::Object(d)
-    }
-
     /// The record as DynamoDB Streams `GetRecords` returns it.
     pub fn to_streams_json(&self, region: &str) -> Value {
-        let mut r = self.common_json(region);
-        if self.ttl_delete {
-            r.insert(
-                "userIdentity".into(),
-                json!({"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}),
-            );
-        }
-        Value::Object(r)
+        serde_json::to_value(self.wire(region, None)).unwrap_or(Value::Null)
     }
 
     /// The record as it appears in a Lambda event (`eventSourceARN` added by Lambda).
     pub fn to_lambda_json(&self, region: &str, stream_arn: &str) -> Value {
-        let mut r = self.common_json(region);
-        r.insert("eventSourceARN".into(), json!(stream_arn));
-        if self.ttl_delete {
-            r.insert(
-                "userIdentity".into(),
-                json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"}),
-            );
-        }
-        Value::Object(r)
+        serde_json::to_value(self.wire(region, Some(stream_arn))).unwrap_or(Value::Null)
     }
 
-    fn common_json(&self, region: &str) -> Map<String, Value> {
-        let mut r = Map::new();
-        r.insert("eventID".into(), json!(self.event_id));
-        r.insert("eventName".into(), json!(self.event_name.as_str()));
-        r.insert("eventVersion".into(), json!("1.1"));
-        r.insert("eventSource".into(), json!("aws:dynamodb"));
-        r.insert("awsRegion".into(), json!(region));
-        r.insert("dynamodb".into(), self.dynamodb_json());
-        r
+    /// Appends the Lambda-event form of the record as JSON text to `out`, without building
+    /// an intermediate JSON value (the delivery hot path).
+    pub fn write_lambda_json(&self, region: &str, stream_arn: &str, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail, and every field serializes.
+        let _ = serde_json::to_writer(out, &self.wire(region, Some(stream_arn)));
     }
+
+    /// Appends the GetRecords form of the record as JSON text to `out`.
+    pub fn write_streams_json(&self, region: &str, out: &mut Vec<u8>) {
+        let _ = serde_json::to_writer(out, &self.wire(region, None));
+    }
+
+    fn wire<'a>(&'a self, region: &'a str, stream_arn: Option<&'a str>) -> WireRecord<'a> {
+        WireRecord {
+            event_id: &self.event_id,
+            event_name: self.event_name.as_str(),
+            event_version: "1.1",
+            event_source: "aws:dynamodb",
+            aws_region: region,
+            dynamodb: WireDynamodb {
+                // Rounded down to the second, serialized as a float (AWS clients assert a float).
+                approximate_creation: self.arrival_ms.div_euclid(1000) as f64,
+                keys: &self.keys,
+                new_image: self.new_image.as_ref(),
+                old_image: self.old_image.as_ref(),
+                sequence_number: self.sequence_number(),
+                size_bytes: self.size_bytes,
+                view_type: self.view_type.as_str(),
+            },
+            event_source_arn: stream_arn,
+            // GetRecords spells the members with capitals; Lambda events in lower case.
+            user_identity: self.ttl_delete.then_some(if stream_arn.is_some() {
+                UserIdentity::Lambda {
+                    kind: "Service",
+                    principal_id: "dynamodb.amazonaws.com",
+                }
+            } else {
+                UserIdentity::Streams {
+                    kind: "Service",
+                    principal_id: "dynamodb.amazonaws.com",
+                }
+            }),
+        }
+    }
+}
+
+/// The wire form of a record, borrowing from it.
+#[derive(Serialize)]
+struct WireRecord<'a> {
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    #[serde(rename = "eventName")]
+    event_name: &'static str,
+    #[serde(rename = "eventVersion")]
+    event_version: &'static str,
+    #[serde(rename = "eventSource")]
+    event_source: &'static str,
+    #[serde(rename = "awsRegion")]
+    aws_region: &'a str,
+    dynamodb: WireDynamodb<'a>,
+    #[serde(rename = "eventSourceARN", skip_serializing_if = "Option::is_none")]
+    event_source_arn: Option<&'a str>,
+    #[serde(rename = "userIdentity", skip_serializing_if = "Option::is_none")]
+    user_identity: Option<UserIdentity>,
+}
+
+#[derive(Serialize)]
+struct WireDynamodb<'a> {
+    #[serde(rename = "ApproximateCreationDateTime")]
+    approximate_creation: f64,
+    #[serde(rename = "Keys")]
+    keys: &'a Item,
+    #[serde(rename = "NewImage", skip_serializing_if = "Option::is_none")]
+    new_image: Option<&'a Item>,
+    #[serde(rename = "OldImage", skip_serializing_if = "Option::is_none")]
+    old_image: Option<&'a Item>,
+    #[serde(rename = "SequenceNumber")]
+    sequence_number: String,
+    #[serde(rename = "SizeBytes")]
+    size_bytes: u64,
+    #[serde(rename = "StreamViewType")]
+    view_type: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum UserIdentity {
+    Lambda {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(rename = "principalId")]
+        principal_id: &'static str,
+    },
+    Streams {
+        #[serde(rename = "Type")]
+        kind: &'static str,
+        #[serde(rename = "PrincipalId")]
+        principal_id: &'static str,
+    },
 }
 
 #[cfg(test)]
@@ -262,5 +318,32 @@ mod tests {
             .to_streams_json("us-east-1")
             .get("eventSourceARN")
             .is_none());
+        let mut bytes = Vec::new();
+        r.write_lambda_json("us-east-1", "arn:s", &mut bytes);
+        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn ttl_deletions_carry_the_service_identity_in_each_spelling() {
+        let keys = item(&[("pk", AttributeValue::S("a".into()))]);
+        let mut r = StreamRecord::describe(
+            "e".into(),
+            SEQUENCE_BASE,
+            0,
+            StreamViewType::KeysOnly,
+            keys.clone(),
+            Some(&keys),
+            None,
+        );
+        assert!(r.to_lambda_json("r", "a").get("userIdentity").is_none());
+        r.ttl_delete = true;
+        assert_eq!(
+            r.to_lambda_json("r", "a")["userIdentity"],
+            serde_json::json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"})
+        );
+        assert_eq!(
+            r.to_streams_json("r")["userIdentity"],
+            serde_json::json!({"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"})
+        );
     }
 }
