@@ -300,12 +300,12 @@ impl<'s> Parser<'s> {
     }
 
     fn or_cond(&mut self) -> PResult<RawCond> {
-        let first = self.unary_cond()?.0;
+        let first = self.unary_cond()?;
         Ok(self.continue_or(first)?.0)
     }
 
     fn and_cond(&mut self) -> PResult<RawCond> {
-        let first = self.unary_cond()?.0;
+        let first = self.unary_cond()?;
         Ok(self.continue_and(first)?.0)
     }
 
@@ -376,45 +376,39 @@ impl<'s> Parser<'s> {
     }
 
     /// Completes a primary whose first operand has been read (inside an undecided region).
-    fn finish_primary(
-        &mut self,
-        lhs: RawOperand,
-        grouped: bool,
-        zone: &mut bool,
-    ) -> PResult<(RawCond, bool)> {
+    fn finish_primary(&mut self, lhs: RawOperand, zone: &mut bool) -> PResult<RawCond> {
         let next = self.peek();
         if Self::is_comparison_start(next) {
             self.close_zone(zone)?;
-            return Ok((self.comparison_rest(lhs)?, false));
+            return self.comparison_rest(lhs);
         }
         if let RawOperand::Func(name, args) = lhs {
             if Self::is_condition_follower(next) {
                 self.close_zone(zone)?;
-                return Ok((RawCond::Func(name, args), grouped));
+                return Ok(RawCond::Func(name, args));
             }
         }
         self.drop_zone(zone);
         self.fail()
     }
 
-    /// `NOT cond | '(' ... ')' | operand comparison | func`; the flag tells whether the result
-    /// is a parenthesised condition (for the redundant-parentheses rule).
-    fn unary_cond(&mut self) -> PResult<(RawCond, bool)> {
+    /// `NOT cond | '(' ... ')' | operand comparison | func`.
+    fn unary_cond(&mut self) -> PResult<RawCond> {
         match self.peek() {
             Tok::Not => {
                 self.bump();
-                let inner = self.unary_cond()?.0;
-                Ok((RawCond::Not(Box::new(inner)), false))
+                let inner = self.unary_cond()?;
+                Ok(RawCond::Not(Box::new(inner)))
             }
             Tok::LParen => {
                 self.open_zone();
                 let mut zone = true;
                 match self.group(&mut zone) {
-                    Ok(Group::Cond(c, g)) => {
+                    Ok(Group::Cond(c, _)) => {
                         self.close_zone(&mut zone)?;
-                        Ok((c, g))
+                        Ok(c)
                     }
-                    Ok(Group::Operand(op, _)) => self.finish_primary(op, true, &mut zone),
+                    Ok(Group::Operand(op, _)) => self.finish_primary(op, &mut zone),
                     Err(e) => {
                         self.drop_zone(&mut zone);
                         Err(e)
@@ -425,7 +419,7 @@ impl<'s> Parser<'s> {
                 self.open_zone();
                 let mut zone = true;
                 match self.plain_operand() {
-                    Ok(op) => self.finish_primary(op, false, &mut zone),
+                    Ok(op) => self.finish_primary(op, &mut zone),
                     Err(e) => {
                         self.drop_zone(&mut zone);
                         Err(e)

@@ -187,36 +187,34 @@ pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
             )));
         }
     }
-    let updated = exprs.updated_attributes();
     let table = t.clone();
-    let (old, new) = app
+    let rv_job = rv.clone();
+    let (old, new, updated) = app
         .store
         .write(move |tx| {
+            let rv = rv_job;
             let table_id = table_id_in(tx, &table)?;
             let old = tx.get_item(table_id, &key)?;
             exprs
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
             let mut new = old.clone().unwrap_or_else(|| keys.clone());
-            exprs.apply(&mut new)?;
+            exprs.apply(&mut new, old.is_some())?;
             check_item_size(&new)?;
             commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&new))?;
-            Ok((old, new))
+            let updated = match rv.as_str() {
+                "UPDATED_OLD" => old.as_ref().map(|o| exprs.updated_part(o)),
+                "UPDATED_NEW" => Some(exprs.updated_part(&new)),
+                _ => None,
+            };
+            Ok((old, new, updated))
         })
         .await?;
     let units = write_units(tributary_model::size::item_size(&new));
-    let pick = |item: &Item| -> Item {
-        item.iter()
-            .filter(|(k, _)| updated.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
     let attrs = match rv.as_str() {
         "ALL_OLD" => old,
-        "UPDATED_OLD" => old.as_ref().map(pick),
         "ALL_NEW" => Some(new),
-        "UPDATED_NEW" => Some(pick(&new)),
-        _ => None,
+        _ => updated,
     };
     let out = match attrs {
         Some(a) if !a.is_empty() => json!({ "Attributes": a }),

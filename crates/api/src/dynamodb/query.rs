@@ -16,28 +16,10 @@ use super::table_name;
 use super::tables::INTERNAL_INDEX_PREFIX;
 use crate::protocol::{check_range, constraint, Req};
 use crate::App;
+use tributary_expr::{KeyCondition, RangeCond};
 
 /// DynamoDB stops a Query or Scan page after this much data.
 const PAGE_BYTES: usize = 1024 * 1024;
-
-/// A condition on the sort key of a Query.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum RangeCond {
-    Eq(AttributeValue),
-    Lt(AttributeValue),
-    Le(AttributeValue),
-    Gt(AttributeValue),
-    Ge(AttributeValue),
-    Between(AttributeValue, AttributeValue),
-    BeginsWith(AttributeValue),
-}
-
-/// A Query's key condition: the partition key value and an optional sort key condition.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct KeyCondition {
-    pub hash: AttributeValue,
-    pub range: Option<RangeCond>,
-}
 
 /// What a Query or Scan reads: the table, or one of its indexes.
 pub(super) struct Source {
@@ -260,7 +242,7 @@ impl Bounds {
             encode_key_attr(v, &mut k);
             k
         };
-        let (lower, upper) = match &kc.range {
+        let (lower, upper) = match kc.range.as_ref().map(|(_, c)| c) {
             None => (Bound::Included(prefix.clone()), successor(&prefix)),
             Some(RangeCond::Eq(v)) => (Bound::Included(with(v)), successor(&with(v))),
             Some(RangeCond::Lt(v)) => (Bound::Included(prefix.clone()), Bound::Excluded(with(v))),
@@ -276,7 +258,9 @@ impl Bounds {
         };
         // `successor` gives an exclusive bound; as a lower bound it means "from there on".
         let lower = match lower {
-            Bound::Excluded(k) if matches!(kc.range, Some(RangeCond::Gt(_))) => Bound::Included(k),
+            Bound::Excluded(k) if matches!(kc.range, Some((_, RangeCond::Gt(_)))) => {
+                Bound::Included(k)
+            }
             b => b,
         };
         Bounds {
@@ -503,8 +487,9 @@ mod tests {
         ];
         for (cond, want) in cases {
             let kc = KeyCondition {
+                hash_key: "pk".into(),
                 hash: s("p"),
-                range: Some(cond.clone()),
+                range: Some(("sk".into(), cond.clone())),
             };
             let b = Bounds::for_condition(&kc, None);
             let got: Vec<&str> = sort_keys
@@ -529,8 +514,9 @@ mod tests {
             k
         };
         let kc = KeyCondition {
+            hash_key: "pk".into(),
             hash: s("p"),
-            range: Some(RangeCond::BeginsWith(s("ab"))),
+            range: Some(("sk".into(), RangeCond::BeginsWith(s("ab")))),
         };
         let b = Bounds::for_condition(&kc, None);
         let got: Vec<&str> = ["a", "ab", "abc", "abd", "ac", "b"]

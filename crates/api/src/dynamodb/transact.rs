@@ -266,7 +266,7 @@ pub(super) async fn transact_write_items(
                     Kind::Delete => Some(None),
                     Kind::Update => {
                         let mut new = old.clone().unwrap_or_else(|| op.keys.clone());
-                        op.exprs.apply(&mut new)?;
+                        op.exprs.apply(&mut new, old.is_some())?;
                         check_item_size(&new)?;
                         Some(Some(new))
                     }

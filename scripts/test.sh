@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The one test command: unit + integration tests, release build, then the end-to-end suite
+# (compat/) that drives the real binary with the AWS CLI, boto3 and real function runtimes.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -k tutorial     # extra arguments go to pytest
+#   TEST_SKIP_CARGO_TEST=1 scripts/test.sh   # skip `cargo test` (quick end-to-end iteration)
+#
+# Needs only a Rust toolchain and python3; installs the Python clients into .venv from PyPI
+# (once; again only when compat/requirements.txt changes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
+
+command -v cargo >/dev/null || die "cargo not found (install a Rust toolchain with rustup)"
+PYTHON="${PYTHON:-python3}"
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found"
+
+# 1. Unit and integration tests of every crate.
+if [[ "${TEST_SKIP_CARGO_TEST:-0}" != 1 ]]; then
+    step "cargo test --workspace"
+    cargo test --workspace
+fi
+
+# 2. The binaries the end-to-end tests run.
+step "cargo build --release -p tributary -p rust-echo"
+cargo build --release -p tributary -p rust-echo
+
+# 3. A virtualenv with the AWS CLI, boto3, pytest and awslambdaric.
+VENV="$ROOT/.venv"
+REQ="$ROOT/compat/requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+
+venv_ok() { [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import sys' 2>/dev/null; }
+
+if ! venv_ok; then
+    step "creating $VENV"
+    rm -rf "$VENV"
+    if ! "$PYTHON" -m venv "$VENV"; then
+        # Debian's system python ships venv separately.
+        if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+            rm -rf "$VENV"
+            "$PYTHON" -m venv "$VENV"
+        else
+            die "'$PYTHON -m venv' failed; install python3-venv"
+        fi
+    fi
+fi
+
+want="$( { cat "$REQ"; "$VENV/bin/python" -VV; } | sha256sum | cut -d' ' -f1)"
+have="$(cat "$STAMP" 2>/dev/null || true)"
+if [[ "$want" != "$have" ]]; then
+    step "pip install -r compat/requirements.txt"
+    rm -f "$STAMP"
+    pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+    # awslambdaric ships manylinux wheels; only where none fits must it build from source,
+    # which needs a C/C++ toolchain and cmake/autotools (Debian packages).
+    if ! "${pip[@]}" --only-binary awslambdaric -r "$REQ"; then
+        if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+            step "no awslambdaric wheel for this python: installing its build dependencies"
+            apt-get update -qq
+            apt-get install -y -qq cmake autoconf automake libtool make g++ >/dev/null
+            "${pip[@]}" -r "$REQ"
+        else
+            die "pip install failed (awslambdaric may need cmake, autoconf, automake, libtool, make, g++)"
+        fi
+    fi
+    "$VENV/bin/python" -c 'import boto3, botocore, pytest, awslambdaric' \
+        || die "the virtualenv is missing a package after pip install"
+    printf '%s\n' "$want" >"$STAMP"
+fi
+[[ -x "$VENV/bin/aws" ]] || die "$VENV/bin/aws missing (awscli not installed?)"
+
+# 4. End-to-end tests against the real binary.
+step "pytest compat"
+export TRIBUTARY_BIN="${TRIBUTARY_BIN:-$ROOT/target/release/tributary}"
+export PYTHONDONTWRITEBYTECODE=1
+exec "$VENV/bin/python" -m pytest compat -q "$@"
