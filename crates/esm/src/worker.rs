@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tributary_model::stream::StreamRecord;
 
@@ -93,9 +94,43 @@ struct ShardWorker {
 /// First retry delay after a failed invocation; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Tries of one checkpoint write before it is left to a later one (or a restart).
+const CHECKPOINT_ATTEMPTS: u32 = 20;
 
 impl ShardWorker {
     async fn run(self) {
+        let mut pending = None;
+        self.run_until_stopped(&mut pending).await;
+        // Whatever the reason for stopping, the last checkpoint is made durable first.
+        if let Some(h) = pending.take() {
+            let _ = h.await;
+        }
+    }
+
+    /// Starts writing a checkpoint in the background once the previous one is durable: the next
+    /// batch is read and invoked while this one commits, and checkpoints stay in order.
+    async fn checkpoint_behind(&self, pending: &mut Option<JoinHandle<()>>, cp: Checkpoint) {
+        if let Some(h) = pending.take() {
+            let _ = h.await;
+        }
+        let store = self.deps.checkpoints.clone();
+        let (uuid, shard) = (self.cfg.uuid.clone(), self.shard.shard_id.clone());
+        *pending = Some(tokio::spawn(async move {
+            for attempt in 0..CHECKPOINT_ATTEMPTS {
+                match store.put(&uuid, &shard, cp).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(%uuid, %shard, attempt, error = %e, "checkpoint failed");
+                        tokio::time::sleep(FIRST_BACKOFF).await;
+                    }
+                }
+            }
+            // The batch will be delivered again after a restart: at least once, never lost.
+            tracing::error!(%uuid, %shard, "giving up on a checkpoint");
+        }));
+    }
+
+    async fn run_until_stopped(&self, pending: &mut Option<JoinHandle<()>>) {
         let shard_id = self.shard.shard_id.clone();
         let mut next = match self.deps.checkpoints.get(&self.cfg.uuid, &shard_id) {
             Some(cp) => cp.seq + 1,
@@ -127,6 +162,9 @@ impl ShardWorker {
             };
             if batch.is_empty() {
                 if self.shard_finished(next).await {
+                    if let Some(h) = pending.take() {
+                        let _ = h.await;
+                    }
                     let cp = Checkpoint {
                         seq: next.saturating_sub(1),
                         shard_done: true,
@@ -147,17 +185,14 @@ impl ShardWorker {
                 return; // cancelled
             }
             // The batch is finished (delivered, or discarded once retries ran out).
-            while !self
-                .save(Checkpoint {
+            self.checkpoint_behind(
+                pending,
+                Checkpoint {
                     seq: last,
                     shard_done: false,
-                })
-                .await
-            {
-                if !self.sleep(FIRST_BACKOFF).await {
-                    return;
-                }
-            }
+                },
+            )
+            .await;
             next = last + 1;
         }
     }
