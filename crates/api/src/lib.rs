@@ -140,8 +140,24 @@ pub fn router(app: Arc<App>) -> axum::Router {
 /// operation enforces its own AWS limit below this.
 const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
 
+/// Every request runs inside a span naming its operation (the target, or method and path).
 async fn dispatch(
     State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use tracing::Instrument;
+    let span = match headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        Some(target) => tracing::debug_span!("request", target),
+        None => tracing::debug_span!("request", %method, path = uri.path()),
+    };
+    route(app, method, uri, headers, body).instrument(span).await
+}
+
+async fn route(
+    app: Arc<App>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -162,8 +178,6 @@ async fn dispatch(
         .collect();
     let query = parse_query(uri.query().unwrap_or(""));
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let span = tracing::debug_span!("request", %method, path);
-    let _e = span.enter();
     match seg.as_slice() {
         ["_tributary", "health"] => rest_ok(
             200,
@@ -245,8 +259,6 @@ async fn json10(app: &Arc<App>, target: &str, body: &[u8]) -> Response {
             format!("Unknown operation: {target}"),
         ));
     };
-    let span = tracing::debug_span!("request", service, op);
-    let _e = span.enter();
     let req = match protocol::parse_body(body) {
         Ok(r) => r,
         Err(e) => return json10_error(&e),
