@@ -453,16 +453,7 @@ fn get_function(
 }
 
 fn list_functions(app: &App, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
-    let max = match query.get("MaxItems") {
-        Some(m) => {
-            let n: i64 = m
-                .parse()
-                .map_err(|_| AwsError::validation("Invalid MaxItems"))?;
-            check_range(n, 1, 10000, "maxItems")?;
-            n.min(50) as usize
-        }
-        None => 50,
-    };
+    let max = crate::protocol::max_items(query, 50)?;
     let marker = query.get("Marker").cloned();
     let cat = app.store.catalog();
     let docs: Vec<FunctionDoc> = cat

@@ -153,7 +153,9 @@ async fn dispatch(
         Some(target) => tracing::debug_span!("request", target),
         None => tracing::debug_span!("request", %method, path = uri.path()),
     };
-    route(app, method, uri, headers, body).instrument(span).await
+    route(app, method, uri, headers, body)
+        .instrument(span)
+        .await
 }
 
 async fn route(

@@ -465,16 +465,7 @@ async fn create(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError> {
 }
 
 fn list(app: &App, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
-    let max = match query.get("MaxItems") {
-        Some(m) => {
-            let n: i64 = m
-                .parse()
-                .map_err(|_| AwsError::validation("Invalid MaxItems"))?;
-            check_range(n, 1, 10000, "maxItems")?;
-            n.min(100) as usize
-        }
-        None => 100,
-    };
+    let max = crate::protocol::max_items(query, 100)?;
     let source = query.get("EventSourceArn");
     let function = query.get("FunctionName").map(|f| {
         parse_function_ref(f)

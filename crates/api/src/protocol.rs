@@ -221,3 +221,24 @@ pub fn check_range(v: i64, min: i64, max: i64, field: &str) -> Result<(), AwsErr
     }
     Ok(())
 }
+
+/// `MaxItems` of a Lambda list operation (1..10000), capped at what one page returns.
+pub fn max_items(
+    query: &std::collections::BTreeMap<String, String>,
+    page: usize,
+) -> Result<usize, AwsError> {
+    match query.get("MaxItems") {
+        Some(m) => {
+            let n: i64 = m.parse().map_err(|_| {
+                constraint(
+                    &Value::String(m.clone()),
+                    "maxItems",
+                    "Member must be a number",
+                )
+            })?;
+            check_range(n, 1, 10000, "maxItems")?;
+            Ok((n as usize).min(page))
+        }
+        None => Ok(page),
+    }
+}

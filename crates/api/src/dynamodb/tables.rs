@@ -568,15 +568,19 @@ pub(super) fn table_description(app: &App, t: &TableMeta) -> Value {
     Value::Object(d)
 }
 
-pub(super) fn describe_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
-    let t = app
-        .store
+/// A table's metadata, or DescribeTable's not-found error.
+fn described(app: &App, name: &str) -> Result<TableMeta, AwsError> {
+    app.store
         .catalog()
         .tables
         .get(name)
         .cloned()
-        .ok_or_else(|| table_not_found(name))?;
+        .ok_or_else(|| table_not_found(name))
+}
+
+pub(super) fn describe_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+    let name = table_name(&req)?;
+    let t = described(app, name)?;
     Ok(json!({ "Table": table_description(app, &t) }))
 }
 
@@ -635,13 +639,7 @@ enum IndexChange {
 
 pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?.to_owned();
-    let current = app
-        .store
-        .catalog()
-        .tables
-        .get(&name)
-        .cloned()
-        .ok_or_else(|| table_not_found(&name))?;
+    let current = described(app, &name)?;
     let spec = parse_stream_spec(&req)?;
     let billing = req.str_opt("BillingMode")?.map(str::to_owned);
     if let Some(b) = &billing {
@@ -812,13 +810,7 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
 
 pub(super) fn describe_time_to_live(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?;
-    let t = app
-        .store
-        .catalog()
-        .tables
-        .get(name)
-        .cloned()
-        .ok_or_else(|| table_not_found(name))?;
+    let t = described(app, name)?;
     Ok(match t.ttl_attribute {
         Some(a) => {
             json!({"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": a}})
@@ -1012,13 +1004,7 @@ pub(super) async fn untag_resource(app: &App, req: Req<'_>) -> Result<Value, Aws
 pub(super) fn list_tags_of_resource(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     let arn = req.str_req("ResourceArn", "resourceArn")?;
     let name = table_of_arn(app, arn)?;
-    let t = app
-        .store
-        .catalog()
-        .tables
-        .get(&name)
-        .cloned()
-        .ok_or_else(|| table_not_found(&name))?;
+    let t = described(app, &name)?;
     let tags: Vec<Value> = t
         .tags
         .iter()
