@@ -9,7 +9,7 @@ use tributary_store::TableMeta;
 
 use super::exprs::Exprs;
 use super::keys::{
-    capacity_mode, check_item_size, commit_change, key_from_json, key_of_item, lookup, per_table,
+    capacity_mode, check_put_item, commit_change, key_from_json, key_of_item, lookup, per_table,
     read_units, table_id_in, write_units, CapacityMode,
 };
 use crate::protocol::{constraint, Req};
@@ -84,7 +84,7 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
                         .ok_or_else(|| constraint(&Value::Null, "item", "Member must not be null"))?;
                     let item = item_from_json(item)?;
                     let (key, keys) = key_of_item(&t, &item)?;
-                    check_item_size(&item)?;
+                    check_put_item(&t, &item)?;
                     Write { table: t.clone(), key, keys, op: WriteOp::Put(item) }
                 }
                 (None, Some(d)) => {

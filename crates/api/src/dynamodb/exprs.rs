@@ -223,6 +223,10 @@ impl Exprs {
         self.key_condition.as_ref()
     }
 
+    pub(super) fn has_update(&self) -> bool {
+        self.update.is_some()
+    }
+
     pub(super) fn has_projection(&self) -> bool {
         self.projection.is_some()
     }

@@ -3,11 +3,13 @@
 use serde_json::{json, Map, Value};
 use tributary_model::attr::{item_from_json, Item};
 use tributary_model::AwsError;
+use tributary_store::TableMeta;
 
 use super::exprs::Exprs;
 use super::keys::{
-    capacity_mode, check_item_size, commit_change, consumed, key_from_json, key_of_item, lookup,
-    read_units, table_id_in, write_units, CapacityMode,
+    capacity_mode, check_put_item, check_updated_item, commit_change, consumed, index_write_units,
+    key_from_json, key_of_item, lookup, read_units, table_id_in, write_consumed, write_units,
+    CapacityMode,
 };
 use super::{invalid, table_name};
 use crate::protocol::{check_range, constraint, Req};
@@ -65,6 +67,28 @@ fn reject_legacy(req: &Req<'_>, members: &[&str]) -> Result<(), AwsError> {
 }
 
 /// Adds `ConsumedCapacity` (an object) to a single-item response when asked for.
+/// The `ConsumedCapacity` of a write of `old` → `new`: the larger item, plus index writes.
+fn write_capacity(
+    mode: CapacityMode,
+    t: &TableMeta,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Option<Value> {
+    if mode == CapacityMode::None {
+        return None;
+    }
+    let size = |i: Option<&Item>| i.map_or(0, tributary_model::size::item_size);
+    let units = write_units(size(old).max(size(new)));
+    write_consumed(mode, &t.name, units, &index_write_units(t, old, new))
+}
+
+fn with_write_capacity(mut out: Value, capacity: Option<Value>) -> Value {
+    if let Some(c) = capacity {
+        out["ConsumedCapacity"] = c;
+    }
+    out
+}
+
 fn with_capacity(mut out: Value, mode: CapacityMode, table: &str, units: f64, read: bool) -> Value {
     if let Some(c) = consumed(mode, table, units, read) {
         out["ConsumedCapacity"] = c;
@@ -85,10 +109,9 @@ pub(super) async fn put_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
     let exprs = Exprs::for_write(&req)?;
     let return_old = return_old_on_failure(&req)?;
     let (key, keys) = key_of_item(&t, &item)?;
-    check_item_size(&item)?;
-    let units = write_units(tributary_model::size::item_size(&item));
+    check_put_item(&t, &item)?;
     let table = t.clone();
-    let old = app
+    let (old, capacity) = app
         .store
         .write(move |tx| {
             let table_id = table_id_in(tx, &table)?;
@@ -97,7 +120,8 @@ pub(super) async fn put_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
             commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&item))?;
-            Ok(old)
+            let capacity = write_capacity(mode, &table, old.as_ref(), Some(&item));
+            Ok((old, capacity))
         })
         .await?;
     let mut out = json!({});
@@ -106,7 +130,7 @@ pub(super) async fn put_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
             out["Attributes"] = json!(o);
         }
     }
-    Ok(with_capacity(out, mode, &t.name, units, false))
+    Ok(with_write_capacity(out, capacity))
 }
 
 pub(super) fn get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
@@ -142,7 +166,7 @@ pub(super) async fn delete_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
     let return_old = return_old_on_failure(&req)?;
     let (key, keys) = key_from_json(&t, req.get("Key"))?;
     let table = t.clone();
-    let old = app
+    let (old, capacity) = app
         .store
         .write(move |tx| {
             let table_id = table_id_in(tx, &table)?;
@@ -151,17 +175,17 @@ pub(super) async fn delete_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
             commit_change(tx, &table.name, &key, keys, old.as_ref(), None)?;
-            Ok(old)
+            let capacity = write_capacity(mode, &table, old.as_ref(), None);
+            Ok((old, capacity))
         })
         .await?;
-    let units = write_units(old.as_ref().map_or(0, tributary_model::size::item_size));
     let mut out = json!({});
     if rv == "ALL_OLD" {
         if let Some(o) = old {
             out["Attributes"] = json!(o);
         }
     }
-    Ok(with_capacity(out, mode, &t.name, units, false))
+    Ok(with_write_capacity(out, capacity))
 }
 
 pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
@@ -189,7 +213,7 @@ pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
     }
     let table = t.clone();
     let rv_job = rv.clone();
-    let (old, new, updated) = app
+    let (old, new, updated, capacity) = app
         .store
         .write(move |tx| {
             let rv = rv_job;
@@ -200,27 +224,32 @@ pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
             let mut new = old.clone().unwrap_or_else(|| keys.clone());
             exprs.apply(&mut new, old.is_some())?;
-            check_item_size(&new)?;
-            commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&new))?;
+            check_updated_item(&table, &new)?;
+            // An update of a missing item that only removes things creates nothing.
+            let creates_nothing = old.is_none() && exprs.has_update() && new == keys;
+            if !creates_nothing {
+                commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&new))?;
+            }
+            let new = (!creates_nothing).then_some(new);
+            let capacity = write_capacity(mode, &table, old.as_ref(), new.as_ref());
             let updated = match rv.as_str() {
                 "UPDATED_OLD" => old.as_ref().map(|o| exprs.updated_part(o)),
-                "UPDATED_NEW" => Some(exprs.updated_part(&new)),
+                "UPDATED_NEW" => new.as_ref().map(|n| exprs.updated_part(n)),
                 _ => None,
             };
-            Ok((old, new, updated))
+            Ok((old, new, updated, capacity))
         })
         .await?;
-    let units = write_units(tributary_model::size::item_size(&new));
     let attrs = match rv.as_str() {
         "ALL_OLD" => old,
-        "ALL_NEW" => Some(new),
+        "ALL_NEW" => new,
         _ => updated,
     };
     let out = match attrs {
         Some(a) if !a.is_empty() => json!({ "Attributes": a }),
         _ => json!({}),
     };
-    Ok(with_capacity(out, mode, &t.name, units, false))
+    Ok(with_write_capacity(out, capacity))
 }
 
 /// Scan: the whole table (or index) in key order, with Limit, pagination, parallel segments,
@@ -264,8 +293,9 @@ pub(super) fn scan(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
             ))
         }
     };
-    let select = super::query::parse_select(&req, exprs.has_projection())?;
-    let source = super::query::Source::resolve(&t, req.str_opt("IndexName")?, consistent)?;
+    let index = req.str_opt("IndexName")?;
+    let select = super::query::parse_select(&req, exprs.has_projection(), index.is_some())?;
+    let source = super::query::Source::resolve(&t, index, consistent)?;
     let start = match req.get("ExclusiveStartKey") {
         Some(v) => Some(source.start_key(&t, v)?),
         None => None,

@@ -119,13 +119,25 @@ pub(super) fn key_from_json(
     Ok((enc, key))
 }
 
-pub(super) fn check_item_size(item: &Item) -> Result<(), AwsError> {
+/// A whole item written by a put: its size and its secondary index keys.
+pub(super) fn check_put_item(t: &TableMeta, item: &Item) -> Result<(), AwsError> {
     if tributary_model::size::item_size(item) > tributary_model::size::MAX_ITEM_SIZE {
         return Err(AwsError::validation(
             "Item size has exceeded the maximum allowed size",
         ));
     }
-    Ok(())
+    check_index_keys(t, item)
+}
+
+/// The item an update produced, checked as DynamoDB checks it (UpdateItem words the size
+/// error differently from PutItem).
+pub(super) fn check_updated_item(t: &TableMeta, item: &Item) -> Result<(), AwsError> {
+    if tributary_model::size::item_size(item) > tributary_model::size::MAX_ITEM_SIZE {
+        return Err(AwsError::validation(
+            "Item size to update has exceeded the maximum allowed size",
+        ));
+    }
+    check_index_keys(t, item)
 }
 
 /// Writes an item change and its stream record in the same transaction. A change that changes
@@ -231,4 +243,116 @@ pub(super) fn per_table(mode: CapacityMode, units: &[(String, f64)], read: bool)
         .into_iter()
         .filter_map(|(t, u)| consumed(mode, t, u, read))
         .collect()
+}
+
+/// Checks an item's values for the table's secondary index keys: a present index key must
+/// have the index's type and must not be empty (the item is otherwise left out of the index).
+pub(super) fn check_index_keys(t: &TableMeta, item: &Item) -> Result<(), AwsError> {
+    for ix in t
+        .indexes
+        .iter()
+        .filter(|i| !i.name.starts_with(super::tables::INTERNAL_INDEX_PREFIX))
+    {
+        for k in std::iter::once(&ix.key_schema.hash).chain(ix.key_schema.range.as_ref()) {
+            let Some(v) = item.get(&k.name) else { continue };
+            if v.type_name() != k.ty {
+                return Err(invalid(format!(
+                    "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                    k.name,
+                    k.ty,
+                    v.type_name(),
+                    ix.name
+                )));
+            }
+            let empty = match v {
+                AttributeValue::S(s) => s.is_empty(),
+                AttributeValue::B(b) => b.is_empty(),
+                _ => false,
+            };
+            if empty {
+                let what = if k.ty == "S" { "string" } else { "binary" };
+                return Err(AwsError::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {what} value. IndexName: {}, IndexKey: {}",
+                    ix.name, k.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Write units each secondary index consumes for an item change: the projected entry's size,
+/// twice when the change moves the entry to another index key (a delete and a put).
+pub(super) fn index_write_units(
+    t: &TableMeta,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Vec<(String, bool, f64)> {
+    let entry = |ix: &tributary_store::IndexMeta, item: Option<&Item>| {
+        item.and_then(|i| {
+            let key = tributary_store::index_entry_key(ix, &t.key_schema, i)?;
+            Some((key, ix.project(&t.key_schema, i)?))
+        })
+    };
+    let size = |p: &Item| write_units(tributary_model::size::item_size(p));
+    t.indexes
+        .iter()
+        .filter(|ix| !ix.name.starts_with(super::tables::INTERNAL_INDEX_PREFIX))
+        .filter_map(|ix| {
+            let units = match (entry(ix, old), entry(ix, new)) {
+                (None, None) => return None,
+                (Some((_, o)), None) => size(&o),
+                (None, Some((_, n))) => size(&n),
+                (Some((ko, o)), Some((kn, n))) if ko == kn => {
+                    if o == n {
+                        return None;
+                    }
+                    size(&o).max(size(&n))
+                }
+                (Some((_, o)), Some((_, n))) => size(&o) + size(&n),
+            };
+            Some((ix.name.clone(), ix.global, units))
+        })
+        .collect()
+}
+
+/// `ConsumedCapacity` of a single-item write, with its index writes.
+pub(super) fn write_consumed(
+    mode: CapacityMode,
+    table: &str,
+    table_units: f64,
+    indexes: &[(String, bool, f64)],
+) -> Option<Value> {
+    let total = table_units + indexes.iter().map(|(_, _, u)| u).sum::<f64>();
+    match mode {
+        CapacityMode::None => None,
+        CapacityMode::Total => Some(json!({"TableName": table, "CapacityUnits": total})),
+        CapacityMode::Indexes => {
+            let mut v = json!({
+                "TableName": table,
+                "CapacityUnits": total,
+                "WriteCapacityUnits": total,
+                "Table": {"CapacityUnits": table_units, "WriteCapacityUnits": table_units},
+            });
+            for (member, global) in [
+                ("GlobalSecondaryIndexes", true),
+                ("LocalSecondaryIndexes", false),
+            ] {
+                let m: serde_json::Map<String, Value> = indexes
+                    .iter()
+                    .filter(|(_, g, _)| *g == global)
+                    .map(|(n, _, u)| {
+                        (
+                            n.clone(),
+                            json!({"CapacityUnits": u, "WriteCapacityUnits": u}),
+                        )
+                    })
+                    .collect();
+                if !m.is_empty() {
+                    v[member] = Value::Object(m);
+                }
+            }
+            Some(v)
+        }
+    }
 }

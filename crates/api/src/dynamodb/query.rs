@@ -301,9 +301,15 @@ impl Select {
     }
 }
 
-pub(super) fn parse_select(req: &Req<'_>, has_projection: bool) -> Result<Select, AwsError> {
+pub(super) fn parse_select(
+    req: &Req<'_>,
+    has_projection: bool,
+    on_index: bool,
+) -> Result<Select, AwsError> {
     let select = match req.str_opt("Select")? {
         None if has_projection => Select::Specific,
+        // An index returns what it projects unless told otherwise.
+        None if on_index => Select::Projected,
         None => Select::All,
         Some("ALL_ATTRIBUTES") => Select::All,
         Some("ALL_PROJECTED_ATTRIBUTES") => Select::Projected,
@@ -317,6 +323,11 @@ pub(super) fn parse_select(req: &Req<'_>, has_projection: bool) -> Result<Select
             ))
         }
     };
+    if matches!(select, Select::Projected) && !on_index {
+        return Err(AwsError::validation(
+            "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is only supported when querying or scanning an index",
+        ));
+    }
     match (&select, has_projection) {
         (Select::Specific, false) => Err(AwsError::validation(
             "1 validation error detected: SPECIFIC_ATTRIBUTES requires ProjectionExpression or AttributesToGet",
@@ -378,7 +389,7 @@ pub(super) fn query(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     let kc = exprs.key_condition().ok_or_else(|| {
         AwsError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
     })?;
-    let select = parse_select(&req, exprs.has_projection())?;
+    let select = parse_select(&req, exprs.has_projection(), source.index.is_some())?;
     if let (Select::All, Some(ix)) = (&select, source.is_index_without_all()) {
         if ix.global {
             return Err(AwsError::validation(format!(
@@ -402,9 +413,10 @@ pub(super) fn query(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     let mut items = Vec::new();
     let mut count = 0;
     for mut item in page.items {
-        if let (Select::All, Some(ix)) = (&select, source.is_index_without_all()) {
-            // A local index fetches the rest of the item from the table.
-            debug_assert!(!ix.global);
+        let wants_more = matches!(select, Select::All | Select::Specific);
+        let local_partial = source.is_index_without_all().is_some_and(|i| !i.global);
+        if wants_more && local_partial {
+            // A local index fetches what it does not project from the table.
             let mut key = Vec::new();
             for a in std::iter::once(&t.key_schema.hash).chain(t.key_schema.range.as_ref()) {
                 if let Some(v) = item.get(&a.name) {

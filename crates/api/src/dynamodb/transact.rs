@@ -13,8 +13,8 @@ use tributary_store::TableMeta;
 use super::exprs::Exprs;
 use super::invalid;
 use super::keys::{
-    capacity_mode, check_item_size, commit_change, key_from_json, key_of_item, lookup, per_table,
-    read_units, table_id_in, write_units, CapacityMode,
+    capacity_mode, check_put_item, check_updated_item, commit_change, key_from_json, key_of_item,
+    lookup, per_table, read_units, table_id_in, write_units, CapacityMode,
 };
 use crate::protocol::{constraint, Req};
 use crate::App;
@@ -111,7 +111,7 @@ fn parse_op(app: &App, v: &Value) -> Result<Op, AwsError> {
                 .ok_or_else(|| constraint(&Value::Null, "item", "Member must not be null"))?;
             let item = item_from_json(item)?;
             let (key, keys) = key_of_item(&t, &item)?;
-            check_item_size(&item)?;
+            check_put_item(&t, &item)?;
             (Kind::Put(item), Exprs::for_write(&body)?, key, keys)
         }
         "Delete" => {
@@ -244,6 +244,33 @@ pub(super) async fn transact_write_items(
                 }
                 olds.push(old);
             }
+            // Compute every new item before writing any: an action that fails at run time
+            // (a type mismatch, an item grown too large) cancels the whole transaction.
+            let mut news = Vec::with_capacity(ops.len());
+            if !failed {
+                for (i, (op, old)) in ops.iter().zip(&olds).enumerate() {
+                    let new = match &op.kind {
+                        Kind::ConditionCheck => Ok(None),
+                        Kind::Put(item) => Ok(Some(Some(item.clone()))),
+                        Kind::Delete => Ok(Some(None)),
+                        Kind::Update => {
+                            let mut new = old.clone().unwrap_or_else(|| op.keys.clone());
+                            op.exprs
+                                .apply(&mut new, old.is_some())
+                                .and_then(|()| check_updated_item(&op.table, &new))
+                                .map(|()| Some(Some(new)))
+                        }
+                    };
+                    match new {
+                        Ok(n) => news.push(n),
+                        Err(e) => {
+                            failed = true;
+                            reasons[i] = json!({"Code": "ValidationError", "Message": e.message});
+                            break;
+                        }
+                    }
+                }
+            }
             if failed {
                 let codes: Vec<&str> =
                     reasons.iter().map(|r| r["Code"].as_str().unwrap_or("None")).collect();
@@ -256,21 +283,6 @@ pub(super) async fn transact_write_items(
                     ),
                 )
                 .with_extra("CancellationReasons", Value::Array(reasons)));
-            }
-            // Compute every new item before writing any, so an invalid update fails them all.
-            let mut news = Vec::with_capacity(ops.len());
-            for (op, old) in ops.iter().zip(&olds) {
-                news.push(match &op.kind {
-                    Kind::ConditionCheck => None,
-                    Kind::Put(i) => Some(Some(i.clone())),
-                    Kind::Delete => Some(None),
-                    Kind::Update => {
-                        let mut new = old.clone().unwrap_or_else(|| op.keys.clone());
-                        op.exprs.apply(&mut new, old.is_some())?;
-                        check_item_size(&new)?;
-                        Some(Some(new))
-                    }
-                });
             }
             for ((op, old), new) in ops.into_iter().zip(olds).zip(news) {
                 if let Some(new) = new {
@@ -300,6 +312,7 @@ pub(super) fn transact_get_items(app: &App, req: Req<'_>) -> Result<Value, AwsEr
     let items = transact_items(&req)?;
     let mode = capacity_mode(&req)?;
     let mut gets = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
     for v in items {
         let r = expect_obj(v)?;
         let get = r.obj_opt("Get")?.ok_or_else(|| {
@@ -313,6 +326,11 @@ pub(super) fn transact_get_items(app: &App, req: Req<'_>) -> Result<Value, AwsEr
         let name = super::table_name(&get)?;
         let t = lookup(app, name)?;
         let (key, _) = key_from_json(&t, get.get("Key"))?;
+        if !seen.insert((t.id, key.clone())) {
+            return Err(AwsError::validation(
+                "Transaction request cannot include multiple operations on one item",
+            ));
+        }
         gets.push((t, key, Exprs::for_get(&get)?));
     }
     let mut responses = Vec::with_capacity(gets.len());
