@@ -37,6 +37,10 @@ pub struct Config {
     pub endpoint_url: String,
     /// Scratch space: unpacked code, runtimes, function logs.
     pub work_dir: PathBuf,
+    /// Open shards of a new stream.
+    pub stream_shards: u32,
+    /// How long a shard stays open before it rolls over to a child, in milliseconds.
+    pub shard_rollover_ms: i64,
 }
 
 /// Everything a request handler can reach.
@@ -51,6 +55,8 @@ pub struct App {
     iterator_secret: [u8; 32],
     /// Wakes the TTL sweeper early (TTL enabled, clock moved).
     ttl_wake: tokio::sync::Notify,
+    /// Wakes time-driven background work (shard roll-over) when the clock is moved.
+    time_moved: tokio::sync::Notify,
     /// `ClientRequestToken`s of recent TransactWriteItems calls.
     transaction_tokens: dynamodb::Tokens,
     /// Stops background tasks (the TTL sweeper) at shutdown.
@@ -84,6 +90,7 @@ impl App {
                 specs: Mutex::new(HashMap::new()),
                 iterator_secret: rand::random(),
                 ttl_wake: tokio::sync::Notify::new(),
+                time_moved: tokio::sync::Notify::new(),
                 transaction_tokens: dynamodb::Tokens::default(),
                 background: tokio_util::sync::CancellationToken::new(),
             }
@@ -189,6 +196,9 @@ async fn route(
             advance_clock(&app, &body).unwrap_or_else(|e| rest_error(&e))
         }
         ["_tributary", "clock"] if method == Method::GET => rest_ok(200, &clock_json(&app)),
+        ["_tributary", "streams", "rollover"] if method == Method::POST => {
+            streams::rollover_endpoint(&app, &body).await.unwrap_or_else(|e| rest_error(&e))
+        }
         ["_tributary", "functions", name, "code"] if method == Method::GET => {
             match lambda::code_zip(&app, name) {
                 Ok(zip) => {
@@ -241,6 +251,7 @@ fn advance_clock(app: &App, body: &[u8]) -> Result<Response, AwsError> {
         .ok_or_else(|| AwsError::validation("seconds must be a non-negative number"))?;
     app.clock.advance_millis((secs * 1000.0).round() as i64);
     app.ttl_changed();
+    app.time_moved.notify_waiters();
     Ok(rest_ok(200, &clock_json(app)))
 }
 

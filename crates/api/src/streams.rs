@@ -322,3 +322,48 @@ fn get_records(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     }
     Ok(resp)
 }
+
+/// `POST /_tributary/streams/rollover {"StreamArn": ..., "split": bool}`: closes the stream's
+/// open shards now, each followed by one child (or two, splitting its keys, with `split`).
+pub async fn rollover_endpoint(app: &App, body: &[u8]) -> Result<axum::response::Response, AwsError> {
+    let req = crate::protocol::parse_body(body)?;
+    let r = Req(&req);
+    let arn = stream_arn_param(&r)?.to_owned();
+    let split = r.bool_opt("split")?.unwrap_or(false);
+    let stream = lookup_stream(app, &arn)?;
+    if !stream.enabled {
+        return Err(AwsError::validation(format!(
+            "Stream {arn} is disabled; only an enabled stream's shards can roll over"
+        )));
+    }
+    let children = app.store.write(move |tx| tx.roll_shards(&arn, split)).await?;
+    let shards: Vec<Value> = children.iter().map(shard_json).collect();
+    Ok(crate::protocol::rest_ok(200, &json!({ "Shards": shards })))
+}
+
+/// Rolls shards over once they have been open for the configured time (by the server clock),
+/// as DynamoDB does about every four hours.
+pub async fn run_rollover(app: std::sync::Arc<App>, cancel: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = app.time_moved.notified() => {}
+        }
+        let now = app.store.clock().now_millis();
+        let due: Vec<String> = app
+            .store
+            .catalog()
+            .streams
+            .values()
+            .filter(|s| s.enabled)
+            .filter(|s| s.open_shards().any(|sh| now - sh.created_ms >= app.cfg.shard_rollover_ms))
+            .map(|s| s.arn.clone())
+            .collect();
+        for arn in due {
+            if let Err(e) = app.store.write(move |tx| tx.roll_shards(&arn, false)).await {
+                tracing::warn!(error = %e, "shard roll-over failed");
+            }
+        }
+    }
+}

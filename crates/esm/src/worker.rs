@@ -72,6 +72,7 @@ pub(crate) async fn supervise(
             );
         }
         tokio::select! {
+            biased;
             _ = cancel.cancelled() => break,
             _ = deps.source.wait_for_shards(&cfg.stream_arn, version) => {}
             Some(_) = done_rx.recv() => {}
@@ -175,9 +176,10 @@ impl ShardWorker {
                     continue;
                 }
                 tokio::select! {
-                    _ = self.cancel.cancelled() => return,
-                    _ = self.deps.source.wait_for_records(&self.cfg.stream_arn, &shard_id, next) => {}
-                }
+                biased;
+                        _ = self.cancel.cancelled() => return,
+                        _ = self.deps.source.wait_for_records(&self.cfg.stream_arn, &shard_id, next) => {}
+                    }
                 continue;
             }
             let last = batch.last().map(|r| r.sequence).unwrap_or(next);
@@ -209,6 +211,7 @@ impl ShardWorker {
         while batch.len() < self.cfg.batch_size {
             let after = batch.last().map(|r| r.sequence + 1).unwrap_or(from);
             tokio::select! {
+            biased;
                 _ = self.cancel.cancelled() => return None,
                 _ = tokio::time::sleep_until(deadline) => break,
                 _ = self.deps.source.wait_for_records(&self.cfg.stream_arn, &self.shard.shard_id, after) => {}
@@ -239,15 +242,20 @@ impl ShardWorker {
     }
 
     /// Whether the shard is closed and `next` is past its end.
+    /// Whether the shard is closed and holds nothing at or after `next`. Sequence numbers are
+    /// shared by all shards of a stream, so a closed shard's end can lie far beyond its last
+    /// record: the test is an empty read made after the shard was seen closed (a record
+    /// committed before the close is then visible).
     async fn shard_finished(&self, next: u128) -> bool {
-        match self.deps.source.shards(&self.cfg.stream_arn).await {
+        let closed = match self.deps.source.shards(&self.cfg.stream_arn).await {
             Ok(shards) => match shards.iter().find(|s| s.shard_id == self.shard.shard_id) {
-                Some(s) => s.end_seq.is_some_and(|end| next > end),
-                None => true, // trimmed away: nothing left to read
+                Some(s) => s.end_seq.is_some(),
+                None => return true, // trimmed away: nothing left to read
             },
-            Err(SourceError::StreamGone(_)) => true,
+            Err(SourceError::StreamGone(_)) => return true,
             Err(_) => false,
-        }
+        };
+        closed && self.read(next, 1).await.is_some_and(|r| r.is_empty())
     }
 
     /// Invokes the function with the batch until it succeeds or retries run out.
@@ -326,6 +334,7 @@ impl ShardWorker {
     /// Sleeps unless cancelled first; false when cancelled.
     async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
+            biased;
             _ = self.cancel.cancelled() => false,
             _ = tokio::time::sleep(d) => true,
         }

@@ -216,3 +216,61 @@ async fn failed_batch_is_retried_before_the_checkpoint_moves() {
     eventually(|| checkpoints.get("u", SHARD).map(|c| c.seq) == Some(START + 2)).await;
     engine.shutdown().await;
 }
+
+/// A closed shard whose end lies beyond its last record (sequence numbers are shared across a
+/// stream's shards) is finished once read, not waited on forever in a busy loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_shard_with_a_far_end_finishes_without_spinning() {
+    struct Closed(FakeSource);
+    #[async_trait]
+    impl StreamSource for Closed {
+        async fn shards(&self, _: &str) -> Result<Vec<ShardInfo>, SourceError> {
+            Ok(vec![ShardInfo {
+                shard_id: SHARD.into(),
+                parent_shard_id: None,
+                start_seq: START,
+                end_seq: Some(START + 1000),
+            }])
+        }
+        async fn read(
+            &self,
+            a: &str,
+            s: &str,
+            from: u128,
+            limit: usize,
+        ) -> Result<Vec<StreamRecord>, SourceError> {
+            self.0.read(a, s, from, limit).await
+        }
+        async fn latest_sequence(&self, a: &str, s: &str) -> Result<Option<u128>, SourceError> {
+            self.0.latest_sequence(a, s).await
+        }
+        async fn wait_for_records(&self, _: &str, _: &str, _: u128) {}
+        async fn wait_for_shards(&self, _: &str, _: u64) -> u64 {
+            std::future::pending().await
+        }
+        fn shards_version(&self) -> u64 {
+            0
+        }
+    }
+    let inner = FakeSource::new();
+    inner.put("a");
+    let source = Arc::new(Closed(Arc::try_unwrap(inner).ok().unwrap()));
+    let invoker = Arc::new(FakeInvoker::default());
+    let checkpoints = Arc::new(FakeCheckpoints::default());
+    let engine = Engine::new(Deps {
+        source: source.clone(),
+        invoker: invoker.clone(),
+        checkpoints: checkpoints.clone(),
+    });
+    engine.start(config(10)).await;
+    eventually(|| checkpoints.get("u", SHARD).is_some_and(|c| c.shard_done)).await;
+    assert_eq!(invoker.batches.lock().unwrap().concat(), ["a"]);
+    let reads = source.0.reads.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        source.0.reads.load(Ordering::SeqCst),
+        reads,
+        "a finished shard is not read again"
+    );
+    engine.shutdown().await;
+}

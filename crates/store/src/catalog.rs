@@ -119,6 +119,22 @@ pub struct ShardMeta {
     /// Set once the shard is closed.
     pub end_seq: Option<u128>,
     pub created_ms: i64,
+    /// The slice of the key-hash space whose items this shard receives (inclusive bounds).
+    /// Children cover their parent's slice, so an item always moves to a child of its shard.
+    #[serde(default)]
+    pub hash_lo: u64,
+    #[serde(default = "max_hash")]
+    pub hash_hi: u64,
+}
+
+fn max_hash() -> u64 {
+    u64::MAX
+}
+
+impl ShardMeta {
+    pub fn covers(&self, hash: u64) -> bool {
+        self.hash_lo <= hash && hash <= self.hash_hi
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,9 +151,13 @@ pub struct StreamMeta {
 }
 
 impl StreamMeta {
-    /// The shard that new records of this stream go to.
-    pub fn open_shard(&self) -> Option<&ShardMeta> {
-        self.shards.iter().rev().find(|s| s.end_seq.is_none())
+    /// The open shard that receives the records of items whose key hashes to `hash`.
+    pub fn open_shard_for(&self, hash: u64) -> Option<&ShardMeta> {
+        self.shards.iter().rev().find(|s| s.end_seq.is_none() && s.covers(hash))
+    }
+
+    pub fn open_shards(&self) -> impl Iterator<Item = &ShardMeta> {
+        self.shards.iter().filter(|s| s.end_seq.is_none())
     }
 
     pub fn shard(&self, shard_id: &str) -> Option<&ShardMeta> {

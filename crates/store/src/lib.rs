@@ -572,7 +572,8 @@ impl Tx<'_> {
         let Some(stream) = self.catalog.streams.get(&stream_arn) else {
             return Ok(());
         };
-        let Some(shard) = stream.open_shard() else {
+        let hash = self.key_hash_of(table, &keys);
+        let Some(shard) = stream.open_shard_for(hash) else {
             return Ok(());
         };
         let iid = shard.iid;
@@ -615,23 +616,50 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Creates a new enabled stream for `table` with one open shard and returns it.
+    /// Where an item's key falls in the shard hash space.
+    fn key_hash_of(&self, table: &str, keys: &Item) -> u64 {
+        let mut enc = Vec::new();
+        if let Some(t) = self.catalog.tables.get(table) {
+            for k in std::iter::once(&t.key_schema.hash).chain(t.key_schema.range.as_ref()) {
+                if let Some(v) = keys.get(&k.name) {
+                    tributary_model::keyenc::encode_key_attr(v, &mut enc);
+                }
+            }
+        }
+        tributary_model::keyenc::key_hash(&enc)
+    }
+
+    fn new_shard(&mut self, parent: Option<String>, hash_lo: u64, hash_hi: u64) -> ShardMeta {
+        ShardMeta {
+            shard_id: new_shard_id(self.now_ms),
+            iid: self.next_id(),
+            parent_shard_id: parent,
+            start_seq: self.catalog.next_seq + 1,
+            end_seq: None,
+            created_ms: self.now_ms,
+            hash_lo,
+            hash_hi,
+        }
+    }
+
+    /// Creates a new enabled stream for `table` with `shard_count` open shards splitting the
+    /// key-hash space evenly, and returns it.
     pub fn create_stream(
         &mut self,
         table: &TableMeta,
         arn: String,
         label: String,
         view_type: StreamViewType,
+        shard_count: u32,
     ) -> Result<StreamMeta, AwsError> {
-        let iid = self.next_id();
-        let shard = ShardMeta {
-            shard_id: new_shard_id(self.now_ms),
-            iid,
-            parent_shard_id: None,
-            start_seq: self.catalog.next_seq + 1,
-            end_seq: None,
-            created_ms: self.now_ms,
-        };
+        let n = shard_count.max(1) as u128;
+        let span = (u64::MAX as u128 + 1) / n;
+        let mut shards = Vec::new();
+        for i in 0..n {
+            let lo = (i * span) as u64;
+            let hi = if i + 1 == n { u64::MAX } else { ((i + 1) * span - 1) as u64 };
+            shards.push(self.new_shard(None, lo, hi));
+        }
         let stream = StreamMeta {
             arn,
             label,
@@ -641,10 +669,38 @@ impl Tx<'_> {
             enabled: true,
             created_ms: self.now_ms,
             key_schema: table.key_schema.clone(),
-            shards: vec![shard],
+            shards,
         };
         self.put_stream(stream.clone())?;
         Ok(stream)
+    }
+
+    /// Closes every open shard of an enabled stream and opens its children: one per shard
+    /// (roll-over), or two splitting its key-hash slice (`split`). Returns the new shards.
+    pub fn roll_shards(&mut self, arn: &str, split: bool) -> Result<Vec<ShardMeta>, AwsError> {
+        let Some(mut stream) = self.catalog.streams.get(arn).cloned() else {
+            return Ok(Vec::new());
+        };
+        if !stream.enabled {
+            return Ok(Vec::new());
+        }
+        let last = self.catalog.next_seq;
+        let mut children = Vec::new();
+        for shard in stream.shards.iter_mut().filter(|s| s.end_seq.is_none()) {
+            shard.end_seq = Some(last.max(shard.start_seq.saturating_sub(1)));
+            self.touched.entry(shard.iid).or_insert(0);
+            let parent = Some(shard.shard_id.clone());
+            if split && shard.hash_lo < shard.hash_hi {
+                let mid = shard.hash_lo + (shard.hash_hi - shard.hash_lo) / 2;
+                children.push(self.new_shard(parent.clone(), shard.hash_lo, mid));
+                children.push(self.new_shard(parent, mid + 1, shard.hash_hi));
+            } else {
+                children.push(self.new_shard(parent, shard.hash_lo, shard.hash_hi));
+            }
+        }
+        stream.shards.extend(children.iter().cloned());
+        self.put_stream(stream)?;
+        Ok(children)
     }
 
     /// Disables a stream: closes its open shards; records stay readable.

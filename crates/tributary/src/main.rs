@@ -52,6 +52,12 @@ struct ServeArgs {
     /// AWS account id the server reports.
     #[arg(long, env = "TRIBUTARY_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
+    /// Open shards of each new stream.
+    #[arg(long, env = "TRIBUTARY_STREAM_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    stream_shards: u32,
+    /// How long a stream shard stays open before it rolls over to a child (e.g. 4h, 30m, 90s).
+    #[arg(long, env = "TRIBUTARY_SHARD_ROLLOVER", default_value = "4h", value_parser = parse_duration_ms)]
+    shard_rollover: i64,
     /// Python interpreter for python runtimes.
     #[arg(long, env = "TRIBUTARY_PYTHON", default_value = "python3")]
     python: PathBuf,
@@ -135,6 +141,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             account_id: args.account_id,
             endpoint_url: endpoint_url.clone(),
             work_dir,
+            stream_shards: args.stream_shards,
+            shard_rollover_ms: args.shard_rollover,
         },
         store,
         host,
@@ -149,6 +157,23 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tracing::info!("shutting down");
     app.shutdown().await;
     Ok(())
+}
+
+/// `4h`, `30m`, `90s`, `250ms` (or bare seconds) → milliseconds.
+fn parse_duration_ms(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().map_err(|_| format!("not a duration: {s:?} (try 4h, 30m, 90s)"))?;
+    let factor = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("unknown unit in {s:?} (use ms, s, m, h or d)")),
+    };
+    n.checked_mul(factor).filter(|v| *v > 0).ok_or_else(|| format!("duration out of range: {s:?}"))
 }
 
 fn rand_u32(clock: &dyn Clock) -> u32 {

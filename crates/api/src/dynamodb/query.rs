@@ -350,16 +350,7 @@ pub(super) fn segment_of(item: &Item, t: &TableMeta) -> u64 {
     if let Some(v) = item.get(&t.key_schema.hash.name) {
         encode_key_attr(v, &mut enc);
     }
-    // FNV-1a (stable across runs and platforms), then murmur3's finalizer so that the low
-    // bits, which `% TotalSegments` uses, depend on every input byte.
-    let mut h = enc.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
-    });
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+    tributary_model::keyenc::key_hash(&enc)
 }
 
 pub(super) fn query(app: &App, req: Req<'_>) -> Result<Value, AwsError> {

@@ -350,6 +350,7 @@ pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
     let tags = parse_tags(req.array_opt("Tags")?)?;
     let region = app.cfg.region.clone();
     let account = app.cfg.account_id.clone();
+    let shards = app.cfg.stream_shards;
     let desc = app
         .store
         .write(move |tx| {
@@ -389,7 +390,7 @@ pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
                 extra,
             };
             if let Some(Some(view)) = stream_spec {
-                enable_stream(tx, &mut table, view, &region, &account)?;
+                enable_stream(tx, &mut table, view, &region, &account, shards)?;
             }
             tx.put_table(table.clone())?;
             Ok(table)
@@ -440,6 +441,7 @@ fn enable_stream(
     view: StreamViewType,
     region: &str,
     account: &str,
+    shards: u32,
 ) -> Result<StreamMeta, AwsError> {
     if table.stream_arn.is_some() {
         return Err(AwsError::validation(format!(
@@ -455,7 +457,7 @@ fn enable_stream(
         label = stream_label(ms);
     }
     let arn = arn::stream_arn(region, account, &table.name, &label);
-    let stream = tx.create_stream(table, arn.clone(), label.clone(), view)?;
+    let stream = tx.create_stream(table, arn.clone(), label.clone(), view, shards)?;
     table.stream_arn = Some(arn.clone());
     table.latest_stream_arn = Some(arn);
     table.latest_stream_label = Some(label);
@@ -740,6 +742,7 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
     }
     let region = app.cfg.region.clone();
     let account = app.cfg.account_id.clone();
+    let shards = app.cfg.stream_shards;
     let t = app
         .store
         .write(move |tx| {
@@ -751,7 +754,7 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
                 .ok_or_else(|| table_not_found(&name))?;
             match spec {
                 Some(Some(view)) => {
-                    enable_stream(tx, &mut t, view, &region, &account)?;
+                    enable_stream(tx, &mut t, view, &region, &account, shards)?;
                 }
                 Some(None) => {
                     let arn = t.stream_arn.take().ok_or_else(|| {
