@@ -197,7 +197,9 @@ async fn route(
         }
         ["_tributary", "clock"] if method == Method::GET => rest_ok(200, &clock_json(&app)),
         ["_tributary", "streams", "rollover"] if method == Method::POST => {
-            streams::rollover_endpoint(&app, &body).await.unwrap_or_else(|e| rest_error(&e))
+            streams::rollover_endpoint(&app, &body)
+                .await
+                .unwrap_or_else(|e| rest_error(&e))
         }
         ["_tributary", "functions", name, "code"] if method == Method::GET => {
             match lambda::code_zip(&app, name) {

@@ -325,7 +325,10 @@ fn get_records(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
 
 /// `POST /_tributary/streams/rollover {"StreamArn": ..., "split": bool}`: closes the stream's
 /// open shards now, each followed by one child (or two, splitting its keys, with `split`).
-pub async fn rollover_endpoint(app: &App, body: &[u8]) -> Result<axum::response::Response, AwsError> {
+pub async fn rollover_endpoint(
+    app: &App,
+    body: &[u8],
+) -> Result<axum::response::Response, AwsError> {
     let req = crate::protocol::parse_body(body)?;
     let r = Req(&req);
     let arn = stream_arn_param(&r)?.to_owned();
@@ -336,7 +339,10 @@ pub async fn rollover_endpoint(app: &App, body: &[u8]) -> Result<axum::response:
             "Stream {arn} is disabled; only an enabled stream's shards can roll over"
         )));
     }
-    let children = app.store.write(move |tx| tx.roll_shards(&arn, split)).await?;
+    let children = app
+        .store
+        .write(move |tx| tx.roll_shards(&arn, split))
+        .await?;
     let shards: Vec<Value> = children.iter().map(shard_json).collect();
     Ok(crate::protocol::rest_ok(200, &json!({ "Shards": shards })))
 }
@@ -357,7 +363,10 @@ pub async fn run_rollover(app: std::sync::Arc<App>, cancel: tokio_util::sync::Ca
             .streams
             .values()
             .filter(|s| s.enabled)
-            .filter(|s| s.open_shards().any(|sh| now - sh.created_ms >= app.cfg.shard_rollover_ms))
+            .filter(|s| {
+                s.open_shards()
+                    .any(|sh| now - sh.created_ms >= app.cfg.shard_rollover_ms)
+            })
             .map(|s| s.arn.clone())
             .collect();
         for arn in due {

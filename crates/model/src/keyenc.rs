@@ -196,6 +196,20 @@ fn decode_number(bytes: &[u8]) -> Option<(String, usize)> {
     Some((d.to_string(), i))
 }
 
+/// A stable 64-bit hash of encoded key bytes (FNV-1a, then murmur3's finalizer so that every
+/// bit depends on every input byte). Used to place item keys on stream shards and parallel
+/// scan segments; stable across runs and platforms.
+pub fn key_hash(bytes: &[u8]) -> u64 {
+    let mut h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,18 +499,4 @@ mod tests {
             prop_assert_eq!(enc(&AttributeValue::S(a.clone())).starts_with(&pre), a.starts_with(&p));
         }
     }
-}
-
-/// A stable 64-bit hash of encoded key bytes (FNV-1a, then murmur3's finalizer so that every
-/// bit depends on every input byte). Used to place item keys on stream shards and parallel
-/// scan segments; stable across runs and platforms.
-pub fn key_hash(bytes: &[u8]) -> u64 {
-    let mut h = bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3));
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
 }

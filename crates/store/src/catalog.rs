@@ -153,7 +153,10 @@ pub struct StreamMeta {
 impl StreamMeta {
     /// The open shard that receives the records of items whose key hashes to `hash`.
     pub fn open_shard_for(&self, hash: u64) -> Option<&ShardMeta> {
-        self.shards.iter().rev().find(|s| s.end_seq.is_none() && s.covers(hash))
+        self.shards
+            .iter()
+            .rev()
+            .find(|s| s.end_seq.is_none() && s.covers(hash))
     }
 
     pub fn open_shards(&self) -> impl Iterator<Item = &ShardMeta> {

@@ -657,7 +657,11 @@ impl Tx<'_> {
         let mut shards = Vec::new();
         for i in 0..n {
             let lo = (i * span) as u64;
-            let hi = if i + 1 == n { u64::MAX } else { ((i + 1) * span - 1) as u64 };
+            let hi = if i + 1 == n {
+                u64::MAX
+            } else {
+                ((i + 1) * span - 1) as u64
+            };
             shards.push(self.new_shard(None, lo, hi));
         }
         let stream = StreamMeta {

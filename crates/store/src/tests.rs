@@ -51,8 +51,13 @@ async fn item_and_record_commit_together_and_survive_reopen() {
                 let id = tx.next_id();
                 let t = table("T", id);
                 tx.put_table(t.clone())?;
-                let s =
-                    tx.create_stream(&t, "arn:s".into(), "label".into(), StreamViewType::NewImage, 1)?;
+                let s = tx.create_stream(
+                    &t,
+                    "arn:s".into(),
+                    "label".into(),
+                    StreamViewType::NewImage,
+                    1,
+                )?;
                 let mut t = t;
                 t.stream_arn = Some(s.arn.clone());
                 tx.put_table(t)?;

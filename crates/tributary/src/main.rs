@@ -164,7 +164,9 @@ fn parse_duration_ms(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: i64 = num.parse().map_err(|_| format!("not a duration: {s:?} (try 4h, 30m, 90s)"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (try 4h, 30m, 90s)"))?;
     let factor = match unit {
         "ms" => 1,
         "" | "s" => 1000,
@@ -173,7 +175,9 @@ fn parse_duration_ms(s: &str) -> Result<i64, String> {
         "d" => 86_400_000,
         _ => return Err(format!("unknown unit in {s:?} (use ms, s, m, h or d)")),
     };
-    n.checked_mul(factor).filter(|v| *v > 0).ok_or_else(|| format!("duration out of range: {s:?}"))
+    n.checked_mul(factor)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("duration out of range: {s:?}"))
 }
 
 fn rand_u32(clock: &dyn Clock) -> u32 {
