@@ -9,7 +9,7 @@
 
 mod catalog;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -377,6 +377,8 @@ pub struct Tx<'a> {
     now_ms: i64,
     touched: &'a mut HashMap<u64, u128>,
     catalog_changed: &'a mut bool,
+    /// Tables whose counters changed in this group; persisted once before the commit.
+    dirty_tables: HashSet<String>,
     failed: &'a mut Option<StoreError>,
 }
 
@@ -432,15 +434,11 @@ impl Tx<'_> {
         let size = |i: Option<&Item>| i.map_or(0, |i| tributary_model::size::item_size(i) as i64);
         let d_count = new.is_some() as i64 - old.is_some() as i64;
         let d_size = size(new) - size(old);
-        let changed = if let Some(t) = self.catalog.tables.get_mut(table) {
+        if let Some(t) = self.catalog.tables.get_mut(table) {
             t.item_count += d_count;
             t.size_bytes += d_size;
-            Some(t.clone())
-        } else {
-            None
-        };
-        if let Some(t) = changed {
-            self.persist_table(&t)?;
+            // The counters are written once per group commit, not once per item.
+            self.dirty_tables.insert(table.to_owned());
         }
         Ok(())
     }
@@ -980,10 +978,17 @@ fn run_group(
             now_ms: clock.now_millis(),
             touched,
             catalog_changed,
+            dirty_tables: HashSet::new(),
             failed: &mut failed,
         };
         for job in group.drain(..) {
             completions.push(job(&mut tx));
+        }
+        for name in std::mem::take(&mut tx.dirty_tables) {
+            if let Some(t) = tx.catalog.tables.get(&name).cloned() {
+                // A failure is recorded in `failed` and rolls the group back.
+                let _ = tx.persist_table(&t);
+            }
         }
         if (tx.catalog.next_id, tx.catalog.next_seq) != before_counters {
             let counters = (tx.catalog.next_id, tx.catalog.next_seq.to_string());
