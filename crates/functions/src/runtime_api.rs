@@ -302,30 +302,41 @@ fn take_reply(api: &RuntimeApi, id: &str) -> Result<oneshot::Sender<Outcome>, Re
     Ok(reply)
 }
 
+/// What both answer endpoints do first: read the body (within the payload limit) and claim
+/// the waiting invocation's reply slot; on a refusal, the response to send instead.
+async fn body_and_reply(
+    api: &RuntimeApi,
+    id: &str,
+    body: Body,
+) -> Result<(Bytes, oneshot::Sender<Outcome>), Response> {
+    let Some((bytes, too_large)) = read_limited(body, MAX_PAYLOAD_BYTES).await else {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "could not read the request body",
+        ));
+    };
+    let reply = take_reply(api, id).map_err(|refusal| refusal.into_response())?;
+    if too_large {
+        let _ = reply.send(Outcome::TooLarge);
+        return Err(api_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "Exceeded maximum allowed payload size (6291556 bytes).",
+        ));
+    }
+    Ok((bytes, reply))
+}
+
 async fn response(
     State(api): State<Arc<RuntimeApi>>,
     Path(id): Path<String>,
     body: Body,
 ) -> Response {
-    let Some((bytes, too_large)) = read_limited(body, MAX_PAYLOAD_BYTES).await else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "could not read the request body",
-        );
+    let (bytes, reply) = match body_and_reply(&api, &id, body).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
     };
-    let reply = match take_reply(&api, &id) {
-        Ok(reply) => reply,
-        Err(refusal) => return refusal.into_response(),
-    };
-    if too_large {
-        let _ = reply.send(Outcome::TooLarge);
-        return api_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            "Exceeded maximum allowed payload size (6291556 bytes).",
-        );
-    }
     let _ = reply.send(Outcome::Response(bytes));
     accepted()
 }
@@ -361,25 +372,10 @@ async fn invocation_error(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some((bytes, too_large)) = read_limited(body, MAX_PAYLOAD_BYTES).await else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            "could not read the request body",
-        );
+    let (bytes, reply) = match body_and_reply(&api, &id, body).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
     };
-    let reply = match take_reply(&api, &id) {
-        Ok(reply) => reply,
-        Err(refusal) => return refusal.into_response(),
-    };
-    if too_large {
-        let _ = reply.send(Outcome::TooLarge);
-        return api_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            "Exceeded maximum allowed payload size (6291556 bytes).",
-        );
-    }
     let _ = reply.send(Outcome::Error(error_document(&headers, bytes)));
     accepted()
 }
