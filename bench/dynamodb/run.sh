@@ -117,6 +117,7 @@ start_server() {  # NAME LOGFILE (DATADIR reused if set)
 stop_server() {  # [SIGNAL]
   local sig=${1:-TERM} rc
   [ -n "$SERVER_PID" ] || return 0
+  [ "$sig" = KILL ] && disown "$SERVER_PID" 2>/dev/null   # no "Killed" job notice; status not needed
   kill -"$sig" -- "-$SERVER_PID" 2>/dev/null
   for _ in $(seq 1 150); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
   kill -KILL -- "-$SERVER_PID" 2>/dev/null
