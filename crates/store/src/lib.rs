@@ -30,6 +30,9 @@ const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
 /// Secondary index entries: index id ++ index keys ++ table keys → projected item.
 const INDEXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("indexes");
+/// Ordered bytes of other services (queue messages, log events, ...), keyed by
+/// `<space>\0<key>`; see [`Tx::kv_put`] and [`Store::kv_range`].
+const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 
 /// How many jobs one group commit takes at most.
 const MAX_GROUP: usize = 512;
@@ -149,6 +152,7 @@ impl Store {
             tx.open_table(RECORDS)?;
             tx.open_table(BLOBS)?;
             tx.open_table(INDEXES)?;
+            tx.open_table(KV)?;
             tx.commit()?;
         }
         let catalog = Arc::new(RwLock::new(load_catalog(&db)?));
@@ -277,6 +281,49 @@ impl Store {
         Ok(out)
     }
 
+    /// Reads one value of a key-value space.
+    pub fn kv_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let rtx = self.inner.db.begin_read()?;
+        let t = rtx.open_table(KV)?;
+        let k = kv_key(space, key);
+        Ok(t.get(k.as_slice())?.map(|v| v.value().to_vec()))
+    }
+
+    /// Reads up to `limit` entries of a key-value space in key order (or reverse order),
+    /// between two bounds on the key within the space. Returns keys without the space prefix.
+    pub fn kv_range(
+        &self,
+        space: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let rtx = self.inner.db.begin_read()?;
+        let t = rtx.open_table(KV)?;
+        let (lo, hi) = kv_bounds(space, lower, upper);
+        let mut out = Vec::new();
+        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
+        {
+            return Ok(out);
+        }
+        let prefix = space.len() + 1;
+        let range = t.range::<&[u8]>((as_slice_bound(&lo), as_slice_bound(&hi)))?;
+        let entries: Box<dyn Iterator<Item = _>> = if reverse {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        for entry in entries {
+            let (k, v) = entry?;
+            out.push((k.value()[prefix..].to_vec(), v.value().to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads up to `limit` records of shard `iid` with sequence numbers ≥ `from_seq`.
     pub fn read_records(
         &self,
@@ -374,6 +421,7 @@ pub struct Tx<'a> {
     records: redb::Table<'a, &'static [u8], &'static [u8]>,
     blobs: redb::Table<'a, &'static str, &'static [u8]>,
     indexes: redb::Table<'a, &'static [u8], &'static [u8]>,
+    kv: redb::Table<'a, &'static [u8], &'static [u8]>,
     now_ms: i64,
     touched: &'a mut HashMap<u64, u128>,
     catalog_changed: &'a mut bool,
@@ -779,6 +827,66 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Reads one value of a key-value space inside this transaction.
+    pub fn kv_get(&mut self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, AwsError> {
+        let k = kv_key(space, key);
+        match self.kv.get(k.as_slice()) {
+            Ok(v) => Ok(v.map(|v| v.value().to_vec())),
+            Err(e) => Err(fail(self.failed, e)),
+        }
+    }
+
+    /// Writes one value of a key-value space (`space` must not contain a NUL byte).
+    pub fn kv_put(&mut self, space: &str, key: &[u8], value: &[u8]) -> Result<(), AwsError> {
+        let k = kv_key(space, key);
+        self.kv
+            .insert(k.as_slice(), value)
+            .map_err(|e| fail(self.failed, e))?;
+        Ok(())
+    }
+
+    /// Removes one key; answers whether it was there.
+    pub fn kv_delete(&mut self, space: &str, key: &[u8]) -> Result<bool, AwsError> {
+        let k = kv_key(space, key);
+        let removed = self
+            .kv
+            .remove(k.as_slice())
+            .map_err(|e| fail(self.failed, e))?;
+        Ok(removed.is_some())
+    }
+
+    /// Removes every key of a space between two bounds; answers how many were removed.
+    pub fn kv_delete_range(
+        &mut self,
+        space: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Result<usize, AwsError> {
+        let (lo, hi) = kv_bounds(space, lower, upper);
+        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
+        {
+            return Ok(0);
+        }
+        let keys: Vec<Vec<u8>> = {
+            let range = self
+                .kv
+                .range::<&[u8]>((as_slice_bound(&lo), as_slice_bound(&hi)))
+                .map_err(|e| fail(self.failed, e))?;
+            let mut keys = Vec::new();
+            for entry in range {
+                let (k, _) = entry.map_err(|e| fail(self.failed, e))?;
+                keys.push(k.value().to_vec());
+            }
+            keys
+        };
+        for k in &keys {
+            self.kv
+                .remove(k.as_slice())
+                .map_err(|e| fail(self.failed, e))?;
+        }
+        Ok(keys.len())
+    }
+
     pub fn put_blob(&mut self, id: &str, bytes: &[u8]) -> Result<(), AwsError> {
         self.blobs
             .insert(id, bytes)
@@ -790,6 +898,42 @@ impl Tx<'_> {
         self.blobs.remove(id).map_err(|e| fail(self.failed, e))?;
         Ok(())
     }
+}
+
+/// The stored key of `key` in key-value space `space`.
+fn kv_key(space: &str, key: &[u8]) -> Vec<u8> {
+    debug_assert!(
+        !space.as_bytes().contains(&0),
+        "kv space names carry no NUL"
+    );
+    let mut k = Vec::with_capacity(space.len() + 1 + key.len());
+    k.extend_from_slice(space.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key);
+    k
+}
+
+/// Bounds inside one key-value space; unbounded ends stay inside the space.
+fn kv_bounds(
+    space: &str,
+    lower: Bound<&[u8]>,
+    upper: Bound<&[u8]>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let lo = match lower {
+        Bound::Included(k) => Bound::Included(kv_key(space, k)),
+        Bound::Excluded(k) => Bound::Excluded(kv_key(space, k)),
+        Bound::Unbounded => Bound::Included(kv_key(space, &[])),
+    };
+    let hi = match upper {
+        Bound::Included(k) => Bound::Included(kv_key(space, k)),
+        Bound::Excluded(k) => Bound::Excluded(kv_key(space, k)),
+        Bound::Unbounded => {
+            let mut end = space.as_bytes().to_vec();
+            end.push(1);
+            Bound::Excluded(end)
+        }
+    };
+    (lo, hi)
 }
 
 /// Remembers a storage failure; the whole group commit is then rolled back.
@@ -957,9 +1101,10 @@ fn run_group(
                 wtx.open_table(RECORDS)?,
                 wtx.open_table(BLOBS)?,
                 wtx.open_table(INDEXES)?,
+                wtx.open_table(KV)?,
             ))
         })();
-        let (meta, items, records, blobs, indexes) = match tables {
+        let (meta, items, records, blobs, indexes, kv) = match tables {
             Ok(t) => t,
             Err(e) => {
                 group.clear();
@@ -975,6 +1120,7 @@ fn run_group(
             records,
             blobs,
             indexes,
+            kv,
             now_ms: clock.now_millis(),
             touched,
             catalog_changed,

@@ -198,3 +198,49 @@ async fn indexes_follow_item_changes_and_skip_items_without_their_keys() {
     assert_eq!(all(&store), vec![(s("a"), s("green"), false)]);
     assert_eq!(store.catalog().tables["T"].indexes[0].item_count, 1);
 }
+
+#[tokio::test]
+async fn kv_spaces_are_ordered_and_isolated() {
+    let store = Store::open(None, Arc::new(SystemClock::default())).unwrap();
+    store
+        .write(|tx| {
+            for k in [b"b".as_slice(), b"a", b"c"] {
+                tx.kv_put("q1", k, k)?;
+            }
+            tx.kv_put("q", b"z", b"other space")?;
+            tx.kv_put("q10", b"a", b"other space")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let all = store
+        .kv_range("q1", Bound::Unbounded, Bound::Unbounded, false, 10)
+        .unwrap();
+    let keys: Vec<&[u8]> = all.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(keys, [b"a".as_slice(), b"b", b"c"]);
+    let rev = store
+        .kv_range("q1", Bound::Excluded(b"a"), Bound::Unbounded, true, 1)
+        .unwrap();
+    assert_eq!(rev, vec![(b"c".to_vec(), b"c".to_vec())]);
+    assert_eq!(
+        store.kv_get("q", b"z").unwrap().as_deref(),
+        Some(&b"other space"[..])
+    );
+    let removed = store
+        .write(|tx| {
+            assert!(tx.kv_delete("q1", b"b")?);
+            assert!(!tx.kv_delete("q1", b"b")?);
+            tx.kv_delete_range("q1", Bound::Unbounded, Bound::Unbounded)
+        })
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    assert!(store
+        .kv_range("q1", Bound::Unbounded, Bound::Unbounded, false, 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.kv_get("q10", b"a").unwrap().as_deref(),
+        Some(&b"other space"[..])
+    );
+}
