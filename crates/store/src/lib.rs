@@ -298,7 +298,7 @@ impl Store {
         upper: Bound<&[u8]>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<KvEntry>, StoreError> {
         let rtx = self.inner.db.begin_read()?;
         let t = rtx.open_table(KV)?;
         let (lo, hi) = kv_bounds(space, lower, upper);
@@ -899,6 +899,9 @@ impl Tx<'_> {
         Ok(())
     }
 }
+
+/// A key (without its space) and its value.
+pub type KvEntry = (Vec<u8>, Vec<u8>);
 
 /// The stored key of `key` in key-value space `space`.
 fn kv_key(space: &str, key: &[u8]) -> Vec<u8> {
