@@ -11,9 +11,14 @@ from harness import AwsCli, Clients, Env, Tributary
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, request):
-    """The real binary, started once for the module; SIGTERM at the end must exit 0."""
+    """The real binary, started once for the module; SIGTERM at the end must exit 0. A module's
+    `SERVER_ARGS` list adds flags (e.g. `["--stream-shards", "4"]`)."""
     base = tmp_path_factory.mktemp(Path(request.module.__file__).stem)
-    srv = Tributary(data_dir=base / "data", log_path=base / "tributary.log")
+    srv = Tributary(
+        data_dir=base / "data",
+        log_path=base / "tributary.log",
+        extra_args=getattr(request.module, "SERVER_ARGS", None),
+    )
     srv.start()
     request.module._tributary_server = srv
     yield srv

@@ -94,8 +94,11 @@ def free_port() -> int:
 class Tributary:
     """One `tributary serve` process on a data directory; can be restarted on the same one."""
 
-    def __init__(self, data_dir: Path, log_path: Path, binary: Path = TRIBUTARY_BIN):
+    def __init__(
+        self, data_dir: Path, log_path: Path, binary: Path = TRIBUTARY_BIN, extra_args: list[str] | None = None
+    ):
         self.binary = binary
+        self.extra_args = list(extra_args or [])
         self.data_dir = data_dir
         self.log_path = log_path
         self.port = free_port()
@@ -120,6 +123,7 @@ class Tributary:
             "--data-dir", str(self.data_dir),
             "--region", REGION,
             "--account-id", ACCOUNT,
+            *self.extra_args,
         ]  # fmt: skip
         log = open(self.log_path, "ab")
         log.write(f"\n===== start #{self.starts + 1}: {shlex.join(cmd)}\n".encode())
@@ -207,14 +211,16 @@ CLIENT_CONFIG = Config(
 )
 
 
-def client(service: str, endpoint: str):
+def client(service: str, endpoint: str, validate: bool = True):
+    """A boto3 client for the server; `validate=False` sends even what boto3 would refuse to
+    send (out-of-range numbers, ...), to see the server's own validation."""
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=CLIENT_CONFIG,
+        config=CLIENT_CONFIG.merge(Config(parameter_validation=validate)),
     )
 
 
@@ -409,6 +415,22 @@ class Env:
         self.server = server
         self.c = clients
         self.tmp = tmp
+
+    # the server clock -------------------------------------------------------------------
+    def clock(self) -> float:
+        """The server clock, epoch seconds."""
+        with urllib.request.urlopen(f"{self.server.endpoint}/_tributary/clock", timeout=10) as r:
+            return json.loads(r.read())["now"]
+
+    def advance_clock(self, seconds: float) -> float:
+        """Moves the server clock forward for every time-based rule; answers the new time."""
+        req = urllib.request.Request(
+            f"{self.server.endpoint}/_tributary/clock/advance",
+            data=json.dumps({"seconds": seconds}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())["now"]
 
     # tables -----------------------------------------------------------------------------
     def create_table(

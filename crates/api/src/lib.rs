@@ -41,6 +41,8 @@ pub struct Config {
     pub stream_shards: u32,
     /// How long a shard stays open before it rolls over to a child, in milliseconds.
     pub shard_rollover_ms: i64,
+    /// How long stream records stay readable, in milliseconds (DynamoDB: 24 hours).
+    pub stream_retention_ms: i64,
 }
 
 /// Everything a request handler can reach.
@@ -96,6 +98,10 @@ impl App {
             }
         });
         tokio::spawn(dynamodb::run_ttl_sweeper(
+            app.clone(),
+            app.background.clone(),
+        ));
+        tokio::spawn(streams::run_maintenance(
             app.clone(),
             app.background.clone(),
         ));

@@ -44,13 +44,82 @@ fn stream_not_found(arn: &str) -> AwsError {
     ))
 }
 
+/// Records that arrived before this instant (server clock) are past retention.
+fn retention_cutoff(app: &App) -> i64 {
+    app.store.clock().now_millis() - app.cfg.stream_retention_ms
+}
+
+/// A stream that still exists: disabled streams vanish once their retention has passed.
 fn lookup_stream(app: &App, arn: &str) -> Result<StreamMeta, AwsError> {
+    let cutoff = retention_cutoff(app);
     app.store
         .catalog()
         .streams
         .get(arn)
+        .filter(|s| !s.expired(cutoff))
         .cloned()
         .ok_or_else(|| stream_not_found(arn))
+}
+
+fn shard_not_found(shard_id: &str) -> AwsError {
+    AwsError::ddb_not_found(format!(
+        "Requested resource not found: Shard does not exist: {shard_id}"
+    ))
+}
+
+/// A shard of `stream` that has not been trimmed away entirely.
+fn lookup_shard<'a>(
+    app: &App,
+    stream: &'a StreamMeta,
+    shard_id: &str,
+) -> Result<&'a ShardMeta, AwsError> {
+    stream
+        .shard(shard_id)
+        .filter(|s| !s.expired(retention_cutoff(app)))
+        .ok_or_else(|| shard_not_found(shard_id))
+}
+
+fn trimmed() -> AwsError {
+    AwsError::new(
+        "TrimmedDataAccessException",
+        400,
+        "The data you are trying to access has been trimmed.",
+    )
+}
+
+/// Whether a position in a shard points into trimmed data: records at or after it were
+/// removed (below the shard's trim point) or have passed retention and are about to be.
+fn is_trimmed(app: &App, shard: &ShardMeta, from: u128) -> Result<bool, AwsError> {
+    if shard.trimmed_to.is_some_and(|t| from <= t) {
+        return Ok(true);
+    }
+    let first = app.store.read_records(shard.iid, from, 1)?;
+    Ok(first.first().is_some_and(|r| {
+        r.arrival_ms < retention_cutoff(app) && shard.end_seq.is_none_or(|e| r.sequence <= e)
+    }))
+}
+
+/// The oldest untrimmed position of a shard (TRIM_HORIZON): past the trim point and past
+/// records retention has expired but the trimmer has not removed yet.
+fn trim_horizon(app: &App, shard: &ShardMeta) -> Result<u128, AwsError> {
+    let mut from = shard
+        .trimmed_to
+        .map_or(shard.start_seq, |t| (t + 1).max(shard.start_seq));
+    let cutoff = retention_cutoff(app);
+    loop {
+        let page = app.store.read_records(shard.iid, from, 1000)?;
+        let Some(pos) = page.iter().position(|r| r.arrival_ms >= cutoff) else {
+            match page.last() {
+                Some(last) if page.len() == 1000 => {
+                    from = last.sequence + 1;
+                    continue;
+                }
+                Some(last) => return Ok(last.sequence + 1),
+                None => return Ok(from),
+            }
+        };
+        return Ok(page[pos].sequence);
+    }
 }
 
 fn list_streams(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
@@ -65,11 +134,13 @@ fn list_streams(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
             )));
         }
     }
+    let cutoff = retention_cutoff(app);
     let cat = app.store.catalog();
     let mut all: Vec<&StreamMeta> = cat
         .streams
         .values()
         .filter(|s| table.is_none_or(|t| s.table_name == t))
+        .filter(|s| !s.expired(cutoff))
         .collect();
     all.sort_by(|a, b| (&a.table_name, &a.label).cmp(&(&b.table_name, &b.label)));
     let begin = match start {
@@ -113,8 +184,18 @@ fn describe_stream(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     let limit = req.int_opt("Limit")?.unwrap_or(100);
     check_range(limit, 1, 100, "limit")?;
     let start = req.str_opt("ExclusiveStartShardId")?;
+    if let Some(s) = start {
+        check_shard_id_len(s, "exclusiveStartShardId")?;
+    }
+    let parent = shard_filter(&req)?;
     let stream = lookup_stream(app, arn)?;
-    let mut shards: Vec<&ShardMeta> = stream.shards.iter().collect();
+    let cutoff = retention_cutoff(app);
+    let mut shards: Vec<&ShardMeta> = stream
+        .shards
+        .iter()
+        .filter(|s| !s.expired(cutoff))
+        .filter(|s| parent.is_none_or(|p| s.parent_shard_id.as_deref() == Some(p)))
+        .collect();
     shards.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
     let begin = match start {
         Some(s) => shards
@@ -148,6 +229,58 @@ fn describe_stream(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
         d["LastEvaluatedShardId"] = json!(rest[limit as usize - 1].shard_id);
     }
     Ok(json!({ "StreamDescription": d }))
+}
+
+fn check_shard_id_len(id: &str, field: &str) -> Result<(), AwsError> {
+    if id.len() < 28 || id.len() > 65 {
+        return Err(constraint(
+            &Value::String(id.into()),
+            field,
+            if id.len() < 28 {
+                "Member must have length greater than or equal to 28"
+            } else {
+                "Member must have length less than or equal to 65"
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// `ShardFilter {"Type": "CHILD_SHARDS", "ShardId": parent}`: the parent whose children to list.
+fn shard_filter<'a>(req: &Req<'a>) -> Result<Option<&'a str>, AwsError> {
+    let Some(filter) = req.0.get("ShardFilter") else {
+        return Ok(None);
+    };
+    if filter.is_null() {
+        return Ok(None);
+    }
+    let obj = filter.as_object().ok_or_else(|| {
+        AwsError::serialization("Unexpected value type in payload: ShardFilter must be an object")
+    })?;
+    let inner = Req(obj);
+    let ty = inner.str_opt("Type")?;
+    match ty {
+        Some("CHILD_SHARDS") => {}
+        Some(other) => {
+            return Err(constraint(
+                &Value::String(other.into()),
+                "shardFilter.type",
+                "Member must satisfy enum value set: [CHILD_SHARDS]",
+            ))
+        }
+        None => {
+            return Err(AwsError::validation(
+                "1 validation error detected: Value null at 'shardFilter.type' failed to satisfy constraint: Member must not be null",
+            ))
+        }
+    }
+    let shard_id = inner.str_opt("ShardId")?.ok_or_else(|| {
+        AwsError::validation(
+            "1 validation error detected: Value null at 'shardFilter.shardId' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    check_shard_id_len(shard_id, "shardFilter.shardId")?;
+    Ok(Some(shard_id))
 }
 
 /// Where an iterator points: the next record to return has a sequence number ≥ `from`.
@@ -238,14 +371,11 @@ fn get_shard_iterator(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
         }
         None => None,
     };
+    check_shard_id_len(shard_id, "shardId")?;
     let stream = lookup_stream(app, arn)?;
-    let shard = stream.shard(shard_id).ok_or_else(|| {
-        AwsError::ddb_not_found(format!(
-            "Requested resource not found: Shard does not exist: {shard_id}"
-        ))
-    })?;
+    let shard = lookup_shard(app, &stream, shard_id)?;
     let from = match (ty, seq_num) {
-        ("TRIM_HORIZON", _) => 0,
+        ("TRIM_HORIZON", _) => trim_horizon(app, shard)?,
         ("LATEST", _) => match shard.end_seq {
             Some(end) => end + 1,
             None => app
@@ -257,6 +387,9 @@ fn get_shard_iterator(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
         (_, Some(s)) => s + 1,
         _ => 0,
     };
+    if seq_num.is_some() && is_trimmed(app, shard, from)? {
+        return Err(trimmed());
+    }
     let pos = IteratorPos {
         stream_arn: arn.to_owned(),
         shard_id: shard_id.to_owned(),
@@ -283,12 +416,12 @@ fn get_records(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
         ));
     }
     let stream = lookup_stream(app, &pos.stream_arn)?;
-    let shard = stream.shard(&pos.shard_id).ok_or_else(|| {
-        AwsError::ddb_not_found(format!(
-            "Requested resource not found: Shard does not exist: {}",
-            pos.shard_id
-        ))
-    })?;
+    let shard = stream
+        .shard(&pos.shard_id)
+        .ok_or_else(|| shard_not_found(&pos.shard_id))?;
+    if is_trimmed(app, shard, pos.from)? {
+        return Err(trimmed());
+    }
     let records = app
         .store
         .read_records(shard.iid, pos.from, limit as usize)?;
@@ -347,31 +480,90 @@ pub async fn rollover_endpoint(
     Ok(crate::protocol::rest_ok(200, &json!({ "Shards": shards })))
 }
 
-/// Rolls shards over once they have been open for the configured time (by the server clock),
-/// as DynamoDB does about every four hours.
-pub async fn run_rollover(app: std::sync::Arc<App>, cancel: tokio_util::sync::CancellationToken) {
+/// How often (real time) the retention trimmer looks for expired records when the clock has
+/// not been moved.
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// Records removed per write transaction, so trimming never holds up writers for long.
+const TRIM_BUDGET: usize = 5000;
+
+/// Time-driven stream upkeep under the server clock: rolls shards over once they have been
+/// open for the configured time (as DynamoDB does about every four hours) and trims records
+/// past retention. Woken early whenever the clock is moved.
+pub async fn run_maintenance(
+    app: std::sync::Arc<App>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let mut last_trim = tokio::time::Instant::now();
     loop {
-        tokio::select! {
+        let moved = tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-            _ = app.time_moved.notified() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => false,
+            _ = app.time_moved.notified() => true,
+        };
+        roll_due_shards(&app).await;
+        if moved || last_trim.elapsed() >= TRIM_EVERY {
+            last_trim = tokio::time::Instant::now();
+            trim_expired(&app).await;
         }
-        let now = app.store.clock().now_millis();
-        let due: Vec<String> = app
+    }
+}
+
+async fn roll_due_shards(app: &App) {
+    let now = app.store.clock().now_millis();
+    let due: Vec<String> = app
+        .store
+        .catalog()
+        .streams
+        .values()
+        .filter(|s| s.enabled)
+        .filter(|s| {
+            s.open_shards()
+                .any(|sh| now - sh.created_ms >= app.cfg.shard_rollover_ms)
+        })
+        .map(|s| s.arn.clone())
+        .collect();
+    for arn in due {
+        if let Err(e) = app.store.write(move |tx| tx.roll_shards(&arn, false)).await {
+            tracing::warn!(error = %e, "shard roll-over failed");
+        }
+    }
+}
+
+/// Removes records past retention. Looks at each shard's oldest record first, so an idle
+/// server never opens a write transaction for nothing.
+async fn trim_expired(app: &App) {
+    let cutoff = retention_cutoff(app);
+    let shards: Vec<u64> = app
+        .store
+        .catalog()
+        .streams
+        .values()
+        .flat_map(|s| s.shards.iter().map(|sh| sh.iid))
+        .collect();
+    let due = shards.into_iter().any(|iid| {
+        app.store
+            .read_records(iid, 0, 1)
+            .ok()
+            .and_then(|r| r.first().map(|r| r.arrival_ms < cutoff))
+            .unwrap_or(false)
+    });
+    if !due {
+        return;
+    }
+    loop {
+        match app
             .store
-            .catalog()
-            .streams
-            .values()
-            .filter(|s| s.enabled)
-            .filter(|s| {
-                s.open_shards()
-                    .any(|sh| now - sh.created_ms >= app.cfg.shard_rollover_ms)
-            })
-            .map(|s| s.arn.clone())
-            .collect();
-        for arn in due {
-            if let Err(e) = app.store.write(move |tx| tx.roll_shards(&arn, false)).await {
-                tracing::warn!(error = %e, "shard roll-over failed");
+            .write(move |tx| tx.trim_records(cutoff, TRIM_BUDGET))
+            .await
+        {
+            Ok(n) if n >= TRIM_BUDGET => continue,
+            Ok(n) => {
+                tracing::debug!(removed = n, "stream records trimmed");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "stream trimming failed");
+                return;
             }
         }
     }

@@ -125,6 +125,13 @@ pub struct ShardMeta {
     pub hash_lo: u64,
     #[serde(default = "max_hash")]
     pub hash_hi: u64,
+    /// When the shard closed (server clock); `None` while open.
+    #[serde(default)]
+    pub closed_ms: Option<i64>,
+    /// The highest sequence number removed by retention trimming; iterators at or below it
+    /// point at trimmed data.
+    #[serde(default)]
+    pub trimmed_to: Option<u128>,
 }
 
 fn max_hash() -> u64 {
@@ -134,6 +141,12 @@ fn max_hash() -> u64 {
 impl ShardMeta {
     pub fn covers(&self, hash: u64) -> bool {
         self.hash_lo <= hash && hash <= self.hash_hi
+    }
+
+    /// A closed shard whose every record is older than `cutoff_ms` has been trimmed away
+    /// entirely and is no longer part of the stream's description.
+    pub fn expired(&self, cutoff_ms: i64) -> bool {
+        self.closed_ms.is_some_and(|c| c < cutoff_ms)
     }
 }
 
@@ -148,6 +161,9 @@ pub struct StreamMeta {
     pub created_ms: i64,
     pub key_schema: KeySchema,
     pub shards: Vec<ShardMeta>,
+    /// When the stream was disabled (server clock); it stays readable for the retention period.
+    #[serde(default)]
+    pub disabled_ms: Option<i64>,
 }
 
 impl StreamMeta {
@@ -161,6 +177,11 @@ impl StreamMeta {
 
     pub fn open_shards(&self) -> impl Iterator<Item = &ShardMeta> {
         self.shards.iter().filter(|s| s.end_seq.is_none())
+    }
+
+    /// A disabled stream whose records have all passed the retention period is gone.
+    pub fn expired(&self, cutoff_ms: i64) -> bool {
+        !self.enabled && self.disabled_ms.is_some_and(|d| d < cutoff_ms)
     }
 
     pub fn shard(&self, shard_id: &str) -> Option<&ShardMeta> {

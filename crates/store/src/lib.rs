@@ -685,6 +685,8 @@ impl Tx<'_> {
             created_ms: self.now_ms,
             hash_lo,
             hash_hi,
+            closed_ms: None,
+            trimmed_to: None,
         }
     }
 
@@ -720,6 +722,7 @@ impl Tx<'_> {
             created_ms: self.now_ms,
             key_schema: table.key_schema.clone(),
             shards,
+            disabled_ms: None,
         };
         self.put_stream(stream.clone())?;
         Ok(stream)
@@ -738,6 +741,7 @@ impl Tx<'_> {
         let mut children = Vec::new();
         for shard in stream.shards.iter_mut().filter(|s| s.end_seq.is_none()) {
             shard.end_seq = Some(last.max(shard.start_seq.saturating_sub(1)));
+            shard.closed_ms = Some(self.now_ms);
             self.touched.entry(shard.iid).or_insert(0);
             let parent = Some(shard.shard_id.clone());
             if split && shard.hash_lo < shard.hash_hi {
@@ -753,16 +757,67 @@ impl Tx<'_> {
         Ok(children)
     }
 
+    /// Retention: removes up to `budget` stream records that arrived before `cutoff_ms`, oldest
+    /// first in each shard, and remembers each shard's trim point. Returns how many records
+    /// were removed (less than `budget` once nothing is left to trim).
+    pub fn trim_records(&mut self, cutoff_ms: i64, budget: usize) -> Result<usize, AwsError> {
+        let mut removed = 0;
+        let arns: Vec<String> = self.catalog.streams.keys().cloned().collect();
+        for arn in arns {
+            let Some(mut stream) = self.catalog.streams.get(&arn).cloned() else {
+                continue;
+            };
+            let mut changed = false;
+            for shard in &mut stream.shards {
+                if removed >= budget {
+                    break;
+                }
+                let mut doomed = Vec::new();
+                {
+                    let lo = record_key(shard.iid, 0);
+                    let hi = record_key(shard.iid, u128::MAX);
+                    let range = self
+                        .records
+                        .range(lo.as_slice()..=hi.as_slice())
+                        .map_err(|e| fail(self.failed, e))?;
+                    for entry in range {
+                        let (k, v) = entry.map_err(|e| fail(self.failed, e))?;
+                        let rec: StreamRecord =
+                            serde_json::from_slice(v.value()).map_err(|e| fail(self.failed, e))?;
+                        if rec.arrival_ms >= cutoff_ms || removed + doomed.len() >= budget {
+                            break;
+                        }
+                        doomed.push((k.value().to_vec(), rec.sequence));
+                    }
+                }
+                for (k, seq) in &doomed {
+                    self.records
+                        .remove(k.as_slice())
+                        .map_err(|e| fail(self.failed, e))?;
+                    shard.trimmed_to = Some(shard.trimmed_to.map_or(*seq, |t| t.max(*seq)));
+                    changed = true;
+                }
+                removed += doomed.len();
+            }
+            if changed {
+                self.put_stream(stream)?;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Disables a stream: closes its open shards; records stay readable.
     pub fn disable_stream(&mut self, arn: &str) -> Result<(), AwsError> {
         let Some(mut stream) = self.catalog.streams.get(arn).cloned() else {
             return Ok(());
         };
         stream.enabled = false;
+        stream.disabled_ms = Some(self.now_ms);
         let last = self.catalog.next_seq;
         for shard in stream.shards.iter_mut().filter(|s| s.end_seq.is_none()) {
             // An empty closed shard ends just before it starts.
             shard.end_seq = Some(last.max(shard.start_seq.saturating_sub(1)));
+            shard.closed_ms = Some(self.now_ms);
             self.touched.entry(shard.iid).or_insert(0);
         }
         self.put_stream(stream)

@@ -58,6 +58,9 @@ struct ServeArgs {
     /// How long a stream shard stays open before it rolls over to a child (e.g. 4h, 30m, 90s).
     #[arg(long, env = "TRIBUTARY_SHARD_ROLLOVER", default_value = "4h", value_parser = parse_duration_ms)]
     shard_rollover: i64,
+    /// How long stream records stay readable before they are trimmed (e.g. 24h).
+    #[arg(long, env = "TRIBUTARY_STREAM_RETENTION", default_value = "24h", value_parser = parse_duration_ms)]
+    stream_retention: i64,
     /// Python interpreter for python runtimes.
     #[arg(long, env = "TRIBUTARY_PYTHON", default_value = "python3")]
     python: PathBuf,
@@ -143,6 +146,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             work_dir,
             stream_shards: args.stream_shards,
             shard_rollover_ms: args.shard_rollover,
+            stream_retention_ms: args.stream_retention,
         },
         store,
         host,
