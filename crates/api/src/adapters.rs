@@ -6,8 +6,8 @@ use std::sync::{Arc, Weak};
 use async_trait::async_trait;
 use serde_json::json;
 use tributary_esm::{
-    Checkpoint, CheckpointStore, InvokeError, InvokeOutcome, Invoker, ShardInfo, SourceError,
-    StreamSource,
+    Checkpoint, CheckpointStore, FailureDestination, InvokeError, InvokeOutcome, Invoker,
+    ShardInfo, SourceError, StreamSource,
 };
 use tributary_model::arn::parse_function_ref;
 use tributary_model::stream::StreamRecord;
@@ -183,6 +183,40 @@ impl Invoker for LocalInvoker {
         Ok(InvokeOutcome {
             payload: out.payload.to_vec(),
             function_error: out.function_error,
+            request_id: out.request_id,
+            executed_version: out.executed_version,
         })
+    }
+}
+
+/// On-failure destinations: the server's own SQS queues, SNS topics and S3 buckets.
+pub struct LocalDestinations {
+    pub app: Weak<App>,
+}
+
+#[async_trait]
+impl FailureDestination for LocalDestinations {
+    async fn deliver(
+        &self,
+        destination_arn: &str,
+        mapping_uuid: &str,
+        shard_id: &str,
+        record: &serde_json::Value,
+        event: &[u8],
+    ) -> Result<(), String> {
+        let app: Arc<App> = self
+            .app
+            .upgrade()
+            .ok_or_else(|| "shutting down".to_owned())?;
+        crate::mappings::deliver_failure(
+            &app,
+            destination_arn,
+            mapping_uuid,
+            shard_id,
+            record,
+            event,
+        )
+        .await
+        .map_err(|e| format!("{}: {}", e.code, e.message))
     }
 }

@@ -5,6 +5,7 @@
 mod adapters;
 pub mod dynamodb;
 pub mod lambda;
+pub mod logs;
 pub mod mappings;
 pub mod protocol;
 pub mod streams;
@@ -41,6 +42,8 @@ pub struct Config {
     pub stream_shards: u32,
     /// How long a shard stays open before it rolls over to a child, in milliseconds.
     pub shard_rollover_ms: i64,
+    /// Retention of log groups without a policy of their own; `None` keeps events forever.
+    pub log_retention_days: Option<u32>,
     /// How long stream records stay readable, in milliseconds (DynamoDB: 24 hours).
     pub stream_retention_ms: i64,
 }
@@ -53,12 +56,16 @@ pub struct App {
     pub store: Store,
     pub host: Arc<FunctionHost>,
     pub engine: Arc<Engine>,
+    /// CloudWatch Logs: function output and the Logs API.
+    pub logs: logs::Logs,
     specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
     iterator_secret: [u8; 32],
     /// Wakes the TTL sweeper early (TTL enabled, clock moved).
     ttl_wake: tokio::sync::Notify,
     /// Wakes time-driven background work (shard roll-over) when the clock is moved.
     time_moved: tokio::sync::Notify,
+    /// Moves whenever the clock is moved by hand; event source mappings watch it.
+    clock_moved: tokio::sync::watch::Sender<u64>,
     /// `ClientRequestToken`s of recent TransactWriteItems calls.
     transaction_tokens: dynamodb::Tokens,
     /// Stops background tasks (the TTL sweeper) at shutdown.
@@ -73,6 +80,8 @@ impl App {
         host: Arc<FunctionHost>,
         clock: Arc<tributary_model::SystemClock>,
     ) -> Arc<App> {
+        let clock_moved = tokio::sync::watch::Sender::new(0u64);
+        let logs = logs::Logs::new(store.clone(), &cfg);
         let app = Arc::new_cyclic(|weak| {
             let deps = tributary_esm::Deps {
                 source: Arc::new(adapters::StoreSource {
@@ -82,6 +91,9 @@ impl App {
                 checkpoints: Arc::new(adapters::StoreCheckpoints {
                     store: store.clone(),
                 }),
+                destinations: Arc::new(adapters::LocalDestinations { app: weak.clone() }),
+                clock: clock.clone(),
+                clock_moved: clock_moved.subscribe(),
             };
             App {
                 cfg,
@@ -89,14 +101,17 @@ impl App {
                 store,
                 host,
                 engine: Engine::new(deps),
+                logs,
                 specs: Mutex::new(HashMap::new()),
                 iterator_secret: rand::random(),
                 ttl_wake: tokio::sync::Notify::new(),
                 time_moved: tokio::sync::Notify::new(),
+                clock_moved,
                 transaction_tokens: dynamodb::Tokens::default(),
                 background: tokio_util::sync::CancellationToken::new(),
             }
         });
+        logs::start(&app);
         tokio::spawn(dynamodb::run_ttl_sweeper(
             app.clone(),
             app.background.clone(),
@@ -127,6 +142,7 @@ impl App {
             tracing::warn!("mappings did not drain in time; stopping functions");
         }
         self.host.shutdown().await;
+        self.logs.flush().await;
         if let Err(e) = self.store.flush().await {
             tracing::warn!(error = %e, "final flush failed");
         }
@@ -135,6 +151,19 @@ impl App {
 }
 
 impl App {
+    /// A mapping's durable checkpoint in one shard.
+    pub fn engine_checkpoint(
+        &self,
+        uuid: &str,
+        shard_id: &str,
+    ) -> Option<tributary_esm::Checkpoint> {
+        use tributary_esm::CheckpointStore;
+        adapters::StoreCheckpoints {
+            store: self.store.clone(),
+        }
+        .get(uuid, shard_id)
+    }
+
     /// Asks the TTL sweeper to look for expired items now.
     pub fn ttl_changed(&self) {
         self.ttl_wake.notify_one();
@@ -236,6 +265,18 @@ async fn route(
                 .await
                 .unwrap_or_else(|e| rest_error(&e))
         }
+        ["_tributary", "event-source-mappings", uuid, "drain"] if method == Method::POST => {
+            match mappings::drain(&app, uuid, &query).await {
+                Ok(v) => rest_ok(200, &v),
+                Err(e) => rest_error(&e),
+            }
+        }
+        ["_tributary", "event-source-mappings", uuid, "shards"] if method == Method::GET => {
+            match mappings::shards_view(&app, uuid) {
+                Ok(v) => rest_ok(200, &v),
+                Err(e) => rest_error(&e),
+            }
+        }
         ["2015-03-31", "event-source-mappings", ..] => {
             mappings::dispatch(&app, &method, &segments[2..], &query, body)
                 .await
@@ -305,6 +346,7 @@ fn advance_clock(app: &App, body: &[u8]) -> Result<Response, AwsError> {
     app.clock.advance_millis((secs * 1000.0).round() as i64);
     app.ttl_changed();
     app.time_moved.notify_waiters();
+    app.clock_moved.send_modify(|v| *v += 1);
     Ok(rest_ok(200, &clock_json(app)))
 }
 
@@ -332,6 +374,7 @@ async fn json10(app: &Arc<App>, target: &str, body: &[u8]) -> Response {
     let result = match service {
         "DynamoDB_20120810" => dynamodb::dispatch(app, op, &req).await,
         "DynamoDBStreams_20120810" => streams::dispatch(app, op, &req).await,
+        "Logs_20140328" => return logs::respond(app, op, &req).await,
         _ => Err(AwsError::new(
             "UnknownOperationException",
             400,

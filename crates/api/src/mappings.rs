@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use tributary_esm::filter::{validate_filter_criteria, FilterSet};
 use tributary_esm::{MappingConfig, StartingPosition};
 use tributary_model::arn::{esm_arn, parse_function_ref, parse_stream_arn};
 use tributary_model::AwsError;
@@ -119,6 +120,23 @@ impl MappingDoc {
                 StartingPosition::TrimHorizon
             },
             max_retry_attempts: self.max_retry_attempts,
+            max_record_age_ms: if self.max_record_age < 0 {
+                -1
+            } else {
+                self.max_record_age * 1000
+            },
+            bisect_on_error: self.bisect,
+            report_batch_item_failures: self
+                .function_response_types
+                .iter()
+                .any(|t| t == "ReportBatchItemFailures"),
+            parallelization_factor: self.parallelization_factor.clamp(1, 10) as usize,
+            tumbling_window_ms: self.tumbling_window.max(0) * 1000,
+            // Stored criteria passed validation when they were stored.
+            filters: Arc::new(
+                FilterSet::from_criteria(self.filter_criteria.as_ref()).unwrap_or_default(),
+            ),
+            on_failure: self.on_failure.clone(),
         }
     }
 }
@@ -148,6 +166,130 @@ pub async fn dispatch(
         (&Method::DELETE, [uuid]) => rest_ok(202, &delete(app, uuid).await?),
         _ => return Err(crate::unknown_rest_operation(method, rest)),
     })
+}
+
+/// `GET /_tributary/event-source-mappings/{UUID}/shards`: each shard's checkpoint, lag,
+/// in-flight batches, retries and last error, as the engine sees them now.
+pub fn shards_view(app: &App, uuid: &str) -> Result<Value, AwsError> {
+    let doc = find(app, uuid)?;
+    let status = app.engine.status(uuid);
+    let now = app.store.clock().now_millis();
+    let cat = app.store.catalog();
+    let stream = cat.streams.get(&doc.event_source_arn);
+    let mut shards = Vec::new();
+    for shard in stream.map(|s| s.shards.as_slice()).unwrap_or_default() {
+        let st = status
+            .shards
+            .get(&shard.shard_id)
+            .cloned()
+            .unwrap_or_default();
+        let checkpoint = app.engine_checkpoint(uuid, &shard.shard_id);
+        let last = app.store.last_sequence(shard.iid).ok().flatten();
+        let processed = st.processed_seq.or(checkpoint.map(|c| c.seq));
+        // Lag: how long the oldest record not yet processed has been waiting.
+        let lag_ms = match (last, processed) {
+            (Some(l), p) if p.is_none_or(|p| p < l) => app
+                .store
+                .read_records(shard.iid, p.map_or(0, |p| p + 1), 1)
+                .ok()
+                .and_then(|r| r.first().map(|r| (now - r.arrival_ms).max(0)))
+                .unwrap_or(0),
+            _ => 0,
+        };
+        shards.push(json!({
+            "ShardId": shard.shard_id,
+            "ParentShardId": shard.parent_shard_id,
+            "Closed": shard.end_seq.is_some(),
+            "Checkpoint": checkpoint.map(|c| c.seq.to_string()),
+            "Finished": checkpoint.is_some_and(|c| c.shard_done) || st.done,
+            "ProcessedSequenceNumber": processed.map(|p| p.to_string()),
+            "LatestSequenceNumber": last.map(|l| l.to_string()),
+            "LagMillis": lag_ms,
+            "IteratorAgeMillis": st.iterator_age_ms,
+            "InFlightBatches": st.in_flight,
+            "RetryCount": st.retries,
+            "LastError": st.last_error,
+        }));
+    }
+    Ok(json!({
+        "UUID": uuid,
+        "State": doc.steady_state(),
+        "LastProcessingResult": status.last_processing_result.as_deref().unwrap_or("No records processed"),
+        "Shards": shards,
+    }))
+}
+
+/// `POST /_tributary/event-source-mappings/{UUID}/drain[?timeout=seconds]`: waits until every
+/// record committed before the call has been delivered, filtered out or discarded by the
+/// mapping, or until the timeout (default 30 s); reports which.
+pub async fn drain(
+    app: &Arc<App>,
+    uuid: &str,
+    query: &BTreeMap<String, String>,
+) -> Result<Value, AwsError> {
+    let doc = find(app, uuid)?;
+    let timeout = match query.get("timeout") {
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|t| t.is_finite() && *t >= 0.0 && *t <= 3600.0)
+            .ok_or_else(|| AwsError::validation("timeout must be a number of seconds (0..3600)"))?,
+        None => 30.0,
+    };
+    // The targets: the newest record of every shard at the time of the call.
+    let targets: Vec<(String, u128)> = {
+        let cat = app.store.catalog();
+        cat.streams
+            .get(&doc.event_source_arn)
+            .map(|s| {
+                s.shards
+                    .iter()
+                    .filter_map(|sh| {
+                        app.store
+                            .last_sequence(sh.iid)
+                            .ok()
+                            .flatten()
+                            .map(|l| (sh.shard_id.clone(), l))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let started = std::time::Instant::now();
+    let app2 = app.clone();
+    let uuid2 = uuid.to_owned();
+    let reached = |st: &tributary_esm::MappingStatus| {
+        targets.iter().all(|(shard, target)| {
+            let cp = app2.engine_checkpoint(&uuid2, shard);
+            let live = st.shards.get(shard);
+            cp.is_some_and(|c| c.shard_done || c.seq >= *target)
+                || live.is_some_and(|s| s.done || s.processed_seq.is_some_and(|p| p >= *target))
+        })
+    };
+    let drained = app
+        .engine
+        .wait_until(uuid, std::time::Duration::from_secs_f64(timeout), reached)
+        .await;
+    let mut view = shards_view(app, uuid)?;
+    view["Drained"] = json!(drained);
+    view["WaitedMillis"] = json!(started.elapsed().as_millis() as u64);
+    Ok(view)
+}
+
+/// Reports a discarded batch to an on-failure destination (SQS queue, SNS topic or S3 bucket)
+/// with AWS's invocation record; S3 objects also carry the original event as `payload`.
+pub async fn deliver_failure(
+    app: &Arc<App>,
+    destination: &str,
+    mapping_uuid: &str,
+    shard_id: &str,
+    record: &Value,
+    event: &[u8],
+) -> Result<(), AwsError> {
+    let _ = (app, mapping_uuid, shard_id, record, event);
+    Err(AwsError::internal(format!(
+        "destination {destination} is not supported yet"
+    )))
 }
 
 fn not_found() -> AwsError {
@@ -289,24 +431,18 @@ fn knobs(req: &Req<'_>) -> Result<Knobs, AwsError> {
     };
     let filter_criteria = match req.obj_opt("FilterCriteria")? {
         Some(fc) => {
-            let filters = Req(fc).array_opt("Filters")?.cloned().unwrap_or_default();
-            if filters.len() > 5 {
-                return Err(lambda_err::invalid_parameter(
-                    "The maximum number of filters for this event source mapping is 5.",
-                ));
-            }
-            for f in &filters {
-                let pattern = f.get("Pattern").and_then(Value::as_str).unwrap_or("");
-                let parsed: Result<Value, _> = serde_json::from_str(pattern);
-                if pattern.len() > 4096 || !matches!(parsed, Ok(Value::Object(_))) {
-                    return Err(lambda_err::invalid_parameter(
-                        "Invalid filter pattern definition.",
-                    ));
+            let patterns = validate_filter_criteria(&Value::Object(fc.clone())).map_err(|e| {
+                if e.code() == "ValidationException" {
+                    AwsError::validation(e.to_string())
+                } else {
+                    lambda_err::invalid_parameter(e.to_string())
                 }
-            }
-            if filters.is_empty() {
+            })?;
+            if patterns.is_empty() {
                 Some(None)
             } else {
+                let filters: Vec<Value> =
+                    patterns.iter().map(|p| json!({ "Pattern": p })).collect();
                 Some(Some(json!({ "Filters": filters })))
             }
         }

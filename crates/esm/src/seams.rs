@@ -59,11 +59,15 @@ pub trait StreamSource: Send + Sync + 'static {
 }
 
 /// The result of a synchronous invocation that reached the function.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct InvokeOutcome {
     pub payload: Vec<u8>,
     /// `Some("Unhandled")` when the function failed.
     pub function_error: Option<String>,
+    /// The invocation's request id (the failure record's `requestContext.requestId`).
+    pub request_id: String,
+    /// The version that ran (`$LATEST` or a number).
+    pub executed_version: String,
 }
 
 /// An invocation that did not run the function.
@@ -85,6 +89,22 @@ pub trait Invoker: Send + Sync + 'static {
         function_arn: &str,
         payload: Vec<u8>,
     ) -> Result<InvokeOutcome, InvokeError>;
+}
+
+/// Where discarded batches are reported: the mapping's on-failure destination (an SQS queue,
+/// an SNS topic or an S3 bucket).
+#[async_trait]
+pub trait FailureDestination: Send + Sync + 'static {
+    /// Delivers one invocation record (spec §4) to `destination_arn`. `event` is the original
+    /// Lambda event of the reported records, which only the S3 destination carries.
+    async fn deliver(
+        &self,
+        destination_arn: &str,
+        mapping_uuid: &str,
+        shard_id: &str,
+        record: &serde_json::Value,
+        event: &[u8],
+    ) -> Result<(), String>;
 }
 
 /// How far a mapping got in one shard.

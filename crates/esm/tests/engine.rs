@@ -121,9 +121,16 @@ impl Invoker for FakeInvoker {
         if failing {
             self.failures.fetch_sub(1, Ordering::SeqCst);
         }
+        let poisoned = self
+            .batches
+            .lock()
+            .unwrap()
+            .last()
+            .is_some_and(|b| b.iter().any(|k| k.starts_with("poison")));
         Ok(InvokeOutcome {
             payload: b"null".to_vec(),
-            function_error: failing.then(|| "Unhandled".into()),
+            function_error: (failing || poisoned).then(|| "Unhandled".into()),
+            ..Default::default()
         })
     }
 }
@@ -156,6 +163,48 @@ fn config(batch_size: usize) -> MappingConfig {
         max_batching_window_ms: 0,
         starting_position: StartingPosition::TrimHorizon,
         max_retry_attempts: -1,
+        max_record_age_ms: -1,
+        bisect_on_error: false,
+        report_batch_item_failures: false,
+        parallelization_factor: 1,
+        tumbling_window_ms: 0,
+        filters: Arc::new(filter::FilterSet::default()),
+        on_failure: None,
+    }
+}
+
+/// Discarded batches, as the on-failure destination received them.
+#[derive(Default)]
+struct FakeDestination(Mutex<Vec<serde_json::Value>>);
+
+#[async_trait]
+impl FailureDestination for FakeDestination {
+    async fn deliver(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        record: &serde_json::Value,
+        _: &[u8],
+    ) -> Result<(), String> {
+        self.0.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+}
+
+fn deps(
+    source: Arc<dyn StreamSource>,
+    invoker: Arc<dyn Invoker>,
+    checkpoints: Arc<dyn CheckpointStore>,
+    destinations: Arc<FakeDestination>,
+) -> Deps {
+    Deps {
+        source,
+        invoker,
+        checkpoints,
+        destinations,
+        clock: tributary_model::ManualClock::new(1_700_000_000_000),
+        clock_moved: watch::channel(0).1,
     }
 }
 
@@ -174,11 +223,12 @@ async fn idle_shard_does_not_spin_and_wakes_on_new_records() {
     let source = FakeSource::new();
     let invoker = Arc::new(FakeInvoker::default());
     let checkpoints = Arc::new(FakeCheckpoints::default());
-    let engine = Engine::new(Deps {
-        source: source.clone(),
-        invoker: invoker.clone(),
-        checkpoints: checkpoints.clone(),
-    });
+    let engine = Engine::new(deps(
+        source.clone(),
+        invoker.clone(),
+        checkpoints.clone(),
+        Arc::default(),
+    ));
     engine.start(config(10)).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(
@@ -201,11 +251,12 @@ async fn failed_batch_is_retried_before_the_checkpoint_moves() {
     let invoker = Arc::new(FakeInvoker::default());
     invoker.failures.store(2, Ordering::SeqCst);
     let checkpoints = Arc::new(FakeCheckpoints::default());
-    let engine = Engine::new(Deps {
-        source: source.clone(),
-        invoker: invoker.clone(),
-        checkpoints: checkpoints.clone(),
-    });
+    let engine = Engine::new(deps(
+        source.clone(),
+        invoker.clone(),
+        checkpoints.clone(),
+        Arc::default(),
+    ));
     engine.start(config(2)).await;
     eventually(|| invoker.batches.lock().unwrap().len() == 4).await;
     let batches = invoker.batches.lock().unwrap().clone();
@@ -257,11 +308,12 @@ async fn closed_shard_with_a_far_end_finishes_without_spinning() {
     let source = Arc::new(Closed(Arc::try_unwrap(inner).ok().unwrap()));
     let invoker = Arc::new(FakeInvoker::default());
     let checkpoints = Arc::new(FakeCheckpoints::default());
-    let engine = Engine::new(Deps {
-        source: source.clone(),
-        invoker: invoker.clone(),
-        checkpoints: checkpoints.clone(),
-    });
+    let engine = Engine::new(deps(
+        source.clone(),
+        invoker.clone(),
+        checkpoints.clone(),
+        Arc::default(),
+    ));
     engine.start(config(10)).await;
     eventually(|| checkpoints.get("u", SHARD).is_some_and(|c| c.shard_done)).await;
     assert_eq!(invoker.batches.lock().unwrap().concat(), ["a"]);
@@ -272,5 +324,90 @@ async fn closed_shard_with_a_far_end_finishes_without_spinning() {
         reads,
         "a finished shard is not read again"
     );
+    engine.shutdown().await;
+}
+
+/// A poison record in a batch of 10 with bisect: halves are retried until the record is
+/// isolated; the other nine are delivered, in order, and only the poison is discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bisect_isolates_a_poison_record() {
+    let source = FakeSource::new();
+    let keys: Vec<String> = (0..10)
+        .map(|i| if i == 6 { "poison".into() } else { format!("k{i}") })
+        .collect();
+    for k in &keys {
+        source.put(k);
+    }
+    let invoker = Arc::new(FakeInvoker::default());
+    let checkpoints = Arc::new(FakeCheckpoints::default());
+    let dest = Arc::new(FakeDestination::default());
+    let engine = Engine::new(deps(
+        source.clone(),
+        invoker.clone(),
+        checkpoints.clone(),
+        dest.clone(),
+    ));
+    let mut cfg = config(10);
+    cfg.bisect_on_error = true;
+    cfg.max_retry_attempts = 1;
+    cfg.on_failure = Some("arn:aws:sqs:us-east-1:000000000000:dlq".into());
+    engine.start(cfg).await;
+    eventually(|| checkpoints.get("u", SHARD).map(|c| c.seq) == Some(START + 9)).await;
+    let batches = invoker.batches.lock().unwrap().clone();
+    let delivered: Vec<String> = batches
+        .iter()
+        .filter(|b| !b.iter().any(|k| k == "poison"))
+        .flatten()
+        .cloned()
+        .collect();
+    let expected: Vec<String> = keys.iter().filter(|k| *k != "poison").cloned().collect();
+    assert_eq!(delivered, expected, "the nine good records, once each, in order");
+    // Isolated, then retried once (MaximumRetryAttempts 1) before being discarded.
+    let alone = batches.iter().filter(|b| b == &&vec!["poison".to_string()]).count();
+    assert_eq!(alone, 2, "{batches:?}");
+    let reports = dest.0.lock().unwrap().clone();
+    assert_eq!(reports.len(), 1);
+    let info = &reports[0]["DDBStreamBatchInfo"];
+    assert_eq!(info["batchSize"], 1);
+    assert_eq!(info["startSequenceNumber"], (START + 6).to_string());
+    assert_eq!(reports[0]["requestContext"]["condition"], "RetryAttemptsExhausted");
+    assert_eq!(reports[0]["requestContext"]["approximateInvokeCount"], 2);
+    assert_eq!(reports[0]["responseContext"]["functionError"], "Unhandled");
+    engine.shutdown().await;
+}
+
+/// With ParallelizationFactor 4 every record is delivered exactly once and the checkpoint
+/// covers everything once all lanes are done. (Per-key order is checked end to end.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_lanes_deliver_everything_once() {
+    let source = FakeSource::new();
+    for round in 0..5 {
+        for key in 0..8 {
+            source.put(&format!("key{key}-{round}"));
+        }
+    }
+    let invoker = Arc::new(FakeInvoker::default());
+    let checkpoints = Arc::new(FakeCheckpoints::default());
+    let engine = Engine::new(deps(
+        source.clone(),
+        invoker.clone(),
+        checkpoints.clone(),
+        Arc::default(),
+    ));
+    let mut cfg = config(3);
+    cfg.parallelization_factor = 4;
+    engine.start(cfg).await;
+    eventually(|| checkpoints.get("u", SHARD).map(|c| c.seq) == Some(START + 39)).await;
+    let batches = invoker.batches.lock().unwrap().clone();
+    assert!(batches.iter().all(|b| b.len() <= 3));
+    let all: Vec<String> = batches.concat();
+    assert_eq!(all.len(), 40, "each record once");
+    for key in 0..8 {
+        let rounds: Vec<&String> = all
+            .iter()
+            .filter(|k| k.starts_with(&format!("key{key}-")))
+            .collect();
+        assert_eq!(rounds.len(), 5);
+    }
     engine.shutdown().await;
 }
