@@ -58,6 +58,7 @@ ROLE = "arn:aws:iam::000000000000:role/bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 ANOMALIES: list[str] = []
+STREAM_SHARDS = 1  # --shards
 
 
 def log(msg: str) -> None:
@@ -175,7 +176,8 @@ class Server:
     def start(self) -> None:
         if not self.binary.is_file():
             sys.exit(f"{self.binary} not found: cargo build --release -p tributary")
-        cmd = [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}"]
+        cmd = [str(self.binary), "serve", "--listen", f"127.0.0.1:{self.port}",
+               "--stream-shards", str(STREAM_SHARDS)]
         cmd += ["--data-dir", str(self.data_dir)] if self.durable else ["--in-memory"]
         (self.run_dir / "command.txt").write_text(" ".join(cmd) + "\n")
         logf = open(self.run_dir / "server.log", "ab")
@@ -287,10 +289,11 @@ def create_function(lam, name: str, code: str, env: dict[str, str], runtime: str
     wait_for(active, f"function {name} Active")
 
 
-def create_mapping(lam, fn: str, stream_arn: str, batch: int, position: str) -> tuple[dict, int]:
+def create_mapping(lam, fn: str, stream_arn: str, batch: int, position: str, pf: int = 1) -> tuple[dict, int]:
     """Returns (response, time.time_ns() right after CreateEventSourceMapping returned)."""
     esm = lam.create_event_source_mapping(FunctionName=fn, EventSourceArn=stream_arn, BatchSize=batch,
-                                          MaximumBatchingWindowInSeconds=0, StartingPosition=position)
+                                          MaximumBatchingWindowInSeconds=0, StartingPosition=position,
+                                          ParallelizationFactor=pf)
     t = time.time_ns()
     return esm, t
 
@@ -437,7 +440,7 @@ def run_latency(args, i: int) -> dict:
         rec = run_dir / "handler.txt"
         stream_arn = create_table(ddb, "bench-latency", "NEW_IMAGE")
         create_function(lam, "bench-latency-fn", LATENCY_HANDLER, {"BENCH_OUT": str(rec)}, args.runtime)
-        esm, _ = create_mapping(lam, "bench-latency-fn", stream_arn, 1, "LATEST")
+        esm, _ = create_mapping(lam, "bench-latency-fn", stream_arn, 1, "LATEST", args.parallelization)
         wait_mapping_enabled(lam, esm["UUID"])
         raw = RawDdb(srv.port)
         gap = args.gap_ms / 1000.0
@@ -702,7 +705,8 @@ def run_throughput(args, i: int) -> dict:
         perf = Perf(args.perf, srv.proc.pid, run_dir)
         c2 = cpu_split(srv.proc.pid)
         b2, me2, w2 = machine_busy(), self_cpu(), time.monotonic()
-        esm, t_created = create_mapping(lam, "bench-noop", stream_arn, args.batch_size, "TRIM_HORIZON")
+        esm, t_created = create_mapping(lam, "bench-noop", stream_arn, args.batch_size, "TRIM_HORIZON",
+                                        args.parallelization)
         # wait for the sum of batch sizes to reach n (poll the file cheaply: count bytes -> parse at the end)
         deadline_idle = 60.0
         last_total, last_change = 0, time.monotonic()
@@ -813,6 +817,8 @@ def main() -> int:
                        help="a run during which other processes used more cores than this is redone (--retries)")
         p.add_argument("--retries", type=int, default=3, help="redos of a contaminated run (the last one is kept)")
         p.add_argument("--runtime", default="python3.12")
+        p.add_argument("--shards", type=int, default=1, help="open shards per stream (--stream-shards)")
+        p.add_argument("--parallelization", type=int, default=1, help="ParallelizationFactor of the mapping")
         p.add_argument("--perf", action="store_true",
                        help="perf record -g the server and function processes during the measured phase")
         if name == "latency":
@@ -832,6 +838,8 @@ def main() -> int:
                            help="handler writes only batch sizes (no per-key loss/duplicate check)")
             p.add_argument("--settle", type=float, default=1.0, help="s to wait for late duplicates")
     args = ap.parse_args()
+    global STREAM_SHARDS
+    STREAM_SHARDS = args.shards
     args.bin = args.bin.resolve()
     OUT.mkdir(exist_ok=True)
     if not args.bin.is_file():

@@ -94,12 +94,8 @@ def drain_raw(port: int, streams, arn: str) -> tuple[int, float, int]:
 def run(args, i: int) -> dict:
     binary, sha = e2e.snapshot_binary(Path(args.bin))
     run_dir = e2e.new_run_dir("streams", args.data_dir, i)
+    e2e.STREAM_SHARDS = args.shards
     srv = Server(binary, run_dir, args.data_dir, keep_data=False)
-    if args.shards != 1:
-        # Server flags come from the environment so the shared harness stays unchanged.
-        import os
-
-        os.environ["TRIBUTARY_STREAM_SHARDS"] = str(args.shards)
     srv.start()
     try:
         ddb, _lam, streams = e2e.clients(srv.endpoint)
