@@ -243,3 +243,31 @@ def test_shards_view_and_drain_report(env):
     env.c.ddb.put_item(TableName=table["TableName"], Item={"pk": {"S": "y"}})
     out = admin(env, "POST", f"/_tributary/event-source-mappings/{esm['UUID']}/drain?timeout=0.2")
     assert out["Drained"] is False
+
+
+def _cpu_seconds(pid: int) -> float:
+    import os
+
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_hundred_idle_mappings_cost_no_cpu(env):
+    names = [scripted(env)[0] for _ in range(20)]
+    arns = [env.create_table()["LatestStreamArn"] for _ in range(5)]
+    uuids = [
+        env.c.lam.create_event_source_mapping(FunctionName=n, EventSourceArn=a, StartingPosition="LATEST")["UUID"]
+        for n in names
+        for a in arns
+    ]
+    assert len(uuids) == 100
+    for u in uuids:
+        env.wait_mapping_state(u, "Enabled")
+    time.sleep(0.5)  # let start-up settle
+    pid = env.server.proc.pid
+    before = _cpu_seconds(pid)
+    time.sleep(3)
+    used = _cpu_seconds(pid) - before
+    assert used <= 0.06, f"100 idle mappings used {used:.2f} s of CPU in 3 s"
+    for u in uuids:
+        env.c.lam.delete_event_source_mapping(UUID=u)
