@@ -125,6 +125,7 @@ impl MappingDoc {
             } else {
                 self.max_record_age * 1000
             },
+            stream_retention_ms: app.cfg.stream_retention_ms,
             bisect_on_error: self.bisect,
             report_batch_item_failures: self
                 .function_response_types

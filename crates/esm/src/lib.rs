@@ -39,8 +39,11 @@ pub struct MappingConfig {
     pub starting_position: StartingPosition,
     /// -1 = retry until the record expires.
     pub max_retry_attempts: i64,
-    /// Records older than this (by stream arrival, server clock) are discarded; -1 = never.
+    /// Records older than this (by stream arrival, server clock) are discarded; -1 = never
+    /// (until the stream's retention trims them).
     pub max_record_age_ms: i64,
+    /// The stream's retention: records older than this are gone whatever the mapping says.
+    pub stream_retention_ms: i64,
     /// Split a batch that failed with a function error in two and retry the halves.
     pub bisect_on_error: bool,
     /// `FunctionResponseTypes: ["ReportBatchItemFailures"]`.

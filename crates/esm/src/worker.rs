@@ -711,13 +711,18 @@ impl Lane {
         let mut backoff = FIRST_BACKOFF;
         while let Some(mut sub) = queue.pop_front() {
             loop {
-                // Records past MaximumRecordAgeInSeconds are dropped before any invocation.
-                if cfg.max_record_age_ms >= 0 {
+                // Records past MaximumRecordAgeInSeconds (or the stream's retention, with -1)
+                // are dropped before any invocation.
+                let max_age = match cfg.max_record_age_ms {
+                    a if a < 0 => cfg.stream_retention_ms,
+                    a => a.min(cfg.stream_retention_ms),
+                };
+                if max_age > 0 {
                     let now = w.deps.clock.now_millis();
                     let fresh = sub
                         .records
                         .iter()
-                        .position(|p| now - p.arrival_ms <= cfg.max_record_age_ms)
+                        .position(|p| now - p.arrival_ms <= max_age)
                         .unwrap_or(sub.records.len());
                     if fresh > 0 {
                         let expired: Vec<Prepared> = sub.records.drain(..fresh).collect();

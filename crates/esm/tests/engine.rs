@@ -164,6 +164,7 @@ fn config(batch_size: usize) -> MappingConfig {
         starting_position: StartingPosition::TrimHorizon,
         max_retry_attempts: -1,
         max_record_age_ms: -1,
+        stream_retention_ms: 24 * 3600 * 1000,
         bisect_on_error: false,
         report_batch_item_failures: false,
         parallelization_factor: 1,
@@ -203,7 +204,7 @@ fn deps(
         invoker,
         checkpoints,
         destinations,
-        clock: tributary_model::ManualClock::new(1_700_000_000_000),
+        clock: tributary_model::ManualClock::new(1_000),
         clock_moved: watch::channel(0).1,
     }
 }
@@ -333,7 +334,13 @@ async fn closed_shard_with_a_far_end_finishes_without_spinning() {
 async fn bisect_isolates_a_poison_record() {
     let source = FakeSource::new();
     let keys: Vec<String> = (0..10)
-        .map(|i| if i == 6 { "poison".into() } else { format!("k{i}") })
+        .map(|i| {
+            if i == 6 {
+                "poison".into()
+            } else {
+                format!("k{i}")
+            }
+        })
         .collect();
     for k in &keys {
         source.put(k);
@@ -361,16 +368,25 @@ async fn bisect_isolates_a_poison_record() {
         .cloned()
         .collect();
     let expected: Vec<String> = keys.iter().filter(|k| *k != "poison").cloned().collect();
-    assert_eq!(delivered, expected, "the nine good records, once each, in order");
+    assert_eq!(
+        delivered, expected,
+        "the nine good records, once each, in order"
+    );
     // Isolated, then retried once (MaximumRetryAttempts 1) before being discarded.
-    let alone = batches.iter().filter(|b| b == &&vec!["poison".to_string()]).count();
+    let alone = batches
+        .iter()
+        .filter(|b| b == &&vec!["poison".to_string()])
+        .count();
     assert_eq!(alone, 2, "{batches:?}");
     let reports = dest.0.lock().unwrap().clone();
     assert_eq!(reports.len(), 1);
     let info = &reports[0]["DDBStreamBatchInfo"];
     assert_eq!(info["batchSize"], 1);
     assert_eq!(info["startSequenceNumber"], (START + 6).to_string());
-    assert_eq!(reports[0]["requestContext"]["condition"], "RetryAttemptsExhausted");
+    assert_eq!(
+        reports[0]["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
     assert_eq!(reports[0]["requestContext"]["approximateInvokeCount"], 2);
     assert_eq!(reports[0]["responseContext"]["functionError"], "Unhandled");
     engine.shutdown().await;
