@@ -75,7 +75,17 @@ if [[ "$want" != "$have" ]]; then
 fi
 [[ -x "$VENV/bin/aws" ]] || die "$VENV/bin/aws missing (awscli not installed?)"
 
-# 4. End-to-end tests against the real binary.
+# 4. npm's aws-lambda-ric (a Node runtime client the Node tests run) builds native code: it needs
+# cmake and autotools. Install them where we can; elsewhere that one test skips and says why.
+if command -v npm >/dev/null && { ! command -v cmake || ! command -v autoreconf || ! command -v libtoolize; } >/dev/null; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        step "installing cmake and autotools for npm's aws-lambda-ric"
+        { apt-get update -qq && apt-get install -y -qq cmake autoconf automake libtool make g++ >/dev/null; } \
+            || printf 'scripts/test.sh: could not install cmake/autotools; the aws-lambda-ric test will skip\n' >&2
+    fi
+fi
+
+# 5. End-to-end tests against the real binary.
 step "pytest compat"
 export TRIBUTARY_BIN="${TRIBUTARY_BIN:-$ROOT/target/release/tributary}"
 export PYTHONDONTWRITEBYTECODE=1
