@@ -1,63 +1,217 @@
-//! Function logs: the per-function log file, each environment's stdout/stderr pumps, and the
-//! per-invocation capture behind `X-Amz-Log-Result`.
+//! Function logs: each environment's stdout/stderr pumps, the per-invocation capture behind
+//! `X-Amz-Log-Result`, and the batching of lines into CloudWatch Logs events for a
+//! [`LogWriter`].
+//!
+//! Every line a function writes (and every platform line: `START`, `END`, `REPORT`, …) becomes
+//! one event of the environment's log stream, timestamped with the server clock when it is read.
+//! Events are buffered per environment and handed to the writer in batches: when a batch is
+//! large, [`FLUSH_AFTER`] after its first event, and at the end of every invocation. Handing
+//! over never waits for persistence, so logging adds no latency (and no fsync per line) to
+//! Invoke.
 //!
 //! Ordering matters: the Python bootstrap (and most runtimes) write to the pipe before they
 //! post their answer, so the bytes are already in the kernel when the answer arrives.
 //! [`EnvOutput::flush`] reads what is readable *now* (no waiting), which puts a handler's prints
 //! before `END` without any sleep or hand-off to another task.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::net::unix::pipe;
+use tributary_model::Clock;
+
+use crate::{LogBatch, LogEvent, LogWriter};
 
 /// `X-Amz-Log-Result` carries at most this many bytes.
 pub(crate) const LOG_TAIL_BYTES: usize = 4096;
 /// A line longer than this is cut into pieces rather than buffered without bound.
 const MAX_LINE_BYTES: usize = 256 * 1024;
+/// A batch is handed to the writer at most this long after its first event.
+const FLUSH_AFTER: Duration = Duration::from_millis(100);
+/// A batch with this many events, or this many message bytes, is handed over at once.
+const BATCH_EVENTS: usize = 1000;
+const BATCH_BYTES: usize = 512 * 1024;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves plain data behind; keep going.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The append-only log file of one function, shared by all its environments.
-pub(crate) struct LogSink {
-    path: PathBuf,
-    file: Mutex<Option<File>>,
+/// The log group name Lambda uses for a function.
+pub(crate) fn log_group_name(function_name: &str) -> String {
+    format!("/aws/lambda/{function_name}")
 }
 
-impl LogSink {
-    pub(crate) fn new(path: PathBuf) -> Self {
-        LogSink {
-            path,
-            file: Mutex::new(None),
+/// `YYYY/MM/DD/[<version>]<32 hex>`: the name of a new environment's log stream.
+pub(crate) fn log_stream_name(now_ms: i64, version: &str) -> String {
+    let date = chrono::DateTime::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .format("%Y/%m/%d");
+    format!("{date}/[{version}]{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The file name [`FileLogWriter`] uses for a function: unsafe characters become `_`.
+pub(crate) fn log_file_name(function_name: &str) -> String {
+    let safe: String = function_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.log")
+}
+
+/// The writer a host uses until it is given another: one append-only text file per function
+/// under `dir`, each event as written. It keeps the functions crate usable on its own (tests,
+/// tools); the server installs a writer that keeps logs in the store instead.
+pub(crate) struct FileLogWriter {
+    dir: PathBuf,
+    files: Mutex<HashMap<String, File>>,
+}
+
+impl FileLogWriter {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        FileLogWriter {
+            dir,
+            files: Mutex::new(HashMap::new()),
         }
     }
+}
 
-    fn write(&self, bytes: &[u8]) {
-        let mut file = lock(&self.file);
-        if file.is_none() {
-            match OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-            {
-                Ok(f) => *file = Some(f),
+impl LogWriter for FileLogWriter {
+    fn write(&self, batch: LogBatch) {
+        let function = batch
+            .group
+            .strip_prefix("/aws/lambda/")
+            .unwrap_or(&batch.group);
+        let path = self.dir.join(log_file_name(function));
+        let mut bytes = Vec::new();
+        for event in &batch.events {
+            bytes.extend_from_slice(event.message.as_bytes());
+        }
+        let mut files = lock(&self.files);
+        if !files.contains_key(&batch.group) {
+            match OpenOptions::new().create(true).append(true).open(&path) {
+                Ok(f) => {
+                    files.insert(batch.group.clone(), f);
+                }
                 Err(e) => {
-                    tracing::warn!(path = %self.path.display(), error = %e, "cannot open function log");
+                    tracing::warn!(path = %path.display(), error = %e, "cannot open function log");
                     return;
                 }
             }
         }
-        if let Some(f) = file.as_mut() {
-            if let Err(e) = f.write_all(bytes) {
-                tracing::warn!(path = %self.path.display(), error = %e, "cannot write function log");
-                *file = None;
+        if let Some(f) = files.get_mut(&batch.group) {
+            if let Err(e) = f.write_all(&bytes) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write function log");
+                files.remove(&batch.group);
             }
         }
+    }
+}
+
+/// Where the environments of one function send their log events: the function's log group,
+/// the writer, and the clock that timestamps events.
+pub(crate) struct LogSink {
+    group: String,
+    writer: Arc<dyn LogWriter>,
+    clock: Arc<dyn Clock>,
+}
+
+impl LogSink {
+    pub(crate) fn new(
+        function_name: &str,
+        writer: Arc<dyn LogWriter>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        LogSink {
+            group: log_group_name(function_name),
+            writer,
+            clock,
+        }
+    }
+
+    /// The current server time, for the names of new log streams.
+    pub(crate) fn now_millis(&self) -> i64 {
+        self.clock.now_millis()
+    }
+}
+
+/// The events of one log stream not yet handed to the writer.
+struct StreamBuffer {
+    sink: Arc<LogSink>,
+    stream: String,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    events: Vec<LogEvent>,
+    bytes: usize,
+    /// A delayed hand-over is on its way.
+    scheduled: bool,
+}
+
+impl StreamBuffer {
+    /// Adds complete lines (each ending in `\n`), one event each; the newline stays part of the
+    /// message, as in the events Lambda writes.
+    fn push_lines(self: &Arc<Self>, bytes: &[u8]) {
+        let timestamp_ms = self.sink.clock.now_millis();
+        let mut pending = lock(&self.pending);
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            pending.bytes += line.len();
+            pending.events.push(LogEvent {
+                timestamp_ms,
+                message: String::from_utf8_lossy(line).into_owned(),
+            });
+        }
+        if pending.events.len() >= BATCH_EVENTS || pending.bytes >= BATCH_BYTES {
+            self.hand_over(&mut pending);
+            return;
+        }
+        if pending.scheduled {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                pending.scheduled = true;
+                let buffer = Arc::clone(self);
+                runtime.spawn(async move {
+                    tokio::time::sleep(FLUSH_AFTER).await;
+                    buffer.publish();
+                });
+            }
+            Err(_) => self.hand_over(&mut pending),
+        }
+    }
+
+    fn publish(&self) {
+        let mut pending = lock(&self.pending);
+        self.hand_over(&mut pending);
+    }
+
+    /// Gives the pending events to the writer. Called with the lock held, so batches of one
+    /// stream reach the writer in the order their lines were written.
+    fn hand_over(&self, pending: &mut Pending) {
+        pending.scheduled = false;
+        pending.bytes = 0;
+        if pending.events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut pending.events);
+        self.sink.writer.write(LogBatch {
+            group: self.sink.group.clone(),
+            stream: self.stream.clone(),
+            events,
+        });
     }
 }
 
@@ -74,16 +228,21 @@ struct PipeState {
 
 /// Everything one environment writes, plus the lines of the invocation in progress.
 pub(crate) struct EnvOutput {
-    sink: Arc<LogSink>,
+    buffer: Arc<StreamBuffer>,
     /// `Some` while an invocation that wants its log tail is running; bounded.
     capture: Mutex<Option<Vec<u8>>>,
     pipes: Mutex<Vec<Arc<Pipe>>>,
 }
 
 impl EnvOutput {
-    pub(crate) fn new(sink: Arc<LogSink>) -> Arc<Self> {
+    /// The output of one environment, whose log stream is `stream` (see [`log_stream_name`]).
+    pub(crate) fn new(sink: Arc<LogSink>, stream: String) -> Arc<Self> {
         Arc::new(EnvOutput {
-            sink,
+            buffer: Arc::new(StreamBuffer {
+                sink,
+                stream,
+                pending: Mutex::new(Pending::default()),
+            }),
             capture: Mutex::new(None),
             pipes: Mutex::new(Vec::new()),
         })
@@ -104,7 +263,7 @@ impl EnvOutput {
                 }
             }
         }
-        self.sink.write(bytes);
+        self.buffer.push_lines(bytes);
     }
 
     /// Writes one platform line (`START …`, `REPORT …`); `line` has no trailing newline.
@@ -113,6 +272,11 @@ impl EnvOutput {
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
         self.write_lines(&bytes);
+    }
+
+    /// Hands everything logged so far to the writer now (the end of an invocation).
+    pub(crate) fn publish(&self) {
+        self.buffer.publish();
     }
 
     pub(crate) fn begin_capture(&self) {
@@ -211,5 +375,114 @@ fn emit_partial(pending: &mut Vec<u8>, out: &EnvOutput) {
         pending.push(b'\n');
         out.write_lines(pending);
         pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tributary_model::ManualClock;
+
+    /// Collects what it is given.
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<LogBatch>>);
+
+    impl LogWriter for Collect {
+        fn write(&self, batch: LogBatch) {
+            lock(&self.0).push(batch);
+        }
+    }
+
+    fn output(clock: Arc<ManualClock>) -> (Arc<Collect>, Arc<EnvOutput>) {
+        let writer = Arc::new(Collect::default());
+        let sink = Arc::new(LogSink::new("f", writer.clone(), clock));
+        let out = EnvOutput::new(sink, "2024/01/02/[$LATEST]abc".into());
+        (writer, out)
+    }
+
+    #[test]
+    fn stream_names_look_like_lambdas() {
+        let name = log_stream_name(1_573_690_429_717, "$LATEST");
+        assert!(name.starts_with("2019/11/14/[$LATEST]"), "{name}");
+        let hex = &name["2019/11/14/[$LATEST]".len()..];
+        assert_eq!(hex.len(), 32);
+        assert!(hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(log_stream_name(0, "3").starts_with("1970/01/01/[3]"));
+    }
+
+    #[tokio::test]
+    async fn each_line_is_one_event_with_its_newline_and_the_clock_time() {
+        let clock = ManualClock::new(1_000);
+        let (writer, out) = output(clock.clone());
+        out.platform_line("START RequestId: 1 Version: $LATEST");
+        clock.advance_millis(5);
+        out.write_lines(b"a\nb\n");
+        assert!(
+            lock(&writer.0).is_empty(),
+            "nothing is handed over before a flush"
+        );
+        out.publish();
+        let batches = lock(&writer.0);
+        assert_eq!(batches.len(), 1);
+        let b = &batches[0];
+        assert_eq!(b.group, "/aws/lambda/f");
+        assert_eq!(b.stream, "2024/01/02/[$LATEST]abc");
+        let got: Vec<(i64, &str)> = b
+            .events
+            .iter()
+            .map(|e| (e.timestamp_ms, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1_000, "START RequestId: 1 Version: $LATEST\n"),
+                (1_005, "a\n"),
+                (1_005, "b\n")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn large_batches_are_handed_over_at_once_and_empty_ones_never() {
+        let (writer, out) = output(ManualClock::new(0));
+        out.publish();
+        assert!(lock(&writer.0).is_empty());
+        let lines = "x\n".repeat(BATCH_EVENTS);
+        out.write_lines(lines.as_bytes());
+        assert_eq!(lock(&writer.0).len(), 1);
+        assert_eq!(lock(&writer.0)[0].events.len(), BATCH_EVENTS);
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_handed_over_shortly_after_its_first_line() {
+        let (writer, out) = output(ManualClock::new(0));
+        out.platform_line("hello");
+        assert!(lock(&writer.0).is_empty());
+        for _ in 0..200 {
+            if !lock(&writer.0).is_empty() {
+                break;
+            }
+            tokio::time::sleep(FLUSH_AFTER / 10).await;
+        }
+        assert_eq!(
+            lock(&writer.0).len(),
+            1,
+            "handed over without an explicit publish"
+        );
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_4_kb() {
+        let (_, out) = output(ManualClock::new(0));
+        out.begin_capture();
+        for i in 0..1000 {
+            out.platform_line(&format!("line {i}"));
+        }
+        let tail = out.end_capture().unwrap();
+        assert!(tail.len() <= LOG_TAIL_BYTES);
+        assert!(tail.ends_with("line 999\n"));
+        assert_eq!(out.end_capture(), None);
     }
 }

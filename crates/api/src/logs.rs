@@ -1,0 +1,2019 @@
+//! CloudWatch Logs (JSON 1.1, `Logs_20140328.*`): where functions' output lands, kept in the
+//! store, and the API subset the AWS CLI and SDKs use to read it (`describe-log-groups`,
+//! `describe-log-streams`, `get-log-events`, `filter-log-events`, `aws logs tail`) and to write
+//! their own events (`PutLogEvents`).
+//!
+//! Layout in the store's ordered key-value space (`G` is the group name followed by a NUL byte;
+//! group names never contain one):
+//!
+//! | space | key | value |
+//! |---|---|---|
+//! | [`GROUPS`] | group name | [`GroupMeta`] (JSON) |
+//! | [`STREAMS`] | `G` + escaped stream name | [`StreamMeta`] (JSON) |
+//! | [`EVENTS`] | `G` + stream id + timestamp + seq | ingestion time + message |
+//! | [`BY_TIME`] | `G` + timestamp + stream id + seq | ingestion time + message |
+//!
+//! `EVENTS` gives each stream its events in time order (GetLogEvents); `BY_TIME` interleaves a
+//! group's streams by time (FilterLogEvents) and lets retention cut a group's old events with
+//! one range. Stream ids are never reused, so a deleted stream's events can never reappear
+//! under a new stream of the same name.
+//!
+//! Function output arrives through [`LogWriter`]: batches are queued without waiting and a
+//! writer task stores everything queued in one job of the store's group commit, so logging never
+//! adds a commit per line and never delays Invoke.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tokio_util::sync::CancellationToken;
+use tributary_functions::{LogBatch, LogWriter};
+use tributary_model::AwsError;
+use tributary_store::{Store, Tx};
+
+use crate::protocol::Req;
+use crate::App;
+
+/// Group name → [`GroupMeta`].
+const GROUPS: &str = "logs/groups";
+/// Group prefix + escaped stream name → [`StreamMeta`].
+const STREAMS: &str = "logs/streams";
+/// Group prefix + stream id + timestamp + seq → event.
+const EVENTS: &str = "logs/events";
+/// Group prefix + timestamp + stream id + seq → event.
+const BY_TIME: &str = "logs/by-time";
+
+const JSON11: &str = "application/x-amz-json-1.1";
+const DAY_MS: i64 = 86_400_000;
+/// The `retentionInDays` values CloudWatch Logs accepts.
+const RETENTION_DAYS: [i64; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+/// A page of events holds at most this many bytes (messages plus [`EVENT_OVERHEAD`] each)...
+const MAX_PAGE_BYTES: usize = 1_048_576;
+const EVENT_OVERHEAD: usize = 26;
+/// ... and at most this many events.
+const MAX_EVENTS: i64 = 10_000;
+/// FilterLogEvents looks at no more than this many events per call, then answers with a
+/// `nextToken` (a page may be empty, as on AWS).
+const FILTER_SCAN_BUDGET: usize = 100_000;
+/// Entries read from the store at a time when walking a range.
+const CHUNK: usize = 1000;
+/// PutLogEvents refuses events further in the future, or older, than these.
+const TOO_NEW_MS: i64 = 2 * 3_600_000;
+const TOO_OLD_MS: i64 = 14 * DAY_MS;
+/// One PutLogEvents batch may span at most this long.
+const MAX_SPAN_MS: i64 = DAY_MS;
+/// Function output waiting for the writer task is bounded; beyond it, batches are dropped
+/// (with a warning) rather than growing memory without limit while the store is stuck.
+const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// How often the retention sweeper runs when the clock is not moved by hand.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+// ---------------------------------------------------------------------------------------------
+// stored shapes and keys
+
+/// What the store keeps about a log group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupMeta {
+    creation_time: i64,
+    /// The group's own retention policy; `None` falls back to the server default.
+    #[serde(default)]
+    retention_days: Option<u32>,
+    /// The id the next new stream gets; ids are never reused.
+    next_stream_id: u64,
+    /// Message bytes of the events kept (reported as `storedBytes`).
+    stored_bytes: u64,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    log_group_class: String,
+    #[serde(default)]
+    kms_key_id: Option<String>,
+}
+
+impl GroupMeta {
+    fn new(now: i64) -> GroupMeta {
+        GroupMeta {
+            creation_time: now,
+            retention_days: None,
+            next_stream_id: 1,
+            stored_bytes: 0,
+            tags: BTreeMap::new(),
+            log_group_class: "STANDARD".into(),
+            kms_key_id: None,
+        }
+    }
+}
+
+/// What the store keeps about a log stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamMeta {
+    name: String,
+    id: u64,
+    creation_time: i64,
+    first_event: Option<i64>,
+    last_event: Option<i64>,
+    last_ingestion: Option<i64>,
+    /// The seq of the next event; orders events with equal timestamps.
+    next_seq: u64,
+    /// PutLogEvents calls so far (the `uploadSequenceToken`).
+    uploads: u64,
+}
+
+/// `<group>\0`: the start of every key of a group outside [`GROUPS`].
+fn group_prefix(group: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(group.len() + 40);
+    k.extend_from_slice(group.as_bytes());
+    k.push(0);
+    k
+}
+
+/// Exclusive upper bound of every key starting with `<group>\0`.
+fn group_end(group: &str) -> Vec<u8> {
+    let mut k = group.as_bytes().to_vec();
+    k.push(1);
+    k
+}
+
+/// A stream name as key bytes that sort like the name: NUL becomes `00 FF`, and `00 01` ends
+/// the name, so no name's key is a prefix of another's.
+fn escaped(name: &str, out: &mut Vec<u8>) {
+    for &b in name.as_bytes() {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+}
+
+fn stream_key(group: &str, stream: &str) -> Vec<u8> {
+    let mut k = group_prefix(group);
+    escaped(stream, &mut k);
+    k.extend_from_slice(&[0, 1]);
+    k
+}
+
+/// Timestamps as big-endian bytes with the sign bit flipped, so byte order is time order.
+fn ts_bytes(ts: i64) -> [u8; 8] {
+    ((ts as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn ts_from(b: &[u8]) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    (u64::from_be_bytes(a) ^ (1 << 63)) as i64
+}
+
+fn u64_from(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(a)
+}
+
+/// A position in one stream, between events: `(timestamp, seq)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Pos {
+    ts: i64,
+    seq: u64,
+}
+
+fn event_key(group: &str, id: u64, pos: Pos) -> Vec<u8> {
+    let mut k = group_prefix(group);
+    k.extend_from_slice(&id.to_be_bytes());
+    k.extend_from_slice(&ts_bytes(pos.ts));
+    k.extend_from_slice(&pos.seq.to_be_bytes());
+    k
+}
+
+fn time_key(group: &str, ts: i64, id: u64, seq: u64) -> Vec<u8> {
+    let mut k = group_prefix(group);
+    k.extend_from_slice(&ts_bytes(ts));
+    k.extend_from_slice(&id.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The end of one stream's events: the first key of the next id.
+fn stream_events_end(group: &str, id: u64) -> Vec<u8> {
+    let mut k = group_prefix(group);
+    match id.checked_add(1) {
+        Some(next) => k.extend_from_slice(&next.to_be_bytes()),
+        None => k = group_end(group),
+    }
+    k
+}
+
+/// An event as stored: ingestion time, then the message.
+fn event_value(ingestion: i64, message: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + message.len());
+    v.extend_from_slice(&ingestion.to_be_bytes());
+    v.extend_from_slice(message.as_bytes());
+    v
+}
+
+/// One stored event, decoded.
+#[derive(Debug, Clone)]
+struct Event {
+    stream_id: u64,
+    pos: Pos,
+    ingestion: i64,
+    message: String,
+}
+
+impl Event {
+    /// From an [`EVENTS`] entry (key without the space, starting with the group prefix).
+    fn from_stream_entry(prefix_len: usize, key: &[u8], value: &[u8]) -> Option<Event> {
+        let k = key.get(prefix_len..prefix_len + 24)?;
+        Some(Event {
+            stream_id: u64_from(&k[..8]),
+            pos: Pos {
+                ts: ts_from(&k[8..16]),
+                seq: u64_from(&k[16..24]),
+            },
+            ingestion: i64::from_be_bytes(value.get(..8)?.try_into().ok()?),
+            message: String::from_utf8_lossy(&value[8..]).into_owned(),
+        })
+    }
+
+    /// From a [`BY_TIME`] entry.
+    fn from_time_entry(prefix_len: usize, key: &[u8], value: &[u8]) -> Option<Event> {
+        let k = key.get(prefix_len..prefix_len + 24)?;
+        Some(Event {
+            stream_id: u64_from(&k[8..16]),
+            pos: Pos {
+                ts: ts_from(&k[..8]),
+                seq: u64_from(&k[16..24]),
+            },
+            ingestion: i64::from_be_bytes(value.get(..8)?.try_into().ok()?),
+            message: String::from_utf8_lossy(&value[8..]).into_owned(),
+        })
+    }
+
+    /// What the event costs in a page.
+    fn page_bytes(&self) -> usize {
+        self.message.len() + EVENT_OVERHEAD
+    }
+
+    /// A 56-digit id, unique within the group and stable across calls (`aws logs tail`
+    /// de-duplicates by it).
+    fn event_id(&self) -> String {
+        format!(
+            "{:020}{:018}{:018}",
+            self.pos.ts.max(0),
+            self.stream_id % 10u64.pow(18),
+            self.pos.seq % 10u64.pow(18)
+        )
+    }
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, AwsError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        tracing::error!(error = %e, "corrupt log metadata");
+        AwsError::internal("Internal server error")
+    })
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn load_group_tx(tx: &mut Tx<'_>, group: &str) -> Result<Option<GroupMeta>, AwsError> {
+    tx.kv_get(GROUPS, group.as_bytes())?
+        .map(|b| decode(&b))
+        .transpose()
+}
+
+fn load_stream_tx(
+    tx: &mut Tx<'_>,
+    group: &str,
+    stream: &str,
+) -> Result<Option<StreamMeta>, AwsError> {
+    tx.kv_get(STREAMS, &stream_key(group, stream))?
+        .map(|b| decode(&b))
+        .transpose()
+}
+
+fn put_group(tx: &mut Tx<'_>, group: &str, meta: &GroupMeta) -> Result<(), AwsError> {
+    tx.kv_put(GROUPS, group.as_bytes(), &encode(meta))
+}
+
+fn put_stream(tx: &mut Tx<'_>, group: &str, meta: &StreamMeta) -> Result<(), AwsError> {
+    tx.kv_put(STREAMS, &stream_key(group, &meta.name), &encode(meta))
+}
+
+/// Appends events (already in order) to a stream inside a write job.
+fn append_events<'m>(
+    tx: &mut Tx<'_>,
+    group_name: &str,
+    group: &mut GroupMeta,
+    stream: &mut StreamMeta,
+    events: impl Iterator<Item = (i64, &'m str)>,
+) -> Result<(), AwsError> {
+    let now = tx.now_ms();
+    for (ts, message) in events {
+        let pos = Pos {
+            ts,
+            seq: stream.next_seq,
+        };
+        stream.next_seq += 1;
+        let value = event_value(now, message);
+        tx.kv_put(EVENTS, &event_key(group_name, stream.id, pos), &value)?;
+        tx.kv_put(
+            BY_TIME,
+            &time_key(group_name, ts, stream.id, pos.seq),
+            &value,
+        )?;
+        group.stored_bytes += message.len() as u64;
+        stream.first_event = Some(stream.first_event.map_or(ts, |f| f.min(ts)));
+        stream.last_event = Some(stream.last_event.map_or(ts, |l| l.max(ts)));
+        stream.last_ingestion = Some(now);
+    }
+    Ok(())
+}
+
+/// Stores function output: groups and streams are created on first output, as Lambda does.
+fn store_batches(tx: &mut Tx<'_>, batches: Vec<LogBatch>) -> Result<(), AwsError> {
+    let now = tx.now_ms();
+    let mut groups: HashMap<String, GroupMeta> = HashMap::new();
+    let mut streams: HashMap<(String, String), StreamMeta> = HashMap::new();
+    for batch in &batches {
+        let group = match groups.entry(batch.group.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let meta = load_group_tx(tx, &batch.group)?.unwrap_or_else(|| GroupMeta::new(now));
+                e.insert(meta)
+            }
+        };
+        let stream = match streams.entry((batch.group.clone(), batch.stream.clone())) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let meta = match load_stream_tx(tx, &batch.group, &batch.stream)? {
+                    Some(m) => m,
+                    None => {
+                        let id = group.next_stream_id;
+                        group.next_stream_id += 1;
+                        StreamMeta {
+                            name: batch.stream.clone(),
+                            id,
+                            creation_time: now,
+                            first_event: None,
+                            last_event: None,
+                            last_ingestion: None,
+                            next_seq: 0,
+                            uploads: 0,
+                        }
+                    }
+                };
+                e.insert(meta)
+            }
+        };
+        let events = batch
+            .events
+            .iter()
+            .map(|e| (e.timestamp_ms, e.message.as_str()));
+        append_events(tx, &batch.group, group, stream, events)?;
+    }
+    for (name, meta) in &groups {
+        put_group(tx, name, meta)?;
+    }
+    for ((group, _), meta) in &streams {
+        put_stream(tx, group, meta)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// the service: function output in, retention out
+
+/// Function output waiting for the writer task.
+#[derive(Default)]
+struct Queue {
+    batches: Vec<LogBatch>,
+    bytes: usize,
+    dropped: u64,
+}
+
+struct Shared {
+    store: Store,
+    region: String,
+    account_id: String,
+    /// `--log-retention-days`: applies to groups without a retention policy of their own.
+    default_retention_days: Option<u32>,
+    queue: Mutex<Queue>,
+    wake: tokio::sync::Notify,
+}
+
+impl LogWriter for Shared {
+    fn write(&self, batch: LogBatch) {
+        let bytes: usize = batch.events.iter().map(|e| e.message.len()).sum();
+        {
+            let mut q = lock(&self.queue);
+            if q.bytes + bytes > MAX_QUEUED_BYTES {
+                q.dropped += 1;
+                if q.dropped.is_power_of_two() {
+                    tracing::warn!(
+                        dropped = q.dropped,
+                        "function log queue full; dropping log events"
+                    );
+                }
+                return;
+            }
+            q.bytes += bytes;
+            q.batches.push(batch);
+        }
+        self.wake.notify_one();
+    }
+}
+
+impl Shared {
+    fn take(&self) -> Vec<LogBatch> {
+        let mut q = lock(&self.queue);
+        q.bytes = 0;
+        std::mem::take(&mut q.batches)
+    }
+
+    async fn persist(&self, batches: Vec<LogBatch>) {
+        if batches.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.write(move |tx| store_batches(tx, batches)).await {
+            tracing::warn!(error = %e, "could not store function logs");
+        }
+    }
+
+    /// The oldest timestamp a group keeps at `now`, if its events expire.
+    fn cutoff(&self, meta: &GroupMeta, now: i64) -> Option<i64> {
+        meta.retention_days
+            .or(self.default_retention_days)
+            .map(|days| now.saturating_sub(i64::from(days).saturating_mul(DAY_MS)))
+    }
+
+    fn group_arn(&self, group: &str) -> String {
+        format!(
+            "arn:aws:logs:{}:{}:log-group:{group}",
+            self.region, self.account_id
+        )
+    }
+}
+
+/// CloudWatch Logs state shared by the API, the function host's writer and the sweeper.
+pub struct Logs {
+    shared: Arc<Shared>,
+}
+
+impl Logs {
+    pub fn new(store: Store, cfg: &crate::Config) -> Logs {
+        Logs {
+            shared: Arc::new(Shared {
+                store,
+                region: cfg.region.clone(),
+                account_id: cfg.account_id.clone(),
+                default_retention_days: cfg.log_retention_days,
+                queue: Mutex::new(Queue::default()),
+                wake: tokio::sync::Notify::new(),
+            }),
+        }
+    }
+
+    /// Stores whatever function output is queued (at shutdown, before the store's last flush).
+    pub async fn flush(&self) {
+        let batches = self.shared.take();
+        self.shared.persist(batches).await;
+    }
+}
+
+/// Sends the function host's output here, and starts the writer task and the retention sweeper
+/// (both stop when `app.background` is cancelled).
+pub(crate) fn start(app: &Arc<App>) {
+    let shared = Arc::clone(&app.logs.shared);
+    app.host
+        .set_log_writer(Arc::clone(&shared) as Arc<dyn LogWriter>);
+    tokio::spawn(run_writer(Arc::clone(&shared), app.background.clone()));
+    tokio::spawn(run_sweeper(Arc::clone(app), app.background.clone()));
+}
+
+/// Stores queued function output, one group-commit job per round; whatever arrives while a job
+/// commits goes into the next one.
+async fn run_writer(shared: Arc<Shared>, cancel: CancellationToken) {
+    loop {
+        let batches = shared.take();
+        if batches.is_empty() {
+            tokio::select! {
+                _ = shared.wake.notified() => continue,
+                _ = cancel.cancelled() => return,
+            }
+        }
+        shared.persist(batches).await;
+    }
+}
+
+/// Deletes events older than their group's retention, by the server clock: every
+/// [`SWEEP_EVERY`], and whenever the clock is moved by hand.
+async fn run_sweeper(app: Arc<App>, cancel: CancellationToken) {
+    loop {
+        // Registered before the sweep, so a clock move during it is not missed.
+        let moved = app.time_moved.notified();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
+        if let Err(e) = sweep(&app.logs.shared).await {
+            tracing::warn!(error = %e, "log retention sweep failed");
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+            _ = &mut moved => {}
+        }
+    }
+}
+
+/// One retention pass over every group.
+async fn sweep(shared: &Arc<Shared>) -> Result<(), AwsError> {
+    let now = shared.store.clock().now_millis();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let lower = match &after {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let groups = shared
+            .store
+            .kv_range(GROUPS, lower, Bound::Unbounded, false, CHUNK)?;
+        let Some((last, _)) = groups.last() else {
+            return Ok(());
+        };
+        after = Some(last.clone());
+        for (key, value) in &groups {
+            let meta: GroupMeta = decode(value)?;
+            let Some(cutoff) = shared.cutoff(&meta, now) else {
+                continue;
+            };
+            let group = String::from_utf8_lossy(key).into_owned();
+            expire_group(shared, &group, cutoff).await?;
+        }
+    }
+}
+
+/// Deletes a group's events with timestamps before `cutoff`, a chunk per job.
+async fn expire_group(shared: &Arc<Shared>, group: &str, cutoff: i64) -> Result<(), AwsError> {
+    let prefix = group_prefix(group);
+    let mut upper = prefix.clone();
+    upper.extend_from_slice(&ts_bytes(cutoff));
+    loop {
+        let old = shared.store.kv_range(
+            BY_TIME,
+            Bound::Included(&prefix),
+            Bound::Excluded(&upper),
+            false,
+            CHUNK,
+        )?;
+        if old.is_empty() {
+            return Ok(());
+        }
+        let events: Vec<Event> = old
+            .iter()
+            .filter_map(|(k, v)| Event::from_time_entry(prefix.len(), k, v))
+            .collect();
+        let done = old.len() < CHUNK;
+        let group = group.to_string();
+        shared
+            .store
+            .write(move |tx| {
+                let mut freed = 0u64;
+                for e in &events {
+                    tx.kv_delete(BY_TIME, &time_key(&group, e.pos.ts, e.stream_id, e.pos.seq))?;
+                    if tx.kv_delete(EVENTS, &event_key(&group, e.stream_id, e.pos))? {
+                        freed += e.message.len() as u64;
+                    }
+                }
+                if let Some(mut meta) = load_group_tx(tx, &group)? {
+                    meta.stored_bytes = meta.stored_bytes.saturating_sub(freed);
+                    put_group(tx, &group, &meta)?;
+                }
+                Ok(())
+            })
+            .await?;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// filter patterns
+
+/// A filter pattern of terms, as CloudWatch Logs matches unstructured events: terms and
+/// `"quoted phrases"` must all occur (case-sensitive), `-term` must not, and `?term` starts an
+/// alternative, so `?ERROR ?WARN` matches either and `?ERROR db ?WARN disk` matches
+/// (ERROR and db) or (WARN and disk). An empty pattern matches everything.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct TermPattern {
+    alternatives: Vec<TermGroup>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TermGroup {
+    include: Vec<String>,
+    exclude: Vec<String>,
+}
+
+impl TermGroup {
+    fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    fn matches(&self, message: &str) -> bool {
+        self.include.iter().all(|t| message.contains(t.as_str()))
+            && !self.exclude.iter().any(|t| message.contains(t.as_str()))
+    }
+}
+
+impl TermPattern {
+    /// Parses a pattern; the error is the message of the `InvalidParameterException`.
+    pub(crate) fn parse(pattern: &str) -> Result<TermPattern, String> {
+        let trimmed = pattern.trim();
+        match trimmed.chars().next() {
+            Some('{') | Some('[') | Some('%') => {
+                return Err(format!(
+                    "Invalid filter pattern '{pattern}': only terms, \"quoted phrases\", ?alternatives \
+                     and -exclusions are supported (JSON, space-delimited and regex patterns are not)"
+                ));
+            }
+            _ => {}
+        }
+        let mut out = TermPattern::default();
+        let mut current = TermGroup::default();
+        let mut chars = trimmed.chars().peekable();
+        loop {
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+            let Some(&first) = chars.peek() else { break };
+            let op = match first {
+                '?' | '-' => {
+                    chars.next();
+                    Some(first)
+                }
+                _ => None,
+            };
+            let mut term = String::new();
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => match chars.next() {
+                            Some(escaped) => term.push(escaped),
+                            None => break,
+                        },
+                        other => term.push(other),
+                    }
+                }
+                if !closed {
+                    return Err(format!(
+                        "Invalid filter pattern '{pattern}': a quoted phrase is not closed"
+                    ));
+                }
+            } else {
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() {
+                        break;
+                    }
+                    term.push(c);
+                    chars.next();
+                }
+                if term.is_empty() {
+                    return Err(format!(
+                        "Invalid filter pattern '{pattern}': '{}' must be followed by a term",
+                        op.unwrap_or(' ')
+                    ));
+                }
+            }
+            match op {
+                Some('?') => {
+                    if !current.is_empty() {
+                        out.alternatives.push(std::mem::take(&mut current));
+                    }
+                    current.include.push(term);
+                }
+                Some(_) => current.exclude.push(term),
+                None => current.include.push(term),
+            }
+        }
+        if !current.is_empty() {
+            out.alternatives.push(current);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn matches(&self, message: &str) -> bool {
+        self.alternatives.is_empty() || self.alternatives.iter().any(|g| g.matches(message))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the wire
+
+/// Answers one `Logs_20140328.<op>` request in the JSON 1.1 envelope.
+pub(crate) async fn respond(app: &Arc<App>, op: &str, body: &Map<String, Value>) -> Response {
+    match dispatch(app, op, &Req(body)).await {
+        Ok(v) => json11(
+            StatusCode::OK,
+            v.map(|v| serde_json::to_vec(&v).unwrap_or_default()),
+        ),
+        Err(e) => {
+            tracing::debug!(code = e.code, message = %e.message, "request failed");
+            // Not a member of this service's model: SDKs know ServiceUnavailableException.
+            let (code, message) = match e.code {
+                "InternalServerError" => (
+                    "ServiceUnavailableException",
+                    "The service cannot complete the request.".to_string(),
+                ),
+                code => (code, e.message.clone()),
+            };
+            let body = json!({"__type": code, "message": message});
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            json11(status, Some(serde_json::to_vec(&body).unwrap_or_default()))
+        }
+    }
+}
+
+/// A JSON 1.1 response; operations without output answer with an empty body, as AWS does.
+fn json11(status: StatusCode, body: Option<Vec<u8>>) -> Response {
+    let mut r = Response::new(Body::from(body.unwrap_or_default()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static(JSON11));
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        h.insert("x-amzn-requestid", id);
+    }
+    r
+}
+
+async fn dispatch(app: &Arc<App>, op: &str, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+    let out = match op {
+        "CreateLogGroup" => create_log_group(app, req).await?,
+        "DeleteLogGroup" => delete_log_group(app, req).await?,
+        "DescribeLogGroups" => Some(describe_log_groups(app, req)?),
+        "CreateLogStream" => create_log_stream(app, req).await?,
+        "DeleteLogStream" => delete_log_stream(app, req).await?,
+        "DescribeLogStreams" => Some(describe_log_streams(app, req)?),
+        "PutLogEvents" => Some(put_log_events(app, req).await?),
+        "GetLogEvents" => Some(get_log_events(app, req)?),
+        "FilterLogEvents" => Some(filter_log_events(app, req)?),
+        "PutRetentionPolicy" => put_retention_policy(app, req).await?,
+        "DeleteRetentionPolicy" => delete_retention_policy(app, req).await?,
+        "TagLogGroup" => {
+            let group = group_name_param(req)?;
+            let tags = tags_param(req, "tags")?.unwrap_or_default();
+            tag(app, group, tags).await?
+        }
+        "UntagLogGroup" => {
+            let group = group_name_param(req)?;
+            untag(app, group, string_list(req, "tags")?).await?
+        }
+        "ListTagsLogGroup" => Some(list_tags(app, &group_name_param(req)?)?),
+        "TagResource" => {
+            let group = group_of_arn(required(req, "resourceArn")?)?;
+            let tags = tags_param(req, "tags")?.unwrap_or_default();
+            tag(app, group, tags).await?
+        }
+        "UntagResource" => {
+            let group = group_of_arn(required(req, "resourceArn")?)?;
+            untag(app, group, string_list(req, "tagKeys")?).await?
+        }
+        "ListTagsForResource" => Some(list_tags(
+            app,
+            &group_of_arn(required(req, "resourceArn")?)?,
+        )?),
+        _ => {
+            return Err(AwsError::new(
+                "UnknownOperationException",
+                400,
+                format!("Unknown operation: Logs_20140328.{op}"),
+            ))
+        }
+    };
+    Ok(out)
+}
+
+fn invalid(message: impl Into<String>) -> AwsError {
+    AwsError::new("InvalidParameterException", 400, message)
+}
+
+/// `1 validation error detected: …` as CloudWatch Logs sends it (an InvalidParameterException).
+fn constraint(value: &Value, field: &str, rule: &str) -> AwsError {
+    let mut e = crate::protocol::constraint(value, field, rule);
+    e.code = "InvalidParameterException";
+    e
+}
+
+fn group_not_found() -> AwsError {
+    AwsError::new(
+        "ResourceNotFoundException",
+        400,
+        "The specified log group does not exist.",
+    )
+}
+
+fn stream_not_found() -> AwsError {
+    AwsError::new(
+        "ResourceNotFoundException",
+        400,
+        "The specified log stream does not exist.",
+    )
+}
+
+fn bad_token() -> AwsError {
+    invalid("The specified nextToken is invalid.")
+}
+
+fn required<'a>(req: &Req<'a>, key: &str) -> Result<&'a str, AwsError> {
+    req.str_opt(key)?
+        .ok_or_else(|| constraint(&Value::Null, key, "Member must not be null"))
+}
+
+fn check_length(v: &str, field: &str, min: usize, max: usize) -> Result<(), AwsError> {
+    let n = v.chars().count();
+    if n < min {
+        return Err(constraint(
+            &Value::String(v.into()),
+            field,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if n > max {
+        return Err(constraint(
+            &Value::String(v.into()),
+            field,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_group_name(v: &str, field: &str) -> Result<(), AwsError> {
+    check_length(v, field, 1, 512)?;
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#'))
+    {
+        return Err(constraint(
+            &Value::String(v.into()),
+            field,
+            r"Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+",
+        ));
+    }
+    Ok(())
+}
+
+fn check_stream_name(v: &str, field: &str) -> Result<(), AwsError> {
+    check_length(v, field, 1, 512)?;
+    if v.contains([':', '*']) {
+        return Err(constraint(
+            &Value::String(v.into()),
+            field,
+            "Member must satisfy regular expression pattern: [^:*]*",
+        ));
+    }
+    Ok(())
+}
+
+fn group_name_param(req: &Req<'_>) -> Result<String, AwsError> {
+    let name = required(req, "logGroupName")?;
+    check_group_name(name, "logGroupName")?;
+    Ok(name.to_string())
+}
+
+fn stream_name_param(req: &Req<'_>) -> Result<String, AwsError> {
+    let name = required(req, "logStreamName")?;
+    check_stream_name(name, "logStreamName")?;
+    Ok(name.to_string())
+}
+
+/// The log group named by an ARN (`arn:aws:logs:<region>:<account>:log-group:<name>[:*]`).
+fn group_of_arn(arn: &str) -> Result<String, AwsError> {
+    let name = arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":log-group:"))
+        .map(|(_, name)| name.strip_suffix(":*").unwrap_or(name))
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| invalid(format!("Invalid ARN: {arn}")))?;
+    check_group_name(name, "logGroupIdentifier")?;
+    Ok(name.to_string())
+}
+
+/// `logGroupName` or `logGroupIdentifier` (a name or an ARN): exactly one of them.
+fn group_param(req: &Req<'_>) -> Result<String, AwsError> {
+    match (
+        req.str_opt("logGroupName")?,
+        req.str_opt("logGroupIdentifier")?,
+    ) {
+        (Some(_), Some(_)) => Err(invalid(
+            "LogGroup name and LogGroup ARN are mutually exclusive parameters.",
+        )),
+        (Some(name), None) => {
+            check_group_name(name, "logGroupName")?;
+            Ok(name.to_string())
+        }
+        (None, Some(id)) if id.starts_with("arn:") => group_of_arn(id),
+        (None, Some(id)) => {
+            check_group_name(id, "logGroupIdentifier")?;
+            Ok(id.to_string())
+        }
+        (None, None) => Err(invalid(
+            "Either logGroupName or logGroupIdentifier must be specified.",
+        )),
+    }
+}
+
+fn limit_param(req: &Req<'_>, max: i64, default: i64) -> Result<usize, AwsError> {
+    match req.int_opt("limit")? {
+        None => Ok(default as usize),
+        Some(n) => {
+            if n < 1 {
+                return Err(constraint(
+                    &Value::String(n.to_string()),
+                    "limit",
+                    "Member must have value greater than or equal to 1",
+                ));
+            }
+            if n > max {
+                return Err(constraint(
+                    &Value::String(n.to_string()),
+                    "limit",
+                    &format!("Member must have value less than or equal to {max}"),
+                ));
+            }
+            Ok(n as usize)
+        }
+    }
+}
+
+fn time_param(req: &Req<'_>, key: &str) -> Result<Option<i64>, AwsError> {
+    match req.int_opt(key)? {
+        Some(t) if t < 0 => Err(constraint(
+            &Value::String(t.to_string()),
+            key,
+            "Member must have value greater than or equal to 0",
+        )),
+        other => Ok(other),
+    }
+}
+
+fn tags_param(req: &Req<'_>, key: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let Some(obj) = req.obj_opt(key)? else {
+        return Ok(None);
+    };
+    if obj.is_empty() || obj.len() > 50 {
+        return Err(constraint(
+            &Value::Object(obj.clone()),
+            key,
+            "Member must have length less than or equal to 50, Member must have length greater than or equal to 1",
+        ));
+    }
+    let mut tags = BTreeMap::new();
+    for (k, v) in obj {
+        let v = v.as_str().ok_or_else(|| {
+            AwsError::serialization(format!("Unexpected value type in payload for member {key}"))
+        })?;
+        check_length(k, "tags.key", 1, 128)?;
+        check_length(v, "tags.value", 0, 256)?;
+        tags.insert(k.clone(), v.to_string());
+    }
+    Ok(Some(tags))
+}
+
+fn string_list(req: &Req<'_>, key: &str) -> Result<Vec<String>, AwsError> {
+    let list = req
+        .array_opt(key)?
+        .ok_or_else(|| constraint(&Value::Null, key, "Member must not be null"))?;
+    list.iter()
+        .map(|v| {
+            v.as_str().map(str::to_string).ok_or_else(|| {
+                AwsError::serialization(format!(
+                    "Unexpected value type in payload for member {key}"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Page tokens of the describe operations: the hex of the last key returned.
+fn hex_token(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex_token(token: &str) -> Result<Vec<u8>, AwsError> {
+    if !token.len().is_multiple_of(2) {
+        return Err(bad_token());
+    }
+    (0..token.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(token.get(i..i + 2).ok_or_else(bad_token)?, 16)
+                .map_err(|_| bad_token())
+        })
+        .collect()
+}
+
+impl App {
+    fn log_group(&self, group: &str) -> Result<Option<GroupMeta>, AwsError> {
+        self.store
+            .kv_get(GROUPS, group.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    fn log_stream(&self, group: &str, stream: &str) -> Result<Option<StreamMeta>, AwsError> {
+        self.store
+            .kv_get(STREAMS, &stream_key(group, stream))?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// Every stream of a group whose name starts with `prefix`, in name order.
+    fn log_streams(
+        &self,
+        group: &str,
+        prefix: &str,
+    ) -> Result<Vec<(Vec<u8>, StreamMeta)>, AwsError> {
+        let mut lower = group_prefix(group);
+        escaped(prefix, &mut lower);
+        let upper = prefix_end(&lower).unwrap_or_else(|| group_end(group));
+        let mut out = Vec::new();
+        let mut from = Bound::Included(lower);
+        loop {
+            let chunk = self.store.kv_range(
+                STREAMS,
+                as_ref_bound(&from),
+                Bound::Excluded(&upper),
+                false,
+                CHUNK,
+            )?;
+            let done = chunk.len() < CHUNK;
+            for (k, v) in chunk {
+                let meta: StreamMeta = decode(&v)?;
+                from = Bound::Excluded(k.clone());
+                out.push((k, meta));
+            }
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn logs_now(&self) -> i64 {
+        self.store.clock().now_millis()
+    }
+}
+
+fn as_ref_bound(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix` (None: no such key).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// log groups
+
+async fn create_log_group(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+    let name = group_name_param(req)?;
+    let class = req.str_opt("logGroupClass")?.unwrap_or("STANDARD");
+    if !matches!(
+        class,
+        "STANDARD" | "INFREQUENT_ACCESS" | "DELIVERY" | "ESSENTIALS"
+    ) {
+        return Err(constraint(
+            &Value::String(class.into()),
+            "logGroupClass",
+            "Member must satisfy enum value set: [STANDARD, INFREQUENT_ACCESS, DELIVERY, ESSENTIALS]",
+        ));
+    }
+    let class = class.to_string();
+    let kms = req.str_opt("kmsKeyId")?.map(str::to_string);
+    let tags = tags_param(req, "tags")?.unwrap_or_default();
+    app.store
+        .write(move |tx| {
+            if tx.kv_get(GROUPS, name.as_bytes())?.is_some() {
+                return Err(AwsError::new(
+                    "ResourceAlreadyExistsException",
+                    400,
+                    "The specified log group already exists",
+                ));
+            }
+            let mut meta = GroupMeta::new(tx.now_ms());
+            meta.log_group_class = class;
+            meta.kms_key_id = kms;
+            meta.tags = tags;
+            put_group(tx, &name, &meta)
+        })
+        .await?;
+    Ok(None)
+}
+
+async fn delete_log_group(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+    let name = group_name_param(req)?;
+    app.store
+        .write(move |tx| {
+            if !tx.kv_delete(GROUPS, name.as_bytes())? {
+                return Err(group_not_found());
+            }
+            let (lo, hi) = (group_prefix(&name), group_end(&name));
+            for space in [STREAMS, EVENTS, BY_TIME] {
+                tx.kv_delete_range(space, Bound::Included(&lo), Bound::Excluded(&hi))?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(None)
+}
+
+fn group_json(app: &App, name: &str, meta: &GroupMeta, brief: bool) -> Value {
+    let arn = app.logs.shared.group_arn(name);
+    let mut g = Map::new();
+    g.insert("logGroupName".into(), json!(name));
+    g.insert("creationTime".into(), json!(meta.creation_time));
+    if !brief {
+        let retention = meta
+            .retention_days
+            .or(app.logs.shared.default_retention_days);
+        if let Some(days) = retention {
+            g.insert("retentionInDays".into(), json!(days));
+        }
+        g.insert("metricFilterCount".into(), json!(0));
+    }
+    g.insert("arn".into(), json!(format!("{arn}:*")));
+    if !brief {
+        g.insert("storedBytes".into(), json!(meta.stored_bytes));
+        if let Some(kms) = &meta.kms_key_id {
+            g.insert("kmsKeyId".into(), json!(kms));
+        }
+        g.insert("logGroupClass".into(), json!(meta.log_group_class));
+        g.insert("logGroupArn".into(), json!(arn));
+    }
+    Value::Object(g)
+}
+
+fn describe_log_groups(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+    let prefix = req.str_opt("logGroupNamePrefix")?;
+    let pattern = req.str_opt("logGroupNamePattern")?;
+    if prefix.is_some() && pattern.is_some() {
+        return Err(invalid(
+            "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.",
+        ));
+    }
+    if let Some(p) = prefix {
+        check_group_name(p, "logGroupNamePrefix")?;
+    }
+    if let Some(p) = pattern.filter(|p| !p.is_empty()) {
+        check_group_name(p, "logGroupNamePattern")?;
+    }
+    let class = req.str_opt("logGroupClass")?;
+    let limit = limit_param(req, 50, 50)?;
+    let identifiers: Option<Vec<String>> = match req.array_opt("logGroupIdentifiers")? {
+        None => None,
+        Some(_) => Some(
+            string_list(req, "logGroupIdentifiers")?
+                .iter()
+                .map(|id| {
+                    if id.starts_with("arn:") {
+                        group_of_arn(id)
+                    } else {
+                        Ok(id.clone())
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let token = req.str_opt("nextToken")?.map(from_hex_token).transpose()?;
+
+    let lower_key = prefix.map(|p| p.as_bytes().to_vec()).unwrap_or_default();
+    let upper_key = prefix.and_then(|p| prefix_end(p.as_bytes()));
+    let mut from = match token {
+        Some(t) => Bound::Excluded(t),
+        None => Bound::Included(lower_key),
+    };
+    let wanted = |name: &str, meta: &GroupMeta| {
+        pattern.is_none_or(|p| name.contains(p))
+            && identifiers
+                .as_ref()
+                .is_none_or(|ids| ids.iter().any(|i| i == name))
+            && class.is_none_or(|c| c == meta.log_group_class)
+    };
+    let mut groups = Vec::new();
+    let mut next_token = None;
+    'scan: loop {
+        let upper = match &upper_key {
+            Some(u) => Bound::Excluded(u.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let chunk = app
+            .store
+            .kv_range(GROUPS, as_ref_bound(&from), upper, false, CHUNK)?;
+        let done = chunk.len() < CHUNK;
+        for (k, v) in chunk {
+            if groups.len() == limit {
+                next_token = groups
+                    .last()
+                    .map(|(key, _): &(Vec<u8>, Value)| hex_token(key));
+                break 'scan;
+            }
+            let name = String::from_utf8_lossy(&k).into_owned();
+            let meta: GroupMeta = decode(&v)?;
+            if wanted(&name, &meta) {
+                groups.push((k.clone(), group_json(app, &name, &meta, pattern.is_some())));
+            }
+            from = Bound::Excluded(k);
+        }
+        if done {
+            break;
+        }
+    }
+    let mut out = json!({"logGroups": groups.into_iter().map(|(_, g)| g).collect::<Vec<_>>()});
+    if let Some(t) = next_token {
+        out["nextToken"] = json!(t);
+    }
+    Ok(out)
+}
+
+async fn put_retention_policy(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+    let name = group_name_param(req)?;
+    let days = req
+        .int_opt("retentionInDays")?
+        .ok_or_else(|| constraint(&Value::Null, "retentionInDays", "Member must not be null"))?;
+    if !RETENTION_DAYS.contains(&days) {
+        let set: Vec<String> = RETENTION_DAYS.iter().map(|d| d.to_string()).collect();
+        return Err(constraint(
+            &Value::String(days.to_string()),
+            "retentionInDays",
+            &format!("Member must satisfy enum value set: [{}]", set.join(", ")),
+        ));
+    }
+    let days = days as u32;
+    update_group(app, name, move |meta| meta.retention_days = Some(days)).await
+}
+
+async fn delete_retention_policy(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+    let name = group_name_param(req)?;
+    update_group(app, name, |meta| meta.retention_days = None).await
+}
+
+async fn update_group(
+    app: &App,
+    name: String,
+    change: impl FnOnce(&mut GroupMeta) + Send + 'static,
+) -> Result<Option<Value>, AwsError> {
+    app.store
+        .write(move |tx| {
+            let mut meta = load_group_tx(tx, &name)?.ok_or_else(group_not_found)?;
+            change(&mut meta);
+            put_group(tx, &name, &meta)
+        })
+        .await?;
+    Ok(None)
+}
+
+async fn tag(
+    app: &App,
+    group: String,
+    tags: BTreeMap<String, String>,
+) -> Result<Option<Value>, AwsError> {
+    update_group(app, group, move |meta| meta.tags.extend(tags)).await
+}
+
+async fn untag(app: &App, group: String, keys: Vec<String>) -> Result<Option<Value>, AwsError> {
+    update_group(app, group, move |meta| {
+        for k in &keys {
+            meta.tags.remove(k);
+        }
+    })
+    .await
+}
+
+fn list_tags(app: &App, group: &str) -> Result<Value, AwsError> {
+    let meta = app.log_group(group)?.ok_or_else(group_not_found)?;
+    Ok(json!({"tags": meta.tags}))
+}
+
+// ---------------------------------------------------------------------------------------------
+// log streams
+
+async fn create_log_stream(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+    let group = group_name_param(req)?;
+    let stream = stream_name_param(req)?;
+    app.store
+        .write(move |tx| {
+            let mut meta = load_group_tx(tx, &group)?.ok_or_else(group_not_found)?;
+            if load_stream_tx(tx, &group, &stream)?.is_some() {
+                return Err(AwsError::new(
+                    "ResourceAlreadyExistsException",
+                    400,
+                    "The specified log stream already exists",
+                ));
+            }
+            let s = StreamMeta {
+                name: stream,
+                id: meta.next_stream_id,
+                creation_time: tx.now_ms(),
+                first_event: None,
+                last_event: None,
+                last_ingestion: None,
+                next_seq: 0,
+                uploads: 0,
+            };
+            meta.next_stream_id += 1;
+            put_stream(tx, &group, &s)?;
+            put_group(tx, &group, &meta)
+        })
+        .await?;
+    Ok(None)
+}
+
+async fn delete_log_stream(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+    let group = group_name_param(req)?;
+    let stream = stream_name_param(req)?;
+    if app.log_group(&group)?.is_none() {
+        return Err(group_not_found());
+    }
+    let meta = app
+        .log_stream(&group, &stream)?
+        .ok_or_else(stream_not_found)?;
+    // The stream's events, to remove their entries in the group's time index too. Events
+    // stored after this read (and before the job) leave time-index entries behind whose stream
+    // id no longer exists; readers skip those and retention removes them.
+    let prefix = group_prefix(&group);
+    let mut start = prefix.clone();
+    start.extend_from_slice(&meta.id.to_be_bytes());
+    let end = stream_events_end(&group, meta.id);
+    let mut events = Vec::new();
+    let mut from = Bound::Included(start.clone());
+    loop {
+        let chunk = app.store.kv_range(
+            EVENTS,
+            as_ref_bound(&from),
+            Bound::Excluded(&end),
+            false,
+            CHUNK,
+        )?;
+        let done = chunk.len() < CHUNK;
+        for (k, v) in chunk {
+            if let Some(e) = Event::from_stream_entry(prefix.len(), &k, &v) {
+                events.push((e.pos, e.message.len() as u64));
+            }
+            from = Bound::Excluded(k);
+        }
+        if done {
+            break;
+        }
+    }
+    let id = meta.id;
+    app.store
+        .write(move |tx| {
+            let current = load_stream_tx(tx, &group, &stream)?.ok_or_else(stream_not_found)?;
+            if current.id != id {
+                // Deleted and created again meanwhile: this call found the old one gone.
+                return Err(stream_not_found());
+            }
+            tx.kv_delete(STREAMS, &stream_key(&group, &stream))?;
+            tx.kv_delete_range(EVENTS, Bound::Included(&start), Bound::Excluded(&end))?;
+            let mut freed = 0;
+            for (pos, bytes) in &events {
+                if tx.kv_delete(BY_TIME, &time_key(&group, pos.ts, id, pos.seq))? {
+                    freed += bytes;
+                }
+            }
+            if let Some(mut g) = load_group_tx(tx, &group)? {
+                g.stored_bytes = g.stored_bytes.saturating_sub(freed);
+                put_group(tx, &group, &g)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(None)
+}
+
+fn stream_json(app: &App, group: &str, s: &StreamMeta) -> Value {
+    let mut v = Map::new();
+    v.insert("logStreamName".into(), json!(s.name));
+    v.insert("creationTime".into(), json!(s.creation_time));
+    if let Some(t) = s.first_event {
+        v.insert("firstEventTimestamp".into(), json!(t));
+    }
+    if let Some(t) = s.last_event {
+        v.insert("lastEventTimestamp".into(), json!(t));
+    }
+    if let Some(t) = s.last_ingestion {
+        v.insert("lastIngestionTime".into(), json!(t));
+    }
+    v.insert("uploadSequenceToken".into(), json!(sequence_token(s)));
+    v.insert(
+        "arn".into(),
+        json!(format!(
+            "{}:log-stream:{}",
+            app.logs.shared.group_arn(group),
+            s.name
+        )),
+    );
+    // Always zero for streams since 2019.
+    v.insert("storedBytes".into(), json!(0));
+    Value::Object(v)
+}
+
+/// The 56-digit `uploadSequenceToken` (ignored by PutLogEvents since 2023, still reported).
+fn sequence_token(s: &StreamMeta) -> String {
+    format!("{:028}{:028}", s.id, s.uploads + 1)
+}
+
+fn describe_log_streams(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+    let group = group_param(req)?;
+    let prefix = req.str_opt("logStreamNamePrefix")?;
+    if let Some(p) = prefix {
+        check_stream_name(p, "logStreamNamePrefix")?;
+    }
+    let by_time = match req.str_opt("orderBy")? {
+        None | Some("LogStreamName") => false,
+        Some("LastEventTime") => true,
+        Some(other) => {
+            return Err(constraint(
+                &Value::String(other.into()),
+                "orderBy",
+                "Member must satisfy enum value set: [LogStreamName, LastEventTime]",
+            ))
+        }
+    };
+    if by_time && prefix.is_some() {
+        return Err(invalid(
+            "Cannot order by LastEventTime with a logStreamNamePrefix.",
+        ));
+    }
+    let descending = req.bool_opt("descending")?.unwrap_or(false);
+    let limit = limit_param(req, 50, 50)?;
+    let token = req.str_opt("nextToken")?.map(from_hex_token).transpose()?;
+    if app.log_group(&group)?.is_none() {
+        return Err(group_not_found());
+    }
+    // Sort keys: the stream key, preceded by the last event time when ordering by it.
+    let mut streams: Vec<(Vec<u8>, StreamMeta)> = app
+        .log_streams(&group, prefix.unwrap_or(""))?
+        .into_iter()
+        .map(|(key, meta)| {
+            let sort = if by_time {
+                let mut k = ts_bytes(meta.last_event.unwrap_or(0)).to_vec();
+                k.extend_from_slice(&key);
+                k
+            } else {
+                key
+            };
+            (sort, meta)
+        })
+        .collect();
+    streams.sort_by(|a, b| a.0.cmp(&b.0));
+    if descending {
+        streams.reverse();
+    }
+    let start = match &token {
+        None => 0,
+        Some(t) => streams
+            .iter()
+            .position(|(k, _)| if descending { k < t } else { k > t })
+            .unwrap_or(streams.len()),
+    };
+    let page: Vec<&(Vec<u8>, StreamMeta)> = streams.iter().skip(start).take(limit).collect();
+    let mut out = json!({
+        "logStreams": page.iter().map(|(_, s)| stream_json(app, &group, s)).collect::<Vec<_>>()
+    });
+    if start + page.len() < streams.len() {
+        if let Some((k, _)) = page.last() {
+            out["nextToken"] = json!(hex_token(k));
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// events
+
+async fn put_log_events(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+    let group = group_name_param(req)?;
+    let stream = stream_name_param(req)?;
+    let list = req
+        .array_opt("logEvents")?
+        .ok_or_else(|| constraint(&Value::Null, "logEvents", "Member must not be null"))?;
+    if list.is_empty() || list.len() > MAX_EVENTS as usize {
+        let rule = if list.is_empty() {
+            "Member must have length greater than or equal to 1"
+        } else {
+            "Member must have length less than or equal to 10000"
+        };
+        let shown = if list.is_empty() { "[]" } else { "[…]" };
+        return Err(constraint(&Value::String(shown.into()), "logEvents", rule));
+    }
+    let mut events: Vec<(i64, String)> = Vec::with_capacity(list.len());
+    let mut size = 0usize;
+    for (i, e) in list.iter().enumerate() {
+        let e = e.as_object().ok_or_else(|| {
+            AwsError::serialization("Unexpected value type in payload for member logEvents")
+        })?;
+        let e = Req(e);
+        let field = |name: &str| format!("logEvents.{}.member.{name}", i + 1);
+        let ts = e.int_opt("timestamp")?.ok_or_else(|| {
+            constraint(&Value::Null, &field("timestamp"), "Member must not be null")
+        })?;
+        if ts < 0 {
+            return Err(constraint(
+                &Value::String(ts.to_string()),
+                &field("timestamp"),
+                "Member must have value greater than or equal to 0",
+            ));
+        }
+        let message = e.str_opt("message")?.ok_or_else(|| {
+            constraint(&Value::Null, &field("message"), "Member must not be null")
+        })?;
+        if message.is_empty() {
+            return Err(constraint(
+                &Value::String(String::new()),
+                &field("message"),
+                "Member must have length greater than or equal to 1",
+            ));
+        }
+        size += message.len() + EVENT_OVERHEAD;
+        events.push((ts, message.to_string()));
+    }
+    if events.windows(2).any(|w| w[1].0 < w[0].0) {
+        return Err(invalid(
+            "Log events in a single PutLogEvents request must be in chronological order.",
+        ));
+    }
+    if size > MAX_PAGE_BYTES {
+        return Err(invalid(format!(
+            "Upload too large: {size} bytes exceeds limit of {MAX_PAGE_BYTES}"
+        )));
+    }
+    let now = app.logs_now();
+    let valid = |ts: &i64| *ts >= now - TOO_OLD_MS && *ts <= now + TOO_NEW_MS;
+    let span = events.iter().map(|e| e.0).filter(valid);
+    if let (Some(first), Some(last)) = (span.clone().min(), span.max()) {
+        if last - first > MAX_SPAN_MS {
+            return Err(invalid(
+                "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.",
+            ));
+        }
+    }
+    let default_retention = app.logs.shared.default_retention_days;
+    let (token, rejected) = app
+        .store
+        .write(move |tx| {
+            let mut g = load_group_tx(tx, &group)?.ok_or_else(group_not_found)?;
+            let mut s = load_stream_tx(tx, &group, &stream)?.ok_or_else(stream_not_found)?;
+            let now = tx.now_ms();
+            let expired_before = g
+                .retention_days
+                .or(default_retention)
+                .map(|d| now - i64::from(d) * DAY_MS);
+            let mut rejected = Map::new();
+            let mut accepted = Vec::with_capacity(events.len());
+            for (i, (ts, message)) in events.iter().enumerate() {
+                if *ts > now + TOO_NEW_MS {
+                    rejected
+                        .entry("tooNewLogEventStartIndex")
+                        .or_insert(json!(i));
+                } else if *ts < now - TOO_OLD_MS {
+                    rejected.insert("tooOldLogEventEndIndex".into(), json!(i));
+                } else if expired_before.is_some_and(|cut| *ts < cut) {
+                    rejected.insert("expiredLogEventEndIndex".into(), json!(i));
+                } else {
+                    accepted.push((*ts, message.as_str()));
+                }
+            }
+            append_events(tx, &group, &mut g, &mut s, accepted.into_iter())?;
+            s.uploads += 1;
+            put_stream(tx, &group, &s)?;
+            put_group(tx, &group, &g)?;
+            Ok((sequence_token(&s), rejected))
+        })
+        .await?;
+    let mut out = json!({"nextSequenceToken": token});
+    if !rejected.is_empty() {
+        out["rejectedLogEventsInfo"] = Value::Object(rejected);
+    }
+    Ok(out)
+}
+
+/// GetLogEvents' page tokens: `f/` or `b/` and 56 digits naming a position between events of
+/// one stream (timestamp, seq) plus the stream's id.
+fn position_token(forward: bool, pos: Pos, stream_id: u64) -> String {
+    let dir = if forward { 'f' } else { 'b' };
+    format!(
+        "{dir}/{:020}{:020}{:016}",
+        pos.ts.max(0),
+        pos.seq,
+        stream_id % 10u64.pow(16)
+    )
+}
+
+fn parse_position_token(token: &str, stream_id: u64) -> Result<(bool, Pos), AwsError> {
+    let (forward, digits) = match token.split_at_checked(2) {
+        Some(("f/", d)) => (true, d),
+        Some(("b/", d)) => (false, d),
+        _ => return Err(bad_token()),
+    };
+    if digits.len() != 56 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad_token());
+    }
+    let ts: i64 = digits[..20].parse().map_err(|_| bad_token())?;
+    let seq: u64 = digits[20..40].parse().map_err(|_| bad_token())?;
+    let id: u64 = digits[40..].parse().map_err(|_| bad_token())?;
+    if id != stream_id % 10u64.pow(16) {
+        return Err(bad_token());
+    }
+    Ok((forward, Pos { ts, seq }))
+}
+
+fn get_log_events(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+    let group = group_param(req)?;
+    let stream = stream_name_param(req)?;
+    let start_time = time_param(req, "startTime")?;
+    let end_time = time_param(req, "endTime")?;
+    let limit = limit_param(req, MAX_EVENTS, MAX_EVENTS)?;
+    let from_head = req.bool_opt("startFromHead")?.unwrap_or(false);
+    let token = req.str_opt("nextToken")?;
+    let g = app.log_group(&group)?.ok_or_else(group_not_found)?;
+    let s = app
+        .log_stream(&group, &stream)?
+        .ok_or_else(stream_not_found)?;
+    let (forward, given) = match token {
+        Some(t) => {
+            let (forward, pos) = parse_position_token(t, s.id)?;
+            (forward, Some(pos))
+        }
+        None => (from_head, None),
+    };
+
+    // The window: [startTime, endTime), never before what retention keeps.
+    let oldest = app.logs.shared.cutoff(&g, app.logs_now());
+    let lo = Pos {
+        ts: start_time.unwrap_or(0).max(oldest.unwrap_or(i64::MIN)),
+        seq: 0,
+    };
+    let hi = end_time.map(|ts| Pos { ts, seq: 0 });
+    let (lower, upper) = match given {
+        Some(p) if forward => (p.max(lo), hi),
+        Some(p) => (lo, Some(hi.map_or(p, |h| h.min(p)))),
+        None => (lo, hi),
+    };
+    let prefix_len = group_prefix(&group).len();
+    let lower_key = event_key(&group, s.id, lower);
+    let upper_key = match upper {
+        Some(p) => event_key(&group, s.id, p),
+        None => stream_events_end(&group, s.id),
+    };
+    let mut events: Vec<Event> = if lower_key < upper_key {
+        app.store
+            .kv_range(
+                EVENTS,
+                Bound::Included(&lower_key),
+                Bound::Excluded(&upper_key),
+                !forward,
+                limit,
+            )?
+            .iter()
+            .filter_map(|(k, v)| Event::from_stream_entry(prefix_len, k, v))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // The page's size limit, counted from where the reading started.
+    let mut bytes = 0;
+    let keep = events
+        .iter()
+        .take_while(|e| {
+            bytes += e.page_bytes();
+            bytes <= MAX_PAGE_BYTES
+        })
+        .count()
+        .max(events.len().min(1));
+    events.truncate(keep);
+    if !forward {
+        events.reverse();
+    }
+    let (next_forward, next_backward) = match (events.first(), events.last()) {
+        (Some(first), Some(last)) => (
+            Pos {
+                ts: last.pos.ts,
+                seq: last.pos.seq + 1,
+            },
+            first.pos,
+        ),
+        // Nothing here: both tokens stay where this call looked, so a token passed in comes
+        // back unchanged (the end of the stream in that direction).
+        _ => {
+            let at = given.unwrap_or(lo);
+            (at, at)
+        }
+    };
+    Ok(json!({
+        "events": events.iter().map(|e| json!({
+            "timestamp": e.pos.ts,
+            "message": e.message,
+            "ingestionTime": e.ingestion,
+        })).collect::<Vec<_>>(),
+        "nextForwardToken": position_token(true, next_forward, s.id),
+        "nextBackwardToken": position_token(false, next_backward, s.id),
+    }))
+}
+
+/// FilterLogEvents' `nextToken`: direction and the group time-index key to continue after.
+fn filter_token(forward: bool, key: &[u8]) -> String {
+    format!("{}{}", if forward { 'f' } else { 'b' }, hex_token(key))
+}
+
+fn filter_log_events(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+    let group = group_param(req)?;
+    let names = match req.array_opt("logStreamNames")? {
+        None => None,
+        Some(_) => {
+            let names = string_list(req, "logStreamNames")?;
+            if names.is_empty() || names.len() > 100 {
+                return Err(constraint(
+                    &Value::String("[…]".into()),
+                    "logStreamNames",
+                    "Member must have length less than or equal to 100, Member must have length greater than or equal to 1",
+                ));
+            }
+            for n in &names {
+                check_stream_name(n, "logStreamNames.member")?;
+            }
+            Some(names)
+        }
+    };
+    let prefix = req.str_opt("logStreamNamePrefix")?;
+    if let Some(p) = prefix {
+        check_stream_name(p, "logStreamNamePrefix")?;
+    }
+    if names.is_some() && prefix.is_some() {
+        return Err(invalid(
+            "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.",
+        ));
+    }
+    let start_time = time_param(req, "startTime")?;
+    let end_time = time_param(req, "endTime")?;
+    let pattern = req.str_opt("filterPattern")?.unwrap_or("");
+    check_length(pattern, "filterPattern", 0, 1024)?;
+    let pattern = TermPattern::parse(pattern).map_err(invalid)?;
+    let limit = limit_param(req, MAX_EVENTS, MAX_EVENTS)?;
+    let token = req.str_opt("nextToken")?;
+    let from_head = req.bool_opt("startFromHead")?.unwrap_or(true);
+    if !from_head && token.is_none() && start_time.is_some_and(|t| t < 1_704_067_200_000) {
+        return Err(invalid(
+            "Setting startFromHead to false is supported only when startTime is on or after Jan 1, 2024 00:00:00 UTC.",
+        ));
+    }
+    let g = app.log_group(&group)?.ok_or_else(group_not_found)?;
+
+    // The streams searched, by id.
+    let streams: HashMap<u64, String> = app
+        .log_streams(&group, prefix.unwrap_or(""))?
+        .into_iter()
+        .filter(|(_, s)| names.as_ref().is_none_or(|n| n.contains(&s.name)))
+        .map(|(_, s)| (s.id, s.name))
+        .collect();
+
+    let prefix_key = group_prefix(&group);
+    let oldest = app.logs.shared.cutoff(&g, app.logs_now());
+    let lo_ts = start_time.unwrap_or(0).max(oldest.unwrap_or(i64::MIN));
+    let mut lower = prefix_key.clone();
+    lower.extend_from_slice(&ts_bytes(lo_ts));
+    // endTime is inclusive here (unlike GetLogEvents).
+    let upper = match end_time.and_then(|t| t.checked_add(1)) {
+        Some(t) => {
+            let mut k = prefix_key.clone();
+            k.extend_from_slice(&ts_bytes(t));
+            k
+        }
+        None => group_end(&group),
+    };
+    let (forward, mut lower, mut upper) = match token {
+        None => (from_head, Bound::Included(lower), Bound::Excluded(upper)),
+        Some(t) => {
+            let (dir, hex) = t.split_at_checked(1).ok_or_else(bad_token)?;
+            let key = from_hex_token(hex)?;
+            if !key.starts_with(&prefix_key) {
+                return Err(bad_token());
+            }
+            match dir {
+                "f" => (
+                    true,
+                    Bound::Excluded(key.max(lower)),
+                    Bound::Excluded(upper),
+                ),
+                "b" => (
+                    false,
+                    Bound::Included(lower),
+                    Bound::Excluded(key.min(upper)),
+                ),
+                _ => return Err(bad_token()),
+            }
+        }
+    };
+
+    let mut events = Vec::new();
+    let mut bytes = 0;
+    let mut scanned = 0;
+    let mut resume: Option<Vec<u8>> = None;
+    'scan: loop {
+        let chunk = app.store.kv_range(
+            BY_TIME,
+            as_ref_bound(&lower),
+            as_ref_bound(&upper),
+            !forward,
+            CHUNK,
+        )?;
+        let done = chunk.len() < CHUNK;
+        for (k, v) in chunk {
+            if events.len() >= limit || scanned >= FILTER_SCAN_BUDGET {
+                break 'scan;
+            }
+            scanned += 1;
+            let Some(e) = Event::from_time_entry(prefix_key.len(), &k, &v) else {
+                continue;
+            };
+            let stream_name = streams.get(&e.stream_id);
+            if let Some(name) = stream_name.filter(|_| pattern.matches(&e.message)) {
+                if bytes + e.page_bytes() > MAX_PAGE_BYTES && !events.is_empty() {
+                    break 'scan;
+                }
+                bytes += e.page_bytes();
+                events.push(json!({
+                    "logStreamName": name,
+                    "timestamp": e.pos.ts,
+                    "message": e.message,
+                    "ingestionTime": e.ingestion,
+                    "eventId": e.event_id(),
+                }));
+            }
+            resume = Some(k.clone());
+            if forward {
+                lower = Bound::Excluded(k);
+            } else {
+                upper = Bound::Excluded(k);
+            }
+        }
+        if done {
+            resume = None;
+            break;
+        }
+    }
+    let mut out = json!({"events": events, "searchedLogStreams": []});
+    if let Some(k) = resume {
+        out["nextToken"] = json!(filter_token(forward, &k));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pattern: &str, message: &str) -> bool {
+        TermPattern::parse(pattern).unwrap().matches(message)
+    }
+
+    #[test]
+    fn empty_patterns_match_everything() {
+        assert!(m("", "anything"));
+        assert!(m("   ", "anything"));
+        assert!(m("\"\"", "anything"));
+    }
+
+    #[test]
+    fn all_terms_must_occur_case_sensitively() {
+        assert!(m("ERROR", "[ERROR] boom"));
+        assert!(!m("ERROR", "[error] boom"));
+        assert!(m("ERROR boom", "[ERROR] boom"));
+        assert!(!m("ERROR bang", "[ERROR] boom"));
+        assert!(m("boom ERROR", "[ERROR] boom"), "order does not matter");
+    }
+
+    #[test]
+    fn quoted_phrases_match_exactly() {
+        assert!(m("\"INTERNAL SERVER ERROR\"", "500 INTERNAL SERVER ERROR"));
+        assert!(!m("\"SERVER INTERNAL\"", "500 INTERNAL SERVER ERROR"));
+        assert!(m("\"a \\\"b\\\"\"", "x a \"b\" y"));
+        assert!(m(
+            "\"RequestId: 1\" Duration",
+            "REPORT RequestId: 1\tDuration: 2 ms"
+        ));
+    }
+
+    #[test]
+    fn question_marks_make_alternatives() {
+        assert!(m("?ERROR ?WARN", "WARN disk"));
+        assert!(m("?ERROR ?WARN", "ERROR disk"));
+        assert!(!m("?ERROR ?WARN", "INFO disk"));
+        // Term groups: (ERROR and db) or (WARN and disk).
+        assert!(m("?ERROR db ?WARN disk", "ERROR db"));
+        assert!(m("?ERROR db ?WARN disk", "WARN disk"));
+        assert!(!m("?ERROR db ?WARN disk", "ERROR disk"));
+        assert!(m("?\"not found\" ?timeout", "a timeout"));
+    }
+
+    #[test]
+    fn minus_excludes() {
+        assert!(m("ERROR -retry", "ERROR fatal"));
+        assert!(!m("ERROR -retry", "ERROR will retry"));
+        assert!(m("-DEBUG", "INFO x"));
+        assert!(!m("-DEBUG", "DEBUG x"));
+        assert!(!m("-\"will retry\"", "ERROR will retry"));
+    }
+
+    #[test]
+    fn unsupported_and_broken_patterns_are_refused() {
+        assert!(TermPattern::parse("{ $.level = \"ERROR\" }").is_err());
+        assert!(TermPattern::parse("[ip, user]").is_err());
+        assert!(TermPattern::parse("%ERR.R%").is_err());
+        assert!(TermPattern::parse("\"unterminated").is_err());
+        assert!(TermPattern::parse("ERROR ?").is_err());
+    }
+
+    #[test]
+    fn keys_sort_like_names_and_times() {
+        let a = stream_key("g", "a");
+        let a0 = stream_key("g", "a\0");
+        let ab = stream_key("g", "ab");
+        assert!(a < a0 && a0 < ab);
+        assert!(ts_bytes(-1) < ts_bytes(0) && ts_bytes(0) < ts_bytes(1));
+        assert_eq!(ts_from(&ts_bytes(-5)), -5);
+        assert_eq!(ts_from(&ts_bytes(1_700_000_000_000)), 1_700_000_000_000);
+        // A group's keys stay below the next group's.
+        assert!(group_end("g") < group_prefix("g0"));
+        assert!(time_key("g", i64::MAX, u64::MAX, u64::MAX) < group_end("g"));
+    }
+
+    #[test]
+    fn position_tokens_round_trip() {
+        let pos = Pos {
+            ts: 1_700_000_000_123,
+            seq: 42,
+        };
+        let t = position_token(true, pos, 7);
+        assert_eq!(t.len(), 58);
+        assert!(t.starts_with("f/"));
+        assert_eq!(parse_position_token(&t, 7).unwrap(), (true, pos));
+        let b = position_token(false, pos, 7);
+        assert_eq!(parse_position_token(&b, 7).unwrap(), (false, pos));
+        assert!(
+            parse_position_token(&t, 8).is_err(),
+            "another stream's token"
+        );
+        assert!(parse_position_token("f/123", 7).is_err());
+        assert!(parse_position_token("x/", 7).is_err());
+    }
+
+    #[test]
+    fn event_ids_have_56_digits() {
+        let e = Event {
+            stream_id: 3,
+            pos: Pos {
+                ts: 1_700_000_000_000,
+                seq: 9,
+            },
+            ingestion: 0,
+            message: String::new(),
+        };
+        let id = e.event_id();
+        assert_eq!(id.len(), 56);
+        assert!(id.bytes().all(|b| b.is_ascii_digit()));
+    }
+}
