@@ -1,6 +1,18 @@
-//! Lambda functions (REST-JSON, `/2015-03-31/functions`): create, get, list, update
-//! configuration, delete and invoke. Function configuration lives in the store as documents;
-//! code zips live in the store as blobs and are unpacked under the work dir on demand.
+//! Lambda functions (REST-JSON, `/2015-03-31/functions`): create, get, list, update code and
+//! configuration, delete, versions, aliases, reserved concurrency, tags and invoke.
+//!
+//! Storage: the `$LATEST` configuration of a function is a store document of kind
+//! [`FUNCTION_KIND`] keyed by name; each published version is an immutable snapshot of it
+//! ([`VERSION_KIND`], `name:NNNNNNNNNN`); aliases are [`ALIAS_KIND`] documents (`name:alias`);
+//! tags live in their own documents keyed by resource ARN. Code zips are store blobs,
+//! content-addressed per function (`code/<name>/<sha256>`) and shared by the versions that use
+//! them; they are unpacked under the work dir on demand.
+
+mod concurrency;
+mod invoke;
+pub mod state;
+pub mod tags;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,15 +24,27 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tributary_functions::{FunctionSpec, InvokeRequest};
+use tributary_functions::FunctionSpec;
 use tributary_model::arn::{function_arn, parse_function_ref};
 use tributary_model::clock::lambda_timestamp;
 use tributary_model::AwsError;
+
+pub use invoke::invoke_for_mapping;
+pub use state::LambdaState;
+use state::{settle, version_key, Phase};
+use versions::AliasDoc;
 
 use crate::protocol::{check_range, constraint, lambda_err, Req};
 use crate::App;
 
 pub const FUNCTION_KIND: &str = "function";
+/// Published versions: `name:NNNNNNNNNN` (zero-padded so they list in numeric order).
+pub const VERSION_KIND: &str = "function-version";
+/// Aliases: `name:alias`.
+pub const ALIAS_KIND: &str = "function-alias";
+
+/// The largest zipped deployment package AWS accepts.
+const MAX_ZIPPED_BYTES: usize = 52_428_800;
 
 /// Runtimes this server can run as local processes.
 pub const SUPPORTED_RUNTIMES: &[&str] = &[
@@ -30,16 +54,16 @@ pub const SUPPORTED_RUNTIMES: &[&str] = &[
     "python3.12",
     "python3.13",
     "python3.14",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "nodejs24.x",
     "provided.al2",
     "provided.al2023",
 ];
 
 /// Runtimes AWS knows that this server cannot run yet.
 const KNOWN_RUNTIMES: &[&str] = &[
-    "nodejs18.x",
-    "nodejs20.x",
-    "nodejs22.x",
-    "nodejs24.x",
     "java8.al2",
     "java11",
     "java17",
@@ -58,8 +82,14 @@ const KNOWN_RUNTIMES: &[&str] = &[
 
 const ROLE_PATTERN: &str = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+";
 const NAME_PATTERN: &str = r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?";
+const QUALIFIER_PATTERN: &str = r"(|[a-zA-Z0-9$_-]+)";
+const REVISION_MISMATCH: &str = "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id";
 
-/// A function's stored configuration.
+fn latest() -> String {
+    "$LATEST".to_owned()
+}
+
+/// A function's stored configuration: `$LATEST`, or a published version's snapshot of it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FunctionDoc {
     pub name: String,
@@ -77,24 +107,76 @@ pub struct FunctionDoc {
     pub last_modified_ms: i64,
     pub revision_id: String,
     pub architectures: Vec<String>,
+    /// `$LATEST`, or the number of a published version.
+    #[serde(default = "latest")]
+    pub version: String,
+    /// Changes with every change of code or configuration, never with state changes (unlike
+    /// `revision_id`): what warm environments are matched on and what PublishVersion compares.
+    #[serde(default)]
+    pub config_revision: String,
+    /// The highest version number ever published; numbers are never reused (`$LATEST` only).
+    #[serde(default)]
+    pub last_version: u64,
+    /// PutFunctionConcurrency's reservation (`$LATEST` only).
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
 }
 
 impl FunctionDoc {
+    /// The `$LATEST` document of `name`.
     pub fn load(app: &App, name: &str) -> Option<FunctionDoc> {
         let cat = app.store.catalog();
         cat.doc(FUNCTION_KIND, name)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
+    /// Published version `version` (a number) of `name`.
+    pub fn load_version(app: &App, name: &str, version: &str) -> Option<FunctionDoc> {
+        let n: u64 = version.parse().ok()?;
+        let cat = app.store.catalog();
+        cat.doc(VERSION_KIND, &version_id(name, n))
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// Every published version of `name`, oldest first.
+    pub fn versions(app: &App, name: &str) -> Vec<FunctionDoc> {
+        let cat = app.store.catalog();
+        docs_with_prefix(&cat, VERSION_KIND, name)
+            .filter_map(|(_, v)| serde_json::from_value(v.clone()).ok())
+            .collect()
+    }
+
     fn arn(&self, app: &App) -> String {
         function_arn(&app.cfg.region, &app.cfg.account_id, &self.name)
     }
 
-    /// `FunctionConfiguration` as Lambda returns it.
+    /// The revision warm environments and PublishVersion compare.
+    fn config_revision(&self) -> &str {
+        if self.config_revision.is_empty() {
+            &self.revision_id
+        } else {
+            &self.config_revision
+        }
+    }
+
+    /// `FunctionConfiguration` with its state, as GetFunction returns it; `arn` is the
+    /// `FunctionArn` to show (qualified as the caller named the function).
+    pub fn configuration_as(&self, app: &App, arn: String) -> Value {
+        let mut c = self.listed_as(arn);
+        app.lambda.render_state(self, &mut c, true);
+        c
+    }
+
+    /// `FunctionConfiguration` with the unqualified ARN and its state.
     pub fn configuration(&self, app: &App) -> Value {
+        self.configuration_as(app, self.arn(app))
+    }
+
+    /// `FunctionConfiguration` without state members, as list operations return it.
+    fn listed_as(&self, arn: String) -> Value {
         let mut c = json!({
             "FunctionName": self.name,
-            "FunctionArn": self.arn(app),
+            "FunctionArn": arn,
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,
@@ -104,11 +186,9 @@ impl FunctionDoc {
             "MemorySize": self.memory_size,
             "LastModified": lambda_timestamp(self.last_modified_ms),
             "CodeSha256": self.code_sha256,
-            "Version": "$LATEST",
+            "Version": self.version,
             "TracingConfig": {"Mode": "PassThrough"},
             "RevisionId": self.revision_id,
-            "State": "Active",
-            "LastUpdateStatus": "Successful",
             "PackageType": "Zip",
             "Architectures": self.architectures,
             "EphemeralStorage": {"Size": 512},
@@ -119,6 +199,49 @@ impl FunctionDoc {
             c["Environment"] = json!({ "Variables": env });
         }
         c
+    }
+}
+
+/// The document id of version `n` of `name`.
+fn version_id(name: &str, n: u64) -> String {
+    format!("{name}:{n:010}")
+}
+
+/// The documents of `kind` whose id starts with `name:` (the versions or aliases of a function).
+fn docs_with_prefix<'a>(
+    cat: &'a tributary_store::Catalog,
+    kind: &'a str,
+    name: &str,
+) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    let prefix = format!("{name}:");
+    cat.docs
+        .range((kind.to_owned(), prefix.clone())..)
+        .take_while(move |((k, id), _)| k == kind && id.starts_with(&prefix))
+        .map(|((_, id), v)| (id.as_str(), v))
+}
+
+/// A function reference resolved to the version that serves it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The function's `$LATEST` document.
+    pub function: FunctionDoc,
+    /// The version the reference names: `$LATEST`, a number, or the alias's primary version.
+    pub doc: FunctionDoc,
+    /// The qualifier as the caller gave it (version, alias or `$LATEST`).
+    pub qualifier: Option<String>,
+    /// The alias the qualifier names.
+    pub alias: Option<AliasDoc>,
+}
+
+impl Target {
+    /// The ARN the way the caller named the function: qualified exactly when they qualified it
+    /// (spec §1.3).
+    pub fn shown_arn(&self, app: &App) -> String {
+        let arn = self.function.arn(app);
+        match &self.qualifier {
+            Some(q) => format!("{arn}:{q}"),
+            None => arn,
+        }
     }
 }
 
@@ -133,6 +256,11 @@ pub async fn dispatch(
 ) -> Result<axum::response::Response, AwsError> {
     use crate::protocol::{parse_body, rest_ok};
     use http::Method;
+    let no_content = || {
+        let mut r = rest_ok(204, &json!({}));
+        *r.body_mut() = axum::body::Body::empty();
+        r
+    };
     let r = match (method, rest) {
         (&Method::POST, []) => {
             let m = parse_body(&body)?;
@@ -142,24 +270,119 @@ pub async fn dispatch(
         (&Method::GET, [name]) => rest_ok(200, &get_function(app, name, query)?),
         (&Method::DELETE, [name]) => {
             delete_function(app, name, query).await?;
-            let mut r = rest_ok(204, &json!({}));
-            *r.body_mut() = axum::body::Body::empty();
-            r
+            no_content()
         }
         (&Method::GET, [name, c]) if c == "configuration" => {
-            let doc = resolve(app, name, query)?.0;
-            rest_ok(200, &doc.configuration(app))
+            let t = resolve(app, name, query)?;
+            rest_ok(200, &t.doc.configuration_as(app, t.shown_arn(app)))
         }
         (&Method::PUT, [name, c]) if c == "configuration" => {
             let m = parse_body(&body)?;
             rest_ok(200, &update_configuration(app, name, Req(&m)).await?)
         }
+        (&Method::PUT, [name, c]) if c == "code" => {
+            let m = parse_body(&body)?;
+            rest_ok(200, &update_code(app, name, Req(&m)).await?)
+        }
         (&Method::POST, [name, i]) if i == "invocations" => {
-            invoke(app, name, query, headers, body).await?
+            match invoke::invoke(app, name, query, headers, body).await {
+                Ok(r) => r,
+                // Throttles carry a `Retry-After` header.
+                Err(e) if e.code == "TooManyRequestsException" => invoke::error_response(&e),
+                Err(e) => return Err(e),
+            }
+        }
+        (&Method::POST, [name, v]) if v == "versions" => {
+            let m = parse_body(&body)?;
+            rest_ok(201, &versions::publish_version(app, name, Req(&m)).await?)
+        }
+        (&Method::GET, [name, v]) if v == "versions" => {
+            rest_ok(200, &versions::list_versions(app, name, query)?)
+        }
+        (&Method::POST, [name, a]) if a == "aliases" => {
+            let m = parse_body(&body)?;
+            rest_ok(201, &versions::create_alias(app, name, Req(&m)).await?)
+        }
+        (&Method::GET, [name, a]) if a == "aliases" => {
+            rest_ok(200, &versions::list_aliases(app, name, query)?)
+        }
+        (&Method::GET, [name, a, alias]) if a == "aliases" => {
+            rest_ok(200, &versions::get_alias(app, name, alias)?)
+        }
+        (&Method::PUT, [name, a, alias]) if a == "aliases" => {
+            let m = parse_body(&body)?;
+            rest_ok(
+                200,
+                &versions::update_alias(app, name, alias, Req(&m)).await?,
+            )
+        }
+        (&Method::DELETE, [name, a, alias]) if a == "aliases" => {
+            versions::delete_alias(app, name, alias).await?;
+            no_content()
         }
         _ => return Err(crate::unknown_rest_operation(method, rest)),
     };
     Ok(r)
+}
+
+/// Dispatches the Lambda operations that live under other API dates:
+/// `/2017-10-31/functions/{name}/concurrency` (Put/DeleteFunctionConcurrency),
+/// `/2019-09-30/functions/{name}/concurrency` (GetFunctionConcurrency),
+/// `/2016-08-19/account-settings` (GetAccountSettings) and `/2017-03-31/tags/{arn}`.
+/// `segments` is the whole path; `raw_query` the undecoded query string (UntagResource
+/// repeats `tagKeys`).
+pub async fn dispatch_dated(
+    app: &Arc<App>,
+    method: &http::Method,
+    segments: &[String],
+    raw_query: &str,
+    body: Bytes,
+) -> Result<axum::response::Response, AwsError> {
+    use crate::protocol::{parse_body, rest_ok};
+    use http::Method;
+    let no_content = || {
+        let mut r = rest_ok(204, &json!({}));
+        *r.body_mut() = axum::body::Body::empty();
+        r
+    };
+    let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let r = match (method, seg.as_slice()) {
+        (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => {
+            let m = parse_body(&body)?;
+            rest_ok(200, &concurrency::put(app, name, Req(&m)).await?)
+        }
+        (&Method::DELETE, ["2017-10-31", "functions", name, "concurrency"]) => {
+            concurrency::delete(app, name).await?;
+            no_content()
+        }
+        (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
+            rest_ok(200, &concurrency::get(app, name)?)
+        }
+        (&Method::GET, ["2016-08-19", "account-settings"]) => {
+            rest_ok(200, &concurrency::account_settings(app))
+        }
+        (_, ["2017-03-31", "tags", resource]) => {
+            match tags::dispatch(app, method, resource, raw_query, &body).await? {
+                Some(v) => rest_ok(200, &v),
+                None => no_content(),
+            }
+        }
+        _ => return Err(crate::unknown_rest_operation(method, segments)),
+    };
+    Ok(r)
+}
+
+/// Brings in-memory state in line with the store at start: reserved concurrency.
+pub fn restore(app: &App) {
+    let cat = app.store.catalog();
+    for (_, v) in cat.docs_of(FUNCTION_KIND) {
+        if let Ok(doc) = serde_json::from_value::<FunctionDoc>(v.clone()) {
+            if doc.reserved_concurrency.is_some() {
+                app.host
+                    .set_reserved_concurrency(&doc.name, doc.reserved_concurrency);
+            }
+        }
+    }
 }
 
 fn validate_name(name: &str) -> Result<(), AwsError> {
@@ -173,39 +396,104 @@ fn validate_name(name: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Resolves a function reference (any accepted form, plus `?Qualifier=`) to its document.
-pub fn resolve(
-    app: &App,
-    name: &str,
-    query: &BTreeMap<String, String>,
-) -> Result<(FunctionDoc, Option<String>), AwsError> {
+/// Whether `q` matches the model's `Qualifier` pattern (`$LATEST`, a version, an alias).
+fn valid_qualifier(q: &str) -> bool {
+    !q.is_empty()
+        && q.len() <= 128
+        && q.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_$.".contains(&b))
+}
+
+/// Whether `q` names a published version (digits only), as opposed to `$LATEST` or an alias.
+fn is_version_number(q: &str) -> bool {
+    !q.is_empty() && q.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The function a reference names, ignoring any qualifier (for operations on the function as
+/// a whole); not found is `Function not found: <unqualified ARN>`.
+fn resolve_function(app: &App, name: &str) -> Result<FunctionDoc, AwsError> {
     validate_name(name)?;
     let r = parse_function_ref(name).ok_or_else(|| lambda_err::not_found("Function not found"))?;
-    let qualifier = query.get("Qualifier").cloned().or(r.qualifier.clone());
-    let mut shown = function_arn(&app.cfg.region, &app.cfg.account_id, &r.name);
-    if let Some(q) = &qualifier {
-        shown = format!("{shown}:{q}");
-    }
+    let arn = function_arn(&app.cfg.region, &app.cfg.account_id, &r.name);
     let foreign = r
         .account
         .as_deref()
         .is_some_and(|a| a != app.cfg.account_id)
         || r.region.as_deref().is_some_and(|g| g != app.cfg.region);
-    let doc = FunctionDoc::load(app, &r.name).filter(|_| !foreign);
-    let doc = doc.ok_or_else(|| lambda_err::not_found(format!("Function not found: {shown}")))?;
-    if let Some(q) = &qualifier {
-        if q != "$LATEST" {
-            return Err(lambda_err::not_found(format!(
-                "Function not found: {shown}"
-            )));
-        }
-    }
-    Ok((doc, qualifier))
+    FunctionDoc::load(app, &r.name)
+        .filter(|_| !foreign)
+        .ok_or_else(|| lambda_err::not_found(format!("Function not found: {arn}")))
 }
 
-fn validate_runtime(runtime: &str) -> Result<(), AwsError> {
+/// Resolves a function reference (any accepted form, plus `?Qualifier=`) to the version that
+/// serves it. A qualifier in the name and a different `Qualifier` parameter conflict.
+pub fn resolve(
+    app: &App,
+    name: &str,
+    query: &BTreeMap<String, String>,
+) -> Result<Target, AwsError> {
+    validate_name(name)?;
+    let r = parse_function_ref(name).ok_or_else(|| lambda_err::not_found("Function not found"))?;
+    let param = query.get("Qualifier").cloned();
+    if let Some(q) = &param {
+        if !valid_qualifier(q) {
+            return Err(constraint(
+                &Value::String(q.clone()),
+                "qualifier",
+                &format!("Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}"),
+            ));
+        }
+    }
+    let qualifier = match (r.qualifier.clone(), param) {
+        (Some(a), Some(b)) if a != b => return Err(lambda_err::invalid_parameter(
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        )),
+        (a, b) => a.or(b),
+    };
+    let mut shown = function_arn(&app.cfg.region, &app.cfg.account_id, &r.name);
+    if let Some(q) = &qualifier {
+        shown = format!("{shown}:{q}");
+    }
+    let not_found = || lambda_err::not_found(format!("Function not found: {shown}"));
+    let foreign = r
+        .account
+        .as_deref()
+        .is_some_and(|a| a != app.cfg.account_id)
+        || r.region.as_deref().is_some_and(|g| g != app.cfg.region);
+    let function = FunctionDoc::load(app, &r.name)
+        .filter(|_| !foreign)
+        .ok_or_else(not_found)?;
+    let (doc, alias) = match qualifier.as_deref() {
+        None | Some("$LATEST") => (function.clone(), None),
+        Some(q) if is_version_number(q) => (
+            FunctionDoc::load_version(app, &r.name, q).ok_or_else(not_found)?,
+            None,
+        ),
+        Some(q) => {
+            let alias = AliasDoc::load(app, &r.name, q).ok_or_else(not_found)?;
+            let doc = if alias.function_version == "$LATEST" {
+                function.clone()
+            } else {
+                FunctionDoc::load_version(app, &r.name, &alias.function_version)
+                    .ok_or_else(not_found)?
+            };
+            (doc, Some(alias))
+        }
+    };
+    Ok(Target {
+        function,
+        doc,
+        qualifier,
+        alias,
+    })
+}
+
+/// Refuses runtimes this server cannot run, including ones whose interpreter (python, node) it
+/// cannot find: better at CreateFunction than as a failure at every Invoke.
+fn validate_runtime(app: &App, runtime: &str) -> Result<(), AwsError> {
     if SUPPORTED_RUNTIMES.contains(&runtime) {
-        return Ok(());
+        return tributary_functions::check_interpreter(app.host.config(), runtime)
+            .map_err(|missing| lambda_err::invalid_parameter(missing.to_string()));
     }
     if KNOWN_RUNTIMES.contains(&runtime) {
         return Err(lambda_err::invalid_parameter(format!(
@@ -291,6 +579,136 @@ fn check_timeout_memory(req: &Req<'_>) -> Result<(Option<i64>, Option<i64>), Aws
     Ok((timeout, memory))
 }
 
+fn check_description(description: Option<&str>) -> Result<(), AwsError> {
+    match description {
+        Some(d) if d.chars().count() > 256 => Err(constraint(
+            &Value::String(d.into()),
+            "description",
+            "Member must have length less than or equal to 256",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_handler(handler: &str) -> Result<(), AwsError> {
+    if handler.len() > 128 {
+        return Err(constraint(
+            &Value::String(handler.into()),
+            "handler",
+            "Member must have length less than or equal to 128",
+        ));
+    }
+    if handler.is_empty() || handler.chars().any(char::is_whitespace) {
+        return Err(constraint(
+            &Value::String(handler.into()),
+            "handler",
+            r"Member must satisfy regular expression pattern: [^\s]+",
+        ));
+    }
+    Ok(())
+}
+
+/// `PreconditionFailedException` (412) unless `given` is absent or equals `current`.
+fn check_revision(given: Option<&str>, current: &str) -> Result<(), AwsError> {
+    match given {
+        Some(rev) if rev != current => Err(AwsError::new(
+            "PreconditionFailedException",
+            412,
+            REVISION_MISMATCH,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An uploaded deployment package, checked but not yet unpacked.
+struct Package {
+    zip: Vec<u8>,
+    code_sha256: String,
+    sha_hex: String,
+}
+
+fn bad_zip() -> AwsError {
+    lambda_err::invalid_parameter(
+        "Could not unzip uploaded file. Please check your file, then try to upload again.",
+    )
+}
+
+/// Decodes and checks `ZipFile`: size limits and a readable zip whose entries stay inside
+/// the code directory. Reading the central directory is cheap; unpacking happens while the
+/// function is `Pending` (see [`state`]).
+fn check_package(b64: &str) -> Result<Package, AwsError> {
+    let zip = B64.decode(b64).map_err(|_| bad_zip())?;
+    if zip.len() > MAX_ZIPPED_BYTES {
+        return Err(lambda_err::too_large(format!(
+            "Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes"
+        )));
+    }
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&zip)).map_err(|_| bad_zip())?;
+    let mut declared: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|_| bad_zip())?;
+        if entry.enclosed_name().is_none() {
+            return Err(bad_zip());
+        }
+        declared = declared.saturating_add(entry.size());
+    }
+    if declared > tributary_functions::MAX_UNZIPPED_BYTES {
+        return Err(lambda_err::invalid_parameter(format!(
+            "Unzipped size must be smaller than {} bytes",
+            tributary_functions::MAX_UNZIPPED_BYTES
+        )));
+    }
+    let sha = Sha256::digest(&zip);
+    Ok(Package {
+        code_sha256: B64.encode(sha),
+        sha_hex: sha.iter().map(|b| format!("{b:02x}")).collect(),
+        zip,
+    })
+}
+
+/// The package of a create or code update: `ZipFile` only (S3 and images are not served).
+fn package_of(req: &Req<'_>) -> Result<Package, AwsError> {
+    match req.str_opt("ZipFile")? {
+        Some(b64) => check_package(b64),
+        None if req.get("S3Bucket").is_some() => Err(lambda_err::invalid_parameter(
+            "Code from S3 is not supported by this server yet; use Code.ZipFile",
+        )),
+        None if req.get("ImageUri").is_some() => Err(lambda_err::invalid_parameter(
+            "Please don't provide ImageUri when updating a function with packageType Zip.",
+        )),
+        None => Err(lambda_err::invalid_parameter(
+            "Please provide a source for function code.",
+        )),
+    }
+}
+
+fn validate_architectures(req: &Req<'_>) -> Result<Option<Vec<String>>, AwsError> {
+    let Some(list) = req.array_opt("Architectures")? else {
+        return Ok(None);
+    };
+    let names: Vec<String> = list
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let shown = format!("[{}]", names.join(", "));
+    if names.len() != 1 || names.len() != list.len() {
+        return Err(constraint(
+            &Value::String(shown),
+            "architectures",
+            "Member must have length less than or equal to 1",
+        ));
+    }
+    if !matches!(names[0].as_str(), "x86_64" | "arm64") {
+        return Err(constraint(
+            &Value::String(shown),
+            "architectures",
+            "Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]",
+        ));
+    }
+    Ok(Some(names))
+}
+
 async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError> {
     let name = req.str_req("FunctionName", "functionName")?;
     validate_name(name)?;
@@ -317,56 +735,20 @@ async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError
             "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
         ));
     };
-    validate_runtime(runtime)?;
-    if handler.len() > 128 {
-        return Err(constraint(
-            &Value::String(handler.into()),
-            "handler",
-            "Member must have length less than or equal to 128",
-        ));
-    }
+    validate_runtime(app, runtime)?;
+    check_handler(handler)?;
     let (timeout, memory) = check_timeout_memory(&req)?;
     let environment = parse_environment(&req)?;
+    let description = req.str_opt("Description")?;
+    check_description(description)?;
+    let architectures = validate_architectures(&req)?.unwrap_or_else(|| vec!["x86_64".into()]);
+    let tags = tags::parse_tags(&req)?;
+    let publish = req.bool_opt("Publish")?.unwrap_or(false);
     let code = req
         .obj_opt("Code")?
         .ok_or_else(|| constraint(&Value::Null, "code", "Member must not be null"))?;
-    let code = Req(code);
-    let zip = match code.str_opt("ZipFile")? {
-        Some(b64) => B64.decode(b64).map_err(|_| {
-            lambda_err::invalid_parameter(
-                "Could not unzip uploaded file. Please check your file, then try to upload again.",
-            )
-        })?,
-        None if code.get("S3Bucket").is_some() => {
-            return Err(lambda_err::invalid_parameter(
-                "Code from S3 is not supported by this server yet; use Code.ZipFile",
-            ))
-        }
-        None => {
-            return Err(lambda_err::invalid_parameter(
-                "Please provide a source for function code.",
-            ))
-        }
-    };
-    if zip.len() > 52_428_800 {
-        return Err(lambda_err::too_large(
-            "Zipped size must be smaller than 52428800 bytes",
-        ));
-    }
-    let sha = Sha256::digest(&zip);
-    let code_sha256 = B64.encode(sha);
-    let sha_hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
-    // Unpack now so a bad zip is refused before anything is stored.
-    let code_dir = app.code_dir(&name, &sha_hex);
-    unpack(&zip, &code_dir).await?;
-    let architectures = match req.array_opt("Architectures")? {
-        Some(a) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        None => vec!["x86_64".to_owned()],
-    };
+    let package = package_of(&Req(code))?;
+    let revision = uuid::Uuid::new_v4().to_string();
     let doc = FunctionDoc {
         name: name.clone(),
         runtime: runtime.to_owned(),
@@ -374,17 +756,22 @@ async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError
         handler: handler.to_owned(),
         timeout: timeout.unwrap_or(3),
         memory_size: memory.unwrap_or(128),
-        description: req.str_opt("Description")?.unwrap_or("").to_owned(),
+        description: description.unwrap_or("").to_owned(),
         environment,
-        code_sha256,
-        code_size: zip.len() as i64,
-        code_blob: format!("code/{name}/{sha_hex}"),
+        code_sha256: package.code_sha256.clone(),
+        code_size: package.zip.len() as i64,
+        code_blob: format!("code/{name}/{}", package.sha_hex),
         last_modified_ms: app.store.clock().now_millis(),
         revision_id: uuid::Uuid::new_v4().to_string(),
         architectures,
+        version: latest(),
+        config_revision: revision,
+        last_version: if publish { 1 } else { 0 },
+        reserved_concurrency: None,
     };
-    let stored = doc.clone();
-    let doc_json = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
+    let version = publish.then(|| new_version(&doc, 1, None));
+    let (stored, published) = (doc.clone(), version.clone());
+    let arn = doc.arn(app);
     app.store
         .write(move |tx| {
             if tx.catalog().doc(FUNCTION_KIND, &stored.name).is_some() {
@@ -393,15 +780,48 @@ async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError
                     stored.name
                 )));
             }
-            tx.put_blob(&stored.code_blob, &zip)?;
-            tx.put_doc(FUNCTION_KIND, &stored.name, doc_json)
+            tx.put_blob(&stored.code_blob, &package.zip)?;
+            tx.put_doc(FUNCTION_KIND, &stored.name, to_json(&stored)?)?;
+            if let Some(v) = &published {
+                tx.put_doc(VERSION_KIND, &version_id(&v.name, 1), to_json(v)?)?;
+            }
+            if let Some(tags) = tags {
+                tags::put_tags_tx(tx, &arn, &tags)?;
+            }
+            Ok(())
         })
         .await?;
-    let mut c = doc.configuration(app);
-    c["State"] = json!("Pending");
-    c["StateReason"] = json!("The function is being created.");
-    c["StateReasonCode"] = json!("Creating");
+    app.lambda.begin(&doc, Phase::Creating, None);
+    let mut settling = vec![doc.clone()];
+    if let Some(v) = &version {
+        app.lambda.begin(v, Phase::Creating, None);
+        settling.push(v.clone());
+    }
+    // As recorded on AWS: the create response shows no LastUpdateStatus, and with `Publish`
+    // it describes version 1 (under the unqualified ARN).
+    let shown = version.as_ref().unwrap_or(&doc);
+    let mut c = shown.listed_as(doc.arn(app));
+    app.lambda.render_state(shown, &mut c, false);
+    settle(app, settling);
     Ok(c)
+}
+
+fn to_json(doc: &impl Serialize) -> Result<Value, AwsError> {
+    serde_json::to_value(doc).map_err(|e| AwsError::internal(e.to_string()))
+}
+
+/// Version `n` of `latest`: an immutable snapshot with its own revision id.
+fn new_version(latest: &FunctionDoc, n: u64, description: Option<&str>) -> FunctionDoc {
+    let mut v = latest.clone();
+    v.version = n.to_string();
+    v.revision_id = uuid::Uuid::new_v4().to_string();
+    v.config_revision = latest.config_revision().to_owned();
+    v.last_version = 0;
+    v.reserved_concurrency = None;
+    if let Some(d) = description {
+        v.description = d.to_owned();
+    }
+    v
 }
 
 async fn unpack(zip: &[u8], dir: &std::path::Path) -> Result<(), AwsError> {
@@ -428,10 +848,10 @@ async fn unpack(zip: &[u8], dir: &std::path::Path) -> Result<(), AwsError> {
                 tributary_functions::CodeError::TooLarge => lambda_err::invalid_parameter(
                     "Unzipped size must be smaller than 262144000 bytes",
                 ),
-                tributary_functions::CodeError::Io(_) => lambda_err::service("Could not store function code"),
-                _ => lambda_err::invalid_parameter(
-                    "Could not unzip uploaded file. Please check your file, then try to upload again.",
-                ),
+                tributary_functions::CodeError::Io(_) => {
+                    lambda_err::service("Could not store function code")
+                }
+                _ => bad_zip(),
             })
         }
     }
@@ -442,14 +862,23 @@ fn get_function(
     name: &str,
     query: &BTreeMap<String, String>,
 ) -> Result<Value, AwsError> {
-    let (doc, _) = resolve(app, name, query)?;
-    Ok(json!({
-        "Configuration": doc.configuration(app),
+    let t = resolve(app, name, query)?;
+    let code_ref = version_key(&t.doc.name, &t.doc.version);
+    let mut out = json!({
+        "Configuration": t.doc.configuration_as(app, t.shown_arn(app)),
         "Code": {
             "RepositoryType": "S3",
-            "Location": format!("{}/_tributary/functions/{}/code", app.cfg.endpoint_url, doc.name),
+            "Location": format!("{}/_tributary/functions/{code_ref}/code", app.cfg.endpoint_url),
         },
-    }))
+    });
+    let tags = tags::tags_of(app, &t.function.arn(app));
+    if !tags.is_empty() {
+        out["Tags"] = json!(tags);
+    }
+    if let Some(r) = t.function.reserved_concurrency {
+        out["Concurrency"] = json!({ "ReservedConcurrentExecutions": r });
+    }
+    Ok(out)
 }
 
 fn list_functions(app: &App, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
@@ -467,7 +896,7 @@ fn list_functions(app: &App, query: &BTreeMap<String, String>) -> Result<Value, 
     let page: Vec<Value> = docs
         .iter()
         .take(max)
-        .map(|d| d.configuration(app))
+        .map(|d| d.listed_as(d.arn(app)))
         .collect();
     let mut out = json!({ "Functions": page });
     if more {
@@ -476,20 +905,87 @@ fn list_functions(app: &App, query: &BTreeMap<String, String>) -> Result<Value, 
     Ok(out)
 }
 
+/// Stores a new `$LATEST` (after a code or configuration change) unless it changed meanwhile,
+/// then starts its `InProgress` transition. Returns what was stored.
+async fn store_update(
+    app: &Arc<App>,
+    old: FunctionDoc,
+    mut doc: FunctionDoc,
+    new_blob: Option<Vec<u8>>,
+) -> Result<FunctionDoc, AwsError> {
+    doc.last_modified_ms = app.store.clock().now_millis();
+    doc.revision_id = uuid::Uuid::new_v4().to_string();
+    doc.config_revision = uuid::Uuid::new_v4().to_string();
+    let stored = doc.clone();
+    let arn = doc.arn(app);
+    let expected = old.revision_id.clone();
+    let old_blob = old.code_blob.clone();
+    app.store
+        .write(move |tx| {
+            let current: Option<FunctionDoc> = tx
+                .catalog()
+                .doc(FUNCTION_KIND, &stored.name)
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            let Some(current) = current else {
+                return Err(lambda_err::not_found(format!("Function not found: {arn}")));
+            };
+            if current.revision_id != expected {
+                // Another update got in between this one's checks and its write.
+                return Err(lambda_err::conflict(format!(
+                    "The operation cannot be performed at this time. An update is in progress for resource: {arn}"
+                )));
+            }
+            // Fields other operations change without a new revision (PublishVersion's counter,
+            // PutFunctionConcurrency) are taken as they are now, never from the snapshot.
+            let mut stored = stored;
+            stored.last_version = current.last_version;
+            stored.reserved_concurrency = current.reserved_concurrency;
+            if let Some(zip) = &new_blob {
+                tx.put_blob(&stored.code_blob, zip)?;
+            }
+            tx.put_doc(FUNCTION_KIND, &stored.name, to_json(&stored)?)?;
+            if old_blob != stored.code_blob && !blob_in_use(tx.catalog(), &stored.name, &old_blob)
+            {
+                tx.delete_blob(&old_blob)?;
+            }
+            Ok(())
+        })
+        .await?;
+    app.forget_spec(&doc.name, "$LATEST");
+    app.lambda.begin(&doc, Phase::Updating, Some(old));
+    Ok(doc)
+}
+
+/// Whether a version of `name` still uses the code blob `blob`.
+fn blob_in_use(cat: &tributary_store::Catalog, name: &str, blob: &str) -> bool {
+    let latest_uses = cat
+        .doc(FUNCTION_KIND, name)
+        .and_then(|v| v.get("code_blob"))
+        .and_then(Value::as_str)
+        == Some(blob);
+    latest_uses
+        || docs_with_prefix(cat, VERSION_KIND, name)
+            .any(|(_, v)| v.get("code_blob").and_then(Value::as_str) == Some(blob))
+}
+
 async fn update_configuration(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
-    let (mut doc, _) = resolve(app, name, &BTreeMap::new())?;
+    let old = resolve_function(app, name)?;
+    let arn = old.arn(app);
+    let mut doc = old.clone();
     if let Some(r) = req.str_opt("Role")? {
         validate_role(r)?;
         doc.role = r.to_owned();
     }
     if let Some(r) = req.str_opt("Runtime")? {
-        validate_runtime(r)?;
+        validate_runtime(app, r)?;
         doc.runtime = r.to_owned();
     }
     if let Some(h) = req.str_opt("Handler")? {
+        check_handler(h)?;
         doc.handler = h.to_owned();
     }
     if let Some(d) = req.str_opt("Description")? {
+        check_description(Some(d))?;
         doc.description = d.to_owned();
     }
     let (timeout, memory) = check_timeout_memory(&req)?;
@@ -502,34 +998,51 @@ async fn update_configuration(app: &Arc<App>, name: &str, req: Req<'_>) -> Resul
     if req.get("Environment").is_some() {
         doc.environment = parse_environment(&req)?;
     }
-    if let Some(rev) = req.str_opt("RevisionId")? {
-        if rev != doc.revision_id {
-            return Err(lambda_err::invalid_parameter(
-                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-            )
-            .with_extra("Type", json!("User")));
-        }
+    app.lambda.check_idle(&old, &arn)?;
+    check_revision(req.str_opt("RevisionId")?, &old.revision_id)?;
+    let doc = store_update(app, old, doc, None).await?;
+    // Rendered before the transition can complete: the answer says `InProgress`, as on AWS.
+    let c = doc.configuration(app);
+    settle(app, vec![doc]);
+    Ok(c)
+}
+
+async fn update_code(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
+    let old = resolve_function(app, name)?;
+    let arn = old.arn(app);
+    let package = package_of(&req)?;
+    let architectures = validate_architectures(&req)?;
+    let publish = req.bool_opt("Publish")?.unwrap_or(false);
+    app.lambda.check_idle(&old, &arn)?;
+    check_revision(req.str_opt("RevisionId")?, &old.revision_id)?;
+    let mut doc = old.clone();
+    doc.code_sha256 = package.code_sha256.clone();
+    doc.code_size = package.zip.len() as i64;
+    doc.code_blob = format!("code/{}/{}", doc.name, package.sha_hex);
+    if let Some(a) = architectures {
+        doc.architectures = a;
     }
-    doc.last_modified_ms = app.store.clock().now_millis();
-    doc.revision_id = uuid::Uuid::new_v4().to_string();
-    let stored = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
-    let fname = doc.name.clone();
-    app.store
-        .write(move |tx| {
-            if tx.catalog().doc(FUNCTION_KIND, &fname).is_none() {
-                return Err(lambda_err::not_found(format!(
-                    "Function not found: {fname}"
-                )));
-            }
-            tx.put_doc(FUNCTION_KIND, &fname, stored)
-        })
-        .await?;
-    app.forget_spec(&doc.name);
-    app.host.retire(&doc.name).await;
-    let mut c = doc.configuration(app);
-    c["LastUpdateStatus"] = json!("InProgress");
-    c["LastUpdateStatusReason"] = json!("The function is being created.");
-    c["LastUpdateStatusReasonCode"] = json!("Creating");
+    if req.bool_opt("DryRun")?.unwrap_or(false) {
+        return Ok(doc.configuration(app));
+    }
+    let doc = store_update(app, old, doc, Some(package.zip)).await?;
+    if !publish {
+        let c = doc.configuration(app);
+        settle(app, vec![doc]);
+        return Ok(c);
+    }
+    // Publishing with the update: the new version is `Pending` until the code is ready.
+    let version = match versions::publish(app, &doc.name, None, None, None).await {
+        Ok(v) => v,
+        Err(e) => {
+            settle(app, vec![doc]);
+            return Err(e);
+        }
+    };
+    app.lambda.begin(&version, Phase::Creating, None);
+    let mut c = version.listed_as(format!("{arn}:{}", version.version));
+    app.lambda.render_state(&version, &mut c, false);
+    settle(app, vec![doc, version]);
     Ok(c)
 }
 
@@ -538,23 +1051,54 @@ async fn delete_function(
     name: &str,
     query: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let (doc, qualifier) = resolve(app, name, query)?;
-    if qualifier.as_deref() == Some("$LATEST") {
-        return Err(lambda_err::invalid_parameter(
+    let t = resolve(app, name, query)?;
+    match t.qualifier.as_deref() {
+        Some("$LATEST") => Err(lambda_err::invalid_parameter(
             "$LATEST version cannot be deleted without deleting the function.",
-        ));
+        )),
+        Some(q) if is_version_number(q) => versions::delete_version(app, &t.doc).await,
+        Some(_) => Err(lambda_err::invalid_parameter(
+            "Deletion of aliases is not supported.",
+        )),
+        None => {
+            let fname = t.function.name.clone();
+            let arn = t.function.arn(app);
+            app.store
+                .write(move |tx| {
+                    let cat = tx.catalog();
+                    let versions: Vec<String> = docs_with_prefix(cat, VERSION_KIND, &fname)
+                        .map(|(id, _)| id.to_owned())
+                        .collect();
+                    let aliases: Vec<String> = docs_with_prefix(cat, ALIAS_KIND, &fname)
+                        .map(|(id, _)| id.to_owned())
+                        .collect();
+                    let mut blobs: Vec<String> = docs_with_prefix(cat, VERSION_KIND, &fname)
+                        .chain(cat.doc(FUNCTION_KIND, &fname).map(|v| ("", v)))
+                        .filter_map(|(_, v)| v.get("code_blob")?.as_str().map(str::to_owned))
+                        .collect();
+                    blobs.sort();
+                    blobs.dedup();
+                    for id in versions {
+                        tx.delete_doc(VERSION_KIND, &id)?;
+                    }
+                    for id in aliases {
+                        tx.delete_doc(ALIAS_KIND, &id)?;
+                    }
+                    for blob in blobs {
+                        tx.delete_blob(&blob)?;
+                    }
+                    tx.delete_doc(tags::TAGS_KIND, &arn)?;
+                    tx.delete_doc(FUNCTION_KIND, &fname)
+                })
+                .await?;
+            let fname = &t.function.name;
+            app.forget_function_specs(fname);
+            app.lambda.forget_function(fname);
+            app.host.set_reserved_concurrency(fname, None);
+            app.host.retire(fname).await;
+            Ok(())
+        }
     }
-    let fname = doc.name.clone();
-    let blob = doc.code_blob.clone();
-    app.store
-        .write(move |tx| {
-            tx.delete_doc(FUNCTION_KIND, &fname)?;
-            tx.delete_blob(&blob)
-        })
-        .await?;
-    app.forget_spec(&doc.name);
-    app.host.retire(&doc.name).await;
-    Ok(())
 }
 
 impl App {
@@ -565,22 +1109,33 @@ impl App {
             .join(format!("{name}-{}", &sha_hex[..16]))
     }
 
-    fn forget_spec(&self, name: &str) {
+    fn forget_spec(&self, name: &str, version: &str) {
         self.specs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+            .remove(&version_key(name, version));
     }
 
-    /// The runnable spec of a function, unpacking its code from the store if needed.
+    fn forget_function_specs(&self, name: &str) {
+        self.specs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, _| {
+                key.strip_prefix(name)
+                    .is_none_or(|rest| !(rest.is_empty() || rest.starts_with(':')))
+            });
+    }
+
+    /// The runnable spec of a function version, unpacking its code from the store if needed.
     pub async fn function_spec(&self, doc: &FunctionDoc) -> Result<Arc<FunctionSpec>, AwsError> {
+        let key = version_key(&doc.name, &doc.version);
         if let Some(s) = self
             .specs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&doc.name)
+            .get(&key)
         {
-            if s.revision == doc.revision_id {
+            if s.revision == doc.config_revision() {
                 return Ok(s.clone());
             }
         }
@@ -607,188 +1162,31 @@ impl App {
             memory_mb: doc.memory_size as u32,
             environment: doc.environment.clone().unwrap_or_default(),
             code_dir: dir,
-            revision: doc.revision_id.clone(),
+            revision: doc.config_revision().to_owned(),
+            version: doc.version.clone(),
         });
         self.specs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(doc.name.clone(), spec.clone());
+            .insert(key, spec.clone());
         Ok(spec)
     }
-
-    /// Invokes a function synchronously (used by Invoke and by event source mappings).
-    pub async fn invoke_function(
-        &self,
-        doc: &FunctionDoc,
-        invoked_arn: String,
-        payload: Bytes,
-        client_context: Option<String>,
-        want_log_tail: bool,
-    ) -> Result<tributary_functions::InvokeResult, AwsError> {
-        let spec = self.function_spec(doc).await?;
-        self.host
-            .invoke(
-                spec,
-                InvokeRequest {
-                    payload,
-                    invoked_arn,
-                    client_context,
-                    want_log_tail,
-                },
-            )
-            .await
-            .map_err(|e| lambda_err::service(e.to_string()))
-    }
 }
 
-async fn invoke(
-    app: &Arc<App>,
-    name: &str,
-    query: &BTreeMap<String, String>,
-    headers: &http::HeaderMap,
-    body: Bytes,
-) -> Result<axum::response::Response, AwsError> {
-    let (doc, qualifier) = resolve(app, name, query)?;
-    let header = |h: &str| {
-        headers
-            .get(h)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let invocation_type =
-        header("x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
-    let log_type = header("x-amz-log-type").unwrap_or_else(|| "None".into());
-    if !matches!(
-        invocation_type.as_str(),
-        "RequestResponse" | "Event" | "DryRun"
-    ) {
-        return Err(constraint(
-            &Value::String(invocation_type),
-            "invocationType",
-            "Member must satisfy enum value set: [RequestResponse, Event, DryRun]",
-        ));
-    }
-    if !matches!(log_type.as_str(), "None" | "Tail") {
-        return Err(constraint(
-            &Value::String(log_type),
-            "logType",
-            "Member must satisfy enum value set: [None, Tail]",
-        ));
-    }
-    let limit = if invocation_type == "Event" {
-        262_144
-    } else {
-        6_291_456
-    };
-    if body.len() > limit {
-        return Err(lambda_err::too_large(format!(
-            "{} byte payload is too large for the {} invocation type (limit {limit} bytes)",
-            body.len(),
-            invocation_type
-        ))
-        .with_extra("Type", json!("User")));
-    }
-    let payload = if body.iter().all(u8::is_ascii_whitespace) {
-        Bytes::from_static(b"{}")
-    } else {
-        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
-            return Err(AwsError::new(
-                "InvalidRequestContentException",
-                400,
-                format!("Could not parse request body into json: Could not parse payload into json: {e}"),
-            )
-            .with_extra("Type", json!("User")));
-        }
-        body
-    };
-    let client_context = match header("x-amz-client-context") {
-        Some(b64) => Some(
-            B64.decode(b64.as_bytes())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| {
-                    AwsError::new(
-                        "InvalidRequestContentException",
-                        400,
-                        "Client context must be a valid Base64-encoded JSON object.",
-                    )
-                    .with_extra("Type", json!("User"))
-                })?,
-        ),
-        None => None,
-    };
-    let mut invoked_arn = doc.arn(app);
-    if let Some(q) = &qualifier {
-        invoked_arn = format!("{invoked_arn}:{q}");
-    }
-    let mut resp = match invocation_type.as_str() {
-        "DryRun" => {
-            let mut r = axum::response::Response::new(axum::body::Body::empty());
-            *r.status_mut() = http::StatusCode::NO_CONTENT;
-            r
-        }
-        "Event" => {
-            let app = app.clone();
-            tokio::spawn(async move {
-                if let Err(e) = app
-                    .invoke_function(&doc, invoked_arn, payload, client_context, false)
-                    .await
-                {
-                    tracing::warn!(error = %e, "asynchronous invocation failed");
-                }
-            });
-            let mut r = axum::response::Response::new(axum::body::Body::empty());
-            *r.status_mut() = http::StatusCode::ACCEPTED;
-            r
-        }
-        _ => {
-            let out = app
-                .invoke_function(
-                    &doc,
-                    invoked_arn,
-                    payload,
-                    client_context,
-                    log_type == "Tail",
-                )
-                .await?;
-            let mut r = axum::response::Response::new(axum::body::Body::from(out.payload));
-            let h = r.headers_mut();
-            h.insert(
-                "content-type",
-                http::HeaderValue::from_static("application/json"),
-            );
-            if let Some(fe) = out.function_error {
-                if let Ok(v) = http::HeaderValue::from_str(&fe) {
-                    h.insert("x-amz-function-error", v);
-                }
-            }
-            if let Some(tail) = out.log_tail {
-                if let Ok(v) = http::HeaderValue::from_str(&B64.encode(tail.as_bytes())) {
-                    h.insert("x-amz-log-result", v);
-                }
-            }
-            if let Ok(v) = http::HeaderValue::from_str(&out.executed_version) {
-                h.insert("x-amz-executed-version", v);
-            }
-            // As on AWS, the response's request id is the invocation's.
-            if let Ok(v) = http::HeaderValue::from_str(&out.request_id) {
-                h.insert("x-amzn-requestid", v);
-            }
-            r
-        }
-    };
-    if !resp.headers().contains_key("x-amzn-requestid") {
-        if let Ok(id) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-            resp.headers_mut().insert("x-amzn-requestid", id);
-        }
-    }
-    Ok(resp)
-}
-
-/// Serves a function's code zip (the `Code.Location` of GetFunction).
+/// Serves a function version's code zip (the `Code.Location` of GetFunction): `name` is the
+/// function name, or `name:N` for a published version.
 pub fn code_zip(app: &App, name: &str) -> Result<Vec<u8>, AwsError> {
-    let doc = FunctionDoc::load(app, name)
-        .ok_or_else(|| lambda_err::not_found(format!("Function not found: {name}")))?;
+    let not_found = || {
+        lambda_err::not_found(format!(
+            "Function not found: {}",
+            function_arn_of(app, name)
+        ))
+    };
+    let doc = match name.split_once(':') {
+        Some((fname, version)) => FunctionDoc::load_version(app, fname, version),
+        None => FunctionDoc::load(app, name),
+    }
+    .ok_or_else(not_found)?;
     app.store
         .get_blob(&doc.code_blob)?
         .ok_or_else(|| lambda_err::not_found("Code not found"))
@@ -796,4 +1194,57 @@ pub fn code_zip(app: &App, name: &str) -> Result<Vec<u8>, AwsError> {
 
 pub fn function_arn_of(app: &App, name: &str) -> String {
     function_arn(&app.cfg.region, &app.cfg.account_id, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualifiers_follow_the_model() {
+        assert!(valid_qualifier("$LATEST"));
+        assert!(valid_qualifier("12"));
+        assert!(valid_qualifier("live-2_b"));
+        assert!(!valid_qualifier(""));
+        assert!(!valid_qualifier("a/b"));
+        assert!(is_version_number("7"));
+        assert!(!is_version_number("$LATEST"));
+        assert!(!is_version_number("v1"));
+    }
+
+    #[test]
+    fn revision_checks_answer_412() {
+        assert!(check_revision(None, "a").is_ok());
+        assert!(check_revision(Some("a"), "a").is_ok());
+        let e = check_revision(Some("b"), "a").unwrap_err();
+        assert_eq!((e.code, e.status), ("PreconditionFailedException", 412));
+        assert_eq!(e.message, REVISION_MISMATCH);
+    }
+
+    #[test]
+    fn version_ids_sort_numerically() {
+        assert!(version_id("f", 9) < version_id("f", 10));
+        assert_eq!(version_id("f", 3), "f:0000000003");
+    }
+
+    #[test]
+    fn packages_are_checked_before_anything_is_stored() {
+        assert_eq!(
+            check_package("bm90IGEgemlw").err().map(|e| e.code),
+            Some("InvalidParameterValueException")
+        );
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut buf);
+            w.start_file("../escape.py", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut w, b"x").unwrap();
+            w.finish().unwrap();
+        }
+        let b64 = B64.encode(buf.into_inner());
+        assert_eq!(
+            check_package(&b64).err().map(|e| e.message),
+            Some(bad_zip().message)
+        );
+    }
 }

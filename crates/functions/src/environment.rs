@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::unix::pipe;
@@ -23,26 +23,104 @@ use crate::{FunctionSpec, HostConfig};
 
 /// Where the Python bootstrap lives under the host's work dir.
 pub(crate) const PYTHON_BOOTSTRAP: &str = "runtimes/python/bootstrap.py";
+/// Where the Node.js bootstrap lives under the host's work dir.
+pub(crate) const NODE_BOOTSTRAP: &str = "runtimes/node/bootstrap.js";
+/// Beside the Node.js bootstrap: keeps it CommonJS whatever `package.json` sits above the work
+/// dir (a `"type": "module"` one would otherwise make Node load it as an ES module).
+pub(crate) const NODE_PACKAGE_JSON: &str = "runtimes/node/package.json";
 
 /// The kinds of runtime this host can start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RuntimeKind {
     Python,
+    Node,
     Provided,
 }
 
 impl RuntimeKind {
     pub(crate) fn parse(runtime: &str) -> Option<RuntimeKind> {
-        if let Some(minor) = runtime.strip_prefix("python3.") {
-            if !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()) {
-                return Some(RuntimeKind::Python);
-            }
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if runtime.strip_prefix("python3.").is_some_and(all_digits) {
+            return Some(RuntimeKind::Python);
+        }
+        if runtime
+            .strip_prefix("nodejs")
+            .and_then(|v| v.strip_suffix(".x"))
+            .is_some_and(all_digits)
+        {
+            return Some(RuntimeKind::Node);
         }
         match runtime {
             "provided" | "provided.al2" | "provided.al2023" => Some(RuntimeKind::Provided),
             _ => None,
         }
     }
+
+    /// The interpreter this kind runs on, the flag that sets it and what to call it in messages;
+    /// `None` for `provided` runtimes, which bring their own executable.
+    fn interpreter(self, cfg: &HostConfig) -> Option<(&Path, &'static str, &'static str)> {
+        match self {
+            RuntimeKind::Python => Some((
+                cfg.python.as_path(),
+                "--python (TRIBUTARY_PYTHON)",
+                "Python",
+            )),
+            RuntimeKind::Node => Some((cfg.node.as_path(), "--node (TRIBUTARY_NODE)", "Node.js")),
+            RuntimeKind::Provided => None,
+        }
+    }
+}
+
+/// A function's runtime needs an interpreter this server does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "The runtime {runtime} needs the {language} interpreter '{interpreter}', which was not found \
+     on this server{looked}; install it or point {flag} at it"
+)]
+pub struct MissingInterpreter {
+    pub runtime: String,
+    pub language: &'static str,
+    pub interpreter: String,
+    pub flag: &'static str,
+    /// ` (searched PATH)` for a bare command name, empty for a path.
+    looked: &'static str,
+}
+
+/// Checks that the interpreter `runtime` runs on (python or node, as configured: a path, or a
+/// command name looked up on `PATH` as the process spawn will) exists and is executable, so
+/// CreateFunction can refuse a function this server could never start. Runtimes the host does
+/// not know, and `provided` ones, pass: they are not this check's business.
+pub fn check_interpreter(cfg: &HostConfig, runtime: &str) -> Result<(), MissingInterpreter> {
+    let Some((program, flag, language)) =
+        RuntimeKind::parse(runtime).and_then(|kind| kind.interpreter(cfg))
+    else {
+        return Ok(());
+    };
+    let bare = program.components().count() == 1 && !program.is_absolute();
+    let found = if bare {
+        std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths)
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .any(|dir| is_executable_file(&dir.join(program)))
+        })
+    } else {
+        is_executable_file(program)
+    };
+    if found {
+        return Ok(());
+    }
+    Err(MissingInterpreter {
+        runtime: runtime.to_string(),
+        language,
+        interpreter: program.display().to_string(),
+        flag,
+        looked: if bare { " (searched PATH)" } else { "" },
+    })
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// How the runtime process ended.
@@ -109,7 +187,6 @@ pub(crate) struct Environment {
     pub output: Arc<EnvOutput>,
     pub spawned_at: Instant,
     pub invocations: AtomicU64,
-    pub last_used: Mutex<Instant>,
     kill: CancellationToken,
     server: AbortHandle,
 }
@@ -177,6 +254,12 @@ impl Environment {
                     vec![OsString::from("-u"), bootstrap.into_os_string()],
                 )
             }
+            RuntimeKind::Node => {
+                let bootstrap = cfg.work_dir.join(NODE_BOOTSTRAP);
+                let mut args = node_arguments(spec.memory_mb);
+                args.push(bootstrap.into_os_string());
+                (cfg.node.clone(), args)
+            }
             RuntimeKind::Provided => {
                 let bootstrap = code_dir.join("bootstrap");
                 prepare_bootstrap(&bootstrap)?;
@@ -192,7 +275,8 @@ impl Environment {
             .local_addr()
             .map_err(|e| SpawnError::Host(format!("cannot open a Runtime API listener: {e}")))?;
 
-        let output = EnvOutput::new(sink);
+        let log_stream = log_stream_name(clock.now_millis());
+        let output = EnvOutput::new(sink, log_stream.clone());
         let (jobs_tx, jobs_rx) = mpsc::channel(1);
         let timeout_ms = i64::from(spec.timeout_secs) * 1000;
         let api = RuntimeApi::new(jobs_rx, Arc::clone(&clock), timeout_ms, Arc::clone(&output));
@@ -208,7 +292,6 @@ impl Environment {
         })
         .abort_handle();
 
-        let log_stream = log_stream_name(clock.now_millis());
         let vars =
             environment_variables(cfg, spec, kind, &addr.to_string(), &log_stream, &code_dir);
 
@@ -222,7 +305,7 @@ impl Environment {
                         RuntimeKind::Provided => {
                             SpawnError::Entrypoint(format!("fork/exec {}: {e}", program.display()))
                         }
-                        RuntimeKind::Python => {
+                        RuntimeKind::Python | RuntimeKind::Node => {
                             SpawnError::Host(format!("cannot start {}: {e}", program.display()))
                         }
                     });
@@ -261,11 +344,24 @@ impl Environment {
             output,
             spawned_at,
             invocations: AtomicU64::new(0),
-            last_used: Mutex::new(Instant::now()),
             kill,
             server,
         })
     }
+}
+
+/// The options AWS's Node.js runtimes start `node` with: `gc()` exposed, large HTTP headers
+/// allowed, and the V8 heap sized from the function's memory (1/25 of it for the young
+/// generation, the rest for the old one), so a function runs out of heap here where it would
+/// on Lambda.
+fn node_arguments(memory_mb: u32) -> Vec<OsString> {
+    let new_space = memory_mb / 25;
+    vec![
+        "--expose-gc".into(),
+        "--max-http-header-size=81920".into(),
+        format!("--max-semi-space-size={}", new_space / 2).into(),
+        format!("--max-old-space-size={}", memory_mb - new_space).into(),
+    ]
 }
 
 fn kill_group(pid: u32) {
@@ -388,6 +484,7 @@ fn environment_variables(
     }
     let runtime_dir: PathBuf = match kind {
         RuntimeKind::Python => cfg.work_dir.join("runtimes/python"),
+        RuntimeKind::Node => cfg.work_dir.join("runtimes/node"),
         RuntimeKind::Provided => cfg.work_dir.join("runtimes"),
     };
     let mut set = |k: &str, v: OsString| {
@@ -396,7 +493,7 @@ fn environment_variables(
     set("_HANDLER", spec.handler.clone().into());
     set("AWS_REGION", cfg.region.clone().into());
     set("AWS_DEFAULT_REGION", cfg.region.clone().into());
-    if kind == RuntimeKind::Python {
+    if kind != RuntimeKind::Provided {
         set(
             "AWS_EXECUTION_ENV",
             format!("AWS_Lambda_{}", spec.runtime).into(),
@@ -407,7 +504,7 @@ fn environment_variables(
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
         spec.memory_mb.to_string().into(),
     );
-    set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into());
+    set("AWS_LAMBDA_FUNCTION_VERSION", spec.version.clone().into());
     set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
     set(
         "AWS_LAMBDA_LOG_GROUP_NAME",
@@ -419,10 +516,21 @@ fn environment_variables(
     set("AWS_SESSION_TOKEN", "test".into());
     set("AWS_LAMBDA_RUNTIME_API", runtime_api.into());
     set("LAMBDA_TASK_ROOT", code_dir.as_os_str().to_owned());
-    set("LAMBDA_RUNTIME_DIR", runtime_dir.into_os_string());
+    set("LAMBDA_RUNTIME_DIR", runtime_dir.clone().into_os_string());
     set("LANG", "en_US.UTF-8".into());
     set("TZ", ":UTC".into());
     set("AWS_ENDPOINT_URL", cfg.endpoint_url.clone().into());
+    if kind == RuntimeKind::Node {
+        // Lambda's order with its directories mapped to ours: layers (/opt/nodejs/…, none
+        // here), the runtime's node_modules, the runtime dir, then the task root. A user's
+        // NODE_PATH replaces it, as on Lambda.
+        let mut node_path = runtime_dir.join("node_modules").into_os_string();
+        for dir in [runtime_dir.as_os_str(), code_dir.as_os_str()] {
+            node_path.push(":");
+            node_path.push(dir);
+        }
+        set("NODE_PATH", node_path);
+    }
 
     for (k, v) in &spec.environment {
         vars.insert(k.clone(), v.into());
@@ -455,7 +563,11 @@ mod tests {
             Some(RuntimeKind::Provided)
         );
         assert_eq!(RuntimeKind::parse("python3."), None);
-        assert_eq!(RuntimeKind::parse("nodejs22.x"), None);
+        assert_eq!(RuntimeKind::parse("nodejs22.x"), Some(RuntimeKind::Node));
+        assert_eq!(RuntimeKind::parse("nodejs18.x"), Some(RuntimeKind::Node));
+        assert_eq!(RuntimeKind::parse("nodejs.x"), None);
+        assert_eq!(RuntimeKind::parse("nodejs22"), None);
+        assert_eq!(RuntimeKind::parse("java21"), None);
     }
 
     #[test]
@@ -486,6 +598,7 @@ mod tests {
         let cfg = HostConfig {
             work_dir: "/w".into(),
             python: "python3".into(),
+            node: "node".into(),
             region: "eu-west-1".into(),
             account_id: "000000000000".into(),
             endpoint_url: "http://127.0.0.1:4566".into(),
@@ -505,6 +618,7 @@ mod tests {
             .collect(),
             code_dir: "/code".into(),
             revision: "1".into(),
+            version: "$LATEST".into(),
         };
         let vars: BTreeMap<_, _> = environment_variables(
             &cfg,
@@ -521,5 +635,114 @@ mod tests {
         assert_eq!(vars["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.12");
         assert_eq!(vars["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/f");
         assert_eq!(vars["LAMBDA_TASK_ROOT"], "/code");
+    }
+
+    #[test]
+    fn node_environment_and_arguments() {
+        let cfg = HostConfig {
+            work_dir: "/w".into(),
+            python: "python3".into(),
+            node: "node".into(),
+            region: "eu-west-1".into(),
+            account_id: "000000000000".into(),
+            endpoint_url: "http://127.0.0.1:4566".into(),
+        };
+        let mut spec = FunctionSpec {
+            name: "f".into(),
+            function_arn: "arn:aws:lambda:eu-west-1:000000000000:function:f".into(),
+            runtime: "nodejs20.x".into(),
+            handler: "src/app.handler".into(),
+            timeout_secs: 3,
+            memory_mb: 1024,
+            environment: BTreeMap::new(),
+            code_dir: "/code".into(),
+            revision: "1".into(),
+            version: "$LATEST".into(),
+        };
+        let vars = |spec: &FunctionSpec| -> BTreeMap<String, OsString> {
+            environment_variables(
+                &cfg,
+                spec,
+                RuntimeKind::Node,
+                "127.0.0.1:9",
+                "s",
+                Path::new("/code"),
+            )
+            .into_iter()
+            .collect()
+        };
+        let v = vars(&spec);
+        assert_eq!(v["AWS_EXECUTION_ENV"], "AWS_Lambda_nodejs20.x");
+        assert_eq!(v["_HANDLER"], "src/app.handler");
+        assert_eq!(v["LAMBDA_RUNTIME_DIR"], "/w/runtimes/node");
+        assert_eq!(
+            v["NODE_PATH"],
+            "/w/runtimes/node/node_modules:/w/runtimes/node:/code"
+        );
+        assert!(!v.contains_key("PYTHONPATH"));
+
+        spec.environment.insert("NODE_PATH".into(), "/mine".into());
+        assert_eq!(vars(&spec)["NODE_PATH"], "/mine");
+
+        // 1024 MB as on Lambda: 40 MB new space (20 MB semi-space), the rest old space.
+        let args = node_arguments(1024);
+        assert_eq!(
+            args,
+            [
+                "--expose-gc",
+                "--max-http-header-size=81920",
+                "--max-semi-space-size=20",
+                "--max-old-space-size=984"
+            ]
+            .map(OsString::from)
+        );
+    }
+
+    #[test]
+    fn interpreters_are_looked_up_like_the_spawn_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("fake-node");
+        std::fs::write(&fake, "#!/bin/sh\n").unwrap();
+        let cfg = |python: &Path, node: &Path| HostConfig {
+            work_dir: "/w".into(),
+            python: python.into(),
+            node: node.into(),
+            region: "eu-west-1".into(),
+            account_id: "000000000000".into(),
+            endpoint_url: "http://127.0.0.1:4566".into(),
+        };
+        // Not executable yet: refused, with the runtime, the path and the flag in the message.
+        let c = cfg(Path::new("python3"), &fake);
+        let err = check_interpreter(&c, "nodejs22.x").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("nodejs22.x"), "{msg}");
+        assert!(msg.contains(&fake.display().to_string()), "{msg}");
+        assert!(msg.contains("--node (TRIBUTARY_NODE)"), "{msg}");
+        assert!(!msg.contains("PATH"), "{msg}");
+
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(check_interpreter(&c, "nodejs22.x"), Ok(()));
+        // `provided` runtimes and runtimes the host cannot run are not this check's business.
+        let none = cfg(
+            Path::new("/nonexistent/python"),
+            Path::new("/nonexistent/node"),
+        );
+        assert_eq!(check_interpreter(&none, "provided.al2023"), Ok(()));
+        assert_eq!(check_interpreter(&none, "java21"), Ok(()));
+        let err = check_interpreter(&none, "python3.12").unwrap_err();
+        assert!(
+            err.to_string().contains("--python (TRIBUTARY_PYTHON)"),
+            "{err}"
+        );
+
+        // A bare name is searched on PATH (`sh` is on every PATH this runs with).
+        assert_eq!(
+            check_interpreter(&cfg(Path::new("sh"), &fake), "python3.12"),
+            Ok(())
+        );
+        let missing = cfg(Path::new("no-such-interpreter-xyz"), &fake);
+        let err = check_interpreter(&missing, "python3.13").unwrap_err();
+        assert!(err.to_string().contains("(searched PATH)"), "{err}");
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -16,22 +16,34 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tributary_model::Clock;
 
-use crate::environment::{Environment, ExitInfo, RuntimeKind, SpawnError, PYTHON_BOOTSTRAP};
-use crate::output::{EnvOutput, LogSink};
+use crate::environment::{
+    Environment, ExitInfo, RuntimeKind, SpawnError, NODE_BOOTSTRAP, NODE_PACKAGE_JSON,
+    PYTHON_BOOTSTRAP,
+};
+use crate::output::{log_file_name, log_stream_name, EnvOutput, FileLogWriter, LogSink};
 use crate::runtime_api::{Job, Outcome};
-use crate::{FunctionSpec, HostConfig, HostError, InvokeRequest, InvokeResult};
+use crate::{
+    FunctionSpec, HostConfig, HostError, InvokeRequest, InvokeResult, LogWriter, ThrottleReason,
+};
 
 /// The Python bootstrap shipped in `runtimes/python/`, written under the work dir at start.
 const PYTHON_BOOTSTRAP_SOURCE: &str = include_str!("../../../runtimes/python/bootstrap.py");
+/// The Node.js bootstrap shipped in `runtimes/node/` (with its package.json), written likewise.
+const NODE_BOOTSTRAP_SOURCE: &str = include_str!("../../../runtimes/node/bootstrap.js");
+const NODE_PACKAGE_JSON_SOURCE: &str = include_str!("../../../runtimes/node/package.json");
 
 /// What Invoke returns when a runtime posts more than [`crate::MAX_PAYLOAD_BYTES`].
 const RESPONSE_TOO_LARGE: &[u8] = br#"{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}"#;
 
 /// How long a runtime may take to ask for its first event (AWS's init phase limit).
 const INIT_LIMIT: Duration = Duration::from_secs(10);
-/// Idle environments older than this are killed by the reaper.
-const IDLE_LIMIT: Duration = Duration::from_secs(600);
+/// Environments idle longer than this (on the server clock) are killed, unless
+/// [`FunctionHost::set_idle_timeout`] says otherwise.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// The reaper looks at least this often (more often for short idle timeouts).
 const REAP_EVERY: Duration = Duration::from_secs(60);
+/// AWS's default concurrency quota of an account.
+pub const DEFAULT_CONCURRENCY_LIMIT: u32 = 1000;
 /// How long `retire`/`shutdown` wait for killed processes to be reaped.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
@@ -39,17 +51,85 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The environments of one function version.
 #[derive(Default)]
 struct FunctionPool {
     generation: u64,
-    idle: Vec<Arc<Environment>>,
+    idle: Vec<IdleEnv>,
     busy: HashMap<u64, Arc<Environment>>,
+}
+
+/// An idle environment and when it became idle (server clock, ms), so idleness is judged on the
+/// same clock as every other timer and tests can move it.
+struct IdleEnv {
+    env: Arc<Environment>,
+    since_ms: i64,
 }
 
 #[derive(Default)]
 struct Pools {
+    /// By [`pool_key`]: versions of a function never share environments.
     functions: HashMap<String, FunctionPool>,
     next_id: u64,
+}
+
+/// The pool of a function version: `name` for `$LATEST`, `name:version` otherwise (names never
+/// contain `:`).
+fn pool_key(spec: &FunctionSpec) -> String {
+    if spec.version == "$LATEST" {
+        spec.name.clone()
+    } else {
+        format!("{}:{}", spec.name, spec.version)
+    }
+}
+
+/// Whether `key` names a pool of `function` (any version).
+fn pool_of(key: &str, function: &str) -> bool {
+    key.strip_prefix(function)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+}
+
+/// Invocations in flight, counted against the account limit and reservations (AWS's model:
+/// a function with reserved concurrency R runs at most R at once and R is carved out of the
+/// account limit; all other functions share what is left).
+#[derive(Default)]
+struct Concurrency {
+    /// Reserved concurrency by function name.
+    reserved: HashMap<String, u32>,
+    /// Sum of `reserved`.
+    reserved_total: u64,
+    /// In-flight invocations by function name (all versions); only functions with some.
+    in_flight: HashMap<String, u32>,
+}
+
+impl Concurrency {
+    /// In-flight invocations of the functions without a reservation (counted when asked, so a
+    /// reservation set or removed mid-invocation moves those invocations with it).
+    fn unreserved_in_flight(&self) -> u64 {
+        self.in_flight
+            .iter()
+            .filter(|(name, _)| !self.reserved.contains_key(*name))
+            .map(|(_, n)| u64::from(*n))
+            .sum()
+    }
+}
+
+/// One admitted invocation; dropping it gives the slot back.
+struct Slot<'a> {
+    host: &'a FunctionHost,
+    function: String,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut c = lock(&self.host.concurrency);
+        if let Some(n) = c.in_flight.get_mut(&self.function) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                c.in_flight.remove(&self.function);
+            }
+        }
+    }
 }
 
 /// Runs functions as local processes; see the crate documentation.
@@ -58,7 +138,13 @@ pub struct FunctionHost {
     clock: Arc<dyn Clock>,
     pools: Mutex<Pools>,
     sinks: Mutex<HashMap<String, Arc<LogSink>>>,
+    /// Where every function's log events go (see [`FunctionHost::set_log_writer`]).
+    log_writer: Mutex<Arc<dyn LogWriter>>,
     shutting_down: AtomicBool,
+    concurrency: Mutex<Concurrency>,
+    /// The account's concurrency quota.
+    concurrency_limit: AtomicU32,
+    idle_timeout_ms: AtomicU64,
 }
 
 enum StartFailure {
@@ -99,25 +185,39 @@ impl Drop for Lease<'_> {
 }
 
 impl FunctionHost {
-    /// Creates the host and writes `runtimes/python/bootstrap.py` and `logs/` under
-    /// `cfg.work_dir`. Starts an idle reaper when called inside a tokio runtime.
+    /// Creates the host and writes the runtimes' bootstraps (`runtimes/python/`,
+    /// `runtimes/node/`) and `logs/` under `cfg.work_dir`. Starts an idle reaper when called
+    /// inside a tokio runtime.
     pub fn new(cfg: HostConfig, clock: Arc<dyn Clock>) -> std::io::Result<Arc<FunctionHost>> {
-        let bootstrap = cfg.work_dir.join(PYTHON_BOOTSTRAP);
-        if let Some(dir) = bootstrap.parent() {
-            std::fs::create_dir_all(dir)?;
+        for (file, source) in [
+            (PYTHON_BOOTSTRAP, PYTHON_BOOTSTRAP_SOURCE),
+            (NODE_BOOTSTRAP, NODE_BOOTSTRAP_SOURCE),
+            (NODE_PACKAGE_JSON, NODE_PACKAGE_JSON_SOURCE),
+        ] {
+            let path = cfg.work_dir.join(file);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            // Write-then-rename so a running environment never reads a half-written file.
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(format!(".{}.tmp", std::process::id()));
+            std::fs::write(&tmp, source)?;
+            std::fs::rename(&tmp, &path)?;
         }
-        // Write-then-rename so a running environment never reads a half-written file.
-        let tmp = bootstrap.with_extension(format!("py.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, PYTHON_BOOTSTRAP_SOURCE)?;
-        std::fs::rename(&tmp, &bootstrap)?;
         std::fs::create_dir_all(cfg.work_dir.join("logs"))?;
 
+        let file_logs: Arc<dyn LogWriter> =
+            Arc::new(FileLogWriter::new(cfg.work_dir.join("logs")));
         let host = Arc::new(FunctionHost {
             cfg,
             clock,
             pools: Mutex::new(Pools::default()),
             sinks: Mutex::new(HashMap::new()),
+            log_writer: Mutex::new(file_logs),
             shutting_down: AtomicBool::new(false),
+            concurrency: Mutex::new(Concurrency::default()),
+            concurrency_limit: AtomicU32::new(DEFAULT_CONCURRENCY_LIMIT),
+            idle_timeout_ms: AtomicU64::new(DEFAULT_IDLE_TIMEOUT.as_millis() as u64),
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(reap_idle_environments(Arc::downgrade(&host)));
@@ -125,19 +225,80 @@ impl FunctionHost {
         Ok(host)
     }
 
+    /// The configuration this host runs with (e.g. for [`crate::check_interpreter`]).
+    pub fn config(&self) -> &HostConfig {
+        &self.cfg
+    }
+
+    /// Sets the account's concurrency quota (default [`DEFAULT_CONCURRENCY_LIMIT`]).
+    pub fn set_concurrency_limit(&self, limit: u32) {
+        self.concurrency_limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// The account's concurrency quota.
+    pub fn concurrency_limit(&self) -> u32 {
+        self.concurrency_limit.load(Ordering::Relaxed)
+    }
+
+    /// Sets (`Some`) or removes (`None`) a function's reserved concurrency. `Some(0)` throttles
+    /// every invocation of it.
+    pub fn set_reserved_concurrency(&self, function_name: &str, reserved: Option<u32>) {
+        let mut c = lock(&self.concurrency);
+        let old = match reserved {
+            Some(r) => c.reserved.insert(function_name.to_owned(), r),
+            None => c.reserved.remove(function_name),
+        };
+        c.reserved_total =
+            c.reserved_total - u64::from(old.unwrap_or(0)) + u64::from(reserved.unwrap_or(0));
+    }
+
+    /// Sets how long an environment may stay idle before it is killed (default 10 minutes).
+    pub fn set_idle_timeout(&self, idle: Duration) {
+        let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.idle_timeout_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn idle_timeout_ms(&self) -> i64 {
+        i64::try_from(self.idle_timeout_ms.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+    }
+
+    /// Takes a concurrency slot for one invocation of `function_name`, or says which limit
+    /// refuses it.
+    fn admit(&self, function_name: &str) -> Result<Slot<'_>, ThrottleReason> {
+        let limit = u64::from(self.concurrency_limit());
+        let mut c = lock(&self.concurrency);
+        let running = c.in_flight.get(function_name).copied().unwrap_or(0);
+        match c.reserved.get(function_name) {
+            Some(&reserved) if running >= reserved => {
+                return Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded);
+            }
+            Some(_) => {}
+            None if c.unreserved_in_flight() >= limit.saturating_sub(c.reserved_total) => {
+                return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
+            }
+            None => {}
+        }
+        *c.in_flight.entry(function_name.to_owned()).or_default() += 1;
+        Ok(Slot {
+            host: self,
+            function: function_name.to_owned(),
+        })
+    }
+
     /// The log file of `function_name`: `<work_dir>/logs/<function>.log`.
     pub fn log_path(&self, function_name: &str) -> PathBuf {
-        let safe: String = function_name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.cfg.work_dir.join("logs").join(format!("{safe}.log"))
+        self.cfg
+            .work_dir
+            .join("logs")
+            .join(log_file_name(function_name))
+    }
+
+    /// Sends every function's log events to `writer` instead of the per-function files of
+    /// [`FunctionHost::log_path`]. Call it before the first invocation: environments already
+    /// running keep the writer they started with.
+    pub fn set_log_writer(&self, writer: Arc<dyn LogWriter>) {
+        *lock(&self.log_writer) = writer;
+        lock(&self.sinks).clear();
     }
 
     /// Invokes `spec` synchronously: on a warm environment of the same revision if one is idle,
@@ -152,7 +313,10 @@ impl FunctionHost {
         }
         let kind = RuntimeKind::parse(&spec.runtime)
             .ok_or_else(|| HostError::UnsupportedRuntime(spec.runtime.clone()))?;
+        // Held until the invocation is over, whichever way it ends.
+        let _slot = self.admit(&spec.name).map_err(HostError::Throttled)?;
         let request_id = uuid::Uuid::new_v4().to_string();
+        let key = pool_key(&spec);
 
         let (env, cold) = match self.take_idle(&spec) {
             Some(env) => (env, false),
@@ -166,7 +330,7 @@ impl FunctionHost {
         };
         let lease = Lease {
             host: self,
-            function: &spec.name,
+            function: &key,
             env: Some(Arc::clone(&env)),
         };
         let (result, keep) = self.run(&spec, &env, req, request_id, cold).await;
@@ -179,18 +343,35 @@ impl FunctionHost {
         result.ok_or(HostError::ShuttingDown)
     }
 
-    /// Kills all environments of `function_name`: idle ones now, busy ones when their
-    /// invocation ends. Waits (briefly) until the idle ones are gone.
+    /// Kills all environments of `function_name` (every version): idle ones now, busy ones
+    /// when their invocation ends. Waits (briefly) until the idle ones are gone.
     pub async fn retire(&self, function_name: &str) {
-        let idle = {
+        self.retire_pools(|key| pool_of(key, function_name)).await;
+    }
+
+    /// Like [`FunctionHost::retire`], for one version of a function (`$LATEST` or a number).
+    pub async fn retire_version(&self, function_name: &str, version: &str) {
+        let key = if version == "$LATEST" {
+            function_name.to_owned()
+        } else {
+            format!("{function_name}:{version}")
+        };
+        self.retire_pools(|k| k == key).await;
+    }
+
+    async fn retire_pools(&self, mut matches: impl FnMut(&str) -> bool) {
+        let idle: Vec<Arc<Environment>> = {
             let mut pools = lock(&self.pools);
-            match pools.functions.get_mut(function_name) {
-                Some(pool) => {
+            pools
+                .functions
+                .iter_mut()
+                .filter(|(key, _)| matches(key))
+                .flat_map(|(_, pool)| {
                     pool.generation += 1;
                     std::mem::take(&mut pool.idle)
-                }
-                None => Vec::new(),
-            }
+                })
+                .map(|idle| idle.env)
+                .collect()
         };
         kill_and_wait(idle).await;
     }
@@ -204,7 +385,8 @@ impl FunctionHost {
                 .functions
                 .values_mut()
                 .flat_map(|pool| {
-                    let mut envs = std::mem::take(&mut pool.idle);
+                    let mut envs: Vec<Arc<Environment>> =
+                        pool.idle.drain(..).map(|idle| idle.env).collect();
                     envs.extend(pool.busy.drain().map(|(_, env)| env));
                     envs
                 })
@@ -218,28 +400,36 @@ impl FunctionHost {
         if let Some(sink) = sinks.get(function_name) {
             return Arc::clone(sink);
         }
-        let sink = Arc::new(LogSink::new(self.log_path(function_name)));
+        let writer = Arc::clone(&*lock(&self.log_writer));
+        let sink = Arc::new(LogSink::new(function_name, writer, Arc::clone(&self.clock)));
         sinks.insert(function_name.to_string(), Arc::clone(&sink));
         sink
     }
 
-    /// Checks out the most recently used idle environment of this revision, killing stale ones.
+    /// Checks out the most recently used idle environment of this revision, killing stale ones
+    /// (older revision or generation, dead, or idle past the idle timeout).
     fn take_idle(&self, spec: &FunctionSpec) -> Option<Arc<Environment>> {
         let mut stale = Vec::new();
+        let expired_before = self
+            .clock
+            .now_millis()
+            .saturating_sub(self.idle_timeout_ms());
         let found = {
             let mut pools = lock(&self.pools);
-            let pool = pools.functions.get_mut(&spec.name)?;
+            let pool = pools.functions.get_mut(&pool_key(spec))?;
             let generation = pool.generation;
-            pool.idle.retain(|env| {
+            pool.idle.retain(|idle| {
+                let env = &idle.env;
                 let usable = env.revision == spec.revision
                     && env.generation == generation
-                    && env.exited().is_none();
+                    && env.exited().is_none()
+                    && idle.since_ms > expired_before;
                 if !usable {
                     stale.push(Arc::clone(env));
                 }
                 usable
             });
-            let env = pool.idle.pop();
+            let env = pool.idle.pop().map(|idle| idle.env);
             if let Some(env) = &env {
                 pool.busy.insert(env.id, Arc::clone(env));
             }
@@ -260,7 +450,7 @@ impl FunctionHost {
             let mut pools = lock(&self.pools);
             pools.next_id += 1;
             let id = pools.next_id;
-            let pool = pools.functions.entry(spec.name.clone()).or_default();
+            let pool = pools.functions.entry(pool_key(spec)).or_default();
             (id, pool.generation)
         };
         let sink = self.sink(&spec.name);
@@ -283,7 +473,7 @@ impl FunctionHost {
             let mut pools = lock(&self.pools);
             // Checked under the lock `shutdown` takes, so no environment escapes it.
             if !self.shutting_down.load(Ordering::Acquire) {
-                let pool = pools.functions.entry(spec.name.clone()).or_default();
+                let pool = pools.functions.entry(pool_key(spec)).or_default();
                 pool.busy.insert(id, Arc::clone(&env));
                 return Ok(env);
             }
@@ -304,8 +494,10 @@ impl FunctionHost {
                     && env.generation == pool.generation
                     && env.exited().is_none()
                 {
-                    *lock(&env.last_used) = Instant::now();
-                    pool.idle.push(env);
+                    pool.idle.push(IdleEnv {
+                        env,
+                        since_ms: self.clock.now_millis(),
+                    });
                     return;
                 }
             }
@@ -313,16 +505,20 @@ impl FunctionHost {
         env.kill();
     }
 
-    fn reap_idle(&self, older_than: Duration) {
-        let now = Instant::now();
+    /// Kills the environments idle longer than the idle timeout.
+    fn reap_idle(&self) {
+        let expired_before = self
+            .clock
+            .now_millis()
+            .saturating_sub(self.idle_timeout_ms());
         let mut expired = Vec::new();
         {
             let mut pools = lock(&self.pools);
             for pool in pools.functions.values_mut() {
-                pool.idle.retain(|env| {
-                    let keep = now.duration_since(*lock(&env.last_used)) < older_than;
+                pool.idle.retain(|idle| {
+                    let keep = idle.since_ms > expired_before;
                     if !keep {
-                        expired.push(Arc::clone(env));
+                        expired.push(Arc::clone(&idle.env));
                     }
                     keep
                 });
@@ -415,6 +611,7 @@ impl FunctionHost {
             }
             Ending::Exited => {
                 if self.shutting_down.load(Ordering::Acquire) {
+                    out.publish();
                     out.end_capture();
                     return (None, false);
                 }
@@ -466,13 +663,14 @@ impl FunctionHost {
                 spec.timeout_secs
             ));
         }
+        out.publish();
         let log_tail = if want_tail { out.end_capture() } else { None };
 
         let result = InvokeResult {
             payload,
             function_error,
             log_tail,
-            executed_version: "$LATEST".to_string(),
+            executed_version: spec.version.clone(),
             duration_ms,
             request_id: id.to_string(),
         };
@@ -487,7 +685,9 @@ impl FunctionHost {
         reason: &str,
         req: &InvokeRequest,
     ) -> InvokeResult {
-        let out = EnvOutput::new(self.sink(&spec.name));
+        let sink = self.sink(&spec.name);
+        let stream = log_stream_name(sink.now_millis(), "$LATEST");
+        let out = EnvOutput::new(sink, stream);
         if req.want_log_tail {
             out.begin_capture();
         }
@@ -501,11 +701,12 @@ impl FunctionHost {
              Memory Size: {} MB\tMax Memory Used: 0 MB\t",
             spec.memory_mb
         ));
+        out.publish();
         InvokeResult {
             payload: error_json("Runtime.InvalidEntrypoint", &message),
             function_error: Some("Unhandled".to_string()),
             log_tail: out.end_capture(),
-            executed_version: "$LATEST".to_string(),
+            executed_version: spec.version.clone(),
             duration_ms: 0.0,
             request_id: request_id.to_string(),
         }
@@ -543,22 +744,85 @@ async fn kill_and_wait(envs: Vec<Arc<Environment>>) {
 }
 
 async fn reap_idle_environments(host: Weak<FunctionHost>) {
-    let mut tick = tokio::time::interval(REAP_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
     loop {
-        tick.tick().await;
+        // A quarter of the idle timeout (at most REAP_EVERY): an environment outlives its
+        // timeout by at most that much, on a quiet server too.
+        let every = match host.upgrade() {
+            Some(host) => {
+                let quarter = (host.idle_timeout_ms() / 4).max(10);
+                REAP_EVERY.min(Duration::from_millis(quarter as u64))
+            }
+            None => break,
+        };
+        tokio::time::sleep(every).await;
         let Some(host) = host.upgrade() else { break };
         if host.shutting_down.load(Ordering::Acquire) {
             break;
         }
-        host.reap_idle(IDLE_LIMIT);
+        host.reap_idle();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host_in(dir: &std::path::Path) -> Arc<FunctionHost> {
+        let cfg = HostConfig {
+            work_dir: dir.to_path_buf(),
+            python: "python3".into(),
+            node: "node".into(),
+            region: "eu-west-1".into(),
+            account_id: "000000000000".into(),
+            endpoint_url: "http://127.0.0.1:4566".into(),
+        };
+        FunctionHost::new(cfg, tributary_model::SystemClock::new()).unwrap()
+    }
+
+    #[test]
+    fn reservations_and_the_account_limit_throttle() {
+        use ThrottleReason::*;
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path());
+        host.set_concurrency_limit(3);
+        host.set_reserved_concurrency("r", Some(1));
+        let r1 = host.admit("r").unwrap();
+        assert_eq!(
+            host.admit("r").err(),
+            Some(ReservedFunctionConcurrentInvocationLimitExceeded)
+        );
+        // The other functions share 3 - 1 = 2.
+        let a = host.admit("a").unwrap();
+        let b = host.admit("b").unwrap();
+        assert_eq!(
+            host.admit("c").err(),
+            Some(ConcurrentInvocationLimitExceeded)
+        );
+        drop(b);
+        let c = host.admit("c").unwrap();
+        drop((r1, a, c));
+        let _r = host.admit("r").unwrap();
+        host.set_reserved_concurrency("z", Some(0));
+        assert_eq!(
+            host.admit("z").err(),
+            Some(ReservedFunctionConcurrentInvocationLimitExceeded)
+        );
+        // Removing reservations gives them back to the shared pool, where the invocation of
+        // "r" still running now counts.
+        host.set_reserved_concurrency("r", None);
+        host.set_reserved_concurrency("z", None);
+        let _x: Vec<_> = (0..2).map(|_| host.admit("x").unwrap()).collect();
+        assert_eq!(
+            host.admit("y").err(),
+            Some(ConcurrentInvocationLimitExceeded)
+        );
+    }
+
+    #[test]
+    fn pools_are_per_version() {
+        assert!(pool_of("f", "f") && pool_of("f:3", "f"));
+        assert!(!pool_of("fa", "f") && !pool_of("g:1", "f"));
+    }
 
     #[test]
     fn error_json_keeps_aws_field_order() {

@@ -2,7 +2,8 @@
 //!
 //! One execution environment is one OS process (in its own process group) plus its own Runtime
 //! API listener on `127.0.0.1:<port>`. Unmodified handlers and real runtime clients (the Rust
-//! `lambda_runtime` crate, PyPI `awslambdaric`, any `provided` bootstrap) work against it.
+//! `lambda_runtime` crate, PyPI `awslambdaric`, npm `aws-lambda-ric`, any `provided` bootstrap,
+//! and the shipped Python and Node.js bootstraps) work against it.
 //! [`FunctionHost`] keeps warm environments per function and revision, starts new ones when all
 //! are busy, and turns timeouts, crashes and oversized responses into the payloads AWS returns.
 
@@ -13,6 +14,7 @@ mod output;
 mod runtime_api;
 
 pub use code::{unpack_zip, CodeError, MAX_UNZIPPED_BYTES};
+pub use environment::{check_interpreter, MissingInterpreter};
 pub use host::FunctionHost;
 pub use runtime_api::MAX_PAYLOAD_BYTES;
 
@@ -26,6 +28,8 @@ pub struct HostConfig {
     pub work_dir: PathBuf,
     /// The Python interpreter used for `python3.x` runtimes (`python3` resolves through `PATH`).
     pub python: PathBuf,
+    /// The Node.js interpreter used for `nodejs*.x` runtimes (`node` resolves through `PATH`).
+    pub node: PathBuf,
     /// Exported as `AWS_REGION` / `AWS_DEFAULT_REGION`.
     pub region: String,
     /// The account id of the function ARNs.
@@ -40,9 +44,11 @@ pub struct FunctionSpec {
     pub name: String,
     /// Unqualified function ARN.
     pub function_arn: String,
-    /// `python3.9`..`python3.14`, `provided`, `provided.al2`, `provided.al2023`.
+    /// `python3.9`..`python3.14`, `nodejs18.x`..`nodejs24.x`, `provided`, `provided.al2`,
+    /// `provided.al2023`.
     pub runtime: String,
-    /// e.g. `app.handler` (python: `module.function`, dotted packages allowed).
+    /// e.g. `app.handler` (python: `module.function`, dotted packages allowed; node:
+    /// `dir/file.export`).
     pub handler: String,
     pub timeout_secs: u32,
     pub memory_mb: u32,
@@ -53,6 +59,9 @@ pub struct FunctionSpec {
     /// Changes whenever code or configuration changes; warm environments of an older revision
     /// are never reused.
     pub revision: String,
+    /// `$LATEST` or a published version number: `AWS_LAMBDA_FUNCTION_VERSION`, Invoke's
+    /// `X-Amz-Executed-Version`. Each version has its own pool of environments.
+    pub version: String,
 }
 
 /// One synchronous invocation.
@@ -76,7 +85,7 @@ pub struct InvokeResult {
     pub function_error: Option<String>,
     /// The last 4 KB of this invocation's log, when asked for.
     pub log_tail: Option<String>,
-    /// Always `$LATEST` for now.
+    /// The version that ran (`$LATEST` or a number), from [`FunctionSpec::version`].
     pub executed_version: String,
     /// Time from handing the event to the runtime until its answer (or the failure).
     pub duration_ms: f64,
@@ -96,4 +105,59 @@ pub enum HostError {
     /// [`FunctionHost::shutdown`] was called.
     #[error("the function host is shutting down")]
     ShuttingDown,
+    /// Running the invocation would exceed a concurrency limit; nothing ran.
+    #[error("Rate Exceeded.")]
+    Throttled(ThrottleReason),
+}
+
+/// Which concurrency limit refused an invocation (the `Reason` of Invoke's
+/// `TooManyRequestsException`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleReason {
+    /// The function's reserved concurrency is in use (or is 0).
+    ReservedFunctionConcurrentInvocationLimitExceeded,
+    /// The account's unreserved concurrency is in use.
+    ConcurrentInvocationLimitExceeded,
+}
+
+impl ThrottleReason {
+    /// The name AWS uses for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded => {
+                "ReservedFunctionConcurrentInvocationLimitExceeded"
+            }
+            ThrottleReason::ConcurrentInvocationLimitExceeded => {
+                "ConcurrentInvocationLimitExceeded"
+            }
+        }
+    }
+}
+
+/// One log event: a line a function wrote, or a platform line (`START …`, `REPORT …`), with its
+/// trailing newline as Lambda keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEvent {
+    /// When the line was read, in server-clock milliseconds.
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// Consecutive events of one log stream, in the order they were written.
+#[derive(Clone, Debug)]
+pub struct LogBatch {
+    /// `/aws/lambda/<function>`.
+    pub group: String,
+    /// The environment's stream, `YYYY/MM/DD/[$LATEST]<32 hex>` (its `AWS_LAMBDA_LOG_STREAM_NAME`).
+    pub stream: String,
+    pub events: Vec<LogEvent>,
+}
+
+/// Where function logs go: the seam that keeps this crate free of storage. The server's
+/// implementation keeps them as CloudWatch Logs in the store; by default the host appends them
+/// to one file per function ([`FunctionHost::log_path`]).
+pub trait LogWriter: Send + Sync + 'static {
+    /// Takes a batch. Called on the invoke path (batches of one stream in order), so it must
+    /// not block on I/O: persistence belongs in the background.
+    fn write(&self, batch: LogBatch);
 }

@@ -25,6 +25,7 @@ fn fixture() -> Fixture {
     let cfg = HostConfig {
         work_dir: dir.path().join("work"),
         python: "python3".into(),
+        node: "node".into(),
         region: "eu-west-1".into(),
         account_id: ACCOUNT.into(),
         endpoint_url: "http://127.0.0.1:4566".into(),
@@ -64,6 +65,7 @@ impl Fixture {
             environment: BTreeMap::new(),
             code_dir,
             revision: "1".into(),
+            version: "$LATEST".into(),
         }
     }
 
@@ -597,10 +599,10 @@ async fn shutdown_kills_everything_and_refuses_new_invokes() {
 async fn unsupported_runtime_and_missing_interpreter_are_host_errors() {
     let f = fixture();
     let spec = Arc::new(f.function(
-        "node",
-        "nodejs22.x",
-        "index.handler",
-        &[("index.js", "", 0o644)],
+        "java",
+        "java21",
+        "example.Handler::handleRequest",
+        &[("Handler.class", "", 0o644)],
     ));
     let req = InvokeRequest {
         payload: Bytes::from_static(b"{}"),
@@ -614,13 +616,14 @@ async fn unsupported_runtime_and_missing_interpreter_are_host_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, HostError::UnsupportedRuntime(ref r) if r == "nodejs22.x"),
+        matches!(err, HostError::UnsupportedRuntime(ref r) if r == "java21"),
         "{err:?}"
     );
 
     let cfg = HostConfig {
         work_dir: f.dir.path().join("work2"),
         python: "/nonexistent/python3".into(),
+        node: "node".into(),
         region: "eu-west-1".into(),
         account_id: ACCOUNT.into(),
         endpoint_url: "http://127.0.0.1:4566".into(),

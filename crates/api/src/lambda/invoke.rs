@@ -1,0 +1,380 @@
+//! Invoke: `RequestResponse`, `Event` (queued, retried twice on function errors like Lambda's
+//! asynchronous invocation) and `DryRun`; payload and client-context limits; throttles.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tributary_functions::{HostError, InvokeRequest, InvokeResult};
+use tributary_model::AwsError;
+
+use super::{resolve, FunctionDoc, Target};
+use crate::protocol::{constraint, lambda_err};
+use crate::App;
+
+/// Largest request payload of a synchronous invocation.
+const MAX_SYNC_PAYLOAD: usize = 6_291_456;
+/// Largest request payload of an asynchronous (`Event`) invocation.
+const MAX_ASYNC_PAYLOAD: usize = 1_048_576;
+/// Largest `X-Amz-Client-Context` (base64 text).
+const MAX_CLIENT_CONTEXT: usize = 3583;
+/// Lambda retries a failed asynchronous invocation twice: one minute, then two minutes later.
+const ASYNC_RETRY_DELAYS_MS: [i64; 2] = [60_000, 120_000];
+/// How long a throttled (or otherwise not executed) asynchronous event is kept retrying.
+const MAX_EVENT_AGE_MS: i64 = 6 * 3600 * 1000;
+/// First and largest wait between attempts of an event that could not run.
+const EVENT_BACKOFF_FIRST_MS: i64 = 1000;
+const EVENT_BACKOFF_MAX_MS: i64 = 300_000;
+/// `Retry-After` of a throttled invocation, in seconds.
+const RETRY_AFTER_SECS: &str = "1";
+
+/// The function-side error of an invocation that did not run: the AWS error to answer.
+fn host_error(e: HostError) -> AwsError {
+    match e {
+        HostError::Throttled(reason) => {
+            AwsError::new("TooManyRequestsException", 429, "Rate Exceeded.")
+                .with_extra("Reason", json!(reason.as_str()))
+        }
+        other => lambda_err::service(other.to_string()),
+    }
+}
+
+/// Adds `Retry-After` to a throttle's error response.
+pub fn error_response(e: &AwsError) -> axum::response::Response {
+    let mut r = crate::protocol::rest_error(e);
+    if e.code == "TooManyRequestsException" {
+        r.headers_mut().insert(
+            "retry-after",
+            http::HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
+    r
+}
+
+/// The version an invocation of `target` runs (an alias may route it to an additional
+/// version) and the configuration it runs with (the previous one while an update settles).
+fn choose(app: &App, target: &Target) -> Result<FunctionDoc, AwsError> {
+    let doc = match &target.alias {
+        Some(alias) => {
+            let version = alias.pick_version();
+            if version == target.doc.version {
+                target.doc.clone()
+            } else if version == "$LATEST" {
+                target.function.clone()
+            } else {
+                FunctionDoc::load_version(app, &target.function.name, version).ok_or_else(|| {
+                    lambda_err::not_found(format!(
+                        "Function not found: {}:{version}",
+                        target.function.arn(app)
+                    ))
+                })?
+            }
+        }
+        None => target.doc.clone(),
+    };
+    app.lambda.runnable(&doc)
+}
+
+impl App {
+    /// Invokes a function version synchronously (Invoke and event source mappings).
+    pub async fn invoke_function(
+        &self,
+        doc: &FunctionDoc,
+        invoked_arn: String,
+        payload: Bytes,
+        client_context: Option<String>,
+        want_log_tail: bool,
+    ) -> Result<InvokeResult, AwsError> {
+        let spec = self.function_spec(doc).await?;
+        let now = self.store.clock().now_millis();
+        let metrics = self.metrics.invocation(&doc.name, &invoked_arn, &doc.version, now);
+        let result = self
+            .host
+            .invoke(
+                spec,
+                InvokeRequest {
+                    payload,
+                    invoked_arn,
+                    client_context,
+                    want_log_tail,
+                },
+            )
+            .await;
+        metrics.finish(&result);
+        result.map_err(host_error)
+    }
+}
+
+/// Invokes the function an event source mapping names (any qualifier) synchronously. Errors
+/// are AWS's: `TooManyRequestsException` for a throttle, `ResourceNotFoundException`,
+/// `ResourceConflictException` while the function is not ready, `ServiceException`.
+pub async fn invoke_for_mapping(
+    app: &Arc<App>,
+    function_arn: &str,
+    payload: Vec<u8>,
+) -> Result<InvokeResult, AwsError> {
+    let target = resolve(app, function_arn, &BTreeMap::new())?;
+    let doc = choose(app, &target)?;
+    app.invoke_function(&doc, function_arn.to_owned(), payload.into(), None, false)
+        .await
+}
+
+fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn too_large(limit: usize) -> AwsError {
+    AwsError::new(
+        "RequestTooLargeException",
+        413,
+        format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+    )
+}
+
+fn bad_content(message: impl Into<String>) -> AwsError {
+    AwsError::new("InvalidRequestContentException", 400, message)
+}
+
+/// `POST /2015-03-31/functions/{name}/invocations`.
+pub async fn invoke(
+    app: &Arc<App>,
+    name: &str,
+    query: &BTreeMap<String, String>,
+    headers: &http::HeaderMap,
+    body: Bytes,
+) -> Result<axum::response::Response, AwsError> {
+    let invocation_type =
+        header(headers, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
+    let log_type = header(headers, "x-amz-log-type").unwrap_or_else(|| "None".into());
+    if !matches!(
+        invocation_type.as_str(),
+        "RequestResponse" | "Event" | "DryRun"
+    ) {
+        return Err(constraint(
+            &Value::String(invocation_type),
+            "invocationType",
+            "Member must satisfy enum value set: [RequestResponse, Event, DryRun]",
+        ));
+    }
+    if !matches!(log_type.as_str(), "None" | "Tail") {
+        return Err(constraint(
+            &Value::String(log_type),
+            "logType",
+            "Member must satisfy enum value set: [None, Tail]",
+        ));
+    }
+    let target = resolve(app, name, query)?;
+    let limit = if invocation_type == "Event" {
+        MAX_ASYNC_PAYLOAD
+    } else {
+        MAX_SYNC_PAYLOAD
+    };
+    if body.len() > limit {
+        return Err(too_large(limit));
+    }
+    let payload = if body.iter().all(u8::is_ascii_whitespace) {
+        Bytes::from_static(b"{}")
+    } else {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+            return Err(bad_content(format!(
+                "Could not parse request body into json: Could not parse payload into json: {e}"
+            )));
+        }
+        body
+    };
+    let client_context = match header(headers, "x-amz-client-context") {
+        Some(b64) if b64.len() > MAX_CLIENT_CONTEXT => {
+            return Err(bad_content(format!(
+                "Client context must be smaller than {MAX_CLIENT_CONTEXT} bytes."
+            )))
+        }
+        Some(b64) => Some(
+            B64.decode(b64.as_bytes())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|s| serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object()))
+                .ok_or_else(|| {
+                    bad_content("Client context must be a valid Base64-encoded JSON object.")
+                })?,
+        ),
+        None => None,
+    };
+    let invoked_arn = target.shown_arn(app);
+    let empty = |status: http::StatusCode| {
+        let mut r = axum::response::Response::new(axum::body::Body::empty());
+        *r.status_mut() = status;
+        r
+    };
+    let mut resp = match invocation_type.as_str() {
+        "DryRun" => {
+            choose(app, &target)?;
+            empty(http::StatusCode::NO_CONTENT)
+        }
+        "Event" => {
+            let doc = choose(app, &target)?;
+            // Lambda passes the client context to synchronous invocations only.
+            enqueue(app, doc, invoked_arn, payload);
+            empty(http::StatusCode::ACCEPTED)
+        }
+        _ => {
+            let doc = choose(app, &target)?;
+            let out = app
+                .invoke_function(
+                    &doc,
+                    invoked_arn,
+                    payload,
+                    client_context,
+                    log_type == "Tail",
+                )
+                .await?;
+            let mut r = axum::response::Response::new(axum::body::Body::from(out.payload));
+            let h = r.headers_mut();
+            h.insert(
+                "content-type",
+                http::HeaderValue::from_static("application/json"),
+            );
+            if let Some(fe) = out.function_error {
+                if let Ok(v) = http::HeaderValue::from_str(&fe) {
+                    h.insert("x-amz-function-error", v);
+                }
+            }
+            if let Some(tail) = out.log_tail {
+                if let Ok(v) = http::HeaderValue::from_str(&B64.encode(tail.as_bytes())) {
+                    h.insert("x-amz-log-result", v);
+                }
+            }
+            if let Ok(v) = http::HeaderValue::from_str(&out.executed_version) {
+                h.insert("x-amz-executed-version", v);
+            }
+            // As on AWS, the response's request id is the invocation's.
+            if let Ok(v) = http::HeaderValue::from_str(&out.request_id) {
+                h.insert("x-amzn-requestid", v);
+            }
+            r
+        }
+    };
+    if !resp.headers().contains_key("x-amzn-requestid") {
+        if let Ok(id) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            resp.headers_mut().insert("x-amzn-requestid", id);
+        }
+    }
+    Ok(resp)
+}
+
+/// Queues an asynchronous invocation of the version `doc` names: it runs in the background; a
+/// function error is retried twice (after one and two minutes on the server clock), an
+/// invocation that could not run (throttled, not ready, host trouble) is retried with backoff
+/// for up to six hours. Each attempt runs the version as it is then (`$LATEST` may have been
+/// updated meanwhile); an event of a deleted function is dropped.
+fn enqueue(app: &Arc<App>, doc: FunctionDoc, invoked_arn: String, payload: Bytes) {
+    let app = Arc::clone(app);
+    let (name, version) = (doc.name, doc.version);
+    tokio::spawn(async move {
+        let clock = Arc::clone(app.store.clock());
+        let queued_at = clock.now_millis();
+        let mut failures = 0usize;
+        let mut backoff = EVENT_BACKOFF_FIRST_MS;
+        loop {
+            let current = if version == "$LATEST" {
+                FunctionDoc::load(&app, &name)
+            } else {
+                FunctionDoc::load_version(&app, &name, &version)
+            };
+            let Some(current) = current else {
+                tracing::info!(function = %name, "function deleted; asynchronous event discarded");
+                return;
+            };
+            let attempt = match app.lambda.runnable(&current) {
+                Ok(doc) => {
+                    app.invoke_function(&doc, invoked_arn.clone(), payload.clone(), None, false)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let wait_ms = match attempt {
+                Ok(out) if out.function_error.is_none() => return,
+                Ok(out) => {
+                    let Some(&delay) = ASYNC_RETRY_DELAYS_MS.get(failures) else {
+                        tracing::info!(function = %name, request_id = %out.request_id, "asynchronous invocation failed after 3 attempts; event discarded");
+                        return;
+                    };
+                    failures += 1;
+                    delay
+                }
+                Err(e) => {
+                    if clock.now_millis() - queued_at > MAX_EVENT_AGE_MS {
+                        tracing::warn!(function = %name, error = %e, "asynchronous event expired unprocessed");
+                        return;
+                    }
+                    let delay = backoff;
+                    backoff = (backoff * 2).min(EVENT_BACKOFF_MAX_MS);
+                    delay
+                }
+            };
+            if !sleep_on_server_clock(&app, clock.now_millis() + wait_ms).await {
+                return;
+            }
+        }
+    });
+}
+
+/// Waits until the server clock reaches `due_ms` (real time passing, or the clock being moved
+/// by `POST /_tributary/clock/advance`). False when the server is shutting down.
+async fn sleep_on_server_clock(app: &App, due_ms: i64) -> bool {
+    let clock = app.store.clock();
+    loop {
+        let moved = app.time_moved.notified();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
+        let left = due_ms - clock.now_millis();
+        if left <= 0 {
+            return true;
+        }
+        tokio::select! {
+            _ = app.background.cancelled() => return false,
+            _ = moved => {}
+            _ = tokio::time::sleep(Duration::from_millis(left as u64)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttles_carry_their_reason_and_retry_after() {
+        let e = host_error(HostError::Throttled(
+            tributary_functions::ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded,
+        ));
+        assert_eq!(
+            (e.code, e.status, e.message.as_str()),
+            ("TooManyRequestsException", 429, "Rate Exceeded.")
+        );
+        assert_eq!(
+            e.extra,
+            vec![(
+                "Reason",
+                json!("ReservedFunctionConcurrentInvocationLimitExceeded")
+            )]
+        );
+        let r = error_response(&e);
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "1");
+    }
+
+    #[test]
+    fn payload_limits_name_the_operation() {
+        assert_eq!(
+            too_large(MAX_SYNC_PAYLOAD).message,
+            "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+        );
+    }
+}
