@@ -1,0 +1,341 @@
+//! Bucket operations: CreateBucket, ListBuckets, HeadBucket, DeleteBucket, GetBucketLocation,
+//! GetBucketVersioning.
+
+use std::ops::Bound;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use tributary_model::AwsError;
+
+use super::storage::{self, BucketDoc};
+use super::{
+    empty_response, extra, invalid_argument, iso_time, no_such_bucket, set_header, xml,
+    xml_response, Request,
+};
+use crate::App;
+
+/// Whether a bucket exists; takes a bucket name or its ARN (`arn:aws:s3:::name`).
+pub fn bucket_exists(app: &App, name_or_arn: &str) -> bool {
+    BucketDoc::get(&app.store.catalog(), bucket_name(name_or_arn)).is_some()
+}
+
+/// The bucket name of a name or a bucket ARN.
+pub(super) fn bucket_name(name_or_arn: &str) -> &str {
+    match name_or_arn.strip_prefix("arn:") {
+        Some(rest) if rest.contains(":s3:::") => rest.split(":s3:::").nth(1).unwrap_or_default(),
+        _ => name_or_arn,
+    }
+}
+
+/// The bucket, or `NoSuchBucket`.
+pub(super) fn require(app: &App, name: &str) -> Result<BucketDoc, AwsError> {
+    BucketDoc::get(&app.store.catalog(), name).ok_or_else(|| no_such_bucket(name))
+}
+
+/// AWS's naming rules for general purpose buckets.
+pub(super) fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let edge_ok = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+        && edge_ok(b.first())
+        && edge_ok(b.last())
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+        && !["xn--", "sthree-", "amzn-s3-demo-"]
+            .iter()
+            .any(|p| name.starts_with(p))
+        && !["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+            .iter()
+            .any(|s| name.ends_with(s))
+}
+
+/// Whether a `LocationConstraint` names a region (or `EU`, the legacy name of eu-west-1).
+fn known_region(c: &str) -> bool {
+    if c == "EU" {
+        return true;
+    }
+    let parts: Vec<&str> = c.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+/// CreateBucket. The region rules follow S3's: through us-east-1 a bucket goes to the region
+/// its `LocationConstraint` names (us-east-1 when there is none, and naming `us-east-1`
+/// explicitly is invalid); through any other region the constraint must name that region.
+/// Re-creating an own bucket is `BucketAlreadyOwnedByYou`, except in us-east-1, where S3 answers
+/// 200 for legacy compatibility.
+pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
+    let name = req.bucket().to_owned();
+    if !valid_name(&name) {
+        return Err(extra(
+            AwsError::new(
+                "InvalidBucketName",
+                400,
+                "The specified bucket is not valid.",
+            ),
+            "BucketName",
+            name,
+        ));
+    }
+    let constraint = location_constraint(&req.body)?;
+    let existing = BucketDoc::get(&req.app.store.catalog(), &name);
+    let endpoint = req.region.as_str();
+    if let Some(b) = existing {
+        if b.region == "us-east-1" && endpoint == "us-east-1" && constraint.is_none() {
+            return Ok(created(&name));
+        }
+        return Err(already_owned(&name));
+    }
+    let region = match constraint.as_deref() {
+        Some(c) if c == "us-east-1" || !known_region(c) => {
+            return Err(extra(
+                AwsError::new(
+                    "InvalidLocationConstraint",
+                    400,
+                    "The specified location-constraint is not valid",
+                ),
+                "LocationConstraint",
+                c,
+            ))
+        }
+        Some("EU") => "eu-west-1".to_owned(),
+        Some(c) if endpoint == "us-east-1" || c == endpoint => c.to_owned(),
+        None if endpoint == "us-east-1" => "us-east-1".to_owned(),
+        other => {
+            let what = other.unwrap_or("unspecified");
+            return Err(AwsError::new(
+                "IllegalLocationConstraintException",
+                400,
+                format!("The {what} location constraint is incompatible for the region specific endpoint this request was sent to."),
+            ));
+        }
+    };
+    let doc_name = name.clone();
+    req.app
+        .store
+        .write(move |tx| {
+            if BucketDoc::get(tx.catalog(), &doc_name).is_some() {
+                return Err(already_owned(&doc_name));
+            }
+            BucketDoc {
+                name: doc_name.clone(),
+                region,
+                created_ms: tx.now_ms(),
+                objects: 0,
+            }
+            .put(tx)
+        })
+        .await?;
+    Ok(created(&name))
+}
+
+fn created(name: &str) -> Response {
+    let mut r = empty_response(StatusCode::OK);
+    set_header(&mut r, "location", &format!("/{name}"));
+    r
+}
+
+fn already_owned(name: &str) -> AwsError {
+    extra(
+        AwsError::new(
+            "BucketAlreadyOwnedByYou",
+            409,
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        ),
+        "BucketName",
+        name,
+    )
+}
+
+/// The `LocationConstraint` of a CreateBucket body, if any.
+fn location_constraint(body: &[u8]) -> Result<Option<String>, AwsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let root = xml::parse(body)?;
+    if root.name != "CreateBucketConfiguration" {
+        return Err(xml::malformed());
+    }
+    Ok(root
+        .child_text("LocationConstraint")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned))
+}
+
+/// ListBuckets, with the optional `prefix`, `bucket-region`, `max-buckets` and
+/// `continuation-token` of the current API.
+pub(super) fn list(req: &Request<'_>) -> Result<Response, AwsError> {
+    let max = match req.query.get("max-buckets") {
+        None => None,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=10000).contains(&n) => Some(n),
+            _ => {
+                return Err(invalid_argument(
+                    "Argument max-buckets must be an integer between 1 and 10000",
+                    "max-buckets",
+                    v,
+                ))
+            }
+        },
+    };
+    let after = match req.query.get("continuation-token") {
+        None => None,
+        Some(t) => Some(
+            super::checksum::from_b64(t)
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    invalid_argument(
+                        "The continuation token provided is incorrect",
+                        "continuation-token",
+                        t,
+                    )
+                })?,
+        ),
+    };
+    let prefix = req.query.get("prefix").cloned().unwrap_or_default();
+    let region = req.query.get("bucket-region");
+    let buckets: Vec<BucketDoc> = BucketDoc::all(&req.app.store.catalog())
+        .into_iter()
+        .filter(|b| b.name.starts_with(&prefix))
+        .filter(|b| region.is_none_or(|r| &b.region == r))
+        .filter(|b| after.as_ref().is_none_or(|a| &b.name > a))
+        .collect();
+    let shown = max.unwrap_or(usize::MAX).min(buckets.len());
+    let mut w = xml::Writer::new("ListAllMyBucketsResult");
+    w.open("Buckets");
+    for b in &buckets[..shown] {
+        w.open("Bucket")
+            .elem("Name", &b.name)
+            .elem("CreationDate", iso_time(b.created_ms))
+            .elem("BucketRegion", &b.region)
+            .close("Bucket");
+    }
+    w.close("Buckets");
+    w.open("Owner")
+        .elem("ID", storage::owner_id(&req.app.cfg.account_id))
+        .close("Owner");
+    if shown < buckets.len() {
+        w.elem(
+            "ContinuationToken",
+            super::checksum::b64(buckets[shown - 1].name.as_bytes()),
+        );
+    }
+    if req.query.contains_key("prefix") {
+        w.elem("Prefix", &prefix);
+    }
+    Ok(xml_response(w.finish("ListAllMyBucketsResult")))
+}
+
+/// HeadBucket: 200 with the bucket's region, or a body-less 404.
+pub(super) fn head(req: &Request<'_>) -> Result<Response, AwsError> {
+    let b = require(req.app, req.bucket())?;
+    let mut r = empty_response(StatusCode::OK);
+    set_header(&mut r, "x-amz-bucket-region", &b.region);
+    set_header(&mut r, "x-amz-access-point-alias", "false");
+    Ok(r)
+}
+
+/// GetBucketLocation: the region, empty for us-east-1 (S3's legacy convention).
+pub(super) fn location(req: &Request<'_>) -> Result<Response, AwsError> {
+    let b = require(req.app, req.bucket())?;
+    let mut w = xml::Writer::new("LocationConstraint");
+    if b.region != "us-east-1" {
+        w.text(&b.region);
+    }
+    Ok(xml_response(w.finish("LocationConstraint")))
+}
+
+/// GetBucketVersioning: buckets here are never versioned, so the configuration is empty.
+pub(super) fn versioning(req: &Request<'_>) -> Result<Response, AwsError> {
+    require(req.app, req.bucket())?;
+    Ok(xml_response(
+        xml::Writer::new("VersioningConfiguration").finish("VersioningConfiguration"),
+    ))
+}
+
+/// DeleteBucket: only an empty bucket goes (`BucketNotEmpty` otherwise); multipart uploads
+/// still in progress go with it.
+pub(super) async fn delete(req: &Request<'_>) -> Result<Response, AwsError> {
+    let name = req.bucket().to_owned();
+    require(req.app, &name)?;
+    let uploads: Vec<String> = storage::uploads_of(&req.app.store, &name)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    req.app
+        .store
+        .write(move |tx| {
+            let b = BucketDoc::get(tx.catalog(), &name).ok_or_else(|| no_such_bucket(&name))?;
+            if b.objects > 0 {
+                return Err(extra(
+                    AwsError::new(
+                        "BucketNotEmpty",
+                        409,
+                        "The bucket you tried to delete is not empty",
+                    ),
+                    "BucketName",
+                    name,
+                ));
+            }
+            for id in &uploads {
+                if let Some(u) = storage::tx_upload(tx, &name, id)? {
+                    for p in u.parts.values() {
+                        storage::delete_data(tx, &p.data)?;
+                    }
+                }
+            }
+            let lo = storage::object_key(&name, "");
+            let hi = storage::bucket_end(&name);
+            tx.kv_delete_range(storage::UPLOADS, Bound::Included(&lo), Bound::Excluded(&hi))?;
+            tx.delete_doc(storage::BUCKET_KIND, &name)
+        })
+        .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_bucket_naming_rules() {
+        for ok in ["abc", "my-bucket.logs", "a1b", &"a".repeat(63)] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "My-Bucket",
+            "my_bucket",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.5.4",
+            "xn--abc",
+            "sthree-abc",
+            "abc-s3alias",
+            "abc--ol-s3",
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn recognises_regions_and_arns() {
+        assert!(known_region("eu-west-1"));
+        assert!(known_region("us-gov-west-1"));
+        assert!(known_region("EU"));
+        assert!(!known_region("moon-base"));
+        assert!(!known_region("eu-west"));
+        assert_eq!(bucket_name("arn:aws:s3:::logs"), "logs");
+        assert_eq!(bucket_name("logs"), "logs");
+    }
+}

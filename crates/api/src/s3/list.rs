@@ -1,0 +1,395 @@
+//! ListObjectsV2 and ListObjects (v1): a range scan over a bucket's keys that rolls keys
+//! sharing a prefix up to the delimiter into common prefixes, skipping past each rolled-up
+//! prefix with one seek instead of reading its keys.
+
+use std::ops::Bound;
+
+use axum::response::Response;
+use tributary_model::AwsError;
+
+use super::storage::{self, ObjectMeta};
+use super::{buckets, checksum, invalid_argument, iso_time, xml, xml_response, Request};
+
+/// Entries read from the store per scan step.
+const SCAN_BATCH: usize = 1000;
+/// The most keys one page returns, whatever `max-keys` asks for.
+const PAGE_LIMIT: usize = 1000;
+
+/// One listed entry.
+enum Entry {
+    Object(String, Box<ObjectMeta>),
+    Prefix(String),
+}
+
+impl Entry {
+    fn name(&self) -> &str {
+        match self {
+            Entry::Object(k, _) | Entry::Prefix(k) => k,
+        }
+    }
+}
+
+/// Where a scan starts.
+enum Start {
+    /// After this key (exclusive); common prefixes that sort at or before it are skipped too.
+    After(String),
+    /// At this key bound (inclusive): the first key after a rolled-up common prefix.
+    At(Vec<u8>),
+}
+
+struct Page {
+    entries: Vec<Entry>,
+    truncated: bool,
+}
+
+/// The smallest byte string greater than every string starting with `s`.
+fn prefix_end(s: &[u8]) -> Option<Vec<u8>> {
+    let mut v = s.to_vec();
+    while let Some(last) = v.pop() {
+        if last < 0xff {
+            v.push(last + 1);
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn scan(
+    req: &Request<'_>,
+    prefix: &str,
+    delimiter: Option<&str>,
+    start: Option<Start>,
+    max: usize,
+) -> Result<Page, AwsError> {
+    if max == 0 {
+        return Ok(Page {
+            entries: Vec::new(),
+            truncated: false,
+        });
+    }
+    let bucket = req.bucket();
+    let store = &req.app.store;
+    let key_of = |k: &str| storage::object_key(bucket, k);
+    let upper = match prefix_end(prefix.as_bytes()) {
+        Some(end) => {
+            let mut u = storage::object_key(bucket, "");
+            u.extend(end);
+            u
+        }
+        None => storage::bucket_end(bucket),
+    };
+    let marker = match &start {
+        Some(Start::After(m)) => Some(m.clone()),
+        _ => None,
+    };
+    let mut lower: (Vec<u8>, bool) = (key_of(prefix), true);
+    match &start {
+        Some(Start::After(m)) if m.as_str() >= prefix => lower = (key_of(m), false),
+        Some(Start::At(b)) => {
+            let mut k = storage::object_key(bucket, "");
+            k.extend(b);
+            if k > lower.0 {
+                lower = (k, true);
+            }
+        }
+        _ => {}
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    loop {
+        let lo = if lower.1 {
+            Bound::Included(lower.0.as_slice())
+        } else {
+            Bound::Excluded(lower.0.as_slice())
+        };
+        let batch = store.kv_range(
+            storage::OBJECTS,
+            lo,
+            Bound::Excluded(upper.as_slice()),
+            false,
+            SCAN_BATCH,
+        )?;
+        let exhausted = batch.len() < SCAN_BATCH;
+        let mut seek: Option<Vec<u8>> = None;
+        for (k, v) in &batch {
+            let (key, meta) = storage::listed(bucket, k, v)?;
+            let rolled = delimiter.and_then(|d| {
+                let rest = key.get(prefix.len()..).unwrap_or_default();
+                rest.find(d)
+                    .map(|i| key[..prefix.len() + i + d.len()].to_owned())
+            });
+            let entry = match rolled {
+                Some(cp) => {
+                    // Every key under this common prefix is skipped with one seek.
+                    seek = Some(match prefix_end(cp.as_bytes()) {
+                        Some(end) => {
+                            let mut s = storage::object_key(bucket, "");
+                            s.extend(end);
+                            s
+                        }
+                        None => upper.clone(),
+                    });
+                    if marker.as_deref().is_some_and(|m| cp.as_str() <= m) {
+                        break;
+                    }
+                    Entry::Prefix(cp)
+                }
+                None => Entry::Object(key, Box::new(meta)),
+            };
+            if entries.len() == max {
+                return Ok(Page {
+                    entries,
+                    truncated: true,
+                });
+            }
+            entries.push(entry);
+            if seek.is_some() {
+                break;
+            }
+            lower = (k.clone(), false);
+        }
+        match seek {
+            Some(s) => lower = (s, true),
+            None if exhausted => break,
+            None => {}
+        }
+    }
+    Ok(Page {
+        entries,
+        truncated: false,
+    })
+}
+
+/// Percent-encodes a key as S3 does for `encoding-type=url` (what botocore's `unquote_plus`
+/// reverses): unreserved characters and `/` stay, a space becomes `+`.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The parameters both list versions share.
+struct Common {
+    prefix: String,
+    delimiter: Option<String>,
+    max_keys: usize,
+    max_keys_shown: i64,
+    url: bool,
+}
+
+fn common(req: &Request<'_>) -> Result<Common, AwsError> {
+    buckets::require(req.app, req.bucket())?;
+    let url = match req.query.get("encoding-type") {
+        None => false,
+        Some(e) if e.eq_ignore_ascii_case("url") => true,
+        Some(e) => {
+            return Err(invalid_argument(
+                "Invalid Encoding Method specified in Request",
+                "encoding-type",
+                e,
+            ))
+        }
+    };
+    let max_keys_shown = match req.query.get("max-keys") {
+        None => PAGE_LIMIT as i64,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => n.min(i32::MAX as i64),
+            Ok(_) => {
+                return Err(invalid_argument(
+                    "Argument maxKeys must be an integer between 0 and 2147483647",
+                    "maxKeys",
+                    v,
+                ))
+            }
+            Err(_) => {
+                return Err(invalid_argument(
+                    "Provided max-keys not an integer or within integer range",
+                    "max-keys",
+                    v,
+                ))
+            }
+        },
+    };
+    Ok(Common {
+        prefix: req.query.get("prefix").cloned().unwrap_or_default(),
+        delimiter: req
+            .query
+            .get("delimiter")
+            .cloned()
+            .filter(|d| !d.is_empty()),
+        max_keys: (max_keys_shown as usize).min(PAGE_LIMIT),
+        max_keys_shown,
+        url,
+    })
+}
+
+fn contents(w: &mut xml::Writer, c: &Common, key: &str, meta: &ObjectMeta, owner: Option<&str>) {
+    w.open("Contents")
+        .elem("Key", enc(c, key))
+        .elem("LastModified", iso_time(meta.modified_ms))
+        .elem("ETag", format!("\"{}\"", meta.etag));
+    if let Some(ck) = &meta.checksum {
+        w.elem("ChecksumAlgorithm", ck.algorithm.name())
+            .elem("ChecksumType", ck.kind.name());
+    }
+    w.elem("Size", meta.size.to_string());
+    if let Some(id) = owner {
+        w.open("Owner").elem("ID", id).close("Owner");
+    }
+    w.elem("StorageClass", &meta.storage_class)
+        .close("Contents");
+}
+
+fn enc(c: &Common, s: &str) -> String {
+    if c.url {
+        url_encode(s)
+    } else {
+        s.to_owned()
+    }
+}
+
+fn entries(w: &mut xml::Writer, c: &Common, page: &Page, owner: Option<&str>) {
+    for e in &page.entries {
+        if let Entry::Object(k, m) = e {
+            contents(w, c, k, m, owner);
+        }
+    }
+    for e in &page.entries {
+        if let Entry::Prefix(p) = e {
+            w.open("CommonPrefixes")
+                .elem("Prefix", enc(c, p))
+                .close("CommonPrefixes");
+        }
+    }
+}
+
+/// ListObjectsV2 (`GET /<bucket>?list-type=2`).
+pub(super) fn list_v2(req: &Request<'_>) -> Result<Response, AwsError> {
+    let c = common(req)?;
+    let token = req.query.get("continuation-token");
+    let start_after = req.query.get("start-after").filter(|s| !s.is_empty());
+    let start = match token {
+        Some(t) => Some(decode_token(t)?),
+        None => start_after.map(|s| Start::After(s.clone())),
+    };
+    let page = scan(req, &c.prefix, c.delimiter.as_deref(), start, c.max_keys)?;
+    let owner = req
+        .query
+        .get("fetch-owner")
+        .is_some_and(|f| f == "true")
+        .then(|| storage::owner_id(&req.app.cfg.account_id));
+    let mut w = xml::Writer::new("ListBucketResult");
+    w.elem("Name", req.bucket())
+        .elem("Prefix", enc(&c, &c.prefix));
+    if let Some(t) = token {
+        w.elem("ContinuationToken", t);
+    }
+    if page.truncated {
+        if let Some(last) = page.entries.last() {
+            w.elem("NextContinuationToken", encode_token(last));
+        }
+    }
+    if let Some(s) = start_after {
+        w.elem("StartAfter", enc(&c, s));
+    }
+    w.elem("KeyCount", page.entries.len().to_string())
+        .elem("MaxKeys", c.max_keys_shown.to_string());
+    if let Some(d) = &c.delimiter {
+        w.elem("Delimiter", enc(&c, d));
+    }
+    if c.url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem("IsTruncated", page.truncated.to_string());
+    entries(&mut w, &c, &page, owner.as_deref());
+    Ok(xml_response(w.finish("ListBucketResult")))
+}
+
+/// ListObjects, the original version (`marker` / `NextMarker`; owners always shown).
+pub(super) fn list_v1(req: &Request<'_>) -> Result<Response, AwsError> {
+    let c = common(req)?;
+    let marker = req.query.get("marker").cloned().unwrap_or_default();
+    let start = (!marker.is_empty()).then(|| Start::After(marker.clone()));
+    let page = scan(req, &c.prefix, c.delimiter.as_deref(), start, c.max_keys)?;
+    let owner = storage::owner_id(&req.app.cfg.account_id);
+    let mut w = xml::Writer::new("ListBucketResult");
+    w.elem("Name", req.bucket())
+        .elem("Prefix", enc(&c, &c.prefix))
+        .elem("Marker", enc(&c, &marker));
+    // S3 sends NextMarker only with a delimiter; without one the last key is the marker.
+    if let (true, Some(_), Some(last)) = (page.truncated, &c.delimiter, page.entries.last()) {
+        w.elem("NextMarker", enc(&c, last.name()));
+    }
+    w.elem("MaxKeys", c.max_keys_shown.to_string());
+    if let Some(d) = &c.delimiter {
+        w.elem("Delimiter", enc(&c, d));
+    }
+    if c.url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem("IsTruncated", page.truncated.to_string());
+    entries(&mut w, &c, &page, Some(&owner));
+    Ok(xml_response(w.finish("ListBucketResult")))
+}
+
+/// Continuation tokens are opaque to clients: base64 of `K<last key>` or `P<last common
+/// prefix>`, so the next page resumes after the key, or after everything under the prefix.
+fn encode_token(last: &Entry) -> String {
+    let raw = match last {
+        Entry::Object(k, _) => format!("K{k}"),
+        Entry::Prefix(p) => format!("P{p}"),
+    };
+    checksum::b64(raw.as_bytes())
+}
+
+fn decode_token(t: &str) -> Result<Start, AwsError> {
+    let bad = || {
+        invalid_argument(
+            "The continuation token provided is incorrect",
+            "continuation-token",
+            t,
+        )
+    };
+    let raw = checksum::from_b64(t)
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad)?;
+    match raw.split_at_checked(1) {
+        Some(("K", k)) => Ok(Start::After(k.to_owned())),
+        Some(("P", p)) => Ok(Start::At(prefix_end(p.as_bytes()).ok_or_else(bad)?)),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_bounds_every_extension() {
+        assert_eq!(prefix_end(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+
+    #[test]
+    fn url_encodes_like_s3() {
+        assert_eq!(url_encode("a b/c+d%é"), "a+b/c%2Bd%25%C3%A9");
+        assert_eq!(url_encode("photos/2024"), "photos/2024");
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        let t = encode_token(&Entry::Prefix("logs/".into()));
+        assert!(matches!(decode_token(&t), Ok(Start::At(b)) if b == b"logs0"));
+        assert!(decode_token("!!").is_err());
+        assert!(decode_token(&checksum::b64(b"Xabc")).is_err());
+    }
+}

@@ -1,0 +1,591 @@
+//! Multipart uploads: CreateMultipartUpload, UploadPart, CompleteMultipartUpload,
+//! AbortMultipartUpload, ListParts and ListMultipartUploads. `aws s3 cp` uploads files above
+//! 8 MiB this way. A completed object references its parts' bytes (see [`storage`]).
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use tributary_model::AwsError;
+
+use super::checksum::{self, Algorithm, Checksum, ChecksumType};
+use super::objects::{attrs, check_key, receive, replaced, unsupported_algorithm};
+use super::storage::{self, BucketDoc, ObjectMeta, PartInfo, Segment, UploadDoc};
+use super::{
+    buckets, empty_response, entity_too_large, extra, invalid_argument, invalid_request, iso_time,
+    no_such_bucket, not_implemented, set_header, xml, xml_response, Request, MAX_OBJECT_BYTES,
+};
+
+/// Every part but the last must be at least this big.
+const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+const MAX_PARTS_LISTED: usize = 1000;
+
+fn no_such_upload(id: &str) -> AwsError {
+    extra(
+        AwsError::new(
+            "NoSuchUpload",
+            404,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        ),
+        "UploadId",
+        id,
+    )
+}
+
+fn upload_id(req: &Request<'_>) -> String {
+    req.query.get("uploadId").cloned().unwrap_or_default()
+}
+
+/// The upload a request names, checked against the request's key.
+fn require_upload(req: &Request<'_>) -> Result<(String, UploadDoc), AwsError> {
+    let id = upload_id(req);
+    match storage::read_upload(&req.app.store, req.bucket(), &id)? {
+        Some(u) if u.key == req.key() => Ok((id, u)),
+        _ => Err(no_such_upload(&id)),
+    }
+}
+
+fn part_number(v: Option<&String>) -> Result<u32, AwsError> {
+    let v = v.map(String::as_str).unwrap_or_default();
+    match v.parse::<u32>() {
+        Ok(n) if (1..=10000).contains(&n) => Ok(n),
+        _ => Err(invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            "partNumber",
+            v,
+        )),
+    }
+}
+
+/// CreateMultipartUpload (`POST /<bucket>/<key>?uploads`).
+pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
+    check_key(req.key())?;
+    buckets::require(req.app, req.bucket())?;
+    let attrs = attrs(req)?;
+    let algorithm = match req.header("x-amz-checksum-algorithm") {
+        Some(a) => Some(Algorithm::parse(&a).ok_or_else(unsupported_algorithm)?),
+        None => None,
+    };
+    let kind =
+        match req.header("x-amz-checksum-type") {
+            Some(t) => Some(ChecksumType::parse(&t).ok_or_else(|| {
+                invalid_request("Value for x-amz-checksum-type header is invalid.")
+            })?),
+            None => None,
+        };
+    let kind = match (algorithm, kind) {
+        (None, Some(_)) => {
+            return Err(invalid_request("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."))
+        }
+        (None, None) => None,
+        (Some(a), Some(ChecksumType::FullObject)) if !a.is_crc() => {
+            return Err(invalid_request(format!(
+                "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+                a.name().to_ascii_lowercase()
+            )))
+        }
+        (Some(Algorithm::Crc64Nvme), Some(ChecksumType::Composite)) => {
+            return Err(invalid_request(
+                "The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.",
+            ))
+        }
+        (Some(_), Some(k)) => Some(k),
+        (Some(Algorithm::Crc64Nvme), None) => Some(ChecksumType::FullObject),
+        (Some(_), None) => Some(ChecksumType::Composite),
+    };
+    let id = {
+        let raw: [u8; 48] = rand::random();
+        checksum::b64(&raw).replace('+', "-").replace('/', "_")
+    };
+    let (bucket, doc_id) = (req.bucket().to_owned(), id.clone());
+    let doc = UploadDoc {
+        key: req.key().to_owned(),
+        initiated_ms: 0,
+        content_type: attrs.content_type,
+        headers: attrs.headers,
+        metadata: attrs.metadata,
+        storage_class: attrs.storage_class,
+        checksum_algorithm: algorithm,
+        checksum_type: kind,
+        parts: BTreeMap::new(),
+    };
+    req.app
+        .store
+        .write(move |tx| {
+            BucketDoc::get(tx.catalog(), &bucket).ok_or_else(|| no_such_bucket(&bucket))?;
+            let doc = UploadDoc {
+                initiated_ms: tx.now_ms(),
+                ..doc
+            };
+            storage::put_upload(tx, &bucket, &doc_id, &doc)
+        })
+        .await?;
+    let mut w = xml::Writer::new("InitiateMultipartUploadResult");
+    w.elem("Bucket", req.bucket())
+        .elem("Key", req.key())
+        .elem("UploadId", &id);
+    let mut r = xml_response(w.finish("InitiateMultipartUploadResult"));
+    set_header(&mut r, "x-amz-server-side-encryption", "AES256");
+    if let (Some(a), Some(k)) = (algorithm, kind) {
+        set_header(&mut r, "x-amz-checksum-algorithm", a.name());
+        set_header(&mut r, "x-amz-checksum-type", k.name());
+    }
+    Ok(r)
+}
+
+/// UploadPart (`PUT /<bucket>/<key>?partNumber=N&uploadId=ID`). Re-uploading a part number
+/// replaces it.
+pub(super) async fn upload_part(req: &Request<'_>) -> Result<Response, AwsError> {
+    if req.headers.contains_key("x-amz-copy-source") {
+        return Err(not_implemented("UploadPartCopy"));
+    }
+    buckets::require(req.app, req.bucket())?;
+    let number = part_number(req.query.get("partNumber"))?;
+    let (id, upload) = require_upload(req)?;
+    let got = receive(req)?;
+    // A part of an upload created with a checksum algorithm carries that algorithm's checksum
+    // (computed here when the client sent none). Uploads created without one still accept
+    // (verified) part checksums, which current SDKs send by default, but do not keep them.
+    let checksum = match (upload.checksum_algorithm, &got.checksum) {
+        (Some(expected), Some(c)) if expected != c.algorithm => {
+            return Err(invalid_request(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                expected.name().to_ascii_lowercase(),
+                c.algorithm.name().to_ascii_lowercase()
+            )))
+        }
+        (Some(_), Some(c)) => Some(c.value.clone()),
+        (Some(a), None) => Some(a.b64(&got.data)),
+        (None, _) => None,
+    };
+    let part = PartInfo {
+        size: got.data.len() as u64,
+        etag: checksum::hex(&got.md5),
+        data: storage::new_data_id(),
+        modified_ms: 0,
+        checksum,
+    };
+    let (bucket, key, data) = (req.bucket().to_owned(), req.key().to_owned(), got.data);
+    let stored = part.clone();
+    req.app
+        .store
+        .write(move |tx| {
+            let mut upload = match storage::tx_upload(tx, &bucket, &id)? {
+                Some(u) if u.key == key => u,
+                _ => return Err(no_such_upload(&id)),
+            };
+            storage::write_data(tx, &part.data, &data)?;
+            let part = PartInfo {
+                modified_ms: tx.now_ms(),
+                ..part
+            };
+            if let Some(old) = upload.parts.insert(number, part) {
+                storage::delete_data(tx, &old.data)?;
+            }
+            storage::put_upload(tx, &bucket, &id, &upload)
+        })
+        .await?;
+    let mut r = empty_response(StatusCode::OK);
+    set_header(&mut r, "etag", &format!("\"{}\"", stored.etag));
+    set_header(&mut r, "x-amz-server-side-encryption", "AES256");
+    if let (Some(a), Some(v)) = (upload.checksum_algorithm, &stored.checksum) {
+        set_header(&mut r, a.header(), v);
+    }
+    Ok(r)
+}
+
+/// One `<Part>` of a CompleteMultipartUpload body.
+struct ListedPart {
+    number: u32,
+    etag: String,
+    checksums: Vec<(Algorithm, String)>,
+}
+
+fn parse_complete(body: &[u8]) -> Result<Vec<ListedPart>, AwsError> {
+    let root = xml::parse(body)?;
+    if root.name != "CompleteMultipartUpload" {
+        return Err(xml::malformed());
+    }
+    let mut parts = Vec::new();
+    for p in root.children_named("Part") {
+        let number = p
+            .child_text("PartNumber")
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .ok_or_else(xml::malformed)?;
+        let etag = p.child_text("ETag").ok_or_else(xml::malformed)?;
+        let checksums = Algorithm::ALL
+            .into_iter()
+            .filter_map(|a| p.child_text(a.member()).map(|v| (a, v.trim().to_owned())))
+            .collect();
+        parts.push(ListedPart {
+            number,
+            etag: etag.trim().trim_matches('"').to_owned(),
+            checksums,
+        });
+    }
+    if parts.is_empty() {
+        return Err(xml::malformed());
+    }
+    Ok(parts)
+}
+
+fn invalid_part(id: &str, p: &ListedPart) -> AwsError {
+    let e = AwsError::new(
+        "InvalidPart",
+        400,
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+    );
+    extra(
+        extra(extra(e, "UploadId", id), "PartNumber", p.number.to_string()),
+        "ETag",
+        p.etag.clone(),
+    )
+}
+
+/// CompleteMultipartUpload (`POST /<bucket>/<key>?uploadId=ID`): the listed parts, in order,
+/// become the object; parts not listed are dropped.
+pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
+    buckets::require(req.app, req.bucket())?;
+    let (id, upload) = require_upload(req)?;
+    let listed = parse_complete(&req.body)?;
+    if listed.windows(2).any(|w| w[0].number >= w[1].number) {
+        return Err(extra(
+            AwsError::new(
+                "InvalidPartOrder",
+                400,
+                "The list of parts was not in ascending order. Parts must be ordered by part number.",
+            ),
+            "UploadId",
+            id,
+        ));
+    }
+    let mut chosen: Vec<PartInfo> = Vec::with_capacity(listed.len());
+    for p in &listed {
+        let part = upload
+            .parts
+            .get(&p.number)
+            .filter(|u| u.etag == p.etag)
+            .ok_or_else(|| invalid_part(&id, p))?;
+        if let Some(a) = upload.checksum_algorithm {
+            match p.checksums.iter().find(|(alg, _)| *alg == a) {
+                Some((_, v)) if Some(v) != part.checksum.as_ref() => {
+                    return Err(invalid_part(&id, p))
+                }
+                Some(_) => {}
+                None if upload.checksum_type == Some(ChecksumType::Composite) => {
+                    return Err(invalid_request(format!(
+                        "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
+                        a.name().to_ascii_lowercase(),
+                        p.number
+                    )))
+                }
+                None => {}
+            }
+        }
+        chosen.push(part.clone());
+    }
+    for (i, (p, part)) in listed.iter().zip(&chosen).enumerate() {
+        if i + 1 < listed.len() && part.size < MIN_PART_BYTES {
+            let e = AwsError::new(
+                "EntityTooSmall",
+                400,
+                "Your proposed upload is smaller than the minimum allowed size",
+            );
+            return Err(extra(
+                extra(
+                    extra(
+                        extra(e, "ProposedSize", part.size.to_string()),
+                        "MinSizeAllowed",
+                        MIN_PART_BYTES.to_string(),
+                    ),
+                    "PartNumber",
+                    p.number.to_string(),
+                ),
+                "ETag",
+                p.etag.clone(),
+            ));
+        }
+    }
+    let total: u64 = chosen.iter().map(|p| p.size).sum();
+    if total > MAX_OBJECT_BYTES {
+        return Err(entity_too_large(total));
+    }
+    let segments: Vec<Segment> = chosen
+        .iter()
+        .map(|p| Segment {
+            data: p.data.clone(),
+            size: p.size,
+        })
+        .collect();
+    let etags: Vec<&str> = chosen.iter().map(|p| p.etag.as_str()).collect();
+    let etag = checksum::multipart_etag(&etags)
+        .ok_or_else(|| AwsError::internal("stored part etag is not hex"))?;
+    let object_checksum = match (upload.checksum_algorithm, upload.checksum_type) {
+        (Some(a), Some(ChecksumType::Composite)) => {
+            let values: Vec<&str> = chosen
+                .iter()
+                .map(|p| p.checksum.as_deref().unwrap_or_default())
+                .collect();
+            let value = checksum::composite(a, &values)
+                .ok_or_else(|| AwsError::internal("stored part checksum is not base64"))?;
+            Checksum {
+                algorithm: a,
+                value,
+                kind: ChecksumType::Composite,
+            }
+        }
+        (algorithm, _) => {
+            // A full-object checksum covers the assembled bytes.
+            let algorithm = algorithm.unwrap_or(Algorithm::Crc64Nvme);
+            let data = storage::read_data(&req.app.store, &segments, 0, total)?
+                .ok_or_else(|| invalid_part(&id, &listed[0]))?;
+            let full = Checksum::full(algorithm, &data);
+            if let Some(sent) = req.header(algorithm.header()) {
+                if sent != full.value {
+                    return Err(AwsError::new(
+                        "BadDigest",
+                        400,
+                        format!(
+                            "The {} you specified did not match the calculated checksum.",
+                            algorithm.name()
+                        ),
+                    ));
+                }
+            }
+            full
+        }
+    };
+    let meta = ObjectMeta {
+        size: total,
+        etag,
+        modified_ms: 0,
+        content_type: upload.content_type.clone(),
+        headers: upload.headers.clone(),
+        metadata: upload.metadata.clone(),
+        storage_class: upload.storage_class.clone(),
+        checksum: Some(object_checksum),
+        segments,
+        parts: Some(chosen.iter().map(|p| p.size).collect()),
+    };
+    let (bucket, key, tx_id) = (req.bucket().to_owned(), req.key().to_owned(), id.clone());
+    let meta = req
+        .app
+        .store
+        .write(move |tx| {
+            let mut b =
+                BucketDoc::get(tx.catalog(), &bucket).ok_or_else(|| no_such_bucket(&bucket))?;
+            let current = match storage::tx_upload(tx, &bucket, &tx_id)? {
+                Some(u) if u.key == key => u,
+                _ => return Err(no_such_upload(&tx_id)),
+            };
+            // A part re-uploaded since the checks above changes what was validated.
+            for (p, part) in listed.iter().zip(&chosen) {
+                if current.parts.get(&p.number) != Some(part) {
+                    return Err(invalid_part(&tx_id, p));
+                }
+            }
+            let old = storage::tx_meta(tx, &bucket, &key)?;
+            let meta = ObjectMeta {
+                modified_ms: tx.now_ms(),
+                ..meta
+            };
+            storage::put_meta(tx, &bucket, &key, &meta)?;
+            let kept: Vec<&str> = chosen.iter().map(|p| p.data.as_str()).collect();
+            for part in current.parts.values() {
+                if !kept.contains(&part.data.as_str()) {
+                    storage::delete_data(tx, &part.data)?;
+                }
+            }
+            tx.kv_delete(storage::UPLOADS, &storage::upload_key(&bucket, &tx_id))?;
+            replaced(tx, &mut b, old)?;
+            Ok(meta)
+        })
+        .await?;
+    let location = format!(
+        "{}/{}/{}",
+        req.app.cfg.endpoint_url.trim_end_matches('/'),
+        req.bucket(),
+        req.key()
+            .split('/')
+            .map(|s| s
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' =>
+                        (b as char).to_string(),
+                    b => format!("%{b:02X}"),
+                })
+                .collect::<String>())
+            .collect::<Vec<_>>()
+            .join("/")
+    );
+    let mut w = xml::Writer::new("CompleteMultipartUploadResult");
+    w.elem("Location", location)
+        .elem("Bucket", req.bucket())
+        .elem("Key", req.key())
+        .elem("ETag", format!("\"{}\"", meta.etag));
+    if let Some(c) = &meta.checksum {
+        w.elem(c.algorithm.member(), &c.value)
+            .elem("ChecksumType", c.kind.name());
+    }
+    let mut r = xml_response(w.finish("CompleteMultipartUploadResult"));
+    set_header(&mut r, "x-amz-server-side-encryption", "AES256");
+    Ok(r)
+}
+
+/// AbortMultipartUpload: the upload and its parts go; 204.
+pub(super) async fn abort(req: &Request<'_>) -> Result<Response, AwsError> {
+    buckets::require(req.app, req.bucket())?;
+    let (bucket, key, id) = (
+        req.bucket().to_owned(),
+        req.key().to_owned(),
+        upload_id(req),
+    );
+    req.app
+        .store
+        .write(move |tx| {
+            let upload = match storage::tx_upload(tx, &bucket, &id)? {
+                Some(u) if u.key == key => u,
+                _ => return Err(no_such_upload(&id)),
+            };
+            for part in upload.parts.values() {
+                storage::delete_data(tx, &part.data)?;
+            }
+            tx.kv_delete(storage::UPLOADS, &storage::upload_key(&bucket, &id))?;
+            Ok(())
+        })
+        .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+fn max_param(req: &Request<'_>, name: &str) -> Result<usize, AwsError> {
+    match req.query.get(name) {
+        None => Ok(MAX_PARTS_LISTED),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok((n as usize).min(MAX_PARTS_LISTED)),
+            _ => Err(invalid_argument(
+                &format!("Provided {name} not an integer or within integer range"),
+                name,
+                v,
+            )),
+        },
+    }
+}
+
+/// ListParts (`GET /<bucket>/<key>?uploadId=ID`).
+pub(super) fn list_parts(req: &Request<'_>) -> Result<Response, AwsError> {
+    buckets::require(req.app, req.bucket())?;
+    let (id, upload) = require_upload(req)?;
+    let max = max_param(req, "max-parts")?;
+    let marker: u32 = match req.query.get("part-number-marker") {
+        None => 0,
+        Some(v) => v.parse().map_err(|_| {
+            invalid_argument(
+                "Provided part-number-marker not an integer or within integer range",
+                "part-number-marker",
+                v,
+            )
+        })?,
+    };
+    let after: Vec<(&u32, &PartInfo)> = upload.parts.range(marker + 1..).collect();
+    let shown = &after[..max.min(after.len())];
+    let truncated = shown.len() < after.len();
+    let owner = storage::owner_id(&req.app.cfg.account_id);
+    let mut w = xml::Writer::new("ListPartsResult");
+    w.elem("Bucket", req.bucket())
+        .elem("Key", req.key())
+        .elem("UploadId", &id)
+        .elem("PartNumberMarker", marker.to_string());
+    if let Some((n, _)) = shown.last() {
+        w.elem("NextPartNumberMarker", n.to_string());
+    }
+    w.elem("MaxParts", max.to_string())
+        .elem("IsTruncated", truncated.to_string());
+    for (n, p) in shown {
+        w.open("Part")
+            .elem("PartNumber", n.to_string())
+            .elem("LastModified", iso_time(p.modified_ms))
+            .elem("ETag", format!("\"{}\"", p.etag))
+            .elem("Size", p.size.to_string());
+        if let (Some(a), Some(v)) = (upload.checksum_algorithm, &p.checksum) {
+            w.elem(a.member(), v);
+        }
+        w.close("Part");
+    }
+    w.open("Initiator").elem("ID", &owner).close("Initiator");
+    w.open("Owner").elem("ID", &owner).close("Owner");
+    w.elem("StorageClass", &upload.storage_class);
+    if let (Some(a), Some(k)) = (upload.checksum_algorithm, upload.checksum_type) {
+        w.elem("ChecksumAlgorithm", a.name())
+            .elem("ChecksumType", k.name());
+    }
+    Ok(xml_response(w.finish("ListPartsResult")))
+}
+
+/// ListMultipartUploads (`GET /<bucket>?uploads`): by key, then initiation time; `prefix`,
+/// `key-marker`/`upload-id-marker` and `max-uploads` (no delimiter roll-up).
+pub(super) fn list_uploads(req: &Request<'_>) -> Result<Response, AwsError> {
+    buckets::require(req.app, req.bucket())?;
+    let max = max_param(req, "max-uploads")?;
+    let prefix = req.query.get("prefix").cloned().unwrap_or_default();
+    let key_marker = req.query.get("key-marker").cloned().unwrap_or_default();
+    let id_marker = req
+        .query
+        .get("upload-id-marker")
+        .cloned()
+        .unwrap_or_default();
+    let mut uploads = storage::uploads_of(&req.app.store, req.bucket())?;
+    uploads.retain(|(_, u)| u.key.starts_with(&prefix));
+    uploads.sort_by(|(ia, a), (ib, b)| {
+        (&a.key, a.initiated_ms, ia).cmp(&(&b.key, b.initiated_ms, ib))
+    });
+    let skip = if key_marker.is_empty() {
+        0
+    } else {
+        let resume_at = uploads
+            .iter()
+            .position(|(id, u)| u.key == key_marker && *id == id_marker)
+            .map(|i| i + 1);
+        resume_at.unwrap_or_else(|| {
+            uploads
+                .iter()
+                .position(|(_, u)| u.key > key_marker)
+                .unwrap_or(uploads.len())
+        })
+    };
+    let rest = &uploads[skip..];
+    let shown = &rest[..max.min(rest.len())];
+    let truncated = shown.len() < rest.len();
+    let owner = storage::owner_id(&req.app.cfg.account_id);
+    let mut w = xml::Writer::new("ListMultipartUploadsResult");
+    w.elem("Bucket", req.bucket())
+        .elem("KeyMarker", &key_marker)
+        .elem("UploadIdMarker", &id_marker);
+    if let (true, Some((id, u))) = (truncated, shown.last()) {
+        w.elem("NextKeyMarker", &u.key)
+            .elem("NextUploadIdMarker", id);
+    }
+    if req.query.contains_key("prefix") {
+        w.elem("Prefix", &prefix);
+    }
+    w.elem("MaxUploads", max.to_string())
+        .elem("IsTruncated", truncated.to_string());
+    for (id, u) in shown {
+        w.open("Upload")
+            .elem("Key", &u.key)
+            .elem("UploadId", id)
+            .open("Initiator")
+            .elem("ID", &owner)
+            .close("Initiator")
+            .open("Owner")
+            .elem("ID", &owner)
+            .close("Owner")
+            .elem("StorageClass", &u.storage_class)
+            .elem("Initiated", iso_time(u.initiated_ms));
+        if let (Some(a), Some(k)) = (u.checksum_algorithm, u.checksum_type) {
+            w.elem("ChecksumAlgorithm", a.name())
+                .elem("ChecksumType", k.name());
+        }
+        w.close("Upload");
+    }
+    Ok(xml_response(w.finish("ListMultipartUploadsResult")))
+}

@@ -1,0 +1,1076 @@
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects and
+//! CopyObject, plus what uploads share with UploadPart: `aws-chunked` bodies, `Content-MD5`,
+//! additional checksums and the stored representation headers.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use tributary_model::AwsError;
+use tributary_store::Store;
+
+use super::buckets::{self, bucket_name};
+use super::checksum::{self, Algorithm, Checksum};
+use super::storage::{self, BucketDoc, ObjectMeta, Segment};
+use super::{
+    check_version_id, chunked, empty_response, entity_too_large, extra, http_date, incomplete_body,
+    invalid_argument, invalid_request, iso_time, no_such_bucket, no_such_key, not_implemented,
+    precondition_failed, set_header, xml, xml_response, Request, MAX_OBJECT_BYTES,
+};
+use crate::App;
+
+/// Representation headers stored with an object and returned on GET/HEAD.
+const STORED_HEADERS: &[&str] = &[
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-amz-website-redirect-location",
+];
+
+/// `x-amz-storage-class` values S3 accepts.
+const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+    "FSX_OPENZFS",
+];
+
+/// Storage classes whose objects must be restored before they can be read.
+const ARCHIVED: &[&str] = &["GLACIER", "DEEP_ARCHIVE"];
+
+const MAX_KEY_BYTES: usize = 1024;
+const MAX_METADATA_BYTES: usize = 2048;
+const MAX_DELETE_KEYS: usize = 1000;
+
+/// How many times a GET re-reads an object that was replaced while being read.
+const READ_ATTEMPTS: usize = 5;
+
+/// Stores an object on behalf of another service (the ESM's on-failure S3 destination):
+/// the same write as PutObject, without the HTTP parts. Takes a bucket name or ARN.
+pub async fn put_object_internal(
+    app: &App,
+    bucket_arn_or_name: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<(), AwsError> {
+    let bucket = bucket_name(bucket_arn_or_name).to_owned();
+    check_key(key)?;
+    if body.len() as u64 > MAX_OBJECT_BYTES {
+        return Err(entity_too_large(body.len() as u64));
+    }
+    let meta = ObjectMeta {
+        size: body.len() as u64,
+        etag: checksum::hex(&checksum::md5(&body)),
+        modified_ms: 0,
+        content_type: content_type.to_owned(),
+        headers: BTreeMap::new(),
+        metadata: BTreeMap::new(),
+        storage_class: "STANDARD".to_owned(),
+        checksum: Some(Checksum::full(Algorithm::Crc64Nvme, &body)),
+        segments: Vec::new(),
+        parts: None,
+    };
+    commit(
+        &app.store,
+        bucket,
+        key.to_owned(),
+        meta,
+        body,
+        WriteCondition::default(),
+    )
+    .await
+    .map(|_| ())
+}
+
+// ---- receiving bodies ----------------------------------------------------------------------
+
+/// An upload's bytes after decoding and integrity checks.
+pub(super) struct Received {
+    pub data: Vec<u8>,
+    pub md5: [u8; 16],
+    /// The checksum the client sent, verified.
+    pub checksum: Option<Checksum>,
+}
+
+/// Decodes and verifies an upload body (PutObject, UploadPart).
+pub(super) fn receive(req: &Request<'_>) -> Result<Received, AwsError> {
+    let content_sha256 = req.header("x-amz-content-sha256");
+    let encoding = req.header("content-encoding");
+    let (data, trailers) = if chunked::is_chunked(content_sha256.as_deref(), encoding.as_deref()) {
+        let decoded =
+            chunked::decode(&req.body, MAX_OBJECT_BYTES as usize).map_err(|_| incomplete_body())?;
+        if let Some(declared) = req.header("x-amz-decoded-content-length") {
+            let declared: u64 = declared.parse().map_err(|_| incomplete_body())?;
+            if declared > MAX_OBJECT_BYTES {
+                return Err(entity_too_large(declared));
+            }
+            if declared != decoded.data.len() as u64 {
+                return Err(incomplete_body());
+            }
+        }
+        (decoded.data, decoded.trailers)
+    } else {
+        if req.body.len() as u64 > MAX_OBJECT_BYTES {
+            return Err(entity_too_large(req.body.len() as u64));
+        }
+        if let Some(expected) = content_sha256.as_deref().filter(|v| is_sha256_hex(v)) {
+            let actual = checksum::hex(&Algorithm::Sha256.digest(&req.body));
+            if !actual.eq_ignore_ascii_case(expected) {
+                let e = AwsError::new(
+                    "XAmzContentSHA256Mismatch",
+                    400,
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                );
+                return Err(extra(
+                    extra(e, "ClientComputedContentSHA256", expected),
+                    "S3ComputedContentSHA256",
+                    actual,
+                ));
+            }
+        }
+        (req.body.to_vec(), Vec::new())
+    };
+    if data.len() as u64 > MAX_OBJECT_BYTES {
+        return Err(entity_too_large(data.len() as u64));
+    }
+    let md5 = checksum::md5(&data);
+    check_content_md5(req, &md5)?;
+    let checksum = verify_checksum(req, &data, &trailers)?;
+    Ok(Received {
+        data,
+        md5,
+        checksum,
+    })
+}
+
+fn is_sha256_hex(v: &str) -> bool {
+    v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `Content-MD5`: `InvalidDigest` when it is not base64 of 16 bytes, `BadDigest` when it does
+/// not match the body.
+fn check_content_md5(req: &Request<'_>, md5: &[u8; 16]) -> Result<(), AwsError> {
+    let Some(value) = req.header("content-md5") else {
+        return Ok(());
+    };
+    let Some(expected) = checksum::decode_content_md5(&value) else {
+        return Err(extra(
+            AwsError::new(
+                "InvalidDigest",
+                400,
+                "The Content-MD5 you specified was invalid.",
+            ),
+            "Content-MD5",
+            value,
+        ));
+    };
+    if &expected != md5 {
+        let e = AwsError::new(
+            "BadDigest",
+            400,
+            "The Content-MD5 you specified did not match what we received.",
+        );
+        return Err(extra(
+            extra(e, "ExpectedDigest", checksum::hex(&expected)),
+            "CalculatedDigest",
+            checksum::b64(md5),
+        ));
+    }
+    Ok(())
+}
+
+/// The additional checksum of an upload, from its `x-amz-checksum-*` header or trailer, checked
+/// against the bytes received.
+fn verify_checksum(
+    req: &Request<'_>,
+    data: &[u8],
+    trailers: &[(String, String)],
+) -> Result<Option<Checksum>, AwsError> {
+    let mut found: Vec<(Algorithm, String)> = Algorithm::ALL
+        .into_iter()
+        .filter_map(|a| req.header(a.header()).map(|v| (a, v)))
+        .collect();
+    for (name, value) in trailers {
+        if let Some(a) = Algorithm::ALL.into_iter().find(|a| a.header() == name) {
+            found.push((a, value.clone()));
+        }
+    }
+    if let Some(trailer) = req.header("x-amz-trailer") {
+        let trailer = trailer.to_ascii_lowercase();
+        if trailer.starts_with("x-amz-checksum-") && !trailers.iter().any(|(n, _)| *n == trailer) {
+            return Err(incomplete_body());
+        }
+    }
+    if found.len() > 1 {
+        return Err(invalid_request(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        ));
+    }
+    if let Some(sdk) = req.header("x-amz-sdk-checksum-algorithm") {
+        if Algorithm::parse(&sdk).is_none() {
+            return Err(unsupported_algorithm());
+        }
+        if found.is_empty() {
+            return Err(invalid_request("x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found."));
+        }
+    }
+    let Some((algorithm, value)) = found.pop() else {
+        return Ok(None);
+    };
+    if !algorithm.well_formed(&value) {
+        return Err(invalid_request(format!(
+            "Value for {} header is invalid.",
+            algorithm.header()
+        )));
+    }
+    let actual = Checksum::full(algorithm, data);
+    if actual.value != value.trim() {
+        return Err(AwsError::new(
+            "BadDigest",
+            400,
+            format!(
+                "The {} you specified did not match the calculated checksum.",
+                algorithm.name()
+            ),
+        ));
+    }
+    Ok(Some(actual))
+}
+
+pub(super) fn unsupported_algorithm() -> AwsError {
+    invalid_request("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+}
+
+/// `KeyTooLongError` for keys over 1024 bytes.
+pub(super) fn check_key(key: &str) -> Result<(), AwsError> {
+    if key.len() > MAX_KEY_BYTES {
+        let e = AwsError::new("KeyTooLongError", 400, "Your key is too long");
+        return Err(extra(
+            extra(e, "Size", key.len().to_string()),
+            "MaxSizeAllowed",
+            MAX_KEY_BYTES.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// What an upload says about the object besides its bytes.
+pub(super) struct Attrs {
+    pub content_type: String,
+    pub headers: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
+    pub storage_class: String,
+}
+
+/// Reads the content type, representation headers, user metadata and storage class of an
+/// upload (PutObject, CreateMultipartUpload, CopyObject with `REPLACE`).
+pub(super) fn attrs(req: &Request<'_>) -> Result<Attrs, AwsError> {
+    let content_type = req
+        .header("content-type")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "binary/octet-stream".to_owned());
+    let mut headers = BTreeMap::new();
+    for name in STORED_HEADERS {
+        let Some(mut value) = req.header(name) else {
+            continue;
+        };
+        if *name == "content-encoding" {
+            // `aws-chunked` describes this request's framing, not the object.
+            value = value
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                .collect::<Vec<_>>()
+                .join(",");
+            if value.is_empty() {
+                continue;
+            }
+        }
+        headers.insert((*name).to_owned(), value);
+    }
+    let mut metadata: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in req.headers {
+        if let Some(m) = name.as_str().strip_prefix("x-amz-meta-") {
+            let value = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
+            metadata
+                .entry(m.to_owned())
+                .and_modify(|v| {
+                    v.push(',');
+                    v.push_str(&value);
+                })
+                .or_insert(value);
+        }
+    }
+    let size: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_METADATA_BYTES {
+        let e = AwsError::new(
+            "MetadataTooLarge",
+            400,
+            "Your metadata headers exceed the maximum allowed metadata size.",
+        );
+        return Err(extra(
+            extra(e, "Size", size.to_string()),
+            "MaxSizeAllowed",
+            MAX_METADATA_BYTES.to_string(),
+        ));
+    }
+    Ok(Attrs {
+        content_type,
+        headers,
+        metadata,
+        storage_class: storage_class(req)?,
+    })
+}
+
+fn storage_class(req: &Request<'_>) -> Result<String, AwsError> {
+    match req.header("x-amz-storage-class") {
+        None => Ok("STANDARD".to_owned()),
+        Some(c) if STORAGE_CLASSES.contains(&c.as_str()) => Ok(c),
+        Some(c) => Err(extra(
+            AwsError::new(
+                "InvalidStorageClass",
+                400,
+                "The storage class you specified is not valid",
+            ),
+            "StorageClassRequested",
+            c,
+        )),
+    }
+}
+
+// ---- writing -------------------------------------------------------------------------------
+
+/// Conditional writes: `If-None-Match: *` (only create) and `If-Match: <etag>` (only replace
+/// that version).
+#[derive(Default)]
+pub(super) struct WriteCondition {
+    if_none_match: bool,
+    if_match: Option<String>,
+}
+
+impl WriteCondition {
+    pub fn from_request(req: &Request<'_>) -> Result<WriteCondition, AwsError> {
+        let if_none_match = match req.header("if-none-match") {
+            None => false,
+            Some(v) if v == "*" => true,
+            Some(_) => return Err(not_implemented("If-None-Match values other than *")),
+        };
+        Ok(WriteCondition {
+            if_none_match,
+            if_match: req.header("if-match"),
+        })
+    }
+
+    fn check(&self, existing: Option<&ObjectMeta>, key: &str) -> Result<(), AwsError> {
+        if self.if_none_match && existing.is_some() {
+            return Err(precondition_failed("If-None-Match"));
+        }
+        if let Some(tags) = &self.if_match {
+            let current = existing.ok_or_else(|| no_such_key(key))?;
+            if !etag_matches(tags, &current.etag) {
+                return Err(precondition_failed("If-Match"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes an object in one transaction: its bytes, its metadata, and the release of the
+/// version it replaces. Fills in the segments and the modification time.
+pub(super) async fn commit(
+    store: &Store,
+    bucket: String,
+    key: String,
+    mut meta: ObjectMeta,
+    data: Vec<u8>,
+    condition: WriteCondition,
+) -> Result<ObjectMeta, AwsError> {
+    store
+        .write(move |tx| {
+            let mut b =
+                BucketDoc::get(tx.catalog(), &bucket).ok_or_else(|| no_such_bucket(&bucket))?;
+            let old = storage::tx_meta(tx, &bucket, &key)?;
+            condition.check(old.as_ref(), &key)?;
+            let id = storage::new_data_id();
+            storage::write_data(tx, &id, &data)?;
+            meta.segments = vec![Segment {
+                data: id,
+                size: data.len() as u64,
+            }];
+            meta.modified_ms = tx.now_ms();
+            storage::put_meta(tx, &bucket, &key, &meta)?;
+            replaced(tx, &mut b, old)?;
+            Ok(meta)
+        })
+        .await
+}
+
+/// After an object was written: frees the bytes of the version it replaced, or counts the
+/// new key in its bucket.
+pub(super) fn replaced(
+    tx: &mut tributary_store::Tx<'_>,
+    bucket: &mut BucketDoc,
+    old: Option<ObjectMeta>,
+) -> Result<(), AwsError> {
+    match old {
+        Some(o) => storage::delete_segments(tx, &o.segments),
+        None => {
+            bucket.objects += 1;
+            bucket.put(tx)
+        }
+    }
+}
+
+/// The headers answering a write: ETag, encryption and the checksum.
+pub(super) fn write_headers(r: &mut Response, meta: &ObjectMeta) {
+    set_header(r, "etag", &format!("\"{}\"", meta.etag));
+    set_header(r, "x-amz-server-side-encryption", "AES256");
+    if let Some(c) = &meta.checksum {
+        set_header(r, c.algorithm.header(), &c.value);
+        set_header(r, "x-amz-checksum-type", c.kind.name());
+    }
+}
+
+/// PutObject.
+pub(super) async fn put(req: &Request<'_>) -> Result<Response, AwsError> {
+    check_key(req.key())?;
+    buckets::require(req.app, req.bucket())?;
+    let attrs = attrs(req)?;
+    let condition = WriteCondition::from_request(req)?;
+    let got = receive(req)?;
+    let checksum = got
+        .checksum
+        .unwrap_or_else(|| Checksum::full(Algorithm::Crc64Nvme, &got.data));
+    let meta = ObjectMeta {
+        size: got.data.len() as u64,
+        etag: checksum::hex(&got.md5),
+        modified_ms: 0,
+        content_type: attrs.content_type,
+        headers: attrs.headers,
+        metadata: attrs.metadata,
+        storage_class: attrs.storage_class,
+        checksum: Some(checksum),
+        segments: Vec::new(),
+        parts: None,
+    };
+    let meta = commit(
+        &req.app.store,
+        req.bucket().to_owned(),
+        req.key().to_owned(),
+        meta,
+        got.data,
+        condition,
+    )
+    .await?;
+    let mut r = empty_response(StatusCode::OK);
+    write_headers(&mut r, &meta);
+    Ok(r)
+}
+
+// ---- reading -------------------------------------------------------------------------------
+
+/// Whether a request's entity-tag list (`"a", "b"`, `*`) names `etag`.
+fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/").trim_matches('"') == etag)
+}
+
+fn parse_http_date(v: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(v.trim())
+        .ok()
+        .map(|d| d.timestamp())
+}
+
+/// The outcome of conditional request headers.
+#[derive(Debug, PartialEq, Eq)]
+enum Precondition {
+    Proceed,
+    NotModified,
+    Failed(&'static str),
+}
+
+/// Evaluates `If-Match`, `If-Unmodified-Since`, `If-None-Match` and `If-Modified-Since` (in
+/// that order, as S3 does: a true If-Match overrides a false If-Unmodified-Since, a false
+/// If-None-Match overrides If-Modified-Since). `names` are the four header names.
+fn preconditions(
+    header: impl Fn(&str) -> Option<String>,
+    names: [&'static str; 4],
+    etag: &str,
+    modified_ms: i64,
+) -> Precondition {
+    let [if_match, if_unmodified, if_none_match, if_modified] = names;
+    let modified = modified_ms.div_euclid(1000);
+    match header(if_match) {
+        Some(tags) if !etag_matches(&tags, etag) => return Precondition::Failed(if_match),
+        Some(_) => {}
+        None => {
+            if header(if_unmodified)
+                .and_then(|d| parse_http_date(&d))
+                .is_some_and(|since| modified > since)
+            {
+                return Precondition::Failed(if_unmodified);
+            }
+        }
+    }
+    match header(if_none_match) {
+        Some(tags) if etag_matches(&tags, etag) => Precondition::NotModified,
+        Some(_) => Precondition::Proceed,
+        None => {
+            if header(if_modified)
+                .and_then(|d| parse_http_date(&d))
+                .is_some_and(|since| modified <= since)
+            {
+                Precondition::NotModified
+            } else {
+                Precondition::Proceed
+            }
+        }
+    }
+}
+
+/// A `Range` header: `bytes=a-b`, `bytes=a-` or `bytes=-n`.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum ByteRange {
+    From(u64, Option<u64>),
+    Suffix(u64),
+}
+
+/// Parses a single byte range. Anything else (several ranges, other units, garbage) is
+/// ignored and the whole object served, as S3 does.
+fn parse_range(v: &str) -> Option<ByteRange> {
+    let spec = v.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    match (a.trim(), b.trim()) {
+        ("", n) => Some(ByteRange::Suffix(n.parse().ok()?)),
+        (a, "") => Some(ByteRange::From(a.parse().ok()?, None)),
+        (a, b) => {
+            let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+            (a <= b).then_some(ByteRange::From(a, Some(b)))
+        }
+    }
+}
+
+/// The bytes `start..end` a range selects, or `None` when it cannot be satisfied.
+fn resolve_range(r: ByteRange, size: u64) -> Option<(u64, u64)> {
+    match r {
+        ByteRange::From(a, last) if a < size => Some((a, last.map_or(size, |b| (b + 1).min(size)))),
+        ByteRange::From(..) => None,
+        ByteRange::Suffix(n) if n > 0 && size > 0 => Some((size - n.min(size), size)),
+        ByteRange::Suffix(_) => None,
+    }
+}
+
+/// What part of an object a GET returns.
+struct Selection {
+    start: u64,
+    end: u64,
+    /// `Some` for a 206 answer.
+    partial: bool,
+}
+
+fn select(req: &Request<'_>, meta: &ObjectMeta) -> Result<Selection, AwsError> {
+    let whole = Selection {
+        start: 0,
+        end: meta.size,
+        partial: false,
+    };
+    let range = req.header("range");
+    if let Some(pn) = req.query.get("partNumber") {
+        if range.is_some() {
+            return Err(invalid_request(
+                "Cannot specify both Range header and partNumber query parameter",
+            ));
+        }
+        let n: usize = match pn.parse() {
+            Ok(n) if (1..=10000).contains(&n) => n,
+            _ => {
+                return Err(invalid_argument(
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                    "partNumber",
+                    pn,
+                ))
+            }
+        };
+        let sizes = meta.parts.clone().unwrap_or_else(|| vec![meta.size]);
+        let Some(size) = sizes.get(n - 1) else {
+            let e = AwsError::new(
+                "InvalidPartNumber",
+                416,
+                "The requested partnumber is not satisfiable",
+            );
+            return Err(extra(
+                extra(e, "PartNumberRequested", n.to_string()),
+                "ActualPartCount",
+                sizes.len().to_string(),
+            ));
+        };
+        let start: u64 = sizes[..n - 1].iter().sum();
+        return Ok(Selection {
+            start,
+            end: start + size,
+            partial: meta.size > 0,
+        });
+    }
+    let Some(range) = range else {
+        return Ok(whole);
+    };
+    let Some(parsed) = parse_range(&range) else {
+        return Ok(whole);
+    };
+    match resolve_range(parsed, meta.size) {
+        Some((start, end)) => Ok(Selection {
+            start,
+            end,
+            partial: true,
+        }),
+        None => {
+            let e = AwsError::new(
+                "InvalidRange",
+                416,
+                "The requested range is not satisfiable",
+            );
+            Err(extra(
+                extra(e, "RangeRequested", range),
+                "ActualObjectSize",
+                meta.size.to_string(),
+            ))
+        }
+    }
+}
+
+/// The headers describing an object on GET and HEAD; `response-*` query parameters override
+/// the stored representation headers. The checksum is only sent for the whole object (a
+/// client would check it against a partial body).
+fn object_headers(r: &mut Response, req: &Request<'_>, meta: &ObjectMeta, whole: bool) {
+    let q = |name: &str| req.query.get(&format!("response-{name}")).cloned();
+    set_header(
+        r,
+        "content-type",
+        &q("content-type").unwrap_or_else(|| meta.content_type.clone()),
+    );
+    set_header(r, "etag", &format!("\"{}\"", meta.etag));
+    set_header(r, "last-modified", &http_date(meta.modified_ms));
+    set_header(r, "accept-ranges", "bytes");
+    set_header(r, "x-amz-server-side-encryption", "AES256");
+    for (name, value) in &meta.headers {
+        set_header(r, name, value);
+    }
+    for name in [
+        "cache-control",
+        "content-disposition",
+        "content-encoding",
+        "content-language",
+        "expires",
+    ] {
+        if let Some(v) = q(name) {
+            set_header(r, name, &v);
+        }
+    }
+    for (name, value) in &meta.metadata {
+        set_header(r, &format!("x-amz-meta-{name}"), value);
+    }
+    if meta.storage_class != "STANDARD" {
+        set_header(r, "x-amz-storage-class", &meta.storage_class);
+    }
+    let checksum_mode = req
+        .header("x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
+    if let (true, true, Some(c)) = (whole, checksum_mode, &meta.checksum) {
+        set_header(r, c.algorithm.header(), &c.value);
+        set_header(r, "x-amz-checksum-type", c.kind.name());
+    }
+    if let (Some(parts), true) = (&meta.parts, req.query.contains_key("partNumber")) {
+        set_header(r, "x-amz-mp-parts-count", &parts.len().to_string());
+    }
+}
+
+/// GetObject and HeadObject.
+pub(super) async fn get(req: &Request<'_>) -> Result<Response, AwsError> {
+    let head = req.method == Method::HEAD;
+    let (bucket, key) = (req.bucket(), req.key());
+    buckets::require(req.app, bucket)?;
+    check_version_id(req)?;
+    for _ in 0..READ_ATTEMPTS {
+        let meta =
+            storage::read_meta(&req.app.store, bucket, key)?.ok_or_else(|| no_such_key(key))?;
+        let names = [
+            "If-Match",
+            "If-Unmodified-Since",
+            "If-None-Match",
+            "If-Modified-Since",
+        ];
+        match preconditions(
+            |n| req.header(&n.to_ascii_lowercase()),
+            names,
+            &meta.etag,
+            meta.modified_ms,
+        ) {
+            Precondition::Failed(c) => return Err(precondition_failed(c)),
+            Precondition::NotModified => {
+                let mut r = empty_response(StatusCode::NOT_MODIFIED);
+                set_header(&mut r, "etag", &format!("\"{}\"", meta.etag));
+                set_header(&mut r, "last-modified", &http_date(meta.modified_ms));
+                return Ok(r);
+            }
+            Precondition::Proceed => {}
+        }
+        if !head && ARCHIVED.contains(&meta.storage_class.as_str()) {
+            return Err(extra(
+                AwsError::new(
+                    "InvalidObjectState",
+                    403,
+                    "The operation is not valid for the object's storage class",
+                ),
+                "StorageClass",
+                meta.storage_class.clone(),
+            ));
+        }
+        let sel = select(req, &meta)?;
+        let body = if head {
+            Vec::new()
+        } else {
+            match storage::read_data(&req.app.store, &meta.segments, sel.start, sel.end)? {
+                Some(bytes) => bytes,
+                None => continue,
+            }
+        };
+        let mut r = Response::new(Body::from(body));
+        object_headers(&mut r, req, &meta, !sel.partial);
+        set_header(&mut r, "content-length", &(sel.end - sel.start).to_string());
+        if sel.partial {
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            set_header(
+                &mut r,
+                "content-range",
+                &format!("bytes {}-{}/{}", sel.start, sel.end - 1, meta.size),
+            );
+        }
+        return Ok(r);
+    }
+    tracing::warn!(bucket, key, "object kept changing while being read");
+    Err(AwsError::internal("object kept changing while being read"))
+}
+
+// ---- deleting ------------------------------------------------------------------------------
+
+/// DeleteObject: 204 whether or not the key existed.
+pub(super) async fn delete(req: &Request<'_>) -> Result<Response, AwsError> {
+    buckets::require(req.app, req.bucket())?;
+    check_version_id(req)?;
+    delete_keys(
+        &req.app.store,
+        req.bucket().to_owned(),
+        vec![req.key().to_owned()],
+    )
+    .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+/// Deletes keys of a bucket in one transaction.
+async fn delete_keys(store: &Store, bucket: String, keys: Vec<String>) -> Result<(), AwsError> {
+    store
+        .write(move |tx| {
+            let mut b =
+                BucketDoc::get(tx.catalog(), &bucket).ok_or_else(|| no_such_bucket(&bucket))?;
+            let mut removed = 0;
+            for key in &keys {
+                if let Some(old) = storage::tx_meta(tx, &bucket, key)? {
+                    tx.kv_delete(storage::OBJECTS, &storage::object_key(&bucket, key))?;
+                    storage::delete_segments(tx, &old.segments)?;
+                    removed += 1;
+                }
+            }
+            if removed > 0 {
+                b.objects = b.objects.saturating_sub(removed);
+                b.put(tx)?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// DeleteObjects (`POST /<bucket>?delete`): up to 1000 keys; `Quiet` leaves the deleted ones
+/// out of the answer.
+pub(super) async fn delete_many(req: &Request<'_>) -> Result<Response, AwsError> {
+    buckets::require(req.app, req.bucket())?;
+    let has_checksum = Algorithm::ALL
+        .iter()
+        .any(|a| req.headers.contains_key(a.header()));
+    if !req.headers.contains_key("content-md5") && !has_checksum {
+        return Err(invalid_request(
+            "Missing required header for this request: Content-MD5",
+        ));
+    }
+    check_content_md5(req, &checksum::md5(&req.body))?;
+    verify_checksum(req, &req.body, &[])?;
+    let root = xml::parse(&req.body)?;
+    if root.name != "Delete" {
+        return Err(xml::malformed());
+    }
+    let quiet = root
+        .child_text("Quiet")
+        .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
+    let mut targets = Vec::new();
+    for o in root.children_named("Object") {
+        let key = o.child_text("Key").ok_or_else(xml::malformed)?.to_owned();
+        let version = o.child_text("VersionId").map(str::to_owned);
+        targets.push((key, version));
+    }
+    if targets.is_empty() || targets.len() > MAX_DELETE_KEYS {
+        return Err(xml::malformed());
+    }
+    let deletable: Vec<String> = targets
+        .iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(|v| v == "null"))
+        .map(|(k, _)| k.clone())
+        .collect();
+    delete_keys(&req.app.store, req.bucket().to_owned(), deletable).await?;
+    let mut w = xml::Writer::new("DeleteResult");
+    for (key, version) in &targets {
+        match version.as_deref() {
+            Some(v) if v != "null" => {
+                w.open("Error")
+                    .elem("Key", key)
+                    .elem("VersionId", v)
+                    .elem("Code", "NoSuchVersion")
+                    .elem("Message", "The specified version does not exist.")
+                    .close("Error");
+            }
+            _ if quiet => {}
+            v => {
+                w.open("Deleted").elem("Key", key);
+                if let Some(v) = v {
+                    w.elem("VersionId", v);
+                }
+                w.close("Deleted");
+            }
+        }
+    }
+    Ok(xml_response(w.finish("DeleteResult")))
+}
+
+// ---- copying -------------------------------------------------------------------------------
+
+/// The bucket and key of `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded,
+/// optionally `?versionId=`).
+fn copy_source(value: &str) -> Result<(String, String), AwsError> {
+    let bad = || {
+        invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            "x-amz-copy-source",
+            value,
+        )
+    };
+    let (path, version) = match value.split_once('?') {
+        Some((p, q)) => (p, crate::parse_query(q).get("versionId").cloned()),
+        None => (value, None),
+    };
+    if let Some(v) = version.filter(|v| v != "null") {
+        return Err(invalid_argument(
+            "Invalid version id specified",
+            "x-amz-copy-source",
+            &v,
+        ));
+    }
+    let path = crate::percent_decode(path.strip_prefix('/').unwrap_or(path));
+    match path.split_once('/') {
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),
+        _ => Err(bad()),
+    }
+}
+
+/// CopyObject: a new single-part object with the source's bytes; metadata copied
+/// (`x-amz-metadata-directive: COPY`, the default) or taken from the request (`REPLACE`).
+pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
+    let (dst_bucket, dst_key) = (req.bucket().to_owned(), req.key().to_owned());
+    check_key(&dst_key)?;
+    let (src_bucket, src_key) = copy_source(&req.header("x-amz-copy-source").unwrap_or_default())?;
+    buckets::require(req.app, &dst_bucket)?;
+    buckets::require(req.app, &src_bucket)?;
+    let directive = req
+        .header("x-amz-metadata-directive")
+        .unwrap_or_else(|| "COPY".to_owned());
+    if directive != "COPY" && directive != "REPLACE" {
+        return Err(invalid_argument(
+            "Unknown metadata directive.",
+            "x-amz-metadata-directive",
+            &directive,
+        ));
+    }
+    let requested_algorithm = match req.header("x-amz-checksum-algorithm") {
+        Some(a) => Some(Algorithm::parse(&a).ok_or_else(unsupported_algorithm)?),
+        None => None,
+    };
+    let mut source = None;
+    for _ in 0..READ_ATTEMPTS {
+        let meta = storage::read_meta(&req.app.store, &src_bucket, &src_key)?
+            .ok_or_else(|| no_such_key(&src_key))?;
+        if let Some(bytes) = storage::read_data(&req.app.store, &meta.segments, 0, meta.size)? {
+            source = Some((meta, bytes));
+            break;
+        }
+    }
+    let (src, data) =
+        source.ok_or_else(|| AwsError::internal("copy source kept changing while being read"))?;
+    let names = [
+        "x-amz-copy-source-if-match",
+        "x-amz-copy-source-if-unmodified-since",
+        "x-amz-copy-source-if-none-match",
+        "x-amz-copy-source-if-modified-since",
+    ];
+    match preconditions(|n| req.header(n), names, &src.etag, src.modified_ms) {
+        Precondition::Proceed => {}
+        Precondition::Failed(c) => return Err(precondition_failed(c)),
+        Precondition::NotModified if req.header(names[2]).is_some() => {
+            return Err(precondition_failed(names[2]))
+        }
+        Precondition::NotModified => return Err(precondition_failed(names[3])),
+    }
+    let same = src_bucket == dst_bucket && src_key == dst_key;
+    let changes_something = directive == "REPLACE"
+        || req.headers.contains_key("x-amz-storage-class")
+        || req.headers.contains_key("x-amz-website-redirect-location")
+        || req.headers.contains_key("x-amz-server-side-encryption");
+    if same && !changes_something {
+        return Err(invalid_request("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."));
+    }
+    let attrs = if directive == "REPLACE" {
+        attrs(req)?
+    } else {
+        Attrs {
+            content_type: src.content_type.clone(),
+            headers: src.headers.clone(),
+            metadata: src.metadata.clone(),
+            storage_class: storage_class(req)?,
+        }
+    };
+    let algorithm = requested_algorithm
+        .or(src.checksum.as_ref().map(|c| c.algorithm))
+        .unwrap_or(Algorithm::Crc64Nvme);
+    let meta = ObjectMeta {
+        size: data.len() as u64,
+        etag: checksum::hex(&checksum::md5(&data)),
+        modified_ms: 0,
+        content_type: attrs.content_type,
+        headers: attrs.headers,
+        metadata: attrs.metadata,
+        storage_class: attrs.storage_class,
+        checksum: Some(Checksum::full(algorithm, &data)),
+        segments: Vec::new(),
+        parts: None,
+    };
+    let meta = commit(
+        &req.app.store,
+        dst_bucket,
+        dst_key,
+        meta,
+        data,
+        WriteCondition::default(),
+    )
+    .await?;
+    let mut w = xml::Writer::new("CopyObjectResult");
+    w.elem("ETag", format!("\"{}\"", meta.etag))
+        .elem("LastModified", iso_time(meta.modified_ms));
+    if let Some(c) = &meta.checksum {
+        w.elem("ChecksumType", c.kind.name())
+            .elem(c.algorithm.member(), &c.value);
+    }
+    let mut r = xml_response(w.finish("CopyObjectResult"));
+    set_header(&mut r, "x-amz-server-side-encryption", "AES256");
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_resolves_ranges() {
+        assert_eq!(parse_range("bytes=0-9"), Some(ByteRange::From(0, Some(9))));
+        assert_eq!(parse_range("bytes=5-"), Some(ByteRange::From(5, None)));
+        assert_eq!(parse_range("bytes=-3"), Some(ByteRange::Suffix(3)));
+        assert_eq!(parse_range("bytes=9-5"), None);
+        assert_eq!(parse_range("bytes=0-1,4-5"), None);
+        assert_eq!(parse_range("items=0-1"), None);
+        assert_eq!(parse_range("bytes=x-1"), None);
+        let size = 10;
+        assert_eq!(
+            resolve_range(ByteRange::From(0, Some(3)), size),
+            Some((0, 4))
+        );
+        assert_eq!(
+            resolve_range(ByteRange::From(8, Some(100)), size),
+            Some((8, 10))
+        );
+        assert_eq!(resolve_range(ByteRange::From(10, None), size), None);
+        assert_eq!(resolve_range(ByteRange::Suffix(3), size), Some((7, 10)));
+        assert_eq!(resolve_range(ByteRange::Suffix(30), size), Some((0, 10)));
+        assert_eq!(resolve_range(ByteRange::Suffix(0), size), None);
+        assert_eq!(resolve_range(ByteRange::Suffix(1), 0), None);
+    }
+
+    #[test]
+    fn evaluates_preconditions_in_s3_order() {
+        let names = ["im", "ius", "inm", "ims"];
+        let t = 1_700_000_000_000;
+        let eval = |h: &[(&str, &str)]| {
+            preconditions(
+                |n| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string()),
+                names,
+                "abc",
+                t,
+            )
+        };
+        let before = "Mon, 13 Nov 2023 00:00:00 GMT";
+        let after = "Wed, 15 Nov 2023 00:00:00 GMT";
+        assert_eq!(eval(&[]), Precondition::Proceed);
+        assert_eq!(eval(&[("im", "\"abc\"")]), Precondition::Proceed);
+        assert_eq!(eval(&[("im", "\"xyz\"")]), Precondition::Failed("im"));
+        assert_eq!(eval(&[("ius", before)]), Precondition::Failed("ius"));
+        assert_eq!(eval(&[("im", "*"), ("ius", before)]), Precondition::Proceed);
+        assert_eq!(eval(&[("inm", "\"abc\"")]), Precondition::NotModified);
+        assert_eq!(
+            eval(&[("inm", "\"x\", \"abc\"")]),
+            Precondition::NotModified
+        );
+        assert_eq!(eval(&[("ims", after)]), Precondition::NotModified);
+        assert_eq!(eval(&[("ims", before)]), Precondition::Proceed);
+        assert_eq!(
+            eval(&[("inm", "\"x\""), ("ims", after)]),
+            Precondition::Proceed
+        );
+    }
+
+    #[test]
+    fn parses_copy_sources() {
+        assert_eq!(
+            copy_source("src/a%20b/c.txt").unwrap(),
+            ("src".to_owned(), "a b/c.txt".to_owned())
+        );
+        assert_eq!(
+            copy_source("/src/k?versionId=null").unwrap(),
+            ("src".to_owned(), "k".to_owned())
+        );
+        assert_eq!(copy_source("src").unwrap_err().code, "InvalidArgument");
+        assert_eq!(
+            copy_source("src/k?versionId=v1").unwrap_err().code,
+            "InvalidArgument"
+        );
+    }
+}
