@@ -159,3 +159,161 @@ def test_retries_exhausted_moves_the_shard_on(env):
     assert [c["keys"] for c in calls(path)] == [["bad"], ["bad"], ["good"]]
     m = env.c.lam.get_event_source_mapping(UUID=esm["UUID"])
     assert m["LastProcessingResult"] == "OK"
+
+
+# on-failure destinations ---------------------------------------------------------------------------
+
+import re  # noqa: E402
+
+from harness import ACCOUNT, REGION, client  # noqa: E402
+
+ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def queue(env) -> tuple[object, str, str]:
+    sqs = client("sqs", env.server.endpoint)
+    url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return sqs, url, arn
+
+
+def receive_one(sqs, url: str) -> dict:
+    msgs = wait_for(
+        lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages"),
+        "a message on the destination queue",
+    )
+    assert len(msgs) == 1, msgs
+    return json.loads(msgs[0]["Body"])
+
+
+def check_record(rec: dict, fn: str, stream_arn: str, condition: str, invokes: int, function_error) -> None:
+    assert list(rec) == ["requestContext", "responseContext", "version", "timestamp", "DDBStreamBatchInfo"] or (
+        condition == "RecordAgeExceeded"
+        and list(rec) == ["requestContext", "version", "timestamp", "DDBStreamBatchInfo"]
+    ), list(rec)
+    ctx = rec["requestContext"]
+    assert ctx["functionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}"
+    assert ctx["condition"] == condition
+    assert ctx["approximateInvokeCount"] == invokes
+    assert re.match(r"^[0-9a-f-]{36}$", ctx["requestId"])
+    if condition == "RetryAttemptsExhausted":
+        assert rec["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": function_error}
+    assert rec["version"] == "1.0"
+    assert ISO_MILLIS.match(rec["timestamp"])
+    info = rec["DDBStreamBatchInfo"]
+    assert info["streamArn"] == stream_arn
+    assert info["shardId"].startswith("shardId-")
+    assert ISO_SECONDS.match(info["approximateArrivalOfFirstRecord"])
+    assert ISO_SECONDS.match(info["approximateArrivalOfLastRecord"])
+
+
+def test_sqs_destination_gets_the_invocation_record(env):
+    table = env.create_table()
+    name, path = failing_fn(env)
+    sqs, url, arn = queue(env)
+    esm = env.create_mapping(
+        name, table["LatestStreamArn"], BatchSize=1, MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": arn}},
+    )  # fmt: skip
+    assert esm["DestinationConfig"] == {"OnFailure": {"Destination": arn}, "OnSuccess": {}} or esm[
+        "DestinationConfig"
+    ]["OnFailure"] == {"Destination": arn}
+    put_all(env, table["TableName"], [("bad", "poison")])
+    drain(env, esm["UUID"])
+    rec = receive_one(sqs, url)
+    check_record(rec, name, table["LatestStreamArn"], "RetryAttemptsExhausted", 2, "Unhandled")
+    info = rec["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 1 and info["startSequenceNumber"] == info["endSequenceNumber"]
+    assert "payload" not in rec
+
+
+def test_partial_failure_record_has_null_function_error(env):
+    table = env.create_table()
+    name, _ = failing_fn(env)
+    sqs, url, arn = queue(env)
+    esm = env.create_mapping(
+        name, table["LatestStreamArn"], BatchSize=10, MaximumBatchingWindowInSeconds=1, MaximumRetryAttempts=3,
+        FunctionResponseTypes=["ReportBatchItemFailures"], DestinationConfig={"OnFailure": {"Destination": arn}},
+        Enabled=False,
+    )  # fmt: skip
+    put_all(env, table["TableName"], [("x0", "ok"), ("x1", "partial"), ("x2", "ok")])
+    env.c.lam.update_event_source_mapping(UUID=esm["UUID"], Enabled=True)
+    drain(env, esm["UUID"])
+    rec = receive_one(sqs, url)
+    check_record(rec, name, table["LatestStreamArn"], "RetryAttemptsExhausted", 4, None)
+    assert rec["DDBStreamBatchInfo"]["batchSize"] == 2  # x1 and x2: from the lowest failure on
+
+
+def test_record_age_exceeded_record_has_no_response_context(env):
+    table = env.create_table()
+    name, path = failing_fn(env)
+    sqs, url, arn = queue(env)
+    esm = env.create_mapping(
+        name, table["LatestStreamArn"], BatchSize=1, MaximumRecordAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": arn}},
+    )  # fmt: skip
+    put_all(env, table["TableName"], [("aged", "poison")])
+    wait_for(lambda: len(calls(path)) >= 1, "a first failed invocation")
+    env.advance_clock(61)
+    drain(env, esm["UUID"])
+    rec = receive_one(sqs, url)
+    check_record(rec, name, table["LatestStreamArn"], "RecordAgeExceeded", rec["requestContext"]["approximateInvokeCount"], None)
+    assert rec["requestContext"]["approximateInvokeCount"] >= 1
+    assert "responseContext" not in rec
+
+
+def test_sns_destination_wraps_the_record_in_a_notification(env):
+    table = env.create_table()
+    name, _ = failing_fn(env)
+    sqs, url, qarn = queue(env)
+    sns = client("sns", env.server.endpoint)
+    topic = sns.create_topic(Name=unique("failures"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    esm = env.create_mapping(
+        name, table["LatestStreamArn"], BatchSize=1, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": topic}},
+    )  # fmt: skip
+    put_all(env, table["TableName"], [("bad", "poison")])
+    drain(env, esm["UUID"])
+    envelope = receive_one(sqs, url)
+    assert envelope["Type"] == "Notification" and envelope["TopicArn"] == topic
+    rec = json.loads(envelope["Message"])
+    check_record(rec, name, table["LatestStreamArn"], "RetryAttemptsExhausted", 1, "Unhandled")
+
+
+def test_s3_destination_object_carries_the_payload(env):
+    table = env.create_table()
+    name, _ = failing_fn(env)
+    s3 = client("s3", env.server.endpoint)
+    bucket = unique("failures")
+    s3.create_bucket(Bucket=bucket)
+    esm = env.create_mapping(
+        name, table["LatestStreamArn"], BatchSize=1, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}},
+    )  # fmt: skip
+    put_all(env, table["TableName"], [("bad", "poison")])
+    drain(env, esm["UUID"])
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert len(keys) == 1, keys
+    shard = json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())["DDBStreamBatchInfo"]["shardId"]
+    assert re.match(
+        rf"^aws/lambda/{esm['UUID']}/{shard}/\d{{4}}/\d\d/\d\d/\d{{4}}-\d\d-\d\dT\d\d\.\d\d\.\d\d-[0-9a-f-]{{36}}$", keys[0]
+    ), keys[0]
+    rec = json.loads(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+    payload = json.loads(rec["payload"])
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in payload["Records"]] == ["bad"]
+
+
+def test_an_unreachable_destination_does_not_block_the_shard(env):
+    table = env.create_table()
+    name, path = failing_fn(env)
+    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{unique('gone')}"
+    esm = env.create_mapping(
+        name, table["LatestStreamArn"], BatchSize=1, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": missing}},
+    )  # fmt: skip
+    put_all(env, table["TableName"], [("bad", "poison")])
+    put_all(env, table["TableName"], [("good", "ok")])
+    drain(env, esm["UUID"])
+    assert [c["keys"] for c in calls(path)] == [["bad"], ["good"]]

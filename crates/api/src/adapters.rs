@@ -9,11 +9,9 @@ use tributary_esm::{
     Checkpoint, CheckpointStore, FailureDestination, InvokeError, InvokeOutcome, Invoker,
     ShardInfo, SourceError, StreamSource,
 };
-use tributary_model::arn::parse_function_ref;
 use tributary_model::stream::StreamRecord;
 use tributary_store::{ShardMeta, Store};
 
-use crate::lambda::FunctionDoc;
 use crate::mappings::CHECKPOINT_KIND;
 use crate::App;
 
@@ -172,14 +170,15 @@ impl Invoker for LocalInvoker {
             .app
             .upgrade()
             .ok_or_else(|| InvokeError::Service("shutting down".into()))?;
-        let r = parse_function_ref(function_arn)
-            .ok_or_else(|| InvokeError::NotFound(function_arn.to_owned()))?;
-        let doc = FunctionDoc::load(&app, &r.name)
-            .ok_or_else(|| InvokeError::NotFound(function_arn.to_owned()))?;
-        let out = app
-            .invoke_function(&doc, function_arn.to_owned(), payload.into(), None, false)
+        // Any qualifier (version, alias) resolves as Invoke resolves it; a throttle stays
+        // distinguishable so the mapping can treat it as AWS does (spec §3.2).
+        let out = crate::lambda::invoke_for_mapping(&app, function_arn, payload)
             .await
-            .map_err(|e| InvokeError::Service(e.message))?;
+            .map_err(|e| match e.code {
+                "TooManyRequestsException" => InvokeError::Throttled,
+                "ResourceNotFoundException" => InvokeError::NotFound(function_arn.to_owned()),
+                _ => InvokeError::Service(e.message),
+            })?;
         Ok(InvokeOutcome {
             payload: out.payload.to_vec(),
             function_error: out.function_error,
@@ -201,7 +200,7 @@ impl FailureDestination for LocalDestinations {
         destination_arn: &str,
         mapping_uuid: &str,
         shard_id: &str,
-        record: &serde_json::Value,
+        record: &str,
         event: &[u8],
     ) -> Result<(), String> {
         let app: Arc<App> = self

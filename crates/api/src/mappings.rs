@@ -284,13 +284,60 @@ pub async fn deliver_failure(
     destination: &str,
     mapping_uuid: &str,
     shard_id: &str,
-    record: &Value,
+    record: &str,
     event: &[u8],
 ) -> Result<(), AwsError> {
-    let _ = (app, mapping_uuid, shard_id, record, event);
-    Err(AwsError::internal(format!(
-        "destination {destination} is not supported yet"
-    )))
+    let service = destination.split(':').nth(2).unwrap_or_default();
+    let body = record.to_owned();
+    match service {
+        "sqs" => {
+            if crate::sqs::is_fifo(destination) {
+                return Err(AwsError::validation(
+                    "FIFO queues are not supported as on-failure destinations",
+                ));
+            }
+            crate::sqs::send_to_queue_arn(app, destination, body, BTreeMap::new()).await?;
+        }
+        "sns" => {
+            if crate::sns::is_fifo(destination) {
+                return Err(AwsError::validation(
+                    "FIFO topics are not supported as on-failure destinations",
+                ));
+            }
+            crate::sns::publish_to_topic_arn(app, destination, body, None).await?;
+        }
+        "s3" => {
+            // The S3 record also carries the original event, as an escaped JSON string.
+            let payload = serde_json::to_string(&String::from_utf8_lossy(event))
+                .map_err(|e| AwsError::internal(e.to_string()))?;
+            let with_payload = format!(
+                "{},\"payload\":{payload}}}",
+                record.strip_suffix('}').unwrap_or(record)
+            );
+            let now = app.store.clock().now_millis();
+            let t = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+            let key = format!(
+                "aws/lambda/{mapping_uuid}/{shard_id}/{}/{}-{}",
+                t.format("%Y/%m/%d"),
+                t.format("%Y-%m-%dT%H.%M.%S"),
+                uuid::Uuid::new_v4()
+            );
+            crate::s3::put_object_internal(
+                app,
+                destination,
+                &key,
+                with_payload.into_bytes(),
+                "application/json",
+            )
+            .await?;
+        }
+        _ => {
+            return Err(AwsError::validation(format!(
+                "unsupported on-failure destination: {destination}"
+            )))
+        }
+    }
+    Ok(())
 }
 
 fn not_found() -> AwsError {
@@ -322,9 +369,11 @@ fn resolve_function(app: &App, given: &str) -> Result<(String, String), AwsError
         .as_deref()
         .is_some_and(|a| a != app.cfg.account_id)
         || r.region.as_deref().is_some_and(|g| g != app.cfg.region);
-    let exists = !foreign && FunctionDoc::load(app, &r.name).is_some();
-    let qualifier_ok = r.qualifier.as_deref().is_none_or(|q| q == "$LATEST");
-    if !exists || !qualifier_ok {
+    // The function, and the version or alias a qualifier names, must exist.
+    let exists = !foreign
+        && FunctionDoc::load(app, &r.name).is_some()
+        && crate::lambda::resolve(app, given, &BTreeMap::new()).is_ok();
+    if !exists {
         return Err(lambda_err::invalid_parameter("Function does not exist"));
     }
     let mut arn = function_arn_of(app, &r.name);
@@ -568,8 +617,11 @@ async fn create(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError> {
     let stored = doc.clone();
     let shown_name = function_name.clone();
     let store = app.store.clone();
+    let tags = crate::lambda::tags::parse_tags(&req)?.unwrap_or_default();
+    let esm_arn = esm_arn(&app.cfg.region, &app.cfg.account_id, &doc.uuid);
     app.store
         .write(move |tx| {
+            crate::lambda::tags::put_tags_tx(tx, &esm_arn, &tags)?;
             for (_, v) in tx.catalog().docs_of(ESM_KIND) {
                 let same_stream = v.get("event_source_arn").and_then(Value::as_str) == Some(&stored.event_source_arn);
                 let same_fn = v.get("function_arn").and_then(Value::as_str) == Some(&stored.function_arn);
@@ -716,6 +768,7 @@ async fn delete(app: &Arc<App>, uuid: &str) -> Result<Value, AwsError> {
     app.engine.stop(&doc.uuid).await;
     let rendered = doc.render(app, "Deleting");
     let id = doc.uuid.clone();
+    let (region, account) = (app.cfg.region.clone(), app.cfg.account_id.clone());
     app.store
         .write(move |tx| {
             let prefix = format!("{id}/");
@@ -727,6 +780,10 @@ async fn delete(app: &Arc<App>, uuid: &str) -> Result<Value, AwsError> {
                 .collect();
             for c in checkpoints {
                 tx.delete_doc(CHECKPOINT_KIND, &c)?;
+            }
+            let arn = esm_arn(&region, &account, &id);
+            if tx.catalog().doc(crate::lambda::tags::TAGS_KIND, &arn).is_some() {
+                tx.delete_doc(crate::lambda::tags::TAGS_KIND, &arn)?;
             }
             tx.delete_doc(ESM_KIND, &id)
         })

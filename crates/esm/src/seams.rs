@@ -95,14 +95,15 @@ pub trait Invoker: Send + Sync + 'static {
 /// an SNS topic or an S3 bucket).
 #[async_trait]
 pub trait FailureDestination: Send + Sync + 'static {
-    /// Delivers one invocation record (spec §4) to `destination_arn`. `event` is the original
-    /// Lambda event of the reported records, which only the S3 destination carries.
+    /// Delivers one invocation record (spec §4, a JSON object as text, keys in AWS's order) to
+    /// `destination_arn`. `event` is the original Lambda event of the reported records, which
+    /// only the S3 destination carries.
     async fn deliver(
         &self,
         destination_arn: &str,
         mapping_uuid: &str,
         shard_id: &str,
-        record: &serde_json::Value,
+        record: &str,
         event: &[u8],
     ) -> Result<(), String>;
 }

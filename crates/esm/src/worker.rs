@@ -1049,9 +1049,10 @@ impl Lane {
             let now = w.deps.clock.now_millis();
             let first = &records[0];
             let last = &records[records.len() - 1];
-            let mut record = serde_json::Map::new();
-            record.insert(
-                "requestContext".into(),
+            // Built in AWS's key order: requestContext, responseContext, version, timestamp,
+            // DDBStreamBatchInfo.
+            let mut parts: Vec<(&str, Value)> = vec![(
+                "requestContext",
                 json!({
                     "requestId": response
                         .map(|(o, _)| o.request_id.clone())
@@ -1061,23 +1062,23 @@ impl Lane {
                     "condition": condition_name(condition),
                     "approximateInvokeCount": invokes.max(1),
                 }),
-            );
+            )];
             if condition == Condition::RetryAttemptsExhausted {
                 if let Some((out, function_error)) = response {
-                    record.insert(
-                        "responseContext".into(),
+                    parts.push((
+                        "responseContext",
                         json!({
                             "statusCode": 200,
                             "executedVersion": if out.executed_version.is_empty() { "$LATEST" } else { &out.executed_version },
                             "functionError": function_error,
                         }),
-                    );
+                    ));
                 }
             }
-            record.insert("version".into(), json!("1.0"));
-            record.insert("timestamp".into(), json!(iso_millis(now)));
-            record.insert(
-                "DDBStreamBatchInfo".into(),
+            parts.push(("version", json!("1.0")));
+            parts.push(("timestamp", json!(iso_millis(now))));
+            parts.push((
+                "DDBStreamBatchInfo",
                 json!({
                     "shardId": w.shard.shard_id,
                     "startSequenceNumber": first.seq.to_string(),
@@ -1087,8 +1088,8 @@ impl Lane {
                     "batchSize": records.len(),
                     "streamArn": cfg.stream_arn,
                 }),
-            );
-            let record = Value::Object(record);
+            ));
+            let record = ordered_object(&parts);
             let event = self.event(records, false, false);
             let mut delivered = false;
             for _ in 0..DESTINATION_ATTEMPTS {
@@ -1121,6 +1122,21 @@ impl Lane {
         }
         self.tracker.finish(records.iter().map(|p| p.seq));
     }
+}
+
+/// A JSON object with its keys in the given order (serde_json's map would sort them).
+fn ordered_object(parts: &[(&str, Value)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        out.push_str(&serde_json::to_string(v).unwrap_or_default());
+    }
+    out.push('}');
+    out
 }
 
 fn condition_name(c: Condition) -> &'static str {

@@ -185,10 +185,13 @@ impl FailureDestination for FakeDestination {
         _: &str,
         _: &str,
         _: &str,
-        record: &serde_json::Value,
+        record: &str,
         _: &[u8],
     ) -> Result<(), String> {
-        self.0.lock().unwrap().push(record.clone());
+        self.0
+            .lock()
+            .unwrap()
+            .push(serde_json::from_str(record).unwrap());
         Ok(())
     }
 }
