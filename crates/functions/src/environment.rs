@@ -275,7 +275,7 @@ impl Environment {
             .local_addr()
             .map_err(|e| SpawnError::Host(format!("cannot open a Runtime API listener: {e}")))?;
 
-        let log_stream = log_stream_name(clock.now_millis());
+        let log_stream = crate::output::log_stream_name(clock.now_millis(), &spec.version);
         let output = EnvOutput::new(sink, log_stream.clone());
         let (jobs_tx, jobs_rx) = mpsc::channel(1);
         let timeout_ms = i64::from(spec.timeout_secs) * 1000;
@@ -446,14 +446,6 @@ fn start_once(
     Ok((child, out_rx, err_rx))
 }
 
-/// `YYYY/MM/DD/[$LATEST]<32 hex>`.
-fn log_stream_name(now_ms: i64) -> String {
-    let date = chrono::DateTime::from_timestamp_millis(now_ms)
-        .unwrap_or_default()
-        .format("%Y/%m/%d");
-    format!("{date}/[$LATEST]{}", uuid::Uuid::new_v4().simple())
-}
-
 /// Variables a function may inherit from the host process; everything else is dropped so the
 /// server's own environment never leaks into functions. `PATH`/`HOME` keep interpreters (and
 /// version-manager shims such as pyenv's) resolvable.
@@ -584,13 +576,6 @@ mod tests {
             ExitInfo::Signal(9).reason(),
             "Runtime exited with error: signal: killed"
         );
-    }
-
-    #[test]
-    fn log_stream_names() {
-        let name = log_stream_name(1_573_690_429_717);
-        assert!(name.starts_with("2019/11/14/[$LATEST]"), "{name}");
-        assert_eq!(name.len(), "2019/11/14/[$LATEST]".len() + 32);
     }
 
     #[test]

@@ -206,8 +206,7 @@ impl FunctionHost {
         }
         std::fs::create_dir_all(cfg.work_dir.join("logs"))?;
 
-        let file_logs: Arc<dyn LogWriter> =
-            Arc::new(FileLogWriter::new(cfg.work_dir.join("logs")));
+        let file_logs: Arc<dyn LogWriter> = Arc::new(FileLogWriter::new(cfg.work_dir.join("logs")));
         let host = Arc::new(FunctionHost {
             cfg,
             clock,
@@ -333,11 +332,35 @@ impl FunctionHost {
             function: &key,
             env: Some(Arc::clone(&env)),
         };
-        let (result, keep) = self.run(&spec, &env, req, request_id, cold).await;
+        let (mut result, mut keep) = self
+            .run(&spec, &env, req.clone(), request_id.clone(), cold)
+            .await;
         if keep {
             lease.keep();
         } else {
             drop(lease);
+        }
+        // A warm environment whose runtime exited before it took the job (e.g. just after it
+        // answered and then crashed) never saw the invocation: Lambda starts a fresh one.
+        if result.is_none() && !cold && !self.shutting_down.load(Ordering::Acquire) {
+            let env = match self.start_environment(&spec, kind).await {
+                Ok(env) => env,
+                Err(StartFailure::Host(e)) => return Err(e),
+                Err(StartFailure::Entrypoint(reason)) => {
+                    return Ok(self.entrypoint_failure(&spec, &request_id, &reason, &req));
+                }
+            };
+            let lease = Lease {
+                host: self,
+                function: &key,
+                env: Some(Arc::clone(&env)),
+            };
+            (result, keep) = self.run(&spec, &env, req, request_id, true).await;
+            if keep {
+                lease.keep();
+            } else {
+                drop(lease);
+            }
         }
         // `None`: the environment was killed by `shutdown` under this invocation.
         result.ok_or(HostError::ShuttingDown)
@@ -594,6 +617,15 @@ impl FunctionHost {
                 dispatched_at = Some(dispatch.at);
             }
         }
+        if !cold && matches!(ending, Ending::Exited) && dispatched_at.is_none() {
+            // The warm runtime died before taking the job; the caller retries on a fresh one.
+            env.api.disarm();
+            env.kill();
+            if want_tail {
+                out.end_capture();
+            }
+            return (None, false);
+        }
         env.api.disarm();
         env.invocations.fetch_add(1, Ordering::Relaxed);
         let max_memory_mb = env.max_memory_mb();
@@ -635,7 +667,7 @@ impl FunctionHost {
         // Platform lines, after whatever the runtime wrote up to now.
         out.flush();
         if dispatched_at.is_none() {
-            out.platform_line(&format!("START RequestId: {id} Version: $LATEST"));
+            out.platform_line(&format!("START RequestId: {id} Version: {}", spec.version));
         }
         if let Some(reason) = &exit_reason {
             out.platform_line(&format!("RequestId: {id} Error: {reason}"));
