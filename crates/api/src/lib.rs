@@ -3,11 +3,17 @@
 //! every failure is rendered in its protocol's AWS error envelope.
 
 mod adapters;
+pub mod cloudwatch;
 pub mod dynamodb;
 pub mod lambda;
 pub mod logs;
 pub mod mappings;
+pub mod metrics;
 pub mod protocol;
+mod query;
+pub mod s3;
+pub mod sns;
+pub mod sqs;
 pub mod streams;
 
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +52,8 @@ pub struct Config {
     pub log_retention_days: Option<u32>,
     /// How long stream records stay readable, in milliseconds (DynamoDB: 24 hours).
     pub stream_retention_ms: i64,
+    /// How long CloudWatch metrics are kept (one-minute buckets), in milliseconds.
+    pub metrics_retention_ms: i64,
 }
 
 /// Everything a request handler can reach.
@@ -58,6 +66,8 @@ pub struct App {
     pub engine: Arc<Engine>,
     /// CloudWatch Logs: function output and the Logs API.
     pub logs: logs::Logs,
+    /// CloudWatch metrics, `/metrics` counters and the status picture.
+    pub metrics: metrics::Metrics,
     specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
     iterator_secret: [u8; 32],
     /// Wakes the TTL sweeper early (TTL enabled, clock moved).
@@ -70,6 +80,10 @@ pub struct App {
     transaction_tokens: dynamodb::Tokens,
     /// Stops background tasks (the TTL sweeper) at shutdown.
     background: tokio_util::sync::CancellationToken,
+    /// Wakes SQS long polls when messages arrive.
+    sqs_waiters: sqs::Waiters,
+    /// Functions on their way to `Active` (Pending, update InProgress).
+    lambda: lambda::LambdaState,
 }
 
 impl App {
@@ -82,6 +96,7 @@ impl App {
     ) -> Arc<App> {
         let clock_moved = tokio::sync::watch::Sender::new(0u64);
         let logs = logs::Logs::new(store.clone(), &cfg);
+        let metrics = metrics::Metrics::new(cfg.metrics_retention_ms);
         let app = Arc::new_cyclic(|weak| {
             let deps = tributary_esm::Deps {
                 source: Arc::new(adapters::StoreSource {
@@ -102,6 +117,7 @@ impl App {
                 host,
                 engine: Engine::new(deps),
                 logs,
+                metrics,
                 specs: Mutex::new(HashMap::new()),
                 iterator_secret: rand::random(),
                 ttl_wake: tokio::sync::Notify::new(),
@@ -109,8 +125,11 @@ impl App {
                 clock_moved,
                 transaction_tokens: dynamodb::Tokens::default(),
                 background: tokio_util::sync::CancellationToken::new(),
+                sqs_waiters: sqs::Waiters::default(),
+                lambda: lambda::LambdaState::default(),
             }
         });
+        lambda::restore(&app);
         logs::start(&app);
         tokio::spawn(dynamodb::run_ttl_sweeper(
             app.clone(),
@@ -120,6 +139,7 @@ impl App {
             app.clone(),
             app.background.clone(),
         ));
+        tokio::spawn(metrics::run_sampler(app.clone(), app.background.clone()));
         for m in mappings::MappingDoc::all(&app) {
             if m.enabled {
                 app.engine.start(m.engine_config(&app)).await;
@@ -195,9 +215,14 @@ async fn dispatch(
         Some(target) => tracing::debug_span!("request", target),
         None => tracing::debug_span!("request", %method, path = uri.path()),
     };
-    route(app, method, uri, headers, body)
+    let label = metrics::RequestLabel::of(&method, &uri, &headers, &body);
+    let started = std::time::Instant::now();
+    let resp = route(app.clone(), method, uri, headers, body)
         .instrument(span)
-        .await
+        .await;
+    app.metrics
+        .count_request(label, resp.status().as_u16(), started.elapsed());
+    resp
 }
 
 async fn route(
@@ -223,6 +248,12 @@ async fn route(
         }
     }
     if let Some(target) = target {
+        if let Some(op) = target.strip_prefix("AmazonSQS.") {
+            return sqs::handle_json(&app, op, &headers, &body).await;
+        }
+        if let Some(op) = target.strip_prefix("GraniteServiceVersion20100801.") {
+            return cloudwatch::handle_json(&app, op, &body).await;
+        }
         return json10(&app, &target, &body).await;
     }
     let path = uri.path();
@@ -234,6 +265,9 @@ async fn route(
     let query = parse_query(uri.query().unwrap_or(""));
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     match seg.as_slice() {
+        ["service", "GraniteServiceVersion20100801", "operation", op] if method == Method::POST => {
+            cloudwatch::handle_cbor(&app, op, &body).await
+        }
         ["_tributary", "health"] => rest_ok(
             200,
             &json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}),
@@ -242,6 +276,14 @@ async fn route(
             advance_clock(&app, &body).unwrap_or_else(|e| rest_error(&e))
         }
         ["_tributary", "clock"] if method == Method::GET => rest_ok(200, &clock_json(&app)),
+        ["metrics"]
+        | ["_tributary"]
+        | ["_tributary", "dashboard" | "status"]
+        | ["_tributary", "metrics", "series"]
+            if method == Method::GET =>
+        {
+            metrics::observability(&app, &seg, &query)
+        }
         ["_tributary", "streams", "rollover"] if method == Method::POST => {
             streams::rollover_endpoint(&app, &body)
                 .await
@@ -277,6 +319,13 @@ async fn route(
                 Err(e) => rest_error(&e),
             }
         }
+        ["2017-10-31" | "2019-09-30", "functions", ..]
+        | ["2016-08-19", "account-settings"]
+        | ["2017-03-31", "tags", _] => {
+            lambda::dispatch_dated(&app, &method, &segments, uri.query().unwrap_or(""), body)
+                .await
+                .unwrap_or_else(|e| rest_error(&e))
+        }
         ["2015-03-31", "event-source-mappings", ..] => {
             mappings::dispatch(&app, &method, &segments[2..], &query, body)
                 .await
@@ -303,10 +352,17 @@ fn signing_service(headers: &HeaderMap, uri: &Uri) -> Option<String> {
         (!service.is_empty()).then(|| service.to_ascii_lowercase())
     }
     if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        // SigV2 (`AWS AKID:signature`) survives only in S3.
+        if auth.starts_with("AWS ") {
+            return Some("s3".to_owned());
+        }
         let cred = auth.split("Credential=").nth(1)?;
         return from_credential(cred.split([',', ' ']).next()?);
     }
     let query = parse_query(uri.query()?);
+    if query.contains_key("AWSAccessKeyId") && query.contains_key("Signature") {
+        return Some("s3".to_owned()); // a SigV2 presigned S3 URL (boto3's default for S3)
+    }
     from_credential(query.get("X-Amz-Credential")?)
 }
 
@@ -320,10 +376,11 @@ async fn by_signing_service(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Option<Response> {
-    let _ = (app, method, uri, headers, body);
-    #[allow(clippy::match_single_binding)] // arms arrive with the services
     match service {
-        // One arm per service, e.g. `"sqs" => Some(sqs::handle_query(app, ...).await),`.
+        "sqs" => Some(sqs::handle_query(app, uri, headers, body).await),
+        "sns" => Some(sns::handle_query(app, uri, body).await),
+        "s3" => Some(s3::handle(app, method, uri, headers, body).await),
+        "monitoring" => Some(cloudwatch::handle_signed(app, uri, body).await),
         _ => None,
     }
 }
@@ -343,6 +400,8 @@ fn advance_clock(app: &App, body: &[u8]) -> Result<Response, AwsError> {
         .and_then(serde_json::Value::as_f64)
         .filter(|s| s.is_finite() && *s >= 0.0)
         .ok_or_else(|| AwsError::validation("seconds must be a non-negative number"))?;
+    // What happened before the jump belongs to the minutes before it.
+    app.sample_metrics();
     app.clock.advance_millis((secs * 1000.0).round() as i64);
     app.ttl_changed();
     app.time_moved.notify_waiters();

@@ -13,6 +13,8 @@ use tributary_functions::{FunctionHost, HostConfig};
 use tributary_model::{Clock, SystemClock};
 use tributary_store::Store;
 
+mod status;
+
 /// mimalloc: the request path allocates many small, short-lived values (JSON, items); glibc's
 /// allocator showed up as ~15% of PutItem CPU in profiles.
 #[global_allocator]
@@ -33,6 +35,10 @@ struct Cli {
 enum Command {
     /// Serve DynamoDB, DynamoDB Streams and Lambda on one endpoint.
     Serve(ServeArgs),
+    /// Print what a running server is doing: tables, streams, functions, mappings.
+    Status(status::StatusArgs),
+    /// Print a function's log events (`--follow` to keep printing new ones).
+    Logs(status::LogsArgs),
 }
 
 #[derive(Args)]
@@ -64,6 +70,23 @@ struct ServeArgs {
     /// Python interpreter for python runtimes.
     #[arg(long, env = "TRIBUTARY_PYTHON", default_value = "python3")]
     python: PathBuf,
+    /// Days function and user log events are kept in log groups without a retention policy of
+    /// their own (default: forever).
+    #[arg(long, env = "TRIBUTARY_LOG_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    log_retention_days: Option<u32>,
+    /// How long CloudWatch metrics (GetMetricStatistics, GetMetricData) are kept, at
+    /// one-minute resolution (e.g. 3h, 1d).
+    #[arg(long, env = "TRIBUTARY_METRICS_RETENTION", default_value = "3h", value_parser = parse_duration_ms)]
+    metrics_retention: i64,
+    /// Node.js interpreter for nodejs runtimes.
+    #[arg(long, env = "TRIBUTARY_NODE", default_value = "node")]
+    node: PathBuf,
+    /// The account's concurrency quota: invocations beyond it are throttled (429).
+    #[arg(long, env = "TRIBUTARY_CONCURRENCY_LIMIT", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency_limit: u32,
+    /// How long an idle function environment is kept warm (e.g. 10m, 90s).
+    #[arg(long, env = "TRIBUTARY_IDLE_TIMEOUT", default_value = "10m", value_parser = parse_duration_ms)]
+    idle_timeout: i64,
 }
 
 fn main() -> ExitCode {
@@ -87,6 +110,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Status(args) => runtime.block_on(status::status(args)),
+        Command::Logs(args) => runtime.block_on(status::logs(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,6 +156,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         HostConfig {
             work_dir: work_dir.join("functions"),
             python: args.python.clone(),
+            node: args.node.clone(),
             region: args.region.clone(),
             account_id: args.account_id.clone(),
             endpoint_url: endpoint_url.clone(),
@@ -138,6 +164,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         clock.clone() as Arc<dyn Clock>,
     )
     .context("starting the function host")?;
+    host.set_concurrency_limit(args.concurrency_limit);
+    host.set_idle_timeout(std::time::Duration::from_millis(args.idle_timeout as u64));
     let app = App::start(
         Config {
             region: args.region,
@@ -146,7 +174,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             work_dir,
             stream_shards: args.stream_shards,
             shard_rollover_ms: args.shard_rollover,
+            log_retention_days: args.log_retention_days,
             stream_retention_ms: args.stream_retention,
+            metrics_retention_ms: args.metrics_retention,
         },
         store,
         host,
