@@ -782,7 +782,11 @@ async fn delete(app: &Arc<App>, uuid: &str) -> Result<Value, AwsError> {
                 tx.delete_doc(CHECKPOINT_KIND, &c)?;
             }
             let arn = esm_arn(&region, &account, &id);
-            if tx.catalog().doc(crate::lambda::tags::TAGS_KIND, &arn).is_some() {
+            if tx
+                .catalog()
+                .doc(crate::lambda::tags::TAGS_KIND, &arn)
+                .is_some()
+            {
                 tx.delete_doc(crate::lambda::tags::TAGS_KIND, &arn)?;
             }
             tx.delete_doc(ESM_KIND, &id)

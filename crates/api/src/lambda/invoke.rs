@@ -91,7 +91,9 @@ impl App {
     ) -> Result<InvokeResult, AwsError> {
         let spec = self.function_spec(doc).await?;
         let now = self.store.clock().now_millis();
-        let metrics = self.metrics.invocation(&doc.name, &invoked_arn, &doc.version, now);
+        let metrics = self
+            .metrics
+            .invocation(&doc.name, &invoked_arn, &doc.version, now);
         let result = self
             .host
             .invoke(
