@@ -145,7 +145,9 @@ impl TrackState {
 
 struct Tracker {
     state: Mutex<TrackState>,
-    changed: Notify,
+    /// Moves on every change; each waiter has its own receiver, so no wake-up is lost to
+    /// another waiter.
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Tracker {
@@ -160,7 +162,7 @@ impl Tracker {
                 st.unfinished.remove(&s);
             }
         }
-        self.changed.notify_one();
+        self.changed.send_modify(|v| *v += 1);
     }
 }
 
@@ -205,7 +207,7 @@ impl ShardWorker {
                 unfinished: BTreeSet::new(),
                 read_upto: next.checked_sub(1),
             }),
-            changed: Notify::new(),
+            changed: tokio::sync::watch::Sender::new(0),
         });
         self.update_shard(|s| {
             s.checkpoint_seq = saved.map(|c| c.seq);
@@ -241,15 +243,16 @@ impl ShardWorker {
                 let _ = tx.send(LaneMsg::ShardEnd).await;
             }
             // Every routed record must be finished before the shard is.
+            let mut changed = tracker.changed.subscribe();
             loop {
-                let changed = tracker.changed.notified();
+                changed.borrow_and_update();
                 if tracker.lock().unfinished.is_empty() {
                     break;
                 }
                 tokio::select! {
                     biased;
                     _ = self.cancel.cancelled() => break,
-                    _ = changed => {}
+                    _ = changed.changed() => {}
                 }
             }
         }
@@ -343,7 +346,7 @@ impl ShardWorker {
                 }
                 st.read_upto = Some(next - 1);
             }
-            tracker.changed.notify_one();
+            tracker.changed.send_modify(|v| *v += 1);
             self.count(|c| {
                 c.polled_events += polled;
                 c.filtered_out_events += filtered;
@@ -368,8 +371,9 @@ impl ShardWorker {
         mut saved: Option<u128>,
         stop: CancellationToken,
     ) {
+        let mut changed = tracker.changed.subscribe();
         loop {
-            let changed = tracker.changed.notified();
+            changed.borrow_and_update();
             let processed = tracker.lock().processed();
             self.update_shard(|s| s.processed_seq = processed);
             self.shared.progress.notify_waiters();
@@ -406,7 +410,7 @@ impl ShardWorker {
                     }
                     return;
                 }
-                _ = changed => {}
+                _ = changed.changed() => {}
             }
         }
     }
