@@ -293,7 +293,8 @@ impl ShardWorker {
         lanes: &[mpsc::Sender<LaneMsg>],
     ) -> bool {
         let shard_id = &self.shard.shard_id;
-        let limit = self.cfg.batch_size.clamp(MIN_READ, 10_000);
+        // Enough for a full batch in every lane.
+        let limit = (self.cfg.batch_size * lanes.len()).clamp(MIN_READ, 10_000);
         loop {
             if self.cancel.is_cancelled() {
                 return false;
