@@ -368,6 +368,16 @@ def handler(event, context):
 """
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """The whole lines of a JSON-lines file a function appends to (none if it does not exist yet);
+    a line being written while we read may be incomplete, so only whole lines count."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+
 class RecordLog:
     """What a recorder function has received, read back from its JSON-lines file."""
 
@@ -375,12 +385,7 @@ class RecordLog:
         self.path = path
 
     def invocations(self) -> list[dict]:
-        try:
-            text = self.path.read_text()
-        except FileNotFoundError:
-            return []
-        # A line being written while we read may be incomplete: only whole lines count.
-        return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+        return read_jsonl(self.path)
 
     def successful(self) -> list[dict]:
         return [i for i in self.invocations() if not i.get("failed")]
@@ -431,6 +436,19 @@ class Env:
         )
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())["now"]
+
+    def drain(self, uuid_: str, timeout: float = 30) -> dict:
+        """`POST /_tributary/event-source-mappings/<UUID>/drain`: waits until the mapping has
+        handled every record committed so far; fails the test if it did not within `timeout`."""
+        req = urllib.request.Request(
+            f"{self.server.endpoint}/_tributary/event-source-mappings/{uuid_}/drain?timeout={timeout}",
+            method="POST",
+            data=b"",
+        )
+        with urllib.request.urlopen(req, timeout=timeout + 10) as r:
+            out = json.loads(r.read())
+        assert out["Drained"], out
+        return out
 
     # tables -----------------------------------------------------------------------------
     def create_table(

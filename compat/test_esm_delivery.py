@@ -9,7 +9,7 @@ import time
 import urllib.request
 
 from botocore.exceptions import ClientError
-from harness import error_of, unique, wait_for, zip_bytes
+from harness import error_of, read_jsonl, unique, wait_for, zip_bytes
 
 # Logs every invocation (records' keys and versions, window fields, start/end times) and can
 # sleep, so tests can see order and overlap; keeps a tumbling-window count in `state`.
@@ -51,11 +51,7 @@ def scripted(env, **env_vars) -> tuple[str, object]:
 
 
 def calls(path) -> list[dict]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+    return read_jsonl(path)
 
 
 def admin(env, method: str, path: str) -> dict:
@@ -65,9 +61,7 @@ def admin(env, method: str, path: str) -> dict:
 
 
 def drain(env, uuid: str, timeout: float = 20) -> dict:
-    out = admin(env, "POST", f"/_tributary/event-source-mappings/{uuid}/drain?timeout={timeout}")
-    assert out["Drained"], out
-    return out
+    return env.drain(uuid, timeout)
 
 
 def fails(call) -> tuple[str, int, str]:

@@ -5,10 +5,11 @@ consume retries, on-failure destinations, and LastProcessingResult."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 
-from harness import unique, wait_for, zip_bytes
+from harness import ACCOUNT, REGION, client, read_jsonl, unique, wait_for, zip_bytes
 
 # Behaviour per record, from the item's `mode` attribute:
 #   poison   -> the whole invocation raises
@@ -45,21 +46,11 @@ def failing_fn(env, **env_vars):
 
 
 def calls(path) -> list[dict]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
-    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+    return read_jsonl(path)
 
 
 def drain(env, uuid: str, timeout: float = 30) -> dict:
-    req = urllib.request.Request(
-        f"{env.server.endpoint}/_tributary/event-source-mappings/{uuid}/drain?timeout={timeout}", method="POST", data=b""
-    )
-    with urllib.request.urlopen(req, timeout=timeout + 10) as r:
-        out = json.loads(r.read())
-    assert out["Drained"], out
-    return out
+    return env.drain(uuid, timeout)
 
 
 def put_all(env, table: str, items: list[tuple[str, str]]) -> None:
@@ -149,6 +140,28 @@ def test_record_age_discards_records_under_the_server_clock(env):
     assert calls(path)[-1]["keys"] == ["fresh"]
 
 
+def test_throttles_are_retried_without_consuming_retry_attempts(env):
+    table = env.create_table()
+    name, path = failing_fn(env)
+    env.c.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    esm = env.create_mapping(name, table["LatestStreamArn"], BatchSize=1, MaximumRetryAttempts=0)
+    put_all(env, table["TableName"], [("held", "ok")])
+
+    def shard():
+        req = urllib.request.Request(f"{env.server.endpoint}/_tributary/event-source-mappings/{esm['UUID']}/shards")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    wait_for(lambda: shard()["Shards"][0]["RetryCount"] >= 3, "throttled retries")
+    view = shard()
+    assert view["LastProcessingResult"].startswith("PROBLEM"), view
+    assert calls(path) == [], "a throttled invocation never reaches the function"
+    env.c.lam.delete_function_concurrency(FunctionName=name)
+    drain(env, esm["UUID"])
+    assert [c["keys"] for c in calls(path)] == [["held"]], "delivered once the throttle is lifted, not discarded"
+    assert env.c.lam.get_event_source_mapping(UUID=esm["UUID"])["LastProcessingResult"] == "OK"
+
+
 def test_retries_exhausted_moves_the_shard_on(env):
     table = env.create_table()
     name, path = failing_fn(env)
@@ -163,9 +176,6 @@ def test_retries_exhausted_moves_the_shard_on(env):
 
 # on-failure destinations ---------------------------------------------------------------------------
 
-import re  # noqa: E402
-
-from harness import ACCOUNT, REGION, client  # noqa: E402
 
 ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -317,51 +317,38 @@ impl FunctionHost {
         let request_id = uuid::Uuid::new_v4().to_string();
         let key = pool_key(&spec);
 
-        let (env, cold) = match self.take_idle(&spec) {
-            Some(env) => (env, false),
-            None => match self.start_environment(&spec, kind).await {
-                Ok(env) => (env, true),
-                Err(StartFailure::Host(e)) => return Err(e),
-                Err(StartFailure::Entrypoint(reason)) => {
-                    return Ok(self.entrypoint_failure(&spec, &request_id, &reason, &req));
-                }
-            },
-        };
-        let lease = Lease {
-            host: self,
-            function: &key,
-            env: Some(Arc::clone(&env)),
-        };
-        let (mut result, mut keep) = self
-            .run(&spec, &env, req.clone(), request_id.clone(), cold)
-            .await;
-        if keep {
-            lease.keep();
-        } else {
-            drop(lease);
-        }
         // A warm environment whose runtime exited before it took the job (e.g. just after it
-        // answered and then crashed) never saw the invocation: Lambda starts a fresh one.
-        if result.is_none() && !cold && !self.shutting_down.load(Ordering::Acquire) {
-            let env = match self.start_environment(&spec, kind).await {
-                Ok(env) => env,
-                Err(StartFailure::Host(e)) => return Err(e),
-                Err(StartFailure::Entrypoint(reason)) => {
-                    return Ok(self.entrypoint_failure(&spec, &request_id, &reason, &req));
-                }
+        // answered and then crashed) never saw the invocation: Lambda starts a fresh one, and
+        // so does the second pass here.
+        let mut warm = self.take_idle(&spec);
+        let result = loop {
+            let (env, cold) = match warm.take() {
+                Some(env) => (env, false),
+                None => match self.start_environment(&spec, kind).await {
+                    Ok(env) => (env, true),
+                    Err(StartFailure::Host(e)) => return Err(e),
+                    Err(StartFailure::Entrypoint(reason)) => {
+                        return Ok(self.entrypoint_failure(&spec, &request_id, &reason, &req));
+                    }
+                },
             };
             let lease = Lease {
                 host: self,
                 function: &key,
                 env: Some(Arc::clone(&env)),
             };
-            (result, keep) = self.run(&spec, &env, req, request_id, true).await;
+            let (result, keep) = self
+                .run(&spec, &env, req.clone(), request_id.clone(), cold)
+                .await;
             if keep {
                 lease.keep();
             } else {
                 drop(lease);
             }
-        }
+            if result.is_some() || cold || self.shutting_down.load(Ordering::Acquire) {
+                break result;
+            }
+        };
         // `None`: the environment was killed by `shutdown` under this invocation.
         result.ok_or(HostError::ShuttingDown)
     }
