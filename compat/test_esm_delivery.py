@@ -265,3 +265,35 @@ def test_a_hundred_idle_mappings_cost_no_cpu(env):
     assert used <= 0.06, f"100 idle mappings used {used:.2f} s of CPU in 3 s"
     for u in uuids:
         env.c.lam.delete_event_source_mapping(UUID=u)
+
+
+BIG_STATE_PY = """\
+import json
+import os
+
+
+def handler(event, context):
+    with open(os.environ["RECORDS_FILE"], "a") as f:
+        f.write(json.dumps({
+            "keys": [r["dynamodb"]["Keys"]["pk"]["S"] for r in event.get("Records", [])],
+            "final": event.get("isFinalInvokeForWindow"),
+            "early": event.get("isWindowTerminatedEarly"),
+            "state_bytes": len(json.dumps(event.get("state", {}))),
+        }) + "\\n")
+    return {"state": {"blob": "x" * (1024 * 1024 + 10)}}
+"""
+
+
+def test_tumbling_window_state_over_1_mb_ends_the_window_early(env):
+    table = env.create_table()
+    path = env.tmp / f"{unique('calls')}.jsonl"
+    name = env.create_function(zip_bytes({"handler.py": BIG_STATE_PY}), env={"RECORDS_FILE": str(path)}, Timeout=30)
+    esm = env.create_mapping(name, table["LatestStreamArn"], BatchSize=10, TumblingWindowInSeconds=900)
+    env.c.ddb.put_item(TableName=table["TableName"], Item={"pk": {"S": "big"}})
+    wait_for(lambda: any(c["final"] for c in calls(path)), "the window ended early")
+    log = calls(path)
+    assert log[0]["keys"] == ["big"] and log[0]["final"] is False and log[0]["early"] is False
+    final = next(c for c in log if c["final"])
+    assert final["early"] is True and final["keys"] == []
+    assert final["state_bytes"] > 1024 * 1024  # the final invoke gets the state that ended it
+    drain(env, esm["UUID"])
