@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tributary_model::arn::parse_stream_arn;
 use tributary_model::clock::epoch_seconds;
+use tributary_model::stream::StreamRecord;
 use tributary_model::AwsError;
 use tributary_store::{ShardMeta, StreamMeta};
 
@@ -89,14 +90,12 @@ fn trimmed() -> AwsError {
 
 /// Whether a position in a shard points into trimmed data: records at or after it were
 /// removed (below the shard's trim point) or have passed retention and are about to be.
-fn is_trimmed(app: &App, shard: &ShardMeta, from: u128) -> Result<bool, AwsError> {
-    if shard.trimmed_to.is_some_and(|t| from <= t) {
-        return Ok(true);
-    }
-    let first = app.store.read_records(shard.iid, from, 1)?;
-    Ok(first.first().is_some_and(|r| {
-        r.arrival_ms < retention_cutoff(app) && shard.end_seq.is_none_or(|e| r.sequence <= e)
-    }))
+/// `first` is the first record at or after the position, when the caller has read it.
+fn is_trimmed(app: &App, shard: &ShardMeta, from: u128, first: Option<&StreamRecord>) -> bool {
+    shard.trimmed_to.is_some_and(|t| from <= t)
+        || first.is_some_and(|r| {
+            r.arrival_ms < retention_cutoff(app) && shard.end_seq.is_none_or(|e| r.sequence <= e)
+        })
 }
 
 /// The oldest untrimmed position of a shard (TRIM_HORIZON): past the trim point and past
@@ -387,7 +386,14 @@ fn get_shard_iterator(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
         (_, Some(s)) => s + 1,
         _ => 0,
     };
-    if seq_num.is_some() && is_trimmed(app, shard, from)? {
+    if seq_num.is_some()
+        && is_trimmed(
+            app,
+            shard,
+            from,
+            app.store.read_records(shard.iid, from, 1)?.first(),
+        )
+    {
         return Err(trimmed());
     }
     let pos = IteratorPos {
@@ -419,12 +425,12 @@ fn get_records(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     let shard = stream
         .shard(&pos.shard_id)
         .ok_or_else(|| shard_not_found(&pos.shard_id))?;
-    if is_trimmed(app, shard, pos.from)? {
-        return Err(trimmed());
-    }
     let records = app
         .store
         .read_records(shard.iid, pos.from, limit as usize)?;
+    if is_trimmed(app, shard, pos.from, records.first()) {
+        return Err(trimmed());
+    }
     let mut out = Vec::with_capacity(records.len());
     let mut bytes = 0u64;
     let mut next = pos.from;
