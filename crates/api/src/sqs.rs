@@ -1252,6 +1252,16 @@ async fn delete_message_batch(app: &App, req: &Map<String, Value>) -> Result<Val
         }
     }
     let results = messages::delete(app, &q, handles).await?;
+    Ok(batch_outcome(ids, results, failed))
+}
+
+/// The answer of DeleteMessageBatch / ChangeMessageVisibilityBatch: per entry id, the result of
+/// the store operation, after the entries that already failed validation.
+fn batch_outcome(
+    ids: Vec<String>,
+    results: Vec<Result<(), AwsError>>,
+    mut failed: Vec<Value>,
+) -> Value {
     let mut successful = Vec::new();
     for (id, r) in ids.into_iter().zip(results) {
         match r {
@@ -1259,7 +1269,7 @@ async fn delete_message_batch(app: &App, req: &Map<String, Value>) -> Result<Val
             Err(err) => failed.push(batch_failure(id, &err)),
         }
     }
-    Ok(json!({ "Successful": successful, "Failed": failed }))
+    json!({ "Successful": successful, "Failed": failed })
 }
 
 fn visibility_timeout(e: &Map<String, Value>) -> Result<i64, AwsError> {
@@ -1309,14 +1319,7 @@ async fn change_message_visibility_batch(
         }
     }
     let results = messages::change_visibility(app, &q, changes).await?;
-    let mut successful = Vec::new();
-    for (id, r) in ids.into_iter().zip(results) {
-        match r {
-            Ok(()) => successful.push(json!({ "Id": id })),
-            Err(err) => failed.push(batch_failure(id, &err)),
-        }
-    }
-    Ok(json!({ "Successful": successful, "Failed": failed }))
+    Ok(batch_outcome(ids, results, failed))
 }
 
 async fn tag_queue(app: &App, req: &Map<String, Value>, add: bool) -> Result<Value, AwsError> {
