@@ -2,7 +2,9 @@
 //! DynamoDB tables, their streams and shards, and opaque documents of other services
 //! (functions, event source mappings, checkpoints) that the store keeps but does not interpret.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::ops::RangeBounds;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tributary_model::attr::Item;
@@ -190,13 +192,15 @@ impl StreamMeta {
 }
 
 /// Everything the control plane knows, keyed for quick lookup.
+///
+/// Readers get an immutable snapshot ([`crate::Store::catalog`]); cloning one is O(1).
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
-    pub tables: BTreeMap<String, TableMeta>,
+    pub tables: CowMap<String, TableMeta>,
     /// By stream ARN, including disabled streams of deleted tables.
-    pub streams: BTreeMap<String, StreamMeta>,
+    pub streams: CowMap<String, StreamMeta>,
     /// Opaque documents by (kind, id).
-    pub docs: BTreeMap<(String, String), serde_json::Value>,
+    pub docs: CowMap<(String, String), serde_json::Value>,
     pub next_id: u64,
     pub next_seq: u128,
 }
@@ -214,5 +218,91 @@ impl Catalog {
 
     pub fn doc(&self, kind: &str, id: &str) -> Option<&serde_json::Value> {
         self.docs.get(&(kind.to_owned(), id.to_owned()))
+    }
+}
+
+/// An ordered map whose clone is O(1): the values sit behind `Arc`s in a persistent B-tree,
+/// so the writer can publish a new [`Catalog`] snapshot after every commit while readers keep
+/// theirs, and a mutation copies only the path to the entry it changes.
+#[derive(Debug)]
+pub struct CowMap<K: Ord + Clone, V>(imbl::OrdMap<K, Arc<V>>);
+
+impl<K: Ord + Clone, V> Clone for CowMap<K, V> {
+    fn clone(&self) -> Self {
+        CowMap(self.0.clone())
+    }
+}
+
+impl<K: Ord + Clone, V> Default for CowMap<K, V> {
+    fn default() -> Self {
+        CowMap(imbl::OrdMap::new())
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> CowMap<K, V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.0.get(key).map(|v| &**v)
+    }
+
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.0.contains_key(key)
+    }
+
+    /// The entry for changing in place; only this snapshot sees the change.
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.0.get_mut(key).map(Arc::make_mut)
+    }
+
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.0.insert(key, Arc::new(value)).map(Arc::unwrap_or_clone)
+    }
+
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.0.remove(key).map(Arc::unwrap_or_clone)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + '_ {
+        self.0.iter().map(|(k, v)| (k, &**v))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + '_ {
+        self.0.keys()
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + '_ {
+        self.0.values().map(|v| &**v)
+    }
+
+    pub fn range<R, Q>(&self, range: R) -> impl DoubleEndedIterator<Item = (&K, &V)> + '_
+    where
+        R: RangeBounds<Q>,
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        self.0.range(range).map(|(k, v)| (k, &**v))
     }
 }

@@ -12,7 +12,9 @@ mod catalog;
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,7 +23,7 @@ use tributary_model::stream::{StreamRecord, StreamViewType};
 use tributary_model::{AwsError, Clock};
 
 pub use catalog::{
-    Catalog, IndexMeta, KeyAttr, KeySchema, Projection, ShardMeta, StreamMeta, TableMeta,
+    Catalog, CowMap, IndexMeta, KeyAttr, KeySchema, Projection, ShardMeta, StreamMeta, TableMeta,
 };
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -91,7 +93,10 @@ pub struct Store {
 
 struct Inner {
     db: Arc<Database>,
-    catalog: Arc<RwLock<Catalog>>,
+    /// The catalog as of the last durable commit. The writer keeps its own working copy and
+    /// swaps a new snapshot in after each commit, so readers never wait and never see state
+    /// that is not durable yet.
+    catalog: Arc<ArcSwap<Catalog>>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     watchers: Arc<Watchers>,
@@ -155,7 +160,7 @@ impl Store {
             tx.open_table(KV)?;
             tx.commit()?;
         }
-        let catalog = Arc::new(RwLock::new(load_catalog(&db)?));
+        let catalog = Arc::new(ArcSwap::from_pointee(load_catalog(&db)?));
         let (jobs, rx) = mpsc::channel::<Job>(4096);
         let watchers = Arc::new(Watchers::default());
         let writer = {
@@ -216,9 +221,10 @@ impl Store {
         rx.await.map_err(|_| AwsError::from(StoreError::Closed))?
     }
 
-    /// A consistent view of the control-plane state.
-    pub fn catalog(&self) -> RwLockReadGuard<'_, Catalog> {
-        self.inner.catalog.read().unwrap_or_else(|p| p.into_inner())
+    /// A consistent snapshot of the control-plane state as of the last durable commit. It
+    /// holds no lock: keep it as long as needed, take another at any time.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner.catalog.load_full()
     }
 
     /// Reads one item.
@@ -910,6 +916,36 @@ impl Tx<'_> {
         Ok(removed.is_some())
     }
 
+    /// Reads up to `limit` entries of a key-value space in key order inside this transaction,
+    /// between two bounds on the key within the space (keys come back without the prefix).
+    pub fn kv_range(
+        &mut self,
+        space: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<KvEntry>, AwsError> {
+        let (lo, hi) = kv_bounds(space, lower, upper);
+        let mut out = Vec::new();
+        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
+        {
+            return Ok(out);
+        }
+        let prefix = space.len() + 1;
+        let range = self
+            .kv
+            .range::<&[u8]>((as_slice_bound(&lo), as_slice_bound(&hi)))
+            .map_err(|e| fail(self.failed, e))?;
+        for entry in range {
+            let (k, v) = entry.map_err(|e| fail(self.failed, e))?;
+            out.push((k.value()[prefix..].to_vec(), v.value().to_vec()));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Removes every key of a space between two bounds; answers how many were removed.
     pub fn kv_delete_range(
         &mut self,
@@ -1077,11 +1113,14 @@ fn load_catalog(db: &Database) -> Result<Catalog, StoreError> {
 
 fn writer_loop(
     db: Arc<Database>,
-    catalog: Arc<RwLock<Catalog>>,
+    published: Arc<ArcSwap<Catalog>>,
     watchers: Arc<Watchers>,
     clock: Arc<dyn Clock>,
     mut rx: mpsc::Receiver<Job>,
 ) {
+    // The writer's own copy: jobs of a group see each other's changes in it; readers see it
+    // only once it is durable.
+    let mut working: Catalog = (**published.load()).clone();
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
@@ -1095,7 +1134,7 @@ fn writer_loop(
         let mut catalog_changed = false;
         let (completions, result) = run_group(
             &db,
-            &catalog,
+            &mut working,
             &clock,
             &mut group,
             &mut touched,
@@ -1103,22 +1142,19 @@ fn writer_loop(
         );
         let failed = result.is_err();
         if failed {
-            // Roll the in-memory catalog back to what is durable.
-            match load_catalog(&db) {
-                Ok(c) => *catalog.write().unwrap_or_else(|p| p.into_inner()) = c,
-                Err(e) => tracing::error!(error = %e, "reloading the catalog failed"),
-            }
+            // Nothing of the group is durable: forget its catalog changes too.
+            working = (**published.load()).clone();
+        } else {
+            // Published before anyone is told, so a caller sees its own change.
+            published.store(Arc::new(working.clone()));
         }
-        let mut result = Some(result);
         for done in completions {
             let r = match &result {
-                Some(Ok(())) => Ok(()),
-                Some(Err(e)) => Err(StoreError::Db(e.to_string())),
-                None => Ok(()),
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Db(e.to_string())),
             };
             done(r);
         }
-        result.take();
         if !failed {
             for (iid, seq) in touched {
                 let tx = watchers.shard(iid);
@@ -1134,7 +1170,7 @@ fn writer_loop(
 
 fn run_group(
     db: &Database,
-    catalog: &RwLock<Catalog>,
+    cat: &mut Catalog,
     clock: &Arc<dyn Clock>,
     group: &mut Vec<Job>,
     touched: &mut HashMap<u64, u128>,
@@ -1169,10 +1205,9 @@ fn run_group(
                 return (completions, Err(e));
             }
         };
-        let mut cat = catalog.write().unwrap_or_else(|p| p.into_inner());
         let before_counters = (cat.next_id, cat.next_seq);
         let mut tx = Tx {
-            catalog: &mut cat,
+            catalog: cat,
             meta,
             items,
             records,

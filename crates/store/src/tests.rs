@@ -71,7 +71,7 @@ async fn item_and_record_commit_together_and_survive_reopen() {
             store
                 .write(move |tx| {
                     let it = item(&format!("k{i}"));
-                    let id = tx.catalog().tables["T"].id;
+                    let id = tx.catalog().tables.get("T").unwrap().id;
                     tx.set_item("T", id, format!("k{i}").as_bytes(), None, Some(&it))?;
                     tx.append_stream_record("T", it.clone(), None, Some(&it), false)
                 })
@@ -86,8 +86,8 @@ async fn item_and_record_commit_together_and_survive_reopen() {
     let recs = store.read_records(iid, 0, 100).unwrap();
     assert_eq!(recs.len(), 10);
     assert!(recs.windows(2).all(|w| w[0].sequence < w[1].sequence));
-    assert_eq!(store.catalog().tables["T"].item_count, 10);
-    let id = store.catalog().tables["T"].id;
+    assert_eq!(store.catalog().tables.get("T").unwrap().item_count, 10);
+    let id = store.catalog().tables.get("T").unwrap().id;
     assert_eq!(
         store
             .range(
@@ -196,7 +196,7 @@ async fn indexes_follow_item_changes_and_skip_items_without_their_keys() {
         .await
         .unwrap();
     assert_eq!(all(&store), vec![(s("a"), s("green"), false)]);
-    assert_eq!(store.catalog().tables["T"].indexes[0].item_count, 1);
+    assert_eq!(store.catalog().tables.get("T").unwrap().indexes[0].item_count, 1);
 }
 
 #[tokio::test]
