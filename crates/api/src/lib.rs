@@ -32,9 +32,6 @@ use tributary_store::Store;
 
 use crate::protocol::{json10_error, json10_ok, rest_error, rest_ok};
 
-/// How long shutdown waits for in-flight invocations of event source mappings.
-const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Server-wide settings, decided by the binary.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -76,8 +73,6 @@ pub struct App {
     time_moved: tokio::sync::Notify,
     /// Moves whenever the clock is moved by hand; event source mappings watch it.
     clock_moved: tokio::sync::watch::Sender<u64>,
-    /// `ClientRequestToken`s of recent TransactWriteItems calls.
-    transaction_tokens: dynamodb::Tokens,
     /// Stops background tasks (the TTL sweeper) at shutdown.
     background: tokio_util::sync::CancellationToken,
     /// Wakes SQS long polls when messages arrive.
@@ -123,7 +118,6 @@ impl App {
                 ttl_wake: tokio::sync::Notify::new(),
                 time_moved: tokio::sync::Notify::new(),
                 clock_moved,
-                transaction_tokens: dynamodb::Tokens::default(),
                 background: tokio_util::sync::CancellationToken::new(),
                 sqs_waiters: sqs::Waiters::default(),
                 lambda: lambda::LambdaState::default(),
@@ -148,17 +142,16 @@ impl App {
         app
     }
 
-    /// Stops mappings and function processes and flushes the store. In-flight invocations
-    /// get [`DRAIN_DEADLINE`] to finish; then their processes are killed and the mappings
-    /// give up (their batches are re-delivered after a restart, never lost).
-    pub async fn shutdown(&self) {
+    /// Stops mappings and function processes and flushes the store. Mappings may finish their
+    /// in-flight invocations until `deadline`; then the function processes are killed, which
+    /// fails whatever still runs, and the mappings stop without checkpointing those batches
+    /// (they are delivered again after a restart, never lost).
+    pub async fn shutdown(&self, deadline: tokio::time::Instant) {
         self.background.cancel();
-        if tokio::time::timeout(DRAIN_DEADLINE, self.engine.shutdown())
+        if tokio::time::timeout_at(deadline, self.engine.shutdown())
             .await
             .is_err()
         {
-            // Killing the functions fails the in-flight invocations; the cancelled workers
-            // then stop without checkpointing those batches.
             tracing::warn!("mappings did not drain in time; stopping functions");
         }
         self.host.shutdown().await;

@@ -16,7 +16,6 @@ mod transact;
 mod ttl;
 
 pub(crate) use tables::key_schema_to_json;
-pub(crate) use transact::Tokens;
 pub(crate) use ttl::run_ttl_sweeper;
 
 pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {

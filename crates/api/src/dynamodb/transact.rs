@@ -1,8 +1,7 @@
 //! TransactWriteItems and TransactGetItems: all-or-nothing writes with conditions, checked and
 //! applied inside one store job, with `ClientRequestToken` idempotency.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -23,9 +22,62 @@ const MAX_ITEMS: usize = 100;
 /// How long a `ClientRequestToken` makes a repeated request a no-op.
 const TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
 
-/// Remembered client request tokens: token → (request digest, when first seen).
-#[derive(Default)]
-pub(crate) struct Tokens(Mutex<HashMap<String, ([u8; 32], i64)>>);
+/// `ClientRequestToken`s of successful TransactWriteItems calls, kept durably for
+/// [`TOKEN_TTL_MS`] in two key-value spaces: token → (digest, first seen), and
+/// (first seen, token) → () so expired tokens are found in time order and removed a few at a
+/// time by later calls.
+mod tokens {
+    use std::ops::Bound;
+
+    use tributary_model::AwsError;
+    use tributary_store::Tx;
+
+    use super::TOKEN_TTL_MS;
+
+    const BY_TOKEN: &str = "dynamodb-txn-tokens";
+    const BY_TIME: &str = "dynamodb-txn-token-times";
+    /// Expired tokens removed per recorded one: bounded work that outpaces creation.
+    const PURGE: usize = 8;
+
+    /// The digest of the request that first used `token`, while it is still remembered.
+    pub(super) fn lookup(tx: &mut Tx<'_>, token: &str) -> Result<Option<[u8; 32]>, AwsError> {
+        let Some(v) = tx.kv_get(BY_TOKEN, token.as_bytes())? else {
+            return Ok(None);
+        };
+        let (Ok(digest), Ok(at)) = (
+            <[u8; 32]>::try_from(v.get(..32).unwrap_or_default()),
+            <[u8; 8]>::try_from(v.get(32..40).unwrap_or_default()),
+        ) else {
+            return Ok(None);
+        };
+        let live = tx.now_ms() - i64::from_be_bytes(at) < TOKEN_TTL_MS;
+        Ok(live.then_some(digest))
+    }
+
+    /// Remembers `token` for the request with `digest`, and forgets a few expired ones.
+    pub(super) fn record(tx: &mut Tx<'_>, token: &str, digest: &[u8; 32]) -> Result<(), AwsError> {
+        let now = tx.now_ms();
+        let cutoff = (now - TOKEN_TTL_MS).max(0) as u64;
+        let expired = tx.kv_range(
+            BY_TIME,
+            Bound::Unbounded,
+            Bound::Excluded(&cutoff.to_be_bytes()),
+            PURGE,
+        )?;
+        for (k, _) in expired {
+            tx.kv_delete(BY_TIME, &k)?;
+            if let Some(t) = k.get(8..) {
+                tx.kv_delete(BY_TOKEN, t)?;
+            }
+        }
+        let mut value = digest.to_vec();
+        value.extend_from_slice(&now.to_be_bytes());
+        tx.kv_put(BY_TOKEN, token.as_bytes(), &value)?;
+        let mut by_time = (now.max(0) as u64).to_be_bytes().to_vec();
+        by_time.extend_from_slice(token.as_bytes());
+        tx.kv_put(BY_TIME, &by_time, &[])
+    }
+}
 
 enum Kind {
     ConditionCheck,
@@ -194,36 +246,22 @@ pub(super) async fn transact_write_items(
         })
         .collect();
     let capacity = |mode| per_table(mode, &units, false);
-    if let Some(t) = &token {
-        let now = app.store.clock().now_millis();
-        let d = digest(body);
-        let mut tokens = app
-            .transaction_tokens
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        tokens.retain(|_, (_, at)| now - *at < TOKEN_TTL_MS);
-        match tokens.get(t) {
-            Some((prev, _)) if *prev == d => {
-                // The same request again: already applied, answer as before.
-                let mut out = json!({});
-                if mode != CapacityMode::None {
-                    out["ConsumedCapacity"] = Value::Array(capacity(mode));
-                }
-                return Ok(out);
-            }
-            Some(_) => {
-                return Err(AwsError::new(
-                    "IdempotentParameterMismatchException",
-                    400,
-                    "The request uses the same client token as a previous, but non-identical request. Do not reuse a client token with different requests, unless the requests are identical.",
-                ))
-            }
-            None => {}
-        }
-    }
+    let token = token.map(|t| (t, digest(body)));
     app.store
         .write(move |tx| {
+            // The token is checked and recorded in the same transaction as the writes, so
+            // concurrent calls with one token apply it once, and a failed commit records nothing.
+            if let Some((t, d)) = &token {
+                match tokens::lookup(tx, t)? {
+                    Some(prev) if prev == *d => return Ok(()),
+                    Some(_) => return Err(AwsError::new(
+                        "IdempotentParameterMismatchException",
+                        400,
+                        "The request uses the same client token as a previous, but non-identical request. Do not reuse a client token with different requests, unless the requests are identical.",
+                    )),
+                    None => {}
+                }
+            }
             // Every condition is checked before anything is written.
             let mut reasons = Vec::with_capacity(ops.len());
             let mut olds = Vec::with_capacity(ops.len());
@@ -289,18 +327,12 @@ pub(super) async fn transact_write_items(
                     commit_change(tx, &op.table.name, &op.key, op.keys, old.as_ref(), new.as_ref())?;
                 }
             }
+            if let Some((t, d)) = &token {
+                tokens::record(tx, t, d)?;
+            }
             Ok(())
         })
         .await?;
-    if let Some(t) = token {
-        let now = app.store.clock().now_millis();
-        let mut tokens = app
-            .transaction_tokens
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        tokens.insert(t, (digest(body), now));
-    }
     let mut out = json!({});
     if mode != CapacityMode::None {
         out["ConsumedCapacity"] = Value::Array(capacity(mode));
