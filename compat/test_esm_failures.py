@@ -9,6 +9,8 @@ import re
 import time
 import urllib.request
 
+import pytest
+
 from harness import ACCOUNT, REGION, client, read_jsonl, unique, wait_for, zip_bytes
 
 # Behaviour per record, from the item's `mode` attribute:
@@ -315,15 +317,57 @@ def test_s3_destination_object_carries_the_payload(env):
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in payload["Records"]] == ["bad"]
 
 
-def test_an_unreachable_destination_does_not_block_the_shard(env):
+def shards_view(env, uuid_: str) -> dict:
+    url = f"{env.server.endpoint}/_tributary/event-source-mappings/{uuid_}/shards"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def delivery_failures(env, uuid_: str) -> int:
+    with urllib.request.urlopen(f"{env.server.endpoint}/_tributary/status", timeout=10) as r:
+        status = json.loads(r.read())
+    (m,) = [m for m in status["EventSourceMappings"] if m["UUID"] == uuid_]
+    return m["Counters"]["DestinationDeliveryFailures"]
+
+
+def test_a_refused_destination_holds_the_shard_until_its_record_arrives(env):
+    """The checkpoint passes discarded records only once their failure record is delivered:
+    while the queue is gone the shard waits (and says why), and the record arrives once the
+    queue exists again, before any later record of the shard is delivered."""
     table = env.create_table()
     name, path = failing_fn(env)
-    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{unique('gone')}"
+    sqs, url, arn = queue(env)
+    qname = url.rsplit("/", 1)[1]
     esm = env.create_mapping(
         name, table["LatestStreamArn"], BatchSize=1, MaximumRetryAttempts=0,
-        DestinationConfig={"OnFailure": {"Destination": missing}},
+        DestinationConfig={"OnFailure": {"Destination": arn}},
     )  # fmt: skip
+    sqs.delete_queue(QueueUrl=url)
     put_all(env, table["TableName"], [("bad", "poison")])
     put_all(env, table["TableName"], [("good", "ok")])
+
+    # The destination refuses: the failure is counted, the shard says why and holds.
+    wait_for(lambda: delivery_failures(env, esm["UUID"]) >= 2, "repeated delivery failures")
+    (shard,) = shards_view(env, esm["UUID"])["Shards"]
+    assert qname in (shard["LastError"] or ""), shard
+    assert [c["keys"] for c in calls(path)] == [["bad"]], "the shard must not move past the failed batch"
+    cp = shard["Checkpoint"]
+
+    # A deleted queue's name is reusable after 60 s of the server clock.
+    with pytest.raises(sqs.exceptions.ClientError) as e:
+        sqs.create_queue(QueueName=qname)
+    assert e.value.response["Error"]["Code"] == "AWS.SimpleQueueService.QueueDeletedRecently"
+    time.sleep(0.3)  # more refused tries happen meanwhile; none may move the checkpoint
+    assert shards_view(env, esm["UUID"])["Shards"][0]["Checkpoint"] == cp
+    env.advance_clock(61)
+    url = sqs.create_queue(QueueName=qname)["QueueUrl"]
+
     drain(env, esm["UUID"])
+    msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert len(msgs) == 1, msgs
+    body = json.loads(msgs[0]["Body"])
+    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert body["DDBStreamBatchInfo"]["batchSize"] == 1
     assert [c["keys"] for c in calls(path)] == [["bad"], ["good"]]
+    (shard,) = shards_view(env, esm["UUID"])["Shards"]
+    assert shard["LastError"] is None, shard

@@ -38,12 +38,10 @@ const MAX_WINDOW_STATE: usize = 1024 * 1024;
 /// First retry delay after a failed invocation; doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// Delay between tries of a checkpoint write or a destination delivery.
+/// Delay between tries of a checkpoint write.
 const SHORT_RETRY: Duration = Duration::from_millis(100);
 /// Tries of one checkpoint write before it is left to a later one (or a restart).
 const CHECKPOINT_ATTEMPTS: u32 = 20;
-/// Tries of one on-failure delivery before it counts as a delivery failure.
-const DESTINATION_ATTEMPTS: u32 = 3;
 /// Records read at once when the batch size is small.
 const MIN_READ: usize = 100;
 
@@ -483,6 +481,19 @@ impl ShardWorker {
         self.with_status(|m| m.last_processing_result = Some(r.to_owned()));
     }
 
+    /// Sleeps for `d`, or less when the server clock is moved by hand (time-based rules must
+    /// be looked at again then); false when cancelled.
+    async fn sleep_or_clock_moved(&self, d: Duration) -> bool {
+        let mut moved = self.deps.clock_moved.clone();
+        moved.borrow_and_update();
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+            Ok(()) = moved.changed() => true,
+        }
+    }
+
     /// Sleeps unless cancelled first; false when cancelled.
     async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
@@ -731,13 +742,17 @@ impl Lane {
                         .unwrap_or(sub.records.len());
                     if fresh > 0 {
                         let expired: Vec<Prepared> = sub.records.drain(..fresh).collect();
-                        self.discard(
-                            &expired,
-                            Condition::RecordAgeExceeded,
-                            sub.invokes.max(1),
-                            None,
-                        )
-                        .await;
+                        if !self
+                            .discard(
+                                &expired,
+                                Condition::RecordAgeExceeded,
+                                sub.invokes.max(1),
+                                None,
+                            )
+                            .await
+                        {
+                            return false;
+                        }
                     }
                 }
                 if sub.records.is_empty() {
@@ -788,13 +803,17 @@ impl Lane {
                                     s.last_error = Some("partial batch failure".into());
                                 });
                                 if self.exhausted(&sub) {
-                                    self.discard(
-                                        &sub.records,
-                                        Condition::RetryAttemptsExhausted,
-                                        sub.invokes,
-                                        Some((&out, None)),
-                                    )
-                                    .await;
+                                    if !self
+                                        .discard(
+                                            &sub.records,
+                                            Condition::RetryAttemptsExhausted,
+                                            sub.invokes,
+                                            Some((&out, None)),
+                                        )
+                                        .await
+                                    {
+                                        return false;
+                                    }
                                     break;
                                 }
                             }
@@ -834,13 +853,17 @@ impl Lane {
                                 }
                                 sub.attempts += 1;
                                 if self.exhausted(&sub) {
-                                    self.discard(
-                                        &sub.records,
-                                        Condition::RetryAttemptsExhausted,
-                                        sub.invokes,
-                                        Some((&out, function_error.as_deref())),
-                                    )
-                                    .await;
+                                    if !self
+                                        .discard(
+                                            &sub.records,
+                                            Condition::RetryAttemptsExhausted,
+                                            sub.invokes,
+                                            Some((&out, function_error.as_deref())),
+                                        )
+                                        .await
+                                    {
+                                        return false;
+                                    }
                                     break;
                                 }
                             }
@@ -1033,16 +1056,19 @@ impl Lane {
     }
 
     /// Skips records whose retries or age ran out: they are reported to the on-failure
-    /// destination, if any, and finished so the shard moves on.
+    /// destination, if any, and finished so the shard moves on. The checkpoint passes them
+    /// only once their invocation record is delivered: while the destination refuses, the
+    /// shard waits and delivery is retried with backoff, until the records pass the stream's
+    /// retention (then they are gone from the stream anyway). False when cancelled first.
     async fn discard(
         &mut self,
         records: &[Prepared],
         condition: Condition,
         invokes: u64,
         response: Option<(&InvokeOutcome, Option<&str>)>,
-    ) {
+    ) -> bool {
         if records.is_empty() {
-            return;
+            return true;
         }
         let w = self.w.clone();
         let cfg = &w.cfg;
@@ -1096,36 +1122,45 @@ impl Lane {
             ));
             let record = ordered_object(&parts);
             let event = self.event(records, false, false);
-            let mut delivered = false;
-            for _ in 0..DESTINATION_ATTEMPTS {
-                match w
-                    .deps
-                    .destinations
-                    .deliver(dest, &cfg.uuid, &w.shard.shard_id, &record, &event)
-                    .await
-                {
+            let mut backoff = FIRST_BACKOFF;
+            loop {
+                let outcome = tokio::select! {
+                    biased;
+                    _ = w.cancel.cancelled() => return false,
+                    r = w.deps.destinations.deliver(dest, &cfg.uuid, &w.shard.shard_id, &record, &event) => r,
+                };
+                match outcome {
                     Ok(()) => {
-                        delivered = true;
+                        w.count(|c| c.destination_delivered_events += n);
+                        w.update_shard(|s| s.last_error = None);
                         break;
                     }
                     Err(e) => {
                         tracing::warn!(uuid = %cfg.uuid, destination = %dest, error = %e,
                             "on-failure delivery failed");
-                        if !w.sleep(SHORT_RETRY).await {
+                        w.count(|c| c.destination_delivery_failures += 1);
+                        w.set_result("PROBLEM: Destination delivery failed");
+                        w.update_shard(|s| {
+                            s.last_error = Some(format!(
+                                "on-failure destination {dest} did not take the invocation record: {e}"
+                            ))
+                        });
+                        let now = w.deps.clock.now_millis();
+                        if now - first.arrival_ms > cfg.stream_retention_ms {
+                            tracing::warn!(uuid = %cfg.uuid, destination = %dest,
+                                "records passed the stream's retention before their invocation record was delivered");
                             break;
                         }
+                        if !w.sleep_or_clock_moved(jitter(backoff)).await {
+                            return false;
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                 }
             }
-            w.count(|c| {
-                if delivered {
-                    c.destination_delivered_events += n;
-                } else {
-                    c.destination_delivery_failures += 1;
-                }
-            });
         }
         self.tracker.finish(records.iter().map(|p| p.seq));
+        true
     }
 }
 

@@ -310,7 +310,7 @@ pub fn render(app: &App) -> String {
         (
             "tributary_esm_destination_delivery_failures_total",
             "counter",
-            "Failure records that could not be delivered (DestinationDeliveryFailures).",
+            "Refused tries to deliver a failure record to its destination (DestinationDeliveryFailures).",
             |_, s, _| Some(s.counters.destination_delivery_failures as f64),
         ),
         (
