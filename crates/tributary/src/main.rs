@@ -1,6 +1,7 @@
 //! The `tributary` binary: parses the command line, opens the store, starts the function host,
 //! the ESM engine and the one HTTP listener, and shuts everything down cleanly on a signal.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +88,10 @@ struct ServeArgs {
     /// How long an idle function environment is kept warm (e.g. 10m, 90s).
     #[arg(long, env = "TRIBUTARY_IDLE_TIMEOUT", default_value = "10m", value_parser = parse_duration_ms)]
     idle_timeout: i64,
+    /// On SIGTERM/SIGINT, how long in-flight requests and invocations may take to finish
+    /// before they are aborted and the function processes are stopped (e.g. 5s, 500ms).
+    #[arg(long, env = "TRIBUTARY_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration_ms)]
+    shutdown_grace: i64,
 }
 
 fn main() -> ExitCode {
@@ -113,6 +118,9 @@ fn main() -> ExitCode {
         Command::Status(args) => runtime.block_on(status::status(args)),
         Command::Logs(args) => runtime.block_on(status::logs(args)),
     };
+    // Whatever is still running (a connection whose invocation was aborted, a blocking read
+    // of a dead process's pipe) must not hold the exit up.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -184,12 +192,39 @@ async fn serve(args: ServeArgs) -> Result<()> {
     )
     .await;
     tracing::info!(endpoint = %endpoint_url, "tributary ready");
-    axum::serve(listener, tributary_api::router(app.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
-    tracing::info!("shutting down");
-    app.shutdown().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut server = tokio::spawn(
+        axum::serve(listener, tributary_api::router(app.clone()))
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future(),
+    );
+    tokio::select! {
+        ended = &mut server => {
+            // The listener failed before any signal: report it, but still stop cleanly.
+            app.shutdown(tokio::time::Instant::now()).await;
+            return match ended {
+                Ok(r) => r.context("serving HTTP"),
+                Err(e) => Err(anyhow::anyhow!("the HTTP server stopped: {e}")),
+            };
+        }
+        () = shutdown_signal() => {}
+    }
+    // Stop accepting; in-flight requests and mapping invocations get the grace to finish.
+    let grace = std::time::Duration::from_millis(args.shutdown_grace as u64);
+    let deadline = tokio::time::Instant::now() + grace;
+    tracing::info!(grace_ms = args.shutdown_grace, "shutting down");
+    stop.cancel();
+    let drained = tokio::select! {
+        _ = &mut server => true,
+        () = tokio::time::sleep_until(deadline) => false,
+        // A second signal means now.
+        () = shutdown_signal() => false,
+    };
+    if !drained {
+        tracing::warn!("in-flight requests did not finish within the grace; aborting them");
+    }
+    app.shutdown(deadline).await;
+    server.abort();
     Ok(())
 }
 
