@@ -29,6 +29,7 @@
 //! ```
 
 mod canonical;
+mod chunked;
 mod error;
 mod parse;
 mod time;
@@ -36,6 +37,7 @@ mod time;
 use std::time::SystemTime;
 
 pub use canonical::{sha256_hex, PathStyle};
+pub use chunked::{decode_chunked, ChunkVerifier, DecodedBody};
 pub use error::{AuthError, ExpiresProblem, Family, Kind};
 pub use parse::{parse, MAX_EXPIRES_SECS};
 pub use time::format_amz_date;
