@@ -32,6 +32,7 @@ mod canonical;
 mod chunked;
 mod error;
 mod parse;
+mod sigv2;
 mod time;
 
 use std::time::SystemTime;
@@ -40,6 +41,7 @@ pub use canonical::{sha256_hex, PathStyle};
 pub use chunked::{decode_chunked, ChunkVerifier, DecodedBody};
 pub use error::{AuthError, ExpiresProblem, Family, Kind};
 pub use parse::{parse, MAX_EXPIRES_SECS};
+pub use sigv2::verify_v2;
 pub use time::format_amz_date;
 
 /// How far a header-signed request's time may be from the server's, each way (and how far
