@@ -84,14 +84,14 @@ fn remove_dot_segments(path: &str) -> String {
 /// The canonical query string of a raw query: each key and value decoded, then encoded
 /// with the unreserved set, sorted by key then value, `k=v` joined by `&`; a key without
 /// `=` has an empty value. `plus_is_space` decodes a raw `+` as a space (form encoding, as
-/// the AWS SDKs parse it) rather than as a literal plus. `presigned` leaves out
-/// `X-Amz-Signature`, which cannot sign itself.
-pub(crate) fn canonical_query(raw: &str, plus_is_space: bool, presigned: bool) -> String {
+/// the AWS SDKs parse it) rather than as a literal plus. The `excluded` keys (decoded) are
+/// left out: `X-Amz-Signature` of presigned URLs, which cannot sign itself.
+pub(crate) fn canonical_query(raw: &str, plus_is_space: bool, excluded: &[&str]) -> String {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = decode_query_part(k, plus_is_space);
-        if presigned && k == b"X-Amz-Signature" {
+        if excluded.iter().any(|e| e.as_bytes() == k.as_slice()) {
             continue;
         }
         let v = decode_query_part(v, plus_is_space);
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn query_strings_are_decoded_encoded_and_sorted() {
-        let q = |raw| canonical_query(raw, true, false);
+        let q = |raw| canonical_query(raw, true, &[]);
         assert_eq!(q(""), "");
         assert_eq!(q("b=2&a=1&a=0"), "a=0&a=1&b=2");
         assert_eq!(
@@ -289,13 +289,17 @@ mod tests {
         assert_eq!(q("a=1&B=2"), "B=2&a=1");
         assert_eq!(q("flag&x="), "flag=&x=");
         assert_eq!(q("k=a+b%20c%2Bd"), "k=a%20b%20c%2Bd");
-        assert_eq!(canonical_query("k=a+b", false, false), "k=a%2Bb");
+        assert_eq!(canonical_query("k=a+b", false, &[]), "k=a%2Bb");
         assert_eq!(q("k=%7e%41*"), "k=~A%2A");
         assert_eq!(q("k=%zz%"), "k=%25zz%25");
         assert_eq!(q("u=%E1%88%B4&e=a=b"), "e=a%3Db&u=%E1%88%B4");
         assert_eq!(q("&&a=1&"), "a=1");
         assert_eq!(
-            canonical_query("X-Amz-Signature=abc&X-Amz-Date=1", true, true),
+            canonical_query(
+                "X-Amz-Signature=abc&X-Amz-Date=1",
+                true,
+                &["X-Amz-Signature"]
+            ),
             "X-Amz-Date=1"
         );
     }

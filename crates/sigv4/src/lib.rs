@@ -202,20 +202,22 @@ pub fn verify(
         PayloadHash::Body => body_sha256.take().map(|f| f()).unwrap_or_default(),
     };
     let key = canonical::signing_key(secret, &auth.date, &auth.region, &auth.service);
-    let presigned = auth.kind == Kind::Presigned;
-    let (canonical_request, string_to_sign) = signing_strings(parts, auth, &payload, true);
-    let mut ok = canonical::signatures_match(
-        &canonical::hmac(&key, string_to_sign.as_bytes()),
-        &auth.signature,
-    );
-    // A raw `+` in a query is a space to form decoders and a plus to others; a client that
-    // encodes its own query may have meant either, so both readings are tried.
-    if !ok && parts.query.contains('+') {
-        let query = canonical::canonical_query(parts.query, false, presigned);
-        let (_, sts) = signing_strings_with_query(parts, auth, &payload, &query);
-        ok = canonical::signatures_match(&canonical::hmac(&key, sts.as_bytes()), &auth.signature);
+    let mut first = None;
+    let mut ok = false;
+    for (plus_is_space, excluded) in query_readings(parts.query, auth.kind) {
+        let query = canonical::canonical_query(parts.query, plus_is_space, excluded);
+        let (canonical_request, string_to_sign) = signing_strings(parts, auth, &payload, &query);
+        ok = canonical::signatures_match(
+            &canonical::hmac(&key, string_to_sign.as_bytes()),
+            &auth.signature,
+        );
+        if ok {
+            break;
+        }
+        first.get_or_insert((canonical_request, string_to_sign));
     }
     if !ok {
+        let (canonical_request, string_to_sign) = first.unwrap_or_default();
         return Err(AuthError::SignatureMismatch {
             canonical_request,
             string_to_sign,
@@ -263,19 +265,36 @@ fn check_time(auth: &Authorization, now: u64) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// The canonical request and string to sign of a request under `auth`.
-fn signing_strings(
-    parts: &RequestParts<'_>,
-    auth: &Authorization,
-    payload: &str,
-    plus_is_space: bool,
-) -> (String, String) {
-    let query =
-        canonical::canonical_query(parts.query, plus_is_space, auth.kind == Kind::Presigned);
-    signing_strings_with_query(parts, auth, payload, &query)
+/// The readings of a query string a client may have signed, most likely first: whether a
+/// raw `+` is a space, and which keys were not signed.
+///
+/// - A raw `+` is a space to form decoders (the AWS SDKs) and a plus to others; a client
+///   that writes its query itself may have meant either.
+/// - Presigned URLs never sign `X-Amz-Signature`; some (the SDKs' "session token after
+///   signing" mode, used by IoT and the AWS test suite) do not sign
+///   `X-Amz-Security-Token` either. The caller checks the token itself.
+fn query_readings(query: &str, kind: Kind) -> Vec<(bool, &'static [&'static str])> {
+    const HEADER: &[&str] = &[];
+    const PRESIGNED: &[&str] = &["X-Amz-Signature"];
+    const TOKEN_AFTER: &[&str] = &["X-Amz-Signature", "X-Amz-Security-Token"];
+    let excluded = if kind == Kind::Presigned {
+        PRESIGNED
+    } else {
+        HEADER
+    };
+    let mut readings = vec![(true, excluded)];
+    if query.contains('+') {
+        readings.push((false, excluded));
+    }
+    if kind == Kind::Presigned && query.contains("X-Amz-Security-Token=") {
+        readings.push((true, TOKEN_AFTER));
+    }
+    readings
 }
 
-fn signing_strings_with_query(
+/// The canonical request and string to sign of a request under `auth`, given its
+/// canonical query.
+fn signing_strings(
     parts: &RequestParts<'_>,
     auth: &Authorization,
     payload: &str,
@@ -337,7 +356,7 @@ pub fn sign(parts: &RequestParts<'_>, params: &SigningParams<'_>, payload_sha256
     let canonical_request = canonical::canonical_request(
         parts.method,
         &canonical::canonical_uri(parts.path, PathStyle::for_service(params.service)),
-        &canonical::canonical_query(parts.query, true, false),
+        &canonical::canonical_query(parts.query, true, &[]),
         &canonical::canonical_headers(parts.headers, &signed),
         &signed,
         payload_sha256,
