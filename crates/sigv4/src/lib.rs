@@ -5,6 +5,13 @@
 //! caller passes the time), no key store (the caller resolves the secret of
 //! [`Authorization::access_key`]).
 //!
+//! A gateway calls [`parse`]; `None` is an anonymous request ([`AuthError::MissingAuthentication`]
+//! where the operation needs a signature). For [`Signed::V4`] it resolves the secret of the
+//! access key ([`AuthError::UnknownAccessKey`] if there is none) and calls [`verify`]; for
+//! a `STREAMING-*` payload it then decodes the body with [`decode_chunked`] and a
+//! [`ChunkVerifier`]. For [`Signed::V2`] (S3 only) it calls [`verify_v2`]. Any refusal is
+//! rendered with [`AuthError::aws`] in the [`Family`] of the service.
+//!
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
 //! use tributary_sigv4::{parse, sha256_hex, sign, verify, RequestParts, Signed, SigningParams};
