@@ -20,10 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::Response;
+use axum::body::Body;
+use axum::http::Method;
+use tributary_service::{Protocol, Request, Response, Service};
 use serde_json::json;
 use tributary_esm::Engine;
 use tributary_functions::{FunctionHost, FunctionSpec};
@@ -183,71 +182,72 @@ impl App {
     }
 }
 
-/// The router for the one listener.
-pub fn router(app: Arc<App>) -> axum::Router {
-    axum::Router::new()
-        .fallback(dispatch)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .with_state(app)
-}
+/// Every AWS service this crate serves, behind the gateway's one [`Service`] trait.
+pub struct Api(pub Arc<App>);
 
-/// The largest request body accepted: a 50 MB code zip, base64-encoded inside JSON. Each
-/// operation enforces its own AWS limit below this.
-const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
-
-/// Every request runs inside a span naming its operation (the target, or method and path).
-async fn dispatch(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    use tracing::Instrument;
-    let span = match headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
-        Some(target) => tracing::debug_span!("request", target),
-        None => tracing::debug_span!("request", %method, path = uri.path()),
-    };
-    let label = metrics::RequestLabel::of(&method, &uri, &headers, &body);
-    let started = std::time::Instant::now();
-    let resp = route(app.clone(), method, uri, headers, body)
-        .instrument(span)
-        .await;
-    app.metrics
-        .count_request(label, resp.status().as_u16(), started.elapsed());
-    resp
-}
-
-async fn route(
-    app: Arc<App>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if let Some(service) = signing_service(&headers, &uri) {
-        // The query (SQS, SNS) and REST-XML (S3) protocols are told apart by the service the
-        // request was signed for; JSON protocols below carry an `X-Amz-Target`.
-        if service == "s3" || target.is_none() {
-            if let Some(resp) =
-                by_signing_service(&app, &service, &method, &uri, &headers, &body).await
-            {
-                return resp;
-            }
-        }
+#[async_trait::async_trait]
+impl Service for Api {
+    /// Every request runs inside a span naming its operation (the target, or method and path)
+    /// and is counted per operation.
+    async fn call(&self, req: Request) -> Response {
+        use tracing::Instrument;
+        let app = &self.0;
+        let span = match req.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+            Some(target) => tracing::debug_span!("request", target),
+            None => tracing::debug_span!("request", method = %req.method, path = req.uri.path()),
+        };
+        let label = metrics::RequestLabel::of(&req.method, &req.uri, &req.headers, &req.body);
+        let started = std::time::Instant::now();
+        let resp = route(app.clone(), req).instrument(span).await;
+        app.metrics
+            .count_request(label, resp.status().as_u16(), started.elapsed());
+        resp
     }
-    if let Some(target) = target {
-        if let Some(op) = target.strip_prefix("AmazonSQS.") {
-            return sqs::handle_json(&app, op, &headers, &body).await;
+}
+
+/// The largest request body the gateway reads: a 50 MB code zip, base64-encoded inside
+/// JSON. Each operation enforces its own AWS limit below this.
+pub const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
+
+async fn route(app: Arc<App>, req: Request) -> Response {
+    let Request {
+        method,
+        uri,
+        headers,
+        body,
+        route,
+        ..
+    } = req;
+    match (route.protocol, route.service.as_str()) {
+        (Protocol::Query, "sqs") => return sqs::handle_query(&app, &uri, &headers, &body).await,
+        (Protocol::Query, "sns") => return sns::handle_query(&app, &uri, &body).await,
+        (Protocol::Query, "monitoring") => return cloudwatch::handle_query(&app, &uri, &body).await,
+        (Protocol::RestXml, "s3") => return s3::handle(&app, &method, &uri, &headers, &body).await,
+        (Protocol::RpcV2Cbor, _) => {
+            let op = uri.path().rsplit('/').next().unwrap_or_default();
+            return cloudwatch::handle_cbor(&app, op, &body).await;
         }
-        if let Some(op) = target.strip_prefix("GraniteServiceVersion20100801.") {
-            return cloudwatch::handle_json(&app, op, &body).await;
+        (Protocol::AwsJson10 | Protocol::AwsJson11, _) => {
+            let target = headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if let Some(op) = target.strip_prefix("AmazonSQS.") {
+                return sqs::handle_json(&app, op, &headers, &body).await;
+            }
+            if let Some(op) = target.strip_prefix("GraniteServiceVersion20100801.") {
+                return cloudwatch::handle_json(&app, op, &body).await;
+            }
+            if target.is_empty() {
+                return json10_error(&AwsError::new(
+                    "UnknownOperationException",
+                    400,
+                    "Missing X-Amz-Target header",
+                ));
+            }
+            return json10(&app, target, &body).await;
         }
-        return json10(&app, &target, &body).await;
+        _ => {}
     }
     let path = uri.path();
     let segments: Vec<String> = path
@@ -258,9 +258,6 @@ async fn route(
     let query = parse_query(uri.query().unwrap_or(""));
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     match seg.as_slice() {
-        ["service", "GraniteServiceVersion20100801", "operation", op] if method == Method::POST => {
-            cloudwatch::handle_cbor(&app, op, &body).await
-        }
         ["_tributary", "health"] => rest_ok(
             200,
             &json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}),
@@ -324,57 +321,7 @@ async fn route(
                 .await
                 .unwrap_or_else(|e| rest_error(&e))
         }
-        [] if method == Method::POST => {
-            // A JSON 1.0 request without a target.
-            json10_error(&AwsError::new(
-                "UnknownOperationException",
-                400,
-                "Missing X-Amz-Target header",
-            ))
-        }
         _ => rest_error(&unknown_rest_operation(&method, &segments)),
-    }
-}
-
-/// The service named in the SigV4 credential scope (`Credential=AKID/date/region/<service>/aws4_request`),
-/// from the `Authorization` header or a presigned URL's `X-Amz-Credential`.
-fn signing_service(headers: &HeaderMap, uri: &Uri) -> Option<String> {
-    fn from_credential(cred: &str) -> Option<String> {
-        let mut parts = cred.split('/');
-        let service = parts.nth(3)?;
-        (!service.is_empty()).then(|| service.to_ascii_lowercase())
-    }
-    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        // SigV2 (`AWS AKID:signature`) survives only in S3.
-        if auth.starts_with("AWS ") {
-            return Some("s3".to_owned());
-        }
-        let cred = auth.split("Credential=").nth(1)?;
-        return from_credential(cred.split([',', ' ']).next()?);
-    }
-    let query = parse_query(uri.query()?);
-    if query.contains_key("AWSAccessKeyId") && query.contains_key("Signature") {
-        return Some("s3".to_owned()); // a SigV2 presigned S3 URL (boto3's default for S3)
-    }
-    from_credential(query.get("X-Amz-Credential")?)
-}
-
-/// Services routed by their signing service rather than by path or target. `None` lets the
-/// request fall through to the path and target routes.
-async fn by_signing_service(
-    app: &Arc<App>,
-    service: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Option<Response> {
-    match service {
-        "sqs" => Some(sqs::handle_query(app, uri, headers, body).await),
-        "sns" => Some(sns::handle_query(app, uri, body).await),
-        "s3" => Some(s3::handle(app, method, uri, headers, body).await),
-        "monitoring" => Some(cloudwatch::handle_signed(app, uri, body).await),
-        _ => None,
     }
 }
 

@@ -64,6 +64,7 @@ pub(crate) fn string_to_sign(
     parts: &RequestParts<'_>,
     auth: &SigV2,
     bucket: Option<&str>,
+    bucket_only_slash: bool,
 ) -> String {
     let std_header = |name| header(parts, name).map(str::trim).unwrap_or_default();
     let date = match auth.expires {
@@ -104,6 +105,11 @@ pub(crate) fn string_to_sign(
     } else {
         parts.path
     });
+    // A path-style request that names only a bucket signs it as `/bucket/` (S3's
+    // CanonicalizedResource; botocore's `auth_path`).
+    if bucket.is_none() && bucket_only_slash && parts.path.len() > 1 && !parts.path[1..].contains('/') {
+        s.push('/');
+    }
     let mut sub: Vec<(&str, Option<String>)> = parts
         .query
         .split('&')
@@ -173,23 +179,26 @@ pub fn verify_v2(
             }
         }
     }
-    let string_to_sign = string_to_sign(parts, auth, bucket);
-    let mut mac = match Hmac::<Sha1>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    };
-    mac.update(string_to_sign.as_bytes());
     // Some proxies turn the `+` of a base64 signature in a query into a space.
     let provided = STANDARD
         .decode(auth.signature.replace(' ', "+"))
         .unwrap_or_default();
-    if mac.verify_slice(&provided).is_err() {
-        return Err(AuthError::SignatureMismatch {
-            canonical_request: String::new(),
-            string_to_sign,
-        });
+    let matches = |string_to_sign: &str| {
+        let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret.as_bytes()) else {
+            return false; // HMAC takes keys of any length
+        };
+        mac.update(string_to_sign.as_bytes());
+        mac.verify_slice(&provided).is_ok()
+    };
+    // S3's form first; then the bare `/bucket` some clients sign.
+    let string_to_sign = string_to_sign(parts, auth, bucket, true);
+    if matches(&string_to_sign) || matches(&self::string_to_sign(parts, auth, bucket, false)) {
+        return Ok(());
     }
-    Ok(())
+    Err(AuthError::SignatureMismatch {
+        canonical_request: String::new(),
+        string_to_sign,
+    })
 }
 
 #[cfg(test)]
@@ -279,7 +288,7 @@ mod tests {
         };
         let a = v2(&parts);
         assert_eq!(
-            string_to_sign(&parts, &a, None),
+            string_to_sign(&parts, &a, None, true),
             "PUT\n4gJE4saaMU4BqNR0kLY+lw==\ntext/plain\n\nx-amz-date:Tue, 27 Mar 2007 21:20:26 +0000\nx-amz-meta-reviewedby:joe@example.com,jane@example.com\n/bucket/a%20key?acl&partNumber=2&uploadId=abc+"
         );
     }
@@ -313,5 +322,36 @@ mod tests {
             ..parts
         };
         assert_eq!(parse(&missing), Err(AuthError::MissingV2Parameters));
+    }
+}
+
+#[cfg(test)]
+mod bucket_resource_tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::{parse, Signed};
+
+    /// botocore signs a path-style bucket request (`PUT /bkt`, CreateBucket) as `/bkt/`.
+    #[test]
+    fn a_bucket_only_path_signs_with_a_trailing_slash() {
+        let date = "Tue, 01 Dec 2026 22:21:56 GMT";
+        let headers = [
+            ("host", "127.0.0.1:35557"),
+            ("date", date),
+            ("authorization", "AWS test:ABRpS0f6yF9V/b6BMw68SlraCiY="),
+        ];
+        let parts = RequestParts {
+            method: "PUT",
+            path: "/bkt",
+            query: "",
+            headers: &headers,
+        };
+        let Ok(Some(Signed::V2(auth))) = parse(&parts) else {
+            panic!("a SigV2 header")
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(parse_http_date(date).unwrap());
+        assert_eq!(verify_v2(&parts, &auth, "test", None, now), Ok(()));
+        assert!(verify_v2(&parts, &auth, "nope", None, now).is_err());
     }
 }

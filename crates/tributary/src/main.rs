@@ -11,9 +11,11 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use tributary_api::{App, Config};
 use tributary_functions::{FunctionHost, HostConfig};
+use tributary_gateway::{AuthMode, BrowserPolicy, GatewayConfig};
 use tributary_model::{Clock, SystemClock};
 use tributary_store::Store;
 
+mod credentials;
 mod status;
 
 /// mimalloc: the request path allocates many small, short-lived values (JSON, items); glibc's
@@ -92,6 +94,31 @@ struct ServeArgs {
     /// before they are aborted and the function processes are stopped (e.g. 5s, 500ms).
     #[arg(long, env = "TRIBUTARY_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration_ms)]
     shutdown_grace: i64,
+    /// How requests are authenticated: `open` (a well-formed SigV4 signature, any key and
+    /// secret; the default on a loopback address), `verify` (signatures checked against
+    /// known credentials; the default on any other address) or `none` (unsigned too).
+    #[arg(long, env = "TRIBUTARY_AUTH", value_enum)]
+    auth: Option<AuthArg>,
+    /// Credentials `verify` accepts besides `test`/`test`: an AWS shared credentials file
+    /// (`[profile]` sections with `aws_access_key_id`, `aws_secret_access_key` and an
+    /// optional `account_id`).
+    #[arg(long, env = "TRIBUTARY_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+    /// An origin whose web pages may call the server (`http://localhost:3000`, or `*`);
+    /// repeat for more. Pages of any other origin are refused.
+    #[arg(long = "cors-origin", env = "TRIBUTARY_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// A host name the server may be reached by, besides loopback names, IP addresses and
+    /// the --listen host (its subdomains too); repeat for more.
+    #[arg(long = "allowed-host", env = "TRIBUTARY_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuthArg {
+    Open,
+    Verify,
+    None,
 }
 
 fn main() -> ExitCode {
@@ -191,10 +218,35 @@ async fn serve(args: ServeArgs) -> Result<()> {
         clock.clone(),
     )
     .await;
-    tracing::info!(endpoint = %endpoint_url, "tributary ready");
+    let auth = match args.auth {
+        Some(AuthArg::Open) => AuthMode::Open,
+        Some(AuthArg::Verify) => AuthMode::Verify,
+        Some(AuthArg::None) => AuthMode::None,
+        None if addr.ip().is_loopback() => AuthMode::Open,
+        None => AuthMode::Verify,
+    };
+    if auth == AuthMode::None {
+        tracing::warn!("--auth none: unsigned requests are accepted");
+    }
+    let gateway = GatewayConfig {
+        auth,
+        browser: BrowserPolicy {
+            cors_origins: args.cors_origins.clone(),
+            allowed_hosts: args.allowed_hosts.clone(),
+            listen_host: args.listen.ip().to_string(),
+        },
+        credentials: Arc::new(credentials::Known::load(
+            args.credentials.as_deref(),
+            &app.cfg.account_id,
+        )?),
+        default_account: app.cfg.account_id.clone(),
+        max_body: tributary_api::MAX_REQUEST_BYTES,
+    };
+    let service = Arc::new(tributary_api::Api(app.clone()));
+    tracing::info!(endpoint = %endpoint_url, auth = ?auth, "tributary ready");
     let stop = tokio_util::sync::CancellationToken::new();
     let mut server = tokio::spawn(
-        axum::serve(listener, tributary_api::router(app.clone()))
+        axum::serve(listener, tributary_gateway::router(gateway, service))
             .with_graceful_shutdown(stop.clone().cancelled_owned())
             .into_future(),
     );

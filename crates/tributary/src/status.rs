@@ -45,6 +45,13 @@ pub struct LogsArgs {
     /// The server to ask.
     #[arg(long, env = "TRIBUTARY_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
     endpoint: String,
+    /// The region requests are signed for.
+    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
+    region: String,
+    /// The access key requests are signed with (the secret comes from
+    /// AWS_SECRET_ACCESS_KEY, `test` if unset).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "test", hide_env_values = true)]
+    access_key: String,
 }
 
 /// A minimal HTTP/1.1 client for one server (plain `http://host:port`).
@@ -116,6 +123,36 @@ impl Client {
             .with_context(|| format!("no answer from {} in {REQUEST_TIMEOUT:?}", self.authority))?
     }
 
+    /// Signs a CloudWatch Logs request (`POST /`, JSON 1.1) as the AWS CLI would: the server
+    /// requires a signature; under `--auth verify` the key must be one it knows.
+    fn sign_logs(&self, body: &[u8], region: &str, access_key: &str) -> (String, String) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let date = tributary_sigv4::format_amz_date(now);
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into());
+        let headers = [
+            ("host", self.authority.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-date", date.as_str()),
+            ("x-amz-target", "Logs_20140328.FilterLogEvents"),
+        ];
+        let parts = tributary_sigv4::RequestParts {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+        };
+        let params = tributary_sigv4::SigningParams {
+            access_key,
+            secret: &secret,
+            region,
+            service: "logs",
+        };
+        let auth = tributary_sigv4::sign(&parts, &params, &tributary_sigv4::sha256_hex(body));
+        (date, auth)
+    }
+
     async fn get_json(&self, path: &str) -> Result<Value> {
         let (status, body) = self.send(hyper::Method::GET, path, &[], Vec::new()).await?;
         if status != 200 {
@@ -164,6 +201,8 @@ pub async fn logs(args: LogsArgs) -> Result<()> {
             if let Some(t) = &token {
                 req["nextToken"] = json!(t);
             }
+            let body = serde_json::to_vec(&req)?;
+            let (date, authorization) = client.sign_logs(&body, &args.region, &args.access_key);
             let (status, body) = client
                 .send(
                     hyper::Method::POST,
@@ -171,8 +210,10 @@ pub async fn logs(args: LogsArgs) -> Result<()> {
                     &[
                         ("x-amz-target", "Logs_20140328.FilterLogEvents"),
                         ("content-type", "application/x-amz-json-1.1"),
+                        ("x-amz-date", &date),
+                        ("authorization", &authorization),
                     ],
-                    serde_json::to_vec(&req)?,
+                    body,
                 )
                 .await?;
             let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

@@ -1,0 +1,69 @@
+//! The seam between the gateway and the services. The gateway authenticates a request, works
+//! out which service and protocol it is for, and hands it over as a [`Request`]; a service
+//! answers it through the one [`Service`] trait. Services never see the gateway, and the
+//! gateway knows services only through this trait.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+
+pub use axum::body::Body;
+
+/// The wire protocol of a request, as the gateway detected it. It decides how errors the
+/// gateway itself raises are rendered, and lets a service skip detecting it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `X-Amz-Target` with `application/x-amz-json-1.0` (DynamoDB, Streams, SQS, CloudWatch).
+    AwsJson10,
+    /// `X-Amz-Target` with `application/x-amz-json-1.1` (CloudWatch Logs).
+    AwsJson11,
+    /// Operations bound to paths and methods, JSON bodies (Lambda).
+    RestJson,
+    /// `Action=...` form parameters, XML answers (SNS, SQS's query protocol, IAM, STS, ...).
+    Query,
+    /// Paths and methods, XML bodies (S3).
+    RestXml,
+    /// Smithy RPC v2 CBOR (`/service/<name>/operation/<op>`, newer CloudWatch clients).
+    RpcV2Cbor,
+    /// Tributary's own endpoints (`/_tributary/...`, `/metrics`): not AWS, not signed.
+    Admin,
+}
+
+/// Where the gateway sends a request: the service's signing name (`dynamodb`, `lambda`,
+/// `s3`, `monitoring`, ...) and its protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub service: String,
+    pub protocol: Protocol,
+}
+
+/// Who sent a request, once the gateway has authenticated it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The access key the request was signed with.
+    pub access_key: String,
+    /// The account the credentials belong to.
+    pub account_id: String,
+    /// The session token of temporary credentials, if the request carried one.
+    pub session_token: Option<String>,
+}
+
+/// One authenticated request, its body read whole.
+#[derive(Debug)]
+pub struct Request {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub route: Route,
+    /// `None` for admin endpoints and, under `--auth none`, for unsigned requests.
+    pub caller: Option<Caller>,
+}
+
+pub type Response = http::Response<Body>;
+
+/// What the gateway calls. Errors are answers too: a service renders its own in its
+/// protocol's envelope.
+#[async_trait::async_trait]
+pub trait Service: Send + Sync + 'static {
+    async fn call(&self, req: Request) -> Response;
+}
