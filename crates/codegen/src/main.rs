@@ -187,15 +187,18 @@ fn generate(
         bail!("too many shapes for a u16 id");
     }
 
+    let constrained = constrained_shapes(&reach, shapes);
     let mut out = String::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
     let mut shape_rows = String::new();
     for name in &reach {
         let shape = &shapes[*name];
+        let c = constrained.contains(name);
         shape_rows.push_str(&shape_row(
             name,
             shape,
             order.get(*name),
+            c,
             &ids,
             &mut skipped,
         )?);
@@ -311,6 +314,53 @@ fn generate(
     Ok(out)
 }
 
+/// The shapes that carry a constraint themselves or somewhere below them (a required member,
+/// a bound, a pattern, an enum). The validator does not descend into the others, so a large
+/// item of attribute values costs nothing to validate.
+fn constrained_shapes<'a>(
+    reach: &BTreeSet<&'a str>,
+    shapes: &'a Map<String, Value>,
+) -> BTreeSet<&'a str> {
+    let own = |s: &Value| {
+        ["min", "max", "pattern", "enum"]
+            .iter()
+            .any(|k| s.get(*k).is_some())
+            || s.get("required")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+    };
+    let children = |s: &'a Value| -> Vec<&'a str> {
+        let mut c: Vec<&str> = s
+            .get("members")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.values()
+                    .filter_map(|m| m.get("shape").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        c.extend(["member", "key", "value"].iter().filter_map(|k| shape_ref(s, k)));
+        c
+    };
+    let mut set: BTreeSet<&str> = reach
+        .iter()
+        .copied()
+        .filter(|n| own(&shapes[*n]))
+        .collect();
+    // Grow to a fixpoint: shapes are recursive (DynamoDB's AttributeValue).
+    loop {
+        let before = set.len();
+        for n in reach {
+            if !set.contains(n) && children(&shapes[*n]).iter().any(|c| set.contains(c)) {
+                set.insert(n);
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
 fn check_ident(n: &str) -> Result<()> {
     let ok = n.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -337,6 +387,7 @@ fn shape_row(
     name: &str,
     shape: &Value,
     member_order: Option<&Vec<String>>,
+    constrained: bool,
     ids: &BTreeMap<&str, usize>,
     skipped: &mut Vec<(String, String)>,
 ) -> Result<String> {
@@ -422,7 +473,7 @@ fn shape_row(
     }
     let flag = |k: &str| shape.get(k).and_then(Value::as_bool).unwrap_or(false);
     Ok(format!(
-        "    Shape {{ name: {name:?}, kind: Kind::{kind}, min: {}, max: {}, pattern: {pattern}, enum_values: &[{}], members: &[{}], member: {}, key: {}, value: {}, sensitive: {}, union: {} }},\n",
+        "    Shape {{ name: {name:?}, kind: Kind::{kind}, min: {}, max: {}, pattern: {pattern}, enum_values: &[{}], members: &[{}], member: {}, key: {}, value: {}, sensitive: {}, union: {}, constrained: {constrained} }},\n",
         bound(shape, "min").unwrap_or_else(|| "None".into()),
         bound(shape, "max").unwrap_or_else(|| "None".into()),
         enums.join(", "),

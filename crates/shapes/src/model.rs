@@ -75,11 +75,7 @@ pub type Labels = Vec<(String, String)>;
 /// Matches `path` against a template such as `/2015-03-31/functions/{FunctionName}/aliases` or
 /// S3's `/{Bucket}/{Key+}?uploads`. Returns the label values and the number of literal
 /// characters matched.
-fn match_template(
-    template: &str,
-    path: &str,
-    query_keys: &[&str],
-) -> Option<(Labels, usize)> {
+fn match_template(template: &str, path: &str, query_keys: &[&str]) -> Option<(Labels, usize)> {
     let (tpath, tquery) = template.split_once('?').unwrap_or((template, ""));
     let mut literal = 0;
     for part in tquery.split('&').filter(|p| !p.is_empty()) {
@@ -227,6 +223,8 @@ pub struct Shape {
     /// The model marks it sensitive: AWS leaves its value out of messages.
     pub sensitive: bool,
     pub union: bool,
+    /// It, or a shape below it, has a constraint: the validator skips shapes without one.
+    pub constrained: bool,
 }
 
 impl Shape {

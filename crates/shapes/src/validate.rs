@@ -79,6 +79,41 @@ impl Default for Options<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violations {
     pub parts: Vec<String>,
+    /// The same violations, for services that word some of them their own way.
+    pub items: Vec<Violation>,
+}
+
+/// One violated rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The AWS path (`keySchema.1.member.keyType`).
+    pub path: String,
+    /// The member's model name (`KeyType`); for map entries the map member's.
+    pub member: &'static str,
+    pub rule: Rule,
+}
+
+/// Which kind of rule was broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    NotNull,
+    Length,
+    Pattern,
+    Enum,
+    Range,
+    MapKeys,
+    MapValue,
+}
+
+impl Violations {
+    /// The first required member that is missing at the top level, by its model name (query-
+    /// compatible services answer `MissingParameter` for it).
+    pub fn missing_top_level(&self) -> Option<&'static str> {
+        self.items
+            .iter()
+            .find(|v| v.rule == Rule::NotNull && !v.path.contains('.'))
+            .map(|v| v.member)
+    }
 }
 
 impl Violations {
@@ -114,6 +149,32 @@ pub fn validate(
     }
 }
 
+/// Validates a JSON request body (an object) as an operation's input.
+pub fn validate_object(
+    service: &Service,
+    op: &OperationDef,
+    input: &Map<String, Value>,
+    opts: &Options<'_>,
+) -> Result<(), Violations> {
+    let Some(id) = op.input else { return Ok(()) };
+    let mut w = Walker {
+        service,
+        opts,
+        parts: Vec::new(),
+        items: Vec::new(),
+        member: "",
+    };
+    w.structure(service.shape(id), input, "");
+    if w.parts.is_empty() {
+        Ok(())
+    } else {
+        Err(Violations {
+            parts: w.parts,
+            items: w.items,
+        })
+    }
+}
+
 /// Validates `value` as the top-level structure `shape` (paths start at its members).
 pub fn validate_shape(
     service: &Service,
@@ -125,6 +186,8 @@ pub fn validate_shape(
         service,
         opts,
         parts: Vec::new(),
+        items: Vec::new(),
+        member: "",
     };
     let empty = Map::new();
     let obj = value.as_object().unwrap_or(&empty);
@@ -132,7 +195,10 @@ pub fn validate_shape(
     if w.parts.is_empty() {
         Ok(())
     } else {
-        Err(Violations { parts: w.parts })
+        Err(Violations {
+            parts: w.parts,
+            items: w.items,
+        })
     }
 }
 
@@ -149,6 +215,9 @@ struct Walker<'a> {
     service: &'a Service,
     opts: &'a Options<'a>,
     parts: Vec<String>,
+    items: Vec<Violation>,
+    /// The structure member being checked (for [`Violation::member`]).
+    member: &'static str,
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -179,6 +248,26 @@ impl<'a> Walker<'a> {
         if self.full() {
             return;
         }
+        let kind = if rule.starts_with("Map keys") {
+            Rule::MapKeys
+        } else if rule.starts_with("Map value") {
+            Rule::MapValue
+        } else if rule.ends_with("must not be null") {
+            Rule::NotNull
+        } else if rule.contains("have length") {
+            Rule::Length
+        } else if rule.contains("regular expression") {
+            Rule::Pattern
+        } else if rule.contains("enum value set") {
+            Rule::Enum
+        } else {
+            Rule::Range
+        };
+        self.items.push(Violation {
+            path: path.to_owned(),
+            member: self.member,
+            rule: kind,
+        });
         let part = match shown {
             Some(v) => format!("Value {v} at '{path}' failed to satisfy constraint: {rule}"),
             None => format!("Value at '{path}' failed to satisfy constraint: {rule}"),
@@ -202,6 +291,7 @@ impl<'a> Walker<'a> {
                 continue;
             }
             let path = join(prefix, &lower_first(m.name));
+            let outer = std::mem::replace(&mut self.member, m.name);
             match obj.get(m.name).filter(|v| !v.is_null()) {
                 None if m.required => {
                     self.push(Some("null".into()), &path, "Member must not be null")
@@ -209,6 +299,7 @@ impl<'a> Walker<'a> {
                 None => {}
                 Some(v) => self.value(m.shape, v, &path),
             }
+            self.member = outer;
         }
     }
 
@@ -272,6 +363,9 @@ impl<'a> Walker<'a> {
 
     fn value(&mut self, id: ShapeId, v: &Value, path: &str) {
         let shape = self.effective(id, v);
+        if !shape.constrained {
+            return;
+        }
         match (shape.kind, v) {
             (Kind::String, Value::String(s)) => self.scalar_rules(shape, v, Some(str_len(s)), path),
             (Kind::Blob, Value::String(s)) => self.scalar_rules(shape, v, Some(blob_len(s)), path),
@@ -433,6 +527,45 @@ impl<'a> Walker<'a> {
         }
         let Some(val_id) = shape.value else { return };
         let val_shape = self.service.shape(val_id);
+        if val_shape.kind == Kind::List {
+            // DynamoDB's BatchWriteItem: `Map value must satisfy constraint: [Member must have
+            // length less than or equal to 25, Member must have length greater than or equal
+            // to 1]` at the map's path, then the elements one by one.
+            let bad = m.values().any(|x| {
+                x.as_array().is_some_and(|a| {
+                    let n = a.len() as f64;
+                    val_shape.min.is_some_and(|b| n < b.value)
+                        || val_shape.max.is_some_and(|b| n > b.value)
+                })
+            });
+            if bad {
+                let mut r = Vec::new();
+                if let Some(max) = val_shape.max {
+                    r.push(format!(
+                        "Member must have length less than or equal to {}",
+                        max.text
+                    ));
+                }
+                if let Some(min) = val_shape.min {
+                    r.push(format!(
+                        "Member must have length greater than or equal to {}",
+                        min.text
+                    ));
+                }
+                let rule = format!("Map value must satisfy constraint: [{}]", r.join(", "));
+                self.push(self.shown(shape, v), path, &rule);
+            }
+            if let Some(el) = val_shape.member {
+                for (k, x) in m {
+                    for (i, e) in x.as_array().into_iter().flatten().enumerate() {
+                        if !e.is_null() {
+                            self.value(el, e, &format!("{path}.{k}.member.{}.member", i + 1));
+                        }
+                    }
+                }
+            }
+            return;
+        }
         let scalar = !matches!(val_shape.kind, Kind::Structure | Kind::List | Kind::Map);
         if self.opts.map_style == MapStyle::Bracketed && scalar {
             let bad = m.values().any(|x| {
@@ -568,6 +701,8 @@ mod tests {
             service: &dynamodb::SERVICE,
             opts: &opts,
             parts: Vec::new(),
+            items: Vec::new(),
+            member: "",
         };
         let ks = dynamodb::SERVICE.shape_named("KeySchema").unwrap();
         let v = json!([{"AttributeName": "a", "KeyType": "HASH"}, {"KeyType": "RANGE", "AttributeName": "b"}]);
