@@ -339,14 +339,14 @@ fn constrained_shapes<'a>(
                     .collect()
             })
             .unwrap_or_default();
-        c.extend(["member", "key", "value"].iter().filter_map(|k| shape_ref(s, k)));
+        c.extend(
+            ["member", "key", "value"]
+                .iter()
+                .filter_map(|k| shape_ref(s, k)),
+        );
         c
     };
-    let mut set: BTreeSet<&str> = reach
-        .iter()
-        .copied()
-        .filter(|n| own(&shapes[*n]))
-        .collect();
+    let mut set: BTreeSet<&str> = reach.iter().copied().filter(|n| own(&shapes[*n])).collect();
     // Grow to a fixpoint: shapes are recursive (DynamoDB's AttributeValue).
     loop {
         let before = set.len();
