@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use tributary_shapes::generated::cloudwatch as model;
+use tributary_shapes::validate::{validate_object, Options};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Response, StatusCode, Uri};
@@ -146,6 +148,15 @@ pub async fn handle_json(app: &Arc<App>, op: &str, body: &[u8]) -> Response<Body
         Ok(r) => r,
         Err(e) => return json_error(&e),
     };
+    // The model's required members first, worded as CloudWatch's query heritage words them
+    // (`The parameter Namespace is required.`); its other rules have their own messages.
+    if let Some(o) = model::Operation::from_name(op) {
+        if let Err(v) = validate_object(&model::SERVICE, o.def(), &req, &Options::default()) {
+            if let Some(member) = v.missing_top_level() {
+                return json_error(&missing(member));
+            }
+        }
+    }
     match dispatch(app, op, &req) {
         Ok(v) => json_response(&v),
         Err(e) => {

@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tributary_shapes::generated::logs as model;
+use tributary_shapes::validate::{validate_object, Options};
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode};
@@ -768,6 +770,12 @@ fn json11(status: StatusCode, body: Option<Vec<u8>>) -> Response {
 }
 
 async fn dispatch(app: &Arc<App>, op: &str, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+    // The model's constraints first. CloudWatch Logs words violations as every Coral service
+    // does but answers them as `InvalidParameterException` (see test_logs.py).
+    if let Some(o) = model::Operation::from_name(op) {
+        validate_object(&model::SERVICE, o.def(), req.0, &Options::default())
+            .map_err(|v| AwsError::new("InvalidParameterException", 400, v.message()))?;
+    }
     let out = match op {
         "CreateLogGroup" => create_log_group(app, req).await?,
         "DeleteLogGroup" => delete_log_group(app, req).await?,

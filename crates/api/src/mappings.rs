@@ -150,6 +150,13 @@ pub async fn dispatch(
     body: Bytes,
 ) -> Result<axum::response::Response, AwsError> {
     use http::Method;
+    crate::lambda::model_check::check(
+        method.as_str(),
+        &format!("/2015-03-31/event-source-mappings/{}", rest.join("/")),
+        query,
+        &http::HeaderMap::new(),
+        &body,
+    )?;
     Ok(match (method, rest) {
         (&Method::POST, []) => {
             let m = parse_body(&body)?;
@@ -357,7 +364,11 @@ fn resolve_function(app: &App, given: &str) -> Result<(String, String), AwsError
         constraint(
             &Value::String(given.into()),
             "functionName",
-            "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+            // The model's current pattern (the generic validator quotes the same one).
+            &format!(
+                "Member must satisfy regular expression pattern: {}",
+                crate::lambda::model_check::model_pattern("FunctionName")
+            ),
         )
     };
     if given.is_empty() || given.len() > 256 {

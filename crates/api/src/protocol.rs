@@ -31,6 +31,8 @@ pub fn json10_error(e: &AwsError) -> Response<Body> {
         "SerializationException" | "UnknownOperationException" => {
             format!("com.amazon.coral.service#{}", e.code)
         }
+        // The request validator's exception is Coral's own (dynalite's tests, from AWS).
+        "ValidationException" => "com.amazon.coral.validate#ValidationException".to_owned(),
         _ => format!("com.amazonaws.dynamodb.v20120810#{}", e.code),
     };
     body.insert("__type".into(), Value::String(ty));

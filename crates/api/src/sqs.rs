@@ -12,6 +12,8 @@ mod queues;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use tributary_shapes::generated::sqs as model;
+use tributary_shapes::validate::{validate_object, Options};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
@@ -179,6 +181,16 @@ pub async fn handle_json(
         Ok(r) => r,
         Err(e) => return json_error(&e),
     };
+    // The model's required members first. SQS keeps its query-protocol wording: a missing
+    // member is `MissingParameter` (`The request must contain the parameter QueueUrl.`); its
+    // other rules (attribute names, ranges) have messages of their own in the handlers.
+    if let Some(o) = model::Operation::from_name(op) {
+        if let Err(v) = validate_object(&model::SERVICE, o.def(), &req, &Options::default()) {
+            if let Some(member) = v.missing_top_level() {
+                return json_error(&missing_param(member));
+            }
+        }
+    }
     let base = base_url(app, headers);
     match dispatch(app, &base, op, &req).await {
         Ok(v) => json_ok(&v),

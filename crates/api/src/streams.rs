@@ -12,6 +12,9 @@ use tributary_model::AwsError;
 use tributary_store::{ShardMeta, StreamMeta};
 
 use crate::dynamodb::{key_schema_to_json, unknown_operation};
+use tributary_shapes::generated::dynamodbstreams as model;
+use tributary_shapes::validate::{validate_object, MapStyle, Options};
+
 use crate::protocol::{check_range, constraint, Req};
 use crate::App;
 
@@ -20,7 +23,25 @@ const ITERATOR_TTL_MS: i64 = 15 * 60 * 1000;
 /// GetRecords returns at most this many bytes of records.
 const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
 
+/// Where the Streams validator differs from a plain reading of its model.
+const VALIDATION: Options<'static> = Options {
+    map_style: MapStyle::PerEntry,
+    skip: &[],
+    name_or_arn: &[],
+    // AWS prints these enums in an order of its own (a Java hash set).
+    enum_text: &[(
+        "ShardIteratorType",
+        "[AFTER_SEQUENCE_NUMBER, LATEST, AT_SEQUENCE_NUMBER, TRIM_HORIZON]",
+    )],
+    max_errors: 10,
+};
+
 pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
+    // The model's constraints first, as AWS's request validator runs before any handler.
+    if let Some(o) = model::Operation::from_name(op) {
+        validate_object(&model::SERVICE, o.def(), body, &VALIDATION)
+            .map_err(|v| AwsError::validation(v.message()))?;
+    }
     let req = Req(body);
     match op {
         "ListStreams" => list_streams(app, req),

@@ -60,7 +60,6 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
     }
     let mut writes = Vec::with_capacity(total);
     for (name, requests) in items {
-        super::validate_table_name(name)?;
         let requests = requests
             .as_array()
             .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))?;
@@ -159,7 +158,6 @@ pub(super) fn batch_get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
     }
     let mut reads = Vec::new();
     for (name, spec) in items {
-        super::validate_table_name(name)?;
         let spec_obj = spec
             .as_object()
             .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))?;

@@ -15,6 +15,7 @@ pub(super) fn item_table_not_found() -> AwsError {
 
 /// The table's metadata, or DynamoDB's item-level not-found error.
 pub(super) fn lookup(app: &App, name: &str) -> Result<TableMeta, AwsError> {
+    let name = super::table_name_of(name)?;
     app.store
         .catalog()
         .tables

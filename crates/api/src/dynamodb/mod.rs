@@ -3,7 +3,10 @@
 use serde_json::{Map, Value};
 use tributary_model::AwsError;
 
-use crate::protocol::{constraint, Req};
+use tributary_shapes::generated::dynamodb as model;
+use tributary_shapes::validate::{validate_object, MapStyle, Options};
+
+use crate::protocol::Req;
 use crate::App;
 
 mod batch;
@@ -18,7 +21,45 @@ mod ttl;
 pub(crate) use tables::key_schema_to_json;
 pub(crate) use ttl::run_ttl_sweeper;
 
+/// Where DynamoDB's validator differs from a plain reading of its model.
+const VALIDATION: Options<'static> = Options {
+    map_style: MapStyle::PerEntry,
+    // Tags=[{}] answers `The Tag Key provided is invalid, Key: null` (recorded on AWS), not
+    // the generic message: `parse_tags` words it.
+    skip: &[("Tag", "Key"), ("Tag", "Value")],
+    // Every TableName is typed `TableArn` (1..1024 characters) since tables take ARNs, but a
+    // plain name is still checked as a `TableName`: `Value '' at 'tableName'` fails the
+    // minimum length 3 and the pattern [a-zA-Z0-9_.-]+ (recorded on AWS).
+    name_or_arn: &[("TableArn", "TableName")],
+    // AWS prints these enums in an order of its own (a Java hash set), recorded on AWS.
+    enum_text: &[
+        (
+            "ReturnValue",
+            "[ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]",
+        ),
+        ("ReturnValuesOnConditionCheckFailure", "[ALL_OLD, NONE]"),
+        ("ReturnConsumedCapacity", "[INDEXES, TOTAL, NONE]"),
+        (
+            "Select",
+            "[SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]",
+        ),
+        ("ScalarAttributeType", "[B, N, S]"),
+        ("KeyType", "[HASH, RANGE]"),
+        ("ProjectionType", "[ALL, INCLUDE, KEYS_ONLY]"),
+        (
+            "StreamViewType",
+            "[OLD_IMAGE, KEYS_ONLY, NEW_AND_OLD_IMAGES, NEW_IMAGE]",
+        ),
+    ],
+    max_errors: 10,
+};
+
 pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
+    // The model's constraints first, as AWS's request validator runs before any handler.
+    if let Some(o) = model::Operation::from_name(op) {
+        validate_object(&model::SERVICE, o.def(), body, &VALIDATION)
+            .map_err(|v| AwsError::validation(v.message()))?;
+    }
     let req = Req(body);
     match op {
         "CreateTable" => tables::create_table(app, req).await,
@@ -68,37 +109,28 @@ pub(super) fn invalid(msg: impl AsRef<str>) -> AwsError {
     ))
 }
 
+/// The `TableName` member: a table name or a table ARN (`arn:aws:dynamodb:<region>:<account>:table/<name>`),
+/// which names the same table. The validator already checked its length and pattern.
 pub(super) fn table_name<'a>(req: &Req<'a>) -> Result<&'a str, AwsError> {
-    let name = req.str_req("TableName", "tableName")?;
-    validate_table_name(name)?;
-    Ok(name)
+    table_name_of(req.str_req("TableName", "tableName")?)
 }
 
-pub(super) fn validate_table_name(name: &str) -> Result<(), AwsError> {
-    let v = Value::String(name.to_owned());
-    if name.len() < 3 {
-        return Err(constraint(
-            &v,
-            "tableName",
-            "Member must have length greater than or equal to 3",
-        ));
+/// A table name given as a name or an ARN (also the keys of `RequestItems`).
+pub(super) fn table_name_of(name_or_arn: &str) -> Result<&str, AwsError> {
+    let Some(rest) = name_or_arn.strip_prefix("arn:") else {
+        return Ok(name_or_arn);
+    };
+    // <partition>:dynamodb:<region>:<account>:table/<name>
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    match parts.as_slice() {
+        [_, "dynamodb", _, _, resource] => match resource.strip_prefix("table/") {
+            Some(name) if !name.is_empty() && !name.contains('/') => Ok(name),
+            _ => Err(invalid_table_arn()),
+        },
+        _ => Err(invalid_table_arn()),
     }
-    if name.len() > 255 {
-        return Err(constraint(
-            &v,
-            "tableName",
-            "Member must have length less than or equal to 255",
-        ));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-    {
-        return Err(constraint(
-            &v,
-            "tableName",
-            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
-        ));
-    }
-    Ok(())
+}
+
+fn invalid_table_arn() -> AwsError {
+    AwsError::validation("Invalid TableArn: Invalid Table ARN")
 }

@@ -903,8 +903,15 @@ fn parse_tags(v: Option<&Vec<Value>>) -> Result<BTreeMap<String, String>, AwsErr
     let mut out = BTreeMap::new();
     for t in v.into_iter().flatten() {
         let t = expect_obj(t)?;
-        let k = t.str_req("Key", "tags.member.key")?;
-        let v = t.str_req("Value", "tags.member.value")?;
+        // AWS words a tag without key or value by hand (recorded: Tags=[{}] and a value-only
+        // tag give the Key message, a key-only tag the Value message); the generic validator
+        // skips these members.
+        let k = t
+            .str_opt("Key")?
+            .ok_or_else(|| AwsError::validation("The Tag Key provided is invalid, Key: null"))?;
+        let v = t.str_opt("Value")?.ok_or_else(|| {
+            AwsError::validation("The Tag Value provided is invalid, Value: null")
+        })?;
         if k.is_empty() || k.len() > 128 {
             return Err(constraint(
                 &Value::String(k.into()),

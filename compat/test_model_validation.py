@@ -1,0 +1,256 @@
+"""Model-driven request validation: for every JSON operation we serve, a request missing each
+required member and one breaking a constraint, checked against what AWS's validator answers
+(code, HTTP status, message). The expected messages are computed here from the same vendored
+models (data/models/) the server's tables are generated from, with AWS's conventions:
+`N validation error(s) detected: Value <v> at '<lowerFirst path>' failed to satisfy constraint:
+<rule>` parts joined by `; `, at most 10, in model member order.
+
+boto3 validates client-side, so these clients have `parameter_validation=False`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from harness import client, error_of, signed_request, unique
+
+MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
+
+# The operations each service module dispatches (the rest answer UnknownOperationException).
+DYNAMODB_OPS = [
+    "CreateTable", "DescribeTable", "ListTables", "DeleteTable", "UpdateTable", "DescribeTimeToLive",
+    "UpdateTimeToLive", "TagResource", "UntagResource", "ListTagsOfResource", "DescribeLimits",
+    "DescribeEndpoints", "PutItem", "GetItem", "DeleteItem", "UpdateItem", "Scan", "Query",
+    "BatchWriteItem", "BatchGetItem", "TransactWriteItems", "TransactGetItems",
+]  # fmt: skip
+STREAMS_OPS = ["ListStreams", "DescribeStream", "GetShardIterator", "GetRecords"]
+LOGS_OPS = [
+    "CreateLogGroup", "DeleteLogGroup", "DescribeLogGroups", "CreateLogStream", "DeleteLogStream",
+    "DescribeLogStreams", "PutLogEvents", "GetLogEvents", "FilterLogEvents", "PutRetentionPolicy",
+    "DeleteRetentionPolicy", "TagLogGroup", "UntagLogGroup", "ListTagsLogGroup", "TagResource",
+    "UntagResource", "ListTagsForResource",
+]  # fmt: skip
+
+# (boto3 service, model dir, version, error code, ops)
+SERVICES = {
+    "dynamodb": ("dynamodb", "2012-08-10", "ValidationException", DYNAMODB_OPS),
+    "dynamodbstreams": ("dynamodbstreams", "2012-08-10", "ValidationException", STREAMS_OPS),
+    # CloudWatch Logs answers the same messages as InvalidParameterException.
+    "logs": ("logs", "2014-03-28", "InvalidParameterException", LOGS_OPS),
+}
+
+# Members the server checks with AWS's hand-written texts instead (see the service modules).
+SKIP = {("Tag", "Key"), ("Tag", "Value")}
+# DynamoDB: a TableName that is not an ARN is checked as a TableName (3..255, a pattern).
+NAME_OR_ARN = {"TableArn": "TableName"}
+
+
+def load(service: str) -> dict:
+    d, v, _, _ = SERVICES[service]
+    return json.loads((MODELS / d / v / "service-2.json").read_text())
+
+
+def lower_first(s: str) -> str:
+    return s[:1].lower() + s[1:]
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def null_part(path: str) -> str:
+    return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
+
+
+def message(parts: list[str]) -> str:
+    parts = parts[:10]
+    return f"{len(parts)} validation error{'' if len(parts) == 1 else 's'} detected: " + "; ".join(parts)
+
+
+def violation(model: dict, shape_name: str) -> tuple[object, list[str]] | None:
+    """A value of the shape that breaks one of its constraints, and the rules AWS then names
+    (in the server's order: length, pattern, enum, range), or None if it has no simple one."""
+    shapes = model["shapes"]
+    if model["metadata"].get("targetPrefix", "").startswith("DynamoDB_"):
+        shape_name = NAME_OR_ARN.get(shape_name, shape_name)
+    shape = shapes[shape_name]
+    t = shape["type"]
+    if t in ("integer", "long") and "min" in shape and shape["min"] > -(2**62):
+        v = int(shape["min"]) - 1
+        rules = [f"Member must have value greater than or equal to {shape['min']}"]
+        if "max" in shape and v > shape["max"]:
+            rules.append(f"Member must have value less than or equal to {shape['max']}")
+        return v, rules
+    if t == "string" and shape.get("enum"):
+        return "NOT_A_MEMBER_OF_THE_ENUM", ["Member must satisfy enum value set: ["]
+    if t == "string" and "max" in shape and shape["max"] < 5000:
+        v = "a" * (int(shape["max"]) + 1)
+        rules = [f"Member must have length less than or equal to {shape['max']}"]
+        if "pattern" in shape:
+            try:
+                if not re.fullmatch(shape["pattern"], v):
+                    rules.append(f"Member must satisfy regular expression pattern: {shape['pattern']}")
+            except re.error:
+                return None
+        return v, rules
+    return None
+
+
+def expected_parts(model: dict, input_shape: str, given: dict, bad_member: str | None, bad_rules: list[str], value):
+    parts = []
+    shape = model["shapes"][input_shape]
+    required = set(shape.get("required", []))
+    for name, m in shape["members"].items():
+        if (input_shape, name) in SKIP:
+            continue
+        path = lower_first(name)
+        if name == bad_member:
+            parts += [f"Value '{value}' at '{path}' failed to satisfy constraint: {r}" for r in bad_rules]
+        elif name in required and name not in given:
+            parts.append(null_part(path))
+    return parts
+
+
+def fails(call) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as e:
+        call()
+    return error_of(e.value)
+
+
+def same(got: str, want: str) -> bool:
+    """Equal, except that an enum list (AWS prints its own order) is compared as a set."""
+    if "enum value set: [" not in want:
+        return got == want
+    pat = re.escape(want).replace(re.escape("enum value set: ["), r"enum value set: \[[^\]]*")
+    return re.fullmatch(pat + r".*", got) is not None or re.fullmatch(pat, got) is not None
+
+
+@pytest.fixture(scope="module")
+def raw(server):
+    return {name: client(name, server.endpoint, validate=False) for name in SERVICES}
+
+
+def send(server, service: str, op: str, params: dict) -> tuple[str, int, str]:
+    """POST the raw JSON (botocore itself cannot serialize some invalid inputs: BatchWriteItem's
+    endpoint parameters read `keys(RequestItems)`); returns (code, status, message)."""
+    model = load(service)
+    target = f"{model['metadata']['targetPrefix']}.{op}"
+    signing = model["metadata"].get("signingName", model["metadata"]["endpointPrefix"])
+    status, _, body = signed_request(server.endpoint, target, json.dumps(params).encode(), service=signing)
+    err = json.loads(body)
+    return err["__type"].rsplit("#", 1)[-1], status, err.get("message") or err.get("Message", "")
+
+
+def operations():
+    for service, (_, _, _, ops) in SERVICES.items():
+        for op in ops:
+            yield pytest.param(service, op, id=f"{service}.{op}")
+
+
+@pytest.mark.parametrize("service,op", list(operations()))
+def test_missing_required_members(server, service, op):
+    model = load(service)
+    code = SERVICES[service][2]
+    input_shape = model["operations"][op].get("input", {}).get("shape")
+    required = model["shapes"][input_shape].get("required", []) if input_shape else []
+    if not required:
+        pytest.skip(f"{op} has no required member")
+    parts = expected_parts(model, input_shape, {}, None, [], None)
+    got = send(server, service, op, {})
+    assert got == (code, 400, message(parts)), got
+
+
+@pytest.mark.parametrize("service,op", list(operations()))
+def test_constraint_violation(server, service, op):
+    model = load(service)
+    code = SERVICES[service][2]
+    input_shape = model["operations"][op].get("input", {}).get("shape")
+    if not input_shape:
+        pytest.skip(f"{op} has no input")
+    members = model["shapes"][input_shape]["members"]
+    for name, m in members.items():
+        if (input_shape, name) in SKIP:
+            continue
+        found = violation(model, m["shape"])
+        if found:
+            value, rules = found
+            break
+    else:
+        pytest.skip(f"{op} has no top-level member with a simple constraint")
+    parts = expected_parts(model, input_shape, {name: value}, name, rules, value)
+    got_code, status, msg = send(server, service, op, {name: value})
+    assert (got_code, status) == (code, 400), (got_code, status, msg)
+    assert same(msg, message(parts)), (msg, message(parts))
+
+
+def test_table_arn_is_a_table_name(env):
+    """The model types every TableName as TableArn: an ARN names the table."""
+    c = env.c.ddb
+    name = unique("arn")
+    desc = c.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]
+    arn = desc["TableArn"]
+    assert c.describe_table(TableName=arn)["Table"]["TableName"] == name
+    c.put_item(TableName=arn, Item={"pk": {"S": "a"}, "v": {"N": "1"}})
+    assert c.get_item(TableName=name, Key={"pk": {"S": "a"}})["Item"]["v"] == {"N": "1"}
+    got = c.batch_get_item(RequestItems={arn: {"Keys": [{"pk": {"S": "a"}}]}})["Responses"]
+    assert [item["v"] for items in got.values() for item in items] == [{"N": "1"}]
+    assert c.query(
+        TableName=arn, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}}
+    )["Count"] == 1
+    c.delete_table(TableName=arn)
+
+
+def test_several_violations_in_one_message(raw):
+    """Each failed rule is a part: an empty name fails the minimum length and the pattern
+    (recorded on AWS for DescribeTable)."""
+    got = fails(lambda: raw["dynamodb"].describe_table(TableName=""))
+    assert got == (
+        "ValidationException", 400,
+        "2 validation errors detected: Value '' at 'tableName' failed to satisfy constraint: Member must have "
+        "length greater than or equal to 3; Value '' at 'tableName' failed to satisfy constraint: Member must "
+        "satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+    )  # fmt: skip
+
+
+def test_nested_paths(raw):
+    got = fails(lambda: raw["dynamodb"].create_table(
+        TableName="abc", AttributeDefinitions=[{}], KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    ))  # fmt: skip
+    assert got == (
+        "ValidationException", 400,
+        "2 validation errors detected: Value null at 'attributeDefinitions.1.member.attributeName' failed to "
+        "satisfy constraint: Member must not be null; Value null at 'attributeDefinitions.1.member.attributeType' "
+        "failed to satisfy constraint: Member must not be null",
+    )  # fmt: skip
+    got = fails(lambda: raw["dynamodb"].update_table(
+        TableName="abc", StreamSpecification={"StreamEnabled": True, "StreamViewType": ""},
+    ))  # fmt: skip
+    assert got == (
+        "ValidationException", 400,
+        "1 validation error detected: Value '' at 'streamSpecification.streamViewType' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [OLD_IMAGE, KEYS_ONLY, NEW_AND_OLD_IMAGES, NEW_IMAGE]",
+    )  # fmt: skip
+
+
+def test_tag_texts_are_aws_hand_written_ones(raw):
+    arn = "arn:aws:dynamodb:us-east-1:000000000000:table/whatever"
+    assert fails(lambda: raw["dynamodb"].tag_resource(ResourceArn=arn, Tags=[{}])) == (
+        "ValidationException", 400, "The Tag Key provided is invalid, Key: null")  # fmt: skip
+    assert fails(lambda: raw["dynamodb"].tag_resource(ResourceArn=arn, Tags=[{"Key": "k"}])) == (
+        "ValidationException", 400, "The Tag Value provided is invalid, Value: null")  # fmt: skip
+
+
+def test_query_protocol_services_keep_missing_parameter(server):
+    sqs = client("sqs", server.endpoint, validate=False)
+    url = sqs.create_queue(QueueName=unique("mv"))["QueueUrl"]
+    code, status, msg = fails(lambda: sqs.send_message(QueueUrl=url))
+    assert (code, status, msg) == ("MissingParameter", 400, "The request must contain the parameter MessageBody.")
