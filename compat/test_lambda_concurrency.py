@@ -14,8 +14,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from harness import Clients, Env, Tributary, error_of, function_arn, raw_responses, unique, wait_for, zip_bytes
+from harness import REGION, Clients, Env, Tributary, error_of, function_arn, raw_responses, unique, wait_for, zip_bytes
 
 # Appends one JSON line per attempt to $RECORDS_FILE, sleeps `sleep` seconds, and fails when
 # the event asks it to.
@@ -79,10 +82,13 @@ def advance(env: Env, seconds: float) -> None:
 
 
 def raw_rest(env: Env, method: str, path: str, body: dict) -> tuple[int, dict, bytes]:
-    """An unsigned REST-JSON request with a body boto3 would refuse to send."""
+    """A signed REST-JSON request with a body boto3 would refuse to send."""
+    data = json.dumps(body).encode()
+    signed = AWSRequest(method=method, url=env.server.endpoint + path, data=data,
+                        headers={"Content-Type": "application/json"})  # fmt: skip
+    SigV4Auth(Credentials("test", "test"), "lambda", REGION).add_auth(signed)
     req = urllib.request.Request(
-        env.server.endpoint + path, data=json.dumps(body).encode(), method=method,
-        headers={"Content-Type": "application/json"},
+        env.server.endpoint + path, data=data, method=method, headers=dict(signed.headers.items()),
     )  # fmt: skip
     try:
         with urllib.request.urlopen(req, timeout=10) as r:

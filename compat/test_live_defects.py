@@ -16,7 +16,10 @@ import urllib.error
 import urllib.request
 
 import pytest
-from harness import ROLE, Clients, Tributary, unique, wait_for, zip_bytes
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from harness import REGION, ROLE, Clients, Tributary, unique, wait_for, zip_bytes
 
 NOOP_PY = """\
 def handler(event, context):
@@ -207,9 +210,10 @@ def test_sigterm_with_a_hung_invocation_exits_within_the_grace(tmp_path):
     wait_for(lambda: c.lam.get_function(FunctionName=fn)["Configuration"]["State"] == "Active", "function Active")
 
     def invoke():
-        req = urllib.request.Request(
-            f"{srv.endpoint}/2015-03-31/functions/{fn}/invocations", data=b"{}", method="POST"
-        )
+        url = f"{srv.endpoint}/2015-03-31/functions/{fn}/invocations"
+        signed = AWSRequest(method="POST", url=url, data=b"{}")
+        SigV4Auth(Credentials("test", "test"), "lambda", REGION).add_auth(signed)
+        req = urllib.request.Request(url, data=b"{}", method="POST", headers=dict(signed.headers.items()))
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return r.status

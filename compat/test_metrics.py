@@ -94,8 +94,9 @@ def put_workload(env, table: str) -> None:
 @pytest.fixture(scope="module")
 def workload(server, clients, tmp_path_factory):
     """One table, three mappings with EventCount metrics on its stream (no destination, an SQS
-    queue, a queue that does not exist), each with its own failing function; the workload is
-    written once and drained."""
+    queue, a queue that does not exist yet), each with its own failing function; the workload is
+    written once and drained. The third mapping's shard holds at its first failure record until
+    the queue exists, and then delivers both."""
     from harness import Env
 
     env = Env(server, clients, tmp_path_factory.mktemp("workload"))
@@ -103,7 +104,8 @@ def workload(server, clients, tmp_path_factory):
     sqs = client("sqs", server.endpoint)
     url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    missing_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{unique('gone')}"
+    missing_name = unique("later")
+    missing_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{missing_name}"
     mappings = {}
     for name, dest in [("plain", None), ("queue", queue_arn), ("missing", missing_arn)]:
         fn = kind_fn(env)
@@ -115,17 +117,20 @@ def workload(server, clients, tmp_path_factory):
         assert esm["MetricsConfig"] == {"Metrics": ["EventCount"]}
         mappings[name] = (fn, esm["UUID"])
     put_workload(env, table["TableName"])
-    for _, uuid in mappings.values():
-        drain(env, uuid)
+    drain(env, mappings["plain"][1])
+    drain(env, mappings["queue"][1])
 
-    # Records whose delivery failed count as dropped once the delivery (and its retries) is
-    # over; metrics, like CloudWatch's, appear a moment after the fact.
-    def dropped(uuid):
+    # The missing queue refuses: the shard holds and counts the refused tries, until the queue
+    # exists; then both failure records arrive and nothing is dropped.
+    def counters(uuid):
         status = get_json(env, "/_tributary/status")
-        return next(m for m in status["EventSourceMappings"] if m["UUID"] == uuid)["Counters"]["DroppedEvents"]
+        return next(m for m in status["EventSourceMappings"] if m["UUID"] == uuid)["Counters"]
 
-    wait_for(lambda: dropped(mappings["missing"][1]) == 2, "the failed deliveries to count as dropped")
-    return {"table": table, "mappings": mappings, "queue_url": url}
+    wait_for(lambda: counters(mappings["missing"][1])["DestinationDeliveryFailures"] >= 1, "a refused delivery")
+    assert counters(mappings["missing"][1])["OnFailureDestinationDeliveredEvents"] == 0
+    late_url = sqs.create_queue(QueueName=missing_name)["QueueUrl"]
+    drain(env, mappings["missing"][1])
+    return {"table": table, "mappings": mappings, "queue_url": url, "late_queue_url": late_url}
 
 
 # --------------------------------------------------------------------------------------------
@@ -152,11 +157,12 @@ def test_event_counts_are_exact_after_a_known_workload(env, workload):
     assert total(env, "OnFailureDestinationDeliveredEventCount", {"EventSourceMappingUUID": uuid}) == 2
     assert total(env, "DroppedEventCount", {"EventSourceMappingUUID": uuid}) is None
     assert total(env, "DestinationDeliveryFailures", {"FunctionName": fn}) is None
-    # A failed delivery: DestinationDeliveryFailures per batch, and the records count as dropped.
+    # Refused deliveries: DestinationDeliveryFailures per refused try; the shard held until the
+    # queue existed, so both records were delivered and none dropped.
     fn, uuid = workload["mappings"]["missing"]
-    assert total(env, "DestinationDeliveryFailures", {"FunctionName": fn}) == 2
-    assert total(env, "DroppedEventCount", {"EventSourceMappingUUID": uuid}) == 2
-    assert total(env, "OnFailureDestinationDeliveredEventCount", {"EventSourceMappingUUID": uuid}) is None
+    assert total(env, "DestinationDeliveryFailures", {"FunctionName": fn}) >= 1
+    assert total(env, "DroppedEventCount", {"EventSourceMappingUUID": uuid}) is None
+    assert total(env, "OnFailureDestinationDeliveredEventCount", {"EventSourceMappingUUID": uuid}) == 2
 
 
 def test_units_statistics_and_duration(env, workload):

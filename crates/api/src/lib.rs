@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::Method;
-use tributary_service::{Protocol, Request, Response, Service};
 use serde_json::json;
 use tributary_esm::Engine;
 use tributary_functions::{FunctionHost, FunctionSpec};
 use tributary_model::AwsError;
+use tributary_service::{Protocol, Request, Response, Service};
 use tributary_store::Store;
 
 use crate::protocol::{json10_error, json10_ok, rest_error, rest_ok};
@@ -192,7 +192,11 @@ impl Service for Api {
     async fn call(&self, req: Request) -> Response {
         use tracing::Instrument;
         let app = &self.0;
-        let span = match req.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let span = match req
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+        {
             Some(target) => tracing::debug_span!("request", target),
             None => tracing::debug_span!("request", method = %req.method, path = req.uri.path()),
         };
@@ -221,7 +225,9 @@ async fn route(app: Arc<App>, req: Request) -> Response {
     match (route.protocol, route.service.as_str()) {
         (Protocol::Query, "sqs") => return sqs::handle_query(&app, &uri, &headers, &body).await,
         (Protocol::Query, "sns") => return sns::handle_query(&app, &uri, &body).await,
-        (Protocol::Query, "monitoring") => return cloudwatch::handle_query(&app, &uri, &body).await,
+        (Protocol::Query, "monitoring") => {
+            return cloudwatch::handle_query(&app, &uri, &body).await
+        }
         (Protocol::RestXml, "s3") => return s3::handle(&app, &method, &uri, &headers, &body).await,
         (Protocol::RpcV2Cbor, _) => {
             let op = uri.path().rsplit('/').next().unwrap_or_default();

@@ -38,9 +38,6 @@ const BUSY_TICK: Duration = Duration::from_millis(200);
 /// The shortest gap between samples asked for by invocations: under load one sample covers
 /// many batches (their IteratorAge is then known by the last of each shard only).
 const KICK_GAP: Duration = Duration::from_millis(25);
-/// How long the undelivered-discard count of a mapping with a destination must hold still
-/// before it is published as `DroppedEventCount` (longer than a delivery and its retries).
-const DROP_SETTLE: Duration = Duration::from_millis(500);
 /// Failure notes kept per mapping for the dashboard and `status`.
 const FAILURE_NOTES: usize = 20;
 /// Distinct (service, operation) request counters kept; the rest are counted as `other`, so
@@ -147,9 +144,6 @@ struct MappingSeen {
     shard_errors: HashMap<String, (Option<String>, u64)>,
     /// The cumulative `DroppedEventCount` published so far (see [`App::sample_metrics`]).
     dropped_published: u64,
-    /// The engine's undelivered-discard count last seen, when it first had that value (real
-    /// time) and the server clock then.
-    undelivered: (u64, Option<std::time::Instant>, i64),
     failures: VecDeque<FailureNote>,
 }
 
@@ -603,30 +597,11 @@ impl App {
             let delivered = delta(|c| c.destination_delivered_events);
             let delivery_failures = delta(|c| c.destination_delivery_failures);
             let attempts = delta(|c| c.invocations) + delta(|c| c.throttles);
-            // The engine counts every discarded record as dropped, also those it then
-            // delivered to the destination; AWS's DroppedEventCount leaves those out. While a
-            // delivery is in flight (retries included) the difference overstates the drops for
-            // a moment, so with a destination it is published once it held still for
-            // DROP_SETTLE, at the server time it first had that value.
-            let undelivered = new
-                .dropped_events
-                .saturating_sub(new.destination_delivered_events);
-            let real_now = std::time::Instant::now();
-            if seen.undelivered.0 != undelivered || seen.undelivered.1.is_none() {
-                seen.undelivered = (undelivered, Some(real_now), now);
-            }
-            let settled = doc.on_failure.is_none()
-                || seen
-                    .undelivered
-                    .1
-                    .is_some_and(|since| real_now.duration_since(since) >= DROP_SETTLE);
-            let (dropped, dropped_at) = if settled {
-                let d = undelivered.saturating_sub(seen.dropped_published);
-                seen.dropped_published = seen.dropped_published.max(undelivered);
-                (d, seen.undelivered.2)
-            } else {
-                (0, now)
-            };
+            // Records discarded with no destination, or whose failure record could not be
+            // delivered before the stream's retention passed (the engine counts only those).
+            let dropped = delta(|c| c.dropped_events);
+            seen.dropped_published += dropped;
+            let dropped_at = now;
             seen.counters = new;
 
             let fn_dims = function_dimensions(&doc.function_name, &doc.function_arn, None);
@@ -768,7 +743,6 @@ impl App {
                 });
             }
             moved |= polled + invoked + failed + discarded + attempts > 0
-                || undelivered > seen.dropped_published
                 || status.shards.values().any(|s| s.in_flight > 0);
         }
         sampler

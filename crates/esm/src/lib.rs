@@ -94,8 +94,11 @@ pub struct Counters {
     pub filtered_out_events: u64,
     pub invoked_events: u64,
     pub failed_invoke_events: u64,
+    /// Records discarded and lost: no destination, or their failure record could not be
+    /// delivered before the stream's retention passed (DroppedEventCount).
     pub dropped_events: u64,
     pub destination_delivered_events: u64,
+    /// Refused tries to deliver a failure record (DestinationDeliveryFailures).
     pub destination_delivery_failures: u64,
     /// IteratorAge of the last batch, ms.
     pub iterator_age_ms: Option<i64>,

@@ -1075,8 +1075,12 @@ impl Lane {
         let n = records.len() as u64;
         tracing::warn!(uuid = %cfg.uuid, shard = %w.shard.shard_id, records = n,
             condition = condition_name(condition), "discarding records");
-        w.count(|c| c.dropped_events += n);
-        if let Some(dest) = &cfg.on_failure {
+        let Some(dest) = &cfg.on_failure else {
+            w.count(|c| c.dropped_events += n);
+            self.tracker.finish(records.iter().map(|p| p.seq));
+            return true;
+        };
+        {
             let now = w.deps.clock.now_millis();
             let first = &records[0];
             let last = &records[records.len() - 1];
@@ -1149,6 +1153,7 @@ impl Lane {
                         if now - first.arrival_ms > cfg.stream_retention_ms {
                             tracing::warn!(uuid = %cfg.uuid, destination = %dest,
                                 "records passed the stream's retention before their invocation record was delivered");
+                            w.count(|c| c.dropped_events += n);
                             break;
                         }
                         if !w.sleep_or_clock_moved(jitter(backoff)).await {

@@ -59,8 +59,12 @@ impl BrowserPolicy {
             return Ok(());
         };
         let host = host_name(raw);
+        // `localhost.localstack.cloud` is a public name that always resolves to 127.0.0.1
+        // (LocalStack's S3 virtual hosts use it); no page can rebind it to anything else.
         let ok = host == "localhost"
             || host.ends_with(".localhost")
+            || host == "localhost.localstack.cloud"
+            || host.ends_with(".localhost.localstack.cloud")
             || host.parse::<IpAddr>().is_ok()
             || host == host_name(&self.listen_host)
             || self.allowed_hosts.iter().any(|a| {
@@ -148,7 +152,11 @@ mod tests {
         ] {
             assert!(p.host_allowed(&headers(&[("host", ok)])).is_ok(), "{ok}");
         }
-        for bad in ["evil.example:4566", "localhost.evil.example", "xtributary.internal"] {
+        for bad in [
+            "evil.example:4566",
+            "localhost.evil.example",
+            "xtributary.internal",
+        ] {
             assert!(p.host_allowed(&headers(&[("host", bad)])).is_err(), "{bad}");
         }
     }
@@ -162,15 +170,27 @@ mod tests {
             p.origin(&h("http://localhost:3000")),
             Origin::Allowed("http://localhost:3000".into())
         );
-        assert!(matches!(p.origin(&h("http://127.0.0.1:8000")), Origin::Refused(_)));
-        assert!(matches!(p.origin(&h("null")), Origin::Refused(_)));
-        assert_eq!(p.origin(&headers(&[("host", "127.0.0.1:4566")])), Origin::Trusted);
         assert!(matches!(
-            p.origin(&headers(&[("host", "127.0.0.1:4566"), ("sec-fetch-site", "same-site")])),
+            p.origin(&h("http://127.0.0.1:8000")),
+            Origin::Refused(_)
+        ));
+        assert!(matches!(p.origin(&h("null")), Origin::Refused(_)));
+        assert_eq!(
+            p.origin(&headers(&[("host", "127.0.0.1:4566")])),
+            Origin::Trusted
+        );
+        assert!(matches!(
+            p.origin(&headers(&[
+                ("host", "127.0.0.1:4566"),
+                ("sec-fetch-site", "same-site")
+            ])),
             Origin::Refused(_)
         ));
         assert_eq!(
-            p.origin(&headers(&[("host", "127.0.0.1:4566"), ("sec-fetch-site", "same-origin")])),
+            p.origin(&headers(&[
+                ("host", "127.0.0.1:4566"),
+                ("sec-fetch-site", "same-origin")
+            ])),
             Origin::Trusted
         );
     }

@@ -58,7 +58,11 @@ pub fn render(route: &Route, e: &GatewayError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let (content_type, body): (&'static str, Vec<u8>) = match route.protocol {
         Protocol::Query => {
-            let kind = if e.status >= 500 { "Receiver" } else { "Sender" };
+            let kind = if e.status >= 500 {
+                "Receiver"
+            } else {
+                "Sender"
+            };
             let xml = format!(
                 "<ErrorResponse xmlns=\"{}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
                 query_namespace(&route.service),
@@ -123,7 +127,11 @@ pub fn render(route: &Route, e: &GatewayError) -> Response {
     }
     if route.service == "sqs" && route.protocol == Protocol::AwsJson10 {
         // awsQueryCompatible: SDKs read the query error code from this header.
-        let kind = if e.status >= 500 { "Receiver" } else { "Sender" };
+        let kind = if e.status >= 500 {
+            "Receiver"
+        } else {
+            "Sender"
+        };
         if let Ok(v) = HeaderValue::from_str(&format!("{};{kind}", e.code)) {
             h.insert("x-amzn-query-error", v);
         }

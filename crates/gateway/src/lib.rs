@@ -103,7 +103,8 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
         Origin::Allowed(o) => Some(o),
         _ => None,
     };
-    if parts.method == Method::OPTIONS && parts.headers.contains_key("access-control-request-method")
+    if parts.method == Method::OPTIONS
+        && parts.headers.contains_key("access-control-request-method")
     {
         return preflight(allowed.as_deref(), &parts.headers);
     }
@@ -223,7 +224,10 @@ fn with_cors(mut resp: Response, allowed: Option<&str>) -> Response {
         if let Ok(v) = HeaderValue::from_str(origin) {
             h.insert("access-control-allow-origin", v);
         }
-        h.insert("access-control-expose-headers", HeaderValue::from_static(EXPOSED));
+        h.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static(EXPOSED),
+        );
         h.append("vary", HeaderValue::from_static("Origin"));
     }
     resp

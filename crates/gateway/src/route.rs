@@ -57,8 +57,7 @@ pub fn classify(
     }
     if let Some(target) = header(headers, "x-amz-target") {
         let prefix = target.split('.').next().unwrap_or_default();
-        let json11 = header(headers, "content-type")
-            .is_some_and(|c| c.contains("amz-json-1.1"));
+        let json11 = header(headers, "content-type").is_some_and(|c| c.contains("amz-json-1.1"));
         let known = match prefix {
             "DynamoDB_20120810" | "DynamoDBStreams_20120810" => Some(("dynamodb", false)),
             "Logs_20140328" => Some(("logs", true)),
@@ -147,8 +146,11 @@ fn is_lambda_path(path: &str) -> bool {
 }
 
 fn form_action(headers: &HeaderMap, body: &[u8]) -> bool {
-    header(headers, "content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
-        && body.split(|b| *b == b'&').any(|p| p.starts_with(b"Action="))
+    header(headers, "content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+        && body
+            .split(|b| *b == b'&')
+            .any(|p| p.starts_with(b"Action="))
 }
 
 /// An unsigned query request's service, told from its queue URL path or its parameters.
@@ -158,11 +160,22 @@ fn query_service_of(path: &str, body: &[u8]) -> &'static str {
         .split('&')
         .find_map(|p| p.strip_prefix("Action="))
         .unwrap_or_default();
-    if path.len() > 1 || text.contains("QueueUrl=") || action.contains("Queue") || action.ends_with("Message") || action.ends_with("MessageBatch") {
+    if path.len() > 1
+        || text.contains("QueueUrl=")
+        || action.contains("Queue")
+        || action.ends_with("Message")
+        || action.ends_with("MessageBatch")
+    {
         "sqs"
-    } else if text.contains("TopicArn=") || action.contains("Topic") || action.contains("Subscri") || action == "Publish" || action == "PublishBatch" {
+    } else if text.contains("TopicArn=")
+        || action.contains("Topic")
+        || action.contains("Subscri")
+        || action == "Publish"
+        || action == "PublishBatch"
+    {
         "sns"
-    } else if action.contains("Metric") || action.contains("Alarm") || action.contains("Dashboard") {
+    } else if action.contains("Metric") || action.contains("Alarm") || action.contains("Dashboard")
+    {
         "monitoring"
     } else {
         "unknown"
@@ -237,7 +250,10 @@ mod tests {
     #[test]
     fn targets_name_json_services() {
         let r = classify_with(Some("DynamoDB_20120810.PutItem"), "/", Some("dynamodb"));
-        assert_eq!((r.service.as_str(), r.protocol), ("dynamodb", Protocol::AwsJson10));
+        assert_eq!(
+            (r.service.as_str(), r.protocol),
+            ("dynamodb", Protocol::AwsJson10)
+        );
         let r = classify_with(Some("Logs_20140328.PutLogEvents"), "/", Some("logs"));
         assert_eq!(r.protocol, Protocol::AwsJson11);
         let r = classify_with(Some("Kinesis_20131202.PutRecord"), "/", Some("kinesis"));
@@ -246,13 +262,22 @@ mod tests {
 
     #[test]
     fn signing_scope_names_query_and_rest_services() {
-        assert_eq!(classify_with(None, "/", Some("sts")).protocol, Protocol::Query);
-        assert_eq!(classify_with(None, "/b/k", Some("s3")).protocol, Protocol::RestXml);
+        assert_eq!(
+            classify_with(None, "/", Some("sts")).protocol,
+            Protocol::Query
+        );
+        assert_eq!(
+            classify_with(None, "/b/k", Some("s3")).protocol,
+            Protocol::RestXml
+        );
         assert_eq!(
             classify_with(None, "/2015-03-31/functions", Some("lambda")).protocol,
             Protocol::RestJson
         );
-        assert_eq!(classify_with(None, "/_tributary/health", None).protocol, Protocol::Admin);
+        assert_eq!(
+            classify_with(None, "/_tributary/health", None).protocol,
+            Protocol::Admin
+        );
         assert_eq!(
             classify_with(None, "/2015-03-31/functions/f/invocations", None).service,
             "lambda"
@@ -268,10 +293,16 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        assert_eq!(signing_service(&h, &"/".parse().unwrap()).as_deref(), Some("sts"));
+        assert_eq!(
+            signing_service(&h, &"/".parse().unwrap()).as_deref(),
+            Some("sts")
+        );
         let uri: Uri = "/b/k?X-Amz-Credential=AK%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=00"
             .parse()
             .unwrap();
-        assert_eq!(signing_service(&HeaderMap::new(), &uri).as_deref(), Some("s3"));
+        assert_eq!(
+            signing_service(&HeaderMap::new(), &uri).as_deref(),
+            Some("s3")
+        );
     }
 }

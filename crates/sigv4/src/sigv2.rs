@@ -107,7 +107,11 @@ pub(crate) fn string_to_sign(
     });
     // A path-style request that names only a bucket signs it as `/bucket/` (S3's
     // CanonicalizedResource; botocore's `auth_path`).
-    if bucket.is_none() && bucket_only_slash && parts.path.len() > 1 && !parts.path[1..].contains('/') {
+    if bucket.is_none()
+        && bucket_only_slash
+        && parts.path.len() > 1
+        && !parts.path[1..].contains('/')
+    {
         s.push('/');
     }
     let mut sub: Vec<(&str, Option<String>)> = parts

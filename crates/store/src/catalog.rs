@@ -266,7 +266,9 @@ impl<K: Ord + Clone, V: Clone> CowMap<K, V> {
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.0.insert(key, Arc::new(value)).map(Arc::unwrap_or_clone)
+        self.0
+            .insert(key, Arc::new(value))
+            .map(Arc::unwrap_or_clone)
     }
 
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>

@@ -196,7 +196,10 @@ async fn indexes_follow_item_changes_and_skip_items_without_their_keys() {
         .await
         .unwrap();
     assert_eq!(all(&store), vec![(s("a"), s("green"), false)]);
-    assert_eq!(store.catalog().tables.get("T").unwrap().indexes[0].item_count, 1);
+    assert_eq!(
+        store.catalog().tables.get("T").unwrap().indexes[0].item_count,
+        1
+    );
 }
 
 #[tokio::test]

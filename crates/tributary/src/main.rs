@@ -106,11 +106,19 @@ struct ServeArgs {
     credentials: Option<PathBuf>,
     /// An origin whose web pages may call the server (`http://localhost:3000`, or `*`);
     /// repeat for more. Pages of any other origin are refused.
-    #[arg(long = "cors-origin", env = "TRIBUTARY_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "TRIBUTARY_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     cors_origins: Vec<String>,
     /// A host name the server may be reached by, besides loopback names, IP addresses and
     /// the --listen host (its subdomains too); repeat for more.
-    #[arg(long = "allowed-host", env = "TRIBUTARY_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "allowed-host",
+        env = "TRIBUTARY_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     allowed_hosts: Vec<String>,
 }
 

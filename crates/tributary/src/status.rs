@@ -50,7 +50,12 @@ pub struct LogsArgs {
     region: String,
     /// The access key requests are signed with (the secret comes from
     /// AWS_SECRET_ACCESS_KEY, `test` if unset).
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "test", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "AWS_ACCESS_KEY_ID",
+        default_value = "test",
+        hide_env_values = true
+    )]
     access_key: String,
 }
 
