@@ -308,53 +308,70 @@ impl Applier<'_> {
         })
     }
 
-    /// An operand of a SET value, computed from the item before the update.
+    /// An operand of a SET value, computed from the item before the update. Function calls and
+    /// arithmetic recurse here, with a small frame (the depth is bounded by the parser's
+    /// nesting limit); what they compute is done by [`Applier::combine`].
     fn operand(&self, op: &Operand) -> Result<Option<AttributeValue>, AwsError> {
-        use AttributeValue as V;
-        Ok(match op {
-            Operand::Path(p) => p.resolve(self.root).cloned(),
-            Operand::Value(v) => Some(v.clone()),
-            Operand::Size(a) => self
-                .operand(a)?
-                .and_then(|v| size_of(&v))
-                .map(|n| V::N(n.to_string())),
-            Operand::IfNotExists(a, b) => {
-                let first = self.operand(a)?;
-                let second = self.operand(b)?.ok_or_else(not_found)?;
-                Some(first.unwrap_or(second))
+        let (a, b) = match op {
+            Operand::Path(p) => return Ok(p.resolve(self.root).cloned()),
+            Operand::Value(v) => return Ok(Some(v.clone())),
+            Operand::Size(a) => (a, None),
+            Operand::IfNotExists(a, b) | Operand::ListAppend(a, b) | Operand::Arith(_, a, b) => {
+                (a, Some(b))
             }
-            Operand::ListAppend(a, b) => {
-                let x = self.operand(a)?;
-                let y = self.operand(b)?;
-                let mut lists = Vec::with_capacity(2);
-                for v in [x, y] {
-                    match v {
-                        None => return Err(not_found()),
-                        Some(V::L(l)) => lists.push(l),
-                        Some(_) => return Err(bad_type()),
-                    }
-                }
-                let mut out = lists.remove(0);
-                out.extend(lists.remove(0));
-                Some(V::L(out))
-            }
-            Operand::Arith(op, a, b) => {
-                let x = self.operand(a)?;
-                let y = self.operand(b)?;
-                let mut nums = Vec::with_capacity(2);
-                for v in [x, y] {
-                    match v {
-                        None => return Err(not_found()),
-                        Some(V::N(n)) => nums.push(n),
-                        Some(_) => return Err(bad_type()),
-                    }
-                }
-                let r = match op {
-                    ArithOp::Plus => number::add(&nums[0], &nums[1]),
-                    ArithOp::Minus => number::sub(&nums[0], &nums[1]),
-                };
-                Some(V::N(r.map_err(number_error)?))
-            }
-        })
+        };
+        let x = self.operand(a)?;
+        let y = match b {
+            Some(b) => Some(self.operand(b)?),
+            None => None,
+        };
+        combine(op, x, y.flatten())
     }
+}
+
+/// The value of the function call or arithmetic `op` given its operands' values (`None` for a
+/// missing one).
+#[inline(never)]
+fn combine(
+    op: &Operand,
+    x: Option<AttributeValue>,
+    y: Option<AttributeValue>,
+) -> Result<Option<AttributeValue>, AwsError> {
+    use AttributeValue as V;
+    Ok(match op {
+        Operand::Path(_) | Operand::Value(_) => x,
+        Operand::Size(_) => x.and_then(|v| size_of(&v)).map(|n| V::N(n.to_string())),
+        Operand::IfNotExists(..) => {
+            let second = y.ok_or_else(not_found)?;
+            Some(x.unwrap_or(second))
+        }
+        Operand::ListAppend(..) => {
+            let mut lists = Vec::with_capacity(2);
+            for v in [x, y] {
+                match v {
+                    None => return Err(not_found()),
+                    Some(V::L(l)) => lists.push(l),
+                    Some(_) => return Err(bad_type()),
+                }
+            }
+            let mut out = lists.remove(0);
+            out.extend(lists.remove(0));
+            Some(V::L(out))
+        }
+        Operand::Arith(op, ..) => {
+            let mut nums = Vec::with_capacity(2);
+            for v in [x, y] {
+                match v {
+                    None => return Err(not_found()),
+                    Some(V::N(n)) => nums.push(n),
+                    Some(_) => return Err(bad_type()),
+                }
+            }
+            let r = match op {
+                ArithOp::Plus => number::add(&nums[0], &nums[1]),
+                ArithOp::Minus => number::sub(&nums[0], &nums[1]),
+            };
+            Some(V::N(r.map_err(number_error)?))
+        }
+    })
 }
