@@ -1252,14 +1252,25 @@ fn updated_new_projects_the_update_paths() {
 
 #[test]
 fn nesting_limit() {
+    // 31 maps around a number is as deep as DynamoDB stores (the attribute is level 1).
     let mut deep = n("1");
-    for _ in 0..32 {
+    for _ in 0..31 {
         deep = m(&[("x", deep)]);
     }
     let it = item(&[("a", m(&[]))]);
     apply_vals("SET b = :v", &[(":v", deep.clone())], &[], &it).unwrap();
     assert_eq!(
-        apply_vals("SET a.b = :v", &[(":v", deep)], &[], &it).unwrap_err(),
+        apply_vals("SET a.b = :v", &[(":v", deep.clone())], &[], &it).unwrap_err(),
+        "Nesting Levels have exceeded supported limits"
+    );
+    assert_eq!(
+        apply_vals(
+            "SET b = list_append(:l, :v)",
+            &[(":v", l(vec![deep])), (":l", l(vec![]))],
+            &[],
+            &it
+        )
+        .unwrap_err(),
         "Nesting Levels have exceeded supported limits"
     );
 }

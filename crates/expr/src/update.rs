@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use tributary_model::attr::{AttributeValue, Item};
+use tributary_model::attr::{AttributeValue, Item, MAX_NESTING_LEVELS};
 use tributary_model::number;
 use tributary_model::AwsError;
 
@@ -63,9 +63,6 @@ pub struct Update {
     tree: UpdTree,
 }
 
-/// Deepest nesting of maps and lists DynamoDB stores.
-const MAX_NESTING: usize = 32;
-
 fn invalid_path() -> AwsError {
     AwsError::validation(
         "The document path provided in the update expression is invalid for update",
@@ -86,6 +83,9 @@ fn number_error(e: number::NumberError) -> AwsError {
     AwsError::validation(e.to_string())
 }
 
+/// How many maps and lists enclose one another in `v`. Values are at most
+/// [`MAX_NESTING_LEVELS`] deep when parsed, and an update nests them at most one document path
+/// (32 steps) deeper, so this recursion is bounded.
 fn depth(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::M(m) => 1 + m.values().map(depth).max().unwrap_or(0),
@@ -182,7 +182,8 @@ impl Update {
             lenient,
         };
         let new = applier.map(&self.tree, item)?;
-        if new.values().any(|v| depth(v) > MAX_NESTING) {
+        // A top-level attribute is level 1: at most MAX_NESTING_LEVELS - 1 maps and lists.
+        if new.values().any(|v| depth(v) >= MAX_NESTING_LEVELS) {
             return Err(AwsError::validation(
                 "Nesting Levels have exceeded supported limits",
             ));
