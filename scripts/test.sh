@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: unit + integration tests, release build, then the end-to-end suite
-# (compat/) that drives the real binary with the AWS CLI, boto3 and real function runtimes.
+# (compat/) that drives the real binary with the AWS CLI, boto3 and real function runtimes
+# (its nesting tests also against a debug build). Fails if any part fails.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -k tutorial     # extra arguments go to pytest
@@ -90,8 +91,21 @@ if command -v npm >/dev/null && { ! command -v cmake || ! command -v autoreconf 
     fi
 fi
 
-# 5. End-to-end tests against the real binary.
+export PYTHONDONTWRITEBYTECODE=1
+status=0
+
+# 5. The nesting tests once more against a debug build, whose stack frames are the largest (and
+# `cargo run` without --release is how many users start): deeply nested input must get AWS's
+# error there too, not overflow the stack. Cheap after `cargo test --workspace` built the same
+# profile. Extra arguments are for the full run below, so they are not passed here.
+step "cargo build -p tributary (debug)"
+cargo build -p tributary
+step "pytest compat/test_nesting.py (debug build)"
+TRIBUTARY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/tributary" \
+    "$VENV/bin/python" -m pytest compat/test_nesting.py -q || status=$?
+
+# 6. End-to-end tests against the real binary.
 step "pytest compat"
 export TRIBUTARY_BIN="${TRIBUTARY_BIN:-$ROOT/target/release/tributary}"
-export PYTHONDONTWRITEBYTECODE=1
-exec "$VENV/bin/python" -m pytest compat -q "$@"
+"$VENV/bin/python" -m pytest compat -q "$@" || status=$?
+exit "$status"

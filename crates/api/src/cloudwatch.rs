@@ -180,18 +180,7 @@ pub async fn handle_signed(app: &Arc<App>, uri: &Uri, body: &Bytes) -> Response<
 
 /// A Smithy RPC v2 CBOR request for `op`.
 pub async fn handle_cbor(app: &Arc<App>, op: &str, body: &[u8]) -> Response<Body> {
-    let req = if body.is_empty() {
-        Ok(Map::new())
-    } else {
-        match ciborium::from_reader::<ciborium::Value, _>(body) {
-            Ok(v) => match cbor_to_json(v) {
-                Value::Object(m) => Ok(m),
-                _ => Err(AwsError::serialization("Expected a CBOR map")),
-            },
-            Err(e) => Err(AwsError::serialization(format!("Malformed CBOR body: {e}"))),
-        }
-    };
-    let result = req.and_then(|req| dispatch(app, op, &req));
+    let result = parse_cbor_body(body).and_then(|req| dispatch(app, op, &req));
     let (status, doc) = match result {
         Ok(v) => (200, v),
         Err(e) => {
@@ -231,6 +220,26 @@ fn cbor_response(status: u16, doc: &Value) -> Response<Body> {
         h.insert("x-amzn-requestid", id);
     }
     r
+}
+
+/// Deepest CBOR nesting a request may have (arrays, maps and tags). CloudWatch's deepest input
+/// (`MetricDataQueries[].MetricStat.Metric.Dimensions[]`) is about seven; ciborium's own default
+/// (256) would let decoding, conversion and drop recurse far deeper than needed.
+const MAX_CBOR_DEPTH: usize = 32;
+
+/// A Smithy RPC v2 CBOR request body as the JSON document the operations read.
+fn parse_cbor_body(body: &[u8]) -> Result<Map<String, Value>, AwsError> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    match ciborium::de::from_reader_with_recursion_limit::<ciborium::Value, _>(body, MAX_CBOR_DEPTH)
+    {
+        Ok(v) => match cbor_to_json(v) {
+            Value::Object(m) => Ok(m),
+            _ => Err(AwsError::serialization("Expected a CBOR map")),
+        },
+        Err(e) => Err(AwsError::serialization(format!("Malformed CBOR body: {e}"))),
+    }
 }
 
 /// A decoded CBOR request as the JSON document the operations read: timestamps (tag 1) become
@@ -355,7 +364,7 @@ fn query_to_json(params: &Params) -> Map<String, Value> {
     }
     let mut root = Node::default();
     for (k, v) in &params.0 {
-        if k == "Action" || k == "Version" {
+        if k == "Action" || k == "Version" || !crate::query::is_member_path(k) {
             continue;
         }
         let mut node = &mut root;
@@ -1149,5 +1158,61 @@ mod tests {
         assert_eq!(parse_data_token(&t, 10, 20), Some(700));
         assert_eq!(parse_data_token(&t, 10, 21), None);
         assert_eq!(parse_data_token("garbage", 10, 20), None);
+    }
+
+    fn on_small_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn_scoped(s, f)
+                .expect("spawn a test thread")
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+
+    /// A CBOR map `{"a": [[[...[1]...]]]}` with `depth` levels in all.
+    fn nested_cbor(depth: usize) -> Vec<u8> {
+        let mut bytes = vec![0xa1, 0x61, b'a']; // map of one entry, key "a"
+        bytes.extend(std::iter::repeat_n(0x81, depth - 1)); // arrays of one element
+        bytes.push(0x01);
+        bytes
+    }
+
+    #[test]
+    fn cbor_nesting_is_bounded() {
+        on_small_stack(|| {
+            let req = parse_cbor_body(&nested_cbor(MAX_CBOR_DEPTH)).unwrap();
+            assert!(req["a"].is_array());
+            for depth in [MAX_CBOR_DEPTH + 1, 100_000] {
+                let e = parse_cbor_body(&nested_cbor(depth)).unwrap_err();
+                assert_eq!((e.code, e.status), ("SerializationException", 400));
+                assert!(
+                    e.message.contains("RecursionLimitExceeded"),
+                    "{}",
+                    e.message
+                );
+            }
+            // Tags nest too.
+            let mut tags = vec![0xa1, 0x61, b'a'];
+            tags.extend(std::iter::repeat_n(0xc1, 100_000)); // tag 1 (epoch time)
+            tags.push(0x01);
+            assert!(parse_cbor_body(&tags).is_err());
+        });
+    }
+
+    #[test]
+    fn query_parameter_names_with_too_many_segments_are_ignored() {
+        on_small_stack(|| {
+            let deep = vec!["a"; 100_000].join(".");
+            let body = bytes::Bytes::from(format!(
+                "Action=ListMetrics&Namespace=N&{deep}=1&MetricName=M"
+            ));
+            let params = Params::parse(&"/".parse().unwrap(), &body);
+            let req = query_to_json(&params);
+            assert_eq!(req.get("Namespace"), Some(&json!("N")));
+            assert_eq!(req.get("MetricName"), Some(&json!("M")));
+            assert!(!req.contains_key("a"));
+        });
     }
 }

@@ -244,3 +244,49 @@ pub fn max_items(
         None => Ok(page),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde_json refuses input nested deeper than 128 levels while parsing, so a deep body is a
+    /// SerializationException and nothing of ours ever recurses over it. serde_json's own
+    /// recursion to that depth needs more than 256 KiB in a debug build (objects cost more than
+    /// arrays), so this runs on 1 MiB; the server's worker threads have 2 MiB.
+    #[test]
+    fn deep_bodies_are_serialization_errors() {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(1024 * 1024)
+                .spawn_scoped(s, || {
+                    let nested = |depth: usize| {
+                        format!(
+                            r#"{{"a":{}1{}}}"#,
+                            "[".repeat(depth - 1),
+                            "]".repeat(depth - 1)
+                        )
+                    };
+                    assert!(parse_body(nested(127).as_bytes()).is_ok());
+                    for body in [
+                        nested(128),
+                        nested(100_000),
+                        "[".repeat(100_000),
+                        "{\"a\":".repeat(100_000),
+                    ] {
+                        let e = parse_body(body.as_bytes()).unwrap_err();
+                        assert_eq!(
+                            (e.code, e.status, e.message.as_str()),
+                            (
+                                "SerializationException",
+                                400,
+                                "Malformed JSON in request body"
+                            )
+                        );
+                    }
+                })
+                .expect("spawn a test thread")
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        });
+    }
+}

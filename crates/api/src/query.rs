@@ -73,7 +73,7 @@ impl Params {
         rename: &dyn Fn(&str) -> Option<&'static str>,
     ) -> serde_json::Map<String, serde_json::Value> {
         let mut root = Node::default();
-        for (k, v) in &self.0 {
+        for (k, v) in self.0.iter().filter(|(k, _)| is_member_path(k)) {
             root.insert(k.split('.'), v);
         }
         match root.into_json(maps, rename) {
@@ -81,6 +81,18 @@ impl Params {
             _ => serde_json::Map::new(),
         }
     }
+}
+
+/// Most dot-separated segments a parameter name may have to be read as a member path. The
+/// deepest inputs of the query-protocol services we serve are about nine segments
+/// (`MetricDataQueries.member.1.MetricStat.Metric.Dimensions.member.1.Name`); a longer name is
+/// no parameter of any operation and is ignored like other unknown parameters, so the trees
+/// built from names (and the recursion over them) stay shallow whatever a client sends.
+pub const MAX_MEMBER_PATH_SEGMENTS: usize = 16;
+
+/// Whether `name` is short enough to be a member path (see [`MAX_MEMBER_PATH_SEGMENTS`]).
+pub fn is_member_path(name: &str) -> bool {
+    name.split('.').nth(MAX_MEMBER_PATH_SEGMENTS).is_none()
 }
 
 /// A tree of dotted parameter names.
@@ -359,5 +371,29 @@ mod tests {
             escape("a<b>&\"c'\r\n"),
             "a&lt;b&gt;&amp;&quot;c&apos;&#xD;\n"
         );
+    }
+
+    #[test]
+    fn names_with_too_many_segments_are_ignored() {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn_scoped(s, || {
+                    let longest = vec!["a"; MAX_MEMBER_PATH_SEGMENTS].join(".");
+                    let deep = vec!["b"; 100_000].join(".");
+                    let p = params(&[("QueueUrl", "q"), (&longest, "1"), (&deep, "2")]);
+                    let j = p.to_json(&[], &|_| None);
+                    assert_eq!(j["QueueUrl"], "q");
+                    let mut node = &j["a"];
+                    for _ in 1..MAX_MEMBER_PATH_SEGMENTS {
+                        node = &node["a"];
+                    }
+                    assert_eq!(node, "1");
+                    assert!(!j.contains_key("b"));
+                })
+                .expect("spawn a test thread")
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        });
     }
 }

@@ -31,6 +31,14 @@ pub const MAX_FILTERS: usize = 5;
 /// Longest pattern the Lambda model accepts (`Pattern`: string 0..4096).
 pub const MAX_PATTERN_LENGTH: usize = 4096;
 
+/// Deepest nesting of pattern objects (each nested field and each `$or` branch is one level).
+/// AWS documents no limit; the deepest field of a DynamoDB stream record is
+/// `dynamodb.NewImage.<attr>` followed by two levels (`M`, key) for each of up to 31 nested
+/// maps and a type descriptor, 66 levels, so this refuses no pattern that could match a field.
+/// It bounds the recursion of compiling and matching patterns (serde_json's 128-level limit on
+/// the text comes first for deeper JSON).
+pub const MAX_PATTERN_DEPTH: usize = 72;
+
 /// Field names that may not appear inside a `$or` branch, because a pattern using them there is
 /// almost certainly a misplaced operator rather than a field (EventBridge rejects them).
 const RESERVED_IN_OR: &[&str] = &[
@@ -301,11 +309,14 @@ impl ObjectPattern {
     }
 }
 
+/// The objects in `items`, nested arrays flattened (without recursing: a record's arrays can
+/// nest as deep as its JSON).
 fn collect_objects<'a>(items: &'a [Value], out: &mut Vec<&'a Value>) {
-    for item in items {
+    let mut pending: Vec<&'a Value> = items.iter().rev().collect();
+    while let Some(item) = pending.pop() {
         match item {
             Value::Object(_) => out.push(item),
-            Value::Array(inner) => collect_objects(inner, out),
+            Value::Array(inner) => pending.extend(inner.iter().rev()),
             _ => {}
         }
     }
@@ -314,14 +325,13 @@ fn collect_objects<'a>(items: &'a [Value], out: &mut Vec<&'a Value>) {
 /// The leaf values at a record position: a scalar (or null) itself, or the scalars of an array
 /// (nested arrays flattened); objects are never leaves.
 fn collect_leaves<'a>(value: Option<&'a Value>, out: &mut Vec<&'a Value>) {
-    match value {
-        None | Some(Value::Object(_)) => {}
-        Some(Value::Array(items)) => {
-            for item in items {
-                collect_leaves(Some(item), out);
-            }
+    let mut pending: Vec<&'a Value> = value.into_iter().collect();
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Object(_) => {}
+            Value::Array(items) => pending.extend(items.iter().rev()),
+            v => out.push(v),
         }
-        Some(v) => out.push(v),
     }
 }
 
@@ -408,27 +418,41 @@ impl NumericRange {
 fn parse_pattern(text: &str) -> Result<ObjectPattern, String> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| format!("pattern is not valid JSON: {e}"))?;
+    pattern_of(&value)
+}
+
+fn pattern_of(value: &Value) -> Result<ObjectPattern, String> {
     match value {
-        Value::Object(fields) => parse_object(&fields, false),
+        Value::Object(fields) => parse_object(fields, false, 1),
         _ => Err("pattern is not a JSON object".to_owned()),
     }
 }
 
-fn parse_object(fields: &Map<String, Value>, in_or: bool) -> Result<ObjectPattern, String> {
+/// A pattern object at nesting `depth` (the top-level object is 1).
+fn parse_object(
+    fields: &Map<String, Value>,
+    in_or: bool,
+    depth: usize,
+) -> Result<ObjectPattern, String> {
+    if depth > MAX_PATTERN_DEPTH {
+        return Err(format!(
+            "pattern objects nest more than {MAX_PATTERN_DEPTH} levels"
+        ));
+    }
     if fields.is_empty() {
         return Err("empty objects are not allowed".to_owned());
     }
     let mut conditions = Vec::with_capacity(fields.len());
     for (name, value) in fields {
         if name == "$or" {
-            conditions.push(Condition::AnyOf(parse_or(value)?));
+            conditions.push(Condition::AnyOf(parse_or(value, depth)?));
             continue;
         }
         if in_or && RESERVED_IN_OR.contains(&name.as_str()) {
             return Err(format!("{name} is a reserved field name inside $or"));
         }
         let rule = match value {
-            Value::Object(sub) => Rule::Nested(parse_object(sub, in_or)?),
+            Value::Object(sub) => Rule::Nested(parse_object(sub, in_or, depth + 1)?),
             Value::Array(items) => Rule::Leaf(parse_leaf(items)?),
             _ => return Err(format!("\"{name}\" must be an object or an array")),
         };
@@ -440,14 +464,15 @@ fn parse_object(fields: &Map<String, Value>, in_or: bool) -> Result<ObjectPatter
     Ok(ObjectPattern { conditions })
 }
 
-fn parse_or(value: &Value) -> Result<Vec<ObjectPattern>, String> {
+/// The branches of a `$or` found in a pattern object at `depth`.
+fn parse_or(value: &Value, depth: usize) -> Result<Vec<ObjectPattern>, String> {
     let Value::Array(items) = value else {
         return Err("$or must be followed by an array".to_owned());
     };
     let branches = items
         .iter()
         .map(|item| match item {
-            Value::Object(fields) => parse_object(fields, true),
+            Value::Object(fields) => parse_object(fields, true, depth + 1),
             _ => Err("only objects are allowed in a $or array".to_owned()),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -1648,5 +1673,87 @@ mod tests {
             validate_filter_criteria(&six),
             Err(FilterError::TooManyFilters { count: 6 })
         );
+    }
+
+    fn on_small_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn_scoped(s, f)
+                .expect("spawn a test thread")
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+
+    /// `{"a": {"a": ... {"a": ["x"]}}}`, `depth` objects deep.
+    fn nested_pattern(depth: usize) -> String {
+        format!("{}[\"x\"]{}", r#"{"a": "#.repeat(depth), "}".repeat(depth))
+    }
+
+    /// `{"$or": [{"b": ["y"]}, {"$or": [...]}]}`, `depth` objects deep.
+    fn nested_or(depth: usize) -> String {
+        let mut p = r#"{"a": ["x"]}"#.to_owned();
+        for _ in 1..depth {
+            p = format!(r#"{{"$or": [{{"b": ["y"]}}, {p}]}}"#);
+        }
+        p
+    }
+
+    #[test]
+    fn pattern_nesting_is_bounded() {
+        // Compiling and matching, on a small stack, from patterns already read as JSON.
+        let deepest: Vec<Value> = [nested_pattern(MAX_PATTERN_DEPTH), nested_or(60)]
+            .iter()
+            .map(|p| serde_json::from_str(p).unwrap())
+            .collect();
+        let too_deep: Value = serde_json::from_str(&nested_pattern(MAX_PATTERN_DEPTH + 1)).unwrap();
+        let deep_record = json!({"a": serde_json::from_str::<Value>(
+            &nested_pattern(MAX_PATTERN_DEPTH - 1)).unwrap()});
+        on_small_stack(move || {
+            let record = insert(json!({"k": {"S": "1"}}));
+            // Each `$or` level takes two JSON levels, so serde_json's 128 caps that shape first.
+            for pattern in &deepest {
+                let set = FilterSet {
+                    patterns: vec![pattern_of(pattern).unwrap()],
+                };
+                assert!(!set.matches(&record), "{pattern}");
+                assert_eq!(set.matches(&deep_record), pattern == &deepest[0]);
+            }
+            let reason = pattern_of(&too_deep).unwrap_err();
+            assert!(reason.contains("nest more than"), "{reason}");
+        });
+
+        // The whole path, text included. serde_json's own recursion (up to its 128 levels) needs
+        // more than 256 KiB in a debug build, so this runs on 1 MiB; the server's worker
+        // threads have 2 MiB.
+        std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(|| {
+                let refused = |pattern: String, reason: &str| {
+                    let criteria = json!({"Filters": [{"Pattern": pattern}]});
+                    let err = validate_filter_criteria(&criteria).unwrap_err();
+                    assert_eq!(err.code(), "InvalidParameterValueException");
+                    assert_eq!(err.to_string(), "Invalid filter pattern definition.");
+                    match err {
+                        FilterError::InvalidPattern { reason: got } => {
+                            assert!(got.contains(reason), "{got}")
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                };
+                assert!(FilterSet::compile(&[nested_pattern(MAX_PATTERN_DEPTH)]).is_ok());
+                refused(nested_pattern(MAX_PATTERN_DEPTH + 1), "nest more than");
+                refused(nested_or(MAX_PATTERN_DEPTH), "recursion limit exceeded");
+                // Deeper JSON is refused by serde_json's own limit, within 4096 characters.
+                refused(nested_pattern(500), "recursion limit exceeded");
+                refused(format!("{}1", "[".repeat(4000)), "recursion limit exceeded");
+                // Past 4096 characters the model constraint answers first.
+                let err = FilterSet::compile(&[nested_pattern(100_000)]).unwrap_err();
+                assert_eq!(err.code(), "ValidationException");
+            })
+            .expect("spawn a test thread")
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
     }
 }

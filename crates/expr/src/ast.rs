@@ -1,4 +1,6 @@
-//! Validated expression trees: placeholders resolved, functions known and checked.
+//! Validated expression trees: placeholders resolved, functions known and checked. A tree is
+//! never deeper than the nesting its source wrote (`AND`/`OR` chains are flat), which the parser
+//! bounds, so the recursive walks here and in `eval` are bounded too.
 
 use tributary_model::attr::AttributeValue;
 
@@ -29,8 +31,10 @@ pub(crate) enum Cond {
     BeginsWith(Operand, Operand),
     Contains(Operand, Operand),
     Not(Box<Cond>),
-    And(Box<Cond>, Box<Cond>),
-    Or(Box<Cond>, Box<Cond>),
+    /// Two or more conditions, all of which must hold; evaluated in order.
+    And(Vec<Cond>),
+    /// Two or more conditions, one of which must hold; evaluated in order.
+    Or(Vec<Cond>),
 }
 
 impl Operand {
@@ -68,9 +72,10 @@ impl Cond {
             Cond::Exists(p) | Cond::NotExists(p) => out.push(p.clone()),
             Cond::Type(a, _) => a.collect_paths(out),
             Cond::Not(c) => c.collect_paths(out),
-            Cond::And(a, b) | Cond::Or(a, b) => {
-                a.collect_paths(out);
-                b.collect_paths(out);
+            Cond::And(terms) | Cond::Or(terms) => {
+                for t in terms {
+                    t.collect_paths(out);
+                }
             }
         }
     }

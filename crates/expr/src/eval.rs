@@ -146,7 +146,34 @@ fn cmp_holds(op: CmpOp, a: Option<&AttributeValue>, b: Option<&AttributeValue>) 
     }
 }
 
+/// Whether `c` holds for `item`. Only `NOT`, `AND` and `OR` recurse, and with a small frame:
+/// the leaves are evaluated by [`leaf`].
 pub(crate) fn cond(c: &Cond, item: &Item) -> bool {
+    match c {
+        Cond::Not(inner) => !cond(inner, item),
+        Cond::And(terms) => {
+            for t in terms {
+                if !cond(t, item) {
+                    return false;
+                }
+            }
+            true
+        }
+        Cond::Or(terms) => {
+            for t in terms {
+                if cond(t, item) {
+                    return true;
+                }
+            }
+            false
+        }
+        other => leaf(other, item),
+    }
+}
+
+/// A condition without sub-conditions.
+#[inline(never)]
+fn leaf(c: &Cond, item: &Item) -> bool {
     match c {
         Cond::Cmp(op, a, b) => {
             let x = operand(a, item);
@@ -191,8 +218,6 @@ pub(crate) fn cond(c: &Cond, item: &Item) -> bool {
             (Some(x), Some(y)) => contains(&x, &y),
             _ => false,
         },
-        Cond::Not(c) => !cond(c, item),
-        Cond::And(a, b) => cond(a, item) && cond(b, item),
-        Cond::Or(a, b) => cond(a, item) || cond(b, item),
+        Cond::Not(_) | Cond::And(_) | Cond::Or(_) => cond(c, item),
     }
 }

@@ -120,9 +120,11 @@ pub(crate) fn extract(c: &Cond) -> Result<KeyConditions, AwsError> {
 
 fn collect(c: &Cond, parts: &mut Vec<KeyPart>) -> Result<(), AwsError> {
     let (op, operands, op_name): (KeyOp, Vec<&Operand>, &str) = match c {
-        Cond::And(a, b) => {
-            collect(a, parts)?;
-            return collect(b, parts);
+        Cond::And(terms) => {
+            for t in terms {
+                collect(t, parts)?;
+            }
+            return Ok(());
         }
         Cond::Cmp(op, a, b) => {
             let k = match op {

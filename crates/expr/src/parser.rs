@@ -4,6 +4,12 @@
 //! parentheses (`((x))`) are rejected while parsing; where DynamoDB's parser would still be
 //! looking ahead to choose between a parenthesised operand and a parenthesised condition, the
 //! complaint waits until that choice is made, so a syntax error found first wins.
+//!
+//! Recursion is bounded: `AND`/`OR` chains are parsed in a loop into one n-ary node, and every
+//! construct that does recurse (a parenthesis, `NOT`, a function call) first calls
+//! [`Parser::enter`], which refuses to go deeper than [`MAX_NESTING`]. Every later pass over the
+//! trees (validation, evaluation, update application, drop) recurses at most as deep as the
+//! nesting written, so it is bounded too.
 
 use crate::lexer::{tokenize, Tok, Token};
 
@@ -25,7 +31,9 @@ pub(crate) struct RawPath(pub Vec<RawElem>);
 pub(crate) enum RawOperand {
     Path(RawPath),
     Value(String),
-    Func(String, Vec<RawOperand>),
+    /// A function call: its name and arguments (boxed, like [`RawCond`]'s leaves, to keep the
+    /// parser's values small).
+    Func(Box<(String, Vec<RawOperand>)>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +59,27 @@ impl CmpOp {
     }
 }
 
+/// A condition without sub-conditions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RawCond {
+pub(crate) enum RawLeaf {
     Cmp(CmpOp, RawOperand, RawOperand),
     Between(RawOperand, RawOperand, RawOperand),
     In(RawOperand, Vec<RawOperand>),
     Func(String, Vec<RawOperand>),
+}
+
+/// A condition as written. Leaves are boxed so that the values the recursive functions below
+/// pass around stay small: in a debug build every temporary gets its own stack slot, and the
+/// stack used per nesting level is what [`MAX_NESTING`] must be safe for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RawCond {
+    Leaf(Box<RawLeaf>),
     Not(Box<RawCond>),
-    And(Box<RawCond>, Box<RawCond>),
-    Or(Box<RawCond>, Box<RawCond>),
+    /// Two or more conditions joined by `AND`, in source order (`AND` is associative, so a chain
+    /// is one node however long it is).
+    And(Vec<RawCond>),
+    /// Two or more conditions joined by `OR`, in source order.
+    Or(Vec<RawCond>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,12 +121,23 @@ impl Section {
     }
 }
 
+/// Deepest nesting the parsers accept: open parentheses, `NOT` operators and function calls
+/// around the token being read, added up. DynamoDB caps expressions at 4 KB and 300 operators
+/// but documents no nesting limit; 50 is far beyond hand-written expressions and leaves room for
+/// generated ones (boto3 writes `a & b & c` as `((a AND b) AND c)`, one level per condition),
+/// while the deepest accepted expression still parses, validates and evaluates in well under
+/// 256 KiB of stack in a debug build (about 3 KiB per level there at worst, for
+/// `(a = :v AND (b = :v AND ...))`; the tests run at the limit on such a stack).
+pub(crate) const MAX_NESTING: usize = 50;
+
 /// Why parsing stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ParseFail {
     /// Syntax error at this token index; the message is built from the token stream.
     Syntax(usize),
     RedundantParens,
+    /// Nesting deeper than [`MAX_NESTING`].
+    TooDeep,
 }
 
 type PResult<T> = Result<T, ParseFail>;
@@ -129,6 +160,8 @@ pub(crate) struct Parser<'s> {
     pos: usize,
     /// Open "undecided" regions, each holding a postponed redundant-parentheses complaint.
     zones: Vec<bool>,
+    /// Nesting levels open around the current token (see [`MAX_NESTING`]).
+    depth: usize,
 }
 
 impl<'s> Parser<'s> {
@@ -138,6 +171,7 @@ impl<'s> Parser<'s> {
             toks: tokenize(src),
             pos: 0,
             zones: Vec::new(),
+            depth: 0,
         }
     }
 
@@ -171,6 +205,22 @@ impl<'s> Parser<'s> {
         } else {
             self.fail()
         }
+    }
+
+    /// Opens one nesting level; past [`MAX_NESTING`] levels it fails instead, so no input can
+    /// make the parser recurse without bound. Each successful `enter` is paired with a
+    /// [`Parser::leave`] on the way out; an error skips the `leave`, which is fine because every
+    /// error ends the parse (nothing catches one and parses on).
+    fn enter(&mut self) -> PResult<()> {
+        if self.depth >= MAX_NESTING {
+            return Err(ParseFail::TooDeep);
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
     }
 
     fn redundant_parens(&mut self) -> PResult<()> {
@@ -257,28 +307,38 @@ impl<'s> Parser<'s> {
                 let i = self.bump();
                 let name = self.text(i).to_owned();
                 self.bump();
-                let mut args = vec![self.operand()?];
-                while self.peek() == Tok::Comma {
-                    self.bump();
-                    args.push(self.operand()?);
-                }
-                self.expect(Tok::RParen)?;
-                Ok(RawOperand::Func(name, args))
+                self.enter()?;
+                let args = self.arguments()?;
+                self.leave();
+                Ok(RawOperand::Func(Box::new((name, args))))
             }
             Tok::Id | Tok::NameSub => Ok(RawOperand::Path(self.path()?)),
             _ => self.fail(),
         }
     }
 
+    /// A function's arguments after its `(`, and the closing `)`.
+    fn arguments(&mut self) -> PResult<Vec<RawOperand>> {
+        let mut args = vec![self.operand()?];
+        while self.peek() == Tok::Comma {
+            self.bump();
+            args.push(self.operand()?);
+        }
+        self.expect(Tok::RParen)?;
+        Ok(args)
+    }
+
     /// `operand := path | :value | func | '(' operand ')'`; returns whether it was parenthesised.
     fn operand_p(&mut self) -> PResult<(RawOperand, bool)> {
         if self.peek() == Tok::LParen {
+            self.enter()?;
             self.bump();
             let (inner, parened) = self.operand_p()?;
             self.expect(Tok::RParen)?;
             if parened {
                 self.redundant_parens()?;
             }
+            self.leave();
             Ok((inner, true))
         } else {
             Ok((self.plain_operand()?, false))
@@ -304,30 +364,28 @@ impl<'s> Parser<'s> {
         Ok(self.continue_or(first)?.0)
     }
 
-    fn and_cond(&mut self) -> PResult<RawCond> {
-        let first = self.unary_cond()?;
-        Ok(self.continue_and(first)?.0)
-    }
-
-    /// Given a parsed unary condition, parses any `AND`/`OR` continuation (AND binds tighter,
-    /// both associate to the right). The flag tells whether anything was added.
+    /// Given a parsed unary condition, parses any `AND`/`OR` continuation (AND binds tighter).
+    /// Chains are read in a loop into n-ary nodes, so their length costs no stack. The flag
+    /// tells whether anything was added.
     fn continue_or(&mut self, first: RawCond) -> PResult<(RawCond, bool)> {
-        let (left, extended) = self.continue_and(first)?;
-        if self.peek() == Tok::Or {
+        let mut or_terms = Vec::new();
+        let mut and_terms = vec![first];
+        loop {
+            match self.peek() {
+                Tok::And => {}
+                Tok::Or => or_terms.push(chain(std::mem::take(&mut and_terms), RawCond::And)),
+                _ => break,
+            }
             self.bump();
-            let right = self.or_cond()?;
-            return Ok((RawCond::Or(Box::new(left), Box::new(right)), true));
+            and_terms.push(self.unary_cond()?);
         }
-        Ok((left, extended))
-    }
-
-    fn continue_and(&mut self, first: RawCond) -> PResult<(RawCond, bool)> {
-        if self.peek() == Tok::And {
-            self.bump();
-            let right = self.and_cond()?;
-            return Ok((RawCond::And(Box::new(first), Box::new(right)), true));
+        let extended = !or_terms.is_empty() || and_terms.len() > 1;
+        let last = chain(and_terms, RawCond::And);
+        if or_terms.is_empty() {
+            return Ok((last, extended));
         }
-        Ok((first, false))
+        or_terms.push(last);
+        Ok((RawCond::Or(or_terms), true))
     }
 
     fn is_comparison_start(t: Tok) -> bool {
@@ -355,7 +413,7 @@ impl<'s> Parser<'s> {
                 let lo = self.operand()?;
                 self.expect(Tok::And)?;
                 let hi = self.operand()?;
-                return Ok(RawCond::Between(lhs, lo, hi));
+                return Ok(leaf(RawLeaf::Between(lhs, lo, hi)));
             }
             Tok::In => {
                 self.bump();
@@ -366,13 +424,13 @@ impl<'s> Parser<'s> {
                     list.push(self.operand()?);
                 }
                 self.expect(Tok::RParen)?;
-                return Ok(RawCond::In(lhs, list));
+                return Ok(leaf(RawLeaf::In(lhs, list)));
             }
             _ => return self.fail(),
         };
         self.bump();
         let rhs = self.operand()?;
-        Ok(RawCond::Cmp(op, lhs, rhs))
+        Ok(leaf(RawLeaf::Cmp(op, lhs, rhs)))
     }
 
     /// Completes a primary whose first operand has been read (inside an undecided region).
@@ -382,10 +440,11 @@ impl<'s> Parser<'s> {
             self.close_zone(zone)?;
             return self.comparison_rest(lhs);
         }
-        if let RawOperand::Func(name, args) = lhs {
+        if let RawOperand::Func(call) = lhs {
+            let (name, args) = *call;
             if Self::is_condition_follower(next) {
                 self.close_zone(zone)?;
-                return Ok(RawCond::Func(name, args));
+                return Ok(leaf(RawLeaf::Func(name, args)));
             }
         }
         self.drop_zone(zone);
@@ -397,61 +456,110 @@ impl<'s> Parser<'s> {
         match self.peek() {
             Tok::Not => {
                 self.bump();
+                self.enter()?;
                 let inner = self.unary_cond()?;
+                self.leave();
                 Ok(RawCond::Not(Box::new(inner)))
             }
             Tok::LParen => {
                 self.open_zone();
                 let mut zone = true;
-                match self.group(&mut zone) {
-                    Ok(Group::Cond(c, _)) => {
-                        self.close_zone(&mut zone)?;
-                        Ok(c)
-                    }
-                    Ok(Group::Operand(op, _)) => self.finish_primary(op, &mut zone),
-                    Err(e) => {
-                        self.drop_zone(&mut zone);
-                        Err(e)
-                    }
-                }
+                let group = self.group(&mut zone);
+                self.finish_group_primary(group, &mut zone)
             }
-            _ => {
-                self.open_zone();
-                let mut zone = true;
-                match self.plain_operand() {
-                    Ok(op) => self.finish_primary(op, &mut zone),
-                    Err(e) => {
-                        self.drop_zone(&mut zone);
-                        Err(e)
-                    }
-                }
+            _ => self.plain_primary(),
+        }
+    }
+
+    /// A primary that starts with `(`, once its group is parsed.
+    fn finish_group_primary(&mut self, group: PResult<Group>, zone: &mut bool) -> PResult<RawCond> {
+        match group {
+            Ok(Group::Cond(c, _)) => {
+                self.close_zone(zone)?;
+                Ok(c)
+            }
+            Ok(Group::Operand(op, _)) => self.finish_primary(op, zone),
+            Err(e) => {
+                self.drop_zone(zone);
+                Err(e)
             }
         }
     }
 
-    /// Parses `'(' ... ')'` where the content may be a condition or an operand.
-    fn group(&mut self, zone: &mut bool) -> PResult<Group> {
-        self.expect(Tok::LParen)?;
-        let content = match self.peek() {
-            Tok::Not => {
-                self.close_zone(zone)?;
-                let c = self.or_cond()?;
-                Group::Cond(c, false)
+    /// A primary that starts with an operand.
+    fn plain_primary(&mut self) -> PResult<RawCond> {
+        self.open_zone();
+        let mut zone = true;
+        match self.plain_operand() {
+            Ok(op) => self.finish_primary(op, &mut zone),
+            Err(e) => {
+                self.drop_zone(&mut zone);
+                Err(e)
             }
-            Tok::LParen => match self.group(zone)? {
+        }
+    }
+
+    /// Parses `'(' ... ')'` where the content may be a condition or an operand. This function,
+    /// [`Parser::continue_or`] and [`Parser::unary_cond`] are the recursion of nested
+    /// conditions, so they keep their frames small and leave the rest to helpers.
+    /// Called at a `(`.
+    fn group(&mut self, zone: &mut bool) -> PResult<Group> {
+        self.enter()?;
+        self.bump();
+        let content = if self.peek() == Tok::Not {
+            self.close_zone(zone)?;
+            Group::Cond(self.or_cond()?, false)
+        } else {
+            let first = if self.peek() == Tok::LParen {
+                self.group(zone)?
+            } else {
+                Group::Operand(self.plain_operand()?, false)
+            };
+            match first {
                 Group::Cond(c, g) => {
                     self.close_zone(zone)?;
                     let (c, extended) = self.continue_or(c)?;
                     Group::Cond(c, g && !extended)
                 }
-                Group::Operand(op, parened) => self.group_after_operand(op, parened, zone)?,
-            },
-            _ => {
-                let op = self.plain_operand()?;
-                self.group_after_operand(op, false, zone)?
+                Group::Operand(op, parened) => match self.operand_in_group(op, parened, zone)? {
+                    Group::Cond(c, _) => Group::Cond(self.continue_or(c)?.0, false),
+                    operand => operand,
+                },
             }
         };
         self.expect(Tok::RParen)?;
+        self.leave();
+        self.close_group(content)
+    }
+
+    /// Inside a group, after its first operand: a comparison makes it a condition (which the
+    /// caller continues with any `AND`/`OR`); a closing parenthesis leaves it an operand.
+    fn operand_in_group(
+        &mut self,
+        op: RawOperand,
+        parened: bool,
+        zone: &mut bool,
+    ) -> PResult<Group> {
+        let next = self.peek();
+        if Self::is_comparison_start(next) {
+            self.close_zone(zone)?;
+            return Ok(Group::Cond(self.comparison_rest(op)?, false));
+        }
+        if next == Tok::RParen {
+            return Ok(Group::Operand(op, parened));
+        }
+        if let RawOperand::Func(call) = op {
+            let (name, args) = *call;
+            if matches!(next, Tok::And | Tok::Or) {
+                self.close_zone(zone)?;
+                return Ok(Group::Cond(leaf(RawLeaf::Func(name, args)), false));
+            }
+        }
+        self.fail()
+    }
+
+    /// After a group's `)`: parentheses around something already parenthesised are redundant.
+    fn close_group(&mut self, content: Group) -> PResult<Group> {
         Ok(match content {
             Group::Cond(c, redundant) => {
                 if redundant {
@@ -466,33 +574,6 @@ impl<'s> Parser<'s> {
                 Group::Operand(op, true)
             }
         })
-    }
-
-    /// Inside a group, after its first operand: a comparison (and more) makes it a condition;
-    /// a closing parenthesis leaves it an operand.
-    fn group_after_operand(
-        &mut self,
-        op: RawOperand,
-        parened: bool,
-        zone: &mut bool,
-    ) -> PResult<Group> {
-        let next = self.peek();
-        if Self::is_comparison_start(next) {
-            self.close_zone(zone)?;
-            let c = self.comparison_rest(op)?;
-            return Ok(Group::Cond(self.continue_or(c)?.0, false));
-        }
-        if next == Tok::RParen {
-            return Ok(Group::Operand(op, parened));
-        }
-        if let RawOperand::Func(name, args) = op {
-            if matches!(next, Tok::And | Tok::Or) {
-                self.close_zone(zone)?;
-                let (c, _) = self.continue_or(RawCond::Func(name, args))?;
-                return Ok(Group::Cond(c, false));
-            }
-        }
-        self.fail()
     }
 
     // ----- update -----
@@ -592,8 +673,10 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// Called at a `(`.
     fn sv_group(&mut self, zone: &mut bool) -> PResult<SvGroup> {
-        self.expect(Tok::LParen)?;
+        self.enter()?;
+        self.bump();
         let first = if self.peek() == Tok::LParen {
             self.sv_group(zone)?
         } else {
@@ -612,6 +695,7 @@ impl<'s> Parser<'s> {
             },
         };
         self.expect(Tok::RParen)?;
+        self.leave();
         Ok(match content {
             SvGroup::Arith(op, a, b, parened) => {
                 if parened {
@@ -641,6 +725,20 @@ impl<'s> Parser<'s> {
         }
         Ok(paths)
     }
+}
+
+fn leaf(l: RawLeaf) -> RawCond {
+    RawCond::Leaf(Box::new(l))
+}
+
+/// One term as itself, several joined by `join`.
+fn chain(mut terms: Vec<RawCond>, join: fn(Vec<RawCond>) -> RawCond) -> RawCond {
+    if terms.len() == 1 {
+        if let Some(only) = terms.pop() {
+            return only;
+        }
+    }
+    join(terms)
 }
 
 fn arith_op(t: Tok) -> Option<ArithOp> {

@@ -1252,14 +1252,25 @@ fn updated_new_projects_the_update_paths() {
 
 #[test]
 fn nesting_limit() {
+    // 31 maps around a number is as deep as DynamoDB stores (the attribute is level 1).
     let mut deep = n("1");
-    for _ in 0..32 {
+    for _ in 0..31 {
         deep = m(&[("x", deep)]);
     }
     let it = item(&[("a", m(&[]))]);
     apply_vals("SET b = :v", &[(":v", deep.clone())], &[], &it).unwrap();
     assert_eq!(
-        apply_vals("SET a.b = :v", &[(":v", deep)], &[], &it).unwrap_err(),
+        apply_vals("SET a.b = :v", &[(":v", deep.clone())], &[], &it).unwrap_err(),
+        "Nesting Levels have exceeded supported limits"
+    );
+    assert_eq!(
+        apply_vals(
+            "SET b = list_append(:l, :v)",
+            &[(":v", l(vec![deep])), (":l", l(vec![]))],
+            &[],
+            &it
+        )
+        .unwrap_err(),
         "Nesting Levels have exceeded supported limits"
     );
 }
@@ -1540,4 +1551,268 @@ fn legacy_entry_points_still_work() {
     assert!(e.message.contains("attribute value: :zz"));
     let acts = parse_update("SET m.x = :a", &nm, &vs, &mut Usage::default()).unwrap();
     assert!(apply_set(&mut Item::new(), &acts).is_err());
+}
+
+// ----- nesting limits -----
+//
+// Each nesting shape is tried at the limit (accepted, or failing for another reason only once
+// parsed), one past it, and pathologically deep. All of it runs on a 256 KiB stack, so a change
+// that makes parsing, validating or evaluating recurse deeper or with bigger frames overflows
+// here (`cargo test` builds without optimisations, where frames are largest) instead of aborting
+// a server.
+
+const SMALL_STACK: usize = 256 * 1024;
+
+fn on_small_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(SMALL_STACK)
+            .spawn_scoped(s, f)
+            .expect("spawn a test thread")
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
+
+const LIMIT: usize = parser::MAX_NESTING;
+
+fn too_deep(kind: &str) -> String {
+    format!(
+        "Invalid {kind}: The expression has too many nesting levels; maximum nesting levels: {LIMIT}"
+    )
+}
+
+/// `(a = :n AND (a = :n AND ... a = :n))`, `levels` parentheses deep: the shape that costs the
+/// parser the most stack per level.
+fn right_nested(levels: usize) -> String {
+    let mut e = "a = :n".to_owned();
+    for _ in 0..levels {
+        e = format!("(a = :n AND {e})");
+    }
+    e
+}
+
+/// `((a = :n AND a = :n) AND a = :n)`: what boto3 writes for `c1 & c2 & c3`.
+fn left_nested(levels: usize) -> String {
+    let mut e = "a = :n".to_owned();
+    for _ in 0..levels {
+        e = format!("({e} AND a = :n)");
+    }
+    e
+}
+
+fn nots(levels: usize) -> String {
+    format!("{}a = :n", "NOT ".repeat(levels))
+}
+
+/// `NOT (NOT (... a = :n))`: each `NOT (` is two levels.
+fn not_groups(pairs: usize) -> String {
+    format!("{}a = :n{}", "NOT (".repeat(pairs), ")".repeat(pairs))
+}
+
+fn if_not_exists_chain(levels: usize) -> String {
+    format!(
+        "SET a = {}:n{}",
+        "if_not_exists(a, ".repeat(levels),
+        ")".repeat(levels)
+    )
+}
+
+#[test]
+fn conditions_nested_up_to_the_limit_parse_and_evaluate() {
+    on_small_stack(|| {
+        let it = item(&[("a", n("1"))]);
+        for (e, holds) in [
+            (right_nested(LIMIT), true),
+            (left_nested(LIMIT), true),
+            // An even number of NOTs cancels out.
+            (nots(LIMIT), LIMIT % 2 != 1),
+            (not_groups(LIMIT / 2), LIMIT / 2 % 2 != 1),
+        ] {
+            let c = cond(&e).unwrap_or_else(|m| panic!("{e}: {m}"));
+            assert_eq!(c.eval(&it), holds, "{e}");
+            assert_eq!(
+                c.clone().eval(&Item::new()),
+                !holds && e.starts_with("NOT"),
+                "{e}"
+            );
+        }
+    });
+}
+
+#[test]
+fn conditions_nested_past_the_limit_are_rejected() {
+    on_small_stack(|| {
+        for e in [
+            right_nested(LIMIT + 1),
+            left_nested(LIMIT + 1),
+            nots(LIMIT + 1),
+            not_groups(LIMIT / 2 + 1),
+            format!("a = {}:n{}", "(".repeat(LIMIT + 1), ")".repeat(LIMIT + 1)),
+            format!("size({}a{}) = :n", "(".repeat(LIMIT), ")".repeat(LIMIT)),
+        ] {
+            assert_eq!(cond_err(&e), too_deep("ConditionExpression"), "{e}");
+        }
+        // Right at the limit those two parse, then fail DynamoDB's redundant-parentheses rule.
+        for e in [
+            format!("a = {}:n{}", "(".repeat(LIMIT), ")".repeat(LIMIT)),
+            format!(
+                "size({}a{}) = :n",
+                "(".repeat(LIMIT - 1),
+                ")".repeat(LIMIT - 1)
+            ),
+        ] {
+            assert_eq!(
+                cond_err(&e),
+                "Invalid ConditionExpression: The expression has redundant parentheses;"
+            );
+        }
+    });
+}
+
+#[test]
+fn every_condition_parameter_reports_deep_nesting_under_its_own_name() {
+    on_small_stack(|| {
+        let (nm, vs) = (names(), values());
+        let deep = right_nested(LIMIT + 1);
+        let mut ph = Placeholders::new(&nm, &vs);
+        let e = parse_condition(&deep, ExprKind::Filter, &mut ph).unwrap_err();
+        assert_eq!(
+            (e.code, e.message),
+            ("ValidationException", too_deep("FilterExpression"))
+        );
+        let e = parse_key_condition(&deep, &mut ph).unwrap_err();
+        assert_eq!(
+            (e.code, e.message),
+            ("ValidationException", too_deep("KeyConditionExpression"))
+        );
+    });
+}
+
+#[test]
+fn pathological_nesting_fails_without_recursing() {
+    on_small_stack(|| {
+        // The public entry points refuse anything over 4 KB before parsing...
+        let huge = format!("{}a = :n{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(cond_err(&huge).contains("Expression size has exceeded the maximum allowed size"));
+        // ...and the parser itself stops at the limit however deep the input goes.
+        for src in [
+            huge.clone(),
+            format!("{}a = :n", "NOT ".repeat(100_000)),
+            format!("a = {}:n", "(".repeat(100_000)),
+            format!("size({}a) = :n", "size(".repeat(100_000)),
+        ] {
+            let mut p = parser::Parser::new(&src);
+            assert_eq!(p.parse_condition(), Err(parser::ParseFail::TooDeep));
+        }
+        for src in [
+            format!("SET a = {}", "if_not_exists(a, ".repeat(100_000)),
+            format!("SET a = {}:n", "(".repeat(100_000)),
+            format!("SET a = :n + {}:n", "(".repeat(100_000)),
+        ] {
+            let mut p = parser::Parser::new(&src);
+            assert_eq!(p.parse_update(), Err(parser::ParseFail::TooDeep));
+        }
+        // Within 4 KB: thousands of parentheses, and the longest AND chain that fits.
+        let e = format!("{}a = :n{}", "(".repeat(2000), ")".repeat(2000));
+        assert_eq!(cond_err(&e), too_deep("ConditionExpression"));
+        let chain = vec!["a = :n"; 370].join(" AND ");
+        assert_eq!(
+            cond_err(&chain),
+            "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+        );
+    });
+}
+
+#[test]
+fn long_and_or_chains_are_flat() {
+    on_small_stack(|| {
+        // 150 comparisons and 149 ORs: 299 operators, the most a chain like this may have.
+        let chain = vec!["a = :n"; 150].join(" OR ");
+        let c = cond(&chain).unwrap();
+        assert!(c.eval(&item(&[("a", n("1"))])));
+        assert!(!c.eval(&item(&[("a", n("2"))])));
+        let mixed = vec!["a = :n AND a <> :n2"; 75].join(" OR ");
+        assert!(cond(&mixed).unwrap().eval(&item(&[("a", n("1"))])));
+    });
+}
+
+#[test]
+fn update_values_nested_up_to_the_limit_apply() {
+    on_small_stack(|| {
+        let it = item(&[("a", n("5"))]);
+        let e = if_not_exists_chain(LIMIT);
+        assert_eq!(apply(&e, &it).unwrap()["a"], n("5"));
+        assert_eq!(apply(&e, &Item::new()).unwrap()["a"], n("1"));
+        assert_eq!(
+            upd_err(&if_not_exists_chain(LIMIT + 1)),
+            too_deep("UpdateExpression")
+        );
+        // Parenthesised SET values: redundant at the limit (so parsed), too deep past it.
+        for (levels, want) in [
+            (
+                LIMIT,
+                "Invalid UpdateExpression: The expression has redundant parentheses;".to_owned(),
+            ),
+            (LIMIT + 1, too_deep("UpdateExpression")),
+        ] {
+            let e = format!(
+                "SET a = {}:n + :n{}",
+                "(".repeat(levels),
+                ")".repeat(levels)
+            );
+            assert_eq!(upd_err(&e), want, "{e}");
+            let e = format!(
+                "SET a = :n + {}:n{}",
+                "(".repeat(levels),
+                ")".repeat(levels)
+            );
+            assert_eq!(upd_err(&e), want, "{e}");
+        }
+        // list_append may not nest at all, however deep it is written.
+        let e = format!(
+            "SET l = {}:l{}",
+            "list_append(:l, ".repeat(LIMIT),
+            ")".repeat(LIMIT)
+        );
+        assert_eq!(
+            upd_err(&e),
+            "Invalid UpdateExpression: The function is not allowed to be used this way in an expression; function: list_append"
+        );
+    });
+}
+
+#[test]
+fn long_document_paths_are_rejected_without_recursing() {
+    on_small_stack(|| {
+        let dotted = |n: usize| vec!["a"; n].join(".");
+        let indexed = |n: usize| format!("a{}", "[0]".repeat(n - 1));
+        for path in [dotted(32), indexed(32)] {
+            assert_eq!(proj(&path).unwrap()[0].elems().len(), 32);
+            cond(&format!("attribute_exists({path})")).unwrap();
+            upd(&format!("SET {path} = :n")).unwrap();
+        }
+        for path in [dotted(33), indexed(33)] {
+            let msg = "The document path has too many nesting levels; nesting levels: 33";
+            assert_eq!(
+                proj(&path).unwrap_err(),
+                format!("Invalid ProjectionExpression: {msg}")
+            );
+            assert_eq!(
+                cond_err(&format!("attribute_exists({path})")),
+                format!("Invalid ConditionExpression: {msg}")
+            );
+            assert_eq!(
+                upd_err(&format!("REMOVE {path}")),
+                format!("Invalid UpdateExpression: {msg}")
+            );
+        }
+        // Paths are read in a loop: 100,000 steps cost no stack (only the size check stops them).
+        let long = format!("a{}", "[0]".repeat(100_000));
+        let mut p = parser::Parser::new(&long);
+        assert_eq!(p.parse_projection().unwrap()[0].0.len(), 100_001);
+        assert!(proj(&long)
+            .unwrap_err()
+            .contains("Expression size has exceeded the maximum allowed size"));
+    });
 }

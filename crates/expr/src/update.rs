@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use tributary_model::attr::{AttributeValue, Item};
+use tributary_model::attr::{AttributeValue, Item, MAX_NESTING_LEVELS};
 use tributary_model::number;
 use tributary_model::AwsError;
 
@@ -63,9 +63,6 @@ pub struct Update {
     tree: UpdTree,
 }
 
-/// Deepest nesting of maps and lists DynamoDB stores.
-const MAX_NESTING: usize = 32;
-
 fn invalid_path() -> AwsError {
     AwsError::validation(
         "The document path provided in the update expression is invalid for update",
@@ -86,6 +83,9 @@ fn number_error(e: number::NumberError) -> AwsError {
     AwsError::validation(e.to_string())
 }
 
+/// How many maps and lists enclose one another in `v`. Values are at most
+/// [`MAX_NESTING_LEVELS`] deep when parsed, and an update nests them at most one document path
+/// (32 steps) deeper, so this recursion is bounded.
 fn depth(v: &AttributeValue) -> usize {
     match v {
         AttributeValue::M(m) => 1 + m.values().map(depth).max().unwrap_or(0),
@@ -182,7 +182,8 @@ impl Update {
             lenient,
         };
         let new = applier.map(&self.tree, item)?;
-        if new.values().any(|v| depth(v) > MAX_NESTING) {
+        // A top-level attribute is level 1: at most MAX_NESTING_LEVELS - 1 maps and lists.
+        if new.values().any(|v| depth(v) >= MAX_NESTING_LEVELS) {
             return Err(AwsError::validation(
                 "Nesting Levels have exceeded supported limits",
             ));
@@ -308,53 +309,70 @@ impl Applier<'_> {
         })
     }
 
-    /// An operand of a SET value, computed from the item before the update.
+    /// An operand of a SET value, computed from the item before the update. Function calls and
+    /// arithmetic recurse here, with a small frame (the depth is bounded by the parser's
+    /// nesting limit); what they compute is done by [`Applier::combine`].
     fn operand(&self, op: &Operand) -> Result<Option<AttributeValue>, AwsError> {
-        use AttributeValue as V;
-        Ok(match op {
-            Operand::Path(p) => p.resolve(self.root).cloned(),
-            Operand::Value(v) => Some(v.clone()),
-            Operand::Size(a) => self
-                .operand(a)?
-                .and_then(|v| size_of(&v))
-                .map(|n| V::N(n.to_string())),
-            Operand::IfNotExists(a, b) => {
-                let first = self.operand(a)?;
-                let second = self.operand(b)?.ok_or_else(not_found)?;
-                Some(first.unwrap_or(second))
+        let (a, b) = match op {
+            Operand::Path(p) => return Ok(p.resolve(self.root).cloned()),
+            Operand::Value(v) => return Ok(Some(v.clone())),
+            Operand::Size(a) => (a, None),
+            Operand::IfNotExists(a, b) | Operand::ListAppend(a, b) | Operand::Arith(_, a, b) => {
+                (a, Some(b))
             }
-            Operand::ListAppend(a, b) => {
-                let x = self.operand(a)?;
-                let y = self.operand(b)?;
-                let mut lists = Vec::with_capacity(2);
-                for v in [x, y] {
-                    match v {
-                        None => return Err(not_found()),
-                        Some(V::L(l)) => lists.push(l),
-                        Some(_) => return Err(bad_type()),
-                    }
-                }
-                let mut out = lists.remove(0);
-                out.extend(lists.remove(0));
-                Some(V::L(out))
-            }
-            Operand::Arith(op, a, b) => {
-                let x = self.operand(a)?;
-                let y = self.operand(b)?;
-                let mut nums = Vec::with_capacity(2);
-                for v in [x, y] {
-                    match v {
-                        None => return Err(not_found()),
-                        Some(V::N(n)) => nums.push(n),
-                        Some(_) => return Err(bad_type()),
-                    }
-                }
-                let r = match op {
-                    ArithOp::Plus => number::add(&nums[0], &nums[1]),
-                    ArithOp::Minus => number::sub(&nums[0], &nums[1]),
-                };
-                Some(V::N(r.map_err(number_error)?))
-            }
-        })
+        };
+        let x = self.operand(a)?;
+        let y = match b {
+            Some(b) => Some(self.operand(b)?),
+            None => None,
+        };
+        combine(op, x, y.flatten())
     }
+}
+
+/// The value of the function call or arithmetic `op` given its operands' values (`None` for a
+/// missing one).
+#[inline(never)]
+fn combine(
+    op: &Operand,
+    x: Option<AttributeValue>,
+    y: Option<AttributeValue>,
+) -> Result<Option<AttributeValue>, AwsError> {
+    use AttributeValue as V;
+    Ok(match op {
+        Operand::Path(_) | Operand::Value(_) => x,
+        Operand::Size(_) => x.and_then(|v| size_of(&v)).map(|n| V::N(n.to_string())),
+        Operand::IfNotExists(..) => {
+            let second = y.ok_or_else(not_found)?;
+            Some(x.unwrap_or(second))
+        }
+        Operand::ListAppend(..) => {
+            let mut lists = Vec::with_capacity(2);
+            for v in [x, y] {
+                match v {
+                    None => return Err(not_found()),
+                    Some(V::L(l)) => lists.push(l),
+                    Some(_) => return Err(bad_type()),
+                }
+            }
+            let mut out = lists.remove(0);
+            out.extend(lists.remove(0));
+            Some(V::L(out))
+        }
+        Operand::Arith(op, ..) => {
+            let mut nums = Vec::with_capacity(2);
+            for v in [x, y] {
+                match v {
+                    None => return Err(not_found()),
+                    Some(V::N(n)) => nums.push(n),
+                    Some(_) => return Err(bad_type()),
+                }
+            }
+            let r = match op {
+                ArithOp::Plus => number::add(&nums[0], &nums[1]),
+                ArithOp::Minus => number::sub(&nums[0], &nums[1]),
+            };
+            Some(V::N(r.map_err(number_error)?))
+        }
+    })
 }

@@ -19,8 +19,8 @@ use crate::ast::{long_type_name, Cond, Operand, TypeSet};
 use crate::eval::compare_ordered;
 use crate::lexer::syntax_error_message;
 use crate::parser::{
-    ArithOp, CmpOp, ParseFail, Parser, RawAction, RawCond, RawElem, RawOperand, RawPath,
-    RawSetValue, Section,
+    ArithOp, CmpOp, ParseFail, Parser, RawAction, RawCond, RawElem, RawLeaf, RawOperand, RawPath,
+    RawSetValue, Section, MAX_NESTING,
 };
 use crate::path::{Path, PathElem, PathTree};
 use crate::placeholders::Placeholders;
@@ -58,6 +58,9 @@ pub(crate) fn parse_fail_message(src: &str, parser: &Parser<'_>, f: ParseFail) -
     match f {
         ParseFail::Syntax(at) => syntax_error_message(src, parser.tokens(), at),
         ParseFail::RedundantParens => "The expression has redundant parentheses;".to_owned(),
+        ParseFail::TooDeep => format!(
+            "The expression has too many nesting levels; maximum nesting levels: {MAX_NESTING}"
+        ),
     }
 }
 
@@ -284,7 +287,8 @@ fn walk_operand(op: &RawOperand, nesting: usize, cat: Category) -> Result<(), Ms
     match op {
         RawOperand::Path(p) => walk_path(p),
         RawOperand::Value(_) => Ok(()),
-        RawOperand::Func(name, args) => {
+        RawOperand::Func(call) => {
+            let (name, args) = &**call;
             enter_function(name, nesting, cat)?;
             for a in args {
                 walk_operand(a, nesting + 1, cat)?;
@@ -294,36 +298,47 @@ fn walk_operand(op: &RawOperand, nesting: usize, cat: Category) -> Result<(), Ms
     }
 }
 
+/// Step 3 over a condition. Only `NOT`, `AND` and `OR` recurse here (with a small frame); the
+/// leaves are checked by [`walk_leaf`].
 pub(crate) fn walk_cond(c: &RawCond) -> Result<(), Msg> {
     match c {
-        RawCond::Cmp(_, a, b) => {
+        RawCond::Not(inner) => walk_cond(inner),
+        RawCond::And(terms) | RawCond::Or(terms) => {
+            for t in terms {
+                walk_cond(t)?;
+            }
+            Ok(())
+        }
+        RawCond::Leaf(leaf) => walk_leaf(leaf),
+    }
+}
+
+#[inline(never)]
+fn walk_leaf(c: &RawLeaf) -> Result<(), Msg> {
+    match c {
+        RawLeaf::Cmp(_, a, b) => {
             walk_operand(a, 1, Category::Condition)?;
             walk_operand(b, 1, Category::Condition)
         }
-        RawCond::Between(a, b, c) => {
+        RawLeaf::Between(a, b, c) => {
             for o in [a, b, c] {
                 walk_operand(o, 1, Category::Condition)?;
             }
             Ok(())
         }
-        RawCond::In(a, list) => {
+        RawLeaf::In(a, list) => {
             walk_operand(a, 1, Category::Condition)?;
             for o in list {
                 walk_operand(o, 1, Category::Condition)?;
             }
             Ok(())
         }
-        RawCond::Func(name, args) => {
+        RawLeaf::Func(name, args) => {
             enter_function(name, 0, Category::Condition)?;
             for a in args {
                 walk_operand(a, 1, Category::Condition)?;
             }
             Ok(())
-        }
-        RawCond::Not(c) => walk_cond(c),
-        RawCond::And(a, b) | RawCond::Or(a, b) => {
-            walk_cond(a)?;
-            walk_cond(b)
         }
     }
 }
@@ -456,45 +471,58 @@ impl<'p, 'a> Validator<'p, 'a> {
         Ok(())
     }
 
+    /// Resolves an operand. Only function calls recurse here; their checks happen in
+    /// [`Validator::function_operand`], outside the recursion.
     pub(crate) fn operand(&mut self, op: &RawOperand) -> Result<Operand, Msg> {
         match op {
             RawOperand::Path(p) => Ok(Operand::Path(self.path(p)?)),
             RawOperand::Value(key) => Ok(Operand::Value(self.value(key)?)),
-            RawOperand::Func(name, args) => {
-                let children = args
-                    .iter()
-                    .map(|a| self.operand(a))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let f = Func::from_name(name)
-                    .ok_or_else(|| format!("Invalid function name; function: {name}"))?;
-                let refs: Vec<&Operand> = children.iter().collect();
-                self.check_operator(name, f.spec(), &refs)?;
-                let mut it = children.into_iter();
-                let mut next =
-                    || Box::new(it.next().unwrap_or(Operand::Value(AttributeValue::Null)));
-                let out = match f {
-                    Func::Size => Operand::Size(next()),
-                    Func::IfNotExists => {
-                        let (a, b) = (next(), next());
-                        if !matches!(*a, Operand::Path(_)) {
-                            return Err(format!(
-                                "Operator or function requires a document path; operator or function: {name}"
-                            ));
-                        }
-                        Operand::IfNotExists(a, b)
-                    }
-                    Func::ListAppend => Operand::ListAppend(next(), next()),
-                    // Boolean functions never reach operand position (rejected by the walk).
-                    _ => {
-                        return Err(format!(
-                            "The function is not allowed to be used this way in an expression; function: {name}"
-                        ))
-                    }
-                };
-                self.count_operator()?;
-                Ok(out)
+            RawOperand::Func(call) => {
+                let (name, args) = &**call;
+                let children = self.operands(args)?;
+                self.function_operand(name, children)
             }
         }
+    }
+
+    fn operands(&mut self, raw: &[RawOperand]) -> Result<Vec<Operand>, Msg> {
+        let mut out = Vec::with_capacity(raw.len());
+        for o in raw {
+            out.push(self.operand(o)?);
+        }
+        Ok(out)
+    }
+
+    /// A value-producing function call whose arguments are resolved.
+    #[inline(never)]
+    fn function_operand(&mut self, name: &str, children: Vec<Operand>) -> Result<Operand, Msg> {
+        let f = Func::from_name(name)
+            .ok_or_else(|| format!("Invalid function name; function: {name}"))?;
+        let refs: Vec<&Operand> = children.iter().collect();
+        self.check_operator(name, f.spec(), &refs)?;
+        let mut it = children.into_iter();
+        let mut next = || Box::new(it.next().unwrap_or(Operand::Value(AttributeValue::Null)));
+        let out = match f {
+            Func::Size => Operand::Size(next()),
+            Func::IfNotExists => {
+                let (a, b) = (next(), next());
+                if !matches!(*a, Operand::Path(_)) {
+                    return Err(format!(
+                        "Operator or function requires a document path; operator or function: {name}"
+                    ));
+                }
+                Operand::IfNotExists(a, b)
+            }
+            Func::ListAppend => Operand::ListAppend(next(), next()),
+            // Boolean functions never reach operand position (rejected by the walk).
+            _ => {
+                return Err(format!(
+                    "The function is not allowed to be used this way in an expression; function: {name}"
+                ))
+            }
+        };
+        self.count_operator()?;
+        Ok(out)
     }
 
     pub(crate) fn arith(
@@ -510,15 +538,67 @@ impl<'p, 'a> Validator<'p, 'a> {
         Ok(Operand::Arith(op, Box::new(x), Box::new(y)))
     }
 
+    /// Resolves and checks a condition, children before their operator. Only `NOT`, `AND` and
+    /// `OR` recurse here, through [`Validator::conds`], and no `Cond` passes through this frame
+    /// (it stays small: the nesting limit is sized by the stack each level needs); leaves are
+    /// checked by [`Validator::leaf_cond`].
     pub(crate) fn cond(&mut self, c: &RawCond) -> Result<Cond, Msg> {
-        let out = match c {
-            RawCond::Cmp(op, a, b) => {
+        let terms = match c {
+            RawCond::Leaf(leaf) => return self.leaf_cond(leaf),
+            RawCond::Not(inner) => self.conds(std::slice::from_ref(&**inner))?,
+            RawCond::And(terms) | RawCond::Or(terms) => self.conds(terms)?,
+        };
+        self.join(c, terms)
+    }
+
+    /// The `NOT`, `AND` or `OR` node `c` over its checked `terms`; each `AND` or `OR` of a
+    /// chain is one operator.
+    fn join(&mut self, c: &RawCond, mut terms: Vec<Cond>) -> Result<Cond, Msg> {
+        let (out, operators) = match c {
+            RawCond::And(_) => {
+                let n = terms.len().saturating_sub(1);
+                (Cond::And(terms), n)
+            }
+            RawCond::Or(_) => {
+                let n = terms.len().saturating_sub(1);
+                (Cond::Or(terms), n)
+            }
+            _ => match terms.pop() {
+                Some(inner) => (Cond::Not(Box::new(inner)), 1),
+                None => return Err("The expression has an empty NOT;".to_owned()),
+            },
+        };
+        for _ in 0..operators {
+            self.count_operator()?;
+        }
+        Ok(out)
+    }
+
+    fn conds(&mut self, raw: &[RawCond]) -> Result<Vec<Cond>, Msg> {
+        let mut out = Vec::with_capacity(raw.len());
+        for c in raw {
+            out.push(self.cond(c)?);
+        }
+        Ok(out)
+    }
+
+    /// A condition without sub-conditions (one operator).
+    #[inline(never)]
+    fn leaf_cond(&mut self, c: &RawLeaf) -> Result<Cond, Msg> {
+        let out = self.leaf_cond_unchecked(c)?;
+        self.count_operator()?;
+        Ok(out)
+    }
+
+    fn leaf_cond_unchecked(&mut self, c: &RawLeaf) -> Result<Cond, Msg> {
+        Ok(match c {
+            RawLeaf::Cmp(op, a, b) => {
                 let x = self.operand(a)?;
                 let y = self.operand(b)?;
                 self.check_operator(op.symbol(), cmp_spec(*op), &[&x, &y])?;
                 Cond::Cmp(*op, x, y)
             }
-            RawCond::Between(a, b, c) => {
+            RawLeaf::Between(a, b, c) => {
                 let x = self.operand(a)?;
                 let lo = self.operand(b)?;
                 let hi = self.operand(c)?;
@@ -541,12 +621,9 @@ impl<'p, 'a> Validator<'p, 'a> {
                 }
                 Cond::Between(x, lo, hi)
             }
-            RawCond::In(a, list) => {
+            RawLeaf::In(a, list) => {
                 let x = self.operand(a)?;
-                let ys = list
-                    .iter()
-                    .map(|o| self.operand(o))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let ys = self.operands(list)?;
                 let mut refs = vec![&x];
                 refs.extend(ys.iter());
                 self.check_operator("IN", IN_SPEC, &refs)?;
@@ -558,23 +635,15 @@ impl<'p, 'a> Validator<'p, 'a> {
                 }
                 Cond::In(x, ys)
             }
-            RawCond::Func(name, args) => {
-                let children = args
-                    .iter()
-                    .map(|a| self.operand(a))
-                    .collect::<Result<Vec<_>, _>>()?;
+            RawLeaf::Func(name, args) => {
+                let children = self.operands(args)?;
                 let f = Func::from_name(name)
                     .ok_or_else(|| format!("Invalid function name; function: {name}"))?;
                 let refs: Vec<&Operand> = children.iter().collect();
                 self.check_operator(name, f.spec(), &refs)?;
                 self.bool_function(f, name, children)?
             }
-            RawCond::Not(c) => Cond::Not(Box::new(self.cond(c)?)),
-            RawCond::And(a, b) => Cond::And(Box::new(self.cond(a)?), Box::new(self.cond(b)?)),
-            RawCond::Or(a, b) => Cond::Or(Box::new(self.cond(a)?), Box::new(self.cond(b)?)),
-        };
-        self.count_operator()?;
-        Ok(out)
+        })
     }
 
     fn bool_function(&mut self, f: Func, name: &str, args: Vec<Operand>) -> Result<Cond, Msg> {

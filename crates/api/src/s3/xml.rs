@@ -111,6 +111,12 @@ pub fn malformed() -> AwsError {
     )
 }
 
+/// Deepest element nesting a request document may have. S3's request documents nest four or
+/// five levels (`Delete/Object/Key`, `Tagging/TagSet/Tag/Key`); the parse itself keeps open
+/// elements on a heap stack, but the tree it returns is dropped (and read) recursively, so a
+/// deeper body is refused as malformed.
+const MAX_DEPTH: usize = 32;
+
 /// Parses a request body into its root element.
 pub fn parse(body: &[u8]) -> Result<Node, AwsError> {
     let text = std::str::from_utf8(body).map_err(|_| malformed())?;
@@ -122,6 +128,9 @@ pub fn parse(body: &[u8]) -> Result<Node, AwsError> {
         match event {
             Event::Start(e) | Event::Empty(e) if root.is_some() => {
                 let _ = e;
+                return Err(malformed());
+            }
+            Event::Start(_) | Event::Empty(_) if stack.len() >= MAX_DEPTH => {
                 return Err(malformed());
             }
             Event::Start(e) => stack.push(Node {
@@ -231,5 +240,32 @@ mod tests {
         ] {
             assert_eq!(parse(bad).unwrap_err().code, "MalformedXML", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let doc =
+            |depth: usize| format!("{}x{}", "<a>".repeat(depth), "</a>".repeat(depth)).into_bytes();
+        let std_thread = std::thread::Builder::new().stack_size(256 * 1024);
+        std_thread
+            .spawn(move || {
+                let mut node = parse(&doc(MAX_DEPTH)).unwrap();
+                for _ in 1..MAX_DEPTH {
+                    node = node.children.remove(0);
+                }
+                assert_eq!(node.text, "x");
+                for depth in [MAX_DEPTH + 1, 100_000] {
+                    assert_eq!(parse(&doc(depth)).unwrap_err().code, "MalformedXML");
+                }
+                let empty = format!(
+                    "{}<a/>{}",
+                    "<a>".repeat(MAX_DEPTH),
+                    "</a>".repeat(MAX_DEPTH)
+                );
+                assert_eq!(parse(empty.as_bytes()).unwrap_err().code, "MalformedXML");
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }
