@@ -349,6 +349,7 @@ def aws_sdk_js() -> Path:
     return JS_CACHE
 
 
+@pytest.mark.timeout(1200)  # room for npm to install the SDK on a fresh machine
 def test_the_javascript_sdk_v3_works_under_verify(verify_server, aws_sdk_js, tmp_path):
     script = aws_sdk_js / "gateway_check.js"
     script.write_text(JS_SCRIPT)

@@ -638,6 +638,7 @@ exports.handler = async (event, context) => {
 """
 
 
+@pytest.mark.timeout(1500)  # a fresh machine builds aws-lambda-ric's native code first
 def test_aws_lambda_ric_bootstrap(env, aws_lambda_ric, tmp_path):
     """AWS's own Node.js runtime client runs against our Runtime API as a provided.al2023 bootstrap,
     and our shipped bootstrap answers the same handler with the same documents."""
