@@ -68,11 +68,9 @@ pub(crate) fn check(
         .collect();
     let raw_payload =
         body_members.len() == 1 && model::SERVICE.shape(body_members[0].shape).kind == Kind::Blob;
-    if !raw_payload {
-        // Malformed bodies are the handlers' SerializationException.
-        if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) {
-            obj = m;
-        }
+    if !raw_payload && !body_members.is_empty() {
+        // A body is parsed before it is validated: a malformed one is a SerializationException.
+        obj = crate::protocol::parse_body(body)?;
     }
     for m in input.members {
         let wire = m.location_name.unwrap_or(m.name);
