@@ -13,8 +13,10 @@ pub(super) fn item_table_not_found() -> AwsError {
     AwsError::ddb_not_found("Requested resource not found")
 }
 
-/// The table's metadata, or DynamoDB's item-level not-found error.
-pub(super) fn lookup(app: &App, name: &str) -> Result<TableMeta, AwsError> {
+/// The metadata of the table `given` (a name or a table ARN) names, or DynamoDB's item-level
+/// not-found error.
+pub(super) fn lookup(app: &App, given: &str) -> Result<TableMeta, AwsError> {
+    let name = super::resolve_table_name(app, given).ok_or_else(item_table_not_found)?;
     app.store
         .catalog()
         .tables
