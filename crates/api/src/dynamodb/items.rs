@@ -8,8 +8,8 @@ use tributary_store::TableMeta;
 use super::exprs::Exprs;
 use super::keys::{
     capacity_mode, check_put_item, check_updated_item, commit_change, consumed, index_write_units,
-    key_from_json, key_of_item, lookup, read_units, table_id_in, write_consumed, write_units,
-    CapacityMode,
+    key_from_json, key_of_item, lookup, read_consumed, read_units, table_id_in, write_consumed,
+    write_units, CapacityMode,
 };
 use super::{invalid, table_name};
 use crate::protocol::{check_range, constraint, Req};
@@ -331,12 +331,14 @@ pub(super) fn scan(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     if let Some(k) = page.last_key {
         out.insert("LastEvaluatedKey".into(), json!(k));
     }
-    let out = Value::Object(out);
-    Ok(with_capacity(
-        out,
+    let mut out = Value::Object(out);
+    if let Some(c) = read_consumed(
         mode,
-        &t.name,
+        name,
         read_units(page.bytes, consistent),
-        true,
-    ))
+        source.index(),
+    ) {
+        out["ConsumedCapacity"] = c;
+    }
+    Ok(out)
 }
