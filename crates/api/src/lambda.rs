@@ -1164,6 +1164,7 @@ impl App {
             code_dir: dir,
             revision: doc.config_revision().to_owned(),
             version: doc.version.clone(),
+            logging: tributary_functions::LogConfig::text(&doc.name),
         });
         self.specs
             .lock()
