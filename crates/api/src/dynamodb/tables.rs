@@ -613,16 +613,9 @@ pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
         })
         .await?;
     let mut d = table_description(app, &desc);
-    d["TableStatus"] = json!("CREATING");
-    d["WarmThroughput"]["Status"] = json!("CREATING");
-    if let Some(gsis) = d
-        .get_mut("GlobalSecondaryIndexes")
-        .and_then(Value::as_array_mut)
-    {
-        for g in gsis {
-            g["WarmThroughput"]["Status"] = json!("CREATING");
-        }
-    }
+    // The answer describes the table being created: it, its global indexes and their warm
+    // throughput are CREATING (the table is usable at once; DescribeTable says ACTIVE).
+    with_status(&mut d, "CREATING");
     // A new table has never switched to on-demand: AWS reports only the mode here, and the
     // time of the switch from the first DescribeTable on.
     if let Some(summary) = d
@@ -813,6 +806,22 @@ pub(super) fn table_description(app: &App, t: &TableMeta) -> Value {
     Value::Object(d)
 }
 
+/// Sets the status of a whole description: the table's, its global indexes' and their warm
+/// throughput's.
+fn with_status(d: &mut Value, status: &str) {
+    d["TableStatus"] = json!(status);
+    d["WarmThroughput"]["Status"] = json!(status);
+    if let Some(gsis) = d
+        .get_mut("GlobalSecondaryIndexes")
+        .and_then(Value::as_array_mut)
+    {
+        for g in gsis {
+            g["IndexStatus"] = json!(status);
+            g["WarmThroughput"]["Status"] = json!(status);
+        }
+    }
+}
+
 /// The metadata of the table `given` (a name or a table ARN) names, or DescribeTable's
 /// not-found error.
 fn described(app: &App, given: &str) -> Result<TableMeta, AwsError> {
@@ -868,7 +877,7 @@ pub(super) async fn delete_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
             Ok(())
         })
         .await?;
-    desc["TableStatus"] = json!("DELETING");
+    with_status(&mut desc, "DELETING");
     Ok(json!({ "TableDescription": desc }))
 }
 
@@ -1398,4 +1407,82 @@ pub(super) fn describe_endpoints(app: &App) -> Value {
         .trim_start_matches("https://")
         .to_owned();
     json!({ "Endpoints": [{ "Address": address, "CachePeriodInMinutes": 1440 }] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(billing_mode: &str, rcu: i64, wcu: i64) -> TableMeta {
+        TableMeta {
+            name: "t".into(),
+            id: 1,
+            arn: String::new(),
+            table_id_uuid: String::new(),
+            key_schema: KeySchema {
+                hash: KeyAttr {
+                    name: "pk".into(),
+                    ty: "S".into(),
+                },
+                range: None,
+            },
+            attribute_definitions: vec![],
+            billing_mode: billing_mode.into(),
+            read_capacity: rcu,
+            write_capacity: wcu,
+            created_ms: 0,
+            stream_arn: None,
+            latest_stream_arn: None,
+            latest_stream_label: None,
+            item_count: 0,
+            size_bytes: 0,
+            indexes: vec![],
+            ttl_attribute: None,
+            tags: Default::default(),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn warm_throughput_starts_at_the_base_and_is_never_lowered() {
+        let mut t = table("PAY_PER_REQUEST", 0, 0);
+        assert_eq!(table_warm(&t), ON_DEMAND_WARM);
+        assert_eq!(
+            record_warm(&mut t, Some((Some(20_000), Some(1))), &BTreeMap::new()),
+            vec![None]
+        );
+        assert_eq!(table_warm(&t), (20_000, 4_000));
+        assert!(record_warm(&mut t, Some((Some(5), None)), &BTreeMap::new()).is_empty());
+        // Switching to a small provisioned throughput keeps what was reached.
+        t.billing_mode = "PROVISIONED".into();
+        (t.read_capacity, t.write_capacity) = (5, 5);
+        record_warm(&mut t, None, &BTreeMap::new());
+        assert_eq!(table_warm(&t), (20_000, 4_000));
+        let p = table("PROVISIONED", 7, 3);
+        assert_eq!(table_warm(&p), (7, 3));
+    }
+
+    #[test]
+    fn throughput_history_counts_decreases_per_utc_day() {
+        let mut t = table("PROVISIONED", 5, 5);
+        let day = 20_000 * DAY_MS;
+        let pt = |t: &TableMeta, now| throughput_json(t, "", 1, 1, now);
+        assert_eq!(pt(&t, day)["NumberOfDecreasesToday"], 0);
+        assert!(pt(&t, day).get("LastIncreaseDateTime").is_none());
+        record_throughput_change(&mut t, "", (5, 5), (5, 5), day);
+        assert!(
+            t.extra.get(THROUGHPUT_HISTORY).is_none(),
+            "no change, no history"
+        );
+        record_throughput_change(&mut t, "", (5, 5), (9, 5), day + 1);
+        record_throughput_change(&mut t, "", (9, 5), (1, 5), day + 2);
+        record_throughput_change(&mut t, "", (1, 5), (1, 2), day + 3);
+        let v = pt(&t, day + 10);
+        assert_eq!(v["NumberOfDecreasesToday"], 2);
+        assert_eq!(v["LastIncreaseDateTime"], json!(epoch_seconds(day + 1)));
+        assert_eq!(v["LastDecreaseDateTime"], json!(epoch_seconds(day + 3)));
+        assert_eq!(pt(&t, day + DAY_MS)["NumberOfDecreasesToday"], 0);
+        record_throughput_change(&mut t, "", (1, 2), (1, 1), day + DAY_MS);
+        assert_eq!(pt(&t, day + DAY_MS)["NumberOfDecreasesToday"], 1);
+    }
 }
