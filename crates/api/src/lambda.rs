@@ -89,6 +89,43 @@ fn latest() -> String {
     "$LATEST".to_owned()
 }
 
+fn pass_through() -> String {
+    "PassThrough".to_owned()
+}
+
+fn default_ephemeral_storage() -> i64 {
+    512
+}
+
+/// The log levels of the model's `ApplicationLogLevel` and `SystemLogLevel` enums.
+const APPLICATION_LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+const SYSTEM_LOG_LEVELS: &[&str] = &["DEBUG", "INFO", "WARN"];
+const LOG_LEVEL_NEEDS_JSON: &str = "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel from your request or change the LogFormat to \"Json\" and try again.";
+
+/// A function's `LoggingConfig` as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggingDoc {
+    /// `Text` or `JSON`.
+    pub format: String,
+    /// JSON only: the `ApplicationLogLevel` (INFO unless set).
+    pub application_level: Option<String>,
+    /// JSON only: the `SystemLogLevel` (INFO unless set).
+    pub system_level: Option<String>,
+    /// The log group; `None` is Lambda's `/aws/lambda/<function>`.
+    pub group: Option<String>,
+}
+
+impl Default for LoggingDoc {
+    fn default() -> Self {
+        LoggingDoc {
+            format: "Text".to_owned(),
+            application_level: None,
+            system_level: None,
+            group: None,
+        }
+    }
+}
+
 /// A function's stored configuration: `$LATEST`, or a published version's snapshot of it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FunctionDoc {
@@ -120,6 +157,19 @@ pub struct FunctionDoc {
     /// PutFunctionConcurrency's reservation (`$LATEST` only).
     #[serde(default)]
     pub reserved_concurrency: Option<u32>,
+    /// `LoggingConfig`: where its logs go and in which format.
+    #[serde(default)]
+    pub logging: LoggingDoc,
+    /// `SnapStart.ApplyOn: PublishedVersions` (accepted and reported; environments start
+    /// the ordinary way).
+    #[serde(default)]
+    pub snap_start: bool,
+    /// `TracingConfig.Mode`: `PassThrough` or `Active` (reported; nothing is traced).
+    #[serde(default = "pass_through")]
+    pub tracing_mode: String,
+    /// `EphemeralStorage.Size` in MB (reported; `/tmp` is the host's).
+    #[serde(default = "default_ephemeral_storage")]
+    pub ephemeral_storage: i64,
 }
 
 impl FunctionDoc {
@@ -159,10 +209,29 @@ impl FunctionDoc {
         }
     }
 
+    /// The function's log group: its `LoggingConfig.LogGroup`, else `/aws/lambda/<name>`.
+    pub fn log_group(&self) -> String {
+        self.logging
+            .group
+            .clone()
+            .unwrap_or_else(|| format!("/aws/lambda/{}", self.name))
+    }
+
+    /// The host's view of the `LoggingConfig`.
+    fn log_config(&self) -> tributary_functions::LogConfig {
+        let json = self.logging.format == "JSON";
+        tributary_functions::LogConfig {
+            group: self.log_group(),
+            json,
+            application_level: self.logging.application_level.clone().filter(|_| json),
+            system_level: self.logging.system_level.clone().filter(|_| json),
+        }
+    }
+
     /// `FunctionConfiguration` with its state, as GetFunction returns it; `arn` is the
     /// `FunctionArn` to show (qualified as the caller named the function).
     pub fn configuration_as(&self, app: &App, arn: String) -> Value {
-        let mut c = self.listed_as(arn);
+        let mut c = self.listed_as(app, arn);
         app.lambda.render_state(self, &mut c, true);
         c
     }
@@ -173,7 +242,15 @@ impl FunctionDoc {
     }
 
     /// `FunctionConfiguration` without state members, as list operations return it.
-    fn listed_as(&self, arn: String) -> Value {
+    fn listed_as(&self, app: &App, arn: String) -> Value {
+        let mut logging = json!({"LogFormat": self.logging.format, "LogGroup": self.log_group()});
+        if self.logging.format == "JSON" {
+            let level = |l: &Option<String>| l.clone().unwrap_or_else(|| "INFO".to_owned());
+            logging["ApplicationLogLevel"] = json!(level(&self.logging.application_level));
+            logging["SystemLogLevel"] = json!(level(&self.logging.system_level));
+        }
+        // Published versions of a SnapStart function run from a snapshot on AWS: `On`.
+        let optimized = self.snap_start && self.version != "$LATEST";
         let mut c = json!({
             "FunctionName": self.name,
             "FunctionArn": arn,
@@ -187,19 +264,165 @@ impl FunctionDoc {
             "LastModified": lambda_timestamp(self.last_modified_ms),
             "CodeSha256": self.code_sha256,
             "Version": self.version,
-            "TracingConfig": {"Mode": "PassThrough"},
+            "TracingConfig": {"Mode": self.tracing_mode},
             "RevisionId": self.revision_id,
             "PackageType": "Zip",
             "Architectures": self.architectures,
-            "EphemeralStorage": {"Size": 512},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", self.name)},
+            "EphemeralStorage": {"Size": self.ephemeral_storage},
+            "SnapStart": {
+                "ApplyOn": if self.snap_start { "PublishedVersions" } else { "None" },
+                "OptimizationStatus": if optimized { "On" } else { "Off" },
+            },
+            "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(&app.cfg.region, &self.runtime)},
+            "LoggingConfig": logging,
         });
         if let Some(env) = &self.environment {
             c["Environment"] = json!({ "Variables": env });
         }
         c
     }
+}
+
+/// The `RuntimeVersionArn` of a managed runtime: `arn:aws:lambda:<region>::runtime:<64 hex>`.
+/// AWS's hex names a build of the runtime; here it is the SHA-256 of the runtime's name, so it
+/// is stable, differs per runtime, and changes when the function's runtime does.
+fn runtime_version_arn(region: &str, runtime: &str) -> String {
+    let digest = Sha256::digest(runtime.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("arn:aws:lambda:{region}::runtime:{hex}")
+}
+
+/// Applies a `LoggingConfig` request member to `current`, as a partial update: members not
+/// given keep their values. Switching to JSON sets both levels to INFO unless given; switching
+/// to Text drops them; a level with the Text format is refused as AWS refuses it.
+fn apply_logging(req: &Req<'_>, current: &LoggingDoc) -> Result<LoggingDoc, AwsError> {
+    let Some(cfg) = req.obj_opt("LoggingConfig")? else {
+        return Ok(current.clone());
+    };
+    let cfg = Req(cfg);
+    let enum_member =
+        |key: &str, field: &str, allowed: &[&str]| -> Result<Option<String>, AwsError> {
+            match cfg.str_opt(key)? {
+                None => Ok(None),
+                Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
+                Some(v) => Err(constraint(
+                    &Value::String(v.into()),
+                    field,
+                    &format!(
+                        "Member must satisfy enum value set: [{}]",
+                        allowed.join(", ")
+                    ),
+                )),
+            }
+        };
+    let format = enum_member("LogFormat", "loggingConfig.logFormat", &["JSON", "Text"])?;
+    let app_level = enum_member(
+        "ApplicationLogLevel",
+        "loggingConfig.applicationLogLevel",
+        APPLICATION_LOG_LEVELS,
+    )?;
+    let sys_level = enum_member(
+        "SystemLogLevel",
+        "loggingConfig.systemLogLevel",
+        SYSTEM_LOG_LEVELS,
+    )?;
+    let group = cfg.str_opt("LogGroup")?;
+    if let Some(g) = group {
+        let v = Value::String(g.into());
+        if g.is_empty() {
+            return Err(constraint(
+                &v,
+                "loggingConfig.logGroup",
+                "Member must have length greater than or equal to 1",
+            ));
+        }
+        if g.len() > 512 {
+            return Err(constraint(
+                &v,
+                "loggingConfig.logGroup",
+                "Member must have length less than or equal to 512",
+            ));
+        }
+        if !g
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_/#".contains(&b))
+        {
+            return Err(constraint(
+                &v,
+                "loggingConfig.logGroup",
+                r"Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+",
+            ));
+        }
+    }
+    let mut next = current.clone();
+    if let Some(f) = format {
+        next.format = f;
+    }
+    if let Some(g) = group {
+        next.group = Some(g.to_owned());
+    }
+    if next.format == "JSON" {
+        let info = || Some("INFO".to_owned());
+        next.application_level = app_level.or(next.application_level).or_else(info);
+        next.system_level = sys_level.or(next.system_level).or_else(info);
+    } else {
+        if app_level.is_some() || sys_level.is_some() {
+            return Err(lambda_err::invalid_parameter(LOG_LEVEL_NEEDS_JSON));
+        }
+        next.application_level = None;
+        next.system_level = None;
+    }
+    Ok(next)
+}
+
+/// `SnapStart.ApplyOn`, when the request sets it: whether it is `PublishedVersions`. AWS takes
+/// it for every runtime, not only the ones it documents (Java, Python 3.12+, .NET 8+).
+fn parse_snap_start(req: &Req<'_>) -> Result<Option<bool>, AwsError> {
+    let Some(s) = req.obj_opt("SnapStart")? else {
+        return Ok(None);
+    };
+    match Req(s).str_opt("ApplyOn")? {
+        None => Ok(None),
+        Some("PublishedVersions") => Ok(Some(true)),
+        Some("None") => Ok(Some(false)),
+        Some(other) => Err(constraint(
+            &Value::String(other.into()),
+            "snapStart.applyOn",
+            "Member must satisfy enum value set: [PublishedVersions, None]",
+        )),
+    }
+}
+
+/// `TracingConfig.Mode`, when the request sets it.
+fn parse_tracing(req: &Req<'_>) -> Result<Option<String>, AwsError> {
+    let Some(t) = req.obj_opt("TracingConfig")? else {
+        return Ok(None);
+    };
+    match Req(t).str_opt("Mode")? {
+        None => Ok(None),
+        Some(m @ ("Active" | "PassThrough")) => Ok(Some(m.to_owned())),
+        Some(other) => Err(constraint(
+            &Value::String(other.into()),
+            "tracingConfig.mode",
+            "Member must satisfy enum value set: [Active, PassThrough]",
+        )),
+    }
+}
+
+/// `EphemeralStorage.Size` (512..10240 MB), when the request sets it.
+fn parse_ephemeral_storage(req: &Req<'_>) -> Result<Option<i64>, AwsError> {
+    let Some(e) = req.obj_opt("EphemeralStorage")? else {
+        return Ok(None);
+    };
+    let size = Req(e).int_opt("Size")?.ok_or_else(|| {
+        constraint(
+            &Value::Null,
+            "ephemeralStorage.size",
+            "Member must not be null",
+        )
+    })?;
+    check_range(size, 512, 10240, "ephemeralStorage.size")?;
+    Ok(Some(size))
 }
 
 /// The document id of version `n` of `name`.
@@ -761,6 +984,10 @@ async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError
     check_description(description)?;
     let architectures = validate_architectures(&req)?.unwrap_or_else(|| vec!["x86_64".into()]);
     let tags = tags::parse_tags(&req)?;
+    let logging = apply_logging(&req, &LoggingDoc::default())?;
+    let snap_start = parse_snap_start(&req)?.unwrap_or(false);
+    let tracing_mode = parse_tracing(&req)?.unwrap_or_else(pass_through);
+    let ephemeral_storage = parse_ephemeral_storage(&req)?.unwrap_or(512);
     let publish = req.bool_opt("Publish")?.unwrap_or(false);
     let code = req
         .obj_opt("Code")?
@@ -786,6 +1013,10 @@ async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError
         config_revision: revision,
         last_version: if publish { 1 } else { 0 },
         reserved_concurrency: None,
+        logging,
+        snap_start,
+        tracing_mode,
+        ephemeral_storage,
     };
     let version = publish.then(|| new_version(&doc, 1, None));
     let (stored, published) = (doc.clone(), version.clone());
@@ -818,7 +1049,7 @@ async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError
     // As recorded on AWS: the create response shows no LastUpdateStatus, and with `Publish`
     // it describes version 1 (under the unqualified ARN).
     let shown = version.as_ref().unwrap_or(&doc);
-    let mut c = shown.listed_as(doc.arn(app));
+    let mut c = shown.listed_as(app, doc.arn(app));
     app.lambda.render_state(shown, &mut c, false);
     settle(app, settling);
     Ok(c)
@@ -914,7 +1145,7 @@ fn list_functions(app: &App, query: &BTreeMap<String, String>) -> Result<Value, 
     let page: Vec<Value> = docs
         .iter()
         .take(max)
-        .map(|d| d.listed_as(d.arn(app)))
+        .map(|d| d.listed_as(app, d.arn(app)))
         .collect();
     let mut out = json!({ "Functions": page });
     if more {
@@ -1016,6 +1247,16 @@ async fn update_configuration(app: &Arc<App>, name: &str, req: Req<'_>) -> Resul
     if req.get("Environment").is_some() {
         doc.environment = parse_environment(&req)?;
     }
+    doc.logging = apply_logging(&req, &doc.logging)?;
+    if let Some(s) = parse_snap_start(&req)? {
+        doc.snap_start = s;
+    }
+    if let Some(t) = parse_tracing(&req)? {
+        doc.tracing_mode = t;
+    }
+    if let Some(e) = parse_ephemeral_storage(&req)? {
+        doc.ephemeral_storage = e;
+    }
     app.lambda.check_idle(&old, &arn)?;
     check_revision(req.str_opt("RevisionId")?, &old.revision_id)?;
     let doc = store_update(app, old, doc, None).await?;
@@ -1058,7 +1299,7 @@ async fn update_code(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, 
         }
     };
     app.lambda.begin(&version, Phase::Creating, None);
-    let mut c = version.listed_as(format!("{arn}:{}", version.version));
+    let mut c = version.listed_as(app, format!("{arn}:{}", version.version));
     app.lambda.render_state(&version, &mut c, false);
     settle(app, vec![doc, version]);
     Ok(c)
@@ -1182,6 +1423,7 @@ impl App {
             code_dir: dir,
             revision: doc.config_revision().to_owned(),
             version: doc.version.clone(),
+            logging: doc.log_config(),
         });
         self.specs
             .lock()

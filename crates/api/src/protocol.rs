@@ -1,5 +1,10 @@
 //! Wire envelopes: AWS JSON 1.0 (DynamoDB, Streams) and REST-JSON (Lambda) responses and
 //! errors, plus typed accessors over a JSON request body that fail the way AWS fails.
+//!
+//! Every JSON 1.0 response (success or error) carries `x-amz-crc32`, the CRC32 (IEEE) of its
+//! body bytes in decimal, as DynamoDB's do: the Go v1/v2 and Java v1 SDKs check it and retry or
+//! fail when it is missing or wrong. The other JSON services (CloudWatch Logs, SQS, CloudWatch)
+//! do not send it, so it lives here and not in a shared envelope.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode};
@@ -8,23 +13,37 @@ use tributary_model::AwsError;
 
 pub const JSON10: &str = "application/x-amz-json-1.0";
 
+/// The checksum of `x-amz-crc32`: CRC-32/ISO-HDLC, the IEEE polynomial zlib and Go's
+/// `crc32.ChecksumIEEE` use.
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// The `x-amz-crc32` value of a response body.
+pub fn body_crc32(body: &[u8]) -> String {
+    CRC32.checksum(body).to_string()
+}
+
 fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// A JSON 1.0 success response.
+/// A JSON 1.0 success response, with its `x-amz-crc32`.
 pub fn json10_ok(v: &Value) -> Response<Body> {
     let body = serde_json::to_vec(v).unwrap_or_default();
+    let crc = body_crc32(&body);
     let mut r = Response::new(Body::from(body));
     let h = r.headers_mut();
     h.insert("content-type", HeaderValue::from_static(JSON10));
+    if let Ok(v) = HeaderValue::from_str(&crc) {
+        h.insert("x-amz-crc32", v);
+    }
     if let Ok(id) = HeaderValue::from_str(&request_id()) {
         h.insert("x-amzn-requestid", id);
     }
     r
 }
 
-/// A JSON 1.0 error: `{"__type":"com.amazonaws.dynamodb.v20120810#Code","message":"..."}`.
+/// A JSON 1.0 error: `{"__type":"com.amazonaws.dynamodb.v20120810#Code","message":"..."}`,
+/// with the `x-amz-crc32` of that body.
 pub fn json10_error(e: &AwsError) -> Response<Body> {
     let mut body = Map::new();
     let ty = match e.code {
@@ -288,5 +307,30 @@ mod tests {
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e))
         });
+    }
+
+    #[test]
+    fn crc32_is_the_ieee_checksum_in_decimal() {
+        // The check value of CRC-32/ISO-HDLC, and what DynamoDB sends for an empty object.
+        assert_eq!(body_crc32(b"123456789"), "3421780262");
+        assert_eq!(body_crc32(b"{}"), "2745614147");
+    }
+
+    #[tokio::test]
+    async fn json10_responses_and_errors_carry_the_crc_of_their_body() {
+        for r in [
+            json10_ok(&serde_json::json!({"TableNames": ["a"]})),
+            json10_error(&AwsError::validation("nope")),
+        ] {
+            let crc = r.headers()["x-amz-crc32"].to_str().unwrap().to_owned();
+            let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert_eq!(crc, body_crc32(&body));
+        }
+        assert!(rest_ok(200, &serde_json::json!({}))
+            .headers()
+            .get("x-amz-crc32")
+            .is_none());
     }
 }

@@ -276,7 +276,11 @@ impl Environment {
             .map_err(|e| SpawnError::Host(format!("cannot open a Runtime API listener: {e}")))?;
 
         let log_stream = crate::output::log_stream_name(clock.now_millis(), &spec.version);
-        let output = EnvOutput::new(sink, log_stream.clone());
+        let output = EnvOutput::new(
+            sink,
+            log_stream.clone(),
+            crate::output::PlatformLog::of(spec),
+        );
         let (jobs_tx, jobs_rx) = mpsc::channel(1);
         let timeout_ms = i64::from(spec.timeout_secs) * 1000;
         let api = RuntimeApi::new(jobs_rx, Arc::clone(&clock), timeout_ms, Arc::clone(&output));
@@ -500,8 +504,15 @@ fn environment_variables(
     set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into());
     set(
         "AWS_LAMBDA_LOG_GROUP_NAME",
-        format!("/aws/lambda/{}", spec.name).into(),
+        spec.logging.group.clone().into(),
     );
+    if spec.logging.json {
+        // What Lambda's runtimes read to write JSON application logs and filter them.
+        set("AWS_LAMBDA_LOG_FORMAT", "JSON".into());
+        if let Some(level) = &spec.logging.application_level {
+            set("AWS_LAMBDA_LOG_LEVEL", level.clone().into());
+        }
+    }
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.into());
     set("AWS_ACCESS_KEY_ID", "test".into());
     set("AWS_SECRET_ACCESS_KEY", "test".into());
@@ -604,6 +615,7 @@ mod tests {
             code_dir: "/code".into(),
             revision: "1".into(),
             version: "$LATEST".into(),
+            logging: crate::LogConfig::text("f"),
         };
         let vars: BTreeMap<_, _> = environment_variables(
             &cfg,
@@ -620,6 +632,50 @@ mod tests {
         assert_eq!(vars["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.12");
         assert_eq!(vars["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/f");
         assert_eq!(vars["LAMBDA_TASK_ROOT"], "/code");
+        assert!(!vars.contains_key("AWS_LAMBDA_LOG_FORMAT"));
+    }
+
+    #[test]
+    fn logging_config_sets_the_log_group_format_and_level() {
+        let cfg = HostConfig {
+            work_dir: "/w".into(),
+            python: "python3".into(),
+            node: "node".into(),
+            region: "eu-west-1".into(),
+            account_id: "000000000000".into(),
+            endpoint_url: "http://127.0.0.1:4566".into(),
+        };
+        let spec = FunctionSpec {
+            name: "f".into(),
+            function_arn: "arn:aws:lambda:eu-west-1:000000000000:function:f".into(),
+            runtime: "python3.12".into(),
+            handler: "app.handler".into(),
+            timeout_secs: 3,
+            memory_mb: 128,
+            environment: BTreeMap::new(),
+            code_dir: "/code".into(),
+            revision: "1".into(),
+            version: "$LATEST".into(),
+            logging: crate::LogConfig {
+                group: "/custom/f".into(),
+                json: true,
+                application_level: Some("WARN".into()),
+                system_level: Some("INFO".into()),
+            },
+        };
+        let vars: BTreeMap<_, _> = environment_variables(
+            &cfg,
+            &spec,
+            RuntimeKind::Python,
+            "127.0.0.1:9",
+            "s",
+            Path::new("/code"),
+        )
+        .into_iter()
+        .collect();
+        assert_eq!(vars["AWS_LAMBDA_LOG_GROUP_NAME"], "/custom/f");
+        assert_eq!(vars["AWS_LAMBDA_LOG_FORMAT"], "JSON");
+        assert_eq!(vars["AWS_LAMBDA_LOG_LEVEL"], "WARN");
     }
 
     #[test]
@@ -643,6 +699,7 @@ mod tests {
             code_dir: "/code".into(),
             revision: "1".into(),
             version: "$LATEST".into(),
+            logging: crate::LogConfig::text("f"),
         };
         let vars = |spec: &FunctionSpec| -> BTreeMap<String, OsString> {
             environment_variables(

@@ -20,7 +20,10 @@ use crate::environment::{
     Environment, ExitInfo, RuntimeKind, SpawnError, NODE_BOOTSTRAP, NODE_PACKAGE_JSON,
     PYTHON_BOOTSTRAP,
 };
-use crate::output::{log_file_name, log_stream_name, EnvOutput, FileLogWriter, LogSink};
+use crate::output::{
+    log_file_name, log_stream_name, EnvOutput, FileLogWriter, LogSink, Platform, PlatformLog,
+    Status,
+};
 use crate::runtime_api::{Job, Outcome};
 use crate::{
     FunctionSpec, HostConfig, HostError, InvokeRequest, InvokeResult, LogWriter, ThrottleReason,
@@ -405,14 +408,17 @@ impl FunctionHost {
         kill_and_wait(all).await;
     }
 
-    fn sink(&self, function_name: &str) -> Arc<LogSink> {
+    /// The sink of the log group `spec`'s configuration names (shared by every function that
+    /// logs there).
+    fn sink(&self, spec: &FunctionSpec) -> Arc<LogSink> {
+        let group = &spec.logging.group;
         let mut sinks = lock(&self.sinks);
-        if let Some(sink) = sinks.get(function_name) {
+        if let Some(sink) = sinks.get(group) {
             return Arc::clone(sink);
         }
         let writer = Arc::clone(&*lock(&self.log_writer));
-        let sink = Arc::new(LogSink::new(function_name, writer, Arc::clone(&self.clock)));
-        sinks.insert(function_name.to_string(), Arc::clone(&sink));
+        let sink = Arc::new(LogSink::new(group.clone(), writer, Arc::clone(&self.clock)));
+        sinks.insert(group.clone(), Arc::clone(&sink));
         sink
     }
 
@@ -463,7 +469,7 @@ impl FunctionHost {
             let pool = pools.functions.entry(pool_key(spec)).or_default();
             (id, pool.generation)
         };
-        let sink = self.sink(&spec.name);
+        let sink = self.sink(spec);
         let env = Environment::spawn(
             &self.cfg,
             spec,
@@ -621,11 +627,25 @@ impl FunctionHost {
         let unhandled = Some("Unhandled".to_string());
         let mut exit_reason = None;
         let timed_out = matches!(ending, Ending::TimedOut);
+        // How the platform events report it: (the runtime's outcome, its error type, the
+        // platform's status, its error type).
+        let mut outcome: (Status, Option<String>, Status, Option<String>) =
+            (Status::Success, None, Status::Success, None);
         let (payload, function_error, keep) = match ending {
             Ending::Answered(Outcome::Response(body)) => (body, None, true),
-            Ending::Answered(Outcome::Error(body)) => (body, unhandled, true),
-            Ending::Answered(Outcome::InitError(body)) => (body, unhandled, false),
+            Ending::Answered(Outcome::Error(body)) => {
+                outcome.0 = Status::Error;
+                outcome.1 = Some(error_type_of(&body));
+                (body, unhandled, true)
+            }
+            Ending::Answered(Outcome::InitError(body)) => {
+                let t = error_type_of(&body);
+                outcome = (Status::Error, Some(t.clone()), Status::Error, Some(t));
+                (body, unhandled, false)
+            }
             Ending::Answered(Outcome::TooLarge) => {
+                let t = "Function.ResponseSizeTooLarge".to_string();
+                outcome = (Status::Error, Some(t.clone()), Status::Error, Some(t));
                 (Bytes::from_static(RESPONSE_TOO_LARGE), unhandled, true)
             }
             Ending::Exited => {
@@ -637,10 +657,13 @@ impl FunctionHost {
                 let reason = env.exited().unwrap_or(ExitInfo::Unknown).reason();
                 let message = format!("RequestId: {id} Error: {reason}");
                 exit_reason = Some(reason);
+                let t = "Runtime.ExitError".to_string();
+                outcome = (Status::Error, Some(t.clone()), Status::Error, Some(t));
                 (error_json("Runtime.ExitError", &message), unhandled, false)
             }
             Ending::TimedOut => {
                 env.kill();
+                outcome = (Status::Timeout, None, Status::Timeout, None);
                 let secs = spec.timeout_secs;
                 let message =
                     format!("RequestId: {id} Error: Task timed out after {secs}.00 seconds");
@@ -654,30 +677,40 @@ impl FunctionHost {
         // Platform lines, after whatever the runtime wrote up to now.
         out.flush();
         if dispatched_at.is_none() {
-            out.platform_line(&format!("START RequestId: {id} Version: {}", spec.version));
+            out.platform(Platform::Start { request_id: id });
         }
         if let Some(reason) = &exit_reason {
-            out.platform_line(&format!("RequestId: {id} Error: {reason}"));
-            out.platform_line("Runtime.ExitError");
+            out.platform_text(&format!("RequestId: {id} Error: {reason}"));
+            out.platform_text("Runtime.ExitError");
         }
         let duration = ended_at.duration_since(dispatched_at.unwrap_or(started));
         let duration_ms = duration.as_secs_f64() * 1000.0;
         let billed_ms = (duration_ms.ceil() as u64).max(1);
-        out.platform_line(&format!("END RequestId: {id}"));
-        let mut report = format!(
-            "REPORT RequestId: {id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_ms} ms\t\
-             Memory Size: {} MB\tMax Memory Used: {max_memory_mb} MB\t",
-            spec.memory_mb
-        );
-        if cold {
+        let (done_status, done_error, report_status, report_error) = &outcome;
+        out.platform(Platform::RuntimeDone {
+            request_id: id,
+            status: *done_status,
+            error_type: done_error.as_deref(),
+            duration_ms,
+            produced_bytes: payload.len(),
+        });
+        let init_ms = cold.then(|| {
             let init_end = env.api.init_done().unwrap_or(ended_at);
-            let init_ms = init_end.duration_since(env.spawned_at).as_secs_f64() * 1000.0;
-            report.push_str(&format!("Init Duration: {init_ms:.2} ms\t"));
-        }
-        out.platform_line(&report);
+            init_end.duration_since(env.spawned_at).as_secs_f64() * 1000.0
+        });
+        out.platform(Platform::Report {
+            request_id: id,
+            status: *report_status,
+            error_type: report_error.as_deref(),
+            duration_ms,
+            billed_ms,
+            memory_mb: spec.memory_mb,
+            max_memory_mb,
+            init_ms,
+        });
         if timed_out {
             let now = tributary_model::clock::iso_millis(self.clock.now_millis());
-            out.platform_line(&format!(
+            out.platform_text(&format!(
                 "{now} {id} Task timed out after {}.00 seconds",
                 spec.timeout_secs
             ));
@@ -704,22 +737,34 @@ impl FunctionHost {
         reason: &str,
         req: &InvokeRequest,
     ) -> InvokeResult {
-        let sink = self.sink(&spec.name);
-        let stream = log_stream_name(sink.now_millis(), "$LATEST");
-        let out = EnvOutput::new(sink, stream);
+        let sink = self.sink(spec);
+        let stream = log_stream_name(sink.now_millis(), &spec.version);
+        let out = EnvOutput::new(sink, stream, PlatformLog::of(spec));
         if req.want_log_tail {
             out.begin_capture();
         }
         let message = format!("RequestId: {request_id} Error: {reason}");
-        out.platform_line(&format!("START RequestId: {request_id} Version: $LATEST"));
-        out.platform_line(&message);
-        out.platform_line("Runtime.InvalidEntrypoint");
-        out.platform_line(&format!("END RequestId: {request_id}"));
-        out.platform_line(&format!(
-            "REPORT RequestId: {request_id}\tDuration: 0.00 ms\tBilled Duration: 0 ms\t\
-             Memory Size: {} MB\tMax Memory Used: 0 MB\t",
-            spec.memory_mb
-        ));
+        let error_type = Some("Runtime.InvalidEntrypoint");
+        out.platform(Platform::Start { request_id });
+        out.platform_text(&message);
+        out.platform_text("Runtime.InvalidEntrypoint");
+        out.platform(Platform::RuntimeDone {
+            request_id,
+            status: Status::Error,
+            error_type,
+            duration_ms: 0.0,
+            produced_bytes: 0,
+        });
+        out.platform(Platform::Report {
+            request_id,
+            status: Status::Error,
+            error_type,
+            duration_ms: 0.0,
+            billed_ms: 0,
+            memory_mb: spec.memory_mb,
+            max_memory_mb: 0,
+            init_ms: None,
+        });
         out.publish();
         InvokeResult {
             payload: error_json("Runtime.InvalidEntrypoint", &message),
@@ -730,6 +775,16 @@ impl FunctionHost {
             request_id: request_id.to_string(),
         }
     }
+}
+
+/// The `errorType` of an error a runtime posted, for the platform events (`Runtime.Unknown`
+/// when it names none).
+fn error_type_of(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("errorType")?.as_str().map(str::to_owned))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "Runtime.Unknown".to_string())
 }
 
 /// `{"errorType":…,"errorMessage":…}` in AWS's field order.

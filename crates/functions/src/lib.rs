@@ -62,6 +62,38 @@ pub struct FunctionSpec {
     /// `$LATEST` or a published version number: `AWS_LAMBDA_FUNCTION_VERSION`, Invoke's
     /// `X-Amz-Executed-Version`. Each version has its own pool of environments.
     pub version: String,
+    /// Where its logs go and in which format (the function's `LoggingConfig`).
+    pub logging: LogConfig,
+}
+
+/// A function's `LoggingConfig`, as the host applies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    /// The CloudWatch Logs group of every environment's stream: `/aws/lambda/<function>` unless
+    /// the function names another (`AWS_LAMBDA_LOG_GROUP_NAME`).
+    pub group: String,
+    /// `LogFormat: JSON`: platform events (`START`, `END`, `REPORT`) are written as
+    /// `{"time":…,"type":"platform.start","record":{…}}` objects, and runtimes are told
+    /// (`AWS_LAMBDA_LOG_FORMAT=JSON`) to write JSON application logs.
+    pub json: bool,
+    /// `ApplicationLogLevel` (JSON only): exported as `AWS_LAMBDA_LOG_LEVEL` for the runtime's
+    /// own filtering.
+    pub application_level: Option<String>,
+    /// `SystemLogLevel` (JSON only): `DEBUG`, `INFO` or `WARN`. The platform events written are
+    /// INFO-level, so `WARN` leaves them out.
+    pub system_level: Option<String>,
+}
+
+impl LogConfig {
+    /// Lambda's default: plain text in `/aws/lambda/<function>`.
+    pub fn text(function_name: &str) -> Self {
+        LogConfig {
+            group: format!("/aws/lambda/{function_name}"),
+            json: false,
+            application_level: None,
+            system_level: None,
+        }
+    }
 }
 
 /// One synchronous invocation.
@@ -146,7 +178,8 @@ pub struct LogEvent {
 /// Consecutive events of one log stream, in the order they were written.
 #[derive(Clone, Debug)]
 pub struct LogBatch {
-    /// `/aws/lambda/<function>`.
+    /// The function's log group: `/aws/lambda/<function>` unless its `LoggingConfig` names
+    /// another.
     pub group: String,
     /// The environment's stream, `YYYY/MM/DD/[$LATEST]<32 hex>` (its `AWS_LAMBDA_LOG_STREAM_NAME`).
     pub stream: String,

@@ -9,6 +9,10 @@
 //! over never waits for persistence, so logging adds no latency (and no fsync per line) to
 //! Invoke.
 //!
+//! Platform events are written as text lines (`START RequestId: …`) or, for functions whose
+//! `LoggingConfig` says `LogFormat: JSON`, as the JSON objects Lambda writes then
+//! (`{"time":…,"type":"platform.start","record":{…}}`, see [`Platform`]).
+//!
 //! Ordering matters: the Python bootstrap (and most runtimes) write to the pipe before they
 //! post their answer, so the bytes are already in the kernel when the answer arrives.
 //! [`EnvOutput::flush`] reads what is readable *now* (no waiting), which puts a handler's prints
@@ -24,7 +28,7 @@ use std::time::Duration;
 use tokio::net::unix::pipe;
 use tributary_model::Clock;
 
-use crate::{LogBatch, LogEvent, LogWriter};
+use crate::{FunctionSpec, LogBatch, LogEvent, LogWriter};
 
 /// `X-Amz-Log-Result` carries at most this many bytes.
 pub(crate) const LOG_TAIL_BYTES: usize = 4096;
@@ -41,11 +45,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The log group name Lambda uses for a function.
-pub(crate) fn log_group_name(function_name: &str) -> String {
-    format!("/aws/lambda/{function_name}")
-}
-
 /// `YYYY/MM/DD/[<version>]<32 hex>`: the name of a new environment's log stream.
 pub(crate) fn log_stream_name(now_ms: i64, version: &str) -> String {
     let date = chrono::DateTime::from_timestamp_millis(now_ms)
@@ -54,7 +53,8 @@ pub(crate) fn log_stream_name(now_ms: i64, version: &str) -> String {
     format!("{date}/[{version}]{}", uuid::Uuid::new_v4().simple())
 }
 
-/// The file name [`FileLogWriter`] uses for a function: unsafe characters become `_`.
+/// The file name [`FileLogWriter`] uses for a function (or a log group that is not a function's
+/// default): unsafe characters become `_`.
 pub(crate) fn log_file_name(function_name: &str) -> String {
     let safe: String = function_name
         .chars()
@@ -70,7 +70,7 @@ pub(crate) fn log_file_name(function_name: &str) -> String {
 }
 
 /// The writer a host uses until it is given another: one append-only text file per function
-/// under `dir`, each event as written. It keeps the functions crate usable on its own (tests,
+/// (per log group, for a function that names its own) under `dir`, each event as written. It keeps the functions crate usable on its own (tests,
 /// tools); the server installs a writer that keeps logs in the store instead.
 pub(crate) struct FileLogWriter {
     dir: PathBuf,
@@ -118,8 +118,8 @@ impl LogWriter for FileLogWriter {
     }
 }
 
-/// Where the environments of one function send their log events: the function's log group,
-/// the writer, and the clock that timestamps events.
+/// Where environments send their log events: a log group, the writer, and the clock that
+/// timestamps events.
 pub(crate) struct LogSink {
     group: String,
     writer: Arc<dyn LogWriter>,
@@ -127,13 +127,9 @@ pub(crate) struct LogSink {
 }
 
 impl LogSink {
-    pub(crate) fn new(
-        function_name: &str,
-        writer: Arc<dyn LogWriter>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub(crate) fn new(group: String, writer: Arc<dyn LogWriter>, clock: Arc<dyn Clock>) -> Self {
         LogSink {
-            group: log_group_name(function_name),
+            group,
             writer,
             clock,
         }
@@ -142,6 +138,172 @@ impl LogSink {
     /// The current server time, for the names of new log streams.
     pub(crate) fn now_millis(&self) -> i64 {
         self.clock.now_millis()
+    }
+}
+
+/// How one environment writes platform events: its function version and `LoggingConfig`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PlatformLog {
+    /// `$LATEST` or the version number, as `START … Version:` shows it.
+    pub(crate) version: String,
+    /// JSON objects instead of text lines.
+    pub(crate) json: bool,
+    /// `SystemLogLevel: WARN`: the INFO-level events (all of [`Platform`]) are left out.
+    pub(crate) quiet: bool,
+}
+
+impl PlatformLog {
+    pub(crate) fn of(spec: &FunctionSpec) -> Self {
+        let json = spec.logging.json;
+        PlatformLog {
+            version: spec.version.clone(),
+            json,
+            quiet: json && spec.logging.system_level.as_deref() == Some("WARN"),
+        }
+    }
+}
+
+/// How an invocation ended, as platform events report it (`status` in the JSON records).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Success,
+    Error,
+    Timeout,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+        }
+    }
+}
+
+/// A platform event of one invocation. As text: `START RequestId: <id> Version: <v>`,
+/// `END RequestId: <id>`, `REPORT RequestId: <id>\tDuration: …`. As JSON, the records
+/// `platform.start`, `platform.runtimeDone` and `platform.report`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Platform<'a> {
+    Start {
+        request_id: &'a str,
+    },
+    /// The runtime is done with the invocation (text: `END`). `status` is what the runtime
+    /// reported: an error it posted is `error` with its `errorType`.
+    RuntimeDone {
+        request_id: &'a str,
+        status: Status,
+        error_type: Option<&'a str>,
+        duration_ms: f64,
+        produced_bytes: usize,
+    },
+    /// The invocation's report. `status` is the platform's view, as text REPORT lines show it
+    /// (`Status: timeout`): a function error the runtime reported is still a `success`.
+    Report {
+        request_id: &'a str,
+        status: Status,
+        error_type: Option<&'a str>,
+        duration_ms: f64,
+        billed_ms: u64,
+        memory_mb: u32,
+        max_memory_mb: u64,
+        init_ms: Option<f64>,
+    },
+}
+
+/// Milliseconds as AWS's JSON records give them: at most three decimals.
+fn millis(ms: f64) -> serde_json::Value {
+    serde_json::json!((ms * 1000.0).round() / 1000.0)
+}
+
+impl Platform<'_> {
+    fn text(&self, version: &str) -> String {
+        match self {
+            Platform::Start { request_id } => {
+                format!("START RequestId: {request_id} Version: {version}")
+            }
+            Platform::RuntimeDone { request_id, .. } => format!("END RequestId: {request_id}"),
+            Platform::Report {
+                request_id,
+                duration_ms,
+                billed_ms,
+                memory_mb,
+                max_memory_mb,
+                init_ms,
+                ..
+            } => {
+                let mut report = format!(
+                    "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed_ms} ms\t\
+                     Memory Size: {memory_mb} MB\tMax Memory Used: {max_memory_mb} MB\t"
+                );
+                if let Some(init) = init_ms {
+                    report.push_str(&format!("Init Duration: {init:.2} ms\t"));
+                }
+                report
+            }
+        }
+    }
+
+    /// `{"time":"<ISO-8601 ms>Z","type":"platform.…","record":{…}}`, members in AWS's order.
+    fn json(&self, version: &str, now_ms: i64) -> String {
+        use serde_json::{json, Map, Value};
+        let (kind, record) = match self {
+            Platform::Start { request_id } => (
+                "platform.start",
+                json!({"requestId": request_id, "version": version}),
+            ),
+            Platform::RuntimeDone {
+                request_id,
+                status,
+                error_type,
+                duration_ms,
+                produced_bytes,
+            } => {
+                let mut r = Map::new();
+                r.insert("requestId".into(), json!(request_id));
+                r.insert("status".into(), json!(status.as_str()));
+                if let Some(t) = error_type {
+                    r.insert("errorType".into(), json!(t));
+                }
+                r.insert(
+                    "metrics".into(),
+                    json!({"durationMs": millis(*duration_ms), "producedBytes": produced_bytes}),
+                );
+                ("platform.runtimeDone", Value::Object(r))
+            }
+            Platform::Report {
+                request_id,
+                status,
+                error_type,
+                duration_ms,
+                billed_ms,
+                memory_mb,
+                max_memory_mb,
+                init_ms,
+            } => {
+                let mut metrics = Map::new();
+                metrics.insert("durationMs".into(), millis(*duration_ms));
+                metrics.insert("billedDurationMs".into(), json!(billed_ms));
+                metrics.insert("memorySizeMB".into(), json!(memory_mb));
+                metrics.insert("maxMemoryUsedMB".into(), json!(max_memory_mb));
+                if let Some(init) = init_ms {
+                    metrics.insert("initDurationMs".into(), millis(*init));
+                }
+                let mut r = Map::new();
+                r.insert("requestId".into(), json!(request_id));
+                r.insert("metrics".into(), Value::Object(metrics));
+                r.insert("status".into(), json!(status.as_str()));
+                if let Some(t) = error_type {
+                    r.insert("errorType".into(), json!(t));
+                }
+                ("platform.report", Value::Object(r))
+            }
+        };
+        format!(
+            r#"{{"time":{},"type":"{kind}","record":{record}}}"#,
+            json!(tributary_model::clock::iso_millis(now_ms))
+        )
     }
 }
 
@@ -229,6 +391,7 @@ struct PipeState {
 /// Everything one environment writes, plus the lines of the invocation in progress.
 pub(crate) struct EnvOutput {
     buffer: Arc<StreamBuffer>,
+    platform: PlatformLog,
     /// `Some` while an invocation that wants its log tail is running; bounded.
     capture: Mutex<Option<Vec<u8>>>,
     pipes: Mutex<Vec<Arc<Pipe>>>,
@@ -236,13 +399,14 @@ pub(crate) struct EnvOutput {
 
 impl EnvOutput {
     /// The output of one environment, whose log stream is `stream` (see [`log_stream_name`]).
-    pub(crate) fn new(sink: Arc<LogSink>, stream: String) -> Arc<Self> {
+    pub(crate) fn new(sink: Arc<LogSink>, stream: String, platform: PlatformLog) -> Arc<Self> {
         Arc::new(EnvOutput {
             buffer: Arc::new(StreamBuffer {
                 sink,
                 stream,
                 pending: Mutex::new(Pending::default()),
             }),
+            platform,
             capture: Mutex::new(None),
             pipes: Mutex::new(Vec::new()),
         })
@@ -266,7 +430,29 @@ impl EnvOutput {
         self.buffer.push_lines(bytes);
     }
 
-    /// Writes one platform line (`START …`, `REPORT …`); `line` has no trailing newline.
+    /// Writes a platform event in the environment's log format (or nothing, when its
+    /// `SystemLogLevel` leaves it out).
+    pub(crate) fn platform(&self, event: Platform<'_>) {
+        if self.platform.quiet {
+            return;
+        }
+        let line = if self.platform.json {
+            event.json(&self.platform.version, self.buffer.sink.now_millis())
+        } else {
+            event.text(&self.platform.version)
+        };
+        self.platform_line(&line);
+    }
+
+    /// Writes one of the text lines the platform writes besides its events (a timeout, a
+    /// runtime that exited); JSON-format functions get the event's `status` instead.
+    pub(crate) fn platform_text(&self, line: &str) {
+        if !self.platform.json {
+            self.platform_line(line);
+        }
+    }
+
+    /// Writes one platform line as it is; `line` has no trailing newline.
     pub(crate) fn platform_line(&self, line: &str) {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
@@ -395,8 +581,13 @@ mod tests {
 
     fn output(clock: Arc<ManualClock>) -> (Arc<Collect>, Arc<EnvOutput>) {
         let writer = Arc::new(Collect::default());
-        let sink = Arc::new(LogSink::new("f", writer.clone(), clock));
-        let out = EnvOutput::new(sink, "2024/01/02/[$LATEST]abc".into());
+        let sink = Arc::new(LogSink::new("/aws/lambda/f".into(), writer.clone(), clock));
+        let platform = PlatformLog {
+            version: "$LATEST".into(),
+            json: false,
+            quiet: false,
+        };
+        let out = EnvOutput::new(sink, "2024/01/02/[$LATEST]abc".into(), platform);
         (writer, out)
     }
 
@@ -442,6 +633,97 @@ mod tests {
                 (1_005, "b\n")
             ]
         );
+    }
+
+    #[test]
+    fn platform_events_as_text_and_as_json() {
+        let start = Platform::Start { request_id: "r1" };
+        assert_eq!(start.text("3"), "START RequestId: r1 Version: 3");
+        let v: serde_json::Value = serde_json::from_str(&start.json("3", 1_000)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"time": "1970-01-01T00:00:01.000Z", "type": "platform.start",
+                               "record": {"requestId": "r1", "version": "3"}})
+        );
+        assert!(
+            start.json("3", 0).starts_with(r#"{"time":"#),
+            "AWS's member order"
+        );
+        let done = Platform::RuntimeDone {
+            request_id: "r1",
+            status: Status::Error,
+            error_type: Some("ValueError"),
+            duration_ms: 1.23456,
+            produced_bytes: 7,
+        };
+        assert_eq!(done.text("3"), "END RequestId: r1");
+        let v: serde_json::Value = serde_json::from_str(&done.json("3", 0)).unwrap();
+        assert_eq!(v["type"], "platform.runtimeDone");
+        assert_eq!(
+            v["record"],
+            serde_json::json!({"requestId": "r1", "status": "error", "errorType": "ValueError",
+                               "metrics": {"durationMs": 1.235, "producedBytes": 7}})
+        );
+        let report = Platform::Report {
+            request_id: "r1",
+            status: Status::Timeout,
+            error_type: None,
+            duration_ms: 1000.0,
+            billed_ms: 1000,
+            memory_mb: 128,
+            max_memory_mb: 40,
+            init_ms: Some(12.5),
+        };
+        assert_eq!(
+            report.text("3"),
+            "REPORT RequestId: r1\tDuration: 1000.00 ms\tBilled Duration: 1000 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tInit Duration: 12.50 ms\t"
+        );
+        let v: serde_json::Value = serde_json::from_str(&report.json("3", 0)).unwrap();
+        assert_eq!(
+            v["record"],
+            serde_json::json!({"requestId": "r1", "status": "timeout",
+                               "metrics": {"durationMs": 1000.0, "billedDurationMs": 1000,
+                                           "memorySizeMB": 128, "maxMemoryUsedMB": 40,
+                                           "initDurationMs": 12.5}})
+        );
+    }
+
+    #[tokio::test]
+    async fn json_format_and_system_log_level_shape_the_platform_lines() {
+        let writer = Arc::new(Collect::default());
+        let sink = Arc::new(LogSink::new(
+            "/custom/group".into(),
+            writer.clone(),
+            ManualClock::new(0),
+        ));
+        let json = PlatformLog {
+            version: "$LATEST".into(),
+            json: true,
+            quiet: false,
+        };
+        let out = EnvOutput::new(sink.clone(), "s".into(), json.clone());
+        out.platform(Platform::Start { request_id: "r" });
+        out.platform_text("a text-only platform line");
+        let quiet = EnvOutput::new(
+            sink,
+            "s2".into(),
+            PlatformLog {
+                quiet: true,
+                ..json
+            },
+        );
+        quiet.platform(Platform::Start { request_id: "r" });
+        out.publish();
+        quiet.publish();
+        let batches = lock(&writer.0);
+        assert_eq!(batches.len(), 1, "the quiet environment wrote nothing");
+        assert_eq!(batches[0].group, "/custom/group");
+        let [event] = batches[0].events.as_slice() else {
+            panic!("one event: {:?}", batches[0].events)
+        };
+        assert!(event
+            .message
+            .starts_with(r#"{"time":"1970-01-01T00:00:00.000Z","type":"platform.start""#));
     }
 
     #[tokio::test]

@@ -193,10 +193,9 @@ async fn next(State(api): State<Arc<RuntimeApi>>) -> Response {
         api.output.flush();
         let _ = api.init_done.set(Instant::now());
     }
-    api.output.platform_line(&format!(
-        "START RequestId: {} Version: $LATEST",
-        job.request_id
-    ));
+    api.output.platform(crate::output::Platform::Start {
+        request_id: &job.request_id,
+    });
     let deadline_ms = api.clock.now_millis() + api.timeout_ms;
     {
         let mut slot = lock(&api.slot);

@@ -66,6 +66,7 @@ impl Fixture {
             code_dir,
             revision: "1".into(),
             version: "$LATEST".into(),
+            logging: tributary_functions::LogConfig::text(name),
         }
     }
 

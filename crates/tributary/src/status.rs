@@ -34,7 +34,8 @@ pub struct StatusArgs {
 
 #[derive(Args)]
 pub struct LogsArgs {
-    /// The function whose log group (/aws/lambda/<function>) to print.
+    /// The function whose logs to print: the log group its LoggingConfig names
+    /// (/aws/lambda/<function> unless it names another).
     function: String,
     /// Keep printing new events as they arrive (Ctrl-C stops).
     #[arg(long, short = 'f')]
@@ -185,7 +186,21 @@ pub async fn status(args: StatusArgs) -> Result<()> {
 /// `tributary logs`.
 pub async fn logs(args: LogsArgs) -> Result<()> {
     let client = Client::new(&args.endpoint)?;
-    let group = format!("/aws/lambda/{}", args.function);
+    // The group the function's LoggingConfig names; Lambda's default when it names none or the
+    // function is gone (its logs outlive it).
+    let group = client
+        .get_json(&format!(
+            "/2015-03-31/functions/{}/configuration",
+            args.function
+        ))
+        .await
+        .ok()
+        .and_then(|c| {
+            c.pointer("/LoggingConfig/LogGroup")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| format!("/aws/lambda/{}", args.function));
     let now = client
         .get_json("/_tributary/clock")
         .await?

@@ -27,6 +27,8 @@ enum WriteOp {
 
 struct Write {
     table: TableMeta,
+    /// The table as the request named it (a name or an ARN): what the response reports.
+    shown: String,
     key: Vec<u8>,
     keys: Item,
     op: WriteOp,
@@ -59,6 +61,8 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
         ));
     }
     let mut writes = Vec::with_capacity(total);
+    // One table may be named twice (by name and by ARN): duplicates are per table, not per entry.
+    let mut seen = HashSet::new();
     for (name, requests) in items {
         let requests = requests
             .as_array()
@@ -71,7 +75,6 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
             ));
         }
         let t = lookup(app, name)?;
-        let mut seen = HashSet::new();
         for r in requests {
             let r = Req(r
                 .as_object()
@@ -84,11 +87,11 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
                     let item = item_from_json(item)?;
                     let (key, keys) = key_of_item(&t, &item)?;
                     check_put_item(&t, &item)?;
-                    Write { table: t.clone(), key, keys, op: WriteOp::Put(item) }
+                    Write { table: t.clone(), shown: name.clone(), key, keys, op: WriteOp::Put(item) }
                 }
                 (None, Some(d)) => {
                     let (key, keys) = key_from_json(&t, Req(d).get("Key"))?;
-                    Write { table: t.clone(), key, keys, op: WriteOp::Delete }
+                    Write { table: t.clone(), shown: name.clone(), key, keys, op: WriteOp::Delete }
                 }
                 _ => {
                     return Err(AwsError::validation(
@@ -96,7 +99,7 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
                     ))
                 }
             };
-            if !seen.insert(w.key.clone()) {
+            if !seen.insert((w.table.id, w.key.clone())) {
                 return Err(AwsError::validation(
                     "Provided list of item keys contains duplicates",
                 ));
@@ -111,7 +114,7 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
                 WriteOp::Put(i) => tributary_model::size::item_size(i),
                 WriteOp::Delete => 0,
             };
-            (w.table.name.clone(), write_units(bytes))
+            (w.shown.clone(), write_units(bytes))
         })
         .collect();
     app.store
@@ -151,12 +154,15 @@ pub(super) fn batch_get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
     let mut total = 0;
     struct TableReads {
         table: TableMeta,
+        /// The table as the request named it: the key of its Responses and UnprocessedKeys.
+        shown: String,
         keys: Vec<(Vec<u8>, Value)>,
         exprs: Exprs,
         consistent: bool,
         raw: Map<String, Value>,
     }
     let mut reads = Vec::new();
+    let mut seen = HashSet::new();
     for (name, spec) in items {
         let spec_obj = spec
             .as_object()
@@ -180,11 +186,10 @@ pub(super) fn batch_get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
         }
         let t = lookup(app, name)?;
         let exprs = Exprs::for_get(&spec)?;
-        let mut seen = HashSet::new();
         let mut ks = Vec::new();
         for k in keys {
             let (enc, _) = key_from_json(&t, Some(k))?;
-            if !seen.insert(enc.clone()) {
+            if !seen.insert((t.id, enc.clone())) {
                 return Err(AwsError::validation(
                     "Provided list of item keys contains duplicates",
                 ));
@@ -194,6 +199,7 @@ pub(super) fn batch_get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
         let consistent = spec.bool_opt("ConsistentRead")?.unwrap_or(false);
         reads.push(TableReads {
             table: t,
+            shown: name.clone(),
             keys: ks,
             exprs,
             consistent,
@@ -215,15 +221,15 @@ pub(super) fn batch_get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
             if let Some(item) = app.store.get_item(r.table.id, &enc)? {
                 let size = tributary_model::size::item_size(&item);
                 bytes += size;
-                units.push((r.table.name.clone(), read_units(size, r.consistent)));
+                units.push((r.shown.clone(), read_units(size, r.consistent)));
                 found.push(json!(r.exprs.project(item)));
             }
         }
-        responses.insert(r.table.name.clone(), Value::Array(found));
+        responses.insert(r.shown.clone(), Value::Array(found));
         if !left.is_empty() {
             let mut spec = r.raw.clone();
             spec.insert("Keys".into(), Value::Array(left));
-            unprocessed.insert(r.table.name.clone(), Value::Object(spec));
+            unprocessed.insert(r.shown.clone(), Value::Object(spec));
         }
     }
     let mut out = json!({ "Responses": responses, "UnprocessedKeys": unprocessed });

@@ -8,8 +8,8 @@ use tributary_store::TableMeta;
 use super::exprs::Exprs;
 use super::keys::{
     capacity_mode, check_put_item, check_updated_item, commit_change, consumed, index_write_units,
-    key_from_json, key_of_item, lookup, read_units, table_id_in, write_consumed, write_units,
-    CapacityMode,
+    key_from_json, key_of_item, lookup, read_consumed, read_units, table_id_in, write_consumed,
+    write_units, CapacityMode,
 };
 use super::{invalid, table_name};
 use crate::protocol::{constraint, Req};
@@ -54,11 +54,12 @@ fn reject_legacy(req: &Req<'_>, members: &[&str]) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Adds `ConsumedCapacity` (an object) to a single-item response when asked for.
 /// The `ConsumedCapacity` of a write of `old` → `new`: the larger item, plus index writes.
+/// `shown` is the table as the request named it (a name or an ARN), which is what AWS reports.
 fn write_capacity(
     mode: CapacityMode,
     t: &TableMeta,
+    shown: &str,
     old: Option<&Item>,
     new: Option<&Item>,
 ) -> Option<Value> {
@@ -67,7 +68,7 @@ fn write_capacity(
     }
     let size = |i: Option<&Item>| i.map_or(0, tributary_model::size::item_size);
     let units = write_units(size(old).max(size(new)));
-    write_consumed(mode, &t.name, units, &index_write_units(t, old, new))
+    write_consumed(mode, shown, units, &index_write_units(t, old, new))
 }
 
 fn with_write_capacity(mut out: Value, capacity: Option<Value>) -> Value {
@@ -99,6 +100,7 @@ pub(super) async fn put_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
     let (key, keys) = key_of_item(&t, &item)?;
     check_put_item(&t, &item)?;
     let table = t.clone();
+    let shown = name.to_owned();
     let (old, capacity) = app
         .store
         .write(move |tx| {
@@ -108,7 +110,7 @@ pub(super) async fn put_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
             commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&item))?;
-            let capacity = write_capacity(mode, &table, old.as_ref(), Some(&item));
+            let capacity = write_capacity(mode, &table, &shown, old.as_ref(), Some(&item));
             Ok((old, capacity))
         })
         .await?;
@@ -138,7 +140,7 @@ pub(super) fn get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     Ok(with_capacity(
         out,
         mode,
-        &t.name,
+        name,
         read_units(size, consistent),
         true,
     ))
@@ -154,6 +156,7 @@ pub(super) async fn delete_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
     let return_old = return_old_on_failure(&req)?;
     let (key, keys) = key_from_json(&t, req.get("Key"))?;
     let table = t.clone();
+    let shown = name.to_owned();
     let (old, capacity) = app
         .store
         .write(move |tx| {
@@ -163,7 +166,7 @@ pub(super) async fn delete_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
             commit_change(tx, &table.name, &key, keys, old.as_ref(), None)?;
-            let capacity = write_capacity(mode, &table, old.as_ref(), None);
+            let capacity = write_capacity(mode, &table, &shown, old.as_ref(), None);
             Ok((old, capacity))
         })
         .await?;
@@ -200,6 +203,7 @@ pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
         }
     }
     let table = t.clone();
+    let shown = name.to_owned();
     let rv_job = rv.clone();
     let (old, new, updated, capacity) = app
         .store
@@ -219,7 +223,7 @@ pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
                 commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&new))?;
             }
             let new = (!creates_nothing).then_some(new);
-            let capacity = write_capacity(mode, &table, old.as_ref(), new.as_ref());
+            let capacity = write_capacity(mode, &table, &shown, old.as_ref(), new.as_ref());
             let updated = match rv.as_str() {
                 "UPDATED_OLD" => old.as_ref().map(|o| exprs.updated_part(o)),
                 "UPDATED_NEW" => new.as_ref().map(|n| exprs.updated_part(n)),
@@ -311,12 +315,14 @@ pub(super) fn scan(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     if let Some(k) = page.last_key {
         out.insert("LastEvaluatedKey".into(), json!(k));
     }
-    let out = Value::Object(out);
-    Ok(with_capacity(
-        out,
+    let mut out = Value::Object(out);
+    if let Some(c) = read_consumed(
         mode,
-        &t.name,
+        name,
         read_units(page.bytes, consistent),
-        true,
-    ))
+        source.index(),
+    ) {
+        out["ConsumedCapacity"] = c;
+    }
+    Ok(out)
 }

@@ -13,9 +13,10 @@ pub(super) fn item_table_not_found() -> AwsError {
     AwsError::ddb_not_found("Requested resource not found")
 }
 
-/// The table's metadata, or DynamoDB's item-level not-found error.
-pub(super) fn lookup(app: &App, name: &str) -> Result<TableMeta, AwsError> {
-    let name = super::table_name_of(name)?;
+/// The metadata of the table `given` (a name or a table ARN) names, or DynamoDB's item-level
+/// not-found error.
+pub(super) fn lookup(app: &App, given: &str) -> Result<TableMeta, AwsError> {
+    let name = super::resolve_table_name(app, given).ok_or_else(item_table_not_found)?;
     app.store
         .catalog()
         .tables
@@ -228,6 +229,33 @@ pub(super) fn consumed(mode: CapacityMode, table: &str, units: f64, read: bool) 
                 "Table": {"CapacityUnits": units, kind: units},
             }))
         }
+    }
+}
+
+/// The `ConsumedCapacity` of a Query or Scan: with `INDEXES`, a read of a secondary index is
+/// reported under the index (and the table's own share is zero).
+pub(super) fn read_consumed(
+    mode: CapacityMode,
+    table: &str,
+    units: f64,
+    index: Option<&tributary_store::IndexMeta>,
+) -> Option<Value> {
+    match (mode, index) {
+        (CapacityMode::Indexes, Some(ix)) => {
+            let member = if ix.global {
+                "GlobalSecondaryIndexes"
+            } else {
+                "LocalSecondaryIndexes"
+            };
+            Some(json!({
+                "TableName": table,
+                "CapacityUnits": units,
+                "ReadCapacityUnits": units,
+                "Table": {"CapacityUnits": 0.0, "ReadCapacityUnits": 0.0},
+                member: {ix.name.as_str(): {"CapacityUnits": units, "ReadCapacityUnits": units}},
+            }))
+        }
+        _ => consumed(mode, table, units, true),
     }
 }
 

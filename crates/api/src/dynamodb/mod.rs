@@ -109,28 +109,86 @@ pub(super) fn invalid(msg: impl AsRef<str>) -> AwsError {
     ))
 }
 
-/// The `TableName` member: a table name or a table ARN (`arn:aws:dynamodb:<region>:<account>:table/<name>`),
-/// which names the same table. The validator already checked its length and pattern.
+/// `TableName` as the caller gave it: a table name or a table ARN (AWS accepts either wherever
+/// a table is named). Responses that name the table (ConsumedCapacity, BatchGetItem's
+/// Responses) use this form; [`resolve_table_name`] finds the table. The validator already
+/// checked its length and pattern.
 pub(super) fn table_name<'a>(req: &Req<'a>) -> Result<&'a str, AwsError> {
     table_name_of(req.str_req("TableName", "tableName")?)
 }
 
-/// A table name given as a name or an ARN (also the keys of `RequestItems`).
-pub(super) fn table_name_of(name_or_arn: &str) -> Result<&str, AwsError> {
-    let Some(rest) = name_or_arn.strip_prefix("arn:") else {
-        return Ok(name_or_arn);
-    };
-    // <partition>:dynamodb:<region>:<account>:table/<name>
-    let parts: Vec<&str> = rest.splitn(5, ':').collect();
-    match parts.as_slice() {
-        [_, "dynamodb", _, _, resource] => match resource.strip_prefix("table/") {
-            Some(name) if !name.is_empty() && !name.contains('/') => Ok(name),
-            _ => Err(invalid_table_arn()),
-        },
-        _ => Err(invalid_table_arn()),
+/// A table named by name or ARN (also the keys of `RequestItems`): an ARN must be a table's.
+pub(super) fn table_name_of(given: &str) -> Result<&str, AwsError> {
+    if given.starts_with("arn:") && split_table_arn(given).is_none() {
+        return Err(invalid_table_arn());
+    }
+    Ok(given)
+}
+
+/// The table name inside a table ARN, `arn:<partition>:dynamodb:<region>:<account>:table/<name>`,
+/// with the ARN's region and account; `None` for anything else (an index or stream ARN too).
+fn split_table_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (prefix, partition, service) = (parts.next()?, parts.next()?, parts.next()?);
+    let (region, account, resource) = (parts.next()?, parts.next()?, parts.next()?);
+    if prefix != "arn" || !partition.starts_with("aws") || service != "dynamodb" {
+        return None;
+    }
+    let name = resource.strip_prefix("table/")?;
+    (!name.is_empty() && !name.contains('/')).then_some((region, account, name))
+}
+
+/// The name of the table `given` (a name or a table ARN) refers to in this server's region and
+/// account; `None` for the ARN of a table elsewhere. Every table lookup goes through this.
+pub(super) fn resolve_table_name<'a>(app: &App, given: &'a str) -> Option<&'a str> {
+    match split_table_arn(given) {
+        None => Some(given),
+        Some((region, account, name)) => {
+            (region == app.cfg.region && account == app.cfg.account_id).then_some(name)
+        }
     }
 }
 
 fn invalid_table_arn() -> AwsError {
     AwsError::validation("Invalid TableArn: Invalid Table ARN")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_arns_are_split_into_region_account_and_name() {
+        assert_eq!(
+            split_table_arn("arn:aws:dynamodb:us-east-1:000000000000:table/orders"),
+            Some(("us-east-1", "000000000000", "orders"))
+        );
+        assert_eq!(
+            split_table_arn("arn:aws-cn:dynamodb:cn-north-1:1:table/t.1-x"),
+            Some(("cn-north-1", "1", "t.1-x"))
+        );
+        for not_a_table in [
+            "orders",
+            "arn:aws:dynamodb:us-east-1:000000000000:table/orders/index/by-x",
+            "arn:aws:dynamodb:us-east-1:000000000000:table/orders/stream/2024-01-01T00:00:00.000",
+            "arn:aws:lambda:us-east-1:000000000000:function:orders",
+            "arn:aws:dynamodb:us-east-1:000000000000:orders",
+        ] {
+            assert_eq!(split_table_arn(not_a_table), None, "{not_a_table}");
+        }
+    }
+
+    #[test]
+    fn a_table_is_named_by_its_name_or_its_arn() {
+        let arn = "arn:aws:dynamodb:us-east-1:000000000000:table/orders";
+        assert_eq!(table_name_of(arn).unwrap(), arn);
+        assert_eq!(table_name_of("orders").unwrap(), "orders");
+        for not_a_table in [
+            "arn:aws:dynamodb:us-east-1:000000000000:orders",
+            "arn:aws:dynamodb:us-east-1:000000000000:table/orders/index/by-x",
+        ] {
+            let e = table_name_of(not_a_table).unwrap_err();
+            assert_eq!(e.message, "Invalid TableArn: Invalid Table ARN");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use tributary_model::AwsError;
 use tributary_store::{index_entry_key, IndexMeta, KeySchema, KeySpace, Projection, TableMeta};
 
 use super::exprs::Exprs;
-use super::keys::{capacity_mode, consumed, lookup, read_units};
+use super::keys::{capacity_mode, lookup, read_consumed, read_units};
 use super::table_name;
 use super::tables::INTERNAL_INDEX_PREFIX;
 use crate::protocol::{check_range, constraint, Req};
@@ -29,6 +29,11 @@ pub(super) struct Source {
 }
 
 impl Source {
+    /// The secondary index read, if not the table.
+    pub(super) fn index(&self) -> Option<&IndexMeta> {
+        self.index.as_ref()
+    }
+
     pub(super) fn resolve(
         t: &TableMeta,
         index: Option<&str>,
@@ -435,7 +440,12 @@ pub(super) fn query(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
         out.insert("LastEvaluatedKey".into(), json!(k));
     }
     let mut out = Value::Object(out);
-    if let Some(c) = consumed(mode, &t.name, read_units(page.bytes, consistent), true) {
+    if let Some(c) = read_consumed(
+        mode,
+        name,
+        read_units(page.bytes, consistent),
+        source.index.as_ref(),
+    ) {
         out["ConsumedCapacity"] = c;
     }
     Ok(out)

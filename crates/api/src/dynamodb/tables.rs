@@ -10,7 +10,7 @@ use tributary_model::stream::StreamViewType;
 use tributary_model::AwsError;
 use tributary_store::{IndexMeta, KeyAttr, KeySchema, Projection, StreamMeta, TableMeta, Tx};
 
-use super::{invalid, table_name, table_not_found};
+use super::{invalid, resolve_table_name, table_name, table_not_found};
 use crate::protocol::{check_range, constraint, Req};
 use crate::App;
 
@@ -183,6 +183,201 @@ fn parse_throughput(
     Ok(Some((r, w)))
 }
 
+/// What on-demand tables and their indexes can instantly support before any pre-warming: AWS
+/// reports these as their `WarmThroughput`.
+const ON_DEMAND_WARM: (i64, i64) = (12_000, 4_000);
+
+/// `extra` keys: the highest warm throughput the table, and each index, has reached (warm
+/// throughput is raised by requests and by throughput changes, and never lowered).
+const WARM: &str = "WarmThroughput";
+const INDEX_WARM: &str = "IndexWarmThroughput";
+/// `extra` key: when the table last switched to PAY_PER_REQUEST (server-clock ms).
+const PAY_PER_REQUEST_SINCE: &str = "LastUpdateToPayPerRequestMs";
+/// `extra` key: the provisioned throughput changes of the table (key `""`) and of each global
+/// index (its name): `{"IncreasedMs", "DecreasedMs", "DecreaseDay", "Decreases"}`.
+const THROUGHPUT_HISTORY: &str = "ProvisionedThroughputHistory";
+const DAY_MS: i64 = 86_400_000;
+
+/// Records a change of provisioned throughput from `old` to `new` at `now_ms`: what
+/// `LastIncreaseDateTime`, `LastDecreaseDateTime` and `NumberOfDecreasesToday` report.
+fn record_throughput_change(
+    t: &mut TableMeta,
+    key: &str,
+    old: (i64, i64),
+    new: (i64, i64),
+    now_ms: i64,
+) {
+    let increased = new.0 > old.0 || new.1 > old.1;
+    let decreased = new.0 < old.0 || new.1 < old.1;
+    if !increased && !decreased {
+        return;
+    }
+    let history = t
+        .extra
+        .entry(THROUGHPUT_HISTORY)
+        .or_insert_with(|| json!({}));
+    if !history.is_object() {
+        *history = json!({});
+    }
+    let entry = &mut history[key];
+    if !entry.is_object() {
+        *entry = json!({});
+    }
+    if increased {
+        entry["IncreasedMs"] = json!(now_ms);
+    }
+    if decreased {
+        let today = now_ms.div_euclid(DAY_MS);
+        let same_day = entry.get("DecreaseDay").and_then(Value::as_i64) == Some(today);
+        let before = if same_day {
+            entry.get("Decreases").and_then(Value::as_i64).unwrap_or(0)
+        } else {
+            0
+        };
+        entry["DecreasedMs"] = json!(now_ms);
+        entry["DecreaseDay"] = json!(today);
+        entry["Decreases"] = json!(before + 1);
+    }
+}
+
+/// A `ProvisionedThroughputDescription` of the table (`key` `""`) or a global index.
+fn throughput_json(t: &TableMeta, key: &str, rcu: i64, wcu: i64, now_ms: i64) -> Value {
+    let h = t.extra.get(THROUGHPUT_HISTORY).and_then(|h| h.get(key));
+    let field = |k: &str| h.and_then(|h| h.get(k)).and_then(Value::as_i64);
+    let today = field("DecreaseDay") == Some(now_ms.div_euclid(DAY_MS));
+    let decreases = if today {
+        field("Decreases").unwrap_or(0)
+    } else {
+        0
+    };
+    let mut v = Map::new();
+    if let Some(ms) = field("IncreasedMs") {
+        v.insert("LastIncreaseDateTime".into(), json!(epoch_seconds(ms)));
+    }
+    if let Some(ms) = field("DecreasedMs") {
+        v.insert("LastDecreaseDateTime".into(), json!(epoch_seconds(ms)));
+    }
+    v.insert("NumberOfDecreasesToday".into(), json!(decreases));
+    v.insert("ReadCapacityUnits".into(), json!(rcu));
+    v.insert("WriteCapacityUnits".into(), json!(wcu));
+    Value::Object(v)
+}
+
+/// The read and write units per second a `WarmThroughput` request member asks for.
+type WarmRequest = (Option<i64>, Option<i64>);
+
+/// A `WarmThroughput` request member: the read and write units per second asked for.
+fn parse_warm(
+    v: Option<&Map<String, Value>>,
+    field: &str,
+) -> Result<Option<WarmRequest>, AwsError> {
+    let Some(w) = v else { return Ok(None) };
+    let w = Req(w);
+    let read = w.int_opt("ReadUnitsPerSecond")?;
+    let write = w.int_opt("WriteUnitsPerSecond")?;
+    for (v, member) in [(read, "readUnitsPerSecond"), (write, "writeUnitsPerSecond")] {
+        if let Some(v) = v {
+            check_range(v, 1, i64::MAX, &format!("{field}.{member}"))?;
+        }
+    }
+    Ok(Some((read, write)))
+}
+
+/// The warm throughput a table or index has without pre-warming: on-demand capacity, or its
+/// provisioned units.
+fn base_warm(billing_mode: &str, rcu: i64, wcu: i64) -> (i64, i64) {
+    if billing_mode == "PAY_PER_REQUEST" {
+        ON_DEMAND_WARM
+    } else {
+        (rcu, wcu)
+    }
+}
+
+fn warm_of(v: Option<&Value>) -> (i64, i64) {
+    let unit = |k: &str| {
+        v.and_then(|v| v.get(k))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    };
+    (unit("ReadUnitsPerSecond"), unit("WriteUnitsPerSecond"))
+}
+
+fn warm_json((r, w): (i64, i64)) -> Value {
+    json!({"ReadUnitsPerSecond": r, "WriteUnitsPerSecond": w})
+}
+
+/// The peak `stored` raised to `base` and to what was `requested`; never lower than before.
+fn raised_warm(
+    stored: Option<&Value>,
+    base: (i64, i64),
+    requested: Option<WarmRequest>,
+) -> (i64, i64) {
+    let (r, w) = warm_of(stored);
+    let (qr, qw) = requested.unwrap_or_default();
+    (
+        r.max(base.0).max(qr.unwrap_or(0)),
+        w.max(base.1).max(qw.unwrap_or(0)),
+    )
+}
+
+/// The table's warm throughput now (its stored peak, at least its base).
+fn table_warm(t: &TableMeta) -> (i64, i64) {
+    raised_warm(
+        t.extra.get(WARM),
+        base_warm(&t.billing_mode, t.read_capacity, t.write_capacity),
+        None,
+    )
+}
+
+/// A global secondary index's warm throughput now.
+fn index_warm(t: &TableMeta, ix: &IndexMeta) -> (i64, i64) {
+    raised_warm(
+        t.extra.get(INDEX_WARM).and_then(|m| m.get(&ix.name)),
+        base_warm(&t.billing_mode, ix.read_capacity, ix.write_capacity),
+        None,
+    )
+}
+
+/// Records the table's and its global indexes' warm throughput after a change, raised by
+/// `requested` (the table's) and `requested_ix` (per index). Returns the names of what changed:
+/// `None` for the table itself, `Some(index)` for an index.
+fn record_warm(
+    t: &mut TableMeta,
+    requested: Option<WarmRequest>,
+    requested_ix: &BTreeMap<String, WarmRequest>,
+) -> Vec<Option<String>> {
+    let mut changed = Vec::new();
+    let before = table_warm(t);
+    let now = raised_warm(
+        t.extra.get(WARM),
+        base_warm(&t.billing_mode, t.read_capacity, t.write_capacity),
+        requested,
+    );
+    if now != before {
+        changed.push(None);
+    }
+    t.extra.insert(WARM.into(), warm_json(now));
+    let mut per_index = Map::new();
+    for ix in t
+        .indexes
+        .iter()
+        .filter(|i| i.global && !i.name.starts_with(INTERNAL_INDEX_PREFIX))
+    {
+        let before = index_warm(t, ix);
+        let now = raised_warm(
+            t.extra.get(INDEX_WARM).and_then(|m| m.get(&ix.name)),
+            base_warm(&t.billing_mode, ix.read_capacity, ix.write_capacity),
+            requested_ix.get(&ix.name).copied(),
+        );
+        if now != before {
+            changed.push(Some(ix.name.clone()));
+        }
+        per_index.insert(ix.name.clone(), warm_json(now));
+    }
+    t.extra.insert(INDEX_WARM.into(), Value::Object(per_index));
+    changed
+}
+
 /// Parses one index definition of CreateTable or UpdateTable.
 fn parse_index(
     v: &Value,
@@ -270,7 +465,11 @@ fn parse_index(
 }
 
 pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?.to_owned();
+    let given = table_name(&req)?;
+    // CreateTable takes a table ARN too; it must be one of this region and account.
+    let name = resolve_table_name(app, given)
+        .ok_or_else(|| AwsError::validation(format!("Invalid TableArn: {given}")))?
+        .to_owned();
     let defs = attribute_definitions(&req)?;
     let ks = req
         .array_opt("KeySchema")?
@@ -324,6 +523,7 @@ pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
         ));
     }
     let mut indexes = Vec::new();
+    let mut index_warm_asked = BTreeMap::new();
     for (g, list) in [(true, &gsis), (false, &lsis)] {
         for v in list.iter() {
             // Ids are assigned in the write job; parse with a placeholder first.
@@ -331,9 +531,19 @@ pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
             if indexes.iter().any(|i: &IndexMeta| i.name == ix.name) {
                 return Err(invalid(format!("Duplicate index name: {}", ix.name)));
             }
+            if g {
+                let asked = parse_warm(
+                    expect_obj(v)?.obj_opt("WarmThroughput")?,
+                    "globalSecondaryIndexes.1.member.warmThroughput",
+                )?;
+                if let Some(w) = asked {
+                    index_warm_asked.insert(ix.name.clone(), w);
+                }
+            }
             indexes.push(ix);
         }
     }
+    let warm_asked = parse_warm(req.obj_opt("WarmThroughput")?, "warmThroughput")?;
     let mut used: Vec<&str> = vec![key_schema.hash.name.as_str()];
     used.extend(key_schema.range.as_ref().map(|r| r.name.as_str()));
     for ix in &indexes {
@@ -389,6 +599,12 @@ pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
                 tags,
                 extra,
             };
+            if table.billing_mode == "PAY_PER_REQUEST" {
+                table
+                    .extra
+                    .insert(PAY_PER_REQUEST_SINCE.into(), json!(table.created_ms));
+            }
+            record_warm(&mut table, warm_asked, &index_warm_asked);
             if let Some(Some(view)) = stream_spec {
                 enable_stream(tx, &mut table, view, &region, &account, shards)?;
             }
@@ -397,7 +613,17 @@ pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
         })
         .await?;
     let mut d = table_description(app, &desc);
-    d["TableStatus"] = json!("CREATING");
+    // The answer describes the table being created: it, its global indexes and their warm
+    // throughput are CREATING (the table is usable at once; DescribeTable says ACTIVE).
+    with_status(&mut d, "CREATING");
+    // A new table has never switched to on-demand: AWS reports only the mode here, and the
+    // time of the switch from the first DescribeTable on.
+    if let Some(summary) = d
+        .get_mut("BillingModeSummary")
+        .and_then(Value::as_object_mut)
+    {
+        summary.remove("LastUpdateToPayPerRequestDateTime");
+    }
     Ok(json!({ "TableDescription": d }))
 }
 
@@ -480,7 +706,7 @@ fn projection_json(p: &Projection) -> Value {
     }
 }
 
-fn index_json(t: &TableMeta, ix: &IndexMeta) -> Value {
+fn index_json(t: &TableMeta, ix: &IndexMeta, now_ms: i64) -> Value {
     let mut v = json!({
         "IndexName": ix.name,
         "KeySchema": key_schema_to_json(&ix.key_schema),
@@ -491,16 +717,17 @@ fn index_json(t: &TableMeta, ix: &IndexMeta) -> Value {
     });
     if ix.global {
         v["IndexStatus"] = json!("ACTIVE");
-        v["ProvisionedThroughput"] = json!({
-            "NumberOfDecreasesToday": 0,
-            "ReadCapacityUnits": ix.read_capacity,
-            "WriteCapacityUnits": ix.write_capacity,
-        });
+        v["ProvisionedThroughput"] =
+            throughput_json(t, &ix.name, ix.read_capacity, ix.write_capacity, now_ms);
+        let mut warm = warm_json(index_warm(t, ix));
+        warm["Status"] = json!("ACTIVE");
+        v["WarmThroughput"] = warm;
     }
     v
 }
 
 pub(super) fn table_description(app: &App, t: &TableMeta) -> Value {
+    let now_ms = tributary_model::Clock::now_millis(&*app.clock);
     let mut d = Map::new();
     d.insert(
         "AttributeDefinitions".into(),
@@ -520,23 +747,29 @@ pub(super) fn table_description(app: &App, t: &TableMeta) -> Value {
     );
     d.insert(
         "ProvisionedThroughput".into(),
-        json!({"NumberOfDecreasesToday": 0, "ReadCapacityUnits": t.read_capacity, "WriteCapacityUnits": t.write_capacity}),
+        throughput_json(t, "", t.read_capacity, t.write_capacity, now_ms),
     );
     d.insert("TableSizeBytes".into(), json!(t.size_bytes));
     d.insert("ItemCount".into(), json!(t.item_count));
     d.insert("TableArn".into(), json!(t.arn));
     d.insert("TableId".into(), json!(t.table_id_uuid));
-    if t.billing_mode == "PAY_PER_REQUEST" {
+    // Present once the table has been on-demand: the mode, and when it last switched to it.
+    let since = t
+        .extra
+        .get(PAY_PER_REQUEST_SINCE)
+        .and_then(Value::as_i64)
+        .or((t.billing_mode == "PAY_PER_REQUEST").then_some(t.created_ms));
+    if let Some(ms) = since {
         d.insert(
             "BillingModeSummary".into(),
-            json!({"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": epoch_seconds(t.created_ms)}),
+            json!({"BillingMode": t.billing_mode, "LastUpdateToPayPerRequestDateTime": epoch_seconds(ms)}),
         );
     }
     let visible = |g: bool| -> Vec<Value> {
         t.indexes
             .iter()
             .filter(|i| i.global == g && !i.name.starts_with(INTERNAL_INDEX_PREFIX))
-            .map(|i| index_json(t, i))
+            .map(|i| index_json(t, i, now_ms))
             .collect()
     };
     let (gsis, lsis) = (visible(true), visible(false));
@@ -567,17 +800,34 @@ pub(super) fn table_description(app: &App, t: &TableMeta) -> Value {
             .cloned()
             .unwrap_or(json!(false)),
     );
+    let mut warm = warm_json(table_warm(t));
+    warm["Status"] = json!("ACTIVE");
+    d.insert("WarmThroughput".into(), warm);
     Value::Object(d)
 }
 
-/// A table's metadata, or DescribeTable's not-found error.
-fn described(app: &App, name: &str) -> Result<TableMeta, AwsError> {
-    app.store
-        .catalog()
-        .tables
-        .get(name)
-        .cloned()
-        .ok_or_else(|| table_not_found(name))
+/// Sets the status of a whole description: the table's, its global indexes' and their warm
+/// throughput's.
+fn with_status(d: &mut Value, status: &str) {
+    d["TableStatus"] = json!(status);
+    d["WarmThroughput"]["Status"] = json!(status);
+    if let Some(gsis) = d
+        .get_mut("GlobalSecondaryIndexes")
+        .and_then(Value::as_array_mut)
+    {
+        for g in gsis {
+            g["IndexStatus"] = json!(status);
+            g["WarmThroughput"]["Status"] = json!(status);
+        }
+    }
+}
+
+/// The metadata of the table `given` (a name or a table ARN) names, or DescribeTable's
+/// not-found error.
+fn described(app: &App, given: &str) -> Result<TableMeta, AwsError> {
+    resolve_table_name(app, given)
+        .and_then(|name| app.store.catalog().tables.get(name).cloned())
+        .ok_or_else(|| table_not_found(given))
 }
 
 pub(super) fn describe_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
@@ -607,9 +857,8 @@ pub(super) fn list_tables(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
 }
 
 pub(super) async fn delete_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?.to_owned();
-    let snapshot = app.store.catalog().tables.get(&name).cloned();
-    let snapshot = snapshot.ok_or_else(|| table_not_found(&name))?;
+    let snapshot = described(app, table_name(&req)?)?;
+    let name = snapshot.name.clone();
     let mut desc = table_description(app, &snapshot);
     app.store
         .write(move |tx| {
@@ -628,7 +877,7 @@ pub(super) async fn delete_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
             Ok(())
         })
         .await?;
-    desc["TableStatus"] = json!("DELETING");
+    with_status(&mut desc, "DELETING");
     Ok(json!({ "TableDescription": desc }))
 }
 
@@ -636,13 +885,29 @@ pub(super) async fn delete_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
 enum IndexChange {
     Create(IndexMeta),
     Delete(String),
-    Update { name: String, rcu: i64, wcu: i64 },
+    /// New provisioned throughput, when the update sets one (it may only raise warm throughput).
+    Update {
+        name: String,
+        throughput: Option<(i64, i64)>,
+    },
+}
+
+/// What an UpdateTable changed, for its answer: the table after the change, whose warm
+/// throughput rose (`None` = the table's), and the indexes created, updated and deleted.
+struct TableUpdate {
+    table: TableMeta,
+    warmed: Vec<Option<String>>,
+    created: Vec<String>,
+    updated: Vec<String>,
+    deleted: Vec<IndexMeta>,
 }
 
 pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?.to_owned();
-    let current = described(app, &name)?;
+    let current = described(app, table_name(&req)?)?;
+    let name = current.name.clone();
     let spec = parse_stream_spec(&req)?;
+    let warm_asked = parse_warm(req.obj_opt("WarmThroughput")?, "warmThroughput")?;
+    let mut index_warm_asked = BTreeMap::new();
     let billing = req.str_opt("BillingMode")?.map(str::to_owned);
     if let Some(b) = &billing {
         if !matches!(b.as_str(), "PROVISIONED" | "PAY_PER_REQUEST") {
@@ -701,6 +966,13 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
                     ix.name
                 )));
             }
+            let asked = parse_warm(
+                expect_obj(c)?.obj_opt("WarmThroughput")?,
+                "globalSecondaryIndexUpdates.1.member.create.warmThroughput",
+            )?;
+            if let Some(w) = asked {
+                index_warm_asked.insert(ix.name.clone(), w);
+            }
             changes.push(IndexChange::Create(ix));
         } else if let Some(d) = u.get("Delete") {
             let n = expect_obj(d)?.str_req("IndexName", "indexName")?.to_owned();
@@ -718,12 +990,21 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
                     "Requested resource not found: Index: {n} not found for table: {name}"
                 )));
             }
-            let (rcu, wcu) = parse_throughput(
+            let throughput = parse_throughput(
                 up.obj_opt("ProvisionedThroughput")?,
                 "provisionedThroughput",
-            )?
-            .unwrap_or((0, 0));
-            changes.push(IndexChange::Update { name: n, rcu, wcu });
+            )?;
+            let asked = parse_warm(
+                up.obj_opt("WarmThroughput")?,
+                "globalSecondaryIndexUpdates.1.member.update.warmThroughput",
+            )?;
+            if let Some(w) = asked {
+                index_warm_asked.insert(n.clone(), w);
+            }
+            changes.push(IndexChange::Update {
+                name: n,
+                throughput,
+            });
         } else {
             return Err(invalid(
                 "One of GlobalSecondaryIndexUpdate.Create, Update or Delete must be specified",
@@ -734,6 +1015,7 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
         && billing.is_none()
         && throughput.is_none()
         && protection.is_none()
+        && warm_asked.is_none()
         && changes.is_empty()
     {
         return Err(AwsError::validation(
@@ -743,7 +1025,7 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
     let region = app.cfg.region.clone();
     let account = app.cfg.account_id.clone();
     let shards = app.cfg.stream_shards;
-    let t = app
+    let update = app
         .store
         .write(move |tx| {
             let mut t = tx
@@ -752,6 +1034,8 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
                 .get(&name)
                 .cloned()
                 .ok_or_else(|| table_not_found(&name))?;
+            let was_on_demand = t.billing_mode == "PAY_PER_REQUEST";
+            let (mut created, mut updated, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
             match spec {
                 Some(Some(view)) => {
                     enable_stream(tx, &mut t, view, &region, &account, shards)?;
@@ -769,13 +1053,23 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
             if let Some(b) = billing {
                 t.billing_mode = b;
             }
+            let now_ms = tx.now_ms();
             if let Some((r, w)) = throughput {
+                // A change of billing mode is not a throughput increase or decrease.
+                if was_on_demand == (t.billing_mode == "PAY_PER_REQUEST") {
+                    let old = (t.read_capacity, t.write_capacity);
+                    record_throughput_change(&mut t, "", old, (r, w), now_ms);
+                }
                 t.read_capacity = r;
                 t.write_capacity = w;
             }
             if t.billing_mode == "PAY_PER_REQUEST" {
                 t.read_capacity = 0;
                 t.write_capacity = 0;
+                if !was_on_demand {
+                    t.extra
+                        .insert(PAY_PER_REQUEST_SINCE.into(), json!(tx.now_ms()));
+                }
             }
             if let Some(p) = protection {
                 t.extra.insert("DeletionProtectionEnabled".into(), json!(p));
@@ -786,34 +1080,111 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
                     IndexChange::Create(mut ix) => {
                         ix.id = tx.next_id();
                         tx.backfill_index(&t, &mut ix)?;
+                        created.push(ix.name.clone());
                         t.indexes.push(ix);
                     }
                     IndexChange::Delete(n) => {
                         if let Some(pos) = t.indexes.iter().position(|i| i.name == n) {
                             let ix = t.indexes.remove(pos);
                             tx.drop_index(ix.id)?;
+                            for key in [INDEX_WARM, THROUGHPUT_HISTORY] {
+                                if let Some(m) = t.extra.get_mut(key).and_then(Value::as_object_mut)
+                                {
+                                    m.remove(&ix.name);
+                                }
+                            }
+                            deleted.push(ix);
                         }
                     }
-                    IndexChange::Update { name, rcu, wcu } => {
-                        if let Some(ix) = t.indexes.iter_mut().find(|i| i.name == name) {
+                    IndexChange::Update { name, throughput } => {
+                        let Some((rcu, wcu)) = throughput else {
+                            continue;
+                        };
+                        let old = t.indexes.iter_mut().find(|i| i.name == name).map(|ix| {
+                            let old = (ix.read_capacity, ix.write_capacity);
                             ix.read_capacity = rcu;
                             ix.write_capacity = wcu;
+                            old
+                        });
+                        if let Some(old) = old {
+                            record_throughput_change(&mut t, &name, old, (rcu, wcu), now_ms);
+                            updated.push(name);
                         }
                     }
                 }
             }
+            let warmed = record_warm(&mut t, warm_asked, &index_warm_asked);
             tx.put_table(t.clone())?;
-            Ok(t)
+            Ok(TableUpdate {
+                table: t,
+                warmed,
+                created,
+                updated,
+                deleted,
+            })
         })
         .await?;
-    Ok(json!({ "TableDescription": table_description(app, &t) }))
+    Ok(json!({ "TableDescription": updating_description(app, &update) }))
+}
+
+/// UpdateTable's answer: the table `UPDATING` (it is usable at once, as after CreateTable's
+/// `CREATING`), new indexes `CREATING`, updated ones `UPDATING`, deleted ones `DELETING`, and
+/// the warm throughput being raised `UPDATING`.
+fn updating_description(app: &App, u: &TableUpdate) -> Value {
+    let t = &u.table;
+    let mut d = table_description(app, t);
+    d["TableStatus"] = json!("UPDATING");
+    if u.warmed.contains(&None) {
+        d["WarmThroughput"]["Status"] = json!("UPDATING");
+    }
+    let mut gsis = d
+        .get_mut("GlobalSecondaryIndexes")
+        .map(Value::take)
+        .and_then(|v| match v {
+            Value::Array(a) => Some(a),
+            _ => None,
+        })
+        .unwrap_or_default();
+    for g in &mut gsis {
+        let Some(n) = g
+            .get("IndexName")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        if u.created.contains(&n) {
+            g["IndexStatus"] = json!("CREATING");
+            g["WarmThroughput"]["Status"] = json!("CREATING");
+            continue;
+        }
+        if u.updated.contains(&n) {
+            g["IndexStatus"] = json!("UPDATING");
+        }
+        if u.warmed.contains(&Some(n)) {
+            g["WarmThroughput"]["Status"] = json!("UPDATING");
+        }
+    }
+    for ix in &u.deleted {
+        let mut g = index_json(t, ix, tributary_model::Clock::now_millis(&*app.clock));
+        g["IndexStatus"] = json!("DELETING");
+        g["WarmThroughput"]["Status"] = json!("DELETING");
+        gsis.push(g);
+    }
+    if let Some(obj) = d.as_object_mut() {
+        if gsis.is_empty() {
+            obj.remove("GlobalSecondaryIndexes");
+        } else {
+            obj.insert("GlobalSecondaryIndexes".into(), Value::Array(gsis));
+        }
+    }
+    d
 }
 
 // ---------------------------------------------------------------- time to live
 
 pub(super) fn describe_time_to_live(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
-    let t = described(app, name)?;
+    let t = described(app, table_name(&req)?)?;
     Ok(match t.ttl_attribute {
         Some(a) => {
             json!({"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": a}})
@@ -823,7 +1194,7 @@ pub(super) fn describe_time_to_live(app: &App, req: Req<'_>) -> Result<Value, Aw
 }
 
 pub(super) async fn update_time_to_live(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?.to_owned();
+    let given = table_name(&req)?;
     let spec = req.obj_opt("TimeToLiveSpecification")?.ok_or_else(|| {
         constraint(
             &Value::Null,
@@ -849,6 +1220,7 @@ pub(super) async fn update_time_to_live(app: &App, req: Req<'_>) -> Result<Value
             "Member must have length greater than or equal to 1",
         ));
     }
+    let name = described(app, given)?.name;
     let attr2 = attr.clone();
     app.store
         .write(move |tx| {
@@ -1042,4 +1414,82 @@ pub(super) fn describe_endpoints(app: &App) -> Value {
         .trim_start_matches("https://")
         .to_owned();
     json!({ "Endpoints": [{ "Address": address, "CachePeriodInMinutes": 1440 }] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(billing_mode: &str, rcu: i64, wcu: i64) -> TableMeta {
+        TableMeta {
+            name: "t".into(),
+            id: 1,
+            arn: String::new(),
+            table_id_uuid: String::new(),
+            key_schema: KeySchema {
+                hash: KeyAttr {
+                    name: "pk".into(),
+                    ty: "S".into(),
+                },
+                range: None,
+            },
+            attribute_definitions: vec![],
+            billing_mode: billing_mode.into(),
+            read_capacity: rcu,
+            write_capacity: wcu,
+            created_ms: 0,
+            stream_arn: None,
+            latest_stream_arn: None,
+            latest_stream_label: None,
+            item_count: 0,
+            size_bytes: 0,
+            indexes: vec![],
+            ttl_attribute: None,
+            tags: Default::default(),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn warm_throughput_starts_at_the_base_and_is_never_lowered() {
+        let mut t = table("PAY_PER_REQUEST", 0, 0);
+        assert_eq!(table_warm(&t), ON_DEMAND_WARM);
+        assert_eq!(
+            record_warm(&mut t, Some((Some(20_000), Some(1))), &BTreeMap::new()),
+            vec![None]
+        );
+        assert_eq!(table_warm(&t), (20_000, 4_000));
+        assert!(record_warm(&mut t, Some((Some(5), None)), &BTreeMap::new()).is_empty());
+        // Switching to a small provisioned throughput keeps what was reached.
+        t.billing_mode = "PROVISIONED".into();
+        (t.read_capacity, t.write_capacity) = (5, 5);
+        record_warm(&mut t, None, &BTreeMap::new());
+        assert_eq!(table_warm(&t), (20_000, 4_000));
+        let p = table("PROVISIONED", 7, 3);
+        assert_eq!(table_warm(&p), (7, 3));
+    }
+
+    #[test]
+    fn throughput_history_counts_decreases_per_utc_day() {
+        let mut t = table("PROVISIONED", 5, 5);
+        let day = 20_000 * DAY_MS;
+        let pt = |t: &TableMeta, now| throughput_json(t, "", 1, 1, now);
+        assert_eq!(pt(&t, day)["NumberOfDecreasesToday"], 0);
+        assert!(pt(&t, day).get("LastIncreaseDateTime").is_none());
+        record_throughput_change(&mut t, "", (5, 5), (5, 5), day);
+        assert!(
+            t.extra.get(THROUGHPUT_HISTORY).is_none(),
+            "no change, no history"
+        );
+        record_throughput_change(&mut t, "", (5, 5), (9, 5), day + 1);
+        record_throughput_change(&mut t, "", (9, 5), (1, 5), day + 2);
+        record_throughput_change(&mut t, "", (1, 5), (1, 2), day + 3);
+        let v = pt(&t, day + 10);
+        assert_eq!(v["NumberOfDecreasesToday"], 2);
+        assert_eq!(v["LastIncreaseDateTime"], json!(epoch_seconds(day + 1)));
+        assert_eq!(v["LastDecreaseDateTime"], json!(epoch_seconds(day + 3)));
+        assert_eq!(pt(&t, day + DAY_MS)["NumberOfDecreasesToday"], 0);
+        record_throughput_change(&mut t, "", (1, 2), (1, 1), day + DAY_MS);
+        assert_eq!(pt(&t, day + DAY_MS)["NumberOfDecreasesToday"], 1);
+    }
 }

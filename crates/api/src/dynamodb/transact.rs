@@ -88,6 +88,8 @@ enum Kind {
 
 struct Op {
     table: TableMeta,
+    /// The table as the request named it (a name or an ARN): what ConsumedCapacity reports.
+    shown: String,
     key: Vec<u8>,
     keys: Item,
     kind: Kind,
@@ -192,6 +194,7 @@ fn parse_op(app: &App, v: &Value) -> Result<Op, AwsError> {
     };
     Ok(Op {
         table: t,
+        shown: name.to_owned(),
         key,
         keys,
         kind,
@@ -242,7 +245,7 @@ pub(super) async fn transact_write_items(
                 _ => 0,
             };
             // Transactional writes cost twice the units of plain writes.
-            (o.table.name.clone(), 2.0 * write_units(bytes))
+            (o.shown.clone(), 2.0 * write_units(bytes))
         })
         .collect();
     let capacity = |mode| per_table(mode, &units, false);
@@ -363,14 +366,14 @@ pub(super) fn transact_get_items(app: &App, req: Req<'_>) -> Result<Value, AwsEr
                 "Transaction request cannot include multiple operations on one item",
             ));
         }
-        gets.push((t, key, Exprs::for_get(&get)?));
+        gets.push((t, name, key, Exprs::for_get(&get)?));
     }
     let mut responses = Vec::with_capacity(gets.len());
     let mut units: Vec<(String, f64)> = Vec::new();
-    for (t, key, exprs) in gets {
+    for (t, shown, key, exprs) in gets {
         let item = app.store.get_item(t.id, &key)?;
         let size = item.as_ref().map_or(0, tributary_model::size::item_size);
-        units.push((t.name.clone(), 2.0 * read_units(size, true)));
+        units.push((shown.to_owned(), 2.0 * read_units(size, true)));
         responses.push(match item {
             Some(i) => json!({ "Item": exprs.project(i) }),
             None => json!({}),

@@ -169,7 +169,7 @@ pub fn list_versions(
     let mut out = json!({
         "Versions": page
             .iter()
-            .map(|d| d.listed_as(format!("{arn}:{}", d.version)))
+            .map(|d| d.listed_as(app, format!("{arn}:{}", d.version)))
             .collect::<Vec<_>>(),
     });
     if start + page.len() < all.len() {
