@@ -3,7 +3,7 @@
 //! to, or (unsigned) the shape of its path and body.
 
 use http::{HeaderMap, Method, Uri};
-use tributary_service::{Protocol, Route};
+use tributary_service::{percent_decode, Protocol, Route};
 
 /// The services this server answers, by signing name.
 pub const SERVED: &[&str] = &[
@@ -211,28 +211,6 @@ pub fn signing_service(headers: &HeaderMap, uri: &Uri) -> Option<String> {
         }
     }
     (v2.0 && v2.1).then(|| "s3".to_owned())
-}
-
-fn percent_decode(s: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|b| hex(*b)),
-                bytes.get(i + 2).and_then(|b| hex(*b)),
-            ) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -67,3 +67,27 @@ pub type Response = http::Response<Body>;
 pub trait Service: Send + Sync + 'static {
     async fn call(&self, req: Request) -> Response;
 }
+
+/// Decodes `%XX` escapes (malformed ones are kept as written); the result is UTF-8, lossily.
+/// Paths and query strings of every protocol are decoded with it.
+pub fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

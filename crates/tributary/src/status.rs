@@ -60,6 +60,13 @@ pub struct LogsArgs {
     access_key: String,
 }
 
+/// The credentials and region `tributary logs` signs with.
+struct Signer {
+    access_key: String,
+    secret: String,
+    region: String,
+}
+
 /// A minimal HTTP/1.1 client for one server (plain `http://host:port`).
 struct Client {
     authority: String,
@@ -129,34 +136,42 @@ impl Client {
             .with_context(|| format!("no answer from {} in {REQUEST_TIMEOUT:?}", self.authority))?
     }
 
-    /// Signs a CloudWatch Logs request (`POST /`, JSON 1.1) as the AWS CLI would: the server
-    /// requires a signature; under `--auth verify` the key must be one it knows.
-    fn sign_logs(&self, body: &[u8], region: &str, access_key: &str) -> (String, String) {
+    /// Signs a request as the AWS CLI would (the server requires a signature; under
+    /// `--auth verify` the key must be one it knows): answers `x-amz-date` and `authorization`.
+    /// `headers` are the other headers sent, all of which are signed.
+    fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        service: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        auth: &Signer,
+    ) -> (String, String) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let date = tributary_sigv4::format_amz_date(now);
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into());
-        let headers = [
+        let mut all = vec![
             ("host", self.authority.as_str()),
-            ("content-type", "application/x-amz-json-1.1"),
             ("x-amz-date", date.as_str()),
-            ("x-amz-target", "Logs_20140328.FilterLogEvents"),
         ];
+        all.extend_from_slice(headers);
         let parts = tributary_sigv4::RequestParts {
-            method: "POST",
-            path: "/",
+            method,
+            path,
             query: "",
-            headers: &headers,
+            headers: &all,
         };
         let params = tributary_sigv4::SigningParams {
-            access_key,
-            secret: &secret,
-            region,
-            service: "logs",
+            access_key: &auth.access_key,
+            secret: &auth.secret,
+            region: &auth.region,
+            service,
         };
-        let auth = tributary_sigv4::sign(&parts, &params, &tributary_sigv4::sha256_hex(body));
-        (date, auth)
+        let authorization =
+            tributary_sigv4::sign(&parts, &params, &tributary_sigv4::sha256_hex(body));
+        (date, authorization)
     }
 
     async fn get_json(&self, path: &str) -> Result<Value> {
@@ -188,13 +203,24 @@ pub async fn logs(args: LogsArgs) -> Result<()> {
     let client = Client::new(&args.endpoint)?;
     // The group the function's LoggingConfig names; Lambda's default when it names none or the
     // function is gone (its logs outlive it).
+    let signer = Signer {
+        access_key: args.access_key.clone(),
+        secret: std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+        region: args.region.clone(),
+    };
+    let path = format!("/2015-03-31/functions/{}/configuration", args.function);
+    let (date, authorization) = client.sign("GET", &path, "lambda", &[], b"", &signer);
     let group = client
-        .get_json(&format!(
-            "/2015-03-31/functions/{}/configuration",
-            args.function
-        ))
+        .send(
+            hyper::Method::GET,
+            &path,
+            &[("x-amz-date", &date), ("authorization", &authorization)],
+            Vec::new(),
+        )
         .await
         .ok()
+        .filter(|(status, _)| *status == 200)
+        .and_then(|(_, body)| serde_json::from_slice::<Value>(&body).ok())
         .and_then(|c| {
             c.pointer("/LoggingConfig/LogGroup")?
                 .as_str()
@@ -222,7 +248,17 @@ pub async fn logs(args: LogsArgs) -> Result<()> {
                 req["nextToken"] = json!(t);
             }
             let body = serde_json::to_vec(&req)?;
-            let (date, authorization) = client.sign_logs(&body, &args.region, &args.access_key);
+            let (date, authorization) = client.sign(
+                "POST",
+                "/",
+                "logs",
+                &[
+                    ("content-type", "application/x-amz-json-1.1"),
+                    ("x-amz-target", "Logs_20140328.FilterLogEvents"),
+                ],
+                &body,
+                &signer,
+            );
             let (status, body) = client
                 .send(
                     hyper::Method::POST,
