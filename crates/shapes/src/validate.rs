@@ -290,13 +290,17 @@ impl<'a> Walker<'a> {
             if self.skipped(shape.name, m.name) {
                 continue;
             }
+            let given = obj.get(m.name).filter(|v| !v.is_null());
+            // Most members are absent or unconstrained: nothing to check, no path to build.
+            match given {
+                None if !m.required => continue,
+                Some(v) if !self.effective(m.shape, v).constrained => continue,
+                _ => {}
+            }
             let path = join(prefix, &lower_first(m.name));
             let outer = std::mem::replace(&mut self.member, m.name);
-            match obj.get(m.name).filter(|v| !v.is_null()) {
-                None if m.required => {
-                    self.push(Some("null".into()), &path, "Member must not be null")
-                }
-                None => {}
+            match given {
+                None => self.push(Some("null".into()), &path, "Member must not be null"),
                 Some(v) => self.value(m.shape, v, &path),
             }
             self.member = outer;
