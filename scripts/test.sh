@@ -34,6 +34,9 @@ fi
 # 2. The binaries the end-to-end tests run.
 step "cargo build --release -p tributary -p rust-echo"
 cargo build --release -p tributary -p rust-echo
+# The README's first command (`cargo run --release -- serve`) must find the server binary.
+cargo run --release -q -- --version >/dev/null \
+    || die "'cargo run --release' does not run the tributary binary (check default-members)"
 
 # 3. A virtualenv with the AWS CLI, boto3, pytest and awslambdaric.
 VENV="$ROOT/.venv"
