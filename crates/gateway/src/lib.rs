@@ -127,13 +127,12 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
             )
         }
     };
-    let route = route::classify(
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        &body,
-        signing.as_deref(),
-    );
+    // Only an unsigned form POST is told apart by its body; every other route is already known.
+    let route = if signing.is_none() && parts.method == Method::POST && !body.is_empty() {
+        route::classify(&parts.method, &parts.uri, &parts.headers, &body, None)
+    } else {
+        early
+    };
     if route.protocol != Protocol::Admin && !route::SERVED.contains(&route.service.as_str()) {
         return with_cors(not_served(&route), allowed.as_deref());
     }
