@@ -9,14 +9,12 @@ pub mod lambda;
 pub mod logs;
 pub mod mappings;
 pub mod metrics;
-pub mod protocol;
-mod query;
 pub mod s3;
 pub mod sns;
 pub mod sqs;
 pub mod streams;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -395,17 +393,9 @@ async fn json10(app: &Arc<App>, target: &str, body: &[u8]) -> Response {
     }
 }
 
-use tributary_service::percent_decode;
-
-fn parse_query(q: &str) -> BTreeMap<String, String> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(&v.replace('+', " ")))
-        })
-        .collect()
-}
+pub use tributary_service::json as protocol;
+use tributary_service::query;
+pub(crate) use tributary_service::{parse_query, percent_decode};
 
 #[cfg(test)]
 mod tests {

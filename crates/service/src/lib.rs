@@ -8,6 +8,9 @@ use http::{HeaderMap, Method, Uri};
 
 pub use axum::body::Body;
 
+pub mod json;
+pub mod query;
+
 /// The wire protocol of a request, as the gateway detected it. It decides how errors the
 /// gateway itself raises are rendered, and lets a service skip detecting it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,4 +93,16 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The pairs of a URL query string or form body, decoded (`+` is a space); a repeated name
+/// keeps its last value.
+pub fn parse_query(q: &str) -> std::collections::BTreeMap<String, String> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
 }

@@ -1,5 +1,5 @@
-//! Wire envelopes: AWS JSON 1.0 (DynamoDB, Streams) and REST-JSON (Lambda) responses and
-//! errors, plus typed accessors over a JSON request body that fail the way AWS fails.
+//! Wire envelopes shared by the services: AWS JSON 1.0 (DynamoDB, Streams) and REST-JSON
+//! (Lambda) responses and errors, plus typed accessors over a JSON request body that fail the way AWS fails.
 //!
 //! Every JSON 1.0 response (success or error) carries `x-amz-crc32`, the CRC32 (IEEE) of its
 //! body bytes in decimal, as DynamoDB's do: the Go v1/v2 and Java v1 SDKs check it and retry or
