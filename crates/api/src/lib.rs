@@ -9,13 +9,11 @@ pub mod lambda;
 pub mod logs;
 pub mod mappings;
 pub mod metrics;
-pub mod s3;
 pub mod sns;
 pub mod sqs;
 pub mod streams;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -29,30 +27,12 @@ use tributary_store::Store;
 
 use crate::protocol::{json10_error, json10_ok, rest_error, rest_ok};
 
-/// Server-wide settings, decided by the binary.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub region: String,
-    pub account_id: String,
-    /// The URL clients (and functions) reach this server at.
-    pub endpoint_url: String,
-    /// Scratch space: unpacked code, runtimes, function logs.
-    pub work_dir: PathBuf,
-    /// Open shards of a new stream.
-    pub stream_shards: u32,
-    /// How long a shard stays open before it rolls over to a child, in milliseconds.
-    pub shard_rollover_ms: i64,
-    /// Retention of log groups without a policy of their own; `None` keeps events forever.
-    pub log_retention_days: Option<u32>,
-    /// How long stream records stay readable, in milliseconds (DynamoDB: 24 hours).
-    pub stream_retention_ms: i64,
-    /// How long CloudWatch metrics are kept (one-minute buckets), in milliseconds.
-    pub metrics_retention_ms: i64,
-}
+pub use tributary_service::Config;
 
 /// Everything a request handler can reach.
 pub struct App {
-    pub cfg: Config,
+    pub cfg: Arc<Config>,
+    pub s3: Arc<tributary_s3::S3>,
     /// The server clock, which `POST /_tributary/clock/advance` moves forward.
     clock: Arc<tributary_model::SystemClock>,
     pub store: Store,
@@ -86,7 +66,9 @@ impl App {
         host: Arc<FunctionHost>,
         clock: Arc<tributary_model::SystemClock>,
     ) -> Arc<App> {
+        let cfg = Arc::new(cfg);
         let clock_moved = tokio::sync::watch::Sender::new(0u64);
+        let s3 = Arc::new(tributary_s3::S3::new(cfg.clone(), store.clone()));
         let logs = logs::Logs::new(store.clone(), &cfg);
         let metrics = metrics::Metrics::new(cfg.metrics_retention_ms);
         let app = Arc::new_cyclic(|weak| {
@@ -104,6 +86,7 @@ impl App {
             };
             App {
                 cfg,
+                s3,
                 clock,
                 store,
                 host,
@@ -212,6 +195,9 @@ impl Service for Api {
 pub const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
 
 async fn route(app: Arc<App>, req: Request) -> Response {
+    if let (Protocol::RestXml, "s3") = (req.route.protocol, req.route.service.as_str()) {
+        return app.s3.call(req).await;
+    }
     let Request {
         method,
         uri,
@@ -226,7 +212,6 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         (Protocol::Query, "monitoring") => {
             return cloudwatch::handle_query(&app, &uri, &body).await
         }
-        (Protocol::RestXml, "s3") => return s3::handle(&app, &method, &uri, &headers, &body).await,
         (Protocol::RpcV2Cbor, _) => {
             let op = uri.path().rsplit('/').next().unwrap_or_default();
             return cloudwatch::handle_cbor(&app, op, &body).await;

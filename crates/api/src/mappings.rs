@@ -329,8 +329,8 @@ pub async fn deliver_failure(
                 t.format("%Y-%m-%dT%H.%M.%S"),
                 uuid::Uuid::new_v4()
             );
-            crate::s3::put_object_internal(
-                app,
+            tributary_s3::put_object_internal(
+                &app.s3,
                 destination,
                 &key,
                 with_payload.into_bytes(),

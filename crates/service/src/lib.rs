@@ -11,6 +11,8 @@ pub use axum::body::Body;
 pub mod json;
 pub mod query;
 
+use std::path::PathBuf;
+
 /// The wire protocol of a request, as the gateway detected it. It decides how errors the
 /// gateway itself raises are rendered, and lets a service skip detecting it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,27 @@ pub struct Request {
 }
 
 pub type Response = http::Response<Body>;
+
+/// Server-wide settings, decided by the binary.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub region: String,
+    pub account_id: String,
+    /// The URL clients (and functions) reach this server at.
+    pub endpoint_url: String,
+    /// Scratch space: unpacked code, runtimes, function logs.
+    pub work_dir: PathBuf,
+    /// Open shards of a new stream.
+    pub stream_shards: u32,
+    /// How long a shard stays open before it rolls over to a child, in milliseconds.
+    pub shard_rollover_ms: i64,
+    /// Retention of log groups without a policy of their own; `None` keeps events forever.
+    pub log_retention_days: Option<u32>,
+    /// How long stream records stay readable, in milliseconds (DynamoDB: 24 hours).
+    pub stream_retention_ms: i64,
+    /// How long CloudWatch metrics are kept (one-minute buckets), in milliseconds.
+    pub metrics_retention_ms: i64,
+}
 
 /// What the gateway calls. Errors are answers too: a service renders its own in its
 /// protocol's envelope.

@@ -12,7 +12,7 @@ use super::{
     empty_response, extra, invalid_argument, iso_time, no_such_bucket, set_header, xml,
     xml_response, Request,
 };
-use crate::App;
+use crate::S3 as App;
 
 /// Whether a bucket exists; takes a bucket name or its ARN (`arn:aws:s3:::name`).
 pub fn bucket_exists(app: &App, name_or_arn: &str) -> bool {

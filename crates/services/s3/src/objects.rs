@@ -18,7 +18,7 @@ use super::{
     invalid_argument, invalid_request, iso_time, no_such_bucket, no_such_key, not_implemented,
     precondition_failed, set_header, xml, xml_response, Request, MAX_OBJECT_BYTES,
 };
-use crate::App;
+use crate::S3 as App;
 
 /// Representation headers stored with an object and returned on GET/HEAD.
 const STORED_HEADERS: &[&str] = &[
@@ -878,7 +878,10 @@ fn copy_source(value: &str) -> Result<(String, String), AwsError> {
         )
     };
     let (path, version) = match value.split_once('?') {
-        Some((p, q)) => (p, crate::parse_query(q).get("versionId").cloned()),
+        Some((p, q)) => (
+            p,
+            tributary_service::parse_query(q).get("versionId").cloned(),
+        ),
         None => (value, None),
     };
     if let Some(v) = version.filter(|v| v != "null") {
@@ -888,7 +891,7 @@ fn copy_source(value: &str) -> Result<(String, String), AwsError> {
             &v,
         ));
     }
-    let path = crate::percent_decode(path.strip_prefix('/').unwrap_or(path));
+    let path = tributary_service::percent_decode(path.strip_prefix('/').unwrap_or(path));
     match path.split_once('/') {
         Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),
         _ => Err(bad()),

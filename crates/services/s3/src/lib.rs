@@ -27,9 +27,35 @@ use rand::Rng as _;
 use serde_json::Value;
 use tributary_model::AwsError;
 
-use crate::App;
+use tributary_service::Config;
+use tributary_store::Store;
 
-pub use buckets::bucket_exists;
+type App = S3;
+
+/// Amazon S3: its state is the buckets and objects in the store.
+pub struct S3 {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) store: Store,
+}
+
+impl S3 {
+    pub fn new(cfg: Arc<Config>, store: Store) -> S3 {
+        S3 { cfg, store }
+    }
+
+    /// Whether a bucket (by name or ARN) exists: the on-failure S3 destination's check.
+    pub fn bucket_exists(&self, name_or_arn: &str) -> bool {
+        buckets::bucket_exists(self, name_or_arn)
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::Service for S3 {
+    async fn call(&self, req: tributary_service::Request) -> Response {
+        handle(self, &req.method, &req.uri, &req.headers, &req.body).await
+    }
+}
+
 pub use objects::put_object_internal;
 
 /// The largest object Tributary stores (one PUT, one part, or a completed multipart upload).
@@ -108,8 +134,8 @@ impl Request<'_> {
 }
 
 /// Serves one request signed for `s3`.
-pub(crate) async fn handle(
-    app: &Arc<App>,
+async fn handle(
+    app: &App,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -121,7 +147,7 @@ pub(crate) async fn handle(
         method,
         bucket,
         key,
-        query: crate::parse_query(uri.query().unwrap_or("")),
+        query: tributary_service::parse_query(uri.query().unwrap_or("")),
         headers,
         body: body.clone(),
         region: signing_region(headers, uri).unwrap_or_else(|| app.cfg.region.clone()),
@@ -207,12 +233,15 @@ fn bucket_and_key(app: &App, uri: &Uri, headers: &HeaderMap) -> (Option<String>,
     let path = uri.path().strip_prefix('/').unwrap_or(uri.path());
     let non_empty = |s: String| (!s.is_empty()).then_some(s);
     if let Some(bucket) = host.and_then(|h| virtual_host_bucket(&h, &endpoint_host)) {
-        return (Some(bucket), non_empty(crate::percent_decode(path)));
+        return (
+            Some(bucket),
+            non_empty(tributary_service::percent_decode(path)),
+        );
     }
     let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
     (
-        non_empty(crate::percent_decode(bucket)),
-        non_empty(crate::percent_decode(key)),
+        non_empty(tributary_service::percent_decode(bucket)),
+        non_empty(tributary_service::percent_decode(key)),
     )
 }
 
@@ -258,7 +287,7 @@ fn signing_region(headers: &HeaderMap, uri: &Uri) -> Option<String> {
         let cred = auth.split("Credential=").nth(1)?;
         return from_credential(cred.split([',', ' ']).next()?);
     }
-    let query = crate::parse_query(uri.query()?);
+    let query = tributary_service::parse_query(uri.query()?);
     from_credential(query.get("X-Amz-Credential")?)
 }
 
