@@ -9,8 +9,8 @@ pub mod lambda;
 pub mod logs;
 pub mod mappings;
 pub mod metrics;
-pub mod sns;
-pub mod sqs;
+pub use tributary_sns as sns;
+pub use tributary_sqs as sqs;
 pub mod streams;
 
 use std::collections::HashMap;
@@ -33,6 +33,8 @@ pub use tributary_service::Config;
 pub struct App {
     pub cfg: Arc<Config>,
     pub s3: Arc<tributary_s3::S3>,
+    pub sqs: Arc<tributary_sqs::Sqs>,
+    pub sns: Arc<tributary_sns::Sns>,
     /// The server clock, which `POST /_tributary/clock/advance` moves forward.
     clock: Arc<tributary_model::SystemClock>,
     pub store: Store,
@@ -47,13 +49,11 @@ pub struct App {
     /// Wakes the TTL sweeper early (TTL enabled, clock moved).
     ttl_wake: tokio::sync::Notify,
     /// Wakes time-driven background work (shard roll-over) when the clock is moved.
-    time_moved: tokio::sync::Notify,
+    time_moved: Arc<tokio::sync::Notify>,
     /// Moves whenever the clock is moved by hand; event source mappings watch it.
     clock_moved: tokio::sync::watch::Sender<u64>,
     /// Stops background tasks (the TTL sweeper) at shutdown.
     background: tokio_util::sync::CancellationToken,
-    /// Wakes SQS long polls when messages arrive.
-    sqs_waiters: sqs::Waiters,
     /// Functions on their way to `Active` (Pending, update InProgress).
     lambda: lambda::LambdaState,
 }
@@ -69,6 +69,19 @@ impl App {
         let cfg = Arc::new(cfg);
         let clock_moved = tokio::sync::watch::Sender::new(0u64);
         let s3 = Arc::new(tributary_s3::S3::new(cfg.clone(), store.clone()));
+        let time_moved = Arc::new(tokio::sync::Notify::new());
+        let background = tokio_util::sync::CancellationToken::new();
+        let sqs = Arc::new(tributary_sqs::Sqs::new(
+            cfg.clone(),
+            store.clone(),
+            time_moved.clone(),
+            background.clone(),
+        ));
+        let sns = Arc::new(tributary_sns::Sns::new(
+            cfg.clone(),
+            store.clone(),
+            sqs.clone(),
+        ));
         let logs = logs::Logs::new(store.clone(), &cfg);
         let metrics = metrics::Metrics::new(cfg.metrics_retention_ms);
         let app = Arc::new_cyclic(|weak| {
@@ -87,6 +100,8 @@ impl App {
             App {
                 cfg,
                 s3,
+                sqs,
+                sns,
                 clock,
                 store,
                 host,
@@ -96,10 +111,9 @@ impl App {
                 specs: Mutex::new(HashMap::new()),
                 iterator_secret: rand::random(),
                 ttl_wake: tokio::sync::Notify::new(),
-                time_moved: tokio::sync::Notify::new(),
+                time_moved,
                 clock_moved,
-                background: tokio_util::sync::CancellationToken::new(),
-                sqs_waiters: sqs::Waiters::default(),
+                background: background.clone(),
                 lambda: lambda::LambdaState::default(),
             }
         });
@@ -195,8 +209,11 @@ impl Service for Api {
 pub const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
 
 async fn route(app: Arc<App>, req: Request) -> Response {
-    if let (Protocol::RestXml, "s3") = (req.route.protocol, req.route.service.as_str()) {
-        return app.s3.call(req).await;
+    match (req.route.protocol, req.route.service.as_str()) {
+        (Protocol::RestXml, "s3") => return app.s3.call(req).await,
+        (_, "sqs") => return app.sqs.call(req).await,
+        (Protocol::Query, "sns") => return app.sns.call(req).await,
+        _ => {}
     }
     let Request {
         method,
@@ -207,8 +224,6 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         ..
     } = req;
     match (route.protocol, route.service.as_str()) {
-        (Protocol::Query, "sqs") => return sqs::handle_query(&app, &uri, &headers, &body).await,
-        (Protocol::Query, "sns") => return sns::handle_query(&app, &uri, &body).await,
         (Protocol::Query, "monitoring") => {
             return cloudwatch::handle_query(&app, &uri, &body).await
         }
@@ -221,9 +236,6 @@ async fn route(app: Arc<App>, req: Request) -> Response {
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            if let Some(op) = target.strip_prefix("AmazonSQS.") {
-                return sqs::handle_json(&app, op, &headers, &body).await;
-            }
             if let Some(op) = target.strip_prefix("GraniteServiceVersion20100801.") {
                 return cloudwatch::handle_json(&app, op, &body).await;
             }

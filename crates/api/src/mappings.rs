@@ -303,7 +303,7 @@ pub async fn deliver_failure(
                     "FIFO queues are not supported as on-failure destinations",
                 ));
             }
-            crate::sqs::send_to_queue_arn(app, destination, body, BTreeMap::new()).await?;
+            tributary_sqs::send_to_queue_arn(&app.sqs, destination, body, BTreeMap::new()).await?;
         }
         "sns" => {
             if crate::sns::is_fifo(destination) {
@@ -311,7 +311,7 @@ pub async fn deliver_failure(
                     "FIFO topics are not supported as on-failure destinations",
                 ));
             }
-            crate::sns::publish_to_topic_arn(app, destination, body, None).await?;
+            tributary_sns::publish_to_topic_arn(&app.sns, destination, body, None).await?;
         }
         "s3" => {
             // The S3 record also carries the original event, as an escaped JSON string.

@@ -9,6 +9,7 @@ use http::{HeaderMap, Method, Uri};
 pub use axum::body::Body;
 
 pub mod json;
+pub mod peers;
 pub mod query;
 
 use std::path::PathBuf;

@@ -27,9 +27,72 @@ pub use messages::{md5_hex, md5_of_attributes, MessageAttributeValue, Waiters};
 use messages::{Outgoing, Received};
 use queues::{QueueDoc, DELETED_KIND, QUEUE_KIND};
 
-use crate::protocol::JSON10;
-use crate::query::{self, Params, Xml};
-use crate::App;
+use tributary_service::json::JSON10;
+use tributary_service::query::{self, Params, Xml};
+use tributary_service::Config;
+use tributary_store::Store;
+
+/// Amazon SQS, in both of its protocols: its queues and messages live in the store; long
+/// polls wait on [`Waiters`] and on the server clock.
+pub struct Sqs {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) store: Store,
+    pub(crate) sqs_waiters: Waiters,
+    /// Signalled when the server clock is moved by hand.
+    pub(crate) time_moved: Arc<tokio::sync::Notify>,
+    /// Cancelled at shutdown: long polls answer at once.
+    pub(crate) background: tokio_util::sync::CancellationToken,
+}
+
+impl Sqs {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Store,
+        time_moved: Arc<tokio::sync::Notify>,
+        background: tokio_util::sync::CancellationToken,
+    ) -> Sqs {
+        Sqs {
+            cfg,
+            store,
+            sqs_waiters: Waiters::default(),
+            time_moved,
+            background,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::peers::Queues for Sqs {
+    fn exists(&self, arn: &str) -> bool {
+        queue_exists_by_arn(self, arn)
+    }
+
+    async fn send(&self, arn: &str, message: Delivery) -> Result<String, AwsError> {
+        deliver(self, arn, message).await
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::Service for Sqs {
+    async fn call(&self, req: tributary_service::Request) -> Response<Body> {
+        if req.route.protocol == tributary_service::Protocol::Query {
+            return handle_query(self, &req.uri, &req.headers, &req.body).await;
+        }
+        let target = req
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        match target.strip_prefix("AmazonSQS.") {
+            Some(op) => handle_json(self, op, &req.headers, &req.body).await,
+            None => json_error(&AwsError::new(
+                "UnknownOperationException",
+                400,
+                format!("Unknown operation: {target}"),
+            )),
+        }
+    }
+}
 
 /// The query protocol's XML namespace.
 const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
@@ -149,7 +212,7 @@ fn query_error(e: &AwsError) -> Response<Body> {
 
 /// Where the client reached us, for queue URLs: the `Host` it addressed (with the endpoint's
 /// scheme when it is the endpoint's host), else the configured endpoint.
-fn base_url(app: &App, headers: &HeaderMap) -> String {
+fn base_url(app: &Sqs, headers: &HeaderMap) -> String {
     let endpoint = app.cfg.endpoint_url.trim_end_matches('/');
     let Some(host) = headers
         .get("host")
@@ -171,13 +234,8 @@ fn base_url(app: &App, headers: &HeaderMap) -> String {
 }
 
 /// A JSON-protocol request (`X-Amz-Target: AmazonSQS.<op>`).
-pub async fn handle_json(
-    app: &Arc<App>,
-    op: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response<Body> {
-    let req = match crate::protocol::parse_body(body) {
+pub async fn handle_json(app: &Sqs, op: &str, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+    let req = match tributary_service::json::parse_body(body) {
         Ok(r) => r,
         Err(e) => return json_error(&e),
     };
@@ -217,7 +275,7 @@ const NO_RESULT: &[&str] = &[
 /// A query-protocol request (`Action=<op>` in the form body or URL). The queue may also be
 /// named by the request path (`POST /<account>/<name>`), as older SDKs send it.
 pub async fn handle_query(
-    app: &Arc<App>,
+    app: &Sqs,
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
@@ -490,7 +548,7 @@ fn batch_failure(id: String, e: &AwsError) -> Value {
 }
 
 /// The queue a request's `QueueUrl` names.
-fn queue_from_req(app: &App, req: &Map<String, Value>) -> Result<QueueDoc, AwsError> {
+fn queue_from_req(app: &Sqs, req: &Map<String, Value>) -> Result<QueueDoc, AwsError> {
     let url = str_param(req, "QueueUrl")?.ok_or_else(|| missing_param("QueueUrl"))?;
     let name = queues::name_from_url(url, &app.cfg.account_id)?;
     queues::lookup(app, &name).ok_or_else(queue_not_found)
@@ -500,7 +558,7 @@ fn queue_from_req(app: &App, req: &Map<String, Value>) -> Result<QueueDoc, AwsEr
 // operations
 
 async fn dispatch(
-    app: &Arc<App>,
+    app: &Sqs,
     base: &str,
     op: &str,
     req: &Map<String, Value>,
@@ -537,7 +595,7 @@ async fn dispatch(
     }
 }
 
-async fn create_queue(app: &App, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn create_queue(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let name = str_param(req, "QueueName")?
         .ok_or_else(|| missing_param("QueueName"))?
         .to_owned();
@@ -610,7 +668,7 @@ async fn create_queue(app: &App, base: &str, req: &Map<String, Value>) -> Result
     Ok(json!({ "QueueUrl": url }))
 }
 
-fn get_queue_url(app: &App, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
+fn get_queue_url(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let name = str_param(req, "QueueName")?.ok_or_else(|| missing_param("QueueName"))?;
     if let Some(owner) = str_param(req, "QueueOwnerAWSAccountId")? {
         if owner != app.cfg.account_id {
@@ -622,7 +680,7 @@ fn get_queue_url(app: &App, base: &str, req: &Map<String, Value>) -> Result<Valu
 }
 
 /// Every attribute GetQueueAttributes can show for `q`.
-fn all_attributes(app: &App, q: &QueueDoc) -> Result<BTreeMap<String, String>, AwsError> {
+fn all_attributes(app: &Sqs, q: &QueueDoc) -> Result<BTreeMap<String, String>, AwsError> {
     let mut out = q.attrs.clone();
     let (visible, in_flight, delayed) = messages::counts(app, q)?;
     out.insert("QueueArn".into(), queues::arn(&app.cfg, &q.name));
@@ -646,7 +704,7 @@ fn all_attributes(app: &App, q: &QueueDoc) -> Result<BTreeMap<String, String>, A
     Ok(out)
 }
 
-fn get_queue_attributes(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+fn get_queue_attributes(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let names = list_param(req, "AttributeNames")?;
     for n in &names {
@@ -678,7 +736,7 @@ fn get_queue_attributes(app: &App, req: &Map<String, Value>) -> Result<Value, Aw
     Ok(json!({ "Attributes": picked }))
 }
 
-async fn set_queue_attributes(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn set_queue_attributes(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let given = map_param(req, "Attributes")?;
     let changes = {
@@ -737,7 +795,7 @@ fn page(
     Ok((page, token))
 }
 
-fn list_queues(app: &App, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
+fn list_queues(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let prefix = str_param(req, "QueueNamePrefix")?.unwrap_or_default();
     let mut names: Vec<String> = queues::all(app)
         .into_iter()
@@ -760,7 +818,7 @@ fn list_queues(app: &App, base: &str, req: &Map<String, Value>) -> Result<Value,
     Ok(Value::Object(out))
 }
 
-async fn delete_queue(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn delete_queue(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let (name, id) = (q.name.clone(), q.id);
     app.store
@@ -778,7 +836,7 @@ async fn delete_queue(app: &App, req: &Map<String, Value>) -> Result<Value, AwsE
     Ok(json!({}))
 }
 
-async fn purge_queue(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn purge_queue(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     app.store
         .write(move |tx| {
@@ -990,7 +1048,7 @@ fn check_token(value: &str, param: &str) -> Result<(), AwsError> {
 }
 
 /// Validates one message of SendMessage or one SendMessageBatch entry for queue `q`.
-fn prepare(app: &App, q: &QueueDoc, e: &Map<String, Value>) -> Result<Outgoing, AwsError> {
+fn prepare(app: &Sqs, q: &QueueDoc, e: &Map<String, Value>) -> Result<Outgoing, AwsError> {
     let body = str_param(e, "MessageBody")?
         .filter(|b| !b.is_empty())
         .ok_or_else(|| missing_param("MessageBody"))?;
@@ -1075,7 +1133,7 @@ fn sent_json(s: &messages::Sent) -> Map<String, Value> {
     m
 }
 
-async fn send_message(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn send_message(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let out = prepare(app, &q, req)?;
     let sent = messages::enqueue(app, &q, vec![out]).await?;
@@ -1085,7 +1143,7 @@ async fn send_message(app: &App, req: &Map<String, Value>) -> Result<Value, AwsE
     Ok(Value::Object(sent_json(s)))
 }
 
-async fn send_message_batch(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn send_message_batch(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let entries = entries_param(req, "SendMessageBatchRequestEntry")?;
     let total: usize = entries
@@ -1202,7 +1260,7 @@ fn render_message(q: &QueueDoc, r: &Received, system: &[String], wanted_attrs: &
     Value::Object(out)
 }
 
-async fn receive_message(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn receive_message(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let max = int_param(req, "MaxNumberOfMessages")?.unwrap_or(1);
     if !(1..=10).contains(&max) {
@@ -1237,7 +1295,7 @@ async fn receive_message(app: &App, req: &Map<String, Value>) -> Result<Value, A
     Ok(json!({ "Messages": msgs }))
 }
 
-async fn delete_message(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn delete_message(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let handle = str_param(req, "ReceiptHandle")?
         .filter(|h| !h.is_empty())
@@ -1247,7 +1305,7 @@ async fn delete_message(app: &App, req: &Map<String, Value>) -> Result<Value, Aw
     Ok(json!({}))
 }
 
-async fn delete_message_batch(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn delete_message_batch(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let entries = entries_param(req, "DeleteMessageBatchRequestEntry")?;
     let mut failed = Vec::new();
@@ -1295,7 +1353,7 @@ fn visibility_timeout(e: &Map<String, Value>) -> Result<i64, AwsError> {
     Ok(v)
 }
 
-async fn change_message_visibility(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn change_message_visibility(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let handle = str_param(req, "ReceiptHandle")?
         .filter(|h| !h.is_empty())
@@ -1307,7 +1365,7 @@ async fn change_message_visibility(app: &App, req: &Map<String, Value>) -> Resul
 }
 
 async fn change_message_visibility_batch(
-    app: &App,
+    app: &Sqs,
     req: &Map<String, Value>,
 ) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
@@ -1334,7 +1392,7 @@ async fn change_message_visibility_batch(
     Ok(batch_outcome(ids, results, failed))
 }
 
-async fn tag_queue(app: &App, req: &Map<String, Value>, add: bool) -> Result<Value, AwsError> {
+async fn tag_queue(app: &Sqs, req: &Map<String, Value>, add: bool) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     let tags = map_param(req, "Tags")?;
     let keys = list_param(req, "TagKeys")?;
@@ -1358,13 +1416,13 @@ async fn tag_queue(app: &App, req: &Map<String, Value>, add: bool) -> Result<Val
     Ok(json!({}))
 }
 
-fn list_queue_tags(app: &App, req: &Map<String, Value>) -> Result<Value, AwsError> {
+fn list_queue_tags(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let q = queue_from_req(app, req)?;
     Ok(json!({ "Tags": q.tags }))
 }
 
 fn list_dead_letter_source_queues(
-    app: &App,
+    app: &Sqs,
     base: &str,
     req: &Map<String, Value>,
 ) -> Result<Value, AwsError> {
@@ -1392,31 +1450,17 @@ fn list_dead_letter_source_queues(
 // the internal API: SNS deliveries and event source mapping destinations
 
 /// Whether `arn` names an existing queue of this server.
-pub fn queue_exists_by_arn(app: &App, arn: &str) -> bool {
+pub fn queue_exists_by_arn(app: &Sqs, arn: &str) -> bool {
     queues::name_from_arn(&app.cfg, arn).is_some_and(|n| queues::lookup(app, n).is_some())
 }
 
-/// Whether a queue ARN names a FIFO queue (FIFO queue names end in `.fifo`).
-pub fn is_fifo(arn: &str) -> bool {
-    arn.rsplit(':').next().is_some_and(|n| n.ends_with(".fifo"))
-}
-
-/// A message another service sends to a queue.
-#[derive(Debug, Clone, Default)]
-pub struct Delivery {
-    pub body: String,
-    pub attributes: BTreeMap<String, MessageAttributeValue>,
-    /// Required for FIFO queues.
-    pub group_id: Option<String>,
-    /// For FIFO queues without content-based deduplication.
-    pub dedup_id: Option<String>,
-}
+pub use tributary_service::peers::{is_fifo, QueueMessage as Delivery};
 
 /// Sends `body` (with message `attributes`) to the queue `queue_arn`, validated as SendMessage
 /// validates it; returns the message id. Fails with `QueueDoesNotExist` for an unknown queue
 /// and, for a FIFO queue, with `MissingParameter` (no message group).
 pub async fn send_to_queue_arn(
-    app: &App,
+    app: &Sqs,
     queue_arn: &str,
     body: String,
     attributes: BTreeMap<String, MessageAttributeValue>,
@@ -1434,7 +1478,7 @@ pub async fn send_to_queue_arn(
 }
 
 /// Sends a [`Delivery`] to the queue `queue_arn`; returns the message id.
-pub async fn deliver(app: &App, queue_arn: &str, d: Delivery) -> Result<String, AwsError> {
+pub async fn deliver(app: &Sqs, queue_arn: &str, d: Delivery) -> Result<String, AwsError> {
     let q = queues::name_from_arn(&app.cfg, queue_arn)
         .and_then(|n| queues::lookup(app, n))
         .ok_or_else(queue_not_found)?;

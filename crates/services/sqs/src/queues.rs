@@ -7,7 +7,8 @@ use tributary_model::AwsError;
 use tributary_store::Catalog;
 
 use super::invalid_param;
-use crate::{App, Config};
+use crate::Sqs;
+use tributary_service::Config;
 
 /// Document kind of a queue (id = queue name).
 pub(super) const QUEUE_KIND: &str = "sqs-queue";
@@ -147,7 +148,7 @@ impl QueueDoc {
 }
 
 /// The live queue named `name`.
-pub(super) fn lookup(app: &App, name: &str) -> Option<QueueDoc> {
+pub(super) fn lookup(app: &Sqs, name: &str) -> Option<QueueDoc> {
     lookup_in(&app.store.catalog(), name)
 }
 
@@ -156,7 +157,7 @@ pub(super) fn lookup_in(cat: &Catalog, name: &str) -> Option<QueueDoc> {
 }
 
 /// Every live queue, by name.
-pub(super) fn all(app: &App) -> Vec<QueueDoc> {
+pub(super) fn all(app: &Sqs) -> Vec<QueueDoc> {
     app.store
         .catalog()
         .docs_of(QUEUE_KIND)
@@ -204,7 +205,7 @@ pub(super) fn name_from_url(queue_url: &str, account: &str) -> Result<String, Aw
             return Err(super::queue_not_found());
         }
     }
-    Ok(crate::percent_decode(name))
+    Ok(tributary_service::percent_decode(name))
 }
 
 /// Queue names: 1–80 alphanumerics, hyphens and underscores; FIFO names end in `.fifo`.

@@ -17,9 +17,49 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tributary_model::AwsError;
 
-use crate::query::{self, Params, Xml};
-use crate::sqs::{self, Delivery, MessageAttributeValue};
-use crate::{App, Config};
+use tributary_service::peers::{
+    self as sqs, MessageAttributeValue, QueueMessage as Delivery, Queues,
+};
+use tributary_service::query::{self, Params, Xml};
+use tributary_service::Config;
+use tributary_store::Store;
+
+/// Amazon SNS: topics and subscriptions in the store; SQS subscriptions are delivered through
+/// [`Queues`].
+pub struct Sns {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) store: Store,
+    pub(crate) queues: Arc<dyn Queues>,
+}
+
+impl Sns {
+    pub fn new(cfg: Arc<Config>, store: Store, queues: Arc<dyn Queues>) -> Sns {
+        Sns { cfg, store, queues }
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::Service for Sns {
+    async fn call(&self, req: tributary_service::Request) -> Response<Body> {
+        handle_query(self, &req.uri, &req.body).await
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::peers::Topics for Sns {
+    fn exists(&self, arn: &str) -> bool {
+        topic_exists_by_arn(self, arn)
+    }
+
+    async fn publish(
+        &self,
+        arn: &str,
+        message: String,
+        subject: Option<String>,
+    ) -> Result<String, AwsError> {
+        publish_to_topic_arn(self, arn, message, subject).await
+    }
+}
 
 /// The query protocol's XML namespace.
 const NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
@@ -177,20 +217,20 @@ fn check_arn_shape(param: &str, arn: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-fn lookup_topic(app: &App, arn: &str) -> Option<TopicDoc> {
+fn lookup_topic(app: &Sns, arn: &str) -> Option<TopicDoc> {
     let name = topic_name_from_arn(&app.cfg, arn)?;
     serde_json::from_value(app.store.catalog().doc(TOPIC_KIND, name)?.clone()).ok()
 }
 
 /// The topic a `TopicArn` parameter names: `InvalidParameter` for a malformed ARN, `NotFound`
 /// for an unknown topic.
-fn topic_param(app: &App, p: &Params, param: &str) -> Result<TopicDoc, AwsError> {
+fn topic_param(app: &Sns, p: &Params, param: &str) -> Result<TopicDoc, AwsError> {
     let arn = p.get(param).ok_or_else(|| missing(param))?;
     check_arn_shape(param, arn)?;
     lookup_topic(app, arn).ok_or_else(topic_not_found)
 }
 
-fn subscriptions(app: &App) -> Vec<SubDoc> {
+fn subscriptions(app: &Sns) -> Vec<SubDoc> {
     app.store
         .catalog()
         .docs_of(SUB_KIND)
@@ -198,7 +238,7 @@ fn subscriptions(app: &App) -> Vec<SubDoc> {
         .collect()
 }
 
-fn lookup_subscription(app: &App, arn: &str) -> Option<SubDoc> {
+fn lookup_subscription(app: &Sns, arn: &str) -> Option<SubDoc> {
     serde_json::from_value(app.store.catalog().doc(SUB_KIND, arn)?.clone()).ok()
 }
 
@@ -206,7 +246,7 @@ fn lookup_subscription(app: &App, arn: &str) -> Option<SubDoc> {
 // the protocol
 
 /// A query-protocol SNS request.
-pub async fn handle_query(app: &Arc<App>, uri: &Uri, body: &Bytes) -> Response<Body> {
+async fn handle_query(app: &Sns, uri: &Uri, body: &Bytes) -> Response<Body> {
     let p = Params::parse(uri, body);
     let Some(action) = p.get("Action").map(str::to_owned) else {
         return query::error(NAMESPACE, 400, "MissingAction", "Missing Action", false);
@@ -382,7 +422,7 @@ fn valid_topic_name(stem: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-async fn create_topic(app: &App, p: &Params) -> Reply {
+async fn create_topic(app: &Sns, p: &Params) -> Reply {
     let name = p.get("Name").ok_or_else(|| missing("Name"))?.to_owned();
     let mut given = attributes_param(p);
     if let Some(dp) = p.get("DataProtectionPolicy") {
@@ -485,7 +525,7 @@ const EFFECTIVE_DELIVERY_POLICY: &str = concat!(
     r#""defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}"#
 );
 
-fn get_topic_attributes(app: &App, p: &Params) -> Reply {
+fn get_topic_attributes(app: &Sns, p: &Params) -> Reply {
     let t = topic_param(app, p, "TopicArn")?;
     let subs = subscriptions(app)
         .into_iter()
@@ -512,7 +552,7 @@ fn get_topic_attributes(app: &App, p: &Params) -> Reply {
     Ok(Some(x.into_string()))
 }
 
-async fn set_topic_attributes(app: &App, p: &Params) -> Reply {
+async fn set_topic_attributes(app: &Sns, p: &Params) -> Reply {
     let t = topic_param(app, p, "TopicArn")?;
     let name = p
         .get("AttributeName")
@@ -540,7 +580,7 @@ async fn set_topic_attributes(app: &App, p: &Params) -> Reply {
 }
 
 /// Deletes a topic and its subscriptions; deleting a topic that does not exist succeeds.
-async fn delete_topic(app: &App, p: &Params) -> Reply {
+async fn delete_topic(app: &Sns, p: &Params) -> Reply {
     let arn = p
         .get("TopicArn")
         .ok_or_else(|| missing("TopicArn"))?
@@ -575,7 +615,7 @@ async fn delete_topic(app: &App, p: &Params) -> Reply {
     Ok(None)
 }
 
-fn list_topics(app: &App, p: &Params) -> Reply {
+fn list_topics(app: &Sns, p: &Params) -> Reply {
     let topics: Vec<TopicDoc> = app
         .store
         .catalog()
@@ -648,7 +688,7 @@ fn subscription_attribute(name: &str, value: &str, on_subscribe: bool) -> Result
     }
 }
 
-async fn subscribe(app: &App, p: &Params) -> Reply {
+async fn subscribe(app: &Sns, p: &Params) -> Reply {
     let t = topic_param(app, p, "TopicArn")?;
     let protocol = p
         .get("Protocol")
@@ -724,13 +764,13 @@ async fn subscribe(app: &App, p: &Params) -> Reply {
 }
 
 /// `sqs` subscriptions are confirmed when they are made, so no token is ever outstanding.
-fn confirm_subscription(app: &App, p: &Params) -> Reply {
+fn confirm_subscription(app: &Sns, p: &Params) -> Reply {
     topic_param(app, p, "TopicArn")?;
     p.get("Token").ok_or_else(|| missing("Token"))?;
     Err(invalid("Token"))
 }
 
-async fn unsubscribe(app: &App, p: &Params) -> Reply {
+async fn unsubscribe(app: &Sns, p: &Params) -> Reply {
     let arn = p
         .get("SubscriptionArn")
         .ok_or_else(|| missing("SubscriptionArn"))?
@@ -747,7 +787,7 @@ async fn unsubscribe(app: &App, p: &Params) -> Reply {
     Ok(None)
 }
 
-fn list_subscriptions(app: &App, p: &Params, topic: Option<&TopicDoc>) -> Reply {
+fn list_subscriptions(app: &Sns, p: &Params, topic: Option<&TopicDoc>) -> Reply {
     let subs: Vec<SubDoc> = subscriptions(app)
         .into_iter()
         .filter(|s| topic.is_none_or(|t| s.topic_arn == t.arn))
@@ -771,7 +811,7 @@ fn list_subscriptions(app: &App, p: &Params, topic: Option<&TopicDoc>) -> Reply 
     Ok(Some(x.into_string()))
 }
 
-fn subscription_param(app: &App, p: &Params) -> Result<SubDoc, AwsError> {
+fn subscription_param(app: &Sns, p: &Params) -> Result<SubDoc, AwsError> {
     let arn = p
         .get("SubscriptionArn")
         .ok_or_else(|| missing("SubscriptionArn"))?;
@@ -779,7 +819,7 @@ fn subscription_param(app: &App, p: &Params) -> Result<SubDoc, AwsError> {
     lookup_subscription(app, arn).ok_or_else(subscription_not_found)
 }
 
-fn get_subscription_attributes(app: &App, p: &Params) -> Reply {
+fn get_subscription_attributes(app: &Sns, p: &Params) -> Reply {
     let s = subscription_param(app, p)?;
     let mut attrs = s.attrs.clone();
     attrs.insert("ConfirmationWasAuthenticated".into(), "true".into());
@@ -798,7 +838,7 @@ fn get_subscription_attributes(app: &App, p: &Params) -> Reply {
     Ok(Some(x.into_string()))
 }
 
-async fn set_subscription_attributes(app: &App, p: &Params) -> Reply {
+async fn set_subscription_attributes(app: &Sns, p: &Params) -> Reply {
     let s = subscription_param(app, p)?;
     let name = p
         .get("AttributeName")
@@ -827,7 +867,7 @@ async fn set_subscription_attributes(app: &App, p: &Params) -> Reply {
 // ------------------------------------------------------------------------------------------
 // tags
 
-async fn tag_resource(app: &App, p: &Params, add: bool) -> Reply {
+async fn tag_resource(app: &Sns, p: &Params, add: bool) -> Reply {
     let t = topic_param(app, p, "ResourceArn").map_err(|e| {
         if e.code == "NotFound" {
             AwsError::new("ResourceNotFound", 404, "Resource does not exist")
@@ -858,7 +898,7 @@ async fn tag_resource(app: &App, p: &Params, add: bool) -> Reply {
     Ok(Some(String::new()))
 }
 
-fn list_tags(app: &App, p: &Params) -> Reply {
+fn list_tags(app: &Sns, p: &Params) -> Reply {
     let t = topic_param(app, p, "ResourceArn").map_err(|e| {
         if e.code == "NotFound" {
             AwsError::new("ResourceNotFound", 404, "Resource does not exist")
@@ -1090,7 +1130,7 @@ struct DedupEntry {
 /// Assigns message ids (and FIFO sequence numbers, suppressing FIFO duplicates), then delivers
 /// to every `sqs` subscription of the topic. Returns, per message, whether it was new.
 async fn publish_all(
-    app: &App,
+    app: &Sns,
     t: &TopicDoc,
     msgs: Vec<Outgoing>,
 ) -> Result<Vec<Published>, AwsError> {
@@ -1183,7 +1223,7 @@ async fn publish_all(
 
 /// The standard SNS notification envelope, formatted as SNS formats it for queues.
 fn envelope(
-    app: &App,
+    app: &Sns,
     t: &TopicDoc,
     s: &SubDoc,
     m: &Outgoing,
@@ -1267,7 +1307,7 @@ fn envelope(
 /// subscription's dead-letter queue if it has one, else it is logged and dropped, as SNS drops
 /// messages it cannot deliver.
 async fn deliver(
-    app: &App,
+    app: &Sns,
     t: &TopicDoc,
     s: &SubDoc,
     m: &Outgoing,
@@ -1287,7 +1327,7 @@ async fn deliver(
         group_id: m.group_id.clone().filter(|_| fifo_queue),
         dedup_id: m.dedup_id.clone().filter(|_| fifo_queue),
     };
-    let Err(e) = sqs::deliver(app, &s.endpoint, delivery.clone()).await else {
+    let Err(e) = app.queues.send(&s.endpoint, delivery.clone()).await else {
         return;
     };
     tracing::warn!(
@@ -1301,7 +1341,7 @@ async fn deliver(
             dedup_id: delivery.dedup_id.filter(|_| fifo_dlq),
             ..delivery
         };
-        if let Err(e) = sqs::deliver(app, &dlq, retry).await {
+        if let Err(e) = app.queues.send(&dlq, retry).await {
             tracing::warn!(
                 subscription = %s.arn, queue = %dlq, code = e.code, message = %e.message,
                 "sns dead-letter delivery failed"
@@ -1311,7 +1351,7 @@ async fn deliver(
 }
 
 /// Resolves Publish's target: `TopicArn`, or a topic given as `TargetArn`.
-fn publish_target(app: &App, p: &Params) -> Result<TopicDoc, AwsError> {
+fn publish_target(app: &Sns, p: &Params) -> Result<TopicDoc, AwsError> {
     if p.get("PhoneNumber").is_some() {
         return Err(invalid(
             "PhoneNumber Reason: SMS delivery is not supported by this endpoint",
@@ -1335,7 +1375,7 @@ fn publish_target(app: &App, p: &Params) -> Result<TopicDoc, AwsError> {
     }
 }
 
-async fn publish(app: &App, p: &Params) -> Reply {
+async fn publish(app: &Sns, p: &Params) -> Reply {
     let t = publish_target(app, p)?;
     let m = prepare(&t, p)?;
     let published = publish_all(app, &t, vec![m]).await?;
@@ -1350,7 +1390,7 @@ async fn publish(app: &App, p: &Params) -> Reply {
     Ok(Some(x.into_string()))
 }
 
-async fn publish_batch(app: &App, p: &Params) -> Reply {
+async fn publish_batch(app: &Sns, p: &Params) -> Reply {
     let t = topic_param(app, p, "TopicArn")?;
     let entries = p.entries("PublishBatchRequestEntries.member");
     if entries.is_empty() {
@@ -1447,21 +1487,18 @@ async fn publish_batch(app: &App, p: &Params) -> Reply {
 // the internal API: event source mapping destinations
 
 /// Whether `arn` names an existing topic of this server.
-pub fn topic_exists_by_arn(app: &App, arn: &str) -> bool {
+pub fn topic_exists_by_arn(app: &Sns, arn: &str) -> bool {
     lookup_topic(app, arn).is_some()
 }
 
-/// Whether a topic ARN names a FIFO topic (FIFO topic names end in `.fifo`).
-pub fn is_fifo(arn: &str) -> bool {
-    arn.rsplit(':').next().is_some_and(|n| n.ends_with(".fifo"))
-}
+pub use tributary_service::peers::is_fifo;
 
 /// Publishes `message` (with an optional `subject`) to the topic `topic_arn` as Publish does,
 /// delivering to its subscriptions; returns the message id. Fails with `NotFound` for an
 /// unknown topic and with `InvalidParameter` where Publish would (a FIFO topic needs a message
 /// group, which this call has none of).
 pub async fn publish_to_topic_arn(
-    app: &App,
+    app: &Sns,
     topic_arn: &str,
     message: String,
     subject: Option<String>,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use tributary_model::AwsError;
 
 use super::queues::{self, QueueDoc};
 use super::{invalid_param, queue_not_found};
-use crate::App;
+use crate::Sqs;
 
 /// Messages: key = queue id (8 bytes) + sequence (8 bytes), both big-endian, so key order is
 /// send order within a queue.
@@ -33,74 +33,7 @@ const SCAN_CHUNK: usize = 256;
 /// FIFO sequence numbers are this base plus the store's sequence, so they have 20 digits.
 const FIFO_SEQUENCE_BASE: u128 = 10_000_000_000_000_000_000;
 
-/// The value of a message attribute, as SendMessage takes it and ReceiveMessage returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageAttributeValue {
-    /// `String`, `Number` or `Binary`, optionally with a custom suffix (`Number.int`).
-    pub data_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub string_value: Option<String>,
-    #[serde(default, with = "b64_opt", skip_serializing_if = "Option::is_none")]
-    pub binary_value: Option<Vec<u8>>,
-}
-
-impl MessageAttributeValue {
-    /// A `String` (or `Number`) attribute.
-    pub fn string(data_type: impl Into<String>, value: impl Into<String>) -> Self {
-        MessageAttributeValue {
-            data_type: data_type.into(),
-            string_value: Some(value.into()),
-            binary_value: None,
-        }
-    }
-
-    fn is_binary(&self) -> bool {
-        self.data_type.starts_with("Binary")
-    }
-
-    /// The bytes the value contributes to the message size and its MD5.
-    fn value_bytes(&self) -> &[u8] {
-        if self.is_binary() {
-            self.binary_value.as_deref().unwrap_or_default()
-        } else {
-            self.string_value.as_deref().unwrap_or_default().as_bytes()
-        }
-    }
-
-    /// The JSON form (`{"DataType", "StringValue" | "BinaryValue"}`), binary as base64.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        if self.is_binary() {
-            let b = self.binary_value.as_deref().unwrap_or_default();
-            m.insert("BinaryValue".into(), STANDARD.encode(b).into());
-        } else {
-            let s = self.string_value.clone().unwrap_or_default();
-            m.insert("StringValue".into(), s.into());
-        }
-        m.insert("DataType".into(), self.data_type.clone().into());
-        serde_json::Value::Object(m)
-    }
-}
-
-/// Binary attribute values persist as base64 strings.
-mod b64_opt {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(b) => s.serialize_str(&STANDARD.encode(b)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-        let s: Option<String> = Option::deserialize(d)?;
-        s.map(|s| STANDARD.decode(s).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
+pub use tributary_service::peers::MessageAttributeValue;
 
 /// Hex MD5, as SQS reports message bodies.
 pub fn md5_hex(bytes: &[u8]) -> String {
@@ -306,7 +239,7 @@ fn system_md5(trace: &Option<String>) -> Option<String> {
 /// then wakes long polls. FIFO duplicates within the deduplication window are not enqueued
 /// again and report the original message id.
 pub(super) async fn enqueue(
-    app: &App,
+    app: &Sqs,
     q: &QueueDoc,
     msgs: Vec<Outgoing>,
 ) -> Result<Vec<Sent>, AwsError> {
@@ -419,7 +352,7 @@ struct Scan {
 /// visible ones for a standard queue; for a FIFO queue, per message group only the messages
 /// before the group's first one that is not visible (a group with a message in flight yields
 /// nothing, so order within a group holds).
-fn scan(app: &App, q: &QueueDoc, now: i64, want: usize) -> Result<Scan, AwsError> {
+fn scan(app: &Sqs, q: &QueueDoc, now: i64, want: usize) -> Result<Scan, AwsError> {
     let (lo, hi) = queue_bounds(q.id);
     let retention_ms = q.retention_s() * 1000;
     let fifo = q.fifo();
@@ -512,7 +445,7 @@ enum Claim {
 /// seconds (real time) for messages to arrive or become visible, woken by sends, clock moves
 /// and visibility expiries — never by polling.
 pub(super) async fn receive(
-    app: &App,
+    app: &Sqs,
     name: &str,
     max: usize,
     visibility_s: Option<i64>,
@@ -576,7 +509,7 @@ pub(super) async fn receive(
 /// Claims the scanned candidates in one write job, re-checking each against the latest
 /// state; moves messages past the redrive policy's maxReceiveCount to the dead-letter queue and
 /// drops messages past retention.
-async fn claim(app: &App, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, AwsError> {
+async fn claim(app: &Sqs, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, AwsError> {
     let q = q.clone();
     let source_arn = queues::arn(&app.cfg, &q.name);
     let redrive = q.redrive(&app.cfg);
@@ -671,7 +604,7 @@ async fn claim(app: &App, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, A
 /// Deletes messages by receipt handle. A handle of a message that is already gone succeeds,
 /// as on AWS; a handle that is not one of this queue's is `ReceiptHandleIsInvalid`.
 pub(super) async fn delete(
-    app: &App,
+    app: &Sqs,
     q: &QueueDoc,
     handles: Vec<String>,
 ) -> Result<Vec<Result<(), AwsError>>, AwsError> {
@@ -715,7 +648,7 @@ fn parse_handle_for(q: &QueueDoc, handle: &str) -> Result<u64, AwsError> {
 
 /// Sets the visibility timeout of received messages to `timeout` seconds from now.
 pub(super) async fn change_visibility(
-    app: &App,
+    app: &Sqs,
     q: &QueueDoc,
     entries: Vec<(String, i64)>,
 ) -> Result<Vec<Result<(), AwsError>>, AwsError> {
@@ -771,7 +704,7 @@ pub(super) async fn change_visibility(
 }
 
 /// Counts of (visible, in flight, delayed) messages, skipping expired ones.
-pub(super) fn counts(app: &App, q: &QueueDoc) -> Result<(u64, u64, u64), AwsError> {
+pub(super) fn counts(app: &Sqs, q: &QueueDoc) -> Result<(u64, u64, u64), AwsError> {
     let now = app.store.clock().now_millis();
     let retention_ms = q.retention_s() * 1000;
     let (lo, hi) = queue_bounds(q.id);
