@@ -6,7 +6,6 @@ mod adapters;
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod lambda;
-pub mod logs;
 pub mod mappings;
 pub mod metrics;
 pub use tributary_sns as sns;
@@ -41,7 +40,7 @@ pub struct App {
     pub host: Arc<FunctionHost>,
     pub engine: Arc<Engine>,
     /// CloudWatch Logs: function output and the Logs API.
-    pub logs: logs::Logs,
+    pub logs: Arc<tributary_logs::CloudWatchLogs>,
     /// CloudWatch metrics, `/metrics` counters and the status picture.
     pub metrics: metrics::Metrics,
     specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
@@ -77,12 +76,18 @@ impl App {
             time_moved.clone(),
             background.clone(),
         ));
+        let logs = Arc::new(tributary_logs::CloudWatchLogs::new(
+            &cfg,
+            store.clone(),
+            time_moved.clone(),
+            background.clone(),
+        ));
+        host.set_log_writer(logs.writer());
         let sns = Arc::new(tributary_sns::Sns::new(
             cfg.clone(),
             store.clone(),
             sqs.clone(),
         ));
-        let logs = logs::Logs::new(store.clone(), &cfg);
         let metrics = metrics::Metrics::new(cfg.metrics_retention_ms);
         let app = Arc::new_cyclic(|weak| {
             let deps = tributary_esm::Deps {
@@ -118,7 +123,7 @@ impl App {
             }
         });
         lambda::restore(&app);
-        logs::start(&app);
+        tributary_logs::start(&app.logs);
         tokio::spawn(dynamodb::run_ttl_sweeper(
             app.clone(),
             app.background.clone(),
@@ -213,6 +218,7 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         (Protocol::RestXml, "s3") => return app.s3.call(req).await,
         (_, "sqs") => return app.sqs.call(req).await,
         (Protocol::Query, "sns") => return app.sns.call(req).await,
+        (_, "logs") => return app.logs.call(req).await,
         _ => {}
     }
     let Request {
@@ -374,7 +380,6 @@ async fn json10(app: &Arc<App>, target: &str, body: &[u8]) -> Response {
     let result = match service {
         "DynamoDB_20120810" => dynamodb::dispatch(app, op, &req).await,
         "DynamoDBStreams_20120810" => streams::dispatch(app, op, &req).await,
-        "Logs_20140328" => return logs::respond(app, op, &req).await,
         _ => Err(AwsError::new(
             "UnknownOperationException",
             400,

@@ -40,8 +40,66 @@ use tributary_functions::{LogBatch, LogWriter};
 use tributary_model::AwsError;
 use tributary_store::{Store, Tx};
 
-use crate::protocol::Req;
-use crate::App;
+use tributary_service::json::Req;
+
+/// CloudWatch Logs: the Logs API over log groups, streams and events in the store, and the
+/// sink function output is written to ([`CloudWatchLogs::writer`]).
+pub struct CloudWatchLogs {
+    pub(crate) store: Store,
+    pub(crate) logs: Logs,
+    /// Signalled when the server clock is moved by hand: retention is applied at once.
+    pub(crate) time_moved: Arc<tokio::sync::Notify>,
+    /// Cancelled at shutdown.
+    pub(crate) background: CancellationToken,
+}
+
+impl CloudWatchLogs {
+    pub fn new(
+        cfg: &tributary_service::Config,
+        store: Store,
+        time_moved: Arc<tokio::sync::Notify>,
+        background: CancellationToken,
+    ) -> CloudWatchLogs {
+        CloudWatchLogs {
+            logs: Logs::new(store.clone(), cfg),
+            store,
+            time_moved,
+            background,
+        }
+    }
+
+    /// Where the function host sends function output.
+    pub fn writer(&self) -> Arc<dyn LogWriter> {
+        Arc::clone(&self.logs.shared) as Arc<dyn LogWriter>
+    }
+
+    /// Stores whatever function output is queued (at shutdown, before the store's last flush).
+    pub async fn flush(&self) {
+        self.logs.flush().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::Service for CloudWatchLogs {
+    async fn call(&self, req: tributary_service::Request) -> Response {
+        let target = req
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let Some(op) = target.strip_prefix("Logs_20140328.") else {
+            return error_response(&AwsError::new(
+                "UnknownOperationException",
+                400,
+                format!("Unknown operation: {target}"),
+            ));
+        };
+        match tributary_service::json::parse_body(&req.body) {
+            Ok(body) => respond(self, op, &body).await,
+            Err(e) => error_response(&e),
+        }
+    }
+}
 
 /// Group name → [`GroupMeta`].
 const GROUPS: &str = "logs/groups";
@@ -478,7 +536,7 @@ pub struct Logs {
 }
 
 impl Logs {
-    pub fn new(store: Store, cfg: &crate::Config) -> Logs {
+    fn new(store: Store, cfg: &tributary_service::Config) -> Logs {
         Logs {
             shared: Arc::new(Shared {
                 store,
@@ -500,10 +558,8 @@ impl Logs {
 
 /// Sends the function host's output here, and starts the writer task and the retention sweeper
 /// (both stop when `app.background` is cancelled).
-pub(crate) fn start(app: &Arc<App>) {
+pub fn start(app: &Arc<CloudWatchLogs>) {
     let shared = Arc::clone(&app.logs.shared);
-    app.host
-        .set_log_writer(Arc::clone(&shared) as Arc<dyn LogWriter>);
     tokio::spawn(run_writer(Arc::clone(&shared), app.background.clone()));
     tokio::spawn(run_sweeper(Arc::clone(app), app.background.clone()));
 }
@@ -525,7 +581,7 @@ async fn run_writer(shared: Arc<Shared>, cancel: CancellationToken) {
 
 /// Deletes events older than their group's retention, by the server clock: every
 /// [`SWEEP_EVERY`], and whenever the clock is moved by hand.
-async fn run_sweeper(app: Arc<App>, cancel: CancellationToken) {
+async fn run_sweeper(app: Arc<CloudWatchLogs>, cancel: CancellationToken) {
     loop {
         // Registered before the sweep, so a clock move during it is not missed.
         let moved = app.time_moved.notified();
@@ -734,27 +790,30 @@ impl TermPattern {
 // the wire
 
 /// Answers one `Logs_20140328.<op>` request in the JSON 1.1 envelope.
-pub(crate) async fn respond(app: &Arc<App>, op: &str, body: &Map<String, Value>) -> Response {
+async fn respond(app: &CloudWatchLogs, op: &str, body: &Map<String, Value>) -> Response {
     match dispatch(app, op, &Req(body)).await {
         Ok(v) => json11(
             StatusCode::OK,
             v.map(|v| serde_json::to_vec(&v).unwrap_or_default()),
         ),
-        Err(e) => {
-            tracing::debug!(code = e.code, message = %e.message, "request failed");
-            // Not a member of this service's model: SDKs know ServiceUnavailableException.
-            let (code, message) = match e.code {
-                "InternalServerError" => (
-                    "ServiceUnavailableException",
-                    "The service cannot complete the request.".to_string(),
-                ),
-                code => (code, e.message.clone()),
-            };
-            let body = json!({"__type": code, "message": message});
-            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            json11(status, Some(serde_json::to_vec(&body).unwrap_or_default()))
-        }
+        Err(e) => error_response(&e),
     }
+}
+
+/// The JSON 1.1 error envelope.
+fn error_response(e: &AwsError) -> Response {
+    tracing::debug!(code = e.code, message = %e.message, "request failed");
+    // Not a member of this service's model: SDKs know ServiceUnavailableException.
+    let (code, message) = match e.code {
+        "InternalServerError" => (
+            "ServiceUnavailableException",
+            "The service cannot complete the request.".to_string(),
+        ),
+        code => (code, e.message.clone()),
+    };
+    let body = json!({"__type": code, "message": message});
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    json11(status, Some(serde_json::to_vec(&body).unwrap_or_default()))
 }
 
 /// A JSON 1.1 response; operations without output answer with an empty body, as AWS does.
@@ -769,7 +828,11 @@ fn json11(status: StatusCode, body: Option<Vec<u8>>) -> Response {
     r
 }
 
-async fn dispatch(app: &Arc<App>, op: &str, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+async fn dispatch(
+    app: &CloudWatchLogs,
+    op: &str,
+    req: &Req<'_>,
+) -> Result<Option<Value>, AwsError> {
     // The model's constraints first. CloudWatch Logs words violations as every Coral service
     // does but answers them as `InvalidParameterException` (see test_logs.py).
     if let Some(o) = model::Operation::from_name(op) {
@@ -828,7 +891,7 @@ fn invalid(message: impl Into<String>) -> AwsError {
 
 /// `1 validation error detected: …` as CloudWatch Logs sends it (an InvalidParameterException).
 fn constraint(value: &Value, field: &str, rule: &str) -> AwsError {
-    let mut e = crate::protocol::constraint(value, field, rule);
+    let mut e = tributary_service::json::constraint(value, field, rule);
     e.code = "InvalidParameterException";
     e
 }
@@ -1042,7 +1105,7 @@ fn from_hex_token(token: &str) -> Result<Vec<u8>, AwsError> {
         .collect()
 }
 
-impl App {
+impl CloudWatchLogs {
     fn log_group(&self, group: &str) -> Result<Option<GroupMeta>, AwsError> {
         self.store
             .kv_get(GROUPS, group.as_bytes())?
@@ -1116,7 +1179,7 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 // log groups
 
-async fn create_log_group(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+async fn create_log_group(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
     let name = group_name_param(req)?;
     let class = req.str_opt("logGroupClass")?.unwrap_or("STANDARD");
     if !matches!(
@@ -1151,7 +1214,7 @@ async fn create_log_group(app: &App, req: &Req<'_>) -> Result<Option<Value>, Aws
     Ok(None)
 }
 
-async fn delete_log_group(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+async fn delete_log_group(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
     let name = group_name_param(req)?;
     app.store
         .write(move |tx| {
@@ -1168,7 +1231,7 @@ async fn delete_log_group(app: &App, req: &Req<'_>) -> Result<Option<Value>, Aws
     Ok(None)
 }
 
-fn group_json(app: &App, name: &str, meta: &GroupMeta, brief: bool) -> Value {
+fn group_json(app: &CloudWatchLogs, name: &str, meta: &GroupMeta, brief: bool) -> Value {
     let arn = app.logs.shared.group_arn(name);
     let mut g = Map::new();
     g.insert("logGroupName".into(), json!(name));
@@ -1194,7 +1257,7 @@ fn group_json(app: &App, name: &str, meta: &GroupMeta, brief: bool) -> Value {
     Value::Object(g)
 }
 
-fn describe_log_groups(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+fn describe_log_groups(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
     let prefix = req.str_opt("logGroupNamePrefix")?;
     let pattern = req.str_opt("logGroupNamePattern")?;
     if prefix.is_some() && pattern.is_some() {
@@ -1276,7 +1339,10 @@ fn describe_log_groups(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
     Ok(out)
 }
 
-async fn put_retention_policy(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+async fn put_retention_policy(
+    app: &CloudWatchLogs,
+    req: &Req<'_>,
+) -> Result<Option<Value>, AwsError> {
     let name = group_name_param(req)?;
     let days = req
         .int_opt("retentionInDays")?
@@ -1293,13 +1359,16 @@ async fn put_retention_policy(app: &App, req: &Req<'_>) -> Result<Option<Value>,
     update_group(app, name, move |meta| meta.retention_days = Some(days)).await
 }
 
-async fn delete_retention_policy(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+async fn delete_retention_policy(
+    app: &CloudWatchLogs,
+    req: &Req<'_>,
+) -> Result<Option<Value>, AwsError> {
     let name = group_name_param(req)?;
     update_group(app, name, |meta| meta.retention_days = None).await
 }
 
 async fn update_group(
-    app: &App,
+    app: &CloudWatchLogs,
     name: String,
     change: impl FnOnce(&mut GroupMeta) + Send + 'static,
 ) -> Result<Option<Value>, AwsError> {
@@ -1314,14 +1383,18 @@ async fn update_group(
 }
 
 async fn tag(
-    app: &App,
+    app: &CloudWatchLogs,
     group: String,
     tags: BTreeMap<String, String>,
 ) -> Result<Option<Value>, AwsError> {
     update_group(app, group, move |meta| meta.tags.extend(tags)).await
 }
 
-async fn untag(app: &App, group: String, keys: Vec<String>) -> Result<Option<Value>, AwsError> {
+async fn untag(
+    app: &CloudWatchLogs,
+    group: String,
+    keys: Vec<String>,
+) -> Result<Option<Value>, AwsError> {
     update_group(app, group, move |meta| {
         for k in &keys {
             meta.tags.remove(k);
@@ -1330,7 +1403,7 @@ async fn untag(app: &App, group: String, keys: Vec<String>) -> Result<Option<Val
     .await
 }
 
-fn list_tags(app: &App, group: &str) -> Result<Value, AwsError> {
+fn list_tags(app: &CloudWatchLogs, group: &str) -> Result<Value, AwsError> {
     let meta = app.log_group(group)?.ok_or_else(group_not_found)?;
     Ok(json!({"tags": meta.tags}))
 }
@@ -1338,7 +1411,7 @@ fn list_tags(app: &App, group: &str) -> Result<Value, AwsError> {
 // ---------------------------------------------------------------------------------------------
 // log streams
 
-async fn create_log_stream(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+async fn create_log_stream(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
     let group = group_name_param(req)?;
     let stream = stream_name_param(req)?;
     app.store
@@ -1369,7 +1442,7 @@ async fn create_log_stream(app: &App, req: &Req<'_>) -> Result<Option<Value>, Aw
     Ok(None)
 }
 
-async fn delete_log_stream(app: &App, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
+async fn delete_log_stream(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
     let group = group_name_param(req)?;
     let stream = stream_name_param(req)?;
     if app.log_group(&group)?.is_none() {
@@ -1432,7 +1505,7 @@ async fn delete_log_stream(app: &App, req: &Req<'_>) -> Result<Option<Value>, Aw
     Ok(None)
 }
 
-fn stream_json(app: &App, group: &str, s: &StreamMeta) -> Value {
+fn stream_json(app: &CloudWatchLogs, group: &str, s: &StreamMeta) -> Value {
     let mut v = Map::new();
     v.insert("logStreamName".into(), json!(s.name));
     v.insert("creationTime".into(), json!(s.creation_time));
@@ -1464,7 +1537,7 @@ fn sequence_token(s: &StreamMeta) -> String {
     format!("{:028}{:028}", s.id, s.uploads + 1)
 }
 
-fn describe_log_streams(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+fn describe_log_streams(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
     let group = group_param(req)?;
     let prefix = req.str_opt("logStreamNamePrefix")?;
     if let Some(p) = prefix {
@@ -1533,7 +1606,7 @@ fn describe_log_streams(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
 // ---------------------------------------------------------------------------------------------
 // events
 
-async fn put_log_events(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+async fn put_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
     let group = group_name_param(req)?;
     let stream = stream_name_param(req)?;
     let list = req
@@ -1669,7 +1742,7 @@ fn parse_position_token(token: &str, stream_id: u64) -> Result<(bool, Pos), AwsE
     Ok((forward, Pos { ts, seq }))
 }
 
-fn get_log_events(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+fn get_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
     let group = group_param(req)?;
     let stream = stream_name_param(req)?;
     let start_time = time_param(req, "startTime")?;
@@ -1767,7 +1840,7 @@ fn filter_token(forward: bool, key: &[u8]) -> String {
     format!("{}{}", if forward { 'f' } else { 'b' }, hex_token(key))
 }
 
-fn filter_log_events(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+fn filter_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
     let group = group_param(req)?;
     let names = match req.array_opt("logStreamNames")? {
         None => None,
