@@ -3,7 +3,6 @@
 //! every failure is rendered in its protocol's AWS error envelope.
 
 mod adapters;
-pub mod cloudwatch;
 pub mod dynamodb;
 pub mod lambda;
 pub mod mappings;
@@ -42,7 +41,8 @@ pub struct App {
     /// CloudWatch Logs: function output and the Logs API.
     pub logs: Arc<tributary_logs::CloudWatchLogs>,
     /// CloudWatch metrics, `/metrics` counters and the status picture.
-    pub metrics: metrics::Metrics,
+    pub metrics: Arc<metrics::Metrics>,
+    pub cloudwatch: Arc<tributary_cloudwatch::CloudWatch>,
     specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
     iterator_secret: [u8; 32],
     /// Wakes the TTL sweeper early (TTL enabled, clock moved).
@@ -88,8 +88,18 @@ impl App {
             store.clone(),
             sqs.clone(),
         ));
-        let metrics = metrics::Metrics::new(cfg.metrics_retention_ms);
-        let app = Arc::new_cyclic(|weak| {
+        let metrics = Arc::new(metrics::Metrics::new(cfg.metrics_retention_ms));
+        let app = Arc::new_cyclic(|weak: &std::sync::Weak<App>| {
+            let sampled = weak.clone();
+            let cloudwatch = Arc::new(tributary_cloudwatch::CloudWatch::new(
+                store.clone(),
+                metrics.clone(),
+                Box::new(move || {
+                    if let Some(app) = sampled.upgrade() {
+                        app.sample_metrics();
+                    }
+                }),
+            ));
             let deps = tributary_esm::Deps {
                 source: Arc::new(adapters::StoreSource {
                     store: store.clone(),
@@ -113,6 +123,7 @@ impl App {
                 engine: Engine::new(deps),
                 logs,
                 metrics,
+                cloudwatch,
                 specs: Mutex::new(HashMap::new()),
                 iterator_secret: rand::random(),
                 ttl_wake: tokio::sync::Notify::new(),
@@ -219,6 +230,7 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         (_, "sqs") => return app.sqs.call(req).await,
         (Protocol::Query, "sns") => return app.sns.call(req).await,
         (_, "logs") => return app.logs.call(req).await,
+        (_, "monitoring") | (Protocol::RpcV2Cbor, _) => return app.cloudwatch.call(req).await,
         _ => {}
     }
     let Request {
@@ -230,21 +242,11 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         ..
     } = req;
     match (route.protocol, route.service.as_str()) {
-        (Protocol::Query, "monitoring") => {
-            return cloudwatch::handle_query(&app, &uri, &body).await
-        }
-        (Protocol::RpcV2Cbor, _) => {
-            let op = uri.path().rsplit('/').next().unwrap_or_default();
-            return cloudwatch::handle_cbor(&app, op, &body).await;
-        }
         (Protocol::AwsJson10 | Protocol::AwsJson11, _) => {
             let target = headers
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            if let Some(op) = target.strip_prefix("GraniteServiceVersion20100801.") {
-                return cloudwatch::handle_json(&app, op, &body).await;
-            }
             if target.is_empty() {
                 return json10_error(&AwsError::new(
                     "UnknownOperationException",
@@ -396,7 +398,6 @@ async fn json10(app: &Arc<App>, target: &str, body: &[u8]) -> Response {
 }
 
 pub use tributary_service::json as protocol;
-use tributary_service::query;
 pub(crate) use tributary_service::{parse_query, percent_decode};
 
 #[cfg(test)]

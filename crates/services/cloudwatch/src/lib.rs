@@ -17,11 +17,55 @@ use axum::http::{HeaderValue, Response, StatusCode, Uri};
 use serde_json::{json, Map, Value};
 use tributary_model::AwsError;
 
-use crate::metrics::store::{MetricId, Statistic, Stats, MINUTE_MS};
-use crate::metrics::NAMESPACE as LAMBDA_NAMESPACE;
-use crate::protocol::JSON10;
-use crate::query::{self, Params, Xml};
-use crate::App;
+use tributary_metrics::store::{MetricId, Statistic, Stats, MINUTE_MS};
+use tributary_metrics::{Metrics, NAMESPACE as LAMBDA_NAMESPACE};
+use tributary_service::json::JSON10;
+use tributary_service::query::{self, Params, Xml};
+use tributary_store::Store;
+
+/// Brings the metrics up to date before they are read (the server's sampler).
+pub type Refresh = Box<dyn Fn() + Send + Sync>;
+
+/// Amazon CloudWatch metrics, in its query, JSON and RPC v2 CBOR protocols, over the metrics
+/// registry.
+pub struct CloudWatch {
+    pub(crate) store: Store,
+    pub(crate) metrics: Arc<Metrics>,
+    refresh: Refresh,
+}
+
+impl CloudWatch {
+    pub fn new(store: Store, metrics: Arc<Metrics>, refresh: Refresh) -> CloudWatch {
+        CloudWatch {
+            store,
+            metrics,
+            refresh,
+        }
+    }
+
+    fn sample_metrics(&self) {
+        (self.refresh)();
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::Service for CloudWatch {
+    async fn call(&self, req: tributary_service::Request) -> Response<Body> {
+        let target = req
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if let Some(op) = target.strip_prefix("GraniteServiceVersion20100801.") {
+            return handle_json(self, op, &req.body).await;
+        }
+        if req.route.protocol == tributary_service::Protocol::RpcV2Cbor {
+            let op = req.uri.path().rsplit('/').next().unwrap_or_default();
+            return handle_cbor(self, op, &req.body).await;
+        }
+        handle_signed(self, &req.uri, &req.body).await
+    }
+}
 
 /// The query protocol's XML namespace.
 const XMLNS: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
@@ -143,8 +187,8 @@ fn json_response(v: &Value) -> Response<Body> {
 // the protocols
 
 /// A JSON-protocol request (`X-Amz-Target: GraniteServiceVersion20100801.<op>`).
-pub async fn handle_json(app: &Arc<App>, op: &str, body: &[u8]) -> Response<Body> {
-    let req = match crate::protocol::parse_body(body) {
+pub async fn handle_json(app: &CloudWatch, op: &str, body: &[u8]) -> Response<Body> {
+    let req = match tributary_service::json::parse_body(body) {
         Ok(r) => r,
         Err(e) => return json_error(&e),
     };
@@ -171,7 +215,7 @@ pub const CBOR_PATH: &str = "/service/GraniteServiceVersion20100801/operation/";
 
 /// A request signed for `monitoring` without an `X-Amz-Target`: RPC v2 CBOR when it is posted
 /// to an operation path, else the query protocol.
-pub async fn handle_signed(app: &Arc<App>, uri: &Uri, body: &Bytes) -> Response<Body> {
+pub async fn handle_signed(app: &CloudWatch, uri: &Uri, body: &Bytes) -> Response<Body> {
     match uri.path().strip_prefix(CBOR_PATH) {
         Some(op) => handle_cbor(app, op, body).await,
         None => handle_query(app, uri, body).await,
@@ -179,7 +223,7 @@ pub async fn handle_signed(app: &Arc<App>, uri: &Uri, body: &Bytes) -> Response<
 }
 
 /// A Smithy RPC v2 CBOR request for `op`.
-pub async fn handle_cbor(app: &Arc<App>, op: &str, body: &[u8]) -> Response<Body> {
+pub async fn handle_cbor(app: &CloudWatch, op: &str, body: &[u8]) -> Response<Body> {
     let result = parse_cbor_body(body).and_then(|req| dispatch(app, op, &req));
     let (status, doc) = match result {
         Ok(v) => (200, v),
@@ -303,7 +347,7 @@ fn json_to_cbor(v: &Value, timestamp: bool) -> ciborium::Value {
 }
 
 /// A query-protocol request (`Action=<op>&Version=2010-08-01&...`).
-pub async fn handle_query(app: &Arc<App>, uri: &Uri, body: &Bytes) -> Response<Body> {
+pub async fn handle_query(app: &CloudWatch, uri: &Uri, body: &Bytes) -> Response<Body> {
     let params = Params::parse(uri, body);
     let Some(action) = params.get("Action").map(str::to_owned) else {
         return query::error(XMLNS, 400, "MissingAction", "Missing Action", false);
@@ -364,7 +408,7 @@ fn query_to_json(params: &Params) -> Map<String, Value> {
     }
     let mut root = Node::default();
     for (k, v) in &params.0 {
-        if k == "Action" || k == "Version" || !crate::query::is_member_path(k) {
+        if k == "Action" || k == "Version" || !tributary_service::query::is_member_path(k) {
             continue;
         }
         let mut node = &mut root;
@@ -643,7 +687,7 @@ fn seconds(ms: i64) -> Value {
 // ------------------------------------------------------------------------------------------
 // operations
 
-fn dispatch(app: &App, op: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
+fn dispatch(app: &CloudWatch, op: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
     let req = Req(req);
     // Reads see everything the engine did up to now.
     app.sample_metrics();
@@ -661,7 +705,7 @@ fn dispatch(app: &App, op: &str, req: &Map<String, Value>) -> Result<Value, AwsE
 
 /// The statistics of the metric over the request's window, with the window's rounded start.
 fn lookup(
-    app: &App,
+    app: &CloudWatch,
     namespace: &str,
     id: &MetricId,
     start_ms: i64,
@@ -684,7 +728,7 @@ fn lookup(
     }
 }
 
-fn get_metric_statistics(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+fn get_metric_statistics(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
     let namespace = req.required("Namespace")?;
     let name = req.required("MetricName")?;
     let start = req
@@ -782,7 +826,7 @@ fn parse_data_token(token: &str, start: i64, end: i64) -> Option<usize> {
     (parts.next().is_none() && s == start && e == end).then_some(offset)
 }
 
-fn get_metric_data(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
     let queries = req.list("MetricDataQueries")?;
     if req.get("MetricDataQueries").is_none() {
         return Err(missing("MetricDataQueries"));
@@ -978,7 +1022,7 @@ fn get_metric_data(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
     Ok(out)
 }
 
-fn list_metrics(app: &App, req: &Req<'_>) -> Result<Value, AwsError> {
+fn list_metrics(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
     let namespace = req.string("Namespace")?;
     let name = req.string("MetricName")?;
     let filters = req.list("Dimensions")?;
