@@ -3,13 +3,11 @@
 //! every failure is rendered in its protocol's AWS error envelope.
 
 mod adapters;
-pub mod dynamodb;
 pub mod lambda;
 pub mod mappings;
 pub mod metrics;
 pub use tributary_sns as sns;
 pub use tributary_sqs as sqs;
-pub mod streams;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,7 +21,7 @@ use tributary_model::AwsError;
 use tributary_service::{Protocol, Request, Response, Service};
 use tributary_store::Store;
 
-use crate::protocol::{json10_error, json10_ok, rest_error, rest_ok};
+use crate::protocol::{json10_error, rest_error, rest_ok};
 
 pub use tributary_service::Config;
 
@@ -33,6 +31,8 @@ pub struct App {
     pub s3: Arc<tributary_s3::S3>,
     pub sqs: Arc<tributary_sqs::Sqs>,
     pub sns: Arc<tributary_sns::Sns>,
+    pub dynamodb: Arc<tributary_dynamodb::DynamoDb>,
+    pub streams: Arc<tributary_dynamodb_streams::Streams>,
     /// The server clock, which `POST /_tributary/clock/advance` moves forward.
     clock: Arc<tributary_model::SystemClock>,
     pub store: Store,
@@ -44,9 +44,6 @@ pub struct App {
     pub metrics: Arc<metrics::Metrics>,
     pub cloudwatch: Arc<tributary_cloudwatch::CloudWatch>,
     specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
-    iterator_secret: [u8; 32],
-    /// Wakes the TTL sweeper early (TTL enabled, clock moved).
-    ttl_wake: tokio::sync::Notify,
     /// Wakes time-driven background work (shard roll-over) when the clock is moved.
     time_moved: Arc<tokio::sync::Notify>,
     /// Moves whenever the clock is moved by hand; event source mappings watch it.
@@ -83,6 +80,16 @@ impl App {
             background.clone(),
         ));
         host.set_log_writer(logs.writer());
+        let dynamodb = Arc::new(tributary_dynamodb::DynamoDb::new(
+            cfg.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
+        let streams = Arc::new(tributary_dynamodb_streams::Streams::new(
+            cfg.clone(),
+            store.clone(),
+            time_moved.clone(),
+        ));
         let sns = Arc::new(tributary_sns::Sns::new(
             cfg.clone(),
             store.clone(),
@@ -117,6 +124,8 @@ impl App {
                 s3,
                 sqs,
                 sns,
+                dynamodb,
+                streams,
                 clock,
                 store,
                 host,
@@ -125,8 +134,6 @@ impl App {
                 metrics,
                 cloudwatch,
                 specs: Mutex::new(HashMap::new()),
-                iterator_secret: rand::random(),
-                ttl_wake: tokio::sync::Notify::new(),
                 time_moved,
                 clock_moved,
                 background: background.clone(),
@@ -135,14 +142,8 @@ impl App {
         });
         lambda::restore(&app);
         tributary_logs::start(&app.logs);
-        tokio::spawn(dynamodb::run_ttl_sweeper(
-            app.clone(),
-            app.background.clone(),
-        ));
-        tokio::spawn(streams::run_maintenance(
-            app.clone(),
-            app.background.clone(),
-        ));
+        app.dynamodb.start(app.background.clone());
+        app.streams.start(app.background.clone());
         tokio::spawn(metrics::run_sampler(app.clone(), app.background.clone()));
         for m in mappings::MappingDoc::all(&app) {
             if m.enabled {
@@ -189,7 +190,7 @@ impl App {
 
     /// Asks the TTL sweeper to look for expired items now.
     pub fn ttl_changed(&self) {
-        self.ttl_wake.notify_one();
+        self.dynamodb.ttl_changed();
     }
 }
 
@@ -239,7 +240,7 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         headers,
         body,
         route,
-        ..
+        caller,
     } = req;
     match (route.protocol, route.service.as_str()) {
         (Protocol::AwsJson10 | Protocol::AwsJson11, _) => {
@@ -254,7 +255,27 @@ async fn route(app: Arc<App>, req: Request) -> Response {
                     "Missing X-Amz-Target header",
                 ));
             }
-            return json10(&app, target, &body).await;
+            let streams = target.starts_with("DynamoDBStreams_20120810.");
+            if !streams && !target.starts_with("DynamoDB_20120810.") {
+                return json10_error(&AwsError::new(
+                    "UnknownOperationException",
+                    400,
+                    format!("Unknown operation: {target}"),
+                ));
+            }
+            let req = Request {
+                method,
+                uri,
+                headers,
+                body,
+                route,
+                caller,
+            };
+            return if streams {
+                app.streams.call(req).await
+            } else {
+                app.dynamodb.call(req).await
+            };
         }
         _ => {}
     }
@@ -284,7 +305,7 @@ async fn route(app: Arc<App>, req: Request) -> Response {
             metrics::observability(&app, &seg, &query)
         }
         ["_tributary", "streams", "rollover"] if method == Method::POST => {
-            streams::rollover_endpoint(&app, &body)
+            tributary_dynamodb_streams::rollover_endpoint(&app.streams, &body)
                 .await
                 .unwrap_or_else(|e| rest_error(&e))
         }
@@ -365,36 +386,6 @@ pub fn unknown_rest_operation(method: &Method, rest: &[String]) -> AwsError {
         404,
         format!("Unknown operation: {method} /{}", rest.join("/")),
     )
-}
-
-async fn json10(app: &Arc<App>, target: &str, body: &[u8]) -> Response {
-    let Some((service, op)) = target.split_once('.') else {
-        return json10_error(&AwsError::new(
-            "UnknownOperationException",
-            400,
-            format!("Unknown operation: {target}"),
-        ));
-    };
-    let req = match protocol::parse_body(body) {
-        Ok(r) => r,
-        Err(e) => return json10_error(&e),
-    };
-    let result = match service {
-        "DynamoDB_20120810" => dynamodb::dispatch(app, op, &req).await,
-        "DynamoDBStreams_20120810" => streams::dispatch(app, op, &req).await,
-        _ => Err(AwsError::new(
-            "UnknownOperationException",
-            400,
-            format!("Unknown operation: {target}"),
-        )),
-    };
-    match result {
-        Ok(v) => json10_ok(&v),
-        Err(e) => {
-            tracing::debug!(code = e.code, message = %e.message, "request failed");
-            json10_error(&e)
-        }
-    }
 }
 
 pub use tributary_service::json as protocol;

@@ -264,6 +264,44 @@ pub fn max_items(
     }
 }
 
+/// Serves one JSON 1.0 request whose target starts with `prefix`, through `dispatch`.
+pub async fn serve_json10<'a, F, Fut>(
+    req: &'a crate::Request,
+    prefix: &str,
+    dispatch: F,
+) -> Response<Body>
+where
+    F: FnOnce(&'a str, Map<String, Value>) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, AwsError>>,
+{
+    let target = req
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(op) = target
+        .strip_prefix(prefix)
+        .and_then(|t| t.strip_prefix('.'))
+    else {
+        return json10_error(&AwsError::new(
+            "UnknownOperationException",
+            400,
+            format!("Unknown operation: {target}"),
+        ));
+    };
+    let body = match parse_body(&req.body) {
+        Ok(b) => b,
+        Err(e) => return json10_error(&e),
+    };
+    match dispatch(op, body).await {
+        Ok(v) => json10_ok(&v),
+        Err(e) => {
+            tracing::debug!(code = e.code, message = %e.message, "request failed");
+            json10_error(&e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

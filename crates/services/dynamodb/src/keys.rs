@@ -7,7 +7,7 @@ use tributary_model::{keyenc, AwsError};
 use tributary_store::{KeyAttr, TableMeta, Tx};
 
 use super::invalid;
-use crate::App;
+use crate::DynamoDb;
 
 pub(super) fn item_table_not_found() -> AwsError {
     AwsError::ddb_not_found("Requested resource not found")
@@ -15,7 +15,7 @@ pub(super) fn item_table_not_found() -> AwsError {
 
 /// The metadata of the table `given` (a name or a table ARN) names, or DynamoDB's item-level
 /// not-found error.
-pub(super) fn lookup(app: &App, given: &str) -> Result<TableMeta, AwsError> {
+pub(super) fn lookup(app: &DynamoDb, given: &str) -> Result<TableMeta, AwsError> {
     let name = super::resolve_table_name(app, given).ok_or_else(item_table_not_found)?;
     app.store
         .catalog()
@@ -100,7 +100,7 @@ pub(super) fn key_from_json(
     key: Option<&Value>,
 ) -> Result<(Vec<u8>, Item), AwsError> {
     let key = key.ok_or_else(|| {
-        crate::protocol::constraint(&Value::Null, "key", "Member must not be null")
+        tributary_service::json::constraint(&Value::Null, "key", "Member must not be null")
     })?;
     let key = item_from_json(key)?;
     let expected = 1 + t.key_schema.range.is_some() as usize;
@@ -182,12 +182,14 @@ pub(super) enum CapacityMode {
     Indexes,
 }
 
-pub(super) fn capacity_mode(req: &crate::protocol::Req<'_>) -> Result<CapacityMode, AwsError> {
+pub(super) fn capacity_mode(
+    req: &tributary_service::json::Req<'_>,
+) -> Result<CapacityMode, AwsError> {
     match req.str_opt("ReturnConsumedCapacity")? {
         None | Some("NONE") => Ok(CapacityMode::None),
         Some("TOTAL") => Ok(CapacityMode::Total),
         Some("INDEXES") => Ok(CapacityMode::Indexes),
-        Some(other) => Err(crate::protocol::constraint(
+        Some(other) => Err(tributary_service::json::constraint(
             &Value::String(other.into()),
             "returnConsumedCapacity",
             "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",

@@ -12,8 +12,8 @@ use super::keys::{
     write_units, CapacityMode,
 };
 use super::{invalid, table_name};
-use crate::protocol::{constraint, Req};
-use crate::App;
+use crate::DynamoDb;
+use tributary_service::json::{constraint, Req};
 
 fn return_values<'a>(req: &Req<'a>, allowed: &[&str]) -> Result<&'a str, AwsError> {
     // Values outside the enum never get here (the model validator answers them); a member of
@@ -85,7 +85,7 @@ fn with_capacity(mut out: Value, mode: CapacityMode, table: &str, units: f64, re
     out
 }
 
-pub(super) async fn put_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn put_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?;
     let t = lookup(app, name)?;
     let item_json = req
@@ -123,7 +123,7 @@ pub(super) async fn put_item(app: &App, req: Req<'_>) -> Result<Value, AwsError>
     Ok(with_write_capacity(out, capacity))
 }
 
-pub(super) fn get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn get_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?;
     let t = lookup(app, name)?;
     reject_legacy(&req, &["AttributesToGet"])?;
@@ -146,7 +146,7 @@ pub(super) fn get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     ))
 }
 
-pub(super) async fn delete_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn delete_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?;
     let t = lookup(app, name)?;
     let rv = return_values(&req, &["NONE", "ALL_OLD"])?;
@@ -179,7 +179,7 @@ pub(super) async fn delete_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
     Ok(with_write_capacity(out, capacity))
 }
 
-pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn update_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?;
     let t = lookup(app, name)?;
     let rv = return_values(
@@ -246,7 +246,7 @@ pub(super) async fn update_item(app: &App, req: Req<'_>) -> Result<Value, AwsErr
 
 /// Scan: the whole table (or index) in key order, with Limit, pagination, parallel segments,
 /// a filter and a projection, within DynamoDB's 1 MB page.
-pub(super) fn scan(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn scan(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?;
     let t = lookup(app, name)?;
     reject_legacy(

@@ -14,9 +14,9 @@ use super::exprs::Exprs;
 use super::keys::{capacity_mode, lookup, read_consumed, read_units};
 use super::table_name;
 use super::tables::INTERNAL_INDEX_PREFIX;
-use crate::protocol::{check_range, constraint, Req};
-use crate::App;
+use crate::DynamoDb;
 use tributary_expr::{KeyCondition, RangeCond};
+use tributary_service::json::{check_range, constraint, Req};
 
 /// DynamoDB stops a Query or Scan page after this much data.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -106,7 +106,7 @@ impl Source {
     /// scan segments), until `limit` entries were evaluated or a megabyte was read.
     pub(super) fn read_page(
         &self,
-        app: &App,
+        app: &DynamoDb,
         t: &TableMeta,
         bounds: Bounds,
         reverse: bool,
@@ -358,7 +358,7 @@ pub(super) fn segment_of(item: &Item, t: &TableMeta) -> u64 {
     tributary_model::keyenc::key_hash(&enc)
 }
 
-pub(super) fn query(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn query(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?;
     let t = lookup(app, name)?;
     for legacy in [

@@ -12,8 +12,8 @@ use super::keys::{
     capacity_mode, check_put_item, commit_change, key_from_json, key_of_item, lookup, per_table,
     read_units, table_id_in, write_units, CapacityMode,
 };
-use crate::protocol::{constraint, Req};
-use crate::App;
+use crate::DynamoDb;
+use tributary_service::json::{constraint, Req};
 
 const MAX_WRITES: usize = 25;
 const MAX_READS: usize = 100;
@@ -48,7 +48,7 @@ fn request_items<'a>(req: &Req<'a>) -> Result<&'a Map<String, Value>, AwsError> 
     Ok(items)
 }
 
-pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn batch_write_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let items = request_items(&req)?;
     let mode = capacity_mode(&req)?;
     let total: usize = items
@@ -148,7 +148,7 @@ pub(super) async fn batch_write_item(app: &App, req: Req<'_>) -> Result<Value, A
     Ok(out)
 }
 
-pub(super) fn batch_get_item(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn batch_get_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let items = request_items(&req)?;
     let mode = capacity_mode(&req)?;
     let mut total = 0;

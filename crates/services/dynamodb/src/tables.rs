@@ -11,8 +11,8 @@ use tributary_model::AwsError;
 use tributary_store::{IndexMeta, KeyAttr, KeySchema, Projection, StreamMeta, TableMeta, Tx};
 
 use super::{invalid, resolve_table_name, table_name, table_not_found};
-use crate::protocol::{check_range, constraint, Req};
-use crate::App;
+use crate::DynamoDb;
+use tributary_service::json::{check_range, constraint, Req};
 
 /// Names of internal indexes start with this and are never shown.
 pub(super) const INTERNAL_INDEX_PREFIX: &str = "__";
@@ -464,7 +464,7 @@ fn parse_index(
     })
 }
 
-pub(super) async fn create_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let given = table_name(&req)?;
     // CreateTable takes a table ARN too; it must be one of this region and account.
     let name = resolve_table_name(app, given)
@@ -690,7 +690,7 @@ fn enable_stream(
     Ok(stream)
 }
 
-pub(crate) fn key_schema_to_json(ks: &KeySchema) -> Value {
+pub fn key_schema_to_json(ks: &KeySchema) -> Value {
     let mut v = vec![json!({"AttributeName": ks.hash.name, "KeyType": "HASH"})];
     if let Some(r) = &ks.range {
         v.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
@@ -726,7 +726,7 @@ fn index_json(t: &TableMeta, ix: &IndexMeta, now_ms: i64) -> Value {
     v
 }
 
-pub(super) fn table_description(app: &App, t: &TableMeta) -> Value {
+pub(super) fn table_description(app: &DynamoDb, t: &TableMeta) -> Value {
     let now_ms = tributary_model::Clock::now_millis(&*app.clock);
     let mut d = Map::new();
     d.insert(
@@ -824,19 +824,19 @@ fn with_status(d: &mut Value, status: &str) {
 
 /// The metadata of the table `given` (a name or a table ARN) names, or DescribeTable's
 /// not-found error.
-fn described(app: &App, given: &str) -> Result<TableMeta, AwsError> {
+fn described(app: &DynamoDb, given: &str) -> Result<TableMeta, AwsError> {
     resolve_table_name(app, given)
         .and_then(|name| app.store.catalog().tables.get(name).cloned())
         .ok_or_else(|| table_not_found(given))
 }
 
-pub(super) fn describe_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn describe_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let name = table_name(&req)?;
     let t = described(app, name)?;
     Ok(json!({ "Table": table_description(app, &t) }))
 }
 
-pub(super) fn list_tables(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn list_tables(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let limit = req.int_opt("Limit")?.unwrap_or(100);
     check_range(limit, 1, 100, "limit")?;
     let start = req.str_opt("ExclusiveStartTableName")?;
@@ -856,7 +856,7 @@ pub(super) fn list_tables(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     Ok(out)
 }
 
-pub(super) async fn delete_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn delete_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let snapshot = described(app, table_name(&req)?)?;
     let name = snapshot.name.clone();
     let mut desc = table_description(app, &snapshot);
@@ -902,7 +902,7 @@ struct TableUpdate {
     deleted: Vec<IndexMeta>,
 }
 
-pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let current = described(app, table_name(&req)?)?;
     let name = current.name.clone();
     let spec = parse_stream_spec(&req)?;
@@ -1130,7 +1130,7 @@ pub(super) async fn update_table(app: &App, req: Req<'_>) -> Result<Value, AwsEr
 /// UpdateTable's answer: the table `UPDATING` (it is usable at once, as after CreateTable's
 /// `CREATING`), new indexes `CREATING`, updated ones `UPDATING`, deleted ones `DELETING`, and
 /// the warm throughput being raised `UPDATING`.
-fn updating_description(app: &App, u: &TableUpdate) -> Value {
+fn updating_description(app: &DynamoDb, u: &TableUpdate) -> Value {
     let t = &u.table;
     let mut d = table_description(app, t);
     d["TableStatus"] = json!("UPDATING");
@@ -1183,7 +1183,7 @@ fn updating_description(app: &App, u: &TableUpdate) -> Value {
 
 // ---------------------------------------------------------------- time to live
 
-pub(super) fn describe_time_to_live(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn describe_time_to_live(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let t = described(app, table_name(&req)?)?;
     Ok(match t.ttl_attribute {
         Some(a) => {
@@ -1193,7 +1193,7 @@ pub(super) fn describe_time_to_live(app: &App, req: Req<'_>) -> Result<Value, Aw
     })
 }
 
-pub(super) async fn update_time_to_live(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn update_time_to_live(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let given = table_name(&req)?;
     let spec = req.obj_opt("TimeToLiveSpecification")?.ok_or_else(|| {
         constraint(
@@ -1308,7 +1308,7 @@ fn parse_tags(v: Option<&Vec<Value>>) -> Result<BTreeMap<String, String>, AwsErr
     Ok(out)
 }
 
-fn table_of_arn(app: &App, arn: &str) -> Result<String, AwsError> {
+fn table_of_arn(app: &DynamoDb, arn: &str) -> Result<String, AwsError> {
     let not_found = || {
         AwsError::ddb_not_found(format!(
             "Requested resource not found: ResourcArn: {arn} not found"
@@ -1329,7 +1329,7 @@ fn table_of_arn(app: &App, arn: &str) -> Result<String, AwsError> {
     Ok(name.to_owned())
 }
 
-pub(super) async fn tag_resource(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn tag_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let arn = req.str_req("ResourceArn", "resourceArn")?;
     let tags =
         parse_tags(Some(req.array_opt("Tags")?.ok_or_else(|| {
@@ -1356,7 +1356,7 @@ pub(super) async fn tag_resource(app: &App, req: Req<'_>) -> Result<Value, AwsEr
     Ok(json!({}))
 }
 
-pub(super) async fn untag_resource(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) async fn untag_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let arn = req.str_req("ResourceArn", "resourceArn")?;
     let keys: Vec<String> = req
         .array_opt("TagKeys")?
@@ -1383,7 +1383,7 @@ pub(super) async fn untag_resource(app: &App, req: Req<'_>) -> Result<Value, Aws
     Ok(json!({}))
 }
 
-pub(super) fn list_tags_of_resource(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn list_tags_of_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let arn = req.str_req("ResourceArn", "resourceArn")?;
     let name = table_of_arn(app, arn)?;
     let t = described(app, &name)?;
@@ -1406,7 +1406,7 @@ pub(super) fn describe_limits() -> Value {
     })
 }
 
-pub(super) fn describe_endpoints(app: &App) -> Value {
+pub(super) fn describe_endpoints(app: &DynamoDb) -> Value {
     let address = app
         .cfg
         .endpoint_url

@@ -14,7 +14,7 @@ use tributary_model::number;
 use tributary_store::{KeySpace, TableMeta};
 
 use super::tables::INTERNAL_INDEX_PREFIX;
-use crate::App;
+use crate::DynamoDb;
 
 /// How often the sweeper looks for expired items when nothing wakes it earlier.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -23,7 +23,7 @@ const MAX_PAST_SECS: i64 = 5 * 365 * 24 * 3600;
 /// Deletions per table per sweep round, so one huge backlog does not hog the writer.
 const BATCH: usize = 500;
 
-pub(crate) async fn run_ttl_sweeper(app: Arc<App>, cancel: CancellationToken) {
+pub(crate) async fn run_ttl_sweeper(app: Arc<DynamoDb>, cancel: CancellationToken) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -60,7 +60,7 @@ fn bound_for(secs: i64) -> Vec<u8> {
 }
 
 /// Deletes up to [`BATCH`] expired items of one table; returns how many it deleted.
-async fn sweep_once(app: &App, t: &TableMeta) -> Result<usize, tributary_model::AwsError> {
+async fn sweep_once(app: &DynamoDb, t: &TableMeta) -> Result<usize, tributary_model::AwsError> {
     let Some(attr) = t.ttl_attribute.clone() else {
         return Ok(0);
     };

@@ -9,7 +9,7 @@ use tributary_model::attr::{item_from_json, AttributeValue, Item};
 use tributary_model::AwsError;
 use tributary_store::KeySchema;
 
-use crate::protocol::Req;
+use tributary_service::json::Req;
 
 /// Parsed expressions of a request.
 #[derive(Default)]

@@ -6,8 +6,55 @@ use tributary_model::AwsError;
 use tributary_shapes::generated::dynamodb as model;
 use tributary_shapes::validate::{validate_object, MapStyle, Options};
 
-use crate::protocol::Req;
-use crate::App;
+use std::sync::Arc;
+
+use tributary_service::json::Req;
+use tributary_service::{Config, Request, Response};
+use tributary_store::Store;
+
+/// DynamoDB: tables and items in the store, and the TTL sweeper.
+pub struct DynamoDb {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<tributary_model::SystemClock>,
+    /// Wakes the TTL sweeper early (TTL enabled, clock moved).
+    pub(crate) ttl_wake: tokio::sync::Notify,
+}
+
+impl DynamoDb {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Store,
+        clock: Arc<tributary_model::SystemClock>,
+    ) -> DynamoDb {
+        DynamoDb {
+            cfg,
+            store,
+            clock,
+            ttl_wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Asks the TTL sweeper to look for expired items now.
+    pub fn ttl_changed(&self) {
+        self.ttl_wake.notify_one();
+    }
+
+    /// Starts the TTL sweeper; it stops when `cancel` is cancelled.
+    pub fn start(self: &Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
+        tokio::spawn(run_ttl_sweeper(self.clone(), cancel));
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::Service for DynamoDb {
+    async fn call(&self, req: Request) -> Response {
+        tributary_service::json::serve_json10(&req, "DynamoDB_20120810", |op, body| async move {
+            dispatch(self, op, &body).await
+        })
+        .await
+    }
+}
 
 mod batch;
 mod exprs;
@@ -18,8 +65,8 @@ mod tables;
 mod transact;
 mod ttl;
 
-pub(crate) use tables::key_schema_to_json;
-pub(crate) use ttl::run_ttl_sweeper;
+pub use tables::key_schema_to_json;
+use ttl::run_ttl_sweeper;
 
 /// Where DynamoDB's validator differs from a plain reading of its model.
 const VALIDATION: Options<'static> = Options {
@@ -54,7 +101,7 @@ const VALIDATION: Options<'static> = Options {
     max_errors: 10,
 };
 
-pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn dispatch(app: &DynamoDb, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
     // The model's constraints first, as AWS's request validator runs before any handler.
     if let Some(o) = model::Operation::from_name(op) {
         validate_object(&model::SERVICE, o.def(), body, &VALIDATION)
@@ -96,13 +143,13 @@ pub fn unknown_operation(op: &str) -> AwsError {
     )
 }
 
-pub(super) fn table_not_found(name: &str) -> AwsError {
+pub(crate) fn table_not_found(name: &str) -> AwsError {
     AwsError::ddb_not_found(format!(
         "Requested resource not found: Table: {name} not found"
     ))
 }
 
-pub(super) fn invalid(msg: impl AsRef<str>) -> AwsError {
+pub(crate) fn invalid(msg: impl AsRef<str>) -> AwsError {
     AwsError::validation(format!(
         "One or more parameter values were invalid: {}",
         msg.as_ref()
@@ -113,12 +160,12 @@ pub(super) fn invalid(msg: impl AsRef<str>) -> AwsError {
 /// a table is named). Responses that name the table (ConsumedCapacity, BatchGetItem's
 /// Responses) use this form; [`resolve_table_name`] finds the table. The validator already
 /// checked its length and pattern.
-pub(super) fn table_name<'a>(req: &Req<'a>) -> Result<&'a str, AwsError> {
+pub(crate) fn table_name<'a>(req: &Req<'a>) -> Result<&'a str, AwsError> {
     table_name_of(req.str_req("TableName", "tableName")?)
 }
 
 /// A table named by name or ARN (also the keys of `RequestItems`): an ARN must be a table's.
-pub(super) fn table_name_of(given: &str) -> Result<&str, AwsError> {
+pub(crate) fn table_name_of(given: &str) -> Result<&str, AwsError> {
     if given.starts_with("arn:") && split_table_arn(given).is_none() {
         return Err(invalid_table_arn());
     }
@@ -140,7 +187,7 @@ fn split_table_arn(arn: &str) -> Option<(&str, &str, &str)> {
 
 /// The name of the table `given` (a name or a table ARN) refers to in this server's region and
 /// account; `None` for the ARN of a table elsewhere. Every table lookup goes through this.
-pub(super) fn resolve_table_name<'a>(app: &App, given: &'a str) -> Option<&'a str> {
+pub(crate) fn resolve_table_name<'a>(app: &DynamoDb, given: &'a str) -> Option<&'a str> {
     match split_table_arn(given) {
         None => Some(given),
         Some((region, account, name)) => {

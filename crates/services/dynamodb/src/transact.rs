@@ -15,8 +15,8 @@ use super::keys::{
     capacity_mode, check_put_item, check_updated_item, commit_change, key_from_json, key_of_item,
     lookup, per_table, read_units, table_id_in, write_units, CapacityMode,
 };
-use crate::protocol::{constraint, Req};
-use crate::App;
+use crate::DynamoDb;
+use tributary_service::json::{constraint, Req};
 
 const MAX_ITEMS: usize = 100;
 /// How long a `ClientRequestToken` makes a repeated request a no-op.
@@ -122,7 +122,7 @@ fn transact_items<'a>(req: &Req<'a>) -> Result<&'a Vec<Value>, AwsError> {
     Ok(items)
 }
 
-fn parse_op(app: &App, v: &Value) -> Result<Op, AwsError> {
+fn parse_op(app: &DynamoDb, v: &Value) -> Result<Op, AwsError> {
     let r = expect_obj(v)?;
     let present: Vec<&str> = ["ConditionCheck", "Put", "Delete", "Update"]
         .into_iter()
@@ -210,7 +210,7 @@ fn digest(body: &Map<String, Value>) -> [u8; 32] {
 }
 
 pub(super) async fn transact_write_items(
-    app: &App,
+    app: &DynamoDb,
     req: Req<'_>,
     body: &Map<String, Value>,
 ) -> Result<Value, AwsError> {
@@ -343,7 +343,7 @@ pub(super) async fn transact_write_items(
     Ok(out)
 }
 
-pub(super) fn transact_get_items(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+pub(super) fn transact_get_items(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
     let items = transact_items(&req)?;
     let mode = capacity_mode(&req)?;
     let mut gets = Vec::with_capacity(items.len());

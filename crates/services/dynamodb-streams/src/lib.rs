@@ -11,12 +11,54 @@ use tributary_model::stream::StreamRecord;
 use tributary_model::AwsError;
 use tributary_store::{ShardMeta, StreamMeta};
 
-use crate::dynamodb::{key_schema_to_json, unknown_operation};
+use tributary_dynamodb::{key_schema_to_json, unknown_operation};
 use tributary_shapes::generated::dynamodbstreams as model;
 use tributary_shapes::validate::{validate_object, MapStyle, Options};
 
-use crate::protocol::{check_range, constraint, Req};
-use crate::App;
+use std::sync::Arc;
+use tributary_service::json::{check_range, constraint, Req};
+
+use tributary_service::{Config, Request, Response};
+use tributary_store::Store;
+
+/// DynamoDB Streams: the store's shards, read through signed iterators; and the upkeep that
+/// rolls shards over and trims records past retention.
+pub struct Streams {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) store: Store,
+    /// Signs shard iterators, so a client cannot forge one.
+    pub(crate) iterator_secret: [u8; 32],
+    /// Signalled when the server clock is moved by hand.
+    pub(crate) time_moved: Arc<tokio::sync::Notify>,
+}
+
+impl Streams {
+    pub fn new(cfg: Arc<Config>, store: Store, time_moved: Arc<tokio::sync::Notify>) -> Streams {
+        Streams {
+            cfg,
+            store,
+            iterator_secret: rand::random(),
+            time_moved,
+        }
+    }
+
+    /// Starts the shard roll-over and retention upkeep; it stops when `cancel` is cancelled.
+    pub fn start(self: &Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
+        tokio::spawn(run_maintenance(self.clone(), cancel));
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::Service for Streams {
+    async fn call(&self, req: Request) -> Response {
+        tributary_service::json::serve_json10(
+            &req,
+            "DynamoDBStreams_20120810",
+            |op, body| async move { dispatch(self, op, &body).await },
+        )
+        .await
+    }
+}
 
 /// Iterators expire this long after they were issued.
 const ITERATOR_TTL_MS: i64 = 15 * 60 * 1000;
@@ -36,7 +78,7 @@ const VALIDATION: Options<'static> = Options {
     max_errors: 10,
 };
 
-pub async fn dispatch(app: &App, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
+async fn dispatch(app: &Streams, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
     // The model's constraints first, as AWS's request validator runs before any handler.
     if let Some(o) = model::Operation::from_name(op) {
         validate_object(&model::SERVICE, o.def(), body, &VALIDATION)
@@ -67,12 +109,12 @@ fn stream_not_found(arn: &str) -> AwsError {
 }
 
 /// Records that arrived before this instant (server clock) are past retention.
-fn retention_cutoff(app: &App) -> i64 {
+fn retention_cutoff(app: &Streams) -> i64 {
     app.store.clock().now_millis() - app.cfg.stream_retention_ms
 }
 
 /// A stream that still exists: disabled streams vanish once their retention has passed.
-fn lookup_stream(app: &App, arn: &str) -> Result<StreamMeta, AwsError> {
+fn lookup_stream(app: &Streams, arn: &str) -> Result<StreamMeta, AwsError> {
     let cutoff = retention_cutoff(app);
     app.store
         .catalog()
@@ -91,7 +133,7 @@ fn shard_not_found(shard_id: &str) -> AwsError {
 
 /// A shard of `stream` that has not been trimmed away entirely.
 fn lookup_shard<'a>(
-    app: &App,
+    app: &Streams,
     stream: &'a StreamMeta,
     shard_id: &str,
 ) -> Result<&'a ShardMeta, AwsError> {
@@ -112,7 +154,7 @@ fn trimmed() -> AwsError {
 /// Whether a position in a shard points into trimmed data: records at or after it were
 /// removed (below the shard's trim point) or have passed retention and are about to be.
 /// `first` is the first record at or after the position, when the caller has read it.
-fn is_trimmed(app: &App, shard: &ShardMeta, from: u128, first: Option<&StreamRecord>) -> bool {
+fn is_trimmed(app: &Streams, shard: &ShardMeta, from: u128, first: Option<&StreamRecord>) -> bool {
     shard.trimmed_to.is_some_and(|t| from <= t)
         || first.is_some_and(|r| {
             r.arrival_ms < retention_cutoff(app) && shard.end_seq.is_none_or(|e| r.sequence <= e)
@@ -121,7 +163,7 @@ fn is_trimmed(app: &App, shard: &ShardMeta, from: u128, first: Option<&StreamRec
 
 /// The oldest untrimmed position of a shard (TRIM_HORIZON): past the trim point and past
 /// records retention has expired but the trimmer has not removed yet.
-fn trim_horizon(app: &App, shard: &ShardMeta) -> Result<u128, AwsError> {
+fn trim_horizon(app: &Streams, shard: &ShardMeta) -> Result<u128, AwsError> {
     let mut from = shard
         .trimmed_to
         .map_or(shard.start_seq, |t| (t + 1).max(shard.start_seq));
@@ -142,7 +184,7 @@ fn trim_horizon(app: &App, shard: &ShardMeta) -> Result<u128, AwsError> {
     }
 }
 
-fn list_streams(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+fn list_streams(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
     let limit = req.int_opt("Limit")?.unwrap_or(100);
     check_range(limit, 1, 100, "limit")?;
     let table = req.str_opt("TableName")?;
@@ -199,7 +241,7 @@ fn shard_json(s: &ShardMeta) -> Value {
     v
 }
 
-fn describe_stream(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+fn describe_stream(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
     let arn = stream_arn_param(&req)?;
     let limit = req.int_opt("Limit")?.unwrap_or(100);
     check_range(limit, 1, 100, "limit")?;
@@ -319,7 +361,7 @@ fn mac(secret: &[u8; 32], payload: &str) -> String {
     d[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn encode_iterator(app: &App, p: &IteratorPos) -> String {
+fn encode_iterator(app: &Streams, p: &IteratorPos) -> String {
     let payload = format!("{}|{}|{}", p.shard_id, p.from, p.issued_ms);
     let tag = mac(&app.iterator_secret, &format!("{}|{payload}", p.stream_arn));
     format!(
@@ -329,7 +371,7 @@ fn encode_iterator(app: &App, p: &IteratorPos) -> String {
     )
 }
 
-fn decode_iterator(app: &App, it: &str) -> Option<IteratorPos> {
+fn decode_iterator(app: &Streams, it: &str) -> Option<IteratorPos> {
     let (rest, b64) = it.rsplit_once('|')?;
     let stream_arn = rest.strip_suffix("|1")?;
     let raw = String::from_utf8(B64.decode(b64).ok()?).ok()?;
@@ -353,7 +395,7 @@ fn decode_iterator(app: &App, it: &str) -> Option<IteratorPos> {
     })
 }
 
-fn get_shard_iterator(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+fn get_shard_iterator(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
     let arn = stream_arn_param(&req)?;
     let shard_id = req.str_req("ShardId", "shardId")?;
     let ty = req.str_req("ShardIteratorType", "shardIteratorType")?;
@@ -426,7 +468,7 @@ fn get_shard_iterator(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
     Ok(json!({ "ShardIterator": encode_iterator(app, &pos) }))
 }
 
-fn get_records(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
+fn get_records(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
     let it = req.str_req("ShardIterator", "shardIterator")?;
     let limit = req.int_opt("Limit")?.unwrap_or(1000);
     check_range(limit, 1, 1000, "limit")?;
@@ -486,10 +528,10 @@ fn get_records(app: &App, req: Req<'_>) -> Result<Value, AwsError> {
 /// `POST /_tributary/streams/rollover {"StreamArn": ..., "split": bool}`: closes the stream's
 /// open shards now, each followed by one child (or two, splitting its keys, with `split`).
 pub async fn rollover_endpoint(
-    app: &App,
+    app: &Streams,
     body: &[u8],
 ) -> Result<axum::response::Response, AwsError> {
-    let req = crate::protocol::parse_body(body)?;
+    let req = tributary_service::json::parse_body(body)?;
     let r = Req(&req);
     let arn = stream_arn_param(&r)?.to_owned();
     let split = r.bool_opt("split")?.unwrap_or(false);
@@ -504,7 +546,10 @@ pub async fn rollover_endpoint(
         .write(move |tx| tx.roll_shards(&arn, split))
         .await?;
     let shards: Vec<Value> = children.iter().map(shard_json).collect();
-    Ok(crate::protocol::rest_ok(200, &json!({ "Shards": shards })))
+    Ok(tributary_service::json::rest_ok(
+        200,
+        &json!({ "Shards": shards }),
+    ))
 }
 
 /// How often (real time) the retention trimmer looks for expired records when the clock has
@@ -516,8 +561,8 @@ const TRIM_BUDGET: usize = 5000;
 /// Time-driven stream upkeep under the server clock: rolls shards over once they have been
 /// open for the configured time (as DynamoDB does about every four hours) and trims records
 /// past retention. Woken early whenever the clock is moved.
-pub async fn run_maintenance(
-    app: std::sync::Arc<App>,
+async fn run_maintenance(
+    app: std::sync::Arc<Streams>,
     cancel: tokio_util::sync::CancellationToken,
 ) {
     let mut last_trim = tokio::time::Instant::now();
@@ -535,7 +580,7 @@ pub async fn run_maintenance(
     }
 }
 
-async fn roll_due_shards(app: &App) {
+async fn roll_due_shards(app: &Streams) {
     let now = app.store.clock().now_millis();
     let due: Vec<String> = app
         .store
@@ -558,7 +603,7 @@ async fn roll_due_shards(app: &App) {
 
 /// Removes records past retention. Looks at each shard's oldest record first, so an idle
 /// server never opens a write transaction for nothing.
-async fn trim_expired(app: &App) {
+async fn trim_expired(app: &Streams) {
     let cutoff = retention_cutoff(app);
     let shards: Vec<u64> = app
         .store
