@@ -2,21 +2,16 @@
 //! `X-Amz-Target` (JSON 1.0: DynamoDB, DynamoDB Streams) or by path (REST-JSON: Lambda), and
 //! every failure is rendered in its protocol's AWS error envelope.
 
-mod adapters;
-pub mod lambda;
-pub mod mappings;
 pub mod metrics;
-pub use tributary_sns as sns;
-pub use tributary_sqs as sqs;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Method;
 use serde_json::json;
-use tributary_esm::Engine;
-use tributary_functions::{FunctionHost, FunctionSpec};
+use tributary_functions::FunctionHost;
+use tributary_lambda::backends::{LocalDestinations, LocalInvoker, StoreCheckpoints, StoreSource};
+use tributary_lambda::{mappings, Lambda, LambdaDeps};
 use tributary_model::AwsError;
 use tributary_service::{Protocol, Request, Response, Service};
 use tributary_store::Store;
@@ -25,7 +20,16 @@ use crate::protocol::{json10_error, rest_error, rest_ok};
 
 pub use tributary_service::Config;
 
-/// Everything a request handler can reach.
+/// The mapping engine's backends: where it reads streams, how it invokes functions, where it
+/// keeps checkpoints and where failure records go. [`Backends::local`] is the embedded set;
+/// the binary chooses, and may swap any of them for a remote one.
+pub type Backends = tributary_esm::Deps;
+
+/// Chooses the engine's backends given the local ones.
+pub type ChooseBackends = Box<dyn FnOnce(Backends) -> Backends + Send>;
+
+/// The server: every service, the clock signals, the sampler and Tributary's own endpoints.
+/// Services hold only the handles they were given; this is where they are wired together.
 pub struct App {
     pub cfg: Arc<Config>,
     pub s3: Arc<tributary_s3::S3>,
@@ -33,45 +37,49 @@ pub struct App {
     pub sns: Arc<tributary_sns::Sns>,
     pub dynamodb: Arc<tributary_dynamodb::DynamoDb>,
     pub streams: Arc<tributary_dynamodb_streams::Streams>,
-    /// The server clock, which `POST /_tributary/clock/advance` moves forward.
-    clock: Arc<tributary_model::SystemClock>,
-    pub store: Store,
-    pub host: Arc<FunctionHost>,
-    pub engine: Arc<Engine>,
+    pub lambda: Arc<Lambda>,
     /// CloudWatch Logs: function output and the Logs API.
     pub logs: Arc<tributary_logs::CloudWatchLogs>,
     /// CloudWatch metrics, `/metrics` counters and the status picture.
     pub metrics: Arc<metrics::Metrics>,
     pub cloudwatch: Arc<tributary_cloudwatch::CloudWatch>,
-    specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
+    /// The server clock, which `POST /_tributary/clock/advance` moves forward.
+    clock: Arc<tributary_model::SystemClock>,
+    pub store: Store,
+    pub host: Arc<FunctionHost>,
     /// Wakes time-driven background work (shard roll-over) when the clock is moved.
     time_moved: Arc<tokio::sync::Notify>,
     /// Moves whenever the clock is moved by hand; event source mappings watch it.
     clock_moved: tokio::sync::watch::Sender<u64>,
     /// Stops background tasks (the TTL sweeper) at shutdown.
     background: tokio_util::sync::CancellationToken,
-    /// Functions on their way to `Active` (Pending, update InProgress).
-    lambda: lambda::LambdaState,
 }
 
 impl App {
-    /// Wires the services together and starts every enabled mapping found in the store.
+    /// Builds the services, wires them together, and starts every enabled mapping found in the
+    /// store. `choose` picks the mapping engine's backends from the local ones.
     pub async fn start(
         cfg: Config,
         store: Store,
         host: Arc<FunctionHost>,
         clock: Arc<tributary_model::SystemClock>,
+        choose: ChooseBackends,
     ) -> Arc<App> {
         let cfg = Arc::new(cfg);
         let clock_moved = tokio::sync::watch::Sender::new(0u64);
-        let s3 = Arc::new(tributary_s3::S3::new(cfg.clone(), store.clone()));
         let time_moved = Arc::new(tokio::sync::Notify::new());
         let background = tokio_util::sync::CancellationToken::new();
+        let s3 = Arc::new(tributary_s3::S3::new(cfg.clone(), store.clone()));
         let sqs = Arc::new(tributary_sqs::Sqs::new(
             cfg.clone(),
             store.clone(),
             time_moved.clone(),
             background.clone(),
+        ));
+        let sns = Arc::new(tributary_sns::Sns::new(
+            cfg.clone(),
+            store.clone(),
+            sqs.clone(),
         ));
         let logs = Arc::new(tributary_logs::CloudWatchLogs::new(
             &cfg,
@@ -90,12 +98,37 @@ impl App {
             store.clone(),
             time_moved.clone(),
         ));
-        let sns = Arc::new(tributary_sns::Sns::new(
-            cfg.clone(),
-            store.clone(),
-            sqs.clone(),
-        ));
         let metrics = Arc::new(metrics::Metrics::new(cfg.metrics_retention_ms));
+        let lambda = Lambda::new(
+            LambdaDeps {
+                cfg: cfg.clone(),
+                store: store.clone(),
+                host: host.clone(),
+                metrics: metrics.clone(),
+                time_moved: time_moved.clone(),
+                background: background.clone(),
+                queues: sqs.clone(),
+                topics: sns.clone(),
+                objects: s3.clone(),
+            },
+            |me| {
+                let local = Backends {
+                    source: Arc::new(StoreSource {
+                        store: store.clone(),
+                    }),
+                    invoker: Arc::new(LocalInvoker { app: me.clone() }),
+                    checkpoints: Arc::new(StoreCheckpoints {
+                        store: store.clone(),
+                    }),
+                    destinations: Arc::new(LocalDestinations { app: me.clone() }),
+                    clock: clock.clone(),
+                    clock_moved: clock_moved.subscribe(),
+                };
+                let deps = choose(local);
+                let checkpoints = deps.checkpoints.clone();
+                (tributary_esm::Engine::new(deps), checkpoints)
+            },
+        );
         let app = Arc::new_cyclic(|weak: &std::sync::Weak<App>| {
             let sampled = weak.clone();
             let cloudwatch = Arc::new(tributary_cloudwatch::CloudWatch::new(
@@ -107,18 +140,6 @@ impl App {
                     }
                 }),
             ));
-            let deps = tributary_esm::Deps {
-                source: Arc::new(adapters::StoreSource {
-                    store: store.clone(),
-                }),
-                invoker: Arc::new(adapters::LocalInvoker { app: weak.clone() }),
-                checkpoints: Arc::new(adapters::StoreCheckpoints {
-                    store: store.clone(),
-                }),
-                destinations: Arc::new(adapters::LocalDestinations { app: weak.clone() }),
-                clock: clock.clone(),
-                clock_moved: clock_moved.subscribe(),
-            };
             App {
                 cfg,
                 s3,
@@ -126,30 +147,23 @@ impl App {
                 sns,
                 dynamodb,
                 streams,
-                clock,
-                store,
-                host,
-                engine: Engine::new(deps),
+                lambda,
                 logs,
                 metrics,
                 cloudwatch,
-                specs: Mutex::new(HashMap::new()),
+                clock,
+                store,
+                host,
                 time_moved,
                 clock_moved,
-                background: background.clone(),
-                lambda: lambda::LambdaState::default(),
+                background,
             }
         });
-        lambda::restore(&app);
         tributary_logs::start(&app.logs);
         app.dynamodb.start(app.background.clone());
         app.streams.start(app.background.clone());
         tokio::spawn(metrics::run_sampler(app.clone(), app.background.clone()));
-        for m in mappings::MappingDoc::all(&app) {
-            if m.enabled {
-                app.engine.start(m.engine_config(&app)).await;
-            }
-        }
+        app.lambda.start().await;
         app
     }
 
@@ -159,7 +173,7 @@ impl App {
     /// (they are delivered again after a restart, never lost).
     pub async fn shutdown(&self, deadline: tokio::time::Instant) {
         self.background.cancel();
-        if tokio::time::timeout_at(deadline, self.engine.shutdown())
+        if tokio::time::timeout_at(deadline, self.lambda.engine().shutdown())
             .await
             .is_err()
         {
@@ -171,21 +185,6 @@ impl App {
             tracing::warn!(error = %e, "final flush failed");
         }
         self.store.close();
-    }
-}
-
-impl App {
-    /// A mapping's durable checkpoint in one shard.
-    pub fn engine_checkpoint(
-        &self,
-        uuid: &str,
-        shard_id: &str,
-    ) -> Option<tributary_esm::Checkpoint> {
-        use tributary_esm::CheckpointStore;
-        adapters::StoreCheckpoints {
-            store: self.store.clone(),
-        }
-        .get(uuid, shard_id)
     }
 
     /// Asks the TTL sweeper to look for expired items now.
@@ -226,25 +225,16 @@ impl Service for Api {
 pub const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
 
 async fn route(app: Arc<App>, req: Request) -> Response {
-    match (req.route.protocol, req.route.service.as_str()) {
-        (Protocol::RestXml, "s3") => return app.s3.call(req).await,
-        (_, "sqs") => return app.sqs.call(req).await,
-        (Protocol::Query, "sns") => return app.sns.call(req).await,
-        (_, "logs") => return app.logs.call(req).await,
-        (_, "monitoring") | (Protocol::RpcV2Cbor, _) => return app.cloudwatch.call(req).await,
-        _ => {}
-    }
-    let Request {
-        method,
-        uri,
-        headers,
-        body,
-        route,
-        caller,
-    } = req;
-    match (route.protocol, route.service.as_str()) {
+    let service: &dyn Service = match (req.route.protocol, req.route.service.as_str()) {
+        (Protocol::RestXml, "s3") => &*app.s3,
+        (_, "sqs") => &*app.sqs,
+        (Protocol::Query, "sns") => &*app.sns,
+        (_, "logs") => &*app.logs,
+        (_, "monitoring") | (Protocol::RpcV2Cbor, _) => &*app.cloudwatch,
+        (Protocol::RestJson, "lambda") => &*app.lambda,
         (Protocol::AwsJson10 | Protocol::AwsJson11, _) => {
-            let target = headers
+            let target = req
+                .headers
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
@@ -255,30 +245,23 @@ async fn route(app: Arc<App>, req: Request) -> Response {
                     "Missing X-Amz-Target header",
                 ));
             }
-            let streams = target.starts_with("DynamoDBStreams_20120810.");
-            if !streams && !target.starts_with("DynamoDB_20120810.") {
-                return json10_error(&AwsError::new(
-                    "UnknownOperationException",
-                    400,
-                    format!("Unknown operation: {target}"),
-                ));
-            }
-            let req = Request {
-                method,
-                uri,
-                headers,
-                body,
-                route,
-                caller,
-            };
-            return if streams {
-                app.streams.call(req).await
+            if target.starts_with("DynamoDBStreams_20120810.") {
+                &*app.streams
             } else {
-                app.dynamodb.call(req).await
-            };
+                // Unknown targets get DynamoDB's UnknownOperationException.
+                &*app.dynamodb
+            }
         }
-        _ => {}
-    }
+        _ => return admin(&app, req).await,
+    };
+    service.call(req).await
+}
+
+/// Tributary's own endpoints (`/_tributary/...`, `/metrics`), and any other path.
+async fn admin(app: &Arc<App>, req: Request) -> Response {
+    let Request {
+        method, uri, body, ..
+    } = req;
     let path = uri.path();
     let segments: Vec<String> = path
         .split('/')
@@ -293,16 +276,16 @@ async fn route(app: Arc<App>, req: Request) -> Response {
             &json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}),
         ),
         ["_tributary", "clock", "advance"] if method == Method::POST => {
-            advance_clock(&app, &body).unwrap_or_else(|e| rest_error(&e))
+            advance_clock(app, &body).unwrap_or_else(|e| rest_error(&e))
         }
-        ["_tributary", "clock"] if method == Method::GET => rest_ok(200, &clock_json(&app)),
+        ["_tributary", "clock"] if method == Method::GET => rest_ok(200, &clock_json(app)),
         ["metrics"]
         | ["_tributary"]
         | ["_tributary", "dashboard" | "status"]
         | ["_tributary", "metrics", "series"]
             if method == Method::GET =>
         {
-            metrics::observability(&app, &seg, &query)
+            metrics::observability(app, &seg, &query)
         }
         ["_tributary", "streams", "rollover"] if method == Method::POST => {
             tributary_dynamodb_streams::rollover_endpoint(&app.streams, &body)
@@ -310,7 +293,7 @@ async fn route(app: Arc<App>, req: Request) -> Response {
                 .unwrap_or_else(|e| rest_error(&e))
         }
         ["_tributary", "functions", name, "code"] if method == Method::GET => {
-            match lambda::code_zip(&app, name) {
+            match tributary_lambda::code_zip(&app.lambda, name) {
                 Ok(zip) => {
                     let mut r = Response::new(Body::from(zip));
                     r.headers_mut().insert(
@@ -322,36 +305,21 @@ async fn route(app: Arc<App>, req: Request) -> Response {
                 Err(e) => rest_error(&e),
             }
         }
-        ["2015-03-31", "functions", ..] => {
-            lambda::dispatch(&app, &method, &segments[2..], &query, &headers, body)
-                .await
-                .unwrap_or_else(|e| rest_error(&e))
-        }
         ["_tributary", "event-source-mappings", uuid, "drain"] if method == Method::POST => {
-            match mappings::drain(&app, uuid, &query).await {
+            match mappings::drain(&app.lambda, uuid, &query).await {
                 Ok(v) => rest_ok(200, &v),
                 Err(e) => rest_error(&e),
             }
         }
         ["_tributary", "event-source-mappings", uuid, "shards"] if method == Method::GET => {
-            match mappings::shards_view(&app, uuid) {
+            match mappings::shards_view(&app.lambda, uuid) {
                 Ok(v) => rest_ok(200, &v),
                 Err(e) => rest_error(&e),
             }
         }
-        ["2017-10-31" | "2019-09-30", "functions", ..]
-        | ["2016-08-19", "account-settings"]
-        | ["2017-03-31", "tags", _] => {
-            lambda::dispatch_dated(&app, &method, &segments, uri.query().unwrap_or(""), body)
-                .await
-                .unwrap_or_else(|e| rest_error(&e))
-        }
-        ["2015-03-31", "event-source-mappings", ..] => {
-            mappings::dispatch(&app, &method, &segments[2..], &query, body)
-                .await
-                .unwrap_or_else(|e| rest_error(&e))
-        }
-        _ => rest_error(&unknown_rest_operation(&method, &segments)),
+        _ => rest_error(&tributary_lambda::unknown_rest_operation(
+            &method, &segments,
+        )),
     }
 }
 
@@ -377,15 +345,6 @@ fn advance_clock(app: &App, body: &[u8]) -> Result<Response, AwsError> {
     app.time_moved.notify_waiters();
     app.clock_moved.send_modify(|v| *v += 1);
     Ok(rest_ok(200, &clock_json(app)))
-}
-
-/// An unknown REST route: a proper AWS error, never a bare 404 page.
-pub fn unknown_rest_operation(method: &Method, rest: &[String]) -> AwsError {
-    AwsError::new(
-        "UnknownOperationException",
-        404,
-        format!("Unknown operation: {method} /{}", rest.join("/")),
-    )
 }
 
 pub use tributary_service::json as protocol;

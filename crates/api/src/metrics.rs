@@ -5,19 +5,19 @@
 mod prometheus;
 mod status;
 
-use crate::mappings::MappingDoc;
 use crate::App;
 pub use prometheus::render as render_prometheus;
 pub use status::{series as series_json, status as status_json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tributary_lambda::mappings::MappingDoc;
 pub use tributary_metrics::*;
 
 impl App {
     /// Reads the engine's counters into the metrics; true when anything moved (see
     /// [`Metrics::sample`]).
     pub fn sample_metrics(&self) -> bool {
-        let mappings: Vec<SampledMapping> = MappingDoc::all(self)
+        let mappings: Vec<SampledMapping> = MappingDoc::all(&self.lambda)
             .iter()
             .map(|doc| SampledMapping {
                 uuid: doc.uuid.clone(),
@@ -27,8 +27,11 @@ impl App {
                 event_counts: event_counts_enabled(doc),
             })
             .collect();
-        self.metrics
-            .sample(self.store.clock().now_millis(), &mappings, &*self.engine)
+        self.metrics.sample(
+            self.store.clock().now_millis(),
+            &mappings,
+            self.lambda.engine(),
+        )
     }
 }
 

@@ -224,6 +224,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         store,
         host,
         clock.clone(),
+        // The mapping engine runs on the embedded backends: the store's streams and
+        // checkpoints, the local function host, this server's queues, topics and buckets.
+        Box::new(|local| local),
     )
     .await;
     let auth = match args.auth {

@@ -11,8 +11,8 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::{FunctionTotals, Histogram};
-use crate::mappings::MappingDoc;
 use crate::App;
+use tributary_lambda::mappings::MappingDoc;
 
 /// The content type of the classic text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -248,12 +248,12 @@ pub fn render(app: &App) -> String {
     }
 
     // Event source mappings.
-    let docs = MappingDoc::all(app);
+    let docs = MappingDoc::all(&app.lambda);
     let mut rows = Vec::new();
     for doc in &docs {
-        let status = app.engine.status(&doc.uuid);
+        let status = app.lambda.engine().status(&doc.uuid);
         let (_, dropped) = app.metrics.mapping_notes(&doc.uuid);
-        let shards = crate::mappings::shards_view(app, &doc.uuid)
+        let shards = tributary_lambda::mappings::shards_view(&app.lambda, &doc.uuid)
             .ok()
             .and_then(|v| v.get("Shards").cloned())
             .and_then(|v| match v {

@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use tributary_model::clock::iso_millis;
 
 use super::store::{minute_of, MetricId, Statistic, MINUTE_MS};
-use crate::lambda::{FunctionDoc, FUNCTION_KIND};
-use crate::mappings::MappingDoc;
 use crate::App;
+use tributary_lambda::mappings::MappingDoc;
+use tributary_lambda::{FunctionDoc, FUNCTION_KIND};
 
 /// How many minutes the series endpoint answers when not told.
 const DEFAULT_SERIES_MINUTES: i64 = 30;
@@ -79,7 +79,7 @@ pub fn status(app: &App) -> Value {
         .iter()
         .map(|f| {
             let t = totals.get(&f.name).cloned().unwrap_or_default();
-            let config = f.configuration(app);
+            let config = f.configuration(&app.lambda);
             let avg = (t.duration.count > 0).then(|| t.duration.sum / t.duration.count as f64);
             json!({
                 "FunctionName": f.name,
@@ -96,12 +96,12 @@ pub fn status(app: &App) -> Value {
         })
         .collect();
 
-    let mappings: Vec<Value> = MappingDoc::all(app)
+    let mappings: Vec<Value> = MappingDoc::all(&app.lambda)
         .iter()
         .map(|doc| {
-            let st = app.engine.status(&doc.uuid);
+            let st = app.lambda.engine().status(&doc.uuid);
             let (failures, dropped) = app.metrics.mapping_notes(&doc.uuid);
-            let view = crate::mappings::shards_view(app, &doc.uuid).unwrap_or(Value::Null);
+            let view = tributary_lambda::mappings::shards_view(&app.lambda, &doc.uuid).unwrap_or(Value::Null);
             let c = st.counters;
             let max_lag = view
                 .get("Shards")
@@ -179,7 +179,7 @@ pub fn series(app: &App, query: &BTreeMap<String, String>) -> Value {
     let end = minute_of(now) + MINUTE_MS;
     let start = end - minutes * MINUTE_MS;
     let wanted = query.get("uuid");
-    let docs: Vec<MappingDoc> = MappingDoc::all(app)
+    let docs: Vec<MappingDoc> = MappingDoc::all(&app.lambda)
         .into_iter()
         .filter(|d| wanted.is_none_or(|u| *u == d.uuid))
         .collect();

@@ -50,6 +50,23 @@ impl S3 {
 }
 
 #[async_trait::async_trait]
+impl tributary_service::peers::Objects for S3 {
+    fn bucket_exists(&self, bucket: &str) -> bool {
+        buckets::bucket_exists(self, bucket)
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), AwsError> {
+        put_object_internal(self, bucket, key, body, content_type).await
+    }
+}
+
+#[async_trait::async_trait]
 impl tributary_service::Service for S3 {
     async fn call(&self, req: tributary_service::Request) -> Response {
         handle(self, &req.method, &req.uri, &req.headers, &req.body).await

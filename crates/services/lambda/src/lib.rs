@@ -8,8 +8,10 @@
 //! content-addressed per function (`code/<name>/<sha256>`) and shared by the versions that use
 //! them; they are unpacked under the work dir on demand.
 
+pub mod backends;
 mod concurrency;
 mod invoke;
+pub mod mappings;
 pub(crate) mod model_check;
 pub mod state;
 pub mod tags;
@@ -20,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
+use base64::Engine as _;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -35,8 +37,155 @@ pub use state::LambdaState;
 use state::{settle, version_key, Phase};
 use versions::AliasDoc;
 
-use crate::protocol::{check_range, constraint, lambda_err, Req};
-use crate::App;
+use std::collections::HashMap;
+use std::sync::{Mutex, Weak};
+use tributary_service::json::{check_range, constraint, lambda_err, Req};
+
+use tributary_esm::{CheckpointStore, Engine};
+use tributary_functions::FunctionHost;
+use tributary_metrics::Metrics;
+use tributary_service::peers::{Objects, Queues, Topics};
+use tributary_service::Config;
+use tributary_store::Store;
+
+/// What Lambda takes from the server: the store, the function host, the metrics registry,
+/// the clock signals, and the services its on-failure destinations write to.
+pub struct LambdaDeps {
+    pub cfg: Arc<Config>,
+    pub store: Store,
+    pub host: Arc<FunctionHost>,
+    pub metrics: Arc<Metrics>,
+    /// Signalled when the server clock is moved by hand.
+    pub time_moved: Arc<tokio::sync::Notify>,
+    /// Cancelled at shutdown.
+    pub background: tokio_util::sync::CancellationToken,
+    pub queues: Arc<dyn Queues>,
+    pub topics: Arc<dyn Topics>,
+    pub objects: Arc<dyn Objects>,
+}
+
+/// Lambda: functions, versions, aliases, invocations and event source mappings. The mapping
+/// engine is built by the caller, which chooses its backends ([`backends`] has the local ones).
+pub struct Lambda {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) store: Store,
+    pub(crate) host: Arc<FunctionHost>,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Where the engine keeps its checkpoints (read for the shard views).
+    pub(crate) checkpoints: Arc<dyn CheckpointStore>,
+    pub(crate) time_moved: Arc<tokio::sync::Notify>,
+    pub(crate) background: tokio_util::sync::CancellationToken,
+    pub(crate) queues: Arc<dyn Queues>,
+    pub(crate) topics: Arc<dyn Topics>,
+    pub(crate) objects: Arc<dyn Objects>,
+    /// Runnable specs of function versions, by `name:version`.
+    specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
+    /// Functions on their way to `Active` (Pending, update InProgress).
+    pub(crate) state: LambdaState,
+    /// This service, for the background tasks it spawns.
+    pub(crate) me: Weak<Lambda>,
+}
+
+impl Lambda {
+    /// Builds the service; `engine` builds the mapping engine from a handle to it (the local
+    /// invoker and destinations call back into it) and answers it with its checkpoint store.
+    pub fn new(
+        deps: LambdaDeps,
+        engine: impl FnOnce(&Weak<Lambda>) -> (Arc<Engine>, Arc<dyn CheckpointStore>),
+    ) -> Arc<Lambda> {
+        Arc::new_cyclic(|me| {
+            let (engine, checkpoints) = engine(me);
+            Lambda {
+                cfg: deps.cfg,
+                store: deps.store,
+                host: deps.host,
+                engine,
+                metrics: deps.metrics,
+                checkpoints,
+                time_moved: deps.time_moved,
+                background: deps.background,
+                queues: deps.queues,
+                topics: deps.topics,
+                objects: deps.objects,
+                specs: Mutex::new(HashMap::new()),
+                state: LambdaState::default(),
+                me: me.clone(),
+            }
+        })
+    }
+
+    /// Restores functions on their way to `Active` and starts every enabled mapping found in
+    /// the store.
+    pub async fn start(&self) {
+        restore(self);
+        for m in mappings::MappingDoc::all(self) {
+            if m.enabled {
+                self.engine.start(m.engine_config(self)).await;
+            }
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// A mapping's durable checkpoint in one shard.
+    pub fn engine_checkpoint(
+        &self,
+        uuid: &str,
+        shard_id: &str,
+    ) -> Option<tributary_esm::Checkpoint> {
+        self.checkpoints.get(uuid, shard_id)
+    }
+}
+
+#[async_trait::async_trait]
+impl tributary_service::Service for Lambda {
+    async fn call(&self, req: tributary_service::Request) -> tributary_service::Response {
+        use tributary_service::json::rest_error;
+        let tributary_service::Request {
+            method,
+            uri,
+            headers,
+            body,
+            ..
+        } = req;
+        let segments: Vec<String> = uri
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(tributary_service::percent_decode)
+            .collect();
+        let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let result = match seg.as_slice() {
+            ["2015-03-31", "functions", ..] => {
+                let query = tributary_service::parse_query(uri.query().unwrap_or(""));
+                dispatch(self, &method, &segments[2..], &query, &headers, body).await
+            }
+            ["2015-03-31", "event-source-mappings", ..] => {
+                let query = tributary_service::parse_query(uri.query().unwrap_or(""));
+                mappings::dispatch(self, &method, &segments[2..], &query, body).await
+            }
+            ["2017-10-31" | "2019-09-30", "functions", ..]
+            | ["2016-08-19", "account-settings"]
+            | ["2017-03-31", "tags", _] => {
+                dispatch_dated(self, &method, &segments, uri.query().unwrap_or(""), body).await
+            }
+            _ => Err(unknown_rest_operation(&method, &segments)),
+        };
+        result.unwrap_or_else(|e| rest_error(&e))
+    }
+}
+
+/// An unknown REST route: a proper AWS error, never a bare 404 page.
+pub fn unknown_rest_operation(method: &http::Method, rest: &[String]) -> AwsError {
+    AwsError::new(
+        "UnknownOperationException",
+        404,
+        format!("Unknown operation: {method} /{}", rest.join("/")),
+    )
+}
 
 pub const FUNCTION_KIND: &str = "function";
 /// Published versions: `name:NNNNNNNNNN` (zero-padded so they list in numeric order).
@@ -174,14 +323,14 @@ pub struct FunctionDoc {
 
 impl FunctionDoc {
     /// The `$LATEST` document of `name`.
-    pub fn load(app: &App, name: &str) -> Option<FunctionDoc> {
+    pub fn load(app: &Lambda, name: &str) -> Option<FunctionDoc> {
         let cat = app.store.catalog();
         cat.doc(FUNCTION_KIND, name)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// Published version `version` (a number) of `name`.
-    pub fn load_version(app: &App, name: &str, version: &str) -> Option<FunctionDoc> {
+    pub fn load_version(app: &Lambda, name: &str, version: &str) -> Option<FunctionDoc> {
         let n: u64 = version.parse().ok()?;
         let cat = app.store.catalog();
         cat.doc(VERSION_KIND, &version_id(name, n))
@@ -189,14 +338,14 @@ impl FunctionDoc {
     }
 
     /// Every published version of `name`, oldest first.
-    pub fn versions(app: &App, name: &str) -> Vec<FunctionDoc> {
+    pub fn versions(app: &Lambda, name: &str) -> Vec<FunctionDoc> {
         let cat = app.store.catalog();
         docs_with_prefix(&cat, VERSION_KIND, name)
             .filter_map(|(_, v)| serde_json::from_value(v.clone()).ok())
             .collect()
     }
 
-    fn arn(&self, app: &App) -> String {
+    fn arn(&self, app: &Lambda) -> String {
         function_arn(&app.cfg.region, &app.cfg.account_id, &self.name)
     }
 
@@ -230,19 +379,19 @@ impl FunctionDoc {
 
     /// `FunctionConfiguration` with its state, as GetFunction returns it; `arn` is the
     /// `FunctionArn` to show (qualified as the caller named the function).
-    pub fn configuration_as(&self, app: &App, arn: String) -> Value {
+    pub fn configuration_as(&self, app: &Lambda, arn: String) -> Value {
         let mut c = self.listed_as(app, arn);
-        app.lambda.render_state(self, &mut c, true);
+        app.state.render_state(self, &mut c, true);
         c
     }
 
     /// `FunctionConfiguration` with the unqualified ARN and its state.
-    pub fn configuration(&self, app: &App) -> Value {
+    pub fn configuration(&self, app: &Lambda) -> Value {
         self.configuration_as(app, self.arn(app))
     }
 
     /// `FunctionConfiguration` without state members, as list operations return it.
-    fn listed_as(&self, app: &App, arn: String) -> Value {
+    fn listed_as(&self, app: &Lambda, arn: String) -> Value {
         let mut logging = json!({"LogFormat": self.logging.format, "LogGroup": self.log_group()});
         if self.logging.format == "JSON" {
             let level = |l: &Option<String>| l.clone().unwrap_or_else(|| "INFO".to_owned());
@@ -459,7 +608,7 @@ pub struct Target {
 impl Target {
     /// The ARN the way the caller named the function: qualified exactly when they qualified it
     /// (spec §1.3).
-    pub fn shown_arn(&self, app: &App) -> String {
+    pub fn shown_arn(&self, app: &Lambda) -> String {
         let arn = self.function.arn(app);
         match &self.qualifier {
             Some(q) => format!("{arn}:{q}"),
@@ -469,16 +618,16 @@ impl Target {
 }
 
 /// Dispatches a `/2015-03-31/functions...` request. `rest` is the path after `functions`.
-pub async fn dispatch(
-    app: &Arc<App>,
+async fn dispatch(
+    app: &Lambda,
     method: &http::Method,
     rest: &[String],
     query: &BTreeMap<String, String>,
     headers: &http::HeaderMap,
     body: Bytes,
 ) -> Result<axum::response::Response, AwsError> {
-    use crate::protocol::{parse_body, rest_ok};
     use http::Method;
+    use tributary_service::json::{parse_body, rest_ok};
     let no_content = || {
         let mut r = rest_ok(204, &json!({}));
         *r.body_mut() = axum::body::Body::empty();
@@ -561,15 +710,15 @@ pub async fn dispatch(
 /// `/2016-08-19/account-settings` (GetAccountSettings) and `/2017-03-31/tags/{arn}`.
 /// `segments` is the whole path; `raw_query` the undecoded query string (UntagResource
 /// repeats `tagKeys`).
-pub async fn dispatch_dated(
-    app: &Arc<App>,
+async fn dispatch_dated(
+    app: &Lambda,
     method: &http::Method,
     segments: &[String],
     raw_query: &str,
     body: Bytes,
 ) -> Result<axum::response::Response, AwsError> {
-    use crate::protocol::{parse_body, rest_ok};
     use http::Method;
+    use tributary_service::json::{parse_body, rest_ok};
     let no_content = || {
         let mut r = rest_ok(204, &json!({}));
         *r.body_mut() = axum::body::Body::empty();
@@ -579,7 +728,7 @@ pub async fn dispatch_dated(
     model_check::check(
         method.as_str(),
         &format!("/{}", segments.join("/")),
-        &crate::parse_query(raw_query),
+        &tributary_service::parse_query(raw_query),
         &http::HeaderMap::new(),
         &body,
     )?;
@@ -610,7 +759,7 @@ pub async fn dispatch_dated(
 }
 
 /// Brings in-memory state in line with the store at start: reserved concurrency.
-pub fn restore(app: &App) {
+fn restore(app: &Lambda) {
     let cat = app.store.catalog();
     for (_, v) in cat.docs_of(FUNCTION_KIND) {
         if let Ok(doc) = serde_json::from_value::<FunctionDoc>(v.clone()) {
@@ -652,7 +801,7 @@ fn is_version_number(q: &str) -> bool {
 
 /// The function a reference names, ignoring any qualifier (for operations on the function as
 /// a whole); not found is `Function not found: <unqualified ARN>`.
-fn resolve_function(app: &App, name: &str) -> Result<FunctionDoc, AwsError> {
+fn resolve_function(app: &Lambda, name: &str) -> Result<FunctionDoc, AwsError> {
     validate_name(name)?;
     let r = parse_function_ref(name).ok_or_else(|| lambda_err::not_found("Function not found"))?;
     let arn = function_arn(&app.cfg.region, &app.cfg.account_id, &r.name);
@@ -669,7 +818,7 @@ fn resolve_function(app: &App, name: &str) -> Result<FunctionDoc, AwsError> {
 /// Resolves a function reference (any accepted form, plus `?Qualifier=`) to the version that
 /// serves it. A qualifier in the name and a different `Qualifier` parameter conflict.
 pub fn resolve(
-    app: &App,
+    app: &Lambda,
     name: &str,
     query: &BTreeMap<String, String>,
 ) -> Result<Target, AwsError> {
@@ -731,7 +880,7 @@ pub fn resolve(
 
 /// Refuses runtimes this server cannot run, including ones whose interpreter (python, node) it
 /// cannot find: better at CreateFunction than as a failure at every Invoke.
-fn validate_runtime(app: &App, runtime: &str) -> Result<(), AwsError> {
+fn validate_runtime(app: &Lambda, runtime: &str) -> Result<(), AwsError> {
     if SUPPORTED_RUNTIMES.contains(&runtime) {
         return tributary_functions::check_interpreter(app.host.config(), runtime)
             .map_err(|missing| lambda_err::invalid_parameter(missing.to_string()));
@@ -950,7 +1099,7 @@ fn validate_architectures(req: &Req<'_>) -> Result<Option<Vec<String>>, AwsError
     Ok(Some(names))
 }
 
-async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError> {
+async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> {
     let name = req.str_req("FunctionName", "functionName")?;
     validate_name(name)?;
     let fref = parse_function_ref(name)
@@ -1040,17 +1189,17 @@ async fn create_function(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError
             Ok(())
         })
         .await?;
-    app.lambda.begin(&doc, Phase::Creating, None);
+    app.state.begin(&doc, Phase::Creating, None);
     let mut settling = vec![doc.clone()];
     if let Some(v) = &version {
-        app.lambda.begin(v, Phase::Creating, None);
+        app.state.begin(v, Phase::Creating, None);
         settling.push(v.clone());
     }
     // As recorded on AWS: the create response shows no LastUpdateStatus, and with `Publish`
     // it describes version 1 (under the unqualified ARN).
     let shown = version.as_ref().unwrap_or(&doc);
     let mut c = shown.listed_as(app, doc.arn(app));
-    app.lambda.render_state(shown, &mut c, false);
+    app.state.render_state(shown, &mut c, false);
     settle(app, settling);
     Ok(c)
 }
@@ -1107,7 +1256,7 @@ async fn unpack(zip: &[u8], dir: &std::path::Path) -> Result<(), AwsError> {
 }
 
 fn get_function(
-    app: &App,
+    app: &Lambda,
     name: &str,
     query: &BTreeMap<String, String>,
 ) -> Result<Value, AwsError> {
@@ -1130,8 +1279,8 @@ fn get_function(
     Ok(out)
 }
 
-fn list_functions(app: &App, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
-    let max = crate::protocol::max_items(query, 50)?;
+fn list_functions(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
+    let max = tributary_service::json::max_items(query, 50)?;
     let marker = query.get("Marker").cloned();
     let cat = app.store.catalog();
     let docs: Vec<FunctionDoc> = cat
@@ -1157,7 +1306,7 @@ fn list_functions(app: &App, query: &BTreeMap<String, String>) -> Result<Value, 
 /// Stores a new `$LATEST` (after a code or configuration change) unless it changed meanwhile,
 /// then starts its `InProgress` transition. Returns what was stored.
 async fn store_update(
-    app: &Arc<App>,
+    app: &Lambda,
     old: FunctionDoc,
     mut doc: FunctionDoc,
     new_blob: Option<Vec<u8>>,
@@ -1201,7 +1350,7 @@ async fn store_update(
         })
         .await?;
     app.forget_spec(&doc.name, "$LATEST");
-    app.lambda.begin(&doc, Phase::Updating, Some(old));
+    app.state.begin(&doc, Phase::Updating, Some(old));
     Ok(doc)
 }
 
@@ -1217,7 +1366,7 @@ fn blob_in_use(cat: &tributary_store::Catalog, name: &str, blob: &str) -> bool {
             .any(|(_, v)| v.get("code_blob").and_then(Value::as_str) == Some(blob))
 }
 
-async fn update_configuration(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
+async fn update_configuration(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
     let old = resolve_function(app, name)?;
     let arn = old.arn(app);
     let mut doc = old.clone();
@@ -1257,7 +1406,7 @@ async fn update_configuration(app: &Arc<App>, name: &str, req: Req<'_>) -> Resul
     if let Some(e) = parse_ephemeral_storage(&req)? {
         doc.ephemeral_storage = e;
     }
-    app.lambda.check_idle(&old, &arn)?;
+    app.state.check_idle(&old, &arn)?;
     check_revision(req.str_opt("RevisionId")?, &old.revision_id)?;
     let doc = store_update(app, old, doc, None).await?;
     // Rendered before the transition can complete: the answer says `InProgress`, as on AWS.
@@ -1266,13 +1415,13 @@ async fn update_configuration(app: &Arc<App>, name: &str, req: Req<'_>) -> Resul
     Ok(c)
 }
 
-async fn update_code(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
+async fn update_code(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
     let old = resolve_function(app, name)?;
     let arn = old.arn(app);
     let package = package_of(&req)?;
     let architectures = validate_architectures(&req)?;
     let publish = req.bool_opt("Publish")?.unwrap_or(false);
-    app.lambda.check_idle(&old, &arn)?;
+    app.state.check_idle(&old, &arn)?;
     check_revision(req.str_opt("RevisionId")?, &old.revision_id)?;
     let mut doc = old.clone();
     doc.code_sha256 = package.code_sha256.clone();
@@ -1298,15 +1447,15 @@ async fn update_code(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, 
             return Err(e);
         }
     };
-    app.lambda.begin(&version, Phase::Creating, None);
+    app.state.begin(&version, Phase::Creating, None);
     let mut c = version.listed_as(app, format!("{arn}:{}", version.version));
-    app.lambda.render_state(&version, &mut c, false);
+    app.state.render_state(&version, &mut c, false);
     settle(app, vec![doc, version]);
     Ok(c)
 }
 
 async fn delete_function(
-    app: &Arc<App>,
+    app: &Lambda,
     name: &str,
     query: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
@@ -1352,7 +1501,7 @@ async fn delete_function(
                 .await?;
             let fname = &t.function.name;
             app.forget_function_specs(fname);
-            app.lambda.forget_function(fname);
+            app.state.forget_function(fname);
             app.host.set_reserved_concurrency(fname, None);
             app.host.retire(fname).await;
             Ok(())
@@ -1360,7 +1509,7 @@ async fn delete_function(
     }
 }
 
-impl App {
+impl Lambda {
     fn code_dir(&self, name: &str, sha_hex: &str) -> PathBuf {
         self.cfg
             .work_dir
@@ -1435,7 +1584,7 @@ impl App {
 
 /// Serves a function version's code zip (the `Code.Location` of GetFunction): `name` is the
 /// function name, or `name:N` for a published version.
-pub fn code_zip(app: &App, name: &str) -> Result<Vec<u8>, AwsError> {
+pub fn code_zip(app: &Lambda, name: &str) -> Result<Vec<u8>, AwsError> {
     let not_found = || {
         lambda_err::not_found(format!(
             "Function not found: {}",
@@ -1452,7 +1601,7 @@ pub fn code_zip(app: &App, name: &str) -> Result<Vec<u8>, AwsError> {
         .ok_or_else(|| lambda_err::not_found("Code not found"))
 }
 
-pub fn function_arn_of(app: &App, name: &str) -> String {
+pub fn function_arn_of(app: &Lambda, name: &str) -> String {
     function_arn(&app.cfg.region, &app.cfg.account_id, name)
 }
 

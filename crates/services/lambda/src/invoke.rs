@@ -13,8 +13,8 @@ use tributary_functions::{HostError, InvokeRequest, InvokeResult};
 use tributary_model::AwsError;
 
 use super::{resolve, FunctionDoc, Target};
-use crate::protocol::{constraint, lambda_err};
-use crate::App;
+use crate::Lambda;
+use tributary_service::json::{constraint, lambda_err};
 
 /// Largest request payload of a synchronous invocation.
 const MAX_SYNC_PAYLOAD: usize = 6_291_456;
@@ -45,7 +45,7 @@ fn host_error(e: HostError) -> AwsError {
 
 /// Adds `Retry-After` to a throttle's error response.
 pub fn error_response(e: &AwsError) -> axum::response::Response {
-    let mut r = crate::protocol::rest_error(e);
+    let mut r = tributary_service::json::rest_error(e);
     if e.code == "TooManyRequestsException" {
         r.headers_mut().insert(
             "retry-after",
@@ -57,7 +57,7 @@ pub fn error_response(e: &AwsError) -> axum::response::Response {
 
 /// The version an invocation of `target` runs (an alias may route it to an additional
 /// version) and the configuration it runs with (the previous one while an update settles).
-fn choose(app: &App, target: &Target) -> Result<FunctionDoc, AwsError> {
+fn choose(app: &Lambda, target: &Target) -> Result<FunctionDoc, AwsError> {
     let doc = match &target.alias {
         Some(alias) => {
             let version = alias.pick_version();
@@ -76,10 +76,10 @@ fn choose(app: &App, target: &Target) -> Result<FunctionDoc, AwsError> {
         }
         None => target.doc.clone(),
     };
-    app.lambda.runnable(&doc)
+    app.state.runnable(&doc)
 }
 
-impl App {
+impl Lambda {
     /// Invokes a function version synchronously (Invoke and event source mappings).
     pub async fn invoke_function(
         &self,
@@ -115,7 +115,7 @@ impl App {
 /// are AWS's: `TooManyRequestsException` for a throttle, `ResourceNotFoundException`,
 /// `ResourceConflictException` while the function is not ready, `ServiceException`.
 pub async fn invoke_for_mapping(
-    app: &Arc<App>,
+    app: &Lambda,
     function_arn: &str,
     payload: Vec<u8>,
 ) -> Result<InvokeResult, AwsError> {
@@ -146,7 +146,7 @@ fn bad_content(message: impl Into<String>) -> AwsError {
 
 /// `POST /2015-03-31/functions/{name}/invocations`.
 pub async fn invoke(
-    app: &Arc<App>,
+    app: &Lambda,
     name: &str,
     query: &BTreeMap<String, String>,
     headers: &http::HeaderMap,
@@ -275,8 +275,10 @@ pub async fn invoke(
 /// invocation that could not run (throttled, not ready, host trouble) is retried with backoff
 /// for up to six hours. Each attempt runs the version as it is then (`$LATEST` may have been
 /// updated meanwhile); an event of a deleted function is dropped.
-fn enqueue(app: &Arc<App>, doc: FunctionDoc, invoked_arn: String, payload: Bytes) {
-    let app = Arc::clone(app);
+fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) {
+    let Some(app) = app.me.upgrade() else {
+        return;
+    };
     let (name, version) = (doc.name, doc.version);
     tokio::spawn(async move {
         let clock = Arc::clone(app.store.clock());
@@ -293,7 +295,7 @@ fn enqueue(app: &Arc<App>, doc: FunctionDoc, invoked_arn: String, payload: Bytes
                 tracing::info!(function = %name, "function deleted; asynchronous event discarded");
                 return;
             };
-            let attempt = match app.lambda.runnable(&current) {
+            let attempt = match app.state.runnable(&current) {
                 Ok(doc) => {
                     app.invoke_function(&doc, invoked_arn.clone(), payload.clone(), None, false)
                         .await
@@ -329,7 +331,7 @@ fn enqueue(app: &Arc<App>, doc: FunctionDoc, invoked_arn: String, payload: Bytes
 
 /// Waits until the server clock reaches `due_ms` (real time passing, or the clock being moved
 /// by `POST /_tributary/clock/advance`). False when the server is shutting down.
-async fn sleep_on_server_clock(app: &App, due_ms: i64) -> bool {
+async fn sleep_on_server_clock(app: &Lambda, due_ms: i64) -> bool {
     let clock = app.store.clock();
     loop {
         let moved = app.time_moved.notified();

@@ -1,15 +1,13 @@
 //! Reserved concurrency (Put/Get/DeleteFunctionConcurrency) and GetAccountSettings. The limits
 //! themselves are enforced by the function host; this is their control plane.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 use tributary_model::arn::parse_function_ref;
 use tributary_model::AwsError;
 
 use super::{resolve_function, to_json, validate_name, FunctionDoc, FUNCTION_KIND, VERSION_KIND};
-use crate::protocol::{check_range, constraint, lambda_err, Req};
-use crate::App;
+use crate::Lambda;
+use tributary_service::json::{check_range, constraint, lambda_err, Req};
 
 /// The unreserved concurrency an account always keeps (AWS: 100, or the whole limit of an
 /// account whose limit is lower).
@@ -26,7 +24,7 @@ fn reserved_total(cat: &tributary_store::Catalog, except: Option<&str>) -> u64 {
 }
 
 /// The function named by a Put/Delete request, which must not be qualified.
-fn unqualified_function(app: &App, name: &str) -> Result<FunctionDoc, AwsError> {
+fn unqualified_function(app: &Lambda, name: &str) -> Result<FunctionDoc, AwsError> {
     validate_name(name)?;
     if parse_function_ref(name).is_some_and(|r| r.qualifier.is_some()) {
         return Err(lambda_err::invalid_parameter(
@@ -36,7 +34,7 @@ fn unqualified_function(app: &App, name: &str) -> Result<FunctionDoc, AwsError> 
     resolve_function(app, name)
 }
 
-pub async fn put(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
+pub async fn put(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
     let reserved = match req.get("ReservedConcurrentExecutions") {
         None => {
             return Err(constraint(
@@ -88,7 +86,7 @@ pub async fn put(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, AwsE
     Ok(json!({ "ReservedConcurrentExecutions": reserved }))
 }
 
-pub fn get(app: &App, name: &str) -> Result<Value, AwsError> {
+pub fn get(app: &Lambda, name: &str) -> Result<Value, AwsError> {
     let function = resolve_function(app, name)?;
     Ok(match function.reserved_concurrency {
         Some(r) => json!({ "ReservedConcurrentExecutions": r }),
@@ -96,7 +94,7 @@ pub fn get(app: &App, name: &str) -> Result<Value, AwsError> {
     })
 }
 
-pub async fn delete(app: &Arc<App>, name: &str) -> Result<(), AwsError> {
+pub async fn delete(app: &Lambda, name: &str) -> Result<(), AwsError> {
     let function = unqualified_function(app, name)?;
     let fname = function.name.clone();
     app.store
@@ -120,7 +118,7 @@ pub async fn delete(app: &Arc<App>, name: &str) -> Result<(), AwsError> {
 
 /// GetAccountSettings: AWS's code-size limits, the concurrency limit this server enforces and
 /// what is left unreserved, and the account's usage.
-pub fn account_settings(app: &App) -> Value {
+pub fn account_settings(app: &Lambda) -> Value {
     let limit = app.host.concurrency_limit();
     let cat = app.store.catalog();
     let reserved = reserved_total(&cat, None);

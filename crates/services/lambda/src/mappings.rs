@@ -12,9 +12,9 @@ use tributary_esm::{MappingConfig, StartingPosition};
 use tributary_model::arn::{esm_arn, parse_function_ref, parse_stream_arn};
 use tributary_model::AwsError;
 
-use crate::lambda::{function_arn_of, FunctionDoc};
-use crate::protocol::{check_range, constraint, lambda_err, parse_body, rest_ok, Req};
-use crate::App;
+use crate::Lambda;
+use crate::{function_arn_of, FunctionDoc};
+use tributary_service::json::{check_range, constraint, lambda_err, parse_body, rest_ok, Req};
 
 pub const ESM_KIND: &str = "esm";
 pub const CHECKPOINT_KIND: &str = "ckpt";
@@ -44,20 +44,20 @@ pub struct MappingDoc {
 }
 
 impl MappingDoc {
-    fn load(app: &App, uuid: &str) -> Option<MappingDoc> {
+    fn load(app: &Lambda, uuid: &str) -> Option<MappingDoc> {
         let cat = app.store.catalog();
         cat.doc(ESM_KIND, uuid)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
-    pub fn all(app: &App) -> Vec<MappingDoc> {
+    pub fn all(app: &Lambda) -> Vec<MappingDoc> {
         let cat = app.store.catalog();
         cat.docs_of(ESM_KIND)
             .filter_map(|(_, v)| serde_json::from_value(v.clone()).ok())
             .collect()
     }
 
-    fn render(&self, app: &App, state: &str) -> Value {
+    fn render(&self, app: &Lambda, state: &str) -> Value {
         let mut destination = Map::new();
         let mut on_failure = Map::new();
         if let Some(d) = &self.on_failure {
@@ -106,7 +106,7 @@ impl MappingDoc {
         }
     }
 
-    pub fn engine_config(&self, app: &App) -> MappingConfig {
+    pub fn engine_config(&self, app: &Lambda) -> MappingConfig {
         MappingConfig {
             uuid: self.uuid.clone(),
             function_arn: self.function_arn.clone(),
@@ -142,15 +142,15 @@ impl MappingDoc {
     }
 }
 
-pub async fn dispatch(
-    app: &Arc<App>,
+pub(crate) async fn dispatch(
+    app: &Lambda,
     method: &http::Method,
     rest: &[String],
     query: &BTreeMap<String, String>,
     body: Bytes,
 ) -> Result<axum::response::Response, AwsError> {
     use http::Method;
-    crate::lambda::model_check::check(
+    crate::model_check::check(
         method.as_str(),
         &format!("/2015-03-31/event-source-mappings/{}", rest.join("/")),
         query,
@@ -178,7 +178,7 @@ pub async fn dispatch(
 
 /// `GET /_tributary/event-source-mappings/{UUID}/shards`: each shard's checkpoint, lag,
 /// in-flight batches, retries and last error, as the engine sees them now.
-pub fn shards_view(app: &App, uuid: &str) -> Result<Value, AwsError> {
+pub fn shards_view(app: &Lambda, uuid: &str) -> Result<Value, AwsError> {
     let doc = find(app, uuid)?;
     let status = app.engine.status(uuid);
     let now = app.store.clock().now_millis();
@@ -231,7 +231,7 @@ pub fn shards_view(app: &App, uuid: &str) -> Result<Value, AwsError> {
 /// record committed before the call has been delivered, filtered out or discarded by the
 /// mapping, or until the timeout (default 30 s); reports which.
 pub async fn drain(
-    app: &Arc<App>,
+    app: &Lambda,
     uuid: &str,
     query: &BTreeMap<String, String>,
 ) -> Result<Value, AwsError> {
@@ -264,7 +264,7 @@ pub async fn drain(
             .unwrap_or_default()
     };
     let started = std::time::Instant::now();
-    let app2 = app.clone();
+    let app2 = app;
     let uuid2 = uuid.to_owned();
     let reached = |st: &tributary_esm::MappingStatus| {
         targets.iter().all(|(shard, target)| {
@@ -287,7 +287,7 @@ pub async fn drain(
 /// Reports a discarded batch to an on-failure destination (SQS queue, SNS topic or S3 bucket)
 /// with AWS's invocation record; S3 objects also carry the original event as `payload`.
 pub async fn deliver_failure(
-    app: &Arc<App>,
+    app: &Lambda,
     destination: &str,
     mapping_uuid: &str,
     shard_id: &str,
@@ -298,20 +298,28 @@ pub async fn deliver_failure(
     let body = record.to_owned();
     match service {
         "sqs" => {
-            if crate::sqs::is_fifo(destination) {
+            if tributary_service::peers::is_fifo(destination) {
                 return Err(AwsError::validation(
                     "FIFO queues are not supported as on-failure destinations",
                 ));
             }
-            tributary_sqs::send_to_queue_arn(&app.sqs, destination, body, BTreeMap::new()).await?;
+            app.queues
+                .send(
+                    destination,
+                    tributary_service::peers::QueueMessage {
+                        body,
+                        ..Default::default()
+                    },
+                )
+                .await?;
         }
         "sns" => {
-            if crate::sns::is_fifo(destination) {
+            if tributary_service::peers::is_fifo(destination) {
                 return Err(AwsError::validation(
                     "FIFO topics are not supported as on-failure destinations",
                 ));
             }
-            tributary_sns::publish_to_topic_arn(&app.sns, destination, body, None).await?;
+            app.topics.publish(destination, body, None).await?;
         }
         "s3" => {
             // The S3 record also carries the original event, as an escaped JSON string.
@@ -329,14 +337,14 @@ pub async fn deliver_failure(
                 t.format("%Y-%m-%dT%H.%M.%S"),
                 uuid::Uuid::new_v4()
             );
-            tributary_s3::put_object_internal(
-                &app.s3,
-                destination,
-                &key,
-                with_payload.into_bytes(),
-                "application/json",
-            )
-            .await?;
+            app.objects
+                .put(
+                    destination,
+                    &key,
+                    with_payload.into_bytes(),
+                    "application/json",
+                )
+                .await?;
         }
         _ => {
             return Err(AwsError::validation(format!(
@@ -351,7 +359,7 @@ fn not_found() -> AwsError {
     lambda_err::not_found("The resource you requested does not exist.")
 }
 
-fn find(app: &App, uuid: &str) -> Result<MappingDoc, AwsError> {
+fn find(app: &Lambda, uuid: &str) -> Result<MappingDoc, AwsError> {
     if uuid.len() != 36 {
         return Err(not_found());
     }
@@ -359,7 +367,7 @@ fn find(app: &App, uuid: &str) -> Result<MappingDoc, AwsError> {
 }
 
 /// Resolves `FunctionName` to (function name, the ARN echoed back).
-fn resolve_function(app: &App, given: &str) -> Result<(String, String), AwsError> {
+fn resolve_function(app: &Lambda, given: &str) -> Result<(String, String), AwsError> {
     let bad = || {
         constraint(
             &Value::String(given.into()),
@@ -367,7 +375,7 @@ fn resolve_function(app: &App, given: &str) -> Result<(String, String), AwsError
             // The model's current pattern (the generic validator quotes the same one).
             &format!(
                 "Member must satisfy regular expression pattern: {}",
-                crate::lambda::model_check::model_pattern("FunctionName")
+                crate::model_check::model_pattern("FunctionName")
             ),
         )
     };
@@ -383,7 +391,7 @@ fn resolve_function(app: &App, given: &str) -> Result<(String, String), AwsError
     // The function, and the version or alias a qualifier names, must exist.
     let exists = !foreign
         && FunctionDoc::load(app, &r.name).is_some()
-        && crate::lambda::resolve(app, given, &BTreeMap::new()).is_ok();
+        && crate::resolve(app, given, &BTreeMap::new()).is_ok();
     if !exists {
         return Err(lambda_err::invalid_parameter("Function does not exist"));
     }
@@ -555,7 +563,7 @@ fn validate_destination(d: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-async fn create(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError> {
+async fn create(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> {
     let function_name = req.str_req("FunctionName", "functionName")?.to_owned();
     let knobs = knobs(&req)?;
     let source = req.str_opt("EventSourceArn")?.map(str::to_owned);
@@ -628,11 +636,11 @@ async fn create(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError> {
     let stored = doc.clone();
     let shown_name = function_name.clone();
     let store = app.store.clone();
-    let tags = crate::lambda::tags::parse_tags(&req)?.unwrap_or_default();
+    let tags = crate::tags::parse_tags(&req)?.unwrap_or_default();
     let esm_arn = esm_arn(&app.cfg.region, &app.cfg.account_id, &doc.uuid);
     app.store
         .write(move |tx| {
-            crate::lambda::tags::put_tags_tx(tx, &esm_arn, &tags)?;
+            crate::tags::put_tags_tx(tx, &esm_arn, &tags)?;
             for (_, v) in tx.catalog().docs_of(ESM_KIND) {
                 let same_stream = v.get("event_source_arn").and_then(Value::as_str) == Some(&stored.event_source_arn);
                 let same_fn = v.get("function_arn").and_then(Value::as_str) == Some(&stored.function_arn);
@@ -664,8 +672,8 @@ async fn create(app: &Arc<App>, req: Req<'_>) -> Result<Value, AwsError> {
     Ok(doc.render(app, "Creating"))
 }
 
-fn list(app: &App, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
-    let max = crate::protocol::max_items(query, 100)?;
+fn list(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
+    let max = tributary_service::json::max_items(query, 100)?;
     let source = query.get("EventSourceArn");
     let function = query.get("FunctionName").map(|f| {
         parse_function_ref(f)
@@ -693,7 +701,7 @@ fn list(app: &App, query: &BTreeMap<String, String>) -> Result<Value, AwsError> 
     Ok(out)
 }
 
-async fn update(app: &Arc<App>, uuid: &str, req: Req<'_>) -> Result<Value, AwsError> {
+async fn update(app: &Lambda, uuid: &str, req: Req<'_>) -> Result<Value, AwsError> {
     let mut doc = find(app, uuid)?;
     for forbidden in [
         "EventSourceArn",
@@ -774,7 +782,7 @@ async fn update(app: &Arc<App>, uuid: &str, req: Req<'_>) -> Result<Value, AwsEr
     Ok(doc.render(app, state))
 }
 
-async fn delete(app: &Arc<App>, uuid: &str) -> Result<Value, AwsError> {
+async fn delete(app: &Lambda, uuid: &str) -> Result<Value, AwsError> {
     let doc = find(app, uuid)?;
     app.engine.stop(&doc.uuid).await;
     let rendered = doc.render(app, "Deleting");
@@ -793,12 +801,8 @@ async fn delete(app: &Arc<App>, uuid: &str) -> Result<Value, AwsError> {
                 tx.delete_doc(CHECKPOINT_KIND, &c)?;
             }
             let arn = esm_arn(&region, &account, &id);
-            if tx
-                .catalog()
-                .doc(crate::lambda::tags::TAGS_KIND, &arn)
-                .is_some()
-            {
-                tx.delete_doc(crate::lambda::tags::TAGS_KIND, &arn)?;
+            if tx.catalog().doc(crate::tags::TAGS_KIND, &arn).is_some() {
+                tx.delete_doc(crate::tags::TAGS_KIND, &arn)?;
             }
             tx.delete_doc(ESM_KIND, &id)
         })

@@ -3,7 +3,6 @@
 //! [`TAGS_KIND`] keyed by its ARN, so the resources themselves need not know about tags.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tributary_model::arn::parse_function_ref;
@@ -11,8 +10,8 @@ use tributary_model::AwsError;
 use tributary_store::Tx;
 
 use super::FunctionDoc;
-use crate::protocol::{constraint, lambda_err, parse_body, Req};
-use crate::App;
+use crate::Lambda;
+use tributary_service::json::{constraint, lambda_err, parse_body, Req};
 
 pub const TAGS_KIND: &str = "tags";
 
@@ -22,7 +21,7 @@ const MAX_TAGS: usize = 50;
 const RESOURCE_PATTERN: &str = r"arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64})";
 
 /// The tags of the resource `arn` (empty when it has none).
-pub fn tags_of(app: &App, arn: &str) -> BTreeMap<String, String> {
+pub fn tags_of(app: &Lambda, arn: &str) -> BTreeMap<String, String> {
     let cat = app.store.catalog();
     cat.doc(TAGS_KIND, arn)
         .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -81,7 +80,7 @@ pub fn parse_tags(req: &Req<'_>) -> Result<Option<BTreeMap<String, String>>, Aws
 
 /// Checks the ARN's form and that the resource (a function or an event source mapping) exists
 /// in this account and region.
-fn resource(app: &App, arn: &str) -> Result<(), AwsError> {
+fn resource(app: &Lambda, arn: &str) -> Result<(), AwsError> {
     let bad = || {
         constraint(
             &Value::String(arn.into()),
@@ -139,15 +138,15 @@ fn resource(app: &App, arn: &str) -> Result<(), AwsError> {
 fn query_values(raw: &str, key: &str) -> Vec<String> {
     raw.split('&')
         .filter_map(|p| p.split_once('=').or(Some((p, ""))))
-        .filter(|(k, _)| crate::percent_decode(k) == key)
-        .map(|(_, v)| crate::percent_decode(&v.replace('+', " ")))
+        .filter(|(k, _)| tributary_service::percent_decode(k) == key)
+        .map(|(_, v)| tributary_service::percent_decode(&v.replace('+', " ")))
         .collect()
 }
 
 /// TagResource (POST), UntagResource (DELETE) and ListTags (GET) on `arn`. Answers the body
 /// of ListTags, `None` for the 204 of the others.
 pub async fn dispatch(
-    app: &Arc<App>,
+    app: &Lambda,
     method: &http::Method,
     arn: &str,
     raw_query: &str,
@@ -209,7 +208,7 @@ pub async fn dispatch(
 
 /// Applies `f` to the tags of `arn` in one transaction.
 async fn change(
-    app: &Arc<App>,
+    app: &Lambda,
     arn: &str,
     f: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AwsError> + Send + 'static,
 ) -> Result<(), AwsError> {

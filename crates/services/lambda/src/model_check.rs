@@ -70,7 +70,7 @@ pub(crate) fn check(
         body_members.len() == 1 && model::SERVICE.shape(body_members[0].shape).kind == Kind::Blob;
     if !raw_payload && !body_members.is_empty() {
         // A body is parsed before it is validated: a malformed one is a SerializationException.
-        obj = crate::protocol::parse_body(body)?;
+        obj = tributary_service::json::parse_body(body)?;
     }
     for m in input.members {
         let wire = m.location_name.unwrap_or(m.name);

@@ -2,7 +2,6 @@
 //! (Create/Get/Update/Delete/ListAliases), with AWS's messages.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -12,8 +11,8 @@ use super::{
     check_description, check_revision, docs_with_prefix, is_version_number, resolve_function,
     to_json, version_id, FunctionDoc, ALIAS_KIND, FUNCTION_KIND, VERSION_KIND,
 };
-use crate::protocol::{constraint, lambda_err, Req};
-use crate::App;
+use crate::Lambda;
+use tributary_service::json::{constraint, lambda_err, Req};
 
 const ALIAS_PATTERN: &str = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)";
 const VERSION_PATTERN: &str = r"(\$LATEST|[0-9]+)";
@@ -32,13 +31,13 @@ pub struct AliasDoc {
 }
 
 impl AliasDoc {
-    pub fn load(app: &App, function: &str, alias: &str) -> Option<AliasDoc> {
+    pub fn load(app: &Lambda, function: &str, alias: &str) -> Option<AliasDoc> {
         let cat = app.store.catalog();
         cat.doc(ALIAS_KIND, &format!("{function}:{alias}"))
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
-    fn arn(&self, app: &App) -> String {
+    fn arn(&self, app: &Lambda) -> String {
         format!(
             "{}:{}",
             super::function_arn_of(app, &self.function),
@@ -47,7 +46,7 @@ impl AliasDoc {
     }
 
     /// `AliasConfiguration`.
-    fn render(&self, app: &App) -> Value {
+    fn render(&self, app: &Lambda) -> Value {
         let mut v = json!({
             "AliasArn": self.arn(app),
             "Name": self.name,
@@ -85,7 +84,7 @@ impl AliasDoc {
 /// changed since it was published (as AWS does). `code_sha256` and `revision_id`, when given,
 /// must match `$LATEST`.
 pub async fn publish(
-    app: &Arc<App>,
+    app: &Lambda,
     name: &str,
     description: Option<String>,
     revision_id: Option<String>,
@@ -129,12 +128,12 @@ pub async fn publish(
         .await
 }
 
-pub async fn publish_version(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
+pub async fn publish_version(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
     let function = resolve_function(app, name)?;
     let description = req.str_opt("Description")?;
     check_description(description)?;
     let arn = function.arn(app);
-    app.lambda.check_idle(&function, &arn)?;
+    app.state.check_idle(&function, &arn)?;
     let version = publish(
         app,
         &function.name,
@@ -149,12 +148,12 @@ pub async fn publish_version(app: &Arc<App>, name: &str, req: Req<'_>) -> Result
 /// ListVersionsByFunction: `$LATEST` first, then the versions in order, each under its
 /// qualified ARN and without state members.
 pub fn list_versions(
-    app: &App,
+    app: &Lambda,
     name: &str,
     query: &BTreeMap<String, String>,
 ) -> Result<Value, AwsError> {
     let function = resolve_function(app, name)?;
-    let max = crate::protocol::max_items(query, 50)?;
+    let max = tributary_service::json::max_items(query, 50)?;
     let arn = function.arn(app);
     let mut all = vec![function.clone()];
     all.extend(FunctionDoc::versions(app, &function.name));
@@ -181,7 +180,7 @@ pub fn list_versions(
 }
 
 /// DeleteFunction with a version qualifier: refused while aliases route to it.
-pub async fn delete_version(app: &Arc<App>, version: &FunctionDoc) -> Result<(), AwsError> {
+pub async fn delete_version(app: &Lambda, version: &FunctionDoc) -> Result<(), AwsError> {
     let name = version.name.clone();
     let number: u64 = version.version.parse().unwrap_or_default();
     let label = version.version.clone();
@@ -208,7 +207,7 @@ pub async fn delete_version(app: &Arc<App>, version: &FunctionDoc) -> Result<(),
         })
         .await?;
     app.forget_spec(&version.name, &version.version);
-    app.lambda.forget_version(&version.name, &version.version);
+    app.state.forget_version(&version.name, &version.version);
     app.host
         .retire_version(&version.name, &version.version)
         .await;
@@ -258,7 +257,7 @@ fn java_double(v: f64) -> String {
 /// version is `primary`, in the order AWS checks: value ranges and key patterns, then the
 /// count, then the versions themselves.
 fn parse_weights(
-    app: &App,
+    app: &Lambda,
     function: &FunctionDoc,
     primary: &str,
     routing: Option<&Map<String, Value>>,
@@ -312,7 +311,7 @@ fn parse_weights(
 }
 
 /// `Function not found: <arn>:<version>` unless `version` of `function` exists.
-fn version_exists(app: &App, function: &FunctionDoc, version: &str) -> Result<(), AwsError> {
+fn version_exists(app: &Lambda, function: &FunctionDoc, version: &str) -> Result<(), AwsError> {
     let exists =
         version == "$LATEST" || FunctionDoc::load_version(app, &function.name, version).is_some();
     if exists {
@@ -325,7 +324,7 @@ fn version_exists(app: &App, function: &FunctionDoc, version: &str) -> Result<()
     }
 }
 
-pub async fn create_alias(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
+pub async fn create_alias(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
     let alias_name = req.str_req("Name", "name")?;
     check_alias_name(alias_name)?;
     let version = req.str_req("FunctionVersion", "functionVersion")?;
@@ -363,7 +362,7 @@ pub async fn create_alias(app: &Arc<App>, name: &str, req: Req<'_>) -> Result<Va
     Ok(alias.render(app))
 }
 
-pub fn get_alias(app: &App, name: &str, alias: &str) -> Result<Value, AwsError> {
+pub fn get_alias(app: &Lambda, name: &str, alias: &str) -> Result<Value, AwsError> {
     let function = resolve_function(app, name)?;
     check_alias_name(alias)?;
     AliasDoc::load(app, &function.name, alias)
@@ -377,7 +376,7 @@ pub fn get_alias(app: &App, name: &str, alias: &str) -> Result<Value, AwsError> 
 }
 
 pub async fn update_alias(
-    app: &Arc<App>,
+    app: &Lambda,
     name: &str,
     alias: &str,
     req: Req<'_>,
@@ -436,7 +435,7 @@ pub async fn update_alias(
 }
 
 /// DeleteAlias: deleting an alias that does not exist succeeds, as on AWS.
-pub async fn delete_alias(app: &Arc<App>, name: &str, alias: &str) -> Result<(), AwsError> {
+pub async fn delete_alias(app: &Lambda, name: &str, alias: &str) -> Result<(), AwsError> {
     let function = resolve_function(app, name)?;
     check_alias_name(alias)?;
     let id = format!("{}:{alias}", function.name);
@@ -451,12 +450,12 @@ pub async fn delete_alias(app: &Arc<App>, name: &str, alias: &str) -> Result<(),
 }
 
 pub fn list_aliases(
-    app: &App,
+    app: &Lambda,
     name: &str,
     query: &BTreeMap<String, String>,
 ) -> Result<Value, AwsError> {
     let function = resolve_function(app, name)?;
-    let max = crate::protocol::max_items(query, 50)?;
+    let max = tributary_service::json::max_items(query, 50)?;
     let version = query.get("FunctionVersion");
     if let Some(v) = version {
         check_function_version(v)?;

@@ -7,14 +7,14 @@
 //! (during an update) keeps running its previous configuration.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{json, Value};
 use tributary_model::AwsError;
 
 use super::FunctionDoc;
-use crate::protocol::lambda_err;
-use crate::App;
+use crate::Lambda;
+use tributary_service::json::lambda_err;
 
 /// What a settling function is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,14 +188,16 @@ pub fn state_conflict(state: &str) -> AwsError {
 /// Completes the transitions of `docs` in the background: prepares each one's code (unpacks
 /// it) and then reports it `Active`/`Successful`, or `Failed` with the reason. Warm
 /// environments of the replaced revision are retired once the new one is ready.
-pub fn settle(app: &Arc<App>, docs: Vec<FunctionDoc>) {
-    let app = Arc::clone(app);
+pub fn settle(app: &Lambda, docs: Vec<FunctionDoc>) {
+    let Some(app) = app.me.upgrade() else {
+        return;
+    };
     tokio::spawn(async move {
         for doc in docs {
             let key = version_key(&doc.name, &doc.version);
             let outcome = app.function_spec(&doc).await;
             let failure = outcome.err().map(|e| e.message);
-            app.lambda.finish(&key, failure);
+            app.state.finish(&key, failure);
             app.host.retire_version(&doc.name, &doc.version).await;
         }
     });

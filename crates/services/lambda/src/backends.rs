@@ -13,7 +13,7 @@ use tributary_model::stream::StreamRecord;
 use tributary_store::{ShardMeta, Store};
 
 use crate::mappings::CHECKPOINT_KIND;
-use crate::App;
+use crate::Lambda;
 
 /// Reads streams straight from the store; waits are woken by commits, never by polling.
 pub struct StoreSource {
@@ -156,7 +156,7 @@ impl CheckpointStore for StoreCheckpoints {
 
 /// Invokes local functions through the app (resolving the mapping's function reference).
 pub struct LocalInvoker {
-    pub app: Weak<App>,
+    pub app: Weak<Lambda>,
 }
 
 #[async_trait]
@@ -166,13 +166,13 @@ impl Invoker for LocalInvoker {
         function_arn: &str,
         payload: Vec<u8>,
     ) -> Result<InvokeOutcome, InvokeError> {
-        let app: Arc<App> = self
+        let app: Arc<Lambda> = self
             .app
             .upgrade()
             .ok_or_else(|| InvokeError::Service("shutting down".into()))?;
         // Any qualifier (version, alias) resolves as Invoke resolves it; a throttle stays
         // distinguishable so the mapping can treat it as AWS does (spec §3.2).
-        let out = crate::lambda::invoke_for_mapping(&app, function_arn, payload)
+        let out = crate::invoke_for_mapping(&app, function_arn, payload)
             .await
             .map_err(|e| match e.code {
                 "TooManyRequestsException" => InvokeError::Throttled,
@@ -190,7 +190,7 @@ impl Invoker for LocalInvoker {
 
 /// On-failure destinations: the server's own SQS queues, SNS topics and S3 buckets.
 pub struct LocalDestinations {
-    pub app: Weak<App>,
+    pub app: Weak<Lambda>,
 }
 
 #[async_trait]
@@ -203,7 +203,7 @@ impl FailureDestination for LocalDestinations {
         record: &str,
         event: &[u8],
     ) -> Result<(), String> {
-        let app: Arc<App> = self
+        let app: Arc<Lambda> = self
             .app
             .upgrade()
             .ok_or_else(|| "shutting down".to_owned())?;
