@@ -160,7 +160,7 @@ pub struct Request<'a> {
 }
 
 /// The outcome of an evaluation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Decision {
     /// Some statement allows the request and none denies it.
     Allow,
@@ -254,7 +254,7 @@ fn positive_principal_match(set: &PrincipalSet, principal: &Principal) -> Princi
         }
     }
     // A federated principal (a SAML or OIDC provider) is named by its provider ARN.
-    if best == PrincipalMatch::None && set.federated.iter().any(|f| *f == principal.arn) {
+    if best == PrincipalMatch::None && set.federated.contains(&principal.arn) {
         return PrincipalMatch::Direct;
     }
     best
