@@ -518,6 +518,8 @@ fn principal_set(
     };
     match value {
         Value::String(s) if s == "*" => set.everyone = true,
+        // IAM names a bare-string principal "STAR" (`AssumeRolepolicy contained an invalid
+        // principal: "STAR":"*".`, quoted in aws/aws-cdk#5732).
         Value::String(s) => return Err(err(messages::invalid_principal("STAR", s))),
         Value::Object(map) => {
             if map.is_empty() {
