@@ -27,11 +27,24 @@ pub enum AuthMode {
     None,
 }
 
-/// The secret and account of an access key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The secret and account of an access key, and who it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Principal {
     pub secret: String,
     pub account_id: String,
+    /// The identity's ARN (an IAM user, a role session); `None` for the account's own keys.
+    pub arn: Option<String>,
+    /// Set for temporary credentials (STS).
+    pub session: Option<SessionKey>,
+}
+
+/// What makes temporary credentials temporary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKey {
+    /// The session token requests must carry (`X-Amz-Security-Token`).
+    pub token: String,
+    /// When the credentials expire, epoch milliseconds on the server clock.
+    pub expires_at_ms: i64,
 }
 
 /// Who the server knows: `--credentials`, the `test`/`test` convention, and later the keys
@@ -75,11 +88,12 @@ fn virtual_bucket(host: &str) -> Option<&str> {
 }
 
 /// Authenticates a request; answers who sent it (`None` for an unsigned request under
-/// `--auth none`).
+/// `--auth none`). `now_ms` is the server clock, against which temporary credentials expire.
 pub fn authenticate(
     mode: AuthMode,
     credentials: &dyn Credentials,
     default_account: &str,
+    now_ms: i64,
     route: &Route,
     parts: &Parts,
     body: &Bytes,
@@ -112,7 +126,18 @@ pub fn authenticate(
             .as_ref()
             .map_or_else(|| default_account.to_owned(), |p| p.account_id.clone()),
         session_token: signed.security_token().map(str::to_owned),
+        arn: principal.as_ref().and_then(|p| p.arn.clone()),
     };
+    // A known session names its expiry whatever the mode: expired credentials are refused
+    // even where signatures are not checked.
+    if let Some(session) = principal.as_ref().and_then(|p| p.session.as_ref()) {
+        if now_ms >= session.expires_at_ms {
+            return Err(refusal(route, &AuthError::ExpiredToken));
+        }
+        if mode == AuthMode::Verify && caller.session_token.as_deref() != Some(&session.token) {
+            return Err(refusal(route, &AuthError::InvalidSessionToken));
+        }
+    }
     if mode != AuthMode::Verify {
         return Ok(Some(caller));
     }

@@ -22,7 +22,7 @@ use axum::extract::State;
 use http::{HeaderValue, Method, StatusCode};
 use tributary_service::{Protocol, Request, Response, Route, Service};
 
-pub use auth::{AuthMode, Credentials, Principal};
+pub use auth::{AuthMode, Credentials, Principal, SessionKey};
 pub use browser::BrowserPolicy;
 use browser::Origin;
 use envelope::{render, GatewayError};
@@ -38,6 +38,8 @@ pub struct GatewayConfig {
     pub default_account: String,
     /// The largest request body read (each operation enforces its own AWS limit below it).
     pub max_body: usize,
+    /// The server clock, against which temporary credentials expire.
+    pub clock: Arc<dyn tributary_model::Clock>,
 }
 
 struct Gateway {
@@ -143,6 +145,7 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: axum::extract::Request) -> 
             gw.cfg.auth,
             &*gw.cfg.credentials,
             &gw.cfg.default_account,
+            gw.cfg.clock.now_millis(),
             &route,
             &parts,
             &body,

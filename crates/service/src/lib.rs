@@ -51,6 +51,9 @@ pub struct Caller {
     pub account_id: String,
     /// The session token of temporary credentials, if the request carried one.
     pub session_token: Option<String>,
+    /// The identity's ARN when the key belongs to an IAM user or a role session; `None` for
+    /// the account's own keys (the account root).
+    pub arn: Option<String>,
 }
 
 /// One authenticated request, its body read whole.

@@ -136,6 +136,12 @@ pub enum AuthError {
         /// The access key sent.
         access_key: String,
     },
+    /// Temporary credentials (an STS session) past their expiry on the server clock. Built by
+    /// the caller, which owns the sessions.
+    ExpiredToken,
+    /// Temporary credentials used without their session token, or with another one. Built by
+    /// the caller.
+    InvalidSessionToken,
     /// A header-signed request dated more than 15 minutes from the server's clock.
     RequestTimeSkewed {
         /// The request time as signed, `yyyymmddThhmmssZ`.
@@ -186,6 +192,7 @@ documentation for details.";
 const S3_MISMATCH: &str = "The request signature we calculated does not match the signature you \
 provided. Check your key and signing method.";
 const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+const EXPIRED: &str = "The security token included in the request is expired";
 const S3_MALFORMED_CREDENTIAL: &str =
     "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".";
 const S3_QUERY_REQUIRED: &str = "Query-string authentication version 4 requires the \
@@ -513,6 +520,26 @@ impl AuthError {
                 }
                 with(invalid_signature(family), MISMATCH.to_owned())
             }
+            // STS and IAM answer `ExpiredToken` (400); the JSON services
+            // `ExpiredTokenException` (Lambda with 403); S3 its own text.
+            AuthError::ExpiredToken => match family {
+                Family::DynamoDb | Family::Json => ("ExpiredTokenException", 400, EXPIRED.to_owned()),
+                Family::RestJson => ("ExpiredTokenException", 403, EXPIRED.to_owned()),
+                Family::Query => ("ExpiredToken", 400, EXPIRED.to_owned()),
+                Family::S3 => ("ExpiredToken", 400, "The provided token has expired.".to_owned()),
+            },
+            AuthError::InvalidSessionToken => match family {
+                Family::DynamoDb | Family::Json => {
+                    ("UnrecognizedClientException", 400, INVALID_TOKEN.to_owned())
+                }
+                Family::RestJson => ("UnrecognizedClientException", 403, INVALID_TOKEN.to_owned()),
+                Family::Query => ("InvalidClientTokenId", 403, INVALID_TOKEN.to_owned()),
+                Family::S3 => (
+                    "InvalidToken",
+                    400,
+                    "The provided token is malformed or otherwise invalid.".to_owned(),
+                ),
+            },
             AuthError::UnknownAccessKey { .. } => match family {
                 // Seen: DynamoDB (400) and Lambda (403) answer UnrecognizedClientException.
                 Family::DynamoDb | Family::Json => {

@@ -18,6 +18,7 @@ impl Known {
             Principal {
                 secret: "test".into(),
                 account_id: account_id.to_owned(),
+                ..Principal::default()
             },
         );
         if let Some(path) = file {
@@ -84,6 +85,7 @@ fn parse(text: &str, default_account: &str) -> Result<Vec<(String, Principal)>> 
                 Principal {
                     secret,
                     account_id: p.account.unwrap_or_else(|| default_account.to_owned()),
+                    ..Principal::default()
                 },
             )),
             (None, None) => {}

@@ -252,6 +252,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         )?),
         default_account: app.cfg.account_id.clone(),
         max_body: tributary_api::MAX_REQUEST_BYTES,
+        clock: clock.clone() as Arc<dyn Clock>,
     };
     let service = Arc::new(tributary_api::Api(app.clone()));
     tracing::info!(endpoint = %endpoint_url, auth = ?auth, "tributary ready");
