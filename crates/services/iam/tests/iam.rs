@@ -268,10 +268,71 @@ async fn create_role_checks_its_input() {
         "LimitExceeded",
         "Cannot exceed quota for ACLSizePerRole: 2048",
     );
+    let b = h
+        .call(&[
+            ("Action", "CreateRole"),
+            ("RoleName", "bounded"),
+            ("AssumeRolePolicyDocument", TRUST),
+            (
+                "PermissionsBoundary",
+                "arn:aws:iam::aws:policy/AmazonSQSFullAccess",
+            ),
+        ])
+        .await;
+    b.ok();
+    let g = h
+        .call(&[("Action", "GetRole"), ("RoleName", "bounded")])
+        .await;
+    assert_eq!(
+        g.text("Role/PermissionsBoundary/PermissionsBoundaryArn"),
+        "arn:aws:iam::aws:policy/AmazonSQSFullAccess"
+    );
+    assert_eq!(
+        g.text("Role/PermissionsBoundary/PermissionsBoundaryType"),
+        "Policy"
+    );
     // Nothing was half-created.
     h.call(&[("Action", "GetRole"), ("RoleName", "r")])
         .await
         .error_code(404, "NoSuchEntity");
+}
+
+#[tokio::test]
+#[ignore = "needs the real evaluator from crates/policy"]
+async fn each_document_is_checked_against_its_own_grammar() {
+    let h = harness();
+    // An identity policy (no Principal, a Resource) is no trust policy.
+    h.call(&[
+        ("Action", "CreateRole"),
+        ("RoleName", "r"),
+        ("AssumeRolePolicyDocument", POLICY),
+    ])
+    .await
+    .error_code(400, "MalformedPolicyDocument");
+    h.create_role("r", "/").await;
+    // And a trust policy is no identity policy.
+    h.call(&[
+        ("Action", "PutRolePolicy"),
+        ("RoleName", "r"),
+        ("PolicyName", "p"),
+        ("PolicyDocument", TRUST),
+    ])
+    .await
+    .error_code(400, "MalformedPolicyDocument");
+    h.call(&[
+        ("Action", "CreatePolicy"),
+        ("PolicyName", "p"),
+        ("PolicyDocument", TRUST),
+    ])
+    .await
+    .error_code(400, "MalformedPolicyDocument");
+    h.call(&[
+        ("Action", "UpdateAssumeRolePolicy"),
+        ("RoleName", "r"),
+        ("PolicyDocument", POLICY),
+    ])
+    .await
+    .error_code(400, "MalformedPolicyDocument");
 }
 
 #[tokio::test]

@@ -492,7 +492,12 @@ fn allow_all() -> Option<Policy> {
     .ok()
 }
 
-/// Whether the role's trust policy (with the caller's own policies) lets `principal` assume it.
+/// Whether `principal` may assume the role: the request must be allowed by the caller's
+/// identity policies and the trust policy together (no explicit deny; across accounts both
+/// must allow), *and* the trust policy itself must name the caller, directly or through its
+/// account. The second rule is what makes roles special: within one account an identity
+/// policy alone allows most requests, but no identity policy lets anyone assume a role whose
+/// trust policy does not name them (an administrator cannot assume a Lambda-only role).
 fn trusts(
     role: &RoleInfo,
     principal: &Principal,
@@ -509,7 +514,16 @@ fn trusts(
         context,
     };
     let identity: Vec<&Policy> = identity.iter().collect();
-    evaluate(&request, &identity, Some(trust)).decision == Decision::Allow
+    if evaluate(&request, &identity, Some(trust)).decision != Decision::Allow {
+        return false;
+    }
+    // The trust policy alone: it allows when it names the caller directly; when it names the
+    // caller's account (or another account's caller) the allow it lacks is an identity-based
+    // one, which the evaluation above supplied.
+    let alone = evaluate(&request, &[], Some(trust));
+    alone.decision == Decision::Allow
+        || (alone.decision == Decision::ImplicitDeny
+            && alone.source == Some("identity-based policy"))
 }
 
 fn check_duration(duration: i64, role: &RoleInfo, chained: bool) -> Result<(), AwsError> {
