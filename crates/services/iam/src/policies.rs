@@ -1,0 +1,561 @@
+//! Managed policies: customer managed ones (CreatePolicy, versions, DeletePolicy) and the
+//! AWS-managed ones we ship, their attachment to roles and users, and the lists over them
+//! (ListPolicies, ListAttached*Policies, ListEntitiesForPolicy).
+//!
+//! Attachments live on the role or user; `AttachmentCount` and the entity lists are derived
+//! from them on every read.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tributary_model::AwsError;
+use tributary_policy::{Policy, PolicyKind};
+use tributary_service::query::Xml;
+use tributary_store::{Catalog, Store};
+
+use crate::directory;
+use crate::error::{
+    access_denied, already_exists, delete_conflict, invalid_arn, limit_exceeded, malformed_policy,
+    policy_not_attachable, policy_not_found, version_not_found,
+};
+use crate::managed::{self, AwsPolicy};
+use crate::model::{
+    self, entity_id, load, load_all, parse_arn, policy_size, to_doc, Entity, PolicyDoc, RoleDoc,
+    UserDoc, VersionDoc, POLICY_KIND, ROLE_KIND, USER_KIND,
+};
+use crate::render::{self, Detail, PolicyView};
+use crate::roles::tags_in;
+use crate::wire::{paginate, random_id, truncation, Input};
+use crate::{Ctx, Reply};
+
+/// Largest managed policy document (IAM's `PolicySize` quota, white space not counted).
+const POLICY_SIZE_LIMIT: usize = 6144;
+/// Versions a managed policy may have.
+const VERSION_LIMIT: usize = 5;
+
+/// A managed policy found by ARN.
+pub(crate) enum Resolved {
+    Aws(&'static AwsPolicy),
+    Local(Box<PolicyDoc>),
+}
+
+impl Resolved {
+    fn view(&self) -> PolicyView<'_> {
+        match self {
+            Resolved::Aws(a) => PolicyView::Aws(a),
+            Resolved::Local(l) => PolicyView::Local(l),
+        }
+    }
+
+    fn arn(&self) -> &str {
+        match self {
+            Resolved::Aws(a) => &a.arn,
+            Resolved::Local(l) => &l.arn,
+        }
+    }
+}
+
+/// The managed policy `arn` names, as `account` sees it: an AWS-managed policy, or one of the
+/// account's own. `Err` for a string that is no policy ARN at all.
+pub(crate) fn resolve(
+    catalog: &Catalog,
+    account: &str,
+    arn: &str,
+) -> Result<Option<Resolved>, AwsError> {
+    let parsed = match parse_arn(arn) {
+        Some(p) if p.kind == "policy" => p,
+        _ => return Err(invalid_arn(arn)),
+    };
+    if parsed.account == "aws" {
+        return Ok(managed::by_arn(arn).map(Resolved::Aws));
+    }
+    if parsed.account != account {
+        return Ok(None);
+    }
+    Ok(
+        load::<PolicyDoc>(catalog, POLICY_KIND, &entity_id(account, parsed.name))
+            .filter(|p| p.path == parsed.path)
+            .map(|p| Resolved::Local(Box::new(p))),
+    )
+}
+
+/// How many roles and users of `account` each policy ARN is attached to.
+fn attachment_counts(catalog: &Catalog, account: &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    let roles = load_all::<RoleDoc>(catalog, ROLE_KIND, account);
+    let users = load_all::<UserDoc>(catalog, USER_KIND, account);
+    for arn in roles
+        .iter()
+        .flat_map(|r| r.attached.iter())
+        .chain(users.iter().flat_map(|u| u.attached.iter()))
+    {
+        *counts.entry(arn.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// AWS-managed policies belong to AWS: changing one is a cross-account request no policy of
+/// AWS's allows.
+fn aws_owned(ctx: &Ctx, store: &Store, action: &str, arn: &str) -> AwsError {
+    let caller = directory::caller_arn(&store.catalog(), ctx.caller.as_ref(), &ctx.account);
+    access_denied(format!(
+        "User: {caller} is not authorized to perform: iam:{action} on resource: policy {arn} because no resource-based policy allows the iam:{action} action"
+    ))
+}
+
+fn check_document(document: &str) -> Result<(), AwsError> {
+    Policy::parse(document, PolicyKind::Identity).map_err(|e| malformed_policy(e.0))?;
+    if policy_size(document) > POLICY_SIZE_LIMIT {
+        return Err(limit_exceeded(format!(
+            "Cannot exceed quota for PolicySize: {POLICY_SIZE_LIMIT}"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let name = input.required("PolicyName")?;
+    let document = input.required("PolicyDocument")?;
+    check_document(document)?;
+    let path = input.str("Path").unwrap_or("/");
+    let policy = PolicyDoc {
+        account: ctx.account.clone(),
+        name: name.to_owned(),
+        path: path.to_owned(),
+        policy_id: random_id("ANPA", 17),
+        arn: model::arn(&ctx.account, "policy", path, name),
+        create_ms: ctx.now,
+        description: input.str("Description").map(str::to_owned),
+        default_version: "v1".to_owned(),
+        next_version: 2,
+        versions: vec![VersionDoc {
+            id: "v1".to_owned(),
+            document: document.to_owned(),
+            create_ms: ctx.now,
+        }],
+        tags: tags_in(input, "Tags")?,
+    };
+    let id = entity_id(&ctx.account, name);
+    let policy = store
+        .write(move |tx| {
+            if tx.catalog().doc(POLICY_KIND, &id).is_some() {
+                return Err(already_exists(format!(
+                    "A policy called {} already exists. Duplicate names are not allowed.",
+                    policy.name
+                )));
+            }
+            tx.put_doc(POLICY_KIND, &id, to_doc(&policy)?)?;
+            Ok(policy)
+        })
+        .await?;
+    let mut x = Xml::new();
+    x.open("Policy");
+    render::policy(&mut x, &PolicyView::Local(&policy), 0, Detail::Created);
+    x.close("Policy");
+    Ok(Some(x.into_string()))
+}
+
+pub fn get(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let arn = input.required("PolicyArn")?;
+    let catalog = store.catalog();
+    let policy = resolve(&catalog, &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))?;
+    let count = attachment_counts(&catalog, &ctx.account)
+        .get(policy.arn())
+        .copied()
+        .unwrap_or(0);
+    let mut x = Xml::new();
+    x.open("Policy");
+    render::policy(&mut x, &policy.view(), count, Detail::Full);
+    x.close("Policy");
+    Ok(Some(x.into_string()))
+}
+
+pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let catalog = store.catalog();
+    let scope = input.str("Scope").unwrap_or("All");
+    let only_attached = input.bool("OnlyAttached").unwrap_or(false);
+    let prefix = input.str("PathPrefix").unwrap_or("/");
+    // No policy is used as a permissions boundary here (boundaries are kept, not enforced).
+    let boundaries_only = input.str("PolicyUsageFilter") == Some("PermissionsBoundary");
+    let counts = attachment_counts(&catalog, &ctx.account);
+    let locals = load_all::<PolicyDoc>(&catalog, POLICY_KIND, &ctx.account);
+    let mut views: Vec<PolicyView<'_>> = Vec::new();
+    if scope != "Local" {
+        views.extend(managed::all().iter().map(PolicyView::Aws));
+    }
+    if scope != "AWS" {
+        views.extend(locals.iter().map(PolicyView::Local));
+    }
+    let count = |v: &PolicyView<'_>| counts.get(v.arn()).copied().unwrap_or(0);
+    views.retain(|v| {
+        v.path().starts_with(prefix) && (!only_attached || count(v) > 0) && !boundaries_only
+    });
+    let page = paginate(
+        views,
+        |v| format!("{}\u{0}{}", v.name().to_lowercase(), v.arn()),
+        input.str("Marker"),
+        input.int("MaxItems"),
+    )?;
+    let mut x = Xml::new();
+    x.open("Policies");
+    for v in &page.items {
+        x.open("member");
+        render::policy(&mut x, v, count(v), Detail::Listed);
+        x.close("member");
+    }
+    x.close("Policies");
+    truncation(&mut x, page.next_marker.as_deref());
+    Ok(Some(x.into_string()))
+}
+
+pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let arn = input.required("PolicyArn")?.to_owned();
+    if matches!(
+        resolve(&store.catalog(), &ctx.account, &arn)?,
+        Some(Resolved::Aws(_))
+    ) {
+        return Err(aws_owned(ctx, store, "DeletePolicy", &arn));
+    }
+    let account = ctx.account.clone();
+    store
+        .write(move |tx| {
+            let policy = match resolve(tx.catalog(), &account, &arn)? {
+                Some(Resolved::Local(p)) => p,
+                _ => return Err(policy_not_found(&arn)),
+            };
+            if attachment_counts(tx.catalog(), &account)
+                .get(&policy.arn)
+                .is_some_and(|n| *n > 0)
+            {
+                return Err(delete_conflict("Cannot delete a policy attached to entities."));
+            }
+            if policy.versions.len() > 1 {
+                return Err(delete_conflict(
+                    "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+                ));
+            }
+            tx.delete_doc(POLICY_KIND, &entity_id(&account, &policy.name))
+        })
+        .await?;
+    Ok(None)
+}
+
+pub fn get_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let arn = input.required("PolicyArn")?;
+    let version = input.required("VersionId")?;
+    let mut x = Xml::new();
+    x.open("PolicyVersion");
+    match resolve(&store.catalog(), &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))? {
+        Resolved::Aws(a) if a.version == version => {
+            render::version(&mut x, &a.version, Some(a.document), true, a.update_ms)
+        }
+        Resolved::Aws(_) => return Err(version_not_found(arn, version)),
+        Resolved::Local(p) => {
+            let v = p
+                .versions
+                .iter()
+                .find(|v| v.id == version)
+                .ok_or_else(|| version_not_found(arn, version))?;
+            render::local_version(&mut x, &p, v, true);
+        }
+    }
+    x.close("PolicyVersion");
+    Ok(Some(x.into_string()))
+}
+
+/// The number of `v<n>`.
+fn version_number(id: &str) -> u32 {
+    id.strip_prefix('v')
+        .and_then(|n| n.split('.').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn list_versions(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let arn = input.required("PolicyArn")?;
+    let policy =
+        resolve(&store.catalog(), &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))?;
+    // (id, default, created); newest first, as IAM lists them.
+    let versions: Vec<(String, bool, i64)> = match &policy {
+        Resolved::Aws(a) => vec![(a.version.clone(), true, a.update_ms)],
+        Resolved::Local(p) => p
+            .versions
+            .iter()
+            .map(|v| (v.id.clone(), v.id == p.default_version, v.create_ms))
+            .collect(),
+    };
+    let page = paginate(
+        versions,
+        |(id, _, _)| format!("{:010}", u32::MAX - version_number(id)),
+        input.str("Marker"),
+        input.int("MaxItems"),
+    )?;
+    let mut x = Xml::new();
+    x.open("Versions");
+    for (id, default, created) in &page.items {
+        x.open("member");
+        render::version(&mut x, id, None, *default, *created);
+        x.close("member");
+    }
+    x.close("Versions");
+    truncation(&mut x, page.next_marker.as_deref());
+    Ok(Some(x.into_string()))
+}
+
+/// Runs `f` on a customer managed policy inside a write and stores it again; AWS-managed
+/// policies are refused as AWS refuses them.
+async fn modify_local<T, F>(
+    store: &Store,
+    ctx: &Ctx,
+    action: &str,
+    arn: &str,
+    f: F,
+) -> Result<T, AwsError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PolicyDoc) -> Result<T, AwsError> + Send + 'static,
+{
+    if matches!(
+        resolve(&store.catalog(), &ctx.account, arn)?,
+        Some(Resolved::Aws(_))
+    ) {
+        return Err(aws_owned(ctx, store, action, arn));
+    }
+    let account = ctx.account.clone();
+    let arn = arn.to_owned();
+    store
+        .write(move |tx| {
+            let mut policy = match resolve(tx.catalog(), &account, &arn)? {
+                Some(Resolved::Local(p)) => p,
+                _ => return Err(policy_not_found(&arn)),
+            };
+            let out = f(&mut policy)?;
+            tx.put_doc(
+                POLICY_KIND,
+                &entity_id(&account, &policy.name),
+                to_doc(&policy)?,
+            )?;
+            Ok(out)
+        })
+        .await
+}
+
+pub async fn create_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let arn = input.required("PolicyArn")?;
+    let document = input.required("PolicyDocument")?.to_owned();
+    let set_default = input.bool("SetAsDefault").unwrap_or(false);
+    check_document(&document)?;
+    let now = ctx.now;
+    let (policy, version) = modify_local(store, ctx, "CreatePolicyVersion", arn, move |p| {
+        if p.versions.len() >= VERSION_LIMIT {
+            return Err(limit_exceeded(
+                "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.",
+            ));
+        }
+        let v = VersionDoc {
+            id: format!("v{}", p.next_version),
+            document,
+            create_ms: now,
+        };
+        p.next_version += 1;
+        if set_default {
+            p.default_version = v.id.clone();
+        }
+        p.versions.push(v.clone());
+        Ok((p.clone(), v))
+    })
+    .await?;
+    let mut x = Xml::new();
+    x.open("PolicyVersion");
+    render::local_version(&mut x, &policy, &version, false);
+    x.close("PolicyVersion");
+    Ok(Some(x.into_string()))
+}
+
+pub async fn set_default_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let arn = input.required("PolicyArn")?;
+    let version = input.required("VersionId")?.to_owned();
+    let arn_owned = arn.to_owned();
+    modify_local(store, ctx, "SetDefaultPolicyVersion", arn, move |p| {
+        if !p.versions.iter().any(|v| v.id == version) {
+            return Err(version_not_found(&arn_owned, &version));
+        }
+        p.default_version = version;
+        Ok(())
+    })
+    .await?;
+    Ok(None)
+}
+
+pub async fn delete_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let arn = input.required("PolicyArn")?;
+    let version = input.required("VersionId")?.to_owned();
+    let arn_owned = arn.to_owned();
+    modify_local(store, ctx, "DeletePolicyVersion", arn, move |p| {
+        if !p.versions.iter().any(|v| v.id == version) {
+            return Err(version_not_found(&arn_owned, &version));
+        }
+        if p.default_version == version {
+            return Err(delete_conflict(
+                "Cannot delete the default version of a policy.",
+            ));
+        }
+        p.versions.retain(|v| v.id != version);
+        Ok(())
+    })
+    .await?;
+    Ok(None)
+}
+
+pub async fn attach<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let name = input.required(E::NAME_MEMBER)?;
+    let arn = input.required("PolicyArn")?.to_owned();
+    let account = ctx.account.clone();
+    model::modify(store, &ctx.account, name, move |e: &mut E, catalog| {
+        let policy =
+            resolve(catalog, &account, &arn)?.ok_or_else(|| policy_not_attachable(&arn))?;
+        let canonical = policy.arn().to_owned();
+        if e.attached().contains(&canonical) {
+            return Ok(());
+        }
+        let (limit, quota) = E::ATTACHED_LIMIT;
+        if e.attached().len() >= limit {
+            return Err(limit_exceeded(format!(
+                "Cannot exceed quota for {quota}: {limit}"
+            )));
+        }
+        e.attached_mut().push(canonical);
+        Ok(())
+    })
+    .await?;
+    Ok(None)
+}
+
+pub async fn detach<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let name = input.required(E::NAME_MEMBER)?;
+    let arn = input.required("PolicyArn")?.to_owned();
+    if parse_arn(&arn).is_none_or(|p| p.kind != "policy") {
+        return Err(invalid_arn(&arn));
+    }
+    model::modify(store, &ctx.account, name, move |e: &mut E, _| {
+        let before = e.attached().len();
+        e.attached_mut().retain(|a| *a != arn);
+        if e.attached().len() == before {
+            return Err(policy_not_found(&arn));
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(None)
+}
+
+pub fn list_attached<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let name = input.required(E::NAME_MEMBER)?;
+    let e: E = load(&store.catalog(), E::KIND, &entity_id(&ctx.account, name))
+        .ok_or_else(|| E::not_found(name))?;
+    let prefix = input.str("PathPrefix").unwrap_or("/");
+    // (attach order, name, arn)
+    let attached: Vec<(usize, String, String)> = e
+        .attached()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, arn)| {
+            let p = parse_arn(arn)?;
+            p.path
+                .starts_with(prefix)
+                .then(|| (i, p.name.to_owned(), arn.clone()))
+        })
+        .collect();
+    let page = paginate(
+        attached,
+        |(i, _, _)| format!("{i:010}"),
+        input.str("Marker"),
+        input.int("MaxItems"),
+    )?;
+    let mut x = Xml::new();
+    x.open("AttachedPolicies");
+    for (_, policy_name, arn) in &page.items {
+        x.open("member")
+            .elem("PolicyName", policy_name)
+            .elem("PolicyArn", arn)
+            .close("member");
+    }
+    x.close("AttachedPolicies");
+    truncation(&mut x, page.next_marker.as_deref());
+    Ok(Some(x.into_string()))
+}
+
+pub fn list_entities(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+    let arn = input.required("PolicyArn")?;
+    let catalog = store.catalog();
+    let policy = resolve(&catalog, &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))?;
+    let canonical = policy.arn();
+    let filter = input.str("EntityFilter");
+    let prefix = input.str("PathPrefix").unwrap_or("/");
+    // ("role"/"user", name, id), keyed for paging by kind and name.
+    let mut entities: BTreeMap<String, (&'static str, String, String)> = BTreeMap::new();
+    if filter.is_none_or(|f| f != "User" && f != "Group") {
+        for r in load_all::<RoleDoc>(&catalog, ROLE_KIND, &ctx.account) {
+            if r.path.starts_with(prefix) && r.attached.iter().any(|a| a == canonical) {
+                entities.insert(
+                    format!("role\u{0}{}", r.name.to_lowercase()),
+                    ("role", r.name, r.role_id),
+                );
+            }
+        }
+    }
+    if filter.is_none_or(|f| f != "Role" && f != "Group") {
+        for u in load_all::<UserDoc>(&catalog, USER_KIND, &ctx.account) {
+            if u.path.starts_with(prefix) && u.attached.iter().any(|a| a == canonical) {
+                entities.insert(
+                    format!("user\u{0}{}", u.name.to_lowercase()),
+                    ("user", u.name, u.user_id),
+                );
+            }
+        }
+    }
+    let page = paginate(
+        entities.into_iter().collect::<Vec<_>>(),
+        |(k, _)| k.clone(),
+        input.str("Marker"),
+        input.int("MaxItems"),
+    )?;
+    let mut x = Xml::new();
+    x.raw("<PolicyGroups/>");
+    x.open("PolicyUsers");
+    for (_, (kind, name, id)) in &page.items {
+        if *kind == "user" {
+            x.open("member")
+                .elem("UserName", name)
+                .elem("UserId", id)
+                .close("member");
+        }
+    }
+    x.close("PolicyUsers");
+    x.open("PolicyRoles");
+    for (_, (kind, name, id)) in &page.items {
+        if *kind == "role" {
+            x.open("member")
+                .elem("RoleName", name)
+                .elem("RoleId", id)
+                .close("member");
+        }
+    }
+    x.close("PolicyRoles");
+    truncation(&mut x, page.next_marker.as_deref());
+    Ok(Some(x.into_string()))
+}
+
+/// The default documents of the managed policies attached to an entity, for the directory.
+pub(crate) fn attached_documents(
+    catalog: &Catalog,
+    account: &str,
+    attached: &[String],
+) -> Vec<String> {
+    attached
+        .iter()
+        .filter_map(|arn| match resolve(catalog, account, arn).ok().flatten()? {
+            Resolved::Aws(a) => Some(a.document.to_owned()),
+            Resolved::Local(p) => p.default_document().map(str::to_owned),
+        })
+        .collect()
+}

@@ -1,0 +1,459 @@
+//! The query-protocol plumbing IAM and STS share: request parameters read as the model's input
+//! shape (so the generated validator checks them with AWS's messages), the text forms AWS gives
+//! timestamps and policy documents, `Marker` pagination, and random identifiers.
+//!
+//! A query request spells its input as dotted names: `RoleName=r`, `Tags.member.1.Key=k`,
+//! `TagKeys.member.2=k`, `PolicyArns.member.1.arn=...`. [`input`] walks the operation's input
+//! shape and collects those names into the JSON object the model describes
+//! (`{"RoleName": "r", "Tags": [{"Key": "k"}]}`), with numbers and booleans typed, so
+//! `tributary_shapes::validate` can check required members, lengths, patterns, enums and ranges
+//! exactly as it does for the JSON services. Parameters the shape does not name are ignored, as
+//! AWS ignores them. The walk follows the (static) shape tree, never the client's names, so its
+//! depth does not depend on the request.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::Rng as _;
+use serde_json::{Map, Number, Value};
+use tributary_model::AwsError;
+use tributary_service::query::Params;
+use tributary_shapes::validate::{lower_first, validate_object, Options};
+use tributary_shapes::{Kind, OperationDef, Service, Shape};
+
+/// Structures nested deeper than this in an input shape are not read (no IAM or STS input
+/// comes close; the bound only guards against a recursive shape).
+const MAX_SHAPE_DEPTH: usize = 8;
+
+/// The typed input of an operation, read from its query parameters and validated against the
+/// model. A violation is IAM's and STS's `ValidationError` (HTTP 400) with AWS's message.
+pub fn input(
+    service: &Service,
+    op: &OperationDef,
+    params: &Params,
+) -> Result<Map<String, Value>, AwsError> {
+    let mut out = Map::new();
+    if let Some(id) = op.input {
+        structure(service, service.shape(id), params, "", 0, &mut out)?;
+    }
+    validate_object(service, op, &out, &Options::default()).map_err(|v| validation(v.message()))?;
+    Ok(out)
+}
+
+/// IAM's and STS's error for a request that breaks the model's constraints.
+pub fn validation(message: impl Into<String>) -> AwsError {
+    AwsError::new("ValidationError", 400, message)
+}
+
+fn structure(
+    service: &Service,
+    shape: &Shape,
+    params: &Params,
+    prefix: &str,
+    depth: usize,
+    out: &mut Map<String, Value>,
+) -> Result<(), AwsError> {
+    if depth > MAX_SHAPE_DEPTH {
+        return Ok(());
+    }
+    for m in shape.members {
+        let wire = m.location_name.unwrap_or(m.name);
+        let key = format!("{prefix}{wire}");
+        let member_shape = service.shape(m.shape);
+        if let Some(v) = value(service, member_shape, params, &key, depth)? {
+            out.insert(m.name.to_owned(), v);
+        }
+    }
+    Ok(())
+}
+
+/// The value of one member at `key`, or `None` when the request does not send it.
+fn value(
+    service: &Service,
+    shape: &Shape,
+    params: &Params,
+    key: &str,
+    depth: usize,
+) -> Result<Option<Value>, AwsError> {
+    match shape.kind {
+        Kind::Structure => {
+            let mut m = Map::new();
+            structure(
+                service,
+                shape,
+                params,
+                &format!("{key}."),
+                depth + 1,
+                &mut m,
+            )?;
+            Ok((!m.is_empty()).then_some(Value::Object(m)))
+        }
+        Kind::List => {
+            let Some(el_id) = shape.member else {
+                return Ok(None);
+            };
+            let el = service.shape(el_id);
+            let indexes = member_indexes(params, key);
+            if indexes.is_empty() {
+                // botocore sends an empty list as the bare name with an empty value.
+                return Ok(params
+                    .get(key)
+                    .filter(|v| v.is_empty())
+                    .map(|_| Value::Array(Vec::new())));
+            }
+            let mut items = Vec::with_capacity(indexes.len());
+            for i in indexes {
+                let item_key = format!("{key}.member.{i}");
+                items
+                    .push(value(service, el, params, &item_key, depth + 1)?.unwrap_or(Value::Null));
+            }
+            Ok(Some(Value::Array(items)))
+        }
+        // No IAM or STS input has a map.
+        Kind::Map => Ok(None),
+        _ => params
+            .get(key)
+            .map(|text| scalar(shape, text, key))
+            .transpose(),
+    }
+}
+
+/// The distinct `N` of `key.member.N...` parameters, in numeric order.
+fn member_indexes(params: &Params, key: &str) -> Vec<u32> {
+    let start = format!("{key}.member.");
+    let mut out: Vec<u32> = params
+        .0
+        .range(start.clone()..)
+        .take_while(|(k, _)| k.starts_with(&start))
+        .filter_map(|(k, _)| {
+            let rest = &k[start.len()..];
+            rest.split('.').next()?.parse().ok()
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn scalar(shape: &Shape, text: &str, key: &str) -> Result<Value, AwsError> {
+    // AWS's path of a member: `Tags.member.1.Key` is `tags.1.member.key`.
+    let mut segments = Vec::new();
+    for seg in key.split('.').filter(|s| *s != "member") {
+        if seg.parse::<u32>().is_ok() {
+            segments.push(seg.to_owned());
+            segments.push("member".to_owned());
+        } else {
+            segments.push(lower_first(seg));
+        }
+    }
+    let field = segments.join(".");
+    let not_a = |what: &str| {
+        validation(format!(
+            "1 validation error detected: Value '{text}' at '{field}' failed to satisfy constraint: Member must be {what}"
+        ))
+    };
+    match shape.kind {
+        Kind::Integer | Kind::Long => text
+            .trim()
+            .parse::<i64>()
+            .map(|n| Value::Number(n.into()))
+            .map_err(|_| not_a("a number")),
+        Kind::Float | Kind::Double => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| not_a("a number")),
+        Kind::Boolean => match text.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(not_a("a boolean")),
+        },
+        _ => Ok(Value::String(text.to_owned())),
+    }
+}
+
+/// Typed reads of a validated input. Required members are present once validation passed, but
+/// nothing here assumes it: a missing one is the validator's `Member must not be null` error.
+#[derive(Clone, Copy)]
+pub struct Input<'a>(pub &'a Map<String, Value>);
+
+impl<'a> Input<'a> {
+    pub fn str(&self, name: &str) -> Option<&'a str> {
+        self.0.get(name).and_then(Value::as_str)
+    }
+
+    pub fn required(&self, name: &str) -> Result<&'a str, AwsError> {
+        self.str(name).ok_or_else(|| {
+            validation(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                lower_first(name)
+            ))
+        })
+    }
+
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.0.get(name).and_then(Value::as_i64)
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        self.0.get(name).and_then(Value::as_bool)
+    }
+
+    /// The string elements of a list member (empty when absent).
+    pub fn strings(&self, name: &str) -> Vec<&'a str> {
+        self.0
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The structure elements of a list member (empty when absent).
+    pub fn structs(&self, name: &str) -> Vec<Input<'a>> {
+        self.0
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_object).map(Input).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+}
+
+/// `2019-12-18T20:16:25Z`: IAM and STS timestamps, in whole seconds.
+pub fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Parses [`iso`]'s form (and RFC 3339 generally) back to milliseconds.
+pub fn parse_iso(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
+/// Characters a policy document keeps unescaped: RFC 3986's unreserved set.
+const DOCUMENT_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A policy document as IAM returns it: URL-encoded (`%7B%22Version%22...`). The SDKs decode
+/// it again (botocore with `unquote`, so spaces must be `%20`, never `+`).
+pub fn url_encode(document: &str) -> String {
+    percent_encoding::utf8_percent_encode(document, DOCUMENT_ESCAPES).to_string()
+}
+
+/// `prefix` followed by `n` random upper-case letters and digits: `AROA…`, `AKIA…`, `ASIA…`.
+pub fn random_id(prefix: &str, n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    let mut s = String::with_capacity(prefix.len() + n);
+    s.push_str(prefix);
+    for _ in 0..n {
+        s.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
+    }
+    s
+}
+
+/// A 40-character secret access key (letters, digits, `+` and `/`, as AWS's).
+pub fn random_secret() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut rng = rand::rng();
+    (0..40)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Items per page when a request gives no `MaxItems` (IAM's default).
+pub const DEFAULT_MAX_ITEMS: i64 = 100;
+
+/// One page of a list and the marker of the next, if any.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_marker: Option<String>,
+}
+
+/// Pages `items` by a unique sort key. The marker is the last key returned, base64url-encoded:
+/// opaque to clients, and stable across writes (a page continues after the last key it saw).
+pub fn paginate<T>(
+    mut items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+) -> Result<Page<T>, AwsError> {
+    items.sort_by_key(|a| key(a));
+    let after = match marker {
+        Some(m) => Some(
+            URL_SAFE_NO_PAD
+                .decode(m)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| AwsError::new("InvalidInput", 400, "Invalid Marker."))?,
+        ),
+        None => None,
+    };
+    let max = usize::try_from(max_items.unwrap_or(DEFAULT_MAX_ITEMS).max(1)).unwrap_or(1);
+    let mut rest: Vec<T> = items
+        .into_iter()
+        .filter(|i| after.as_deref().is_none_or(|a| key(i).as_str() > a))
+        .collect();
+    let truncated = rest.len() > max;
+    rest.truncate(max);
+    let next_marker = if truncated {
+        rest.last().map(|l| URL_SAFE_NO_PAD.encode(key(l)))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rest,
+        next_marker,
+    })
+}
+
+/// `<IsTruncated>` and, when truncated, `<Marker>`, closing a list result.
+pub fn truncation(x: &mut tributary_service::query::Xml, next_marker: Option<&str>) {
+    x.elem(
+        "IsTruncated",
+        if next_marker.is_some() {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    if let Some(m) = next_marker {
+        x.elem("Marker", m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tributary_shapes::generated::{iam, sts};
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn reads_lists_structures_and_numbers() {
+        let op = iam::Operation::from_name("CreateRole").unwrap().def();
+        let p = params(&[
+            ("Action", "CreateRole"),
+            ("RoleName", "r"),
+            ("AssumeRolePolicyDocument", "{}"),
+            ("MaxSessionDuration", "7200"),
+            ("Tags.member.2.Key", "b"),
+            ("Tags.member.2.Value", "2"),
+            ("Tags.member.1.Key", "a"),
+            ("Tags.member.1.Value", "1"),
+            ("Unrelated", "x"),
+        ]);
+        let j = input(&iam::SERVICE, op, &p).unwrap();
+        assert_eq!(
+            Value::Object(j),
+            serde_json::json!({
+                "RoleName": "r",
+                "AssumeRolePolicyDocument": "{}",
+                "MaxSessionDuration": 7200,
+                "Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+            })
+        );
+    }
+
+    #[test]
+    fn model_violations_are_validation_errors() {
+        let op = iam::Operation::from_name("CreateRole").unwrap().def();
+        let e = input(
+            &iam::SERVICE,
+            op,
+            &params(&[("RoleName", "a b"), ("AssumeRolePolicyDocument", "{}")]),
+        )
+        .unwrap_err();
+        assert_eq!((e.code, e.status), ("ValidationError", 400));
+        assert_eq!(
+            e.message,
+            r"1 validation error detected: Value 'a b' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]+"
+        );
+        let e = input(&iam::SERVICE, op, &params(&[("RoleName", "r")])).unwrap_err();
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null"
+        );
+    }
+
+    #[test]
+    fn empty_lists_and_bad_numbers() {
+        let op = sts::Operation::from_name("AssumeRole").unwrap().def();
+        let j = input(
+            &sts::SERVICE,
+            op,
+            &params(&[
+                ("RoleArn", "arn:aws:iam::000000000000:role/r"),
+                ("RoleSessionName", "s1"),
+                ("Tags", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(j["Tags"], serde_json::json!([]));
+        let e = input(
+            &sts::SERVICE,
+            op,
+            &params(&[
+                ("RoleArn", "arn:aws:iam::000000000000:role/r"),
+                ("RoleSessionName", "s1"),
+                ("DurationSeconds", "soon"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "ValidationError");
+        assert!(e.message.contains("'durationSeconds'"), "{}", e.message);
+    }
+
+    #[test]
+    fn pages_continue_after_the_marker() {
+        let items: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
+        let p = paginate(items.clone(), |s| s.clone(), None, Some(2)).unwrap();
+        assert_eq!(p.items, vec!["k0", "k1"]);
+        let m = p.next_marker.unwrap();
+        let p = paginate(items.clone(), |s| s.clone(), Some(&m), Some(2)).unwrap();
+        assert_eq!(p.items, vec!["k2", "k3"]);
+        let m = p.next_marker.unwrap();
+        let p = paginate(items, |s| s.clone(), Some(&m), Some(2)).unwrap();
+        assert_eq!(p.items, vec!["k4"]);
+        assert!(p.next_marker.is_none());
+    }
+
+    #[test]
+    fn documents_are_url_encoded_with_percent_twenty() {
+        assert_eq!(
+            url_encode(r#"{"A": "b.c-d"}"#),
+            "%7B%22A%22%3A%20%22b.c-d%22%7D"
+        );
+    }
+
+    #[test]
+    fn ids_have_their_prefix_and_length() {
+        let id = random_id("AROA", 17);
+        assert_eq!(id.len(), 21);
+        assert!(id.starts_with("AROA"));
+        assert!(id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert_eq!(random_secret().len(), 40);
+        assert_eq!(iso(1_576_700_185_000), "2019-12-18T20:16:25Z");
+        assert_eq!(parse_iso("2019-12-18T20:16:25Z"), Some(1_576_700_185_000));
+    }
+}
