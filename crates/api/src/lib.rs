@@ -43,6 +43,8 @@ pub struct App {
     /// CloudWatch metrics, `/metrics` counters and the status picture.
     pub metrics: Arc<metrics::Metrics>,
     pub cloudwatch: Arc<tributary_cloudwatch::CloudWatch>,
+    pub iam: Arc<tributary_iam::Iam>,
+    pub sts: Arc<tributary_sts::Sts>,
     /// The server clock, which `POST /_tributary/clock/advance` moves forward.
     clock: Arc<tributary_model::SystemClock>,
     pub store: Store,
@@ -99,6 +101,21 @@ impl App {
             time_moved.clone(),
         ));
         let metrics = Arc::new(metrics::Metrics::new(cfg.metrics_retention_ms));
+        let iam = Arc::new(tributary_iam::Iam::new(
+            store.clone(),
+            clock.clone(),
+            tributary_iam::IamConfig {
+                default_account: cfg.account_id.clone(),
+            },
+        ));
+        let sts = Arc::new(tributary_sts::Sts::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(iam.directory()),
+            tributary_sts::StsConfig {
+                default_account: cfg.account_id.clone(),
+            },
+        ));
         let lambda = Lambda::new(
             LambdaDeps {
                 cfg: cfg.clone(),
@@ -151,6 +168,8 @@ impl App {
                 logs,
                 metrics,
                 cloudwatch,
+                iam,
+                sts,
                 clock,
                 store,
                 host,
@@ -232,6 +251,8 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         (_, "logs") => &*app.logs,
         (_, "monitoring") | (Protocol::RpcV2Cbor, _) => &*app.cloudwatch,
         (Protocol::RestJson, "lambda") => &*app.lambda,
+        (_, "iam") => &*app.iam,
+        (_, "sts") => &*app.sts,
         (Protocol::AwsJson10 | Protocol::AwsJson11, _) => {
             let target = req
                 .headers

@@ -14,6 +14,8 @@ pub const SERVED: &[&str] = &[
     "s3",
     "logs",
     "monitoring",
+    "iam",
+    "sts",
 ];
 
 /// Services that speak the query protocol, so that even one we do not serve gets an XML

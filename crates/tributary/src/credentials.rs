@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use tributary_gateway::{Credentials, Principal};
+use tributary_gateway::{Credentials, Principal, SessionKey};
 
 /// Access key → secret and account.
 pub struct Known(HashMap<String, Principal>);
@@ -114,5 +114,31 @@ mod tests {
         assert_eq!(p[1].1.account_id, "111122223333");
         assert!(parse("[x]\naws_access_key_id=A\n", "0").is_err());
         assert!(parse("aws_access_key_id=A\n", "0").is_err());
+    }
+}
+
+/// Everyone the gateway may know a key of: the `--credentials` file and `test`/`test` first,
+/// then the keys IAM created and the sessions STS handed out (read from the store snapshot, so
+/// a new key works at once). An `Inactive` IAM key is not known.
+pub struct Chain {
+    pub known: Known,
+    pub keys: tributary_sts::Keys,
+}
+
+impl Credentials for Chain {
+    fn lookup(&self, access_key: &str) -> Option<Principal> {
+        if let Some(p) = self.known.lookup(access_key) {
+            return Some(p);
+        }
+        let k = self.keys.lookup(access_key).filter(|k| k.active)?;
+        Some(Principal {
+            secret: k.secret,
+            account_id: k.account,
+            arn: Some(k.principal.arn),
+            session: k.session.map(|s| SessionKey {
+                token: s.session_token,
+                expires_at_ms: s.expires_at_ms,
+            }),
+        })
     }
 }

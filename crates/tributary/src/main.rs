@@ -246,10 +246,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
             allowed_hosts: args.allowed_hosts.clone(),
             listen_host: args.listen.ip().to_string(),
         },
-        credentials: Arc::new(credentials::Known::load(
-            args.credentials.as_deref(),
-            &app.cfg.account_id,
-        )?),
+        credentials: Arc::new(credentials::Chain {
+            known: credentials::Known::load(args.credentials.as_deref(), &app.cfg.account_id)?,
+            keys: app.sts.keys(),
+        }),
         default_account: app.cfg.account_id.clone(),
         max_body: tributary_api::MAX_REQUEST_BYTES,
         clock: clock.clone() as Arc<dyn Clock>,

@@ -1,0 +1,209 @@
+"""IAM and STS through the AWS CLI and boto3 (issue 14): AWS's DynamoDB-streams tutorial's
+first commands, GetCallerIdentity for the default keys, a created user and a role session, and
+temporary credentials that expire on the server clock. The server runs with the default
+`--auth open`; `test_iam_verify.py` covers `--auth verify`."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from harness import CLIENT_CONFIG, REGION
+
+TRUST_LAMBDA = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+TRUST_ACCOUNT = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+def boto(service: str, endpoint: str, key: str = "test", secret: str = "test", token: str | None = None):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=CLIENT_CONFIG,
+    )
+
+
+def test_caller_identity_of_the_default_keys(aws):
+    out = aws("sts", "get-caller-identity")
+    assert out == {"UserId": "000000000000", "Account": "000000000000", "Arn": "arn:aws:iam::000000000000:root"}
+
+
+def test_the_tutorial_creates_the_execution_role(aws):
+    # AWS's "Tutorial: Using AWS Lambda with Amazon DynamoDB streams", its first two commands.
+    role = aws(
+        "iam", "create-role", "--role-name", "lambda-dynamodb-role",
+        "--assume-role-policy-document", json.dumps(TRUST_LAMBDA),
+    )["Role"]
+    assert role["Arn"] == "arn:aws:iam::000000000000:role/lambda-dynamodb-role"
+    assert role["RoleId"].startswith("AROA") and len(role["RoleId"]) == 21
+    assert role["Path"] == "/"
+    assert aws(
+        "iam", "attach-role-policy", "--role-name", "lambda-dynamodb-role",
+        "--policy-arn", "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+    ) is None
+    attached = aws("iam", "list-attached-role-policies", "--role-name", "lambda-dynamodb-role")
+    assert attached["AttachedPolicies"] == [
+        {
+            "PolicyName": "AWSLambdaDynamoDBExecutionRole",
+            "PolicyArn": "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+        }
+    ]
+    got = aws("iam", "get-role", "--role-name", "lambda-dynamodb-role")["Role"]
+    assert got["AssumeRolePolicyDocument"] == TRUST_LAMBDA
+    assert got["MaxSessionDuration"] == 3600
+    policy = aws(
+        "iam", "get-policy", "--policy-arn", "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+    )["Policy"]
+    version = aws(
+        "iam", "get-policy-version", "--policy-arn", policy["Arn"], "--version-id", policy["DefaultVersionId"]
+    )["PolicyVersion"]
+    actions = {a for s in version["Document"]["Statement"] for a in s["Action"]}
+    assert {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"} <= actions
+
+
+def test_aws_managed_policies_are_listed(aws):
+    names = set()
+    args = ["iam", "list-policies", "--scope", "AWS"]
+    for p in aws(*args)["Policies"]:
+        assert p["Arn"].startswith("arn:aws:iam::aws:policy/")
+        names.add(p["PolicyName"])
+    for expected in [
+        "AWSLambdaBasicExecutionRole", "AWSLambdaDynamoDBExecutionRole", "AWSLambdaInvocation-DynamoDB",
+        "AWSLambdaSQSQueueExecutionRole", "AWSLambdaKinesisExecutionRole", "AWSLambdaRole",
+        "AmazonDynamoDBFullAccess", "AmazonDynamoDBReadOnlyAccess", "AmazonSQSFullAccess",
+        "AmazonSNSFullAccess", "AmazonS3FullAccess", "CloudWatchLogsFullAccess", "AdministratorAccess",
+    ]:
+        assert expected in names
+    local = aws("iam", "list-policies", "--scope", "Local")["Policies"]
+    assert all(not p["Arn"].startswith("arn:aws:iam::aws:") for p in local)
+
+
+def test_iam_errors_are_aws_errors(aws):
+    _, msg = aws("iam", "get-role", "--role-name", "no-such-role", expect_error="NoSuchEntity")
+    assert msg == "The role with name no-such-role cannot be found."
+    aws("iam", "create-role", "--role-name", "twice", "--assume-role-policy-document", json.dumps(TRUST_LAMBDA))
+    _, msg = aws(
+        "iam", "create-role", "--role-name", "twice", "--assume-role-policy-document", json.dumps(TRUST_LAMBDA),
+        expect_error="EntityAlreadyExists",
+    )
+    assert msg == "Role with name twice already exists."
+    aws(
+        "iam", "put-role-policy", "--role-name", "twice", "--policy-name", "bad",
+        "--policy-document", '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*"}]}',
+        expect_error="MalformedPolicyDocument",
+    )
+    aws(
+        "iam", "put-role-policy", "--role-name", "twice", "--policy-name", "bad",
+        "--policy-document", "{not json", expect_error="MalformedPolicyDocument",
+    )
+    aws(
+        "iam", "attach-role-policy", "--role-name", "twice",
+        "--policy-arn", "arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess",
+    )
+    aws("iam", "delete-role", "--role-name", "twice", expect_error="DeleteConflict")
+    aws(
+        "iam", "detach-role-policy", "--role-name", "twice",
+        "--policy-arn", "arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess",
+    )
+    assert aws("iam", "delete-role", "--role-name", "twice") is None
+    aws("iam", "get-role", "--role-name", "twice", expect_error="NoSuchEntity")
+
+
+def test_inline_and_managed_policies_round_trip(aws):
+    aws("iam", "create-role", "--role-name", "inline-role", "--assume-role-policy-document", json.dumps(TRUST_LAMBDA))
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}
+    aws("iam", "put-role-policy", "--role-name", "inline-role", "--policy-name", "send", "--policy-document", json.dumps(doc))
+    assert aws("iam", "list-role-policies", "--role-name", "inline-role")["PolicyNames"] == ["send"]
+    got = aws("iam", "get-role-policy", "--role-name", "inline-role", "--policy-name", "send")
+    assert got["PolicyDocument"] == doc and got["RoleName"] == "inline-role"
+    created = aws("iam", "create-policy", "--policy-name", "mine", "--policy-document", json.dumps(doc))["Policy"]
+    assert created["Arn"] == "arn:aws:iam::000000000000:policy/mine"
+    assert created["DefaultVersionId"] == "v1" and created["AttachmentCount"] == 0
+    doc2 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}]}
+    v2 = aws(
+        "iam", "create-policy-version", "--policy-arn", created["Arn"], "--policy-document", json.dumps(doc2),
+        "--set-as-default",
+    )["PolicyVersion"]
+    assert v2["VersionId"] == "v2" and v2["IsDefaultVersion"] is True
+    aws("iam", "attach-role-policy", "--role-name", "inline-role", "--policy-arn", created["Arn"])
+    assert aws("iam", "get-policy", "--policy-arn", created["Arn"])["Policy"]["AttachmentCount"] == 1
+    aws("iam", "delete-policy", "--policy-arn", created["Arn"], expect_error="DeleteConflict")
+
+
+def test_caller_identity_of_a_created_user(aws, server):
+    user = aws("iam", "create-user", "--user-name", "alice")["User"]
+    assert user["Arn"] == "arn:aws:iam::000000000000:user/alice"
+    assert user["UserId"].startswith("AIDA")
+    key = aws("iam", "create-access-key", "--user-name", "alice")["AccessKey"]
+    assert key["AccessKeyId"].startswith("AKIA") and len(key["AccessKeyId"]) == 20
+    assert len(key["SecretAccessKey"]) == 40 and key["Status"] == "Active"
+    ident = boto("sts", server.endpoint, key["AccessKeyId"], key["SecretAccessKey"]).get_caller_identity()
+    assert ident["Arn"] == user["Arn"]
+    assert ident["UserId"] == user["UserId"]
+    assert ident["Account"] == "000000000000"
+    listed = aws("iam", "list-access-keys", "--user-name", "alice")["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in listed] == [key["AccessKeyId"]]
+
+
+def test_assumed_role_credentials_expire_on_the_server_clock(aws, server, env):
+    aws("iam", "create-role", "--role-name", "assumable", "--assume-role-policy-document", json.dumps(TRUST_ACCOUNT))
+    out = aws(
+        "sts", "assume-role", "--role-arn", "arn:aws:iam::000000000000:role/assumable",
+        "--role-session-name", "s1", "--duration-seconds", "900",
+    )
+    creds = out["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    assert out["AssumedRoleUser"]["Arn"] == "arn:aws:sts::000000000000:assumed-role/assumable/s1"
+    assert out["AssumedRoleUser"]["AssumedRoleId"].endswith(":s1")
+    sts = boto("sts", server.endpoint, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    ident = sts.get_caller_identity()
+    assert ident["Arn"] == "arn:aws:sts::000000000000:assumed-role/assumable/s1"
+    assert ident["UserId"] == out["AssumedRoleUser"]["AssumedRoleId"]
+    ddb = boto("dynamodb", server.endpoint, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    ddb.list_tables()
+    env.advance_clock(901)
+    with pytest.raises(ClientError) as e:
+        sts.get_caller_identity()
+    assert e.value.response["Error"]["Code"] == "ExpiredToken"
+    assert e.value.response["Error"]["Message"] == "The security token included in the request is expired"
+    with pytest.raises(ClientError) as e:
+        ddb.list_tables()
+    assert e.value.response["Error"]["Code"] == "ExpiredTokenException"
+
+
+def test_assume_role_checks_the_trust_policy(aws):
+    aws("iam", "create-role", "--role-name", "lambda-only", "--assume-role-policy-document", json.dumps(TRUST_LAMBDA))
+    aws("iam", "create-user", "--user-name", "bob")
+    # The account root is not named by a Lambda-only trust policy.
+    _, msg = aws(
+        "sts", "assume-role", "--role-arn", "arn:aws:iam::000000000000:role/lambda-only",
+        "--role-session-name", "sess", expect_error="AccessDenied",
+    )
+    assert "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::000000000000:role/lambda-only" in msg
+    _, msg = aws(
+        "sts", "assume-role", "--role-arn", "arn:aws:iam::000000000000:role/nope",
+        "--role-session-name", "sess", expect_error="AccessDenied",
+    )
+    assert "sts:AssumeRole on resource: arn:aws:iam::000000000000:role/nope" in msg
+
+
+def test_get_session_token(aws, server):
+    out = aws("sts", "get-session-token", "--duration-seconds", "900")["Credentials"]
+    assert out["AccessKeyId"].startswith("ASIA") and out["SessionToken"]
+    ident = boto("sts", server.endpoint, out["AccessKeyId"], out["SecretAccessKey"], out["SessionToken"]).get_caller_identity()
+    assert ident["Account"] == "000000000000"
