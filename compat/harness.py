@@ -427,6 +427,11 @@ class Env:
         with urllib.request.urlopen(f"{self.server.endpoint}/_tributary/clock", timeout=10) as r:
             return json.loads(r.read())["now"]
 
+    def get_json(self, path: str):
+        """GET one of the server's own JSON endpoints (`/_tributary/...`)."""
+        with urllib.request.urlopen(f"{self.server.endpoint}{path}", timeout=10) as r:
+            return json.loads(r.read())
+
     def advance_clock(self, seconds: float) -> float:
         """Moves the server clock forward for every time-based rule; answers the new time."""
         req = urllib.request.Request(

@@ -207,3 +207,27 @@ def test_get_session_token(aws, server):
     assert out["AccessKeyId"].startswith("ASIA") and out["SessionToken"]
     ident = boto("sts", server.endpoint, out["AccessKeyId"], out["SecretAccessKey"], out["SessionToken"]).get_caller_identity()
     assert ident["Account"] == "000000000000"
+
+
+def test_warn_mode_records_what_aws_would_deny(aws, env, tmp_path):
+    """The default `--iam warn`: calls AWS would refuse go through, and say so."""
+    from test_iam_enforce import CANNOT_ACCESS, create_function, make_role, stream_table
+
+    assert env.get_json("/_tributary/iam/denials")["Mode"] == "warn"
+    made_up = "arn:aws:iam::000000000000:role/quickstart-made-up"
+    fn = "warned-fn"
+    create_function(aws, tmp_path, fn, made_up)
+    role = make_role(aws, "warn-no-stream")
+    aws("lambda", "update-function-configuration", "--function-name", fn, "--role", role)
+    stream = stream_table(aws, "warned-table")
+    esm = aws("lambda", "create-event-source-mapping", "--function-name", fn, "--starting-position", "LATEST",
+              "--event-source-arn", stream)
+    assert esm["EventSourceArn"] == stream
+    denials = env.get_json("/_tributary/iam/denials")["Denials"]
+    assume = [d for d in denials if d["resource"] == made_up]
+    assert assume and assume[0]["action"] == "sts:AssumeRole" and assume[0]["enforced"] is False
+    assert assume[0]["reason"] == "The role defined for the function cannot be assumed by Lambda."
+    assert assume[0]["error"] == "InvalidParameterValueException"
+    read = [d for d in denials if d["resource"] == stream]
+    assert read and read[0]["principal"] == role and read[0]["action"] == "dynamodb:GetRecords"
+    assert read[0]["reason"] == CANNOT_ACCESS.format(stream)

@@ -2,6 +2,7 @@
 //! `X-Amz-Target` (JSON 1.0: DynamoDB, DynamoDB Streams) or by path (REST-JSON: Lambda), and
 //! every failure is rendered in its protocol's AWS error envelope.
 
+mod authz;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use tributary_functions::FunctionHost;
 use tributary_lambda::backends::{LocalDestinations, LocalInvoker, StoreCheckpoints, StoreSource};
 use tributary_lambda::{mappings, Lambda, LambdaDeps};
 use tributary_model::AwsError;
+use tributary_service::iam::Guard;
+pub use tributary_service::iam::IamMode;
 use tributary_service::{Protocol, Request, Response, Service};
 use tributary_store::Store;
 
@@ -45,6 +48,8 @@ pub struct App {
     pub cloudwatch: Arc<tributary_cloudwatch::CloudWatch>,
     pub iam: Arc<tributary_iam::Iam>,
     pub sts: Arc<tributary_sts::Sts>,
+    /// Applies `--iam` to every check, and keeps the would-be denials.
+    pub guard: Arc<Guard>,
     /// The server clock, which `POST /_tributary/clock/advance` moves forward.
     clock: Arc<tributary_model::SystemClock>,
     pub store: Store,
@@ -65,6 +70,7 @@ impl App {
         store: Store,
         host: Arc<FunctionHost>,
         clock: Arc<tributary_model::SystemClock>,
+        iam_mode: IamMode,
         choose: ChooseBackends,
     ) -> Arc<App> {
         let cfg = Arc::new(cfg);
@@ -116,6 +122,11 @@ impl App {
                 default_account: cfg.account_id.clone(),
             },
         ));
+        let guard = Arc::new(Guard::new(
+            iam_mode,
+            Arc::new(iam.directory()),
+            clock.clone(),
+        ));
         let lambda = Lambda::new(
             LambdaDeps {
                 cfg: cfg.clone(),
@@ -127,6 +138,8 @@ impl App {
                 queues: sqs.clone(),
                 topics: sns.clone(),
                 objects: s3.clone(),
+                guard: guard.clone(),
+                roles: sts.clone(),
             },
             |me| {
                 let local = Backends {
@@ -170,6 +183,7 @@ impl App {
                 cloudwatch,
                 iam,
                 sts,
+                guard,
                 clock,
                 store,
                 host,
@@ -244,6 +258,9 @@ impl Service for Api {
 pub const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
 
 async fn route(app: Arc<App>, req: Request) -> Response {
+    if let Some(refused) = authz::check(&app.guard, &app.cfg.region, &req) {
+        return refused;
+    }
     let service: &dyn Service = match (req.route.protocol, req.route.service.as_str()) {
         (Protocol::RestXml, "s3") => &*app.s3,
         (_, "sqs") => &*app.sqs,
@@ -300,6 +317,10 @@ async fn admin(app: &Arc<App>, req: Request) -> Response {
             advance_clock(app, &body).unwrap_or_else(|e| rest_error(&e))
         }
         ["_tributary", "clock"] if method == Method::GET => rest_ok(200, &clock_json(app)),
+        ["_tributary", "iam", "denials"] if method == Method::GET => rest_ok(
+            200,
+            &json!({"Mode": app.guard.mode().as_str(), "Denials": app.guard.denials()}),
+        ),
         ["metrics"]
         | ["_tributary"]
         | ["_tributary", "dashboard" | "status"]

@@ -514,9 +514,18 @@ fn environment_variables(
         }
     }
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.into());
-    set("AWS_ACCESS_KEY_ID", "test".into());
-    set("AWS_SECRET_ACCESS_KEY", "test".into());
-    set("AWS_SESSION_TOKEN", "test".into());
+    match &spec.credentials {
+        Some(c) => {
+            set("AWS_ACCESS_KEY_ID", c.access_key_id.clone().into());
+            set("AWS_SECRET_ACCESS_KEY", c.secret_access_key.clone().into());
+            set("AWS_SESSION_TOKEN", c.session_token.clone().into());
+        }
+        None => {
+            set("AWS_ACCESS_KEY_ID", "test".into());
+            set("AWS_SECRET_ACCESS_KEY", "test".into());
+            set("AWS_SESSION_TOKEN", "test".into());
+        }
+    }
     set("AWS_LAMBDA_RUNTIME_API", runtime_api.into());
     set("LAMBDA_TASK_ROOT", code_dir.as_os_str().to_owned());
     set("LAMBDA_RUNTIME_DIR", runtime_dir.clone().into_os_string());
@@ -616,6 +625,7 @@ mod tests {
             revision: "1".into(),
             version: "$LATEST".into(),
             logging: crate::LogConfig::text("f"),
+            credentials: None,
         };
         let vars: BTreeMap<_, _> = environment_variables(
             &cfg,
@@ -662,6 +672,7 @@ mod tests {
                 application_level: Some("WARN".into()),
                 system_level: Some("INFO".into()),
             },
+            credentials: None,
         };
         let vars: BTreeMap<_, _> = environment_variables(
             &cfg,
@@ -700,6 +711,7 @@ mod tests {
             revision: "1".into(),
             version: "$LATEST".into(),
             logging: crate::LogConfig::text("f"),
+            credentials: None,
         };
         let vars = |spec: &FunctionSpec| -> BTreeMap<String, OsString> {
             environment_variables(

@@ -64,6 +64,17 @@ pub struct FunctionSpec {
     pub version: String,
     /// Where its logs go and in which format (the function's `LoggingConfig`).
     pub logging: LogConfig,
+    /// The execution role's temporary credentials (`AWS_ACCESS_KEY_ID`, ...); `None` runs
+    /// with the local convention's `test` keys (a role that cannot be assumed, `--iam off`).
+    pub credentials: Option<RoleCredentials>,
+}
+
+/// Temporary credentials a function runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
 }
 
 /// A function's `LoggingConfig`, as the host applies it.

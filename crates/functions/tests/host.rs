@@ -67,6 +67,7 @@ impl Fixture {
             revision: "1".into(),
             version: "$LATEST".into(),
             logging: tributary_functions::LogConfig::text(name),
+            credentials: None,
         }
     }
 

@@ -12,7 +12,7 @@
 
 pub mod auth;
 pub mod browser;
-pub mod envelope;
+pub use tributary_service::envelope;
 pub mod route;
 
 use std::sync::Arc;

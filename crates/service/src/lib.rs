@@ -8,6 +8,8 @@ use http::{HeaderMap, Method, Uri};
 
 pub use axum::body::Body;
 
+pub mod envelope;
+pub mod iam;
 pub mod json;
 pub mod peers;
 pub mod query;

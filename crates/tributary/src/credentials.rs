@@ -98,25 +98,6 @@ fn parse(text: &str, default_account: &str) -> Result<Vec<(String, Principal)>> 
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_profiles() {
-        let text = "[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s1\n\n\
-                    # a comment\n[other]\naws_access_key_id=AKIA2\naws_secret_access_key=s2\naccount_id=111122223333\n\
-                    [empty]\nregion = us-east-1\n";
-        let p = parse(text, "000000000000").unwrap();
-        assert_eq!(p.len(), 2);
-        assert_eq!(p[0].0, "AKIA1");
-        assert_eq!(p[0].1.account_id, "000000000000");
-        assert_eq!(p[1].1.account_id, "111122223333");
-        assert!(parse("[x]\naws_access_key_id=A\n", "0").is_err());
-        assert!(parse("aws_access_key_id=A\n", "0").is_err());
-    }
-}
-
 /// Everyone the gateway may know a key of: the `--credentials` file and `test`/`test` first,
 /// then the keys IAM created and the sessions STS handed out (read from the store snapshot, so
 /// a new key works at once). An `Inactive` IAM key is not known.
@@ -140,5 +121,24 @@ impl Credentials for Chain {
                 expires_at_ms: s.expires_at_ms,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_profiles() {
+        let text = "[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s1\n\n\
+                    # a comment\n[other]\naws_access_key_id=AKIA2\naws_secret_access_key=s2\naccount_id=111122223333\n\
+                    [empty]\nregion = us-east-1\n";
+        let p = parse(text, "000000000000").unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].0, "AKIA1");
+        assert_eq!(p[0].1.account_id, "000000000000");
+        assert_eq!(p[1].1.account_id, "111122223333");
+        assert!(parse("[x]\naws_access_key_id=A\n", "0").is_err());
+        assert!(parse("aws_access_key_id=A\n", "0").is_err());
     }
 }

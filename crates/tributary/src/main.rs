@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use tributary_api::{App, Config};
+use tributary_api::{App, Config, IamMode};
 use tributary_functions::{FunctionHost, HostConfig};
 use tributary_gateway::{AuthMode, BrowserPolicy, GatewayConfig};
 use tributary_model::{Clock, SystemClock};
@@ -99,6 +99,11 @@ struct ServeArgs {
     /// known credentials; the default on any other address) or `none` (unsigned too).
     #[arg(long, env = "TRIBUTARY_AUTH", value_enum)]
     auth: Option<AuthArg>,
+    /// How IAM's decisions apply: `enforce` denies what AWS would deny; `warn` lets the call
+    /// through and records the would-be denial (server log, `GET /_tributary/iam/denials`);
+    /// `off` evaluates nothing. Requests signed with the account's own keys act as the root.
+    #[arg(long, env = "TRIBUTARY_IAM", value_enum, default_value = "warn")]
+    iam: IamArg,
     /// Credentials `verify` accepts besides `test`/`test`: an AWS shared credentials file
     /// (`[profile]` sections with `aws_access_key_id`, `aws_secret_access_key` and an
     /// optional `account_id`).
@@ -120,6 +125,13 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     allowed_hosts: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum IamArg {
+    Enforce,
+    Warn,
+    Off,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -224,6 +236,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
         store,
         host,
         clock.clone(),
+        match args.iam {
+            IamArg::Enforce => IamMode::Enforce,
+            IamArg::Warn => IamMode::Warn,
+            IamArg::Off => IamMode::Off,
+        },
         // The mapping engine runs on the embedded backends: the store's streams and
         // checkpoints, the local function host, this server's queues, topics and buckets.
         Box::new(|local| local),

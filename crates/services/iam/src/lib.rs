@@ -24,6 +24,7 @@ use tributary_service::{Caller, Request, Response, Service};
 use tributary_shapes::generated::iam as shapes;
 use tributary_store::Store;
 
+mod authorizer;
 mod directory;
 mod error;
 mod inline;

@@ -13,6 +13,7 @@ mod concurrency;
 mod invoke;
 pub mod mappings;
 pub(crate) mod model_check;
+mod roles;
 pub mod state;
 pub mod tags;
 mod versions;
@@ -44,6 +45,7 @@ use tributary_service::json::{check_range, constraint, lambda_err, Req};
 use tributary_esm::{CheckpointStore, Engine};
 use tributary_functions::FunctionHost;
 use tributary_metrics::Metrics;
+use tributary_service::iam::{Guard, RoleSessions};
 use tributary_service::peers::{Objects, Queues, Topics};
 use tributary_service::Config;
 use tributary_store::Store;
@@ -62,7 +64,24 @@ pub struct LambdaDeps {
     pub queues: Arc<dyn Queues>,
     pub topics: Arc<dyn Topics>,
     pub objects: Arc<dyn Objects>,
+    /// Applies `--iam` to the execution-role checks.
+    pub guard: Arc<Guard>,
+    /// Mints the execution role's credentials (STS).
+    pub roles: Arc<dyn RoleSessions>,
 }
+
+/// A function version's runnable spec, and until when it may be reused.
+struct CachedSpec {
+    spec: Arc<FunctionSpec>,
+    config_revision: String,
+    /// The role credentials inside are renewed from this time on (server clock, epoch ms).
+    renew_at_ms: i64,
+}
+
+/// How long a function's role credentials last, and how long before their expiry new
+/// environments get fresh ones.
+const ROLE_SESSION_SECS: u32 = 3600;
+const RENEW_BEFORE_MS: i64 = 5 * 60 * 1000;
 
 /// Lambda: functions, versions, aliases, invocations and event source mappings. The mapping
 /// engine is built by the caller, which chooses its backends ([`backends`] has the local ones).
@@ -80,7 +99,11 @@ pub struct Lambda {
     pub(crate) topics: Arc<dyn Topics>,
     pub(crate) objects: Arc<dyn Objects>,
     /// Runnable specs of function versions, by `name:version`.
-    specs: Mutex<HashMap<String, Arc<FunctionSpec>>>,
+    specs: Mutex<HashMap<String, CachedSpec>>,
+    /// Applies `--iam` to the execution-role checks.
+    pub(crate) guard: Arc<Guard>,
+    /// Mints the execution role's credentials.
+    pub(crate) roles: Arc<dyn RoleSessions>,
     /// Functions on their way to `Active` (Pending, update InProgress).
     pub(crate) state: LambdaState,
     /// This service, for the background tasks it spawns.
@@ -108,6 +131,8 @@ impl Lambda {
                 queues: deps.queues,
                 topics: deps.topics,
                 objects: deps.objects,
+                guard: deps.guard,
+                roles: deps.roles,
                 specs: Mutex::new(HashMap::new()),
                 state: LambdaState::default(),
                 me: me.clone(),
@@ -1112,6 +1137,7 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
     let name = fref.name;
     let role = req.str_req("Role", "role")?;
     validate_role(role)?;
+    crate::roles::check_assumable(app, role)?;
     let package_type = req.str_opt("PackageType")?.unwrap_or("Zip");
     if package_type != "Zip" {
         return Err(lambda_err::invalid_parameter(
@@ -1372,6 +1398,7 @@ async fn update_configuration(app: &Lambda, name: &str, req: Req<'_>) -> Result<
     let mut doc = old.clone();
     if let Some(r) = req.str_opt("Role")? {
         validate_role(r)?;
+        crate::roles::check_assumable(app, r)?;
         doc.role = r.to_owned();
     }
     if let Some(r) = req.str_opt("Runtime")? {
@@ -1534,19 +1561,59 @@ impl Lambda {
             });
     }
 
+    /// The execution role's credentials for a function, as Lambda assumes the role; `None`
+    /// when the role cannot be assumed (then the function runs with the `test` keys, and the
+    /// would-be failure is on record as a denial) or under `--iam off`.
+    async fn role_credentials(
+        &self,
+        doc: &FunctionDoc,
+    ) -> Option<tributary_service::iam::TemporaryCredentials> {
+        if self.guard.mode() == tributary_service::iam::IamMode::Off {
+            return None;
+        }
+        match self
+            .roles
+            .assume_for_service(
+                "lambda.amazonaws.com",
+                &doc.role,
+                &doc.name,
+                ROLE_SESSION_SECS,
+            )
+            .await
+        {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::debug!(function = %doc.name, role = %doc.role, error = %e.message,
+                    "the execution role cannot be assumed; running with the test keys");
+                None
+            }
+        }
+    }
+
     /// The runnable spec of a function version, unpacking its code from the store if needed.
     pub async fn function_spec(&self, doc: &FunctionDoc) -> Result<Arc<FunctionSpec>, AwsError> {
         let key = version_key(&doc.name, &doc.version);
-        if let Some(s) = self
+        let now = self.store.clock().now_millis();
+        if let Some(c) = self
             .specs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
         {
-            if s.revision == doc.config_revision() {
-                return Ok(s.clone());
+            if c.config_revision == doc.config_revision() && now < c.renew_at_ms {
+                return Ok(c.spec.clone());
             }
         }
+        let credentials = self.role_credentials(doc).await;
+        let renew_at_ms = credentials
+            .as_ref()
+            .map_or(i64::MAX, |c| c.expires_at_ms - RENEW_BEFORE_MS);
+        // New credentials make a new revision: warm environments holding the old ones are
+        // not reused.
+        let revision = match &credentials {
+            Some(c) => format!("{}/{}", doc.config_revision(), c.expires_at_ms),
+            None => doc.config_revision().to_owned(),
+        };
         let sha_hex = doc
             .code_blob
             .rsplit('/')
@@ -1570,14 +1637,23 @@ impl Lambda {
             memory_mb: doc.memory_size as u32,
             environment: doc.environment.clone().unwrap_or_default(),
             code_dir: dir,
-            revision: doc.config_revision().to_owned(),
+            revision,
             version: doc.version.clone(),
             logging: doc.log_config(),
+            credentials: credentials.map(|c| tributary_functions::RoleCredentials {
+                access_key_id: c.access_key_id,
+                secret_access_key: c.secret_access_key,
+                session_token: c.session_token,
+            }),
         });
-        self.specs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, spec.clone());
+        self.specs.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            key,
+            CachedSpec {
+                spec: spec.clone(),
+                config_revision: doc.config_revision().to_owned(),
+                renew_at_ms,
+            },
+        );
         Ok(spec)
     }
 }

@@ -613,6 +613,12 @@ async fn create(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> {
             "Stream not found: {source}"
         )));
     }
+    if let Some(f) = FunctionDoc::load(app, &fname) {
+        crate::roles::check_stream_access(app, &f.role, &source)?;
+        if let Some(d) = knobs.on_failure.as_ref().and_then(|d| d.as_deref()) {
+            crate::roles::check_destination(app, &f.role, d)?;
+        }
+    }
     let doc = MappingDoc {
         uuid: uuid::Uuid::new_v4().to_string(),
         function_arn: farn,
@@ -756,6 +762,12 @@ async fn update(app: &Lambda, uuid: &str, req: Req<'_>) -> Result<Value, AwsErro
     }
     if let Some(v) = k.enabled {
         doc.enabled = v;
+    }
+    if let Some(f) = FunctionDoc::load(app, &doc.function_name) {
+        crate::roles::check_stream_access(app, &f.role, &doc.event_source_arn)?;
+        if let Some(d) = doc.on_failure.as_deref() {
+            crate::roles::check_destination(app, &f.role, d)?;
+        }
     }
     doc.last_modified_ms = app.store.clock().now_millis();
     let stored = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;

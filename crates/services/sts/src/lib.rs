@@ -636,3 +636,24 @@ impl Keys {
         })
     }
 }
+
+#[async_trait::async_trait]
+impl tributary_service::iam::RoleSessions for Sts {
+    async fn assume_for_service(
+        &self,
+        service: &str,
+        role_arn: &str,
+        session_name: &str,
+        duration_secs: u32,
+    ) -> Result<tributary_service::iam::TemporaryCredentials, AwsError> {
+        let c = self
+            .assume_role_for_service(service, role_arn, session_name, duration_secs)
+            .await?;
+        Ok(tributary_service::iam::TemporaryCredentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: c.session_token,
+            expires_at_ms: c.expiration_ms,
+        })
+    }
+}

@@ -1,10 +1,11 @@
-//! Errors the gateway raises itself (refused origins and hosts, failed authentication,
-//! services not served, bodies too large), each in the envelope of the request's protocol so
-//! that every SDK shows one clean error instead of a parse failure and retries.
+//! An error in the envelope of any request's protocol, for errors raised before a service
+//! runs: by the gateway (refused origins and hosts, failed authentication, services not
+//! served, bodies too large) and by the IAM check. Every SDK then shows one clean error
+//! instead of a parse failure and retries.
 
+use crate::{Protocol, Response, Route};
 use axum::body::Body;
 use http::{HeaderValue, StatusCode};
-use tributary_service::{Protocol, Response, Route};
 
 /// An error the gateway answers with: AWS's code, the HTTP status and the message.
 #[derive(Debug, Clone)]
@@ -145,4 +146,10 @@ pub fn render(route: &Route, e: &GatewayError) -> Response {
         }
     }
     resp
+}
+
+impl From<&tributary_model::AwsError> for GatewayError {
+    fn from(e: &tributary_model::AwsError) -> GatewayError {
+        GatewayError::new(e.code, e.status, e.message.clone())
+    }
 }

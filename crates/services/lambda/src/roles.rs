@@ -1,0 +1,113 @@
+//! The execution role, checked as Lambda checks it: CreateFunction and
+//! UpdateFunctionConfiguration need a role Lambda may assume; an event source mapping needs
+//! a role that may read its stream and write to its on-failure destination. Each check goes
+//! through the [`Guard`](tributary_service::iam::Guard): refused under `--iam enforce`,
+//! recorded under `warn`.
+
+use std::collections::HashMap;
+
+use tributary_model::AwsError;
+use tributary_service::iam::{IamMode, RoleTrust};
+use tributary_service::json::lambda_err;
+
+use crate::Lambda;
+
+const LAMBDA: &str = "lambda.amazonaws.com";
+
+/// The actions a DynamoDB stream event source needs, in the order AWS's message lists them.
+const STREAM_ACTIONS: [&str; 4] = [
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:DescribeStream",
+    "dynamodb:ListStreams",
+];
+
+/// The role must exist and trust `lambda.amazonaws.com`.
+pub(crate) fn check_assumable(app: &Lambda, role: &str) -> Result<(), AwsError> {
+    if app.guard.mode() == IamMode::Off {
+        return Ok(());
+    }
+    match app.guard.authorizer().role_trust(role, LAMBDA) {
+        RoleTrust::Trusted => Ok(()),
+        RoleTrust::Missing | RoleTrust::NotTrusted => app.guard.deny(
+            LAMBDA,
+            "sts:AssumeRole",
+            role,
+            lambda_err::invalid_parameter(
+                "The role defined for the function cannot be assumed by Lambda.",
+            ),
+        ),
+    }
+}
+
+/// The role may read the stream: all four stream actions on its ARN.
+pub(crate) fn check_stream_access(app: &Lambda, role: &str, stream: &str) -> Result<(), AwsError> {
+    if app.guard.mode() == IamMode::Off {
+        return Ok(());
+    }
+    let ctx = HashMap::new();
+    for action in STREAM_ACTIONS {
+        if let Err(reason) = app
+            .guard
+            .authorizer()
+            .authorize(role, action, stream, &ctx, None)
+        {
+            tracing::debug!(role, action, stream, %reason, "execution role cannot read the stream");
+            return app.guard.deny(
+                role,
+                action,
+                stream,
+                lambda_err::invalid_parameter(format!(
+                    "Cannot access stream {stream}. Please ensure the role can perform the \
+                     GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on \
+                     your stream in IAM."
+                )),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The role may write to the on-failure destination: `sqs:SendMessage`, `sns:Publish` or
+/// `s3:PutObject`.
+pub(crate) fn check_destination(
+    app: &Lambda,
+    role: &str,
+    destination: &str,
+) -> Result<(), AwsError> {
+    if app.guard.mode() == IamMode::Off {
+        return Ok(());
+    }
+    let (action, resource, call, service) = match destination.split(':').nth(2) {
+        Some("sqs") => (
+            "sqs:SendMessage",
+            destination.to_owned(),
+            "SendMessage",
+            "SQS",
+        ),
+        Some("sns") => ("sns:Publish", destination.to_owned(), "Publish", "SNS"),
+        Some("s3") => (
+            "s3:PutObject",
+            format!("{destination}/*"),
+            "PutObject",
+            "S3",
+        ),
+        _ => return Ok(()),
+    };
+    let ctx = HashMap::new();
+    match app
+        .guard
+        .authorizer()
+        .authorize(role, action, &resource, &ctx, None)
+    {
+        Ok(()) => Ok(()),
+        Err(_) => app.guard.deny(
+            role,
+            action,
+            &resource,
+            lambda_err::invalid_parameter(format!(
+                "The provided execution role does not have permissions to call {call} on {service}"
+            )),
+        ),
+    }
+}
