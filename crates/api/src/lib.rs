@@ -238,7 +238,7 @@ impl Service for Api {
         let app = &self.0;
         let span = match req
             .headers
-            .get("x-amz-target")
+            .get(tributary_service::names::X_AMZ_TARGET)
             .and_then(|v| v.to_str().ok())
         {
             Some(target) => tracing::debug_span!("request", target),
@@ -273,7 +273,7 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         (Protocol::AwsJson10 | Protocol::AwsJson11, _) => {
             let target = req
                 .headers
-                .get("x-amz-target")
+                .get(tributary_service::names::X_AMZ_TARGET)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             if target.is_empty() {

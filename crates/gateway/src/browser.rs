@@ -5,7 +5,8 @@
 
 use std::net::IpAddr;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
+use tributary_service::names;
 
 /// What the browser checks allow.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +32,7 @@ pub enum Origin {
     Refused(String),
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -54,7 +55,7 @@ impl BrowserPolicy {
     /// cannot rebind an address), the `--listen` host, or an `--allowed-host` name or one of
     /// its subdomains.
     pub fn host_allowed(&self, headers: &HeaderMap) -> Result<(), String> {
-        let Some(raw) = header(headers, "host") else {
+        let Some(raw) = header(headers, names::HOST) else {
             // HTTP/1.0 without Host: nothing a browser sends.
             return Ok(());
         };
@@ -80,7 +81,7 @@ impl BrowserPolicy {
 
     /// Judges where a request comes from.
     pub fn origin(&self, headers: &HeaderMap) -> Origin {
-        match header(headers, "origin") {
+        match header(headers, names::ORIGIN) {
             Some(origin) => {
                 let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
                 if self.same_origin(&origin, headers) {
@@ -97,10 +98,12 @@ impl BrowserPolicy {
             }
             // No Origin: a browser still says whether the request crosses sites (an <img>,
             // a form GET, a navigation); anything else is not a browser.
-            None => match header(headers, "sec-fetch-site") {
-                Some("cross-site" | "same-site") => {
-                    Origin::Refused(header(headers, "referer").unwrap_or("another site").into())
-                }
+            None => match header(headers, names::SEC_FETCH_SITE) {
+                Some("cross-site" | "same-site") => Origin::Refused(
+                    header(headers, names::REFERER)
+                        .unwrap_or("another site")
+                        .into(),
+                ),
                 _ => Origin::Trusted,
             },
         }
@@ -108,7 +111,7 @@ impl BrowserPolicy {
 
     /// The page was served by this server: its origin is `http://<the Host of this request>`.
     fn same_origin(&self, origin: &str, headers: &HeaderMap) -> bool {
-        let Some(host) = header(headers, "host") else {
+        let Some(host) = header(headers, names::HOST) else {
             return false;
         };
         origin

@@ -2,7 +2,8 @@
 //! admin paths, `X-Amz-Target`, the CBOR operation path, the service its signature is scoped
 //! to, or (unsigned) the shape of its path and body.
 
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, HeaderName, Method, Uri};
+use tributary_service::names;
 use tributary_service::{percent_decode, Protocol, Route};
 
 /// The services this server answers, by signing name.
@@ -57,9 +58,10 @@ pub fn classify(
     if path == "/metrics" || path == "/_tributary" || path.starts_with("/_tributary/") {
         return route("tributary", Protocol::Admin);
     }
-    if let Some(target) = header(headers, "x-amz-target") {
+    if let Some(target) = header(headers, names::X_AMZ_TARGET) {
         let prefix = target.split('.').next().unwrap_or_default();
-        let json11 = header(headers, "content-type").is_some_and(|c| c.contains("amz-json-1.1"));
+        let json11 =
+            header(headers, names::CONTENT_TYPE).is_some_and(|c| c.contains("amz-json-1.1"));
         let known = match prefix {
             "DynamoDB_20120810" | "DynamoDBStreams_20120810" => Some(("dynamodb", false)),
             "Logs_20140328" => Some(("logs", true)),
@@ -132,7 +134,7 @@ fn route(service: &str, protocol: Protocol) -> Route {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -148,7 +150,7 @@ fn is_lambda_path(path: &str) -> bool {
 }
 
 fn form_action(headers: &HeaderMap, body: &[u8]) -> bool {
-    header(headers, "content-type")
+    header(headers, names::CONTENT_TYPE)
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
         && body
             .split(|b| *b == b'&')
@@ -191,7 +193,7 @@ pub fn signing_service(headers: &HeaderMap, uri: &Uri) -> Option<String> {
         let service = cred.split('/').nth(3)?;
         (!service.is_empty()).then(|| service.to_ascii_lowercase())
     }
-    if let Some(auth) = header(headers, "authorization") {
+    if let Some(auth) = header(headers, names::AUTHORIZATION) {
         if auth.starts_with("AWS ") {
             return Some("s3".to_owned());
         }

@@ -14,6 +14,8 @@
 
 pub mod store;
 
+const X_AMZ_TARGET: http::HeaderName = http::HeaderName::from_static("x-amz-target");
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -481,8 +483,8 @@ fn operation_word(s: &str) -> Option<&str> {
 impl RequestLabel {
     /// The label of a request, from its target, signing service or path.
     pub fn of(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> RequestLabel {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        if let Some(target) = header("x-amz-target") {
+        let header = |name: http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        if let Some(target) = header(X_AMZ_TARGET) {
             let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
             let service = match prefix {
                 "DynamoDB_20120810" => "dynamodb",
@@ -502,7 +504,7 @@ impl RequestLabel {
                 operation: operation_word(op).unwrap_or("invalid").to_owned(),
             };
         }
-        let auth = header("authorization").unwrap_or("");
+        let auth = header(http::header::AUTHORIZATION).unwrap_or("");
         let signed_for = auth
             .split("Credential=")
             .nth(1)

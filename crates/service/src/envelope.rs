@@ -55,7 +55,7 @@ fn escape(s: &str) -> String {
 
 /// Renders `e` for a request routed to `route`.
 pub fn render(route: &Route, e: &GatewayError) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::request_id();
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let (content_type, body): (&'static str, Vec<u8>) = match route.protocol {
         Protocol::Query => {
@@ -106,8 +106,7 @@ pub fn render(route: &Route, e: &GatewayError) -> Response {
             (ct, serde_json::to_vec(&body).unwrap_or_default())
         }
     };
-    let crc = (route.service == "dynamodb")
-        .then(|| crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&body));
+    let crc = (route.service == "dynamodb").then(|| crc32fast::hash(&body));
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();

@@ -11,6 +11,7 @@ pub use axum::body::Body;
 pub mod envelope;
 pub mod iam;
 pub mod json;
+pub mod names;
 pub mod peers;
 pub mod query;
 
@@ -134,4 +135,12 @@ pub fn parse_query(q: &str) -> std::collections::BTreeMap<String, String> {
             (percent_decode(k), percent_decode(&v.replace('+', " ")))
         })
         .collect()
+}
+
+/// A fresh request id (a random UUID, as AWS's). Drawn from the thread's seeded generator, not
+/// the OS: an id per request must not cost a `getrandom` system call.
+pub fn request_id() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
 }

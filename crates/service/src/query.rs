@@ -229,9 +229,7 @@ impl Xml {
     }
 }
 
-fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+use crate::request_id;
 
 fn xml_response(status: u16, body: String, request_id: &str) -> Response<Body> {
     let mut r = Response::new(Body::from(body));
