@@ -231,3 +231,18 @@ def test_warn_mode_records_what_aws_would_deny(aws, env, tmp_path):
     read = [d for d in denials if d["resource"] == stream]
     assert read and read[0]["principal"] == role and read[0]["action"] == "dynamodb:GetRecords"
     assert read[0]["reason"] == CANNOT_ACCESS.format(stream)
+
+
+def test_status_shows_the_denials(server, env, tmp_path):
+    """`tributary status` lists what IAM would have denied (after the warn-mode test above)."""
+    import subprocess
+
+    doc = env.get_json("/_tributary/status")["Iam"]
+    assert doc["Mode"] == "warn" and doc["DenialCount"] >= 1
+    assert {"Principal", "Action", "Resource", "Error", "Reason", "Enforced"} <= set(doc["RecentDenials"][0])
+    out = subprocess.run(
+        [str(server.binary), "status", "--endpoint", server.endpoint], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "IAM (--iam warn):" in out.stdout
+    assert "sts:AssumeRole" in out.stdout

@@ -626,6 +626,33 @@ fn render(doc: &Value) -> String {
             t.write(&mut out, "      ");
         }
     }
+    if let Some(iam) = doc.get("Iam") {
+        let denials = array(iam, "RecentDenials");
+        let _ = writeln!(
+            out,
+            "\nIAM (--iam {}): {} denials{}",
+            text(iam, "Mode"),
+            num(iam, "DenialCount"),
+            if denials.is_empty() {
+                ""
+            } else {
+                ", newest first:"
+            },
+        );
+        if !denials.is_empty() {
+            let mut t = Table::new(&["TIME", "PRINCIPAL", "ACTION", "RESOURCE", "ERROR"]);
+            for d in denials {
+                t.row(vec![
+                    text(d, "Time"),
+                    text(d, "Principal"),
+                    text(d, "Action"),
+                    text(d, "Resource"),
+                    text(d, "Error"),
+                ]);
+            }
+            t.write(&mut out, "  ");
+        }
+    }
     out
 }
 

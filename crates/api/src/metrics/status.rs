@@ -162,7 +162,30 @@ pub fn status(app: &App) -> Value {
         "Streams": streams,
         "Functions": functions,
         "EventSourceMappings": mappings,
+        "Iam": iam_json(app),
     })
+}
+
+/// The `--iam` mode and the latest denials (newest first), as `tributary status` shows them.
+fn iam_json(app: &App) -> Value {
+    let denials = app.guard.denials();
+    let recent: Vec<Value> = denials
+        .iter()
+        .rev()
+        .take(10)
+        .map(|d| {
+            json!({
+                "Time": iso_millis(d.time),
+                "Principal": d.principal,
+                "Action": d.action,
+                "Resource": d.resource,
+                "Error": d.error,
+                "Reason": d.reason,
+                "Enforced": d.enforced,
+            })
+        })
+        .collect();
+    json!({"Mode": app.guard.mode().as_str(), "DenialCount": denials.len(), "RecentDenials": recent})
 }
 
 /// Per-minute series for the dashboard's charts: for every mapping (or the one named by
