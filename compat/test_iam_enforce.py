@@ -187,3 +187,56 @@ def test_a_function_call_its_role_does_not_allow(aws, env, tmp_path):
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"}]}
     aws("iam", "put-role-policy", "--role-name", "basic-only", "--policy-name", "put", "--policy-document", json.dumps(policy))
     assert invoke()["ok"] is True
+
+
+def test_a_mapping_whose_role_loses_the_stream_actions_waits_and_resumes(aws, env, tmp_path):
+    """The permission is taken away after the mapping was created: the mapping stops delivering
+    and says so, then delivers everything once the permission is back."""
+    from harness import RECORDER_PY, RecordLog
+
+    role = make_role(aws, "revocable-role")
+    aws(
+        "iam", "attach-role-policy", "--role-name", "revocable-role",
+        "--policy-arn", "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    )
+    table = unique("tbl")
+    stream = stream_table(aws, table)
+    read = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": STREAM_ACTIONS, "Resource": stream}]}
+    aws("iam", "put-role-policy", "--role-name", "revocable-role", "--policy-name", "read",
+        "--policy-document", json.dumps(read))
+    fn = unique("rec")
+    log = RecordLog(tmp_path / "records.jsonl")
+    create_function(aws, tmp_path, fn, role, source=RECORDER_PY, handler="handler.handler",
+                    env={"RECORDS_FILE": str(log.path)})
+    esm = aws("lambda", "create-event-source-mapping", "--function-name", fn, "--starting-position",
+              "TRIM_HORIZON", "--event-source-arn", stream)
+    uuid_ = esm["UUID"]
+
+    def put(key: str):
+        aws("dynamodb", "put-item", "--table-name", table, "--item", json.dumps({"id": {"S": key}}))
+
+    put("a")
+    env.drain(uuid_)
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in log.records()] == ["a"]
+
+    aws("iam", "delete-role-policy", "--role-name", "revocable-role", "--policy-name", "read")
+    put("b")
+    put("c")
+    state = wait_for(
+        lambda: (m := aws("lambda", "get-event-source-mapping", "--uuid", uuid_))["LastProcessingResult"].startswith("PROBLEM")
+        and m,
+        "the mapping to report the lost permission",
+    )
+    assert state["LastProcessingResult"] == "PROBLEM: " + CANNOT_ACCESS.format(stream)
+    shards = env.get_json(f"/_tributary/event-source-mappings/{uuid_}/shards")
+    assert any(s.get("LastError") == CANNOT_ACCESS.format(stream) for s in shards["Shards"]), shards
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in log.records()] == ["a"]
+    denials = [d for d in env.get_json("/_tributary/iam/denials")["Denials"] if d["resource"] == stream]
+    assert denials and denials[-1]["enforced"] is True and denials[-1]["principal"] == role
+
+    aws("iam", "put-role-policy", "--role-name", "revocable-role", "--policy-name", "read",
+        "--policy-document", json.dumps(read))
+    env.advance_clock(1)  # wakes the mapping's retry now instead of after its backoff
+    env.drain(uuid_)
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in log.records()] == ["a", "b", "c"]
+    assert aws("lambda", "get-event-source-mapping", "--uuid", uuid_)["LastProcessingResult"] == "OK"

@@ -79,6 +79,10 @@ pub enum InvokeError {
     Throttled,
     #[error("{0}")]
     Service(String),
+    /// The mapping may not read its event source: its function's execution role lacks the
+    /// permission (the text says which). Retried with backoff until the permission is back.
+    #[error("{0}")]
+    AccessDenied(String),
 }
 
 /// Invokes a function synchronously.
@@ -89,6 +93,13 @@ pub trait Invoker: Send + Sync + 'static {
         function_arn: &str,
         payload: Vec<u8>,
     ) -> Result<InvokeOutcome, InvokeError>;
+
+    /// Whether the function's mapping may read `source_arn` (its execution role's permission),
+    /// asked before every batch; `Err` holds why not. Allowed unless an implementation says
+    /// otherwise.
+    async fn may_read(&self, _function_arn: &str, _source_arn: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Where discarded batches are reported: the mapping's on-failure destination (an SQS queue,

@@ -764,13 +764,21 @@ impl Lane {
                     w.deps.clock.now_millis() - sub.records.last().map_or(0, |p| p.arrival_ms);
                 w.update_shard(|s| s.iterator_age_ms = Some(age));
                 w.count(|c| c.iterator_age_ms = Some(age));
-                let outcome = tokio::select! {
-                    biased;
-                    _ = w.cancel.cancelled() => {
-                        w.update_shard(|s| s.in_flight = s.in_flight.saturating_sub(1));
-                        return false;
-                    }
-                    o = w.deps.invoker.invoke(&cfg.function_arn, payload) => o,
+                let allowed = w
+                    .deps
+                    .invoker
+                    .may_read(&cfg.function_arn, &cfg.stream_arn)
+                    .await;
+                let outcome = match allowed {
+                    Err(reason) => Err(InvokeError::AccessDenied(reason)),
+                    Ok(()) => tokio::select! {
+                        biased;
+                        _ = w.cancel.cancelled() => {
+                            w.update_shard(|s| s.in_flight = s.in_flight.saturating_sub(1));
+                            return false;
+                        }
+                        o = w.deps.invoker.invoke(&cfg.function_arn, payload) => o,
+                    },
                 };
                 w.update_shard(|s| s.in_flight = s.in_flight.saturating_sub(1));
                 let n = sub.records.len() as u64;
@@ -889,6 +897,20 @@ impl Lane {
                         tracing::debug!(uuid = %cfg.uuid, error = %e, "invoke not executed; retrying");
                         w.set_result("PROBLEM: Lambda internal error. Please contact Lambda customer support.");
                         w.update_shard(|s| s.last_error = Some(e));
+                    }
+                    Err(InvokeError::AccessDenied(reason)) => {
+                        // Nothing was invoked: the batch waits, whole, until the role may read
+                        // the stream again. Moving the server clock retries at once.
+                        w.set_result(&format!("PROBLEM: {reason}"));
+                        w.update_shard(|s| {
+                            s.retries += 1;
+                            s.last_error = Some(reason);
+                        });
+                        if !w.sleep_or_clock_moved(jitter(backoff)).await {
+                            return false;
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
                     }
                 }
                 if !w.sleep(jitter(backoff)).await {

@@ -140,16 +140,29 @@ impl Guard {
             return Ok(());
         }
         let enforced = self.mode == IamMode::Enforce;
+        let now = self.clock.now_millis();
+        let mut log = self.denials.lock().unwrap_or_else(|p| p.into_inner());
+        // The same denial again (a mapping retrying its batch): one record, its time moved on.
+        let repeated = log.back_mut().filter(|d| {
+            d.principal == principal
+                && d.action == action
+                && d.resource == resource
+                && d.error == error.code
+        });
+        if let Some(last) = repeated {
+            last.time = now;
+            drop(log);
+            return if enforced { Err(error) } else { Ok(()) };
+        }
         tracing::warn!(
             principal, action, resource, code = error.code, message = %error.message,
             "{}", if enforced { "IAM denied a request" } else { "IAM would deny this request (--iam warn)" }
         );
-        let mut log = self.denials.lock().unwrap_or_else(|p| p.into_inner());
         if log.len() == KEPT {
             log.pop_front();
         }
         log.push_back(Denial {
-            time: self.clock.now_millis(),
+            time: now,
             principal: principal.to_owned(),
             action: action.to_owned(),
             resource: resource.to_owned(),

@@ -186,6 +186,16 @@ impl Invoker for LocalInvoker {
             executed_version: out.executed_version,
         })
     }
+
+    /// The mapping reads its stream as its function's execution role.
+    async fn may_read(&self, function_arn: &str, source_arn: &str) -> Result<(), String> {
+        let Some(app) = self.app.upgrade() else {
+            return Ok(());
+        };
+        let name = tributary_model::arn::parse_function_ref(function_arn)
+            .map_or_else(|| function_arn.to_owned(), |r| r.name.to_owned());
+        crate::roles::may_read(&app, &name, source_arn)
+    }
 }
 
 /// On-failure destinations: the server's own SQS queues, SNS topics and S3 buckets.

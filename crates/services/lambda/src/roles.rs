@@ -40,6 +40,27 @@ pub(crate) fn check_assumable(app: &Lambda, role: &str) -> Result<(), AwsError> 
     }
 }
 
+/// AWS's text when the role may not read the stream.
+fn cannot_access(stream: &str) -> String {
+    format!(
+        "Cannot access stream {stream}. Please ensure the role can perform the GetRecords, \
+         GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM."
+    )
+}
+
+/// Before each batch: may the mapping of `function` still read `stream`? Under `enforce` a
+/// role that lost the permission holds the mapping back (`Err` with AWS's text) until it is
+/// given back; under `warn` it is recorded and the batch goes on.
+pub(crate) fn may_read(app: &Lambda, function: &str, stream: &str) -> Result<(), String> {
+    if app.guard.mode() == IamMode::Off {
+        return Ok(());
+    }
+    let Some(doc) = crate::FunctionDoc::load(app, function) else {
+        return Ok(());
+    };
+    check_stream_access(app, &doc.role, stream).map_err(|_| cannot_access(stream))
+}
+
 /// The role may read the stream: all four stream actions on its ARN.
 pub(crate) fn check_stream_access(app: &Lambda, role: &str, stream: &str) -> Result<(), AwsError> {
     if app.guard.mode() == IamMode::Off {
@@ -57,11 +78,7 @@ pub(crate) fn check_stream_access(app: &Lambda, role: &str, stream: &str) -> Res
                 role,
                 action,
                 stream,
-                lambda_err::invalid_parameter(format!(
-                    "Cannot access stream {stream}. Please ensure the role can perform the \
-                     GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on \
-                     your stream in IAM."
-                )),
+                lambda_err::invalid_parameter(cannot_access(stream)),
             );
         }
     }

@@ -109,8 +109,7 @@ pub(super) fn receive(req: &Request<'_>) -> Result<Received, AwsError> {
     let content_sha256 = req.header("x-amz-content-sha256");
     let encoding = req.header("content-encoding");
     let (data, trailers) = if chunked::is_chunked(content_sha256.as_deref(), encoding.as_deref()) {
-        let decoded =
-            chunked::decode(&req.body).map_err(|_| incomplete_body())?;
+        let decoded = chunked::decode(&req.body).map_err(|_| incomplete_body())?;
         if let Some(declared) = req.header("x-amz-decoded-content-length") {
             let declared: u64 = declared.parse().map_err(|_| incomplete_body())?;
             if declared > MAX_OBJECT_BYTES {
