@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import boto3
+import pytest
 from harness import ROLE, unique, wait_for, zip_bytes
 from test_iam_sts import TRUST_ACCOUNT, TRUST_LAMBDA
 
@@ -240,3 +241,66 @@ def test_a_mapping_whose_role_loses_the_stream_actions_waits_and_resumes(aws, en
     env.drain(uuid_)
     assert [r["dynamodb"]["Keys"]["id"]["S"] for r in log.records()] == ["a", "b", "c"]
     assert aws("lambda", "get-event-source-mapping", "--uuid", uuid_)["LastProcessingResult"] == "OK"
+
+
+def test_function_resource_policy(aws, server, tmp_path):
+    """AddPermission, GetPolicy and RemovePermission as AWS renders them; the policy lets a user
+    without identity policies invoke the function (same account)."""
+    from botocore.exceptions import ClientError
+    from test_iam_sts import boto
+
+    role = make_role(aws, "policy-fn-role")
+    fn = unique("fn")
+    create_function(aws, tmp_path, fn, role)
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{fn}"
+    lam = boto("lambda", server.endpoint)
+    with pytest.raises(ClientError) as e:
+        lam.get_policy(FunctionName=fn)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert e.value.response["Error"]["Message"] == "The resource you requested does not exist."
+
+    out = lam.add_permission(
+        FunctionName=fn, StatementId="s3-invoke", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::my-bucket", SourceAccount="000000000000",
+    )
+    assert json.loads(out["Statement"]) == {
+        "Sid": "s3-invoke", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "lambda:InvokeFunction", "Resource": arn,
+        "Condition": {"StringEquals": {"AWS:SourceAccount": "000000000000"},
+                      "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::my-bucket"}},
+    }
+    with pytest.raises(ClientError) as e:
+        lam.add_permission(FunctionName=fn, StatementId="s3-invoke", Action="lambda:InvokeFunction",
+                           Principal="s3.amazonaws.com")
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    assert e.value.response["Error"]["Message"] == (
+        "The statement id (s3-invoke) provided already exists. Please provide a new statement id, "
+        "or remove the existing statement."
+    )
+
+    iam = boto("iam", server.endpoint)
+    iam.create_user(UserName="invoker")
+    user_arn = iam.get_user(UserName="invoker")["User"]["Arn"]
+    key = iam.create_access_key(UserName="invoker")["AccessKey"]
+    as_user = boto("lambda", server.endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+    with pytest.raises(ClientError) as e:
+        as_user.invoke(FunctionName=fn, Payload=b'{"Records": []}')
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert e.value.response["Error"]["Message"] == (
+        f"User: {user_arn} is not authorized to perform: lambda:InvokeFunction on resource: {arn} "
+        "because no identity-based policy allows the lambda:InvokeFunction action"
+    )
+    lam.add_permission(FunctionName=fn, StatementId="user", Action="lambda:InvokeFunction", Principal=user_arn)
+    policy = json.loads(lam.get_policy(FunctionName=fn)["Policy"])
+    assert policy["Version"] == "2012-10-17" and [s["Sid"] for s in policy["Statement"]] == ["s3-invoke", "user"]
+    assert policy["Statement"][1]["Principal"] == {"AWS": user_arn}
+    assert as_user.invoke(FunctionName=fn, Payload=b'{"Records": []}')["StatusCode"] == 200
+
+    lam.remove_permission(FunctionName=fn, StatementId="user")
+    with pytest.raises(ClientError) as e:
+        lam.remove_permission(FunctionName=fn, StatementId="user")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert e.value.response["Error"]["Message"] == "Statement user is not found in resource policy."
+    with pytest.raises(ClientError) as e:
+        as_user.invoke(FunctionName=fn, Payload=b'{"Records": []}')
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"

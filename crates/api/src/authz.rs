@@ -114,12 +114,25 @@ impl Vars {
 
 /// Checks one request against its caller's policies; the refusal, in the request's protocol,
 /// under `--iam enforce` (under `warn` the would-be denial is recorded and the call goes on).
-pub(crate) fn check(guard: &Guard, region: &str, req: &Request) -> Option<Response> {
-    refusal(guard, region, req).err()
+/// The resource-based policy of a resource ARN, where its service keeps one.
+pub(crate) type ResourcePolicies<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub(crate) fn check(
+    guard: &Guard,
+    region: &str,
+    req: &Request,
+    policies: ResourcePolicies<'_>,
+) -> Option<Response> {
+    refusal(guard, region, req, policies).err()
 }
 
 #[allow(clippy::result_large_err)] // the refusal is the answer, built once per denied request
-fn refusal(guard: &Guard, region: &str, req: &Request) -> Result<(), Response> {
+fn refusal(
+    guard: &Guard,
+    region: &str,
+    req: &Request,
+    policies: ResourcePolicies<'_>,
+) -> Result<(), Response> {
     let Some(caller) = req.caller.as_ref() else {
         return Ok(());
     };
@@ -155,9 +168,15 @@ fn refusal(guard: &Guard, region: &str, req: &Request) -> Result<(), Response> {
     context.insert("aws:RequestedRegion".into(), vec![region.to_owned()]);
     let json = !matches!(req.route.protocol, Protocol::Query | Protocol::RestXml);
     for resource in &resources {
-        if let Err(e) = guard.check(principal, action, resource, &context, None, |m| {
-            access_denied(json, m)
-        }) {
+        let policy = policies(resource);
+        if let Err(e) = guard.check(
+            principal,
+            action,
+            resource,
+            &context,
+            policy.as_deref(),
+            |m| access_denied(json, m),
+        ) {
             return Err(render(&req.route, &GatewayError::from(&e)));
         }
     }

@@ -258,7 +258,8 @@ impl Service for Api {
 pub const MAX_REQUEST_BYTES: usize = 72 * 1024 * 1024;
 
 async fn route(app: Arc<App>, req: Request) -> Response {
-    if let Some(refused) = authz::check(&app.guard, &app.cfg.region, &req) {
+    let policies = |arn: &str| resource_policy(&app, arn);
+    if let Some(refused) = authz::check(&app.guard, &app.cfg.region, &req, &policies) {
         return refused;
     }
     let service: &dyn Service = match (req.route.protocol, req.route.service.as_str()) {
@@ -293,6 +294,16 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         _ => return admin(&app, req).await,
     };
     service.call(req).await
+}
+
+/// The resource-based policy a resource ARN has: a function's (AddPermission).
+fn resource_policy(app: &App, arn: &str) -> Option<String> {
+    let rest = arn.split_once(":function:")?.1;
+    let (name, qualifier) = match rest.split_once(':') {
+        Some((n, q)) => (n, Some(q)),
+        None => (rest, None),
+    };
+    app.lambda.resource_policy(name, qualifier)
 }
 
 /// Tributary's own endpoints (`/_tributary/...`, `/metrics`), and any other path.

@@ -133,6 +133,11 @@ pub mod lambda_err {
     pub fn too_large(msg: impl Into<String>) -> AwsError {
         AwsError::new("RequestEntityTooLargeException", 413, msg)
     }
+
+    /// A stale `RevisionId`.
+    pub fn precondition_failed(msg: impl Into<String>) -> AwsError {
+        AwsError::new("PreconditionFailedException", 412, msg)
+    }
 }
 
 /// `1 validation error detected: Value <v> at '<field>' failed to satisfy constraint: <rule>`.

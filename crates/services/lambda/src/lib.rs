@@ -13,6 +13,7 @@ mod concurrency;
 mod invoke;
 pub mod mappings;
 pub(crate) mod model_check;
+mod policy;
 mod roles;
 pub mod state;
 pub mod tags;
@@ -722,6 +723,20 @@ async fn dispatch(
         }
         (&Method::DELETE, [name, a, alias]) if a == "aliases" => {
             versions::delete_alias(app, name, alias).await?;
+            no_content()
+        }
+        (&Method::POST, [name, p]) if p == "policy" => {
+            let m = parse_body(&body)?;
+            rest_ok(
+                201,
+                &policy::add_permission(app, name, query, Req(&m)).await?,
+            )
+        }
+        (&Method::GET, [name, p]) if p == "policy" => {
+            rest_ok(200, &policy::get_policy(app, name, query)?)
+        }
+        (&Method::DELETE, [name, p, sid]) if p == "policy" => {
+            policy::remove_permission(app, name, sid, query).await?;
             no_content()
         }
         _ => return Err(crate::unknown_rest_operation(method, rest)),
@@ -1513,6 +1528,12 @@ async fn delete_function(
                         .collect();
                     blobs.sort();
                     blobs.dedup();
+                    let policies: Vec<String> = std::iter::once(fname.clone())
+                        .chain(
+                            docs_with_prefix(cat, policy::POLICY_KIND, &fname)
+                                .map(|(id, _)| id.to_owned()),
+                        )
+                        .collect();
                     for id in versions {
                         tx.delete_doc(VERSION_KIND, &id)?;
                     }
@@ -1523,6 +1544,9 @@ async fn delete_function(
                         tx.delete_blob(&blob)?;
                     }
                     tx.delete_doc(tags::TAGS_KIND, &arn)?;
+                    for id in policies {
+                        tx.delete_doc(policy::POLICY_KIND, &id)?;
+                    }
                     tx.delete_doc(FUNCTION_KIND, &fname)
                 })
                 .await?;
