@@ -146,6 +146,15 @@ def test_the_destination_needs_its_action(aws, tmp_path):
         expect_error="InvalidParameterValueException",
     )
     assert msg == "The provided execution role does not have permissions to call SendMessage on SQS"
+    # A queue policy that lets the role send is enough (same account).
+    queue_policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "sqs:SendMessage", "Resource": queue_arn}]}
+    aws("sqs", "set-queue-attributes", "--queue-url", queue, "--attributes", json.dumps({"Policy": json.dumps(queue_policy)}))
+    esm = aws(
+        "lambda", "create-event-source-mapping", "--function-name", fn, "--starting-position", "LATEST",
+        "--event-source-arn", stream, "--destination-config", json.dumps({"OnFailure": {"Destination": queue_arn}}),
+    )
+    assert esm["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
 
 
 def test_a_role_lambda_cannot_assume(aws, tmp_path):

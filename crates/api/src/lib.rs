@@ -296,8 +296,15 @@ async fn route(app: Arc<App>, req: Request) -> Response {
     service.call(req).await
 }
 
-/// The resource-based policy a resource ARN has: a function's (AddPermission).
+/// The resource-based policy a resource ARN has: a function's (AddPermission), a queue's or a
+/// topic's (their `Policy` attribute).
 fn resource_policy(app: &App, arn: &str) -> Option<String> {
+    if arn.starts_with("arn:aws:sqs:") {
+        return app.sqs.queue_policy(arn);
+    }
+    if arn.starts_with("arn:aws:sns:") {
+        return app.sns.topic_policy(arn);
+    }
     let rest = arn.split_once(":function:")?.1;
     let (name, qualifier) = match rest.split_once(':') {
         Some((n, q)) => (n, Some(q)),

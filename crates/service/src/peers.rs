@@ -103,6 +103,10 @@ pub trait Queues: Send + Sync + 'static {
     /// Sends a message, validated as SendMessage validates it; answers the message id.
     /// `QueueDoesNotExist` for an unknown queue.
     async fn send(&self, arn: &str, message: QueueMessage) -> Result<String, AwsError>;
+    /// The queue's access policy, for IAM checks.
+    fn policy(&self, _arn: &str) -> Option<String> {
+        None
+    }
 }
 
 /// SNS, as on-failure destinations use it.
@@ -116,6 +120,10 @@ pub trait Topics: Send + Sync + 'static {
         message: String,
         subject: Option<String>,
     ) -> Result<String, AwsError>;
+    /// The topic's access policy, for IAM checks.
+    fn policy(&self, _arn: &str) -> Option<String> {
+        None
+    }
 }
 
 /// S3, as on-failure destinations use it.

@@ -112,10 +112,15 @@ pub(crate) fn check_destination(
         _ => return Ok(()),
     };
     let ctx = HashMap::new();
+    let policy = match service {
+        "SQS" => app.queues.policy(destination),
+        "SNS" => app.topics.policy(destination),
+        _ => None,
+    };
     match app
         .guard
         .authorizer()
-        .authorize(role, action, &resource, &ctx, None)
+        .authorize(role, action, &resource, &ctx, policy.as_deref())
     {
         Ok(()) => Ok(()),
         Err(_) => app.guard.deny(

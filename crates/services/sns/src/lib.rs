@@ -45,6 +45,20 @@ impl tributary_service::Service for Sns {
     }
 }
 
+impl Sns {
+    /// The topic's access policy: its `Policy` attribute, or the default one AWS gives every
+    /// topic (the owning account may do everything).
+    pub fn topic_policy(&self, arn: &str) -> Option<String> {
+        let t = lookup_topic(self, arn)?;
+        Some(
+            t.attrs
+                .get("Policy")
+                .cloned()
+                .unwrap_or_else(|| default_policy(&self.cfg.account_id, &t.arn)),
+        )
+    }
+}
+
 #[async_trait::async_trait]
 impl tributary_service::peers::Topics for Sns {
     fn exists(&self, arn: &str) -> bool {
@@ -58,6 +72,10 @@ impl tributary_service::peers::Topics for Sns {
         subject: Option<String>,
     ) -> Result<String, AwsError> {
         publish_to_topic_arn(self, arn, message, subject).await
+    }
+
+    fn policy(&self, arn: &str) -> Option<String> {
+        self.topic_policy(arn)
     }
 }
 

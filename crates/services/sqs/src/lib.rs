@@ -61,6 +61,16 @@ impl Sqs {
     }
 }
 
+impl Sqs {
+    /// The queue's access policy (its `Policy` attribute), for IAM checks; `None` when it has
+    /// none.
+    pub fn queue_policy(&self, arn: &str) -> Option<String> {
+        let name = queues::name_from_arn(&self.cfg, arn)?;
+        let q = queues::lookup(self, name)?;
+        q.attrs.get("Policy").filter(|p| !p.is_empty()).cloned()
+    }
+}
+
 #[async_trait::async_trait]
 impl tributary_service::peers::Queues for Sqs {
     fn exists(&self, arn: &str) -> bool {
@@ -69,6 +79,10 @@ impl tributary_service::peers::Queues for Sqs {
 
     async fn send(&self, arn: &str, message: Delivery) -> Result<String, AwsError> {
         deliver(self, arn, message).await
+    }
+
+    fn policy(&self, arn: &str) -> Option<String> {
+        self.queue_policy(arn)
     }
 }
 
