@@ -566,7 +566,7 @@ def test_tributary_status(env, workload):
     assert m["EventCountMetrics"] is True
     assert [f["Kind"] for f in m["RecentFailures"]].count("Discarded") >= 1
     assert any(s["TableName"] == table and s["OpenShards"] >= 1 for s in doc["Streams"])
-    assert set(doc) == {"Server", "Tables", "Streams", "Functions", "EventSourceMappings"}
+    assert set(doc) == {"Server", "Tables", "Streams", "Functions", "EventSourceMappings", "Iam"}
 
     p = run_cli("status", "--endpoint", "http://127.0.0.1:1")
     assert p.returncode != 0 and "cannot reach the server" in p.stderr

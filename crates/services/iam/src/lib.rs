@@ -170,18 +170,14 @@ impl Iam {
 impl Service for Iam {
     async fn call(&self, req: Request) -> Response {
         let params = Params::parse(&req.uri, &req.body);
-        let Some(action) = params.get("Action").map(str::to_owned) else {
-            return render_error(&AwsError::new("MissingAction", 400, "Missing Action"));
-        };
-        let Some(op) = shapes::Operation::from_name(&action) else {
-            return render_error(&AwsError::new(
-                "InvalidAction",
-                400,
-                format!("Could not find operation {action} for version 2010-05-08"),
-            ));
-        };
-        let input = match wire::input(&shapes::SERVICE, op.def(), &params) {
-            Ok(i) => i,
+        let (action, op, input) = match wire::operation(
+            &shapes::SERVICE,
+            "2010-05-08",
+            &params,
+            shapes::Operation::from_name,
+            |o| o.def(),
+        ) {
+            Ok(read) => read,
             Err(e) => return render_error(&e),
         };
         let ctx = Ctx {

@@ -24,6 +24,31 @@ use tributary_shapes::{Kind, OperationDef, Service, Shape};
 /// comes close; the bound only guards against a recursive shape).
 const MAX_SHAPE_DEPTH: usize = 8;
 
+/// A query request read up to its operation: the `Action`, the model's operation of that name
+/// (`from_name`, `def`: the generated enum's), and its validated input. The errors are AWS's:
+/// `MissingAction`, `InvalidAction` (naming the API `version`), `ValidationError`.
+pub fn operation<O>(
+    service: &Service,
+    version: &str,
+    params: &Params,
+    from_name: impl Fn(&str) -> Option<O>,
+    def: impl Fn(&O) -> &'static OperationDef,
+) -> Result<(String, O, Map<String, Value>), AwsError> {
+    let action = params
+        .get("Action")
+        .map(str::to_owned)
+        .ok_or_else(|| AwsError::new("MissingAction", 400, "Missing Action"))?;
+    let op = from_name(&action).ok_or_else(|| {
+        AwsError::new(
+            "InvalidAction",
+            400,
+            format!("Could not find operation {action} for version {version}"),
+        )
+    })?;
+    let input = input(service, def(&op), params)?;
+    Ok((action, op, input))
+}
+
 /// The typed input of an operation, read from its query parameters and validated against the
 /// model. A violation is IAM's and STS's `ValidationError` (HTTP 400) with AWS's message.
 pub fn input(
