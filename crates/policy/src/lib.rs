@@ -50,9 +50,9 @@ pub struct PolicyError(pub String);
 /// A parsed, grammar-checked policy document.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    doc: serde_json::Value,
+    doc: std::sync::Arc<serde_json::Value>,
     kind: PolicyKind,
-    parsed: Document,
+    parsed: std::sync::Arc<Document>,
 }
 
 impl Policy {
@@ -62,7 +62,11 @@ impl Policy {
     /// each text and where it was found.
     pub fn parse(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
         let (doc, parsed) = grammar::parse(text, kind)?;
-        Ok(Policy { doc, kind, parsed })
+        Ok(Policy {
+            doc: std::sync::Arc::new(doc),
+            kind,
+            parsed: std::sync::Arc::new(parsed),
+        })
     }
 
     /// The grammar the document was checked against.

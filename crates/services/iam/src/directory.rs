@@ -174,7 +174,7 @@ impl Directory {
         documents
             .unwrap_or_default()
             .iter()
-            .filter_map(|d| match Policy::parse(d, PolicyKind::Identity) {
+            .filter_map(|d| match parsed(d) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     tracing::warn!(principal = %principal.arn, error = %e, "stored policy does not parse");
@@ -183,6 +183,31 @@ impl Directory {
             })
             .collect()
     }
+}
+
+/// Identity policies parsed once per distinct document: the checks run per request and per
+/// mapping batch, and a document's text never changes what it parses to. Bounded: past
+/// `PARSED_KEPT` documents the cache starts over.
+fn parsed(document: &str) -> Result<Policy, tributary_policy::PolicyError> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    const PARSED_KEPT: usize = 4096;
+    static CACHE: LazyLock<Mutex<HashMap<String, Policy>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    if let Some(p) = CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(document)
+    {
+        return Ok(p.clone());
+    }
+    let policy = Policy::parse(document, PolicyKind::Identity)?;
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= PARSED_KEPT {
+        cache.clear();
+    }
+    cache.insert(document.to_owned(), policy.clone());
+    Ok(policy)
 }
 
 fn documents_of<E: Entity>(catalog: &Catalog, e: &E) -> Vec<String> {
