@@ -246,3 +246,21 @@ def test_status_shows_the_denials(server, env, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "IAM (--iam warn):" in out.stdout
     assert "sts:AssumeRole" in out.stdout
+
+
+def test_operations_without_output_members_parse_in_boto3(server):
+    """Operations whose result has no members still answer with their `<...Result>` element,
+    which boto3's parser looks for (UpdateRole and friends)."""
+    iam = boto("iam", server.endpoint)
+    iam.create_role(RoleName="quiet", AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA), Tags=[{"Key": "a", "Value": "1"}])
+    iam.update_role(RoleName="quiet", MaxSessionDuration=7200, Description="now described")
+    assert iam.get_role(RoleName="quiet")["Role"]["MaxSessionDuration"] == 7200
+    assert iam.update_role_description(RoleName="quiet", Description="again")["Role"]["Description"] == "again"
+    iam.update_assume_role_policy(RoleName="quiet", PolicyDocument=json.dumps(TRUST_ACCOUNT))
+    assert iam.get_role(RoleName="quiet")["Role"]["AssumeRolePolicyDocument"] == TRUST_ACCOUNT
+    iam.untag_role(RoleName="quiet", TagKeys=["a"])
+    assert iam.list_role_tags(RoleName="quiet")["Tags"] == []
+    iam.create_user(UserName="quiet-user")
+    iam.update_user(UserName="quiet-user", NewUserName="renamed-user")
+    assert iam.get_user(UserName="renamed-user")["User"]["UserName"] == "renamed-user"
+    assert iam.list_account_aliases()["AccountAliases"] == []

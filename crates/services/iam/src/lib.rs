@@ -154,6 +154,13 @@ impl Iam {
             O::RemoveRoleFromInstanceProfile => profiles::remove_role(s, ctx, input).await,
             O::ListInstanceProfilesForRole => profiles::list_for_role(s, ctx, input),
 
+            // An account alias is not something this server keeps: every account has none,
+            // as a fresh AWS account has none. Tools (Terraform, the console's sign-in URL)
+            // read it, so the read answers.
+            O::ListAccountAliases => Ok(Some(
+                "<AccountAliases/><IsTruncated>false</IsTruncated>".to_owned(),
+            )),
+
             other => Err(AwsError::new(
                 "NotImplemented",
                 501,
@@ -180,6 +187,7 @@ impl Service for Iam {
             Ok(read) => read,
             Err(e) => return render_error(&e),
         };
+        let def_output = op.def().output.is_some();
         let ctx = Ctx {
             account: req.caller.as_ref().map_or_else(
                 || self.cfg.default_account.clone(),
@@ -189,7 +197,12 @@ impl Service for Iam {
             now: self.clock.now_millis(),
         };
         match self.dispatch(op, &ctx, wire::Input(&input)).await {
-            Ok(result) => query::ok(&action, NAMESPACE, result.as_deref()),
+            // An operation whose model has an output shape answers with its `<...Result>`
+            // element even when that is empty (UpdateRole): SDKs look for it.
+            Ok(result) => {
+                let result = result.or_else(|| def_output.then(String::new));
+                query::ok(&action, NAMESPACE, result.as_deref())
+            }
             Err(e) => {
                 tracing::debug!(action, code = e.code, message = %e.message, "iam request failed");
                 render_error(&e)

@@ -576,8 +576,14 @@ impl Service for Sts {
             Ok(read) => read,
             Err(e) => return render_error(&e),
         };
+        let def_output = op.def().output.is_some();
         match self.dispatch(op, req.caller.as_ref(), Input(&input)).await {
-            Ok(result) => query::ok(&action, NAMESPACE, result.as_deref()),
+            // An operation whose model has an output shape answers with its `<...Result>`
+            // element even when that is empty (UpdateRole): SDKs look for it.
+            Ok(result) => {
+                let result = result.or_else(|| def_output.then(String::new));
+                query::ok(&action, NAMESPACE, result.as_deref())
+            }
             Err(e) => {
                 tracing::debug!(action, code = e.code, message = %e.message, "sts request failed");
                 render_error(&e)
