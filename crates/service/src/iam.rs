@@ -57,6 +57,10 @@ pub trait Authorizer: Send + Sync + 'static {
 
     /// Whether `service` (`lambda.amazonaws.com`) may assume the role `role_arn`.
     fn role_trust(&self, role_arn: &str, service: &str) -> RoleTrust;
+
+    /// Moves whenever anything a decision reads may have changed; a decision made at one
+    /// value may be reused while it stays.
+    fn generation(&self) -> u64;
 }
 
 /// A decision AWS would have denied.
@@ -154,10 +158,14 @@ impl Guard {
             drop(log);
             return if enforced { Err(error) } else { Ok(()) };
         }
-        tracing::warn!(
-            principal, action, resource, code = error.code, message = %error.message,
-            "{}", if enforced { "IAM denied a request" } else { "IAM would deny this request (--iam warn)" }
-        );
+        // Under `warn` the call goes on: the record is news, not a fault of the server.
+        if enforced {
+            tracing::warn!(principal, action, resource, code = error.code, message = %error.message,
+                "IAM denied a request");
+        } else {
+            tracing::info!(principal, action, resource, code = error.code, message = %error.message,
+                "IAM would deny this request (--iam warn)");
+        }
         if log.len() == KEPT {
             log.pop_front();
         }

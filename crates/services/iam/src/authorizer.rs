@@ -92,6 +92,10 @@ impl Authorizer for Directory {
         }
     }
 
+    fn generation(&self) -> u64 {
+        Directory::generation(self)
+    }
+
     fn role_trust(&self, role_arn: &str, service: &str) -> RoleTrust {
         match self.role_by_arn(role_arn) {
             None => RoleTrust::Missing,

@@ -75,6 +75,19 @@ pub struct UserInfo {
     pub account: String,
 }
 
+/// Moves on every IAM change that succeeded (a role, a policy, an attachment, a key ...), so
+/// decisions can be cached until it moves.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(crate) fn changed() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Release);
+}
+
+/// The current IAM generation (see [`Directory::generation`]).
+fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// The lookup handle. Cheap to clone.
 #[derive(Clone)]
 pub struct Directory {
@@ -84,6 +97,12 @@ pub struct Directory {
 impl Directory {
     pub fn new(store: Store) -> Directory {
         Directory { store }
+    }
+
+    /// A number that moves whenever IAM's roles, users, keys or policies change: a decision
+    /// made at one generation holds until it moves.
+    pub fn generation(&self) -> u64 {
+        generation()
     }
 
     /// An access key IAM created (CreateAccessKey), whatever its status.

@@ -196,7 +196,12 @@ impl Service for Iam {
             caller: req.caller,
             now: self.clock.now_millis(),
         };
-        match self.dispatch(op, &ctx, wire::Input(&input)).await {
+        let changes = !(action.starts_with("Get") || action.starts_with("List"));
+        let outcome = self.dispatch(op, &ctx, wire::Input(&input)).await;
+        if changes && outcome.is_ok() {
+            directory::changed();
+        }
+        match outcome {
             // An operation whose model has an output shape answers with its `<...Result>`
             // element even when that is empty (UpdateRole): SDKs look for it.
             Ok(result) => {

@@ -71,6 +71,9 @@ pub struct LambdaDeps {
     pub roles: Arc<dyn RoleSessions>,
 }
 
+/// A mapping's stream-read check: the IAM generation it was made at, and the answer.
+type ReadCheck = (u64, Result<(), String>);
+
 /// A function version's runnable spec, and until when it may be reused.
 struct CachedSpec {
     spec: Arc<FunctionSpec>,
@@ -105,6 +108,9 @@ pub struct Lambda {
     pub(crate) guard: Arc<Guard>,
     /// Mints the execution role's credentials.
     pub(crate) roles: Arc<dyn RoleSessions>,
+    /// The answers of `roles::may_read` by (function, stream), with the IAM generation they
+    /// were made at.
+    read_checks: Mutex<HashMap<(String, String), ReadCheck>>,
     /// Functions on their way to `Active` (Pending, update InProgress).
     pub(crate) state: LambdaState,
     /// This service, for the background tasks it spawns.
@@ -135,6 +141,7 @@ impl Lambda {
                 guard: deps.guard,
                 roles: deps.roles,
                 specs: Mutex::new(HashMap::new()),
+                read_checks: Mutex::new(HashMap::new()),
                 state: LambdaState::default(),
                 me: me.clone(),
             }
@@ -1569,13 +1576,26 @@ impl Lambda {
     }
 
     fn forget_spec(&self, name: &str, version: &str) {
+        self.forget_read_checks(name);
         self.specs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&version_key(name, version));
     }
 
+    pub(crate) fn read_checks(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), ReadCheck>> {
+        self.read_checks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops the kept stream-read checks of a function (its role may have changed).
+    fn forget_read_checks(&self, name: &str) {
+        self.read_checks().retain(|(f, _), _| f != name);
+    }
+
     fn forget_function_specs(&self, name: &str) {
+        self.forget_read_checks(name);
         self.specs
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -55,10 +55,21 @@ pub(crate) fn may_read(app: &Lambda, function: &str, stream: &str) -> Result<(),
     if app.guard.mode() == IamMode::Off {
         return Ok(());
     }
-    let Some(doc) = crate::FunctionDoc::load(app, function) else {
-        return Ok(());
+    // Asked before every batch: the answer is kept until IAM changes (its generation moves)
+    // or the function's configuration does (`forget_read_checks`).
+    let generation = app.guard.authorizer().generation();
+    let key = (function.to_owned(), stream.to_owned());
+    if let Some((at, answer)) = app.read_checks().get(&key) {
+        if *at == generation {
+            return answer.clone();
+        }
+    }
+    let answer = match crate::FunctionDoc::load(app, function) {
+        None => Ok(()),
+        Some(doc) => check_stream_access(app, &doc.role, stream).map_err(|_| cannot_access(stream)),
     };
-    check_stream_access(app, &doc.role, stream).map_err(|_| cannot_access(stream))
+    app.read_checks().insert(key, (generation, answer.clone()));
+    answer
 }
 
 /// The role may read the stream: all four stream actions on its ARN.
