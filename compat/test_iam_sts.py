@@ -264,3 +264,28 @@ def test_operations_without_output_members_parse_in_boto3(server):
     iam.update_user(UserName="quiet-user", NewUserName="renamed-user")
     assert iam.get_user(UserName="renamed-user")["User"]["UserName"] == "renamed-user"
     assert iam.list_account_aliases()["AccountAliases"] == []
+
+
+def test_caller_identity_through_the_cli_for_a_user_and_a_role_session(aws, env):
+    """`aws sts get-caller-identity` with a created user's keys and with assumed-role
+    credentials; the session's credentials stop at their expiry on the server clock."""
+    import copy
+
+    aws("iam", "create-user", "--user-name", "cli-user")
+    key = aws("iam", "create-access-key", "--user-name", "cli-user")["AccessKey"]
+    as_user = copy.copy(aws)
+    as_user.env = dict(aws.env, AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+    assert as_user("sts", "get-caller-identity")["Arn"] == "arn:aws:iam::000000000000:user/cli-user"
+
+    aws("iam", "create-role", "--role-name", "cli-role", "--assume-role-policy-document", json.dumps(TRUST_ACCOUNT))
+    creds = aws("sts", "assume-role", "--role-arn", "arn:aws:iam::000000000000:role/cli-role",
+                "--role-session-name", "cli-session")["Credentials"]
+    as_role = copy.copy(aws)
+    as_role.env = dict(aws.env, AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+                       AWS_SESSION_TOKEN=creds["SessionToken"])
+    ident = as_role("sts", "get-caller-identity")
+    assert ident["Arn"] == "arn:aws:sts::000000000000:assumed-role/cli-role/cli-session"
+    assert ident["Account"] == "000000000000"
+    env.advance_clock(3600)
+    _, msg = as_role("sts", "get-caller-identity", expect_error="ExpiredToken")
+    assert msg == "The security token included in the request is expired"

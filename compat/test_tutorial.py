@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 
 from harness import (
+    client,
     HEX32,
     REGION,
     REPO,
@@ -28,9 +29,16 @@ from harness import (
 
 TUTORIAL = REPO / "examples" / "python-tutorial"
 
+# The execution role is checked as on AWS: the walkthrough creates it first.
+SERVER_ARGS = ["--iam", "enforce"]
+
 # The walkthrough, command for command as in the README (`$VAR` is substituted; `NAME=$(cmd)`
 # captures the command's output). The README check below keeps the two identical.
 WALKTHROUGH = {
+    "create_role": """aws iam create-role --role-name lambda-dynamodb-role \\
+    --assume-role-policy-document '{"Version": "2012-10-17","Statement": [{ "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'""",
+    "attach_policy": """aws iam attach-role-policy --role-name lambda-dynamodb-role \\
+    --policy-arn arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole""",
     "create_function": """aws lambda create-function --function-name ProcessDynamoDBRecords \\
     --runtime python3.13 --handler lambda_function.lambda_handler \\
     --role arn:aws:iam::000000000000:role/lambda-dynamodb-role \\
@@ -111,6 +119,11 @@ def test_tutorial_walkthrough_with_aws_cli(aws, tmp_path):
     )
     run = Walkthrough(aws, tmp_path)
     log = RecordLog(tmp_path / "records.jsonl")
+
+    # Create the execution role (the server runs with --iam enforce).
+    role = run("create_role")["Role"]
+    assert role["Arn"] == ROLE and role["RoleName"] == "lambda-dynamodb-role"
+    assert run("attach_policy") is None
 
     # Create the function.
     fn = run("create_function")
@@ -209,9 +222,23 @@ def handler(event, context):
 """
 
 
+def ensure_tutorial_role(endpoint: str) -> None:
+    """The tutorial's execution role, for a test that runs without the walkthrough before it."""
+    iam = client("iam", endpoint)
+    try:
+        iam.get_role(RoleName="lambda-dynamodb-role")
+    except iam.exceptions.NoSuchEntityException:
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        iam.create_role(RoleName="lambda-dynamodb-role", AssumeRolePolicyDocument=json.dumps(trust))
+        iam.attach_role_policy(RoleName="lambda-dynamodb-role",
+                               PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole")
+
+
 def test_tutorial_flow_with_boto3(env, tmp_path):
     """The same flow with boto3, checking the records the function gets against what the
     Streams API returns for the same changes."""
+    ensure_tutorial_role(env.server.endpoint)
     c = env.c
     records_file = tmp_path / "records.jsonl"
     results_file = tmp_path / "results.jsonl"
