@@ -1,0 +1,1 @@
+//! The SAM transform (placeholder).
