@@ -328,6 +328,25 @@ fn is_yaml_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// The nesting of the value being built: a tagged container is wrapped in its function's
+/// map, one level more.
+fn depth(stack: &[Frame]) -> usize {
+    stack
+        .iter()
+        .map(|f| match f {
+            Frame::Seq {
+                tag: Some(ShortTag::Function(_)),
+                ..
+            }
+            | Frame::Map {
+                tag: Some(ShortTag::Function(_)),
+                ..
+            } => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
 fn parse_yaml(text: &str) -> Result<Node> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -369,10 +388,7 @@ fn parse_yaml(text: &str) -> Result<Node> {
                 };
                 Some(apply_tag(tag, node, &span)?)
             }
-            Event::SequenceStart(_, tag) | Event::MappingStart(_, tag)
-                if stack.len() >= MAX_DEPTH =>
-            {
-                let _ = tag;
+            Event::SequenceStart(..) | Event::MappingStart(..) if depth(&stack) >= MAX_DEPTH => {
                 return Err(yaml_error(
                     &format!("Nesting deeper than {MAX_DEPTH} levels."),
                     line,

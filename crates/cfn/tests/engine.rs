@@ -541,3 +541,46 @@ fn deep_nesting_is_refused_not_crashed() {
     );
     let _ = Template::parse(&nested_fns);
 }
+
+/// The deepest nesting the parser accepts still evaluates on a thread with a small stack.
+#[test]
+fn the_deepest_accepted_nesting_evaluates_on_a_small_stack() {
+    let depth = 48;
+    let mut v = json!("x");
+    for i in 0..depth {
+        v = match i % 4 {
+            0 => json!({"Fn::Base64": v}),
+            1 => json!({"Fn::If": ["C", v, {"Ref": "AWS::NoValue"}]}),
+            2 => json!({"Fn::Join": ["", [v]]}),
+            _ => json!({"Fn::Select": [0, [v]]}),
+        };
+    }
+    let text = json!({
+        "Conditions": {"C": {"Fn::Equals": ["a", "a"]}},
+        "Resources": {"R": {"Type": "T::R", "Properties": {"V": v}}}
+    })
+    .to_string();
+    let handle = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            let t = Template::parse(&text).map_err(|e| e.to_string())?;
+            validate(&t).map_err(|e| e.to_string())?;
+            let ctx = Context::new(
+                pseudo(),
+                resolve_parameters(&t, []).map_err(|e| e.to_string())?,
+            );
+            let p = plan(&t, &ctx).map_err(|e| e.to_string())?;
+            let props = p
+                .resolve_properties(&t, &ctx, "R", &tributary_cfn::NoResources)
+                .map_err(|e| e.to_string())?;
+            let sam = tributary_cfn::sam::transform(
+                &t,
+                &tributary_cfn::sam::SamContext::new(pseudo(), Default::default()),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok::<_, String>((props, sam.resources.len()))
+        })
+        .unwrap();
+    let (props, _) = handle.join().unwrap().unwrap();
+    assert!(props["V"].is_string());
+}
