@@ -18,6 +18,12 @@
 //!   need a replacement.
 //! - [`outputs`] resolves the `Outputs` and the exports they declare.
 //!
+//! A stack operation goes: [`Template::parse`] → [`resolve_parameters`] (on the template as
+//! written: SAM adds no parameter) → [`sam::transform`] → [`validate`] → [`plan`] → for each
+//! resource in [`Plan::creation_order`], [`Plan::resolve_properties`] then the handler's
+//! create → [`outputs`]. An update plans the new template and [`diff`]s the plans; a delete
+//! walks [`Plan::deletion_order`], keeping what [`PlannedResource::deletion_policy`] retains.
+//!
 //! Every refusal is a [`TemplateError`] carrying CloudFormation's message; no template can
 //! make this crate panic.
 

@@ -195,8 +195,8 @@ pub enum RetentionPolicy {
     Delete,
     /// Keep the physical resource; the stack forgets it.
     Retain,
-    /// Keep it only when the stack's creation failed... the reverse: retain, except when the
-    /// resource was created by a failed create and rolled back.
+    /// Retain, except when the operation that created the resource is rolled back: then
+    /// delete it.
     RetainExceptOnCreate,
     /// Snapshot, then delete (for types that support snapshots).
     Snapshot,

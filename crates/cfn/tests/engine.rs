@@ -153,8 +153,8 @@ fn a_cdk_template_plans_in_dependency_order() {
     let (t, ctx, p) = cdk_plan("dev");
     assert_eq!(t.description.as_deref(), Some("cdk-style stack"));
     assert!(t.rules.is_some());
-    assert_eq!(p.conditions["IsProd"], false);
-    assert_eq!(p.conditions["CDKMetadataAvailable"], true);
+    assert!(!p.conditions["IsProd"]);
+    assert!(p.conditions["CDKMetadataAvailable"]);
     assert_eq!(p.excluded, ["AlarmTopic"]);
     let waves: Vec<Vec<&str>> = p
         .waves
