@@ -584,3 +584,38 @@ fn the_deepest_accepted_nesting_evaluates_on_a_small_stack() {
     let (props, _) = handle.join().unwrap().unwrap();
     assert!(props["V"].is_string());
 }
+
+/// What an update compares: everything static resolved, references to resources kept.
+#[test]
+fn planned_properties_keep_resource_references_symbolic() {
+    let t = Template::parse(
+        r#"
+Parameters:
+  P: {Type: String, Default: val}
+Resources:
+  Table: {Type: AWS::DynamoDB::Table}
+  R:
+    Type: T::R
+    Properties:
+      A: !Sub '${Table.Arn}/${P}/${AWS::Region}'
+      B: !Sub ['${X}-${P}', {X: !Ref Table}]
+      C: !Join [',', [!Ref P, !GetAtt Table.Arn]]
+      D: !Select [0, [!Ref P, !Ref Table]]
+      E: {'Fn::Base64': !Ref Table}
+"#,
+    )
+    .unwrap();
+    let ctx = Context::new(pseudo(), resolve_parameters(&t, []).unwrap());
+    let p = plan(&t, &ctx).unwrap();
+    assert_eq!(
+        p.get("R").unwrap().properties,
+        json!({
+            "A": {"Fn::Sub": "${Table.Arn}/val/us-east-1"},
+            "B": {"Fn::Sub": ["${X}-val", {"X": {"Ref": "Table"}}]},
+            "C": {"Fn::Join": [",", ["val", {"Fn::GetAtt": ["Table", "Arn"]}]]},
+            "D": "val",
+            "E": {"Fn::Base64": {"Ref": "Table"}}
+        })
+    );
+    assert_eq!(p.get("R").unwrap().dependencies, ["Table"]);
+}
