@@ -48,6 +48,7 @@ pub struct App {
     pub cloudwatch: Arc<tributary_cloudwatch::CloudWatch>,
     pub iam: Arc<tributary_iam::Iam>,
     pub sts: Arc<tributary_sts::Sts>,
+    pub cloudformation: Arc<tributary_cloudformation::CloudFormation>,
     /// Applies `--iam` to every check, and keeps the would-be denials.
     pub guard: Arc<Guard>,
     /// The server clock, which `POST /_tributary/clock/advance` moves forward.
@@ -159,6 +160,10 @@ impl App {
                 (tributary_esm::Engine::new(deps), checkpoints)
             },
         );
+        let cloudformation = Arc::new(tributary_cloudformation::CloudFormation::new(
+            cfg.region.clone(),
+            cfg.account_id.clone(),
+        ));
         let app = Arc::new_cyclic(|weak: &std::sync::Weak<App>| {
             let sampled = weak.clone();
             let cloudwatch = Arc::new(tributary_cloudwatch::CloudWatch::new(
@@ -183,6 +188,7 @@ impl App {
                 cloudwatch,
                 iam,
                 sts,
+                cloudformation,
                 guard,
                 clock,
                 store,
@@ -271,6 +277,7 @@ async fn route(app: Arc<App>, req: Request) -> Response {
         (Protocol::RestJson, "lambda") => &*app.lambda,
         (_, "iam") => &*app.iam,
         (_, "sts") => &*app.sts,
+        (_, "cloudformation") => &*app.cloudformation,
         (Protocol::AwsJson10 | Protocol::AwsJson11, _) => {
             let target = req
                 .headers

@@ -17,6 +17,7 @@ pub const SERVED: &[&str] = &[
     "monitoring",
     "iam",
     "sts",
+    "cloudformation",
 ];
 
 /// Services that speak the query protocol, so that even one we do not serve gets an XML
