@@ -295,6 +295,10 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
                 tracing::info!(function = %name, "function deleted; asynchronous event discarded");
                 return;
             };
+            // A retry is due a fixed time after its attempt started: counted from the start,
+            // a clock moved while the failed attempt was still reporting its error counts too
+            // (the function's runtime is negligible against the minutes between attempts).
+            let started_ms = clock.now_millis();
             let attempt = match app.state.runnable(&current) {
                 Ok(doc) => {
                     app.invoke_function(&doc, invoked_arn.clone(), payload.clone(), None, false)
@@ -322,7 +326,7 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
                     delay
                 }
             };
-            if !sleep_on_server_clock(&app, clock.now_millis() + wait_ms).await {
+            if !sleep_on_server_clock(&app, started_ms + wait_ms).await {
                 return;
             }
         }
