@@ -289,3 +289,50 @@ def test_caller_identity_through_the_cli_for_a_user_and_a_role_session(aws, env)
     env.advance_clock(3600)
     _, msg = as_role("sts", "get-caller-identity", expect_error="ExpiredToken")
     assert msg == "The security token included in the request is expired"
+
+
+def test_groups_and_their_policies_count_for_members(server, aws):
+    iam = boto("iam", server.endpoint)
+    g = iam.create_group(GroupName="readers", Path="/team/")["Group"]
+    assert g["Arn"] == "arn:aws:iam::000000000000:group/team/readers" and g["GroupId"].startswith("AGPA")
+    with pytest.raises(ClientError) as e:
+        iam.create_group(GroupName="readers")
+    assert e.value.response["Error"]["Code"] == "EntityAlreadyExists"
+    iam.create_user(UserName="member")
+    iam.add_user_to_group(GroupName="readers", UserName="member")
+    got = iam.get_group(GroupName="readers")
+    assert [u["UserName"] for u in got["Users"]] == ["member"]
+    assert [x["GroupName"] for x in iam.list_groups_for_user(UserName="member")["Groups"]] == ["readers"]
+    assert [x["GroupName"] for x in iam.list_groups(PathPrefix="/team/")["Groups"]] == ["readers"]
+    iam.attach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess")
+    assert iam.list_attached_group_policies(GroupName="readers")["AttachedPolicies"][0]["PolicyName"] == "AmazonDynamoDBReadOnlyAccess"
+    iam.put_group_policy(GroupName="readers", PolicyName="inline",
+                         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                             {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}]}))
+    assert iam.list_group_policies(GroupName="readers")["PolicyNames"] == ["inline"]
+    with pytest.raises(ClientError) as e:
+        iam.delete_group(GroupName="readers")
+    assert e.value.response["Error"]["Code"] == "DeleteConflict"
+    with pytest.raises(ClientError) as e:
+        iam.delete_user(UserName="member")
+    assert e.value.response["Error"]["Code"] == "DeleteConflict"
+    # The group's policies are the member's: visible in the denial log of warn mode as allowed
+    # calls leave no record, denied ones do.
+    key = iam.create_access_key(UserName="member")["AccessKey"]
+    ddb = boto("dynamodb", server.endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+    ddb.list_tables()
+    ddb.create_table(TableName="group-denied", AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
+    import urllib.request
+    with urllib.request.urlopen(server.endpoint + "/_tributary/iam/denials") as r:
+        denials = json.loads(r.read())["Denials"]
+    mine = [d for d in denials if d["principal"] == "arn:aws:iam::000000000000:user/member"]
+    assert [d["action"] for d in mine] == ["dynamodb:CreateTable"], mine
+    iam.remove_user_from_group(GroupName="readers", UserName="member")
+    iam.delete_group_policy(GroupName="readers", PolicyName="inline")
+    iam.detach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess")
+    iam.delete_group(GroupName="readers")
+    with pytest.raises(ClientError) as e:
+        iam.get_group(GroupName="readers")
+    assert e.value.response["Error"]["Code"] == "NoSuchEntity"
+    assert e.value.response["Error"]["Message"] == "The group with name readers cannot be found."

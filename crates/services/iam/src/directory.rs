@@ -183,7 +183,14 @@ impl Directory {
             PrincipalKind::User => parse_arn(&principal.arn)
                 .filter(|p| p.kind == "user")
                 .and_then(|p| load::<UserDoc>(&catalog, USER_KIND, &entity_id(p.account, p.name)))
-                .map(|u| documents_of(&catalog, &u)),
+                .map(|u| {
+                    // A user's own policies, then those of the groups it belongs to.
+                    let mut docs = documents_of(&catalog, &u);
+                    for g in crate::groups::of_user(&catalog, &u.account, &u.name) {
+                        docs.extend(documents_of(&catalog, &g));
+                    }
+                    docs
+                }),
             PrincipalKind::AssumedRole { role_arn } => parse_arn(role_arn)
                 .filter(|p| p.kind == "role")
                 .and_then(|p| load::<RoleDoc>(&catalog, ROLE_KIND, &entity_id(p.account, p.name)))

@@ -72,3 +72,7 @@ pub fn service_failure(e: AwsError) -> AwsError {
     tracing::warn!(code = e.code, message = %e.message, "iam request failed in the store");
     AwsError::new("ServiceFailure", 500, e.message)
 }
+
+pub fn group_not_found(name: &str) -> AwsError {
+    no_such_entity(format!("The group with name {name} cannot be found."))
+}

@@ -27,6 +27,7 @@ use tributary_store::Store;
 mod authorizer;
 mod directory;
 mod error;
+mod groups;
 mod inline;
 pub mod managed;
 mod model;
@@ -131,6 +132,24 @@ impl Iam {
             O::DetachUserPolicy => policies::detach::<model::UserDoc>(s, ctx, input).await,
             O::ListAttachedUserPolicies => policies::list_attached::<model::UserDoc>(s, ctx, input),
             O::ListEntitiesForPolicy => policies::list_entities(s, ctx, input),
+
+            O::CreateGroup => groups::create(s, ctx, input).await,
+            O::GetGroup => groups::get(s, ctx, input),
+            O::ListGroups => groups::list(s, ctx, input),
+            O::UpdateGroup => groups::update(s, ctx, input).await,
+            O::DeleteGroup => groups::delete(s, ctx, input).await,
+            O::AddUserToGroup => groups::membership(s, ctx, input, true).await,
+            O::RemoveUserFromGroup => groups::membership(s, ctx, input, false).await,
+            O::ListGroupsForUser => groups::list_for_user(s, ctx, input),
+            O::PutGroupPolicy => inline::put::<model::GroupDoc>(s, ctx, input).await,
+            O::GetGroupPolicy => inline::get::<model::GroupDoc>(s, ctx, input),
+            O::ListGroupPolicies => inline::list::<model::GroupDoc>(s, ctx, input),
+            O::DeleteGroupPolicy => inline::delete::<model::GroupDoc>(s, ctx, input).await,
+            O::AttachGroupPolicy => policies::attach::<model::GroupDoc>(s, ctx, input).await,
+            O::DetachGroupPolicy => policies::detach::<model::GroupDoc>(s, ctx, input).await,
+            O::ListAttachedGroupPolicies => {
+                policies::list_attached::<model::GroupDoc>(s, ctx, input)
+            }
 
             O::CreateUser => users::create(s, ctx, input).await,
             O::GetUser => users::get(s, ctx, input),

@@ -19,6 +19,7 @@ pub const USER_KIND: &str = "iam-user";
 pub const POLICY_KIND: &str = "iam-policy";
 pub const KEY_KIND: &str = "iam-access-key";
 pub const PROFILE_KIND: &str = "iam-instance-profile";
+pub const GROUP_KIND: &str = "iam-group";
 
 /// The id of a named entity's document.
 pub fn entity_id(account: &str, name: &str) -> String {
@@ -124,6 +125,24 @@ pub struct UserDoc {
     pub permissions_boundary: Option<String>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub inline: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attached: Vec<String>,
+}
+
+/// An IAM group: its policies apply to its members.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupDoc {
+    pub account: String,
+    pub name: String,
+    pub path: String,
+    pub group_id: String,
+    pub arn: String,
+    pub create_ms: i64,
+    /// Member user names, in the order they were added.
+    #[serde(default)]
+    pub members: Vec<String>,
     #[serde(default)]
     pub inline: BTreeMap<String, String>,
     #[serde(default)]
@@ -407,3 +426,13 @@ mod tests {
         );
     }
 }
+entity!(
+    GroupDoc,
+    GROUP_KIND,
+    "group",
+    "GroupName",
+    5_120,
+    10,
+    "PoliciesPerGroup",
+    crate::error::group_not_found
+);

@@ -172,6 +172,11 @@ pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
                     "Cannot delete entity, must delete access keys first.",
                 ));
             }
+            if !crate::groups::of_user(tx.catalog(), &account, &user.name).is_empty() {
+                return Err(delete_conflict(
+                    "Cannot delete entity, must remove users from group first.",
+                ));
+            }
             tx.delete_doc(USER_KIND, &id)
         })
         .await?;
