@@ -1647,7 +1647,8 @@ async fn protocol_errors() {
     h.call(&[("Version", "2010-05-08")])
         .await
         .error(400, "MissingAction", "Missing Action");
-    h.call(&[("Action", "CreateGroup"), ("GroupName", "g")])
+    // (Groups were the example here until they were served.)
+    h.call(&[("Action", "ListSAMLProviders")])
         .await
         .error_code(501, "NotImplemented");
     h.call(&[("Action", "ListRoles"), ("MaxItems", "many")])
