@@ -306,6 +306,9 @@ def test_groups_and_their_policies_count_for_members(server, aws):
     assert [x["GroupName"] for x in iam.list_groups(PathPrefix="/team/")["Groups"]] == ["readers"]
     iam.attach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess")
     assert iam.list_attached_group_policies(GroupName="readers")["AttachedPolicies"][0]["PolicyName"] == "AmazonDynamoDBReadOnlyAccess"
+    entities = iam.list_entities_for_policy(PolicyArn="arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess")
+    assert [x["GroupName"] for x in entities["PolicyGroups"]] == ["readers"]
+    assert entities["PolicyGroups"][0]["GroupId"] == g["GroupId"]
     iam.put_group_policy(GroupName="readers", PolicyName="inline",
                          PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                              {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}]}))

@@ -19,8 +19,8 @@ use crate::error::{
 };
 use crate::managed::{self, AwsPolicy};
 use crate::model::{
-    self, entity_id, load, load_all, parse_arn, policy_size, to_doc, Entity, PolicyDoc, RoleDoc,
-    UserDoc, VersionDoc, POLICY_KIND, ROLE_KIND, USER_KIND,
+    self, entity_id, load, load_all, parse_arn, policy_size, to_doc, Entity, GroupDoc, PolicyDoc,
+    RoleDoc, UserDoc, VersionDoc, GROUP_KIND, POLICY_KIND, ROLE_KIND, USER_KIND,
 };
 use crate::render::{self, Detail, PolicyView};
 use crate::roles::tags_in;
@@ -513,6 +513,16 @@ pub fn list_entities(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             }
         }
     }
+    if filter.is_none_or(|f| f != "Role" && f != "User") {
+        for g in load_all::<GroupDoc>(&catalog, GROUP_KIND, &ctx.account) {
+            if g.path.starts_with(prefix) && g.attached.iter().any(|a| a == canonical) {
+                entities.insert(
+                    format!("group\u{0}{}", g.name.to_lowercase()),
+                    ("group", g.name, g.group_id),
+                );
+            }
+        }
+    }
     let page = paginate(
         entities.into_iter().collect::<Vec<_>>(),
         |(k, _)| k.clone(),
@@ -520,7 +530,16 @@ pub fn list_entities(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
         input.int("MaxItems"),
     )?;
     let mut x = Xml::new();
-    x.raw("<PolicyGroups/>");
+    x.open("PolicyGroups");
+    for (_, (kind, name, id)) in &page.items {
+        if *kind == "group" {
+            x.open("member")
+                .elem("GroupName", name)
+                .elem("GroupId", id)
+                .close("member");
+        }
+    }
+    x.close("PolicyGroups");
     x.open("PolicyUsers");
     for (_, (kind, name, id)) in &page.items {
         if *kind == "user" {
