@@ -181,6 +181,7 @@ def test_assumed_role_credentials_expire_on_the_server_clock(aws, server, env):
         sts.get_caller_identity()
     assert e.value.response["Error"]["Code"] == "ExpiredToken"
     assert e.value.response["Error"]["Message"] == "The security token included in the request is expired"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     with pytest.raises(ClientError) as e:
         ddb.list_tables()
     assert e.value.response["Error"]["Code"] == "ExpiredTokenException"

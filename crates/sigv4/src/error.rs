@@ -520,12 +520,13 @@ impl AuthError {
                 }
                 with(invalid_signature(family), MISMATCH.to_owned())
             }
-            // STS and IAM answer `ExpiredToken` (400); the JSON services
-            // `ExpiredTokenException` (Lambda with 403); S3 its own text.
+            // STS and IAM answer `ExpiredToken` with 403 (seen: aws-sdk-java-v2#1649, an IAM
+            // ErrorResponse in cfn-sphere#55); the JSON services `ExpiredTokenException`
+            // (Lambda with 403); S3 its own text, with 400.
             AuthError::ExpiredToken => match family {
                 Family::DynamoDb | Family::Json => ("ExpiredTokenException", 400, EXPIRED.to_owned()),
                 Family::RestJson => ("ExpiredTokenException", 403, EXPIRED.to_owned()),
-                Family::Query => ("ExpiredToken", 400, EXPIRED.to_owned()),
+                Family::Query => ("ExpiredToken", 403, EXPIRED.to_owned()),
                 Family::S3 => ("ExpiredToken", 400, "The provided token has expired.".to_owned()),
             },
             AuthError::InvalidSessionToken => match family {
