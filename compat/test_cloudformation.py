@@ -1,6 +1,6 @@
-"""CloudFormation through the AWS CLI, as far as it is served (issue 15): ValidateTemplate and
+"""CloudFormation's template checks through the AWS CLI (issue 15): ValidateTemplate and
 GetTemplateSummary of the DynamoDB guide's SAM template, and CloudFormation's errors for a
-malformed one. Stack operations answer NotImplemented, naming the operation, until they land."""
+malformed one. Stacks are in test_cloudformation_stacks.py."""
 
 from __future__ import annotations
 
@@ -55,8 +55,3 @@ def test_parameters_and_errors(aws, tmp_path):
     _, msg = aws("cloudformation", "validate-template", "--template-body", "file://garbage.yaml",
                  expect_error="ValidationError")
     assert msg.startswith("Template format error"), msg
-
-
-def test_stack_operations_say_they_are_not_served_yet(aws):
-    _, msg = aws("cloudformation", "list-stacks", expect_error="NotImplemented")
-    assert msg == "The CloudFormation operation ListStacks is not served by this Tributary server yet"

@@ -163,6 +163,8 @@ impl App {
         let cloudformation = Arc::new(tributary_cloudformation::CloudFormation::new(
             cfg.region.clone(),
             cfg.account_id.clone(),
+            store.clone(),
+            clock.clone(),
         ));
         let app = Arc::new_cyclic(|weak: &std::sync::Weak<App>| {
             let sampled = weak.clone();
@@ -198,11 +200,16 @@ impl App {
                 background,
             }
         });
+        // CloudFormation's resource handlers call the services through the same entry point
+        // (and the same IAM checks) as any client.
+        app.cloudformation
+            .connect(Arc::new(Internal(Arc::downgrade(&app))));
         tributary_logs::start(&app.logs);
         app.dynamodb.start(app.background.clone());
         app.streams.start(app.background.clone());
         tokio::spawn(metrics::run_sampler(app.clone(), app.background.clone()));
         app.lambda.start().await;
+        app.cloudformation.recover().await;
         app
     }
 
@@ -256,6 +263,24 @@ impl Service for Api {
         app.metrics
             .count_request(label, resp.status().as_u16(), started.elapsed());
         resp
+    }
+}
+
+/// The server's entry point for requests one service makes of another (CloudFormation's
+/// resource handlers), holding the server weakly: the server holds the services.
+struct Internal(std::sync::Weak<App>);
+
+#[async_trait::async_trait]
+impl Service for Internal {
+    async fn call(&self, req: Request) -> Response {
+        match self.0.upgrade() {
+            Some(app) => Api(app).call(req).await,
+            None => json10_error(&AwsError::new(
+                "ServiceUnavailable",
+                503,
+                "The server is shutting down",
+            )),
+        }
     }
 }
 

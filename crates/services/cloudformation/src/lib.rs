@@ -1,22 +1,46 @@
 //! AWS CloudFormation on the shared endpoint (query protocol, XML), over the template engine
 //! in `tributary-cfn`.
 //!
-//! Served so far: `ValidateTemplate` and `GetTemplateSummary`, which read a template
-//! (`TemplateBody`; JSON or YAML, the SAM transform expanded) and answer what AWS answers: its
-//! parameters, description, declared transforms and the capabilities a stack of it needs, or
-//! `ValidationError` with CloudFormation's `Template format error: ...`. Stack operations
-//! (issue 15) answer `NotImplemented`, naming the operation, until the resource handlers land.
+//! - `ValidateTemplate` and `GetTemplateSummary` read a template (JSON or YAML, the SAM
+//!   transform expanded).
+//! - Stacks: `CreateStack`, `UpdateStack`, `DeleteStack`, `DescribeStacks`, `ListStacks`,
+//!   `DescribeStackEvents`, `DescribeStackResource(s)`, `ListStackResources`, `GetTemplate`,
+//!   `ListExports`, run by [`engine`] through the resource handlers in [`handlers`], which
+//!   call the other services as a client would ([`calls`]).
+//! - Change sets: `CreateChangeSet` (`CREATE` and `UPDATE`), `DescribeChangeSet`,
+//!   `ExecuteChangeSet`, `DeleteChangeSet`, `ListChangeSets`: what `aws cloudformation
+//!   deploy` and `sam deploy` use.
+//!
+//! Stacks, change sets and events live in the store and survive a restart; an operation a
+//! restart interrupted ends failed, with a reason that says so.
 
-use std::collections::BTreeSet;
+pub mod calls;
+mod changesets;
+mod code;
+mod engine;
+pub mod handlers;
+mod model;
+mod render;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use tributary_cfn::{sam, validate, Params, Pseudo, Template};
-use tributary_model::AwsError;
+use tributary_model::{AwsError, Clock};
 use tributary_service::query::{self, Params as QueryParams, Xml};
 use tributary_service::{Request, Response, Service};
+use tributary_store::Store;
+
+use calls::Calls;
+pub use calls::Dispatch;
+use engine::{OnFailure, Prepared};
+use model::{ChangeSet, ParameterRec, Stack, CHANGE_SET_DOC, EVENT_SPACE, STACK_DOC};
 
 const NAMESPACE: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
 /// The largest `TemplateBody` CloudFormation takes (51,200 bytes).
 const MAX_TEMPLATE_BODY: usize = 51_200;
+/// The largest template read from S3 (1 MB).
+const MAX_TEMPLATE_URL_BODY: usize = 1_048_576;
 
 /// Resource types whose creation needs `CAPABILITY_IAM` (or `CAPABILITY_NAMED_IAM` when they
 /// are given a name), per CloudFormation's "Acknowledging IAM resources" list.
@@ -31,50 +55,844 @@ const IAM_TYPES: &[(&str, &str)] = &[
     ("AWS::IAM::UserToGroupAddition", ""),
 ];
 
-/// The CloudFormation service.
-pub struct CloudFormation {
+/// What the CloudFormation service shares with its running operations.
+pub struct Inner {
     region: String,
     account_id: String,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    dispatch: Arc<Dispatch>,
+    state: Mutex<State>,
+    /// One operation at a time per stack.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+#[derive(Default)]
+struct State {
+    stacks: HashMap<String, Stack>,
+    change_sets: HashMap<String, ChangeSet>,
+}
+
+/// The CloudFormation service.
+pub struct CloudFormation {
+    inner: Arc<Inner>,
 }
 
 impl CloudFormation {
-    pub fn new(region: impl Into<String>, account_id: impl Into<String>) -> CloudFormation {
-        CloudFormation {
+    /// Loads the stacks and change sets in the store. An operation that a stop interrupted
+    /// ends failed.
+    pub fn new(
+        region: impl Into<String>,
+        account_id: impl Into<String>,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> CloudFormation {
+        let mut state = State::default();
+        let catalog = store.catalog();
+        for ((kind, id), doc) in catalog.docs.iter() {
+            match kind.as_str() {
+                STACK_DOC => {
+                    if let Ok(s) = serde_json::from_value::<Stack>(doc.clone()) {
+                        state.stacks.insert(id.clone(), s);
+                    }
+                }
+                CHANGE_SET_DOC => {
+                    if let Ok(c) = serde_json::from_value::<ChangeSet>(doc.clone()) {
+                        state.change_sets.insert(id.clone(), c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let inner = Arc::new(Inner {
             region: region.into(),
             account_id: account_id.into(),
+            store,
+            clock,
+            dispatch: Arc::new(Dispatch::default()),
+            state: Mutex::new(state),
+            locks: Mutex::new(HashMap::new()),
+        });
+        CloudFormation { inner }
+    }
+
+    /// Where resource handlers send their calls: the server's own entry point (holding the
+    /// server weakly).
+    pub fn connect(&self, to: Arc<dyn Service>) {
+        self.inner.dispatch.connect(to);
+    }
+
+    /// Ends the operations a stop interrupted: call once the server is up.
+    pub async fn recover(&self) {
+        let interrupted: Vec<Stack> = self
+            .inner
+            .state()
+            .stacks
+            .values()
+            .filter(|s| s.in_progress() && s.status != "REVIEW_IN_PROGRESS")
+            .cloned()
+            .collect();
+        for mut stack in interrupted {
+            let failed = match stack.status.as_str() {
+                "CREATE_IN_PROGRESS" => "CREATE_FAILED",
+                "ROLLBACK_IN_PROGRESS" => "ROLLBACK_FAILED",
+                "DELETE_IN_PROGRESS" => "DELETE_FAILED",
+                "UPDATE_IN_PROGRESS" | "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" => {
+                    "UPDATE_ROLLBACK_FAILED"
+                }
+                _ => "UPDATE_ROLLBACK_FAILED",
+            };
+            self.inner
+                .stack_status(
+                    &mut stack,
+                    failed,
+                    Some("The server stopped while this operation was in progress".into()),
+                )
+                .await;
         }
+    }
+}
+
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    fn lock(&self, stack_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(stack_id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn stack(&self, id: &str) -> Option<Stack> {
+        self.state().stacks.get(id).cloned()
+    }
+
+    /// The live (not deleted) stack of a name, or any stack by its id.
+    fn find(&self, name_or_id: &str) -> Option<Stack> {
+        let state = self.state();
+        if name_or_id.starts_with("arn:") {
+            return state.stacks.get(name_or_id).cloned();
+        }
+        state
+            .stacks
+            .values()
+            .find(|s| s.name == name_or_id && !s.is_deleted())
+            .cloned()
+    }
+
+    /// Saves the stack (and an event) durably, then publishes it to readers.
+    async fn persist(&self, stack: &mut Stack, event: Option<model::Event>) {
+        if event.is_some() {
+            stack.event_seq += 1;
+        }
+        let doc = serde_json::to_value(&*stack).unwrap_or_default();
+        let id = stack.id.clone();
+        let seq = stack.event_seq;
+        let written = self
+            .store
+            .write(move |tx| {
+                tx.put_doc(STACK_DOC, &id, doc)?;
+                if let Some(e) = event {
+                    let bytes = serde_json::to_vec(&e).unwrap_or_default();
+                    tx.kv_put(EVENT_SPACE, &event_key(&id, seq), &bytes)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(stack = %stack.id, error = %e.message, "could not save the stack");
+        }
+        self.state().stacks.insert(stack.id.clone(), stack.clone());
+    }
+
+    async fn save_change_set(&self, cs: &ChangeSet) -> Result<(), AwsError> {
+        let doc = serde_json::to_value(cs).unwrap_or_default();
+        let id = cs.id.clone();
+        self.store
+            .write(move |tx| tx.put_doc(CHANGE_SET_DOC, &id, doc))
+            .await?;
+        self.state().change_sets.insert(cs.id.clone(), cs.clone());
+        Ok(())
+    }
+
+    async fn delete_change_set(&self, id: &str) -> Result<(), AwsError> {
+        let key = id.to_owned();
+        self.store
+            .write(move |tx| tx.delete_doc(CHANGE_SET_DOC, &key))
+            .await?;
+        self.state().change_sets.remove(id);
+        Ok(())
+    }
+
+    /// The stack that exports `name`, if any live one does.
+    fn export_owner(&self, name: &str) -> Option<String> {
+        self.state()
+            .stacks
+            .values()
+            .filter(|s| !s.is_deleted())
+            .find(|s| {
+                s.outputs
+                    .iter()
+                    .any(|o| o.export_name.as_deref() == Some(name))
+            })
+            .map(|s| s.id.clone())
+    }
+
+    /// `Fn::ImportValue` for a stack: the other live stacks' exports.
+    fn imports_for<'a>(&'a self, stack_id: &'a str) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name: &str| {
+            let state = self.state();
+            state
+                .stacks
+                .values()
+                .filter(|s| !s.is_deleted() && s.id != stack_id)
+                .flat_map(|s| s.outputs.iter())
+                .find(|o| o.export_name.as_deref() == Some(name))
+                .map(|o| o.value.clone())
+        }
+    }
+
+    /// Which other stacks import one of this stack's exports.
+    fn importers_of(&self, stack: &Stack) -> Vec<(String, String)> {
+        let exports: Vec<&str> = stack
+            .outputs
+            .iter()
+            .filter_map(|o| o.export_name.as_deref())
+            .collect();
+        if exports.is_empty() {
+            return Vec::new();
+        }
+        let state = self.state();
+        let mut out = Vec::new();
+        for s in state
+            .stacks
+            .values()
+            .filter(|s| !s.is_deleted() && s.id != stack.id)
+        {
+            let text = s
+                .processed
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            for e in &exports {
+                if text.contains(&format!("\"Fn::ImportValue\":\"{e}\"")) {
+                    out.push(((*e).to_owned(), s.name.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn event_key(stack_id: &str, seq: u64) -> Vec<u8> {
+    let mut k = stack_id.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn validation(message: impl Into<String>) -> AwsError {
+    AwsError::new("ValidationError", 400, message)
+}
+
+/// A stack operation's parameters as the request gives them: `(key, value)`, with `None`
+/// for `UsePreviousValue`.
+type GivenParameters = Vec<(String, Option<String>)>;
+
+fn given_parameters(p: &QueryParams) -> GivenParameters {
+    p.entries("Parameters.member")
+        .into_iter()
+        .filter_map(|e| {
+            let key = e.get("ParameterKey")?.to_owned();
+            if e.get("UsePreviousValue") == Some("true") {
+                return Some((key, None));
+            }
+            Some((
+                key,
+                Some(e.get("ParameterValue").unwrap_or_default().to_owned()),
+            ))
+        })
+        .collect()
+}
+
+/// Whether the request gives `Tags` at all (an empty list arrives as a bare `Tags=`).
+fn has_tags(p: &QueryParams) -> bool {
+    p.0.keys().any(|k| k == "Tags" || k.starts_with("Tags."))
+}
+
+/// How long a request that starts an operation waits for it to end before answering: the
+/// clients' waiters poll once at once and then sleep for many seconds, so an operation that
+/// ends within the request saves them the wait.
+const WAIT_FOR_OPERATION: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs an operation on its own task and waits for it up to [`WAIT_FOR_OPERATION`]; it
+/// goes on after that if it must.
+async fn run<F: std::future::Future<Output = ()> + Send + 'static>(op: F) {
+    let task = tokio::spawn(op);
+    let _ = tokio::time::timeout(WAIT_FOR_OPERATION, task).await;
+}
+
+fn given_tags(p: &QueryParams) -> Vec<(String, String)> {
+    p.entries("Tags.member")
+        .into_iter()
+        .filter_map(|e| {
+            Some((
+                e.get("Key")?.to_owned(),
+                e.get("Value").unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn check_stack_name(name: &str) -> Result<(), AwsError> {
+    let ok = name.len() <= 128
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        return Ok(());
+    }
+    Err(validation(format!(
+        "1 validation error detected: Value '{name}' at 'stackName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*|arn:[-a-zA-Z0-9:/._+]*"
+    )))
+}
+
+/// The capability a template needs, if any.
+fn needed_capability(expanded: &Template) -> Option<&'static str> {
+    let mut needed = None;
+    for r in expanded.resources.values() {
+        if let Some((_, name_prop)) = IAM_TYPES.iter().find(|(t, _)| *t == r.type_) {
+            if !name_prop.is_empty() && r.properties.get(*name_prop).is_some() {
+                return Some("CAPABILITY_NAMED_IAM");
+            }
+            needed = Some("CAPABILITY_IAM");
+        }
+    }
+    needed
+}
+
+fn check_capabilities(
+    written: &Template,
+    expanded: &Template,
+    given: &[String],
+    auto_expand: bool,
+) -> Result<(), AwsError> {
+    let insufficient = |c: &str| {
+        AwsError::new(
+            "InsufficientCapabilitiesException",
+            400,
+            format!("Requires capabilities : [{c}]"),
+        )
+    };
+    if auto_expand
+        && !written.transform.is_empty()
+        && !given.iter().any(|c| c == "CAPABILITY_AUTO_EXPAND")
+    {
+        return Err(insufficient("CAPABILITY_AUTO_EXPAND"));
+    }
+    match needed_capability(expanded) {
+        Some("CAPABILITY_NAMED_IAM") if !given.iter().any(|c| c == "CAPABILITY_NAMED_IAM") => {
+            Err(insufficient("CAPABILITY_NAMED_IAM"))
+        }
+        Some("CAPABILITY_IAM")
+            if !given
+                .iter()
+                .any(|c| c == "CAPABILITY_IAM" || c == "CAPABILITY_NAMED_IAM") =>
+        {
+            Err(insufficient("CAPABILITY_IAM"))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Inner {
+    /// The template body a request gives: `TemplateBody`, or `TemplateURL` read from this
+    /// server's S3.
+    async fn template_body(&self, p: &QueryParams, calls: &Calls) -> Result<String, AwsError> {
+        match (p.get("TemplateBody"), p.get("TemplateURL")) {
+            (Some(b), None) => {
+                if b.len() > MAX_TEMPLATE_BODY {
+                    return Err(validation(format!(
+                        "1 validation error detected: Value '{}...' at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to {MAX_TEMPLATE_BODY}",
+                        b.chars().take(16).collect::<String>()
+                    )));
+                }
+                Ok(b.to_owned())
+            }
+            (None, Some(url)) => self.fetch_template(url, calls).await,
+            (Some(_), Some(_)) => Err(validation(
+                "Specify exactly one of TemplateBody or TemplateURL",
+            )),
+            (None, None) => Err(validation(
+                "Either Template URL or Template Body must be specified.",
+            )),
+        }
+    }
+
+    async fn fetch_template(&self, url: &str, calls: &Calls) -> Result<String, AwsError> {
+        let bad = || validation("TemplateURL must be a supported URL.");
+        let (bucket, key) = s3_location(url).ok_or_else(bad)?;
+        let path = format!(
+            "/{}/{}",
+            handlers::segment(&bucket),
+            key.split('/')
+                .map(handlers::segment)
+                .collect::<Vec<_>>()
+                .join("/")
+        );
+        let body = calls
+            .rest_xml("s3", http::Method::GET, &path, &[], bytes::Bytes::new())
+            .await
+            .map_err(|e| {
+                validation(format!(
+                    "S3 error: Unable to get object {key} from bucket {bucket}: {}",
+                    e.message
+                ))
+            })?;
+        if body.len() > MAX_TEMPLATE_URL_BODY {
+            return Err(validation(format!(
+                "Template may not exceed {MAX_TEMPLATE_URL_BODY} bytes in size."
+            )));
+        }
+        String::from_utf8(body.to_vec())
+            .map_err(|_| validation("Template format error: the template is not UTF-8 text"))
+    }
+
+    /// Parses, resolves, transforms, checks and plans a template for a stack.
+    /// `stack` is the stack's name and id.
+    fn prepare(
+        &self,
+        body: &str,
+        stack: (&str, &str),
+        given: &GivenParameters,
+        previous: Option<&Stack>,
+        capabilities: &[String],
+        auto_expand: bool,
+    ) -> Result<(Prepared, Vec<ParameterRec>, Template), AwsError> {
+        let (stack_name, stack_id) = stack;
+        let written = Template::parse(body).map_err(|e| validation(e.to_string()))?;
+        if let Some(t) = written
+            .transform
+            .iter()
+            .find(|t| *t != tributary_cfn::SAM_TRANSFORM)
+        {
+            return Err(validation(format!(
+                "Template format error: the transform {t} is not supported by this server (only {} is)",
+                tributary_cfn::SAM_TRANSFORM
+            )));
+        }
+        let mut overrides: Vec<(String, String)> = Vec::new();
+        for (key, value) in given {
+            let value = match value {
+                Some(v) => v.clone(),
+                None => previous
+                    .and_then(|s| s.parameters.iter().find(|p| &p.key == key))
+                    .map(|p| p.value.clone())
+                    .ok_or_else(|| {
+                        validation(format!(
+                            "Invalid input for parameter key {key}. Cannot specify usePreviousValue as true for a parameter key not in the previous template"
+                        ))
+                    })?,
+            };
+            overrides.push((key.clone(), value));
+        }
+        let params = tributary_cfn::resolve_parameters(
+            &written,
+            overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .map_err(|e| validation(e.to_string()))?;
+        let pseudo = Pseudo::new(&self.region, &self.account_id, stack_name, stack_id);
+        let expanded = if written.has_sam_transform() {
+            let local = |a: &sam::LocalArtifact| -> Result<serde_json::Value, String> {
+                let fingerprint = code::fingerprint(a.path)?;
+                Ok(serde_json::json!({
+                    sam::LOCAL_PATH_KEY: a.path,
+                    "Tributary::CodeSha256": fingerprint,
+                }))
+            };
+            sam::transform(
+                &written,
+                &sam::SamContext::new(pseudo.clone(), params.clone()).with_local_code(&local),
+            )
+            .map_err(|e| validation(e.to_string()))?
+        } else {
+            written.clone()
+        };
+        validate(&expanded).map_err(|e| validation(e.to_string()))?;
+        check_capabilities(&written, &expanded, capabilities, auto_expand)?;
+        let imports = self.imports_for(stack_id);
+        let ctx =
+            tributary_cfn::Context::new(pseudo.clone(), params.clone()).with_imports(&imports);
+        let plan = tributary_cfn::plan(&expanded, &ctx).map_err(|e| validation(e.to_string()))?;
+        let recs = params
+            .iter()
+            .map(|(k, v)| ParameterRec {
+                key: k.to_owned(),
+                value: v.text.clone(),
+                resolved: v.resolved.clone(),
+                no_echo: v.no_echo,
+            })
+            .collect();
+        Ok((
+            Prepared {
+                expanded,
+                params,
+                plan,
+                pseudo,
+            },
+            recs,
+            written,
+        ))
+    }
+
+    fn new_stack(&self, name: &str, body: String, written: &Template) -> Stack {
+        let id = format!(
+            "arn:aws:cloudformation:{}:{}:stack/{name}/{}",
+            self.region,
+            self.account_id,
+            uuid::Uuid::new_v4()
+        );
+        Stack {
+            id,
+            name: name.to_owned(),
+            status: "CREATE_IN_PROGRESS".into(),
+            status_reason: None,
+            description: written.description.clone(),
+            created_ms: self.now(),
+            updated_ms: None,
+            deleted_ms: None,
+            template_body: body,
+            processed: None,
+            parameters: Vec::new(),
+            capabilities: Vec::new(),
+            tags: Vec::new(),
+            notification_arns: Vec::new(),
+            disable_rollback: false,
+            role_arn: None,
+            timeout_minutes: None,
+            termination_protection: false,
+            outputs: Vec::new(),
+            resources: indexmap::IndexMap::new(),
+            change_set_id: None,
+            event_seq: 0,
+            last_operation: None,
+        }
+    }
+}
+
+/// The bucket and key of a template URL: S3's path-style and virtual-hosted forms, and this
+/// server's own endpoint.
+fn s3_location(url: &str) -> Option<(String, String)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    let path = path.split('?').next().unwrap_or(path);
+    let host = host.split(':').next().unwrap_or(host);
+    let decode = tributary_service::percent_decode;
+    // Virtual-hosted: <bucket>.s3[.<region>|-<region>].amazonaws.com
+    if let Some(idx) = host.find(".s3") {
+        if host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn") {
+            let bucket = &host[..idx];
+            return Some((bucket.to_owned(), decode(path)));
+        }
+    }
+    let (bucket, key) = path.split_once('/')?;
+    if bucket.is_empty() || key.is_empty() {
+        return None;
+    }
+    Some((decode(bucket), decode(key)))
+}
+
+// ------------------------------------------------------------------------------------------
+// operations
+
+impl CloudFormation {
+    fn calls(&self, req: &Request) -> Calls {
+        Calls {
+            dispatch: self.inner.dispatch.clone(),
+            caller: req.caller.clone(),
+        }
+    }
+
+    async fn create_stack(&self, p: &QueryParams, calls: Calls) -> Result<String, AwsError> {
+        let inner = &self.inner;
+        let name = p
+            .get("StackName")
+            .ok_or_else(|| validation("1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null"))?;
+        check_stack_name(name)?;
+        if name.starts_with("arn:") {
+            return Err(validation("Stack name cannot be an ARN"));
+        }
+        if inner.find(name).is_some() {
+            return Err(AwsError::new(
+                "AlreadyExistsException",
+                400,
+                format!("Stack [{name}] already exists"),
+            ));
+        }
+        let body = inner.template_body(p, &calls).await?;
+        let capabilities = p.list("Capabilities.member");
+        let written = Template::parse(&body).map_err(|e| validation(e.to_string()))?;
+        let mut stack = inner.new_stack(name, body.clone(), &written);
+        let (prep, params, _) = inner.prepare(
+            &body,
+            (name, &stack.id),
+            &given_parameters(p),
+            None,
+            &capabilities,
+            true,
+        )?;
+        let on_failure = match (p.get("OnFailure"), p.get("DisableRollback")) {
+            (Some(_), Some(_)) => {
+                return Err(validation(
+                    "You may not specify both OnFailure and DisableRollback",
+                ))
+            }
+            (Some("DELETE"), _) => OnFailure::Delete,
+            (Some("DO_NOTHING"), _) | (None, Some("true")) => OnFailure::DoNothing,
+            (Some("ROLLBACK") | None, _) => OnFailure::Rollback,
+            (Some(other), _) => {
+                return Err(validation(format!(
+                    "1 validation error detected: Value '{other}' at 'onFailure' failed to satisfy constraint: Member must satisfy enum value set: [DO_NOTHING, ROLLBACK, DELETE]"
+                )))
+            }
+        };
+        stack.parameters = params;
+        stack.capabilities = capabilities;
+        stack.tags = given_tags(p);
+        stack.notification_arns = p.list("NotificationARNs.member");
+        stack.disable_rollback = on_failure == OnFailure::DoNothing;
+        stack.role_arn = p.get("RoleARN").map(str::to_owned);
+        stack.timeout_minutes = p.get("TimeoutInMinutes").and_then(|t| t.parse().ok());
+        stack.termination_protection = p.get("EnableTerminationProtection") == Some("true");
+        stack.processed = Some(prep.expanded.to_json());
+        inner
+            .stack_status(
+                &mut stack,
+                "CREATE_IN_PROGRESS",
+                Some("User Initiated".into()),
+            )
+            .await;
+        let id = stack.id.clone();
+        run(inner.clone().run_create(stack, prep, calls, on_failure)).await;
+        let mut x = Xml::new();
+        x.elem("StackId", &id);
+        Ok(x.into_string())
+    }
+
+    /// Checks that a stack can take an update now.
+    fn updatable(stack: &Stack) -> Result<(), AwsError> {
+        let ok = matches!(
+            stack.status.as_str(),
+            "CREATE_COMPLETE"
+                | "UPDATE_COMPLETE"
+                | "UPDATE_ROLLBACK_COMPLETE"
+                | "IMPORT_COMPLETE"
+                | "IMPORT_ROLLBACK_COMPLETE"
+        );
+        if ok {
+            return Ok(());
+        }
+        Err(validation(format!(
+            "Stack:{} is in {} state and can not be updated.",
+            stack.id, stack.status
+        )))
+    }
+
+    async fn update_stack(&self, p: &QueryParams, calls: Calls) -> Result<String, AwsError> {
+        let inner = &self.inner;
+        let name = p.get("StackName").unwrap_or_default();
+        let old = inner
+            .find(name)
+            .ok_or_else(|| validation(format!("Stack [{name}] does not exist")))?;
+        Self::updatable(&old)?;
+        let body = if p.get("UsePreviousTemplate") == Some("true") {
+            old.template_body.clone()
+        } else {
+            inner.template_body(p, &calls).await?
+        };
+        let capabilities = p.list("Capabilities.member");
+        let (prep, params, written) = inner.prepare(
+            &body,
+            (&old.name, &old.id),
+            &given_parameters(p),
+            Some(&old),
+            &capabilities,
+            true,
+        )?;
+        let tags = if has_tags(p) {
+            given_tags(p)
+        } else {
+            old.tags.clone()
+        };
+        if !changesets::has_changes(inner, &old, &prep)
+            && params == old.parameters
+            && tags == old.tags
+        {
+            return Err(validation("No updates are to be performed."));
+        }
+        let mut stack = old.clone();
+        stack.template_body = body;
+        stack.description = written.description.clone();
+        stack.parameters = params;
+        stack.capabilities = capabilities;
+        stack.tags = tags;
+        stack.updated_ms = Some(inner.now());
+        stack.processed = Some(prep.expanded.to_json());
+        if let Some(r) = p.get("RoleARN") {
+            stack.role_arn = Some(r.to_owned());
+        }
+        inner
+            .stack_status(
+                &mut stack,
+                "UPDATE_IN_PROGRESS",
+                Some("User Initiated".into()),
+            )
+            .await;
+        let id = stack.id.clone();
+        run(inner.clone().run_update(stack, old, prep, calls)).await;
+        let mut x = Xml::new();
+        x.elem("StackId", &id);
+        Ok(x.into_string())
+    }
+
+    async fn delete_stack(&self, p: &QueryParams, calls: Calls) -> Result<String, AwsError> {
+        let inner = &self.inner;
+        let name = p.get("StackName").unwrap_or_default();
+        // Deleting a stack that does not exist succeeds, as on AWS.
+        let Some(stack) = inner.find(name) else {
+            return Ok(String::new());
+        };
+        if stack.is_deleted() || stack.status == "DELETE_IN_PROGRESS" {
+            return Ok(String::new());
+        }
+        if stack.termination_protection {
+            return Err(validation(format!(
+                "Stack [{}] cannot be deleted while TerminationProtection is enabled",
+                stack.name
+            )));
+        }
+        let retain: HashSet<String> = p.list("RetainResources.member").into_iter().collect();
+        if !retain.is_empty() && stack.status != "DELETE_FAILED" {
+            return Err(validation(format!(
+                "Invalid operation on stack [{}]. RetainResources can only be specified when the stack is in the DELETE_FAILED state",
+                stack.id
+            )));
+        }
+        let importers = inner.importers_of(&stack);
+        if let Some((export, importer)) = importers.first() {
+            return Err(validation(format!(
+                "Export {export} cannot be deleted as it is in use by {importer}"
+            )));
+        }
+        if !stack.in_progress() {
+            let mut s = stack.clone();
+            if s.status == "REVIEW_IN_PROGRESS" {
+                // Never created: nothing to delete but the stack.
+                s.deleted_ms = Some(inner.now());
+                inner.stack_status(&mut s, "DELETE_COMPLETE", None).await;
+                return Ok(String::new());
+            }
+            inner
+                .stack_status(&mut s, "DELETE_IN_PROGRESS", Some("User Initiated".into()))
+                .await;
+        }
+        run(inner.clone().run_delete(stack.id.clone(), calls, retain)).await;
+        Ok(String::new())
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for CloudFormation {
+    async fn call(&self, req: Request) -> Response {
+        let p = QueryParams::parse(&req.uri, &req.body);
+        let Some(action) = p.get("Action").map(str::to_owned) else {
+            return error(&AwsError::new("MissingAction", 400, "Missing Action"));
+        };
+        let calls = self.calls(&req);
+        let inner = &self.inner;
+        let result = match action.as_str() {
+            "ValidateTemplate" => self.validate_template(&p, &calls).await,
+            "GetTemplateSummary" => self.get_template_summary(&p, &calls).await,
+            "CreateStack" => self.create_stack(&p, calls).await,
+            "UpdateStack" => self.update_stack(&p, calls).await,
+            "DeleteStack" => self.delete_stack(&p, calls).await,
+            "DescribeStacks" => render::describe_stacks(inner, &p),
+            "ListStacks" => render::list_stacks(inner, &p),
+            "DescribeStackEvents" => render::describe_stack_events(inner, &p),
+            "DescribeStackResource" => render::describe_stack_resource(inner, &p),
+            "DescribeStackResources" => render::describe_stack_resources(inner, &p),
+            "ListStackResources" => render::list_stack_resources(inner, &p),
+            "GetTemplate" => render::get_template(inner, &p),
+            "ListExports" => render::list_exports(inner, &p),
+            "UpdateTerminationProtection" => self.update_termination_protection(&p).await,
+            "CreateChangeSet" => changesets::create(inner, &p, calls).await,
+            "DescribeChangeSet" => changesets::describe(inner, &p),
+            "ExecuteChangeSet" => changesets::execute(inner, &p, calls).await,
+            "DeleteChangeSet" => changesets::delete(inner, &p).await,
+            "ListChangeSets" => changesets::list(inner, &p),
+            other => Err(AwsError::new(
+                "InvalidAction",
+                400,
+                format!("Could not find operation {other} for version 2010-05-15"),
+            )),
+        };
+        match result {
+            Ok(xml) => query::ok(&action, NAMESPACE, Some(&xml)),
+            Err(e) => {
+                tracing::debug!(action, code = e.code, message = %e.message, "cloudformation request failed");
+                error(&e)
+            }
+        }
+    }
+}
+
+impl CloudFormation {
+    async fn update_termination_protection(&self, p: &QueryParams) -> Result<String, AwsError> {
+        let name = p.get("StackName").unwrap_or_default();
+        let mut stack = self
+            .inner
+            .find(name)
+            .filter(|s| !s.is_deleted())
+            .ok_or_else(|| validation(format!("Stack [{name}] does not exist")))?;
+        stack.termination_protection = p.get("EnableTerminationProtection") == Some("true");
+        self.inner.persist(&mut stack, None).await;
+        let mut x = Xml::new();
+        x.elem("StackId", &stack.id);
+        Ok(x.into_string())
     }
 
     /// The template a request names, parsed and (for SAM) expanded, with the template as
     /// written for the answers that describe it.
-    fn template(&self, p: &QueryParams) -> Result<(Template, Template), AwsError> {
-        let body = match (p.get("TemplateBody"), p.get("TemplateURL")) {
-            (Some(b), None) => b,
-            (None, Some(_)) => {
-                return Err(validation(
-                    "TemplateURL is not supported by this server yet; pass the template as TemplateBody",
-                ))
-            }
-            (Some(_), Some(_)) => {
-                return Err(validation(
-                    "Specify exactly one of TemplateBody or TemplateURL",
-                ))
-            }
-            (None, None) => {
-                return Err(validation(
-                    "Either Template URL or Template Body must be specified.",
-                ))
-            }
+    async fn template(
+        &self,
+        p: &QueryParams,
+        calls: &Calls,
+    ) -> Result<(Template, Template), AwsError> {
+        let body = if let Some(name) = p.get("StackName") {
+            self.inner
+                .find(name)
+                .map(|s| s.template_body)
+                .ok_or_else(|| validation(format!("Stack with id {name} does not exist")))?
+        } else {
+            self.inner.template_body(p, calls).await?
         };
-        if body.len() > MAX_TEMPLATE_BODY {
-            return Err(validation(format!(
-                "1 validation error detected: Value '{}...' at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to {MAX_TEMPLATE_BODY}",
-                body.chars().take(16).collect::<String>()
-            )));
-        }
-        let written = Template::parse(body).map_err(|e| validation(e.to_string()))?;
+        let written = Template::parse(&body).map_err(|e| validation(e.to_string()))?;
         let expanded = if written.has_sam_transform() {
-            let pseudo = Pseudo::new(&self.region, &self.account_id, "validation", "validation");
+            let pseudo = Pseudo::new(
+                &self.inner.region,
+                &self.inner.account_id,
+                "validation",
+                "validation",
+            );
             sam::transform(&written, &sam::SamContext::new(pseudo, Params::default()))
                 .map_err(|e| validation(e.to_string()))?
         } else {
@@ -84,8 +902,8 @@ impl CloudFormation {
         Ok((written, expanded))
     }
 
-    fn validate_template(&self, p: &QueryParams) -> Result<String, AwsError> {
-        let (written, expanded) = self.template(p)?;
+    async fn validate_template(&self, p: &QueryParams, calls: &Calls) -> Result<String, AwsError> {
+        let (written, expanded) = self.template(p, calls).await?;
         let mut x = Xml::new();
         parameters(&mut x, &written, false);
         if let Some(d) = &written.description {
@@ -96,8 +914,12 @@ impl CloudFormation {
         Ok(x.into_string())
     }
 
-    fn get_template_summary(&self, p: &QueryParams) -> Result<String, AwsError> {
-        let (written, expanded) = self.template(p)?;
+    async fn get_template_summary(
+        &self,
+        p: &QueryParams,
+        calls: &Calls,
+    ) -> Result<String, AwsError> {
+        let (written, expanded) = self.template(p, calls).await?;
         let mut x = Xml::new();
         parameters(&mut x, &written, true);
         if let Some(d) = &written.description {
@@ -123,10 +945,6 @@ impl CloudFormation {
             .close("ResourceIdentifierSummaries");
         Ok(x.into_string())
     }
-}
-
-fn validation(message: impl Into<String>) -> AwsError {
-    AwsError::new("ValidationError", 400, message)
 }
 
 /// `Parameters` as ValidateTemplate (`ParameterKey`) and GetTemplateSummary (its
@@ -161,38 +979,23 @@ fn parameters(x: &mut Xml, t: &Template, summary: bool) {
 /// `Capabilities` and `CapabilitiesReason`: IAM resources need `CAPABILITY_IAM`, named ones
 /// `CAPABILITY_NAMED_IAM`.
 fn capabilities(x: &mut Xml, expanded: &Template) {
-    let mut needing: Vec<&str> = Vec::new();
-    let mut named = false;
-    for (id, r) in &expanded.resources {
-        if let Some((_, name_prop)) = IAM_TYPES.iter().find(|(t, _)| *t == r.type_) {
-            needing.push(id);
-            named |= !name_prop.is_empty() && r.properties.get(*name_prop).is_some();
-        }
-    }
-    if needing.is_empty() {
+    let Some(needed) = needed_capability(expanded) else {
         return;
-    }
+    };
     x.open("Capabilities")
-        .elem(
-            "member",
-            if named {
-                "CAPABILITY_NAMED_IAM"
-            } else {
-                "CAPABILITY_IAM"
-            },
-        )
+        .elem("member", needed)
         .close("Capabilities");
+    let types: BTreeSet<&str> = expanded
+        .resources
+        .values()
+        .filter(|r| IAM_TYPES.iter().any(|(t, _)| *t == r.type_))
+        .map(|r| r.type_.as_str())
+        .collect();
     x.elem(
         "CapabilitiesReason",
         &format!(
             "The following resource(s) require capabilities: [{}]",
-            needing
-                .iter()
-                .map(|id| expanded.resources[*id].type_.as_str())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-                .join(", ")
+            types.into_iter().collect::<Vec<_>>().join(", ")
         ),
     );
 }
@@ -212,40 +1015,34 @@ fn error(e: &AwsError) -> Response {
     query::error(NAMESPACE, e.status, e.code, &e.message, false)
 }
 
-#[async_trait::async_trait]
-impl Service for CloudFormation {
-    async fn call(&self, req: Request) -> Response {
-        let p = QueryParams::parse(&req.uri, &req.body);
-        let Some(action) = p.get("Action").map(str::to_owned) else {
-            return error(&AwsError::new("MissingAction", 400, "Missing Action"));
-        };
-        let result = match action.as_str() {
-            "ValidateTemplate" => self.validate_template(&p),
-            "GetTemplateSummary" => self.get_template_summary(&p),
-            "CreateStack" | "UpdateStack" | "DeleteStack" | "DescribeStacks" | "ListStacks"
-            | "DescribeStackEvents" | "DescribeStackResource" | "DescribeStackResources"
-            | "ListStackResources" | "GetTemplate" | "CreateChangeSet" | "DescribeChangeSet"
-            | "ExecuteChangeSet" | "DeleteChangeSet" | "ListChangeSets" | "ListExports" => {
-                Err(AwsError::new(
-                    "NotImplemented",
-                    501,
-                    format!(
-                        "The CloudFormation operation {action} is not served by this Tributary server yet"
-                    ),
-                ))
-            }
-            other => Err(AwsError::new(
-                "InvalidAction",
-                400,
-                format!("Could not find operation {other} for version 2010-05-15"),
-            )),
-        };
-        match result {
-            Ok(xml) => query::ok(&action, NAMESPACE, Some(&xml)),
-            Err(e) => {
-                tracing::debug!(action, code = e.code, message = %e.message, "cloudformation request failed");
-                error(&e)
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_urls() {
+        for (url, bucket, key) in [
+            ("https://s3.amazonaws.com/b/k/t.yaml", "b", "k/t.yaml"),
+            ("https://b.s3.amazonaws.com/t.yaml", "b", "t.yaml"),
+            (
+                "https://b.s3.us-west-2.amazonaws.com/a/t.json",
+                "b",
+                "a/t.json",
+            ),
+            ("https://s3.eu-west-1.amazonaws.com/b/t.json", "b", "t.json"),
+            ("http://127.0.0.1:4566/b/x%20y.yaml", "b", "x y.yaml"),
+        ] {
+            assert_eq!(s3_location(url), Some((bucket.into(), key.into())), "{url}");
         }
+        assert_eq!(s3_location("ftp://x/y"), None);
+        assert_eq!(s3_location("https://s3.amazonaws.com/b"), None);
+    }
+
+    #[test]
+    fn stack_names() {
+        assert!(check_stack_name("my-stack-1").is_ok());
+        assert!(check_stack_name("1stack").is_err());
+        assert!(check_stack_name("a_b").is_err());
+        assert!(check_stack_name(&"a".repeat(129)).is_err());
     }
 }

@@ -1,0 +1,348 @@
+//! `AWS::DynamoDB::Table`: CreateTable with its streams, indexes, TTL and tags; updates
+//! through UpdateTable, UpdateTimeToLive and the tagging calls. `Ref` is the table name;
+//! `Arn` and `StreamArn` are its attributes.
+
+use serde_json::{json, Map, Value};
+use tributary_cfn::Replacement;
+
+use super::*;
+
+pub struct Table;
+
+const TARGET: &str = "DynamoDB_20120810";
+
+async fn call(cx: &Cx<'_>, op: &str, body: Value) -> Result<Value, ApiError> {
+    cx.calls
+        .json("dynamodb", "1.0", &format!("{TARGET}.{op}"), body)
+        .await
+}
+
+fn throughput(v: &Value) -> HandlerResult<Option<Value>> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let c = coerce(
+        v,
+        &[("ReadCapacityUnits", 'i'), ("WriteCapacityUnits", 'i')],
+    )?;
+    Ok(Some(Value::Object(c)))
+}
+
+/// A GSI or LSI as CreateTable takes it (CloudFormation's extra keys dropped).
+fn index(v: &Value, global: bool) -> HandlerResult<Value> {
+    let mut out = Map::new();
+    for key in ["IndexName", "KeySchema", "Projection"] {
+        if let Some(x) = v.get(key) {
+            out.insert(key.into(), x.clone());
+        }
+    }
+    if global {
+        if let Some(t) = throughput(v.get("ProvisionedThroughput").unwrap_or(&Value::Null))? {
+            out.insert("ProvisionedThroughput".into(), t);
+        }
+        if let Some(t) = v.get("OnDemandThroughput") {
+            out.insert("OnDemandThroughput".into(), t.clone());
+        }
+        if let Some(t) = v.get("WarmThroughput") {
+            out.insert("WarmThroughput".into(), t.clone());
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+fn stream_spec(props: &Value) -> Option<String> {
+    props
+        .get("StreamSpecification")
+        .and_then(|s| string(s, "StreamViewType"))
+}
+
+fn sse(props: &Value) -> HandlerResult<Option<Value>> {
+    let Some(s) = props.get("SSESpecification") else {
+        return Ok(None);
+    };
+    let mut out = Map::new();
+    if let Some(e) = boolean(s, "SSEEnabled")? {
+        out.insert("Enabled".into(), e.into());
+    }
+    for key in ["SSEType", "KMSMasterKeyId"] {
+        if let Some(x) = s.get(key) {
+            out.insert(key.into(), x.clone());
+        }
+    }
+    Ok(Some(Value::Object(out)))
+}
+
+fn tag_list(tags: &[(String, String)]) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect(),
+    )
+}
+
+async fn describe(cx: &Cx<'_>, name: &str) -> HandlerResult<Created> {
+    let d = call(cx, "DescribeTable", json!({ "TableName": name })).await?;
+    let t = &d["Table"];
+    let mut c = Created::new(name).with_ref(name);
+    if let Some(arn) = t.get("TableArn").and_then(Value::as_str) {
+        c = c.attr("Arn", arn);
+    }
+    if let Some(s) = t.get("LatestStreamArn").and_then(Value::as_str) {
+        c = c.attr("StreamArn", s);
+    }
+    Ok(c)
+}
+
+async fn set_ttl(cx: &Cx<'_>, name: &str, spec: &Value, was: Option<&Value>) -> HandlerResult<()> {
+    let enabled = boolean(spec, "Enabled")?.unwrap_or(false);
+    let attribute = string(spec, "AttributeName");
+    let (attribute, enabled) = match (attribute, was) {
+        (Some(a), _) => (a, enabled),
+        // Turning TTL off names the attribute it was on.
+        (None, Some(w)) => match string(w, "AttributeName") {
+            Some(a) => (a, false),
+            None => return Ok(()),
+        },
+        (None, None) => return Ok(()),
+    };
+    call(
+        cx,
+        "UpdateTimeToLive",
+        json!({"TableName": name, "TimeToLiveSpecification": {"AttributeName": attribute, "Enabled": enabled}}),
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Handler for Table {
+    fn replacement(&self, property: &str) -> Replacement {
+        match property {
+            "TableName" | "KeySchema" | "LocalSecondaryIndexes" | "ImportSourceSpecification" => {
+                Replacement::Always
+            }
+            _ => Replacement::Never,
+        }
+    }
+
+    fn name_property(&self) -> Option<&'static str> {
+        Some("TableName")
+    }
+
+    async fn create(&self, cx: &Cx<'_>, logical_id: &str, props: &Value) -> HandlerResult<Created> {
+        let name = string(props, "TableName").unwrap_or_else(|| cx.physical_name(logical_id, 255));
+        let mut req = Map::new();
+        req.insert("TableName".into(), name.clone().into());
+        for key in [
+            "AttributeDefinitions",
+            "KeySchema",
+            "BillingMode",
+            "TableClass",
+            "OnDemandThroughput",
+            "WarmThroughput",
+        ] {
+            if let Some(v) = props.get(key) {
+                req.insert(key.into(), v.clone());
+            }
+        }
+        if let Some(d) = boolean(props, "DeletionProtectionEnabled")? {
+            req.insert("DeletionProtectionEnabled".into(), d.into());
+        }
+        if let Some(t) = throughput(props.get("ProvisionedThroughput").unwrap_or(&Value::Null))? {
+            req.insert("ProvisionedThroughput".into(), t);
+        }
+        for (key, global) in [
+            ("GlobalSecondaryIndexes", true),
+            ("LocalSecondaryIndexes", false),
+        ] {
+            if let Some(list) = props.get(key).and_then(Value::as_array) {
+                let indexes = list
+                    .iter()
+                    .map(|i| index(i, global))
+                    .collect::<HandlerResult<Vec<_>>>()?;
+                req.insert(key.into(), Value::Array(indexes));
+            }
+        }
+        if let Some(view) = stream_spec(props) {
+            req.insert(
+                "StreamSpecification".into(),
+                json!({"StreamEnabled": true, "StreamViewType": view}),
+            );
+        }
+        if let Some(s) = sse(props)? {
+            req.insert("SSESpecification".into(), s);
+        }
+        let mut all_tags = cx.stack_tags.to_vec();
+        all_tags.extend(tags(props, "Tags"));
+        if !all_tags.is_empty() {
+            req.insert("Tags".into(), tag_list(&all_tags));
+        }
+        call(cx, "CreateTable", Value::Object(req)).await?;
+        if let Some(ttl) = props.get("TimeToLiveSpecification") {
+            if let Err(e) = set_ttl(cx, &name, ttl, None).await {
+                let _ = call(cx, "DeleteTable", json!({ "TableName": name })).await;
+                return Err(e);
+            }
+        }
+        describe(cx, &name).await
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        current: &Current<'_>,
+        props: &Value,
+    ) -> HandlerResult<Created> {
+        let name = current.physical_id;
+        let old = current.properties;
+        let mut upd = Map::new();
+        if old.get("BillingMode") != props.get("BillingMode") {
+            upd.insert(
+                "BillingMode".into(),
+                props
+                    .get("BillingMode")
+                    .cloned()
+                    .unwrap_or_else(|| "PROVISIONED".into()),
+            );
+        }
+        if old.get("ProvisionedThroughput") != props.get("ProvisionedThroughput") {
+            if let Some(t) = throughput(props.get("ProvisionedThroughput").unwrap_or(&Value::Null))?
+            {
+                upd.insert("ProvisionedThroughput".into(), t);
+            }
+        }
+        for key in ["TableClass", "OnDemandThroughput", "WarmThroughput"] {
+            if old.get(key) != props.get(key) {
+                if let Some(v) = props.get(key) {
+                    upd.insert(key.into(), v.clone());
+                }
+            }
+        }
+        if old.get("DeletionProtectionEnabled") != props.get("DeletionProtectionEnabled") {
+            upd.insert(
+                "DeletionProtectionEnabled".into(),
+                boolean(props, "DeletionProtectionEnabled")?
+                    .unwrap_or(false)
+                    .into(),
+            );
+        }
+        if old.get("SSESpecification") != props.get("SSESpecification") {
+            if let Some(s) = sse(props)? {
+                upd.insert("SSESpecification".into(), s);
+            }
+        }
+        if !upd.is_empty() {
+            upd.insert("TableName".into(), name.into());
+            call(cx, "UpdateTable", Value::Object(upd)).await?;
+        }
+        // Streams: a new view type needs the old stream disabled first.
+        let (was, now) = (stream_spec(old), stream_spec(props));
+        if was != now {
+            if was.is_some() {
+                call(
+                    cx,
+                    "UpdateTable",
+                    json!({"TableName": name, "StreamSpecification": {"StreamEnabled": false}}),
+                )
+                .await?;
+            }
+            if let Some(view) = now {
+                call(cx, "UpdateTable", json!({"TableName": name, "StreamSpecification": {"StreamEnabled": true, "StreamViewType": view}})).await?;
+            }
+        }
+        // Global secondary indexes: one change per UpdateTable, as DynamoDB requires.
+        let gsis = |p: &Value| -> Vec<Value> {
+            p.get("GlobalSecondaryIndexes")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (old_gsis, new_gsis) = (gsis(old), gsis(props));
+        let name_of = |i: &Value| string(i, "IndexName").unwrap_or_default();
+        for o in &old_gsis {
+            if !new_gsis.iter().any(|n| name_of(n) == name_of(o)) {
+                call(cx, "UpdateTable", json!({"TableName": name, "GlobalSecondaryIndexUpdates": [{"Delete": {"IndexName": name_of(o)}}]})).await?;
+            }
+        }
+        for n in &new_gsis {
+            match old_gsis.iter().find(|o| name_of(o) == name_of(n)) {
+                None => {
+                    call(cx, "UpdateTable", json!({
+                        "TableName": name,
+                        "AttributeDefinitions": props.get("AttributeDefinitions").cloned().unwrap_or(json!([])),
+                        "GlobalSecondaryIndexUpdates": [{"Create": index(n, true)?}],
+                    })).await?;
+                }
+                Some(o) if o.get("ProvisionedThroughput") != n.get("ProvisionedThroughput") => {
+                    if let Some(t) =
+                        throughput(n.get("ProvisionedThroughput").unwrap_or(&Value::Null))?
+                    {
+                        call(cx, "UpdateTable", json!({"TableName": name, "GlobalSecondaryIndexUpdates": [{"Update": {"IndexName": name_of(n), "ProvisionedThroughput": t}}]})).await?;
+                    }
+                }
+                Some(o)
+                    if o.get("KeySchema") != n.get("KeySchema")
+                        || o.get("Projection") != n.get("Projection") =>
+                {
+                    return Err(Failure(format!(
+                        "Cannot update GSI's properties other than Provisioned Throughput and Contributor Insights Specification. You can create a new GSI with a different name ({}).",
+                        name_of(n)
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if old.get("TimeToLiveSpecification") != props.get("TimeToLiveSpecification") {
+            let spec = props
+                .get("TimeToLiveSpecification")
+                .cloned()
+                .unwrap_or(json!({"Enabled": false}));
+            set_ttl(cx, name, &spec, old.get("TimeToLiveSpecification")).await?;
+        }
+        if old.get("Tags") != props.get("Tags") {
+            let arn = current
+                .attributes
+                .get("Arn")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let (before, after) = (tags(old, "Tags"), tags(props, "Tags"));
+            let removed: Vec<&String> = before
+                .iter()
+                .filter(|(k, _)| !after.iter().any(|(n, _)| n == k))
+                .map(|(k, _)| k)
+                .collect();
+            if !removed.is_empty() {
+                call(
+                    cx,
+                    "UntagResource",
+                    json!({"ResourceArn": arn, "TagKeys": removed}),
+                )
+                .await?;
+            }
+            if !after.is_empty() {
+                call(
+                    cx,
+                    "TagResource",
+                    json!({"ResourceArn": arn, "Tags": tag_list(&after)}),
+                )
+                .await?;
+            }
+        }
+        describe(cx, name).await
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, current: &Current<'_>) -> HandlerResult<()> {
+        match call(
+            cx,
+            "DeleteTable",
+            json!({ "TableName": current.physical_id }),
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if gone(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

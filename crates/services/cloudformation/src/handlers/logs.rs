@@ -1,0 +1,139 @@
+//! `AWS::Logs::LogGroup`, over CloudWatch Logs' JSON 1.1 API.
+
+use serde_json::{json, Map, Value};
+use tributary_cfn::Replacement;
+
+use super::*;
+
+async fn logs(cx: &Cx<'_>, op: &str, body: Value) -> Result<Value, ApiError> {
+    cx.calls
+        .json("logs", "1.1", &format!("Logs_20140328.{op}"), body)
+        .await
+}
+
+pub struct LogGroup;
+
+fn attrs(cx: &Cx<'_>, name: &str) -> Created {
+    Created::new(name).with_ref(name).attr(
+        "Arn",
+        format!(
+            "arn:aws:logs:{}:{}:log-group:{name}:*",
+            cx.region, cx.account_id
+        ),
+    )
+}
+
+#[async_trait::async_trait]
+impl Handler for LogGroup {
+    fn replacement(&self, property: &str) -> Replacement {
+        match property {
+            "LogGroupName" | "LogGroupClass" => Replacement::Always,
+            _ => Replacement::Never,
+        }
+    }
+
+    fn name_property(&self) -> Option<&'static str> {
+        Some("LogGroupName")
+    }
+
+    async fn create(&self, cx: &Cx<'_>, logical_id: &str, props: &Value) -> HandlerResult<Created> {
+        let name =
+            string(props, "LogGroupName").unwrap_or_else(|| cx.physical_name(logical_id, 512));
+        let mut req = json!({"logGroupName": name});
+        let mut all_tags = cx.stack_tags.to_vec();
+        all_tags.extend(tags(props, "Tags"));
+        if !all_tags.is_empty() {
+            req["tags"] = Value::Object(
+                all_tags
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect::<Map<_, _>>(),
+            );
+        }
+        for (key, field) in [("KmsKeyId", "kmsKeyId"), ("LogGroupClass", "logGroupClass")] {
+            if let Some(v) = string(props, key) {
+                req[field] = v.into();
+            }
+        }
+        logs(cx, "CreateLogGroup", req).await?;
+        if let Some(days) = int(props, "RetentionInDays")? {
+            if let Err(e) = logs(
+                cx,
+                "PutRetentionPolicy",
+                json!({"logGroupName": name, "retentionInDays": days}),
+            )
+            .await
+            {
+                let _ = logs(cx, "DeleteLogGroup", json!({"logGroupName": name})).await;
+                return Err(e.into());
+            }
+        }
+        Ok(attrs(cx, &name))
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        current: &Current<'_>,
+        props: &Value,
+    ) -> HandlerResult<Created> {
+        let name = current.physical_id;
+        let old = current.properties;
+        if old.get("RetentionInDays") != props.get("RetentionInDays") {
+            match int(props, "RetentionInDays")? {
+                Some(days) => {
+                    logs(
+                        cx,
+                        "PutRetentionPolicy",
+                        json!({"logGroupName": name, "retentionInDays": days}),
+                    )
+                    .await?
+                }
+                None => logs(cx, "DeleteRetentionPolicy", json!({"logGroupName": name})).await?,
+            };
+        }
+        if old.get("Tags") != props.get("Tags") {
+            let (before, after) = (tags(old, "Tags"), tags(props, "Tags"));
+            let removed: Vec<&String> = before
+                .iter()
+                .filter(|(k, _)| !after.iter().any(|(n, _)| n == k))
+                .map(|(k, _)| k)
+                .collect();
+            if !removed.is_empty() {
+                logs(
+                    cx,
+                    "UntagLogGroup",
+                    json!({"logGroupName": name, "tags": removed}),
+                )
+                .await?;
+            }
+            if !after.is_empty() {
+                let map: Map<String, Value> = after
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect();
+                logs(
+                    cx,
+                    "TagLogGroup",
+                    json!({"logGroupName": name, "tags": map}),
+                )
+                .await?;
+            }
+        }
+        Ok(attrs(cx, name))
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, current: &Current<'_>) -> HandlerResult<()> {
+        match logs(
+            cx,
+            "DeleteLogGroup",
+            json!({"logGroupName": current.physical_id}),
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if gone(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
