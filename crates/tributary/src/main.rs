@@ -16,6 +16,7 @@ use tributary_model::{Clock, SystemClock};
 use tributary_store::Store;
 
 mod credentials;
+mod deploy;
 mod status;
 
 /// mimalloc: the request path allocates many small, short-lived values (JSON, items); glibc's
@@ -42,6 +43,9 @@ enum Command {
     Status(status::StatusArgs),
     /// Print a function's log events (`--follow` to keep printing new ones).
     Logs(status::LogsArgs),
+    /// Deploy a CloudFormation or SAM template to a running server, code from local folders
+    /// (`--watch` redeploys on every change, `--delete` removes the stack).
+    Deploy(deploy::DeployArgs),
 }
 
 #[derive(Args)]
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Status(args) => runtime.block_on(status::status(args)),
         Command::Logs(args) => runtime.block_on(status::logs(args)),
+        Command::Deploy(args) => runtime.block_on(deploy::deploy(args)),
     };
     // Whatever is still running (a connection whose invocation was aborted, a blocking read
     // of a dead process's pipe) must not hold the exit up.

@@ -14,7 +14,7 @@ use hyper::body::Bytes;
 use serde_json::{json, Value};
 
 /// Where the server is, unless told.
-const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
+pub(crate) const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4566";
 /// How long a request to the server may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `logs --follow` asks for new events.
@@ -61,19 +61,19 @@ pub struct LogsArgs {
 }
 
 /// The credentials and region `tributary logs` signs with.
-struct Signer {
-    access_key: String,
-    secret: String,
-    region: String,
+pub(crate) struct Signer {
+    pub(crate) access_key: String,
+    pub(crate) secret: String,
+    pub(crate) region: String,
 }
 
 /// A minimal HTTP/1.1 client for one server (plain `http://host:port`).
-struct Client {
+pub(crate) struct Client {
     authority: String,
 }
 
 impl Client {
-    fn new(endpoint: &str) -> Result<Client> {
+    pub(crate) fn new(endpoint: &str) -> Result<Client> {
         let uri: hyper::Uri = endpoint
             .parse()
             .with_context(|| format!("not a URL: {endpoint}"))?;
@@ -94,7 +94,7 @@ impl Client {
     }
 
     /// Sends one request on a fresh connection; answers the status and the body.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: hyper::Method,
         path: &str,
@@ -139,7 +139,7 @@ impl Client {
     /// Signs a request as the AWS CLI would (the server requires a signature; under
     /// `--auth verify` the key must be one it knows): answers `x-amz-date` and `authorization`.
     /// `headers` are the other headers sent, all of which are signed.
-    fn sign(
+    pub(crate) fn sign(
         &self,
         method: &str,
         path: &str,
