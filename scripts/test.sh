@@ -94,10 +94,43 @@ if command -v npm >/dev/null && { ! command -v cmake || ! command -v autoreconf 
     fi
 fi
 
+# 5. The SAM CLI, in a virtualenv of its own: it pins a boto3 older than compat/'s.
+SAM_VENV="$ROOT/.venv-sam"
+SAM_REQ="$ROOT/compat/requirements-sam.txt"
+SAM_STAMP="$SAM_VENV/.requirements.sha256"
+want="$( { cat "$SAM_REQ"; "$PYTHON" -VV; } | sha256sum | cut -d' ' -f1)"
+if [[ "$want" != "$(cat "$SAM_STAMP" 2>/dev/null || true)" ]]; then
+    step "pip install -r compat/requirements-sam.txt (into .venv-sam)"
+    rm -rf "$SAM_VENV"
+    "$PYTHON" -m venv "$SAM_VENV" || die "'$PYTHON -m venv' failed for the SAM CLI"
+    "$SAM_VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$SAM_REQ" \
+        || die "pip install of the SAM CLI failed"
+    [[ -x "$SAM_VENV/bin/sam" ]] || die "$SAM_VENV/bin/sam missing after pip install"
+    printf '%s\n' "$want" >"$SAM_STAMP"
+fi
+export SAM_CLI="$SAM_VENV/bin/sam"
+
+# 6. The CDK example's packages (npm's aws-cdk-lib), which the CDK test synthesizes with.
+CDK_APP="$ROOT/examples/cdk-dynamodb"
+if ! command -v npm >/dev/null; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        step "installing node and npm (the CDK test synthesizes a CDK app)"
+        apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null || die "could not install npm"
+    else
+        die "npm not found: install Node.js (the CDK test synthesizes a CDK app)"
+    fi
+fi
+want="$(sha256sum "$CDK_APP/package-lock.json" | cut -d' ' -f1)"
+if [[ "$want" != "$(cat "$CDK_APP/node_modules/.lock.sha256" 2>/dev/null || true)" ]]; then
+    step "npm ci (examples/cdk-dynamodb)"
+    (cd "$CDK_APP" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in examples/cdk-dynamodb"
+    printf '%s\n' "$want" >"$CDK_APP/node_modules/.lock.sha256"
+fi
+
 export PYTHONDONTWRITEBYTECODE=1
 status=0
 
-# 5. The nesting tests once more against a debug build, whose stack frames are the largest (and
+# 7. The nesting tests once more against a debug build, whose stack frames are the largest (and
 # `cargo run` without --release is how many users start): deeply nested input must get AWS's
 # error there too, not overflow the stack. Cheap after `cargo test --workspace` built the same
 # profile. Extra arguments are for the full run below, so they are not passed here.
@@ -107,7 +140,7 @@ step "pytest compat/test_nesting.py (debug build)"
 TRIBUTARY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/tributary" \
     "$VENV/bin/python" -m pytest compat/test_nesting.py -q || status=$?
 
-# 6. End-to-end tests against the real binary.
+# 8. End-to-end tests against the real binary.
 step "pytest compat"
 export TRIBUTARY_BIN="${TRIBUTARY_BIN:-$ROOT/target/release/tributary}"
 "$VENV/bin/python" -m pytest compat -q "$@" || status=$?

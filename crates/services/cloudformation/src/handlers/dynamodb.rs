@@ -346,3 +346,156 @@ impl Handler for Table {
         }
     }
 }
+
+/// `AWS::DynamoDB::GlobalTable` (what CDK's `TableV2` makes): a table with one replica, in the
+/// stack's region. Its properties are translated to the table's and handled as one.
+pub struct GlobalTable;
+
+/// The `AWS::DynamoDB::Table` properties of a global table's one replica here.
+fn as_table(cx: &Cx<'_>, props: &Value) -> HandlerResult<Value> {
+    let replicas = props
+        .get("Replicas")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let replica = match replicas.as_slice() {
+        [one] if string(one, "Region").as_deref() == Some(cx.region) => one.clone(),
+        [one] => {
+            return Err(Failure(format!(
+                "The replica in {} is not in the stack's region {}: this server serves one region",
+                string(one, "Region").unwrap_or_default(),
+                cx.region
+            )))
+        }
+        _ => {
+            return Err(Failure(format!(
+                "A global table here has exactly one replica, in {}: this server serves one region",
+                cx.region
+            )))
+        }
+    };
+    let mut out = Map::new();
+    for key in [
+        "TableName",
+        "AttributeDefinitions",
+        "KeySchema",
+        "BillingMode",
+        "LocalSecondaryIndexes",
+        "StreamSpecification",
+        "TimeToLiveSpecification",
+        "WarmThroughput",
+    ] {
+        if let Some(v) = props.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    // Provisioned global tables set writes table-wide and reads per replica.
+    let write = props
+        .pointer("/WriteProvisionedThroughputSettings/WriteCapacityAutoScalingSettings/MinCapacity")
+        .and_then(as_int);
+    let read = replica
+        .pointer("/ReadProvisionedThroughputSettings/ReadCapacityUnits")
+        .and_then(as_int)
+        .or_else(|| {
+            replica
+                .pointer("/ReadProvisionedThroughputSettings/ReadCapacityAutoScalingSettings/MinCapacity")
+                .and_then(as_int)
+        });
+    if let (Some(r), Some(w)) = (read, write) {
+        out.insert(
+            "ProvisionedThroughput".into(),
+            json!({"ReadCapacityUnits": r, "WriteCapacityUnits": w}),
+        );
+    }
+    if let Some(gsis) = props
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_array)
+    {
+        let mut list = Vec::new();
+        for g in gsis {
+            let mut g = g.clone();
+            if let (Some(w), Some(obj)) = (
+                g.pointer("/WriteProvisionedThroughputSettings/WriteCapacityAutoScalingSettings/MinCapacity")
+                    .and_then(as_int),
+                g.as_object_mut(),
+            ) {
+                obj.insert(
+                    "ProvisionedThroughput".into(),
+                    json!({"ReadCapacityUnits": read.unwrap_or(w), "WriteCapacityUnits": w}),
+                );
+            }
+            list.push(g);
+        }
+        out.insert("GlobalSecondaryIndexes".into(), Value::Array(list));
+    }
+    if let Some(sse) = props.get("SSESpecification") {
+        out.insert("SSESpecification".into(), sse.clone());
+    }
+    for key in [
+        "Tags",
+        "DeletionProtectionEnabled",
+        "TableClass",
+        "PointInTimeRecoverySpecification",
+    ] {
+        if let Some(v) = replica.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// A global table's attributes: the table's, and its `TableId`.
+async fn with_table_id(cx: &Cx<'_>, mut c: Created) -> HandlerResult<Created> {
+    let d = call(cx, "DescribeTable", json!({ "TableName": c.physical_id })).await?;
+    if let Some(id) = d["Table"].get("TableId").and_then(Value::as_str) {
+        c = c.attr("TableId", id);
+    }
+    Ok(c)
+}
+
+#[async_trait::async_trait]
+impl Handler for GlobalTable {
+    fn replacement(&self, property: &str) -> Replacement {
+        match property {
+            "TableName" | "KeySchema" | "LocalSecondaryIndexes" => Replacement::Always,
+            _ => Replacement::Never,
+        }
+    }
+
+    fn name_property(&self) -> Option<&'static str> {
+        Some("TableName")
+    }
+
+    async fn create(&self, cx: &Cx<'_>, logical_id: &str, props: &Value) -> HandlerResult<Created> {
+        let table = as_table(cx, props)?;
+        let c = Table.create(cx, logical_id, &table).await?;
+        with_table_id(cx, c).await
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        current: &Current<'_>,
+        props: &Value,
+    ) -> HandlerResult<Created> {
+        let old = as_table(cx, current.properties)?;
+        let new = as_table(cx, props)?;
+        let c = Table
+            .update(
+                cx,
+                &Current {
+                    logical_id: current.logical_id,
+                    physical_id: current.physical_id,
+                    properties: &old,
+                    attributes: current.attributes,
+                },
+                &new,
+            )
+            .await?;
+        with_table_id(cx, c).await
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, current: &Current<'_>) -> HandlerResult<()> {
+        Table.delete(cx, current).await
+    }
+}

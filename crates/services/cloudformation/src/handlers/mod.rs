@@ -188,6 +188,7 @@ pub trait Handler: Send + Sync {
 pub fn handler(type_: &str) -> Option<&'static dyn Handler> {
     Some(match type_ {
         "AWS::DynamoDB::Table" => &dynamodb::Table,
+        "AWS::DynamoDB::GlobalTable" => &dynamodb::GlobalTable,
         "AWS::Lambda::Function" => &lambda::Function,
         "AWS::Lambda::Version" => &lambda::Version,
         "AWS::Lambda::Alias" => &lambda::Alias,
