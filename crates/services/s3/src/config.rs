@@ -1,9 +1,10 @@
-//! Bucket configuration subresources: the bucket policy (`?policy`), tags (`?tagging`),
-//! default encryption (`?encryption`), Block Public Access (`?publicAccessBlock`),
-//! ownership controls (`?ownershipControls`) and the versioning state (`?versioning`). Each
-//! lives in the bucket's document (see [`storage`](super::storage)), so it persists with the
-//! bucket and goes with it. Tributary stores and reports these settings; it does not enforce
-//! the policy or Block Public Access on requests.
+//! Bucket configuration subresources: the bucket policy (`?policy`, `?policyStatus`), tags
+//! (`?tagging`), default encryption (`?encryption`), Block Public Access
+//! (`?publicAccessBlock`), ownership controls (`?ownershipControls`) and the versioning state
+//! (`?versioning`). Each lives in the bucket's document (see [`storage`](super::storage)),
+//! so it persists with the bucket and goes with it. Tributary stores and reports these
+//! settings; of Block Public Access it applies only `BlockPublicPolicy` (PutBucketPolicy
+//! refuses a public policy), and it does not evaluate the bucket policy on requests.
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -21,6 +22,7 @@ pub(super) const SUBRESOURCES: &[&str] = &[
     "encryption",
     "ownershipControls",
     "policy",
+    "policyStatus",
     "publicAccessBlock",
     "tagging",
     "versioning",
@@ -35,6 +37,7 @@ pub(super) async fn dispatch(req: &Request<'_>) -> Option<Result<Response, AwsEr
         ("policy", Method::GET) => get_policy(req),
         ("policy", Method::PUT) => put_policy(req).await,
         ("policy", Method::DELETE) => update(req, |b| b.policy = None).await,
+        ("policyStatus", Method::GET) => get_policy_status(req),
         ("tagging", Method::GET) => get_tagging(req),
         ("tagging", Method::PUT) => put_tagging(req).await,
         ("tagging", Method::DELETE) => update(req, |b| b.tags = None).await,
@@ -266,11 +269,87 @@ fn validate_policy(bucket: &str, text: &[u8]) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// PutBucketPolicy: 204 once the policy validates.
+/// Condition keys that tie a statement to fixed callers or sources; with a fixed value they
+/// keep a statement for everyone (`Principal: "*"`) from being public (S3's "The meaning of
+/// public").
+const RESTRICTING_KEYS: &[&str] = &[
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalorgid",
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourceip",
+    "aws:sourceowner",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:userid",
+    "s3:dataaccesspointaccount",
+    "s3:dataaccesspointarn",
+];
+
+/// Whether a (validated) bucket policy is public: some `Allow` statement grants to anyone
+/// (a wildcard principal, or `NotPrincipal`) without a condition on a restricting key with
+/// fixed values.
+fn is_public(policy: &Value) -> bool {
+    let statements: Vec<&Value> = match policy.get("Statement") {
+        Some(Value::Array(s)) => s.iter().collect(),
+        Some(s) => vec![s],
+        None => Vec::new(),
+    };
+    let fixed = |v: &Value| {
+        strings(v, "Condition").is_ok_and(|vals| {
+            !vals.is_empty()
+                && vals
+                    .iter()
+                    .all(|s| !s.contains(['*', '?']) && !s.contains("${"))
+        })
+    };
+    statements.iter().any(|st| {
+        let anyone = st.get("NotPrincipal").is_some()
+            || match st.get("Principal") {
+                Some(Value::String(s)) => s == "*",
+                Some(Value::Object(m)) => m.values().any(|v| {
+                    strings(v, "Principal").is_ok_and(|ids| ids.iter().any(|i| i.contains('*')))
+                }),
+                _ => false,
+            };
+        let restricted = st
+            .get("Condition")
+            .and_then(Value::as_object)
+            .is_some_and(|ops| {
+                ops.iter().any(|(op, keys)| {
+                    !op.contains("Not")
+                        && op != "Null"
+                        && keys.as_object().is_some_and(|keys| {
+                            keys.iter().any(|(k, v)| {
+                                RESTRICTING_KEYS.contains(&k.to_ascii_lowercase().as_str())
+                                    && fixed(v)
+                            })
+                        })
+                })
+            });
+        st.get("Effect").and_then(Value::as_str) == Some("Allow") && anyone && !restricted
+    })
+}
+
+/// PutBucketPolicy: 204 once the policy validates; a public policy is refused while the
+/// bucket's `BlockPublicPolicy` is on.
 async fn put_policy(req: &Request<'_>) -> Result<Response, AwsError> {
-    buckets::require(req.app, req.bucket())?;
+    let b = buckets::require(req.app, req.bucket())?;
     let body = objects::receive(req)?.data;
     validate_policy(req.bucket(), &body)?;
+    let blocked = b.public_access_block.is_some_and(|p| p.block_public_policy);
+    if blocked && serde_json::from_slice(&body).is_ok_and(|p: Value| is_public(&p)) {
+        return Err(AwsError::new(
+            "AccessDenied",
+            403,
+            format!(
+                "User: {} is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{}\" because public policies are blocked by the BlockPublicPolicy block public access setting.",
+                req.caller,
+                req.bucket()
+            ),
+        ));
+    }
     let text = String::from_utf8(body)
         .map_err(|_| malformed_policy("This policy contains invalid Json"))?;
     update(req, move |b| b.policy = Some(text)).await
@@ -289,6 +368,22 @@ fn get_policy(req: &Request<'_>) -> Result<Response, AwsError> {
     let mut r = Response::new(policy.into());
     set_header(&mut r, "content-type", "application/json");
     Ok(r)
+}
+
+/// GetBucketPolicyStatus: whether the policy makes the bucket public.
+fn get_policy_status(req: &Request<'_>) -> Result<Response, AwsError> {
+    let b = buckets::require(req.app, req.bucket())?;
+    let policy = b.policy.ok_or_else(|| {
+        not_found(
+            "NoSuchBucketPolicy",
+            "The bucket policy does not exist",
+            req.bucket(),
+        )
+    })?;
+    let public = serde_json::from_str(&policy).is_ok_and(|p: Value| is_public(&p));
+    let mut w = xml::Writer::new("PolicyStatus");
+    w.elem("IsPublic", public.to_string());
+    Ok(xml_response(w.finish("PolicyStatus")))
 }
 
 // ---- tags -------------------------------------------------------------------------------
@@ -706,6 +801,36 @@ mod tests {
         ] {
             assert_eq!(policy_error("logs", &text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn tells_public_policies() {
+        let public = |st: &str| is_public(&serde_json::from_str(&policy(st)).unwrap());
+        let r = r#""Action":"s3:GetObject","Resource":"arn:aws:s3:::logs/*""#;
+        assert!(public(&format!(
+            r#"{{"Effect":"Allow","Principal":"*",{r}}}"#
+        )));
+        assert!(public(&format!(
+            r#"{{"Effect":"Allow","Principal":{{"AWS":"*"}},{r}}}"#
+        )));
+        assert!(public(&format!(
+            r#"{{"Effect":"Allow","NotPrincipal":{{"AWS":"arn:aws:iam::1:root"}},{r}}}"#
+        )));
+        assert!(!public(&format!(
+            r#"{{"Effect":"Deny","Principal":"*",{r}}}"#
+        )));
+        assert!(!public(&format!(
+            r#"{{"Effect":"Allow","Principal":{{"Service":"serverlessrepo.amazonaws.com"}},{r}}}"#
+        )));
+        assert!(!public(&format!(
+            r#"{{"Effect":"Allow","Principal":"*",{r},"Condition":{{"StringEquals":{{"aws:SourceAccount":"000000000000"}}}}}}"#
+        )));
+        assert!(public(&format!(
+            r#"{{"Effect":"Allow","Principal":"*",{r},"Condition":{{"StringLike":{{"aws:SourceArn":"arn:aws:*"}}}}}}"#
+        )));
+        assert!(public(&format!(
+            r#"{{"Effect":"Allow","Principal":"*",{r},"Condition":{{"StringNotEquals":{{"aws:SourceAccount":"1"}}}}}}"#
+        )));
     }
 
     #[test]

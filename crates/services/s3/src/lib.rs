@@ -80,7 +80,14 @@ impl tributary_service::peers::Objects for S3 {
 #[async_trait::async_trait]
 impl tributary_service::Service for S3 {
     async fn call(&self, req: tributary_service::Request) -> Response {
-        handle(self, &req.method, &req.uri, &req.headers, &req.body).await
+        let caller = match &req.caller {
+            Some(c) => c
+                .arn
+                .clone()
+                .unwrap_or_else(|| format!("arn:aws:iam::{}:root", c.account_id)),
+            None => format!("arn:aws:iam::{}:root", self.cfg.account_id),
+        };
+        handle(self, &req.method, &req.uri, &req.headers, &req.body, caller).await
     }
 }
 
@@ -109,7 +116,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "metrics",
     "notification",
     "object-lock",
-    "policyStatus",
     "renameObject",
     "replication",
     "requestPayment",
@@ -133,6 +139,9 @@ pub(crate) struct Request<'a> {
     /// The region of the request's SigV4 credential scope: the "endpoint" a bucket is
     /// created through.
     pub region: String,
+    /// The ARN of the identity that signed the request (the account root for its own keys),
+    /// as S3 names it in `AccessDenied` messages.
+    pub caller: String,
 }
 
 impl Request<'_> {
@@ -162,6 +171,7 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
+    caller: String,
 ) -> Response {
     let (bucket, key) = bucket_and_key(app, uri, headers);
     let req = Request {
@@ -173,6 +183,7 @@ async fn handle(
         headers,
         body: body.clone(),
         region: signing_region(headers, uri).unwrap_or_else(|| app.cfg.region.clone()),
+        caller,
     };
     let request_id = request_id();
     let mut resp = match dispatch(&req).await {
@@ -222,6 +233,8 @@ async fn dispatch(req: &Request<'_>) -> Result<Response, AwsError> {
         (None, _) if m == Method::GET => buckets::list(req),
         (None, _) => Err(method_not_allowed(m, "SERVICE")),
         (Some(_), None) => match *m {
+            Method::GET if req.has_query("versions") => versions::list(req),
+            _ if req.has_query("versions") => Err(method_not_allowed(m, "BUCKET")),
             Method::PUT if req.has_query("location") => {
                 Err(not_implemented("changing this bucket configuration"))
             }
@@ -229,7 +242,6 @@ async fn dispatch(req: &Request<'_>) -> Result<Response, AwsError> {
             Method::HEAD => buckets::head(req),
             Method::DELETE => buckets::delete(req).await,
             Method::GET if req.has_query("location") => buckets::location(req),
-            Method::GET if req.has_query("versions") => versions::list(req),
             Method::GET if req.has_query("uploads") => multipart::list_uploads(req),
             Method::GET if req.query.get("list-type").is_some_and(|v| v == "2") => {
                 list::list_v2(req)
