@@ -270,9 +270,7 @@ def test_kms_default_encryption_applies_to_new_objects(s3):
     assert s3.head_object(Bucket=b, Key="multi")["SSEKMSKeyId"] == key_arn
 
     # Without a key id, aws:kms is reported without one.
-    s3.put_bucket_encryption(
-        Bucket=b, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}
-    )  # fmt: skip
+    s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration=sse_rules(SSEAlgorithm="aws:kms"))
     got = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]
     assert got == {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": False}]}
     put = s3.put_object(Bucket=b, Key="kms-no-key", Body=b"x")
@@ -282,11 +280,15 @@ def test_kms_default_encryption_applies_to_new_objects(s3):
     assert s3.put_object(Bucket=b, Key="reset", Body=b"x")["ServerSideEncryption"] == "AES256"
 
 
+def sse_rules(**by_default) -> dict:
+    return {"Rules": [{"ApplyServerSideEncryptionByDefault": by_default}]}
+
+
 def test_encryption_validation(s3, s3_raw):
     b = new_bucket(s3)
     e = fails(
         s3.put_bucket_encryption, Bucket=b,
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256", "KMSMasterKeyID": "k"}}]},
+        ServerSideEncryptionConfiguration=sse_rules(SSEAlgorithm="AES256", KMSMasterKeyID="k"),
     )  # fmt: skip
     assert error_of(e) == (
         "InvalidArgument", 400,
@@ -303,8 +305,9 @@ def test_encryption_validation(s3, s3_raw):
         assert error_of(e)[:2] == ("MalformedXML", 400), config
     e = fails(s3_raw.put_object, Bucket=b, Key="k", Body=b"x", ServerSideEncryption="AES512")
     assert error_of(e) == ("InvalidArgument", 400, "The encryption method specified is not supported")
-    e = fails(s3.put_bucket_encryption, Bucket=unique("nobkt"),
-              ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})  # fmt: skip
+    e = fails(
+        s3.put_bucket_encryption, Bucket=unique("nobkt"), ServerSideEncryptionConfiguration=sse_rules(SSEAlgorithm="AES256")
+    )
     assert error_of(e)[0] == "NoSuchBucket"
 
 
@@ -566,12 +569,15 @@ def test_delete_objects_with_version_ids(s3):
     assert markers == {"k": deleted["k"]["DeleteMarkerVersionId"], "never": deleted["never"]["DeleteMarkerVersionId"]}
     r = s3.delete_objects(
         Bucket=b,
-        Delete={"Objects": [{"Key": "k", "VersionId": markers["k"]}, {"Key": "k", "VersionId": v1}, {"Key": "x", "VersionId": "bad"}]},
+        Delete={"Objects": [{"Key": "k", "VersionId": markers["k"]}, {"Key": "k", "VersionId": v1},
+                            {"Key": "x", "VersionId": "bad"}]},
     )  # fmt: skip
     assert sorted((d["Key"], d["VersionId"], d.get("DeleteMarker", False)) for d in r["Deleted"]) == sorted(
         [("k", markers["k"], True), ("k", v1, False)]
     )
-    assert r["Errors"] == [{"Key": "x", "VersionId": "bad", "Code": "NoSuchVersion", "Message": "The specified version does not exist."}]
+    assert r["Errors"] == [
+        {"Key": "x", "VersionId": "bad", "Code": "NoSuchVersion", "Message": "The specified version does not exist."}
+    ]
     assert [m["Key"] for m in s3.list_object_versions(Bucket=b)["DeleteMarkers"]] == ["never"]
     delete_all_versions(s3, b)
     s3.delete_bucket(Bucket=b)
