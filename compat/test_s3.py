@@ -382,7 +382,7 @@ def test_errors_are_s3_error_documents(s3):
         s3.get_object(Bucket=b, Key="k", VersionId="3HL4kqtJlcpXroDTDmJ")
     assert error_of(e.value) == ("InvalidArgument", 400, "Invalid version id specified")
     with pytest.raises(ClientError) as e:
-        s3.get_bucket_tagging(Bucket=b)
+        s3.get_bucket_cors(Bucket=b)
     assert error_of(e.value)[:2] == ("NotImplemented", 501)
 
 

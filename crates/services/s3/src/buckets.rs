@@ -1,5 +1,5 @@
-//! Bucket operations: CreateBucket, ListBuckets, HeadBucket, DeleteBucket, GetBucketLocation,
-//! GetBucketVersioning.
+//! Bucket operations: CreateBucket, ListBuckets, HeadBucket, DeleteBucket and
+//! GetBucketLocation (the configuration subresources are in [`config`](super::config)).
 
 use std::ops::Bound;
 
@@ -85,6 +85,7 @@ pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
         ));
     }
     let constraint = location_constraint(&req.body)?;
+    let ownership = super::config::requested_ownership(req)?;
     let existing = BucketDoc::get(&req.app.store.catalog(), &name);
     let endpoint = req.region.as_str();
     if let Some(b) = existing {
@@ -124,13 +125,7 @@ pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
             if BucketDoc::get(tx.catalog(), &doc_name).is_some() {
                 return Err(already_owned(&doc_name));
             }
-            BucketDoc {
-                name: doc_name.clone(),
-                region,
-                created_ms: tx.now_ms(),
-                objects: 0,
-            }
-            .put(tx)
+            BucketDoc::new(doc_name.clone(), region, tx.now_ms(), ownership).put(tx)
         })
         .await?;
     Ok(created(&name))
@@ -253,16 +248,9 @@ pub(super) fn location(req: &Request<'_>) -> Result<Response, AwsError> {
     Ok(xml_response(w.finish("LocationConstraint")))
 }
 
-/// GetBucketVersioning: buckets here are never versioned, so the configuration is empty.
-pub(super) fn versioning(req: &Request<'_>) -> Result<Response, AwsError> {
-    require(req.app, req.bucket())?;
-    Ok(xml_response(
-        xml::Writer::new("VersioningConfiguration").finish("VersioningConfiguration"),
-    ))
-}
-
-/// DeleteBucket: only an empty bucket goes (`BucketNotEmpty` otherwise); multipart uploads
-/// still in progress go with it.
+/// DeleteBucket: only an empty bucket goes, one without objects, older versions or delete
+/// markers (`BucketNotEmpty` otherwise); multipart uploads still in progress and the bucket's
+/// configuration go with it.
 pub(super) async fn delete(req: &Request<'_>) -> Result<Response, AwsError> {
     let name = req.bucket().to_owned();
     require(req.app, &name)?;
@@ -274,13 +262,14 @@ pub(super) async fn delete(req: &Request<'_>) -> Result<Response, AwsError> {
         .store
         .write(move |tx| {
             let b = BucketDoc::get(tx.catalog(), &name).ok_or_else(|| no_such_bucket(&name))?;
-            if b.objects > 0 {
+            if b.objects > 0 || b.versions > 0 {
+                let message = if b.versioning.is_some() {
+                    "The bucket you tried to delete is not empty. You must delete all versions in the bucket."
+                } else {
+                    "The bucket you tried to delete is not empty"
+                };
                 return Err(extra(
-                    AwsError::new(
-                        "BucketNotEmpty",
-                        409,
-                        "The bucket you tried to delete is not empty",
-                    ),
+                    AwsError::new("BucketNotEmpty", 409, message),
                     "BucketName",
                     name,
                 ));
@@ -295,6 +284,7 @@ pub(super) async fn delete(req: &Request<'_>) -> Result<Response, AwsError> {
             let lo = storage::object_key(&name, "");
             let hi = storage::bucket_end(&name);
             tx.kv_delete_range(storage::UPLOADS, Bound::Included(&lo), Bound::Excluded(&hi))?;
+            tx.kv_delete_range(storage::VERSIONS, Bound::Included(&lo), Bound::Excluded(&hi))?;
             tx.delete_doc(storage::BUCKET_KIND, &name)
         })
         .await?;

@@ -1,6 +1,8 @@
-//! Amazon S3 on the shared endpoint (REST-XML): buckets, objects, listings and multipart
-//! uploads — what the ESM on-failure S3 destination writes and what users read back with
-//! `aws s3`, `aws s3api` or boto3.
+//! Amazon S3 on the shared endpoint (REST-XML): buckets and their configuration (policy,
+//! tags, default encryption, Block Public Access, ownership controls, versioning), objects and
+//! their versions, listings and multipart uploads — what the ESM on-failure S3 destination
+//! writes, what SAM and CloudFormation set up, and what users read back with `aws s3`,
+//! `aws s3api` or boto3.
 //!
 //! Requests arrive here when they are signed for service `s3`. The bucket comes from the
 //! `Host` header (virtual-host style, `<bucket>.s3.<anything>` or `<bucket>.<endpoint host>`)
@@ -11,10 +13,12 @@
 mod buckets;
 mod checksum;
 mod chunked;
+mod config;
 mod list;
 mod multipart;
 mod objects;
 mod storage;
+mod versions;
 mod xml;
 
 use std::collections::BTreeMap;
@@ -47,6 +51,13 @@ impl S3 {
     pub fn bucket_exists(&self, name_or_arn: &str) -> bool {
         buckets::bucket_exists(self, name_or_arn)
     }
+
+    /// The policy of a bucket (by name or ARN), as PutBucketPolicy stored it: the resource
+    /// policy an authorizer evaluates for requests on the bucket and its objects.
+    pub fn bucket_policy(&self, bucket: &str) -> Option<String> {
+        storage::BucketDoc::get(&self.store.catalog(), buckets::bucket_name(bucket))
+            .and_then(|b| b.policy)
+    }
 }
 
 #[async_trait::async_trait]
@@ -69,7 +80,14 @@ impl tributary_service::peers::Objects for S3 {
 #[async_trait::async_trait]
 impl tributary_service::Service for S3 {
     async fn call(&self, req: tributary_service::Request) -> Response {
-        handle(self, &req.method, &req.uri, &req.headers, &req.body).await
+        let caller = match &req.caller {
+            Some(c) => c
+                .arn
+                .clone()
+                .unwrap_or_else(|| format!("arn:aws:iam::{}:root", c.account_id)),
+            None => format!("arn:aws:iam::{}:root", self.cfg.account_id),
+        };
+        handle(self, &req.method, &req.uri, &req.headers, &req.body, caller).await
     }
 }
 
@@ -88,7 +106,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "analytics",
     "attributes",
     "cors",
-    "encryption",
     "intelligent-tiering",
     "inventory",
     "legal-hold",
@@ -99,10 +116,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "metrics",
     "notification",
     "object-lock",
-    "ownershipControls",
-    "policy",
-    "policyStatus",
-    "publicAccessBlock",
     "renameObject",
     "replication",
     "requestPayment",
@@ -110,9 +123,7 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "retention",
     "select",
     "session",
-    "tagging",
     "torrent",
-    "versions",
     "website",
 ];
 
@@ -128,6 +139,9 @@ pub(crate) struct Request<'a> {
     /// The region of the request's SigV4 credential scope: the "endpoint" a bucket is
     /// created through.
     pub region: String,
+    /// The ARN of the identity that signed the request (the account root for its own keys),
+    /// as S3 names it in `AccessDenied` messages.
+    pub caller: String,
 }
 
 impl Request<'_> {
@@ -157,6 +171,7 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
+    caller: String,
 ) -> Response {
     let (bucket, key) = bucket_and_key(app, uri, headers);
     let req = Request {
@@ -168,6 +183,7 @@ async fn handle(
         headers,
         body: body.clone(),
         region: signing_region(headers, uri).unwrap_or_else(|| app.cfg.region.clone()),
+        caller,
     };
     let request_id = request_id();
     let mut resp = match dispatch(&req).await {
@@ -195,19 +211,37 @@ async fn dispatch(req: &Request<'_>) -> Result<Response, AwsError> {
     {
         return Err(not_implemented(&format!("the ?{sub} subresource")));
     }
+    if req.key.is_some() {
+        // The bucket configuration subresources also name object operations
+        // (GetObjectTagging, UpdateObjectEncryption, ...), which are not served.
+        if let Some(sub) = config::SUBRESOURCES
+            .iter()
+            .chain(&["versions"])
+            .find(|s| req.query.contains_key(**s))
+        {
+            return Err(not_implemented(&format!(
+                "the ?{sub} subresource of objects"
+            )));
+        }
+    } else if req.bucket.is_some() {
+        if let Some(r) = config::dispatch(req).await {
+            return r;
+        }
+    }
     let m = req.method;
     match (&req.bucket, &req.key) {
         (None, _) if m == Method::GET => buckets::list(req),
         (None, _) => Err(method_not_allowed(m, "SERVICE")),
         (Some(_), None) => match *m {
-            Method::PUT if req.has_query("versioning") || req.has_query("location") => {
+            Method::GET if req.has_query("versions") => versions::list(req),
+            _ if req.has_query("versions") => Err(method_not_allowed(m, "BUCKET")),
+            Method::PUT if req.has_query("location") => {
                 Err(not_implemented("changing this bucket configuration"))
             }
             Method::PUT => buckets::create(req).await,
             Method::HEAD => buckets::head(req),
             Method::DELETE => buckets::delete(req).await,
             Method::GET if req.has_query("location") => buckets::location(req),
-            Method::GET if req.has_query("versioning") => buckets::versioning(req),
             Method::GET if req.has_query("uploads") => multipart::list_uploads(req),
             Method::GET if req.query.get("list-type").is_some_and(|v| v == "2") => {
                 list::list_v2(req)
@@ -324,7 +358,8 @@ fn host_id() -> String {
 }
 
 /// Renders an error as S3 does: an `<Error>` document, or only the status for HEAD requests
-/// (HEAD responses carry no body).
+/// (HEAD responses carry no body). Extras named in lower case (`x-amz-delete-marker`, ...)
+/// are response headers; the others (always capitalised in S3's documents) are elements.
 fn error_response(e: &AwsError, head: bool, request_id: &str) -> Response {
     let (code, message) = match e.code {
         "InternalServerError" => (
@@ -334,23 +369,26 @@ fn error_response(e: &AwsError, head: bool, request_id: &str) -> Response {
         code => (code, e.message.clone()),
     };
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    if head {
-        let mut r = Response::new(Body::empty());
-        *r.status_mut() = status;
-        return r;
-    }
-    let mut w = xml::Writer::bare("Error");
-    w.elem("Code", code).elem("Message", message);
-    for (name, value) in &e.extra {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        w.elem(name, text);
-    }
-    w.elem("RequestId", request_id).elem("HostId", host_id());
-    let mut r = xml_response(w.finish("Error"));
+    let text = |value: &Value| match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let is_header = |name: &str| name.starts_with(|c: char| c.is_ascii_lowercase());
+    let mut r = if head {
+        Response::new(Body::empty())
+    } else {
+        let mut w = xml::Writer::bare("Error");
+        w.elem("Code", code).elem("Message", message);
+        for (name, value) in e.extra.iter().filter(|(n, _)| !is_header(n)) {
+            w.elem(name, text(value));
+        }
+        w.elem("RequestId", request_id).elem("HostId", host_id());
+        xml_response(w.finish("Error"))
+    };
     *r.status_mut() = status;
+    for (name, value) in e.extra.iter().filter(|(n, _)| is_header(n)) {
+        set_header(&mut r, name, &text(value));
+    }
     r
 }
 
@@ -482,16 +520,47 @@ fn incomplete_body() -> AwsError {
     )
 }
 
-/// Rejects `versionId`s: buckets here are never versioned, so only `null` names an object.
-fn check_version_id(req: &Request<'_>) -> Result<(), AwsError> {
+/// Which version of an object a request addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Addressed {
+    /// No `versionId`: the latest version.
+    Latest,
+    /// `versionId=<id>`; `None` is the `null` version.
+    Version(Option<String>),
+}
+
+/// The `versionId` of an object request; `InvalidArgument` for one that cannot be a version
+/// id (S3 answers `NoSuchVersion` only for well-formed ids it does not have).
+fn addressed_version(req: &Request<'_>) -> Result<Addressed, AwsError> {
     match req.query.get("versionId") {
-        Some(v) if v != "null" => Err(invalid_argument(
+        None => Ok(Addressed::Latest),
+        Some(v) if v.is_empty() => Err(invalid_argument(
+            "Version id cannot be the empty string",
+            "versionId",
+            v,
+        )),
+        Some(v) if !versions::well_formed(v) => Err(invalid_argument(
             "Invalid version id specified",
             "versionId",
             v,
         )),
-        _ => Ok(()),
+        Some(v) => Ok(Addressed::Version(
+            versions::stored_id(v).map(str::to_owned),
+        )),
     }
+}
+
+fn no_such_version(key: &str, version: Option<&str>) -> AwsError {
+    let e = AwsError::new(
+        "NoSuchVersion",
+        404,
+        "The specified version does not exist.",
+    );
+    extra(
+        extra(e, "Key", key),
+        "VersionId",
+        versions::shown_id(version),
+    )
 }
 
 #[cfg(test)]

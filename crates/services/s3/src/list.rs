@@ -43,7 +43,7 @@ struct Page {
 }
 
 /// The smallest byte string greater than every string starting with `s`.
-fn prefix_end(s: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefix_end(s: &[u8]) -> Option<Vec<u8>> {
     let mut v = s.to_vec();
     while let Some(last) = v.pop() {
         if last < 0xff {
@@ -175,16 +175,19 @@ fn url_encode(s: &str) -> String {
     out
 }
 
-/// The parameters both list versions share.
-struct Common {
-    prefix: String,
-    delimiter: Option<String>,
-    max_keys: usize,
-    max_keys_shown: i64,
-    url: bool,
+/// The parameters every listing shares (both ListObjects versions and ListObjectVersions).
+pub(super) struct Common {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// The most entries this page returns.
+    pub max_keys: usize,
+    /// `max-keys` as the answer repeats it.
+    pub max_keys_shown: i64,
+    /// `encoding-type=url`.
+    pub url: bool,
 }
 
-fn common(req: &Request<'_>) -> Result<Common, AwsError> {
+pub(super) fn common(req: &Request<'_>) -> Result<Common, AwsError> {
     buckets::require(req.app, req.bucket())?;
     let url = match req.query.get("encoding-type") {
         None => false,
@@ -247,7 +250,7 @@ fn contents(w: &mut xml::Writer, c: &Common, key: &str, meta: &ObjectMeta, owner
         .close("Contents");
 }
 
-fn enc(c: &Common, s: &str) -> String {
+pub(super) fn enc(c: &Common, s: &str) -> String {
     if c.url {
         url_encode(s)
     } else {

@@ -9,8 +9,11 @@ use axum::response::Response;
 use tributary_model::AwsError;
 
 use super::checksum::{self, Algorithm, Checksum, ChecksumType};
-use super::objects::{attrs, check_key, receive, replaced, unsupported_algorithm};
+use super::objects::{
+    attrs, check_key, receive, requested_sse, sse_headers, unsupported_algorithm,
+};
 use super::storage::{self, BucketDoc, ObjectMeta, PartInfo, Segment, UploadDoc};
+use super::versions::KeyVersions;
 use super::{
     buckets, empty_response, entity_too_large, extra, invalid_argument, invalid_request, iso_time,
     no_such_bucket, not_implemented, set_header, xml, xml_response, Request, MAX_OBJECT_BYTES,
@@ -60,8 +63,10 @@ fn part_number(v: Option<&String>) -> Result<u32, AwsError> {
 /// CreateMultipartUpload (`POST /<bucket>/<key>?uploads`).
 pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
     check_key(req.key())?;
-    buckets::require(req.app, req.bucket())?;
+    let bucket_doc = buckets::require(req.app, req.bucket())?;
     let attrs = attrs(req)?;
+    // The object gets the encryption in force when the upload starts.
+    let sse = requested_sse(req)?.unwrap_or_else(|| bucket_doc.default_sse());
     let algorithm = match req.header("x-amz-checksum-algorithm") {
         Some(a) => Some(Algorithm::parse(&a).ok_or_else(unsupported_algorithm)?),
         None => None,
@@ -107,6 +112,7 @@ pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
         storage_class: attrs.storage_class,
         checksum_algorithm: algorithm,
         checksum_type: kind,
+        sse: Some(sse.clone()),
         parts: BTreeMap::new(),
     };
     req.app
@@ -125,7 +131,7 @@ pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
         .elem("Key", req.key())
         .elem("UploadId", &id);
     let mut r = xml_response(w.finish("InitiateMultipartUploadResult"));
-    set_header(&mut r, "x-amz-server-side-encryption", "AES256");
+    sse_headers(&mut r, Some(&sse));
     if let (Some(a), Some(k)) = (algorithm, kind) {
         set_header(&mut r, "x-amz-checksum-algorithm", a.name());
         set_header(&mut r, "x-amz-checksum-type", k.name());
@@ -187,7 +193,7 @@ pub(super) async fn upload_part(req: &Request<'_>) -> Result<Response, AwsError>
         .await?;
     let mut r = empty_response(StatusCode::OK);
     set_header(&mut r, "etag", &format!("\"{}\"", stored.etag));
-    set_header(&mut r, "x-amz-server-side-encryption", "AES256");
+    sse_headers(&mut r, upload.sse.as_ref());
     if let (Some(a), Some(v)) = (upload.checksum_algorithm, &stored.checksum) {
         set_header(&mut r, a.header(), v);
     }
@@ -366,6 +372,8 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
         checksum: Some(object_checksum),
         segments,
         parts: Some(chosen.iter().map(|p| p.size).collect()),
+        version_id: None,
+        sse: upload.sse.clone(),
     };
     let (bucket, key, tx_id) = (req.bucket().to_owned(), req.key().to_owned(), id.clone());
     let meta = req
@@ -384,12 +392,12 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
                     return Err(invalid_part(&tx_id, p));
                 }
             }
-            let old = storage::tx_meta(tx, &bucket, &key)?;
+            let mut kv = KeyVersions::load(tx, &bucket, &key)?;
             let meta = ObjectMeta {
                 modified_ms: tx.now_ms(),
                 ..meta
             };
-            storage::put_meta(tx, &bucket, &key, &meta)?;
+            let meta = kv.put(b.versioning, meta);
             let kept: Vec<&str> = chosen.iter().map(|p| p.data.as_str()).collect();
             for part in current.parts.values() {
                 if !kept.contains(&part.data.as_str()) {
@@ -397,7 +405,7 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
                 }
             }
             tx.kv_delete(storage::UPLOADS, &storage::upload_key(&bucket, &tx_id))?;
-            replaced(tx, &mut b, old)?;
+            kv.store(tx, &mut b)?;
             Ok(meta)
         })
         .await?;
@@ -428,7 +436,10 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
             .elem("ChecksumType", c.kind.name());
     }
     let mut r = xml_response(w.finish("CompleteMultipartUploadResult"));
-    set_header(&mut r, "x-amz-server-side-encryption", "AES256");
+    sse_headers(&mut r, meta.sse.as_ref());
+    if let Some(v) = &meta.version_id {
+        set_header(&mut r, "x-amz-version-id", v);
+    }
     Ok(r)
 }
 

@@ -1,6 +1,8 @@
 //! Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects and
-//! CopyObject, plus what uploads share with UploadPart: `aws-chunked` bodies, `Content-MD5`,
-//! additional checksums and the stored representation headers.
+//! CopyObject, each addressing object versions when the bucket is versioned (see
+//! [`versions`](super::versions)), plus what uploads share with UploadPart: `aws-chunked`
+//! bodies, `Content-MD5`, additional checksums, server-side encryption headers and the stored
+//! representation headers.
 
 use std::collections::BTreeMap;
 
@@ -12,11 +14,14 @@ use tributary_store::Store;
 
 use super::buckets::{self, bucket_name};
 use super::checksum::{self, Algorithm, Checksum};
-use super::storage::{self, BucketDoc, ObjectMeta, Segment};
+use super::config::SSE_ALGORITHMS;
+use super::storage::{self, BucketDoc, DeleteMarker, ObjectMeta, Segment, Sse};
+use super::versions::{self, Deleted, Found, KeyVersions};
 use super::{
-    check_version_id, chunked, empty_response, entity_too_large, extra, http_date, incomplete_body,
-    invalid_argument, invalid_request, iso_time, no_such_bucket, no_such_key, not_implemented,
-    precondition_failed, set_header, xml, xml_response, Request, MAX_OBJECT_BYTES,
+    addressed_version, chunked, empty_response, entity_too_large, extra, http_date,
+    incomplete_body, invalid_argument, invalid_request, iso_time, method_not_allowed,
+    no_such_bucket, no_such_key, no_such_version, not_implemented, precondition_failed, set_header,
+    xml, xml_response, Addressed, Request, MAX_OBJECT_BYTES,
 };
 use crate::S3 as App;
 
@@ -81,6 +86,8 @@ pub async fn put_object_internal(
         checksum: Some(Checksum::full(Algorithm::Crc64Nvme, &body)),
         segments: Vec::new(),
         parts: None,
+        version_id: None,
+        sse: None,
     };
     commit(
         &app.store,
@@ -89,6 +96,7 @@ pub async fn put_object_internal(
         meta,
         body,
         WriteCondition::default(),
+        None,
     )
     .await
     .map(|_| ())
@@ -333,6 +341,62 @@ pub(super) fn attrs(req: &Request<'_>) -> Result<Attrs, AwsError> {
     })
 }
 
+/// The server-side encryption an upload asks for (`x-amz-server-side-encryption` and its KMS
+/// companions); `None` leaves it to the bucket's default encryption.
+pub(super) fn requested_sse(req: &Request<'_>) -> Result<Option<Sse>, AwsError> {
+    let key = req
+        .header("x-amz-server-side-encryption-aws-kms-key-id")
+        .filter(|k| !k.is_empty());
+    let kms_needed = |key: &str| {
+        invalid_argument(
+            "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            key,
+        )
+    };
+    let Some(algorithm) = req.header("x-amz-server-side-encryption") else {
+        return match key {
+            Some(k) => Err(kms_needed(&k)),
+            None => Ok(None),
+        };
+    };
+    if !SSE_ALGORITHMS.contains(&algorithm.as_str()) {
+        return Err(invalid_argument(
+            "The encryption method specified is not supported",
+            "x-amz-server-side-encryption",
+            &algorithm,
+        ));
+    }
+    let sse = Sse {
+        algorithm,
+        kms_key_id: key,
+        bucket_key: req
+            .header("x-amz-server-side-encryption-bucket-key-enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+    };
+    if !sse.is_kms() {
+        if let Some(k) = &sse.kms_key_id {
+            return Err(kms_needed(k));
+        }
+    }
+    Ok(Some(sse))
+}
+
+/// The encryption headers of an answer about an object stored with `sse` (`None`: SSE-S3).
+pub(super) fn sse_headers(r: &mut Response, sse: Option<&Sse>) {
+    let Some(sse) = sse.filter(|s| s.is_kms()) else {
+        set_header(r, "x-amz-server-side-encryption", "AES256");
+        return;
+    };
+    set_header(r, "x-amz-server-side-encryption", &sse.algorithm);
+    if let Some(k) = &sse.kms_key_id {
+        set_header(r, "x-amz-server-side-encryption-aws-kms-key-id", k);
+    }
+    if sse.bucket_key {
+        set_header(r, "x-amz-server-side-encryption-bucket-key-enabled", "true");
+    }
+}
+
 fn storage_class(req: &Request<'_>) -> Result<String, AwsError> {
     match req.header("x-amz-storage-class") {
         None => Ok("STANDARD".to_owned()),
@@ -386,8 +450,10 @@ impl WriteCondition {
     }
 }
 
-/// Writes an object in one transaction: its bytes, its metadata, and the release of the
-/// version it replaces. Fills in the segments and the modification time.
+/// Writes an object in one transaction: its bytes, and its metadata as the key's latest
+/// version (the version it replaces is kept or released as the bucket's versioning says).
+/// Fills in the segments, the modification time, the version id and the encryption: `sse`,
+/// or the bucket's default when the request named none.
 pub(super) async fn commit(
     store: &Store,
     bucket: String,
@@ -395,13 +461,14 @@ pub(super) async fn commit(
     mut meta: ObjectMeta,
     data: Vec<u8>,
     condition: WriteCondition,
+    sse: Option<Sse>,
 ) -> Result<ObjectMeta, AwsError> {
     store
         .write(move |tx| {
             let mut b =
                 BucketDoc::get(tx.catalog(), &bucket).ok_or_else(|| no_such_bucket(&bucket))?;
-            let old = storage::tx_meta(tx, &bucket, &key)?;
-            condition.check(old.as_ref(), &key)?;
+            let mut kv = KeyVersions::load(tx, &bucket, &key)?;
+            condition.check(kv.current.as_ref(), &key)?;
             let id = storage::new_data_id();
             storage::write_data(tx, &id, &data)?;
             meta.segments = vec![Segment {
@@ -409,36 +476,24 @@ pub(super) async fn commit(
                 size: data.len() as u64,
             }];
             meta.modified_ms = tx.now_ms();
-            storage::put_meta(tx, &bucket, &key, &meta)?;
-            replaced(tx, &mut b, old)?;
+            meta.sse = Some(sse.unwrap_or_else(|| b.default_sse()));
+            let meta = kv.put(b.versioning, meta);
+            kv.store(tx, &mut b)?;
             Ok(meta)
         })
         .await
 }
 
-/// After an object was written: frees the bytes of the version it replaced, or counts the
-/// new key in its bucket.
-pub(super) fn replaced(
-    tx: &mut tributary_store::Tx<'_>,
-    bucket: &mut BucketDoc,
-    old: Option<ObjectMeta>,
-) -> Result<(), AwsError> {
-    match old {
-        Some(o) => storage::delete_segments(tx, &o.segments),
-        None => {
-            bucket.objects += 1;
-            bucket.put(tx)
-        }
-    }
-}
-
-/// The headers answering a write: ETag, encryption and the checksum.
+/// The headers answering a write: ETag, encryption, the checksum and the new version's id.
 pub(super) fn write_headers(r: &mut Response, meta: &ObjectMeta) {
     set_header(r, "etag", &format!("\"{}\"", meta.etag));
-    set_header(r, "x-amz-server-side-encryption", "AES256");
+    sse_headers(r, meta.sse.as_ref());
     if let Some(c) = &meta.checksum {
         set_header(r, c.algorithm.header(), &c.value);
         set_header(r, "x-amz-checksum-type", c.kind.name());
+    }
+    if let Some(v) = &meta.version_id {
+        set_header(r, "x-amz-version-id", v);
     }
 }
 
@@ -447,6 +502,7 @@ pub(super) async fn put(req: &Request<'_>) -> Result<Response, AwsError> {
     check_key(req.key())?;
     buckets::require(req.app, req.bucket())?;
     let attrs = attrs(req)?;
+    let sse = requested_sse(req)?;
     let condition = WriteCondition::from_request(req)?;
     let got = receive(req)?;
     let checksum = got
@@ -463,6 +519,8 @@ pub(super) async fn put(req: &Request<'_>) -> Result<Response, AwsError> {
         checksum: Some(checksum),
         segments: Vec::new(),
         parts: None,
+        version_id: None,
+        sse: None,
     };
     let meta = commit(
         &req.app.store,
@@ -471,6 +529,7 @@ pub(super) async fn put(req: &Request<'_>) -> Result<Response, AwsError> {
         meta,
         got.data,
         condition,
+        sse,
     )
     .await?;
     let mut r = empty_response(StatusCode::OK);
@@ -655,8 +714,15 @@ fn select(req: &Request<'_>, meta: &ObjectMeta) -> Result<Selection, AwsError> {
 
 /// The headers describing an object on GET and HEAD; `response-*` query parameters override
 /// the stored representation headers. The checksum is only sent for the whole object (a
-/// client would check it against a partial body).
-fn object_headers(r: &mut Response, req: &Request<'_>, meta: &ObjectMeta, whole: bool) {
+/// client would check it against a partial body); the version id only when the bucket is
+/// versioned (enabled or suspended).
+fn object_headers(
+    r: &mut Response,
+    req: &Request<'_>,
+    meta: &ObjectMeta,
+    whole: bool,
+    versioned: bool,
+) {
     let q = |name: &str| req.query.get(&format!("response-{name}")).cloned();
     set_header(
         r,
@@ -666,7 +732,14 @@ fn object_headers(r: &mut Response, req: &Request<'_>, meta: &ObjectMeta, whole:
     set_header(r, "etag", &format!("\"{}\"", meta.etag));
     set_header(r, "last-modified", &http_date(meta.modified_ms));
     set_header(r, "accept-ranges", "bytes");
-    set_header(r, "x-amz-server-side-encryption", "AES256");
+    sse_headers(r, meta.sse.as_ref());
+    if versioned {
+        set_header(
+            r,
+            "x-amz-version-id",
+            versions::shown_id(meta.version_id.as_deref()),
+        );
+    }
     for (name, value) in &meta.headers {
         set_header(r, name, value);
     }
@@ -699,15 +772,56 @@ fn object_headers(r: &mut Response, req: &Request<'_>, meta: &ObjectMeta, whole:
     }
 }
 
+/// The headers S3 adds to an answer about a delete marker.
+fn marker_headers(e: AwsError, d: &DeleteMarker) -> AwsError {
+    let e = extra(e, "x-amz-delete-marker", "true");
+    let e = extra(
+        e,
+        "x-amz-version-id",
+        versions::shown_id(d.version_id.as_deref()),
+    );
+    extra(e, "last-modified", http_date(d.modified_ms))
+}
+
+/// The object version a GET or HEAD reads: the latest (`NoSuchKey` when there is none, with
+/// the delete marker's headers when one is the latest version), or the one named
+/// (`NoSuchVersion`, or `MethodNotAllowed` for a delete marker).
+fn version_to_read(
+    req: &Request<'_>,
+    addressed: &Addressed,
+    versioned: bool,
+) -> Result<ObjectMeta, AwsError> {
+    let (store, bucket, key) = (&req.app.store, req.bucket(), req.key());
+    match addressed {
+        Addressed::Latest => match storage::read_meta(store, bucket, key)? {
+            Some(m) => Ok(m),
+            None => Err(match versioned {
+                true => match versions::latest_marker(store, bucket, key)? {
+                    Some(d) => marker_headers(no_such_key(key), &d),
+                    None => no_such_key(key),
+                },
+                false => no_such_key(key),
+            }),
+        },
+        Addressed::Version(v) => match versions::find(store, bucket, key, v.as_deref())? {
+            Found::Object(m) => Ok(*m),
+            Found::DeleteMarker(d) => Err(marker_headers(
+                method_not_allowed(req.method, "DeleteMarker"),
+                &d,
+            )),
+            Found::Nothing => Err(no_such_version(key, v.as_deref())),
+        },
+    }
+}
+
 /// GetObject and HeadObject.
 pub(super) async fn get(req: &Request<'_>) -> Result<Response, AwsError> {
     let head = req.method == Method::HEAD;
     let (bucket, key) = (req.bucket(), req.key());
-    buckets::require(req.app, bucket)?;
-    check_version_id(req)?;
+    let versioned = buckets::require(req.app, bucket)?.versioning.is_some();
+    let addressed = addressed_version(req)?;
     for _ in 0..READ_ATTEMPTS {
-        let meta =
-            storage::read_meta(&req.app.store, bucket, key)?.ok_or_else(|| no_such_key(key))?;
+        let meta = version_to_read(req, &addressed, versioned)?;
         let names = [
             "If-Match",
             "If-Unmodified-Since",
@@ -750,7 +864,7 @@ pub(super) async fn get(req: &Request<'_>) -> Result<Response, AwsError> {
             }
         };
         let mut r = Response::new(Body::from(body));
-        object_headers(&mut r, req, &meta, !sel.partial);
+        object_headers(&mut r, req, &meta, !sel.partial, versioned);
         set_header(&mut r, "content-length", &(sel.end - sel.start).to_string());
         if sel.partial {
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -768,44 +882,59 @@ pub(super) async fn get(req: &Request<'_>) -> Result<Response, AwsError> {
 
 // ---- deleting ------------------------------------------------------------------------------
 
-/// DeleteObject: 204 whether or not the key existed.
+/// DeleteObject: 204 whether or not the key existed. In a versioned bucket it makes a
+/// delete marker, or with a `versionId` removes that version for good; the answer's headers
+/// say which.
 pub(super) async fn delete(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
-    check_version_id(req)?;
-    delete_keys(
+    let addressed = addressed_version(req)?;
+    let deleted = delete_targets(
         &req.app.store,
         req.bucket().to_owned(),
-        vec![req.key().to_owned()],
+        vec![(req.key().to_owned(), addressed)],
     )
     .await?;
-    Ok(empty_response(StatusCode::NO_CONTENT))
+    let mut r = empty_response(StatusCode::NO_CONTENT);
+    if let Some(Some(d)) = deleted.first() {
+        if let Some(v) = &d.version_id {
+            set_header(&mut r, "x-amz-version-id", v);
+        }
+        if d.delete_marker {
+            set_header(&mut r, "x-amz-delete-marker", "true");
+        }
+    }
+    Ok(r)
 }
 
-/// Deletes keys of a bucket in one transaction.
-async fn delete_keys(store: &Store, bucket: String, keys: Vec<String>) -> Result<(), AwsError> {
+/// Deletes keys (or versions of keys) of a bucket in one transaction; for each target, what
+/// was done (`None`: the version named does not exist).
+async fn delete_targets(
+    store: &Store,
+    bucket: String,
+    targets: Vec<(String, Addressed)>,
+) -> Result<Vec<Option<Deleted>>, AwsError> {
     store
         .write(move |tx| {
             let mut b =
                 BucketDoc::get(tx.catalog(), &bucket).ok_or_else(|| no_such_bucket(&bucket))?;
-            let mut removed = 0;
-            for key in &keys {
-                if let Some(old) = storage::tx_meta(tx, &bucket, key)? {
-                    tx.kv_delete(storage::OBJECTS, &storage::object_key(&bucket, key))?;
-                    storage::delete_segments(tx, &old.segments)?;
-                    removed += 1;
-                }
+            let now = tx.now_ms();
+            let mut out = Vec::with_capacity(targets.len());
+            for (key, addressed) in &targets {
+                let mut kv = KeyVersions::load(tx, &bucket, key)?;
+                let done = match addressed {
+                    Addressed::Latest => Some(kv.delete_latest(b.versioning, now)),
+                    Addressed::Version(v) => kv.delete_version(v.as_deref()),
+                };
+                kv.store(tx, &mut b)?;
+                out.push(done);
             }
-            if removed > 0 {
-                b.objects = b.objects.saturating_sub(removed);
-                b.put(tx)?;
-            }
-            Ok(())
+            Ok(out)
         })
         .await
 }
 
-/// DeleteObjects (`POST /<bucket>?delete`): up to 1000 keys; `Quiet` leaves the deleted ones
-/// out of the answer.
+/// DeleteObjects (`POST /<bucket>?delete`): up to 1000 keys, each optionally with a
+/// `VersionId`; `Quiet` leaves the deleted ones out of the answer.
 pub(super) async fn delete_many(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
     let has_checksum = Algorithm::ALL
@@ -834,16 +963,25 @@ pub(super) async fn delete_many(req: &Request<'_>) -> Result<Response, AwsError>
     if targets.is_empty() || targets.len() > MAX_DELETE_KEYS {
         return Err(xml::malformed());
     }
-    let deletable: Vec<String> = targets
+    // A version id that cannot be one is reported per key; the others are deleted.
+    let deletable: Vec<(String, Addressed)> = targets
         .iter()
-        .filter(|(_, v)| v.as_deref().is_none_or(|v| v == "null"))
-        .map(|(k, _)| k.clone())
+        .filter_map(|(k, v)| match v.as_deref() {
+            None => Some((k.clone(), Addressed::Latest)),
+            Some(v) if versions::well_formed(v) => Some((
+                k.clone(),
+                Addressed::Version(versions::stored_id(v).map(str::to_owned)),
+            )),
+            Some(_) => None,
+        })
         .collect();
-    delete_keys(&req.app.store, req.bucket().to_owned(), deletable).await?;
+    let mut done = delete_targets(&req.app.store, req.bucket().to_owned(), deletable)
+        .await?
+        .into_iter();
     let mut w = xml::Writer::new("DeleteResult");
     for (key, version) in &targets {
         match version.as_deref() {
-            Some(v) if v != "null" => {
+            Some(v) if !versions::well_formed(v) => {
                 w.open("Error")
                     .elem("Key", key)
                     .elem("VersionId", v)
@@ -851,11 +989,20 @@ pub(super) async fn delete_many(req: &Request<'_>) -> Result<Response, AwsError>
                     .elem("Message", "The specified version does not exist.")
                     .close("Error");
             }
-            _ if quiet => {}
             v => {
+                let d = done.next().flatten();
+                if quiet {
+                    continue;
+                }
                 w.open("Deleted").elem("Key", key);
                 if let Some(v) = v {
                     w.elem("VersionId", v);
+                }
+                if let Some(d) = d.filter(|d| d.delete_marker) {
+                    w.elem("DeleteMarker", "true").elem(
+                        "DeleteMarkerVersionId",
+                        d.version_id.as_deref().unwrap_or("null"),
+                    );
                 }
                 w.close("Deleted");
             }
@@ -866,9 +1013,9 @@ pub(super) async fn delete_many(req: &Request<'_>) -> Result<Response, AwsError>
 
 // ---- copying -------------------------------------------------------------------------------
 
-/// The bucket and key of `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded,
-/// optionally `?versionId=`).
-fn copy_source(value: &str) -> Result<(String, String), AwsError> {
+/// The bucket, key and version of `x-amz-copy-source` (`bucket/key` or `/bucket/key`,
+/// URL-encoded, optionally `?versionId=`).
+fn copy_source(value: &str) -> Result<(String, String, Addressed), AwsError> {
     let bad = || {
         invalid_argument(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
@@ -883,17 +1030,44 @@ fn copy_source(value: &str) -> Result<(String, String), AwsError> {
         ),
         None => (value, None),
     };
-    if let Some(v) = version.filter(|v| v != "null") {
-        return Err(invalid_argument(
-            "Invalid version id specified",
-            "x-amz-copy-source",
-            &v,
-        ));
-    }
+    let addressed = match version {
+        None => Addressed::Latest,
+        Some(v) if versions::well_formed(&v) => {
+            Addressed::Version(versions::stored_id(&v).map(str::to_owned))
+        }
+        Some(v) => {
+            return Err(invalid_argument(
+                "Invalid version id specified",
+                "x-amz-copy-source",
+                &v,
+            ))
+        }
+    };
     let path = tributary_service::percent_decode(path.strip_prefix('/').unwrap_or(path));
     match path.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => {
+            Ok((b.to_owned(), k.to_owned(), addressed))
+        }
         _ => Err(bad()),
+    }
+}
+
+/// The copy source's metadata: the latest version or the one named.
+fn copy_source_meta(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+    addressed: &Addressed,
+) -> Result<ObjectMeta, AwsError> {
+    match addressed {
+        Addressed::Latest => storage::read_meta(store, bucket, key)?.ok_or_else(|| no_such_key(key)),
+        Addressed::Version(v) => match versions::find(store, bucket, key, v.as_deref())? {
+            Found::Object(m) => Ok(*m),
+            Found::DeleteMarker(_) => Err(invalid_request(
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            )),
+            Found::Nothing => Err(no_such_version(key, v.as_deref())),
+        },
     }
 }
 
@@ -902,9 +1076,11 @@ fn copy_source(value: &str) -> Result<(String, String), AwsError> {
 pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
     let (dst_bucket, dst_key) = (req.bucket().to_owned(), req.key().to_owned());
     check_key(&dst_key)?;
-    let (src_bucket, src_key) = copy_source(&req.header("x-amz-copy-source").unwrap_or_default())?;
+    let (src_bucket, src_key, src_version) =
+        copy_source(&req.header("x-amz-copy-source").unwrap_or_default())?;
     buckets::require(req.app, &dst_bucket)?;
-    buckets::require(req.app, &src_bucket)?;
+    let src_versioned = buckets::require(req.app, &src_bucket)?.versioning.is_some();
+    let sse = requested_sse(req)?;
     let directive = req
         .header("x-amz-metadata-directive")
         .unwrap_or_else(|| "COPY".to_owned());
@@ -921,8 +1097,7 @@ pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
     };
     let mut source = None;
     for _ in 0..READ_ATTEMPTS {
-        let meta = storage::read_meta(&req.app.store, &src_bucket, &src_key)?
-            .ok_or_else(|| no_such_key(&src_key))?;
+        let meta = copy_source_meta(&req.app.store, &src_bucket, &src_key, &src_version)?;
         if let Some(bytes) = storage::read_data(&req.app.store, &meta.segments, 0, meta.size)? {
             source = Some((meta, bytes));
             break;
@@ -949,7 +1124,7 @@ pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
         || req.headers.contains_key("x-amz-storage-class")
         || req.headers.contains_key("x-amz-website-redirect-location")
         || req.headers.contains_key("x-amz-server-side-encryption");
-    if same && !changes_something {
+    if same && src_version == Addressed::Latest && !changes_something {
         return Err(invalid_request("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."));
     }
     let attrs = if directive == "REPLACE" {
@@ -976,6 +1151,8 @@ pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
         checksum: Some(Checksum::full(algorithm, &data)),
         segments: Vec::new(),
         parts: None,
+        version_id: None,
+        sse: None,
     };
     let meta = commit(
         &req.app.store,
@@ -984,6 +1161,7 @@ pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
         meta,
         data,
         WriteCondition::default(),
+        sse,
     )
     .await?;
     let mut w = xml::Writer::new("CopyObjectResult");
@@ -994,7 +1172,17 @@ pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
             .elem(c.algorithm.member(), &c.value);
     }
     let mut r = xml_response(w.finish("CopyObjectResult"));
-    set_header(&mut r, "x-amz-server-side-encryption", "AES256");
+    sse_headers(&mut r, meta.sse.as_ref());
+    if let Some(v) = &meta.version_id {
+        set_header(&mut r, "x-amz-version-id", v);
+    }
+    if src_versioned {
+        set_header(
+            &mut r,
+            "x-amz-copy-source-version-id",
+            versions::shown_id(src.version_id.as_deref()),
+        );
+    }
     Ok(r)
 }
 
@@ -1063,11 +1251,16 @@ mod tests {
     fn parses_copy_sources() {
         assert_eq!(
             copy_source("src/a%20b/c.txt").unwrap(),
-            ("src".to_owned(), "a b/c.txt".to_owned())
+            ("src".to_owned(), "a b/c.txt".to_owned(), Addressed::Latest)
         );
         assert_eq!(
             copy_source("/src/k?versionId=null").unwrap(),
-            ("src".to_owned(), "k".to_owned())
+            ("src".to_owned(), "k".to_owned(), Addressed::Version(None))
+        );
+        let id = versions::new_version_id();
+        assert_eq!(
+            copy_source(&format!("src/k?versionId={id}")).unwrap().2,
+            Addressed::Version(Some(id))
         );
         assert_eq!(copy_source("src").unwrap_err().code, "InvalidArgument");
         assert_eq!(

@@ -12,6 +12,16 @@
 //!   transaction that writes the new metadata.
 //! - Multipart uploads live in space [`UPLOADS`] under `<bucket>\0<upload id>`, with their parts
 //!   inside the document, so every part change is one read-modify-write in the writer.
+//! - Versions: [`OBJECTS`] holds only the latest version of a key, and only when it is an
+//!   object (never a delete marker), so listings and plain reads are unchanged by versioning.
+//!   Every older version and every delete marker of a key lives in one [`History`] document in
+//!   space [`VERSIONS`] under the same `<bucket>\0<key>`, newest first. Invariant: when a key
+//!   has no entry in [`OBJECTS`] but a history, the history's first entry is a delete marker
+//!   (the latest version); removing the latest version promotes the next object back into
+//!   [`OBJECTS`]. A version's bytes are freed when the version itself goes.
+//! - A bucket's configuration (policy, tags, default encryption, public access block,
+//!   ownership controls, versioning state) lives in its [`BucketDoc`], so it persists with
+//!   the bucket and goes with it.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -26,6 +36,7 @@ pub const BUCKET_KIND: &str = "s3-bucket";
 pub const OBJECTS: &str = "s3";
 pub const DATA: &str = "s3-data";
 pub const UPLOADS: &str = "s3-uploads";
+pub const VERSIONS: &str = "s3-versions";
 /// Bytes per stored chunk: big enough to keep the key count low, small enough that a ranged
 /// read loads little more than it returns.
 pub const CHUNK: usize = 1024 * 1024;
@@ -36,9 +47,98 @@ pub struct BucketDoc {
     pub name: String,
     pub region: String,
     pub created_ms: i64,
-    /// How many objects the bucket holds.
+    /// How many keys have a current (latest, not deleted) object: entries in [`OBJECTS`].
     #[serde(default)]
     pub objects: u64,
+    /// How many older versions and delete markers the bucket keeps: entries of the
+    /// [`History`] documents in [`VERSIONS`]. The bucket is empty when both counts are 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub versions: u64,
+    /// `None` for a bucket whose versioning was never configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+    /// `Disabled` once a PutBucketVersioning named `MfaDelete` (it is never `Enabled` here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_delete: Option<String>,
+    /// The bucket policy, as the client sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Tags in the order they were given; `None` when the bucket has no tag set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<(String, String)>>,
+    /// The default encryption; `None` is S3's own default, SSE-S3 (`AES256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<BucketEncryption>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// The `ObjectOwnership` of the bucket's ownership controls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The versioning state of a bucket that was ever configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
+}
+
+impl Versioning {
+    pub fn name(self) -> &'static str {
+        match self {
+            Versioning::Enabled => "Enabled",
+            Versioning::Suspended => "Suspended",
+        }
+    }
+}
+
+/// How an object is encrypted at rest (as reported; Tributary stores bytes as they are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sse {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// S3 Bucket Keys; only meaningful with KMS.
+    #[serde(default)]
+    pub bucket_key: bool,
+}
+
+impl Sse {
+    /// SSE-S3, every bucket's default since January 2023.
+    pub fn s3() -> Sse {
+        Sse {
+            algorithm: "AES256".to_owned(),
+            kms_key_id: None,
+            bucket_key: false,
+        }
+    }
+
+    pub fn is_kms(&self) -> bool {
+        self.algorithm.starts_with("aws:kms")
+    }
+}
+
+/// A bucket's default encryption rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketEncryption {
+    pub default: Sse,
+    /// `BlockedEncryptionTypes` as given (`NONE`, `SSE-C`); empty when not given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<String>,
+}
+
+/// The four Block Public Access settings of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
 }
 
 impl BucketDoc {
@@ -51,6 +151,37 @@ impl BucketDoc {
     pub fn put(&self, tx: &mut Tx<'_>) -> Result<(), AwsError> {
         let doc = serde_json::to_value(self).map_err(|e| AwsError::internal(e.to_string()))?;
         tx.put_doc(BUCKET_KIND, &self.name, doc)
+    }
+
+    /// A new bucket with S3's defaults for new buckets since April 2023: all Block Public
+    /// Access settings on and ACLs disabled (`BucketOwnerEnforced`).
+    pub fn new(name: String, region: String, created_ms: i64, ownership: String) -> BucketDoc {
+        BucketDoc {
+            name,
+            region,
+            created_ms,
+            objects: 0,
+            versions: 0,
+            versioning: None,
+            mfa_delete: None,
+            policy: None,
+            tags: None,
+            encryption: None,
+            public_access_block: Some(PublicAccessBlock {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy: true,
+                restrict_public_buckets: true,
+            }),
+            ownership: Some(ownership),
+        }
+    }
+
+    /// The encryption a new object gets when its request names none.
+    pub fn default_sse(&self) -> Sse {
+        self.encryption
+            .as_ref()
+            .map_or_else(Sse::s3, |e| e.default.clone())
     }
 
     pub fn all(catalog: &Catalog) -> Vec<BucketDoc> {
@@ -89,6 +220,44 @@ pub struct ObjectMeta {
     /// The part sizes of a multipart object (`None` for a plain upload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<Vec<u64>>,
+    /// `None` is the `null` version: objects written while versioning was never enabled, or
+    /// while it is suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// `None` for objects stored before encryption was recorded: SSE-S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<Sse>,
+}
+
+/// A delete marker: the latest version of a deleted key in a versioned bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteMarker {
+    /// `None` is the `null` version (a marker made while versioning is suspended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub modified_ms: i64,
+}
+
+/// One version of a key that is not its current object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Version {
+    Object(Box<ObjectMeta>),
+    DeleteMarker(DeleteMarker),
+}
+
+impl Version {
+    pub fn version_id(&self) -> Option<&str> {
+        match self {
+            Version::Object(m) => m.version_id.as_deref(),
+            Version::DeleteMarker(d) => d.version_id.as_deref(),
+        }
+    }
+}
+
+/// The older versions and delete markers of one key, newest first (see the module notes).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct History {
+    pub versions: Vec<Version>,
 }
 
 /// A multipart upload in progress.
@@ -106,6 +275,9 @@ pub struct UploadDoc {
     pub checksum_algorithm: Option<Algorithm>,
     #[serde(default)]
     pub checksum_type: Option<ChecksumType>,
+    /// The encryption the object gets, fixed when the upload starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<Sse>,
     /// By part number.
     #[serde(default)]
     pub parts: BTreeMap<u32, PartInfo>,
@@ -188,6 +360,41 @@ pub fn strip_bucket(bucket: &str, k: &[u8]) -> String {
 
 /// Decodes one listed entry: its key (without the bucket) and metadata.
 pub fn listed(bucket: &str, k: &[u8], v: &[u8]) -> Result<(String, ObjectMeta), AwsError> {
+    Ok((strip_bucket(bucket, k), decode(v)?))
+}
+
+pub fn read_history(store: &Store, bucket: &str, key: &str) -> Result<History, AwsError> {
+    match store.kv_get(VERSIONS, &object_key(bucket, key))? {
+        Some(v) => decode(&v),
+        None => Ok(History::default()),
+    }
+}
+
+pub fn tx_history(tx: &mut Tx<'_>, bucket: &str, key: &str) -> Result<History, AwsError> {
+    match tx.kv_get(VERSIONS, &object_key(bucket, key))? {
+        Some(v) => decode(&v),
+        None => Ok(History::default()),
+    }
+}
+
+/// Writes a key's history, or removes it when it is empty.
+pub fn put_history(
+    tx: &mut Tx<'_>,
+    bucket: &str,
+    key: &str,
+    history: &History,
+) -> Result<(), AwsError> {
+    let k = object_key(bucket, key);
+    if history.versions.is_empty() {
+        tx.kv_delete(VERSIONS, &k)?;
+        Ok(())
+    } else {
+        tx.kv_put(VERSIONS, &k, &encode(history)?)
+    }
+}
+
+/// Decodes one listed history: its key (without the bucket) and versions.
+pub fn listed_history(bucket: &str, k: &[u8], v: &[u8]) -> Result<(String, History), AwsError> {
     Ok((strip_bucket(bucket, k), decode(v)?))
 }
 
