@@ -76,6 +76,14 @@ def cfn(server):
     return client("cloudformation", server.endpoint)
 
 
+def next_second() -> None:
+    """Waits for the wall clock's next second. The AWS CLI names a deploy's change set by the
+    second, and an empty one stays (as on AWS), so two deploys within one second would collide."""
+    second = int(time.time())
+    while int(time.time()) == second:
+        time.sleep(0.02)
+
+
 def resources(cfn, stack: str) -> dict[str, dict]:
     out = cfn.describe_stack_resources(StackName=stack)["StackResources"]
     return {r["LogicalResourceId"]: r for r in out}
@@ -160,6 +168,7 @@ def test_the_guides_template_deploys_with_package_and_deploy(server, aws, tmp_pa
     p = aws.run("cloudformation", "deploy", "--template-file", "packaged.yaml", "--stack-name", stack,
                 "--capabilities", "CAPABILITY_IAM")
     assert p.returncode == 255 and "No changes to deploy" in p.stderr, p.stdout + p.stderr
+    next_second()
     p = aws.run("cloudformation", "deploy", "--template-file", "packaged.yaml", "--stack-name", stack,
                 "--capabilities", "CAPABILITY_IAM", "--no-fail-on-empty-changeset")
     assert p.returncode == 0, p.stdout + p.stderr
@@ -168,6 +177,7 @@ def test_the_guides_template_deploys_with_package_and_deploy(server, aws, tmp_pa
     (tmp_path / "template.yaml").write_text(guide_template("src/", str(records), batch_size=10))
     aws("cloudformation", "package", "--template-file", "template.yaml", "--s3-bucket", bucket,
         "--output-template-file", "packaged.yaml", "--output", "text")
+    next_second()
     aws("cloudformation", "deploy", "--template-file", "packaged.yaml", "--stack-name", stack,
         "--capabilities", "CAPABILITY_IAM", "--output", "text")
     assert stack_of(cfn, stack)["StackStatus"] == "UPDATE_COMPLETE"

@@ -197,6 +197,19 @@ fn prepare_template(path: &Path) -> Result<(String, Vec<PathBuf>)> {
             let key = match r.get("Type").and_then(Value::as_str) {
                 Some("AWS::Serverless::Function") => "CodeUri",
                 Some("AWS::Serverless::LayerVersion") => "ContentUri",
+                Some("AWS::Lambda::Function") => {
+                    // `Code: ./dir`, as `aws cloudformation package` takes it.
+                    let code = r.pointer_mut("/Properties/Code");
+                    if let Some(code) = code {
+                        if let Some(abs) = code.as_str().and_then(|uri| local(&base, uri)) {
+                            folders.push(abs.clone());
+                            *code = serde_json::json!({
+                                tributary_cfn::sam::LOCAL_PATH_KEY: abs.display().to_string()
+                            });
+                        }
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             let props = r.as_object_mut().map(|o| {
@@ -291,6 +304,8 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
     }
     let mut watched: Vec<PathBuf> = folders;
     watched.push(args.template.clone());
+    // What is there now, taken before saying so: an edit right after the line is a change.
+    let mut seen = snapshot(&watched);
     println!(
         "Watching {} for changes (Ctrl-C to stop)",
         watched
@@ -299,7 +314,6 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let mut seen = snapshot(&watched);
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),

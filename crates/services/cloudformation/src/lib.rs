@@ -525,6 +525,8 @@ impl Inner {
         } else {
             written.clone()
         };
+        let mut expanded = expanded;
+        fingerprint_local_code(&mut expanded).map_err(validation)?;
         validate(&expanded).map_err(|e| validation(e.to_string()))?;
         check_capabilities(&written, &expanded, capabilities, auto_expand)?;
         let imports = self.imports_for(stack_id);
@@ -585,6 +587,26 @@ impl Inner {
             last_operation: None,
         }
     }
+}
+
+/// Local code of plain `AWS::Lambda::Function`s (`Code: {"Tributary::LocalPath": ...}`, as
+/// `tributary deploy` writes for `Code: ./dir`) gets the fingerprint the SAM transform gives
+/// its functions' code, so a changed file is a change of the template.
+fn fingerprint_local_code(template: &mut Template) -> Result<(), String> {
+    for r in template.resources.values_mut() {
+        let Some(code) = r.properties.get_mut("Code").and_then(|c| c.as_object_mut()) else {
+            continue;
+        };
+        if code.contains_key("Tributary::CodeSha256") {
+            continue;
+        }
+        let Some(path) = code.get(sam::LOCAL_PATH_KEY).and_then(|p| p.as_str()) else {
+            continue;
+        };
+        let fingerprint = code::fingerprint(path)?;
+        code.insert("Tributary::CodeSha256".into(), fingerprint.into());
+    }
+    Ok(())
 }
 
 /// The bucket and key of a template URL: S3's path-style and virtual-hosted forms, and this

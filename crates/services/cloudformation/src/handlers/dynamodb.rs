@@ -172,8 +172,7 @@ impl Handler for Table {
         if let Some(s) = sse(props)? {
             req.insert("SSESpecification".into(), s);
         }
-        let mut all_tags = cx.stack_tags.to_vec();
-        all_tags.extend(tags(props, "Tags"));
+        let all_tags = cx.resource_tags(props);
         if !all_tags.is_empty() {
             req.insert("Tags".into(), tag_list(&all_tags));
         }

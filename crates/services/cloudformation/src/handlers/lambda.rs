@@ -158,14 +158,58 @@ fn tag_map(tags: &[(String, String)]) -> Value {
     )
 }
 
+/// Waits until the function is `Active` and its last update is done, as CloudFormation's
+/// handler does before it calls the resource created (a new version or an alias of a
+/// `Pending` function would be refused).
+async fn stabilize(cx: &Cx<'_>, name: &str) -> HandlerResult<Value> {
+    stabilize_version(cx, name, None).await
+}
+
+/// [`stabilize`] for one version of the function.
+async fn stabilize_version(
+    cx: &Cx<'_>,
+    name: &str,
+    qualifier: Option<&str>,
+) -> HandlerResult<Value> {
+    const POLL: std::time::Duration = std::time::Duration::from_millis(10);
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+    let started = std::time::Instant::now();
+    loop {
+        let mut path = format!("{}/configuration", function_path(name));
+        if let Some(q) = qualifier {
+            path.push_str(&format!("?Qualifier={}", segment(q)));
+        }
+        let f = rest(cx, Method::GET, &path, None).await?;
+        let state = f.get("State").and_then(Value::as_str).unwrap_or("Active");
+        let update = f
+            .get("LastUpdateStatus")
+            .and_then(Value::as_str)
+            .unwrap_or("Successful");
+        if state == "Failed" || update == "Failed" {
+            let reason = f
+                .get("StateReason")
+                .or_else(|| f.get("LastUpdateStatusReason"))
+                .and_then(Value::as_str)
+                .unwrap_or("the function failed to become active");
+            return Err(Failure(format!(
+                "Resource handler returned message: \"{reason}\" (HandlerErrorCode: NotStabilized)"
+            )));
+        }
+        if state == "Active" && update == "Successful" {
+            return Ok(f);
+        }
+        if started.elapsed() > PATIENCE {
+            return Err(Failure(format!(
+                "Resource handler returned message: \"The function {name} did not become active in {} s (State: {state}, LastUpdateStatus: {update})\" (HandlerErrorCode: NotStabilized)",
+                PATIENCE.as_secs()
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 async fn function_attrs(cx: &Cx<'_>, name: &str) -> HandlerResult<Created> {
-    let f = rest(
-        cx,
-        Method::GET,
-        &format!("{}/configuration", function_path(name)),
-        None,
-    )
-    .await?;
+    let f = stabilize(cx, name).await?;
     let arn = f
         .get("FunctionArn")
         .and_then(Value::as_str)
@@ -216,8 +260,7 @@ impl Handler for Function {
                 req.insert(key.into(), v.clone());
             }
         }
-        let mut all_tags = cx.aws_tags(logical_id);
-        all_tags.extend(tags(props, "Tags"));
+        let all_tags = cx.aws_tags(logical_id, props);
         req.insert("Tags".into(), tag_map(&all_tags));
         rest(cx, Method::POST, FUNCTIONS, Some(Value::Object(req))).await?;
         if let Some(n) = int(props, "ReservedConcurrentExecutions")? {
@@ -259,6 +302,7 @@ impl Handler for Function {
                 Some(Value::Object(req)),
             )
             .await?;
+            stabilize(cx, name).await?;
         }
         if old.get("Code") != props.get("Code")
             || old.get("Architectures") != props.get("Architectures")
@@ -365,6 +409,7 @@ impl Handler for Version {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let number = v.get("Version").and_then(Value::as_str).unwrap_or_default();
+        stabilize_version(cx, &function, Some(number)).await?;
         Ok(Created::new(arn)
             .with_ref(arn)
             .attr("Version", number)

@@ -40,8 +40,7 @@ impl Handler for LogGroup {
         let name =
             string(props, "LogGroupName").unwrap_or_else(|| cx.physical_name(logical_id, 512));
         let mut req = json!({"logGroupName": name});
-        let mut all_tags = cx.stack_tags.to_vec();
-        all_tags.extend(tags(props, "Tags"));
+        let all_tags = cx.resource_tags(props);
         if !all_tags.is_empty() {
             req["tags"] = Value::Object(
                 all_tags

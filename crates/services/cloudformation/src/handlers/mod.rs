@@ -36,9 +36,11 @@ impl Cx<'_> {
         generated_name(self.stack_name, logical_id, max)
     }
 
-    /// The tags CloudFormation adds to every resource it creates that takes tags.
-    pub fn aws_tags(&self, logical_id: &str) -> Vec<(String, String)> {
-        let mut tags = vec![
+    /// The tags CloudFormation adds to every resource it creates that takes tags, with the
+    /// stack's tags and then the resource's own `Tags` (which win over a stack tag of the same
+    /// key).
+    pub fn aws_tags(&self, logical_id: &str, props: &Value) -> Vec<(String, String)> {
+        let mut all = vec![
             (
                 "aws:cloudformation:stack-name".to_owned(),
                 self.stack_name.to_owned(),
@@ -52,8 +54,25 @@ impl Cx<'_> {
                 logical_id.to_owned(),
             ),
         ];
-        tags.extend(self.stack_tags.iter().cloned());
-        tags
+        merge_tags(&mut all, self.resource_tags(props));
+        all
+    }
+
+    /// The stack's tags, then the resource's own `Tags`, one value per key.
+    pub fn resource_tags(&self, props: &Value) -> Vec<(String, String)> {
+        let mut all = self.stack_tags.to_vec();
+        merge_tags(&mut all, tags(props, "Tags"));
+        all
+    }
+}
+
+/// Adds `more` to `tags`, a key already there taking the new value.
+fn merge_tags(tags: &mut Vec<(String, String)>, more: Vec<(String, String)>) {
+    for (k, v) in more {
+        match tags.iter_mut().find(|(key, _)| *key == k) {
+            Some(slot) => slot.1 = v,
+            None => tags.push((k, v)),
+        }
     }
 }
 

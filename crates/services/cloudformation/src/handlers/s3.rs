@@ -219,14 +219,11 @@ impl Handler for Bucket {
             .unwrap_or_else(|| cx.physical_name(logical_id, 63).to_ascii_lowercase());
         let path = format!("/{}", segment(&name));
         s3(cx, Method::PUT, &path, None).await?;
-        let mut all_tags: Vec<Value> = cx
-            .stack_tags
+        let all_tags: Vec<Value> = cx
+            .resource_tags(props)
             .iter()
             .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
             .collect();
-        if let Some(Value::Array(t)) = props.get("Tags") {
-            all_tags.extend(t.iter().cloned());
-        }
         for property in CONFIGURATIONS {
             let value = if *property == "Tags" {
                 (!all_tags.is_empty()).then(|| Value::Array(all_tags.clone()))

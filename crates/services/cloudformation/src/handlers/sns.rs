@@ -129,8 +129,7 @@ impl Handler for Topic {
         }
         let mut params = vec![p("Name", &name)];
         params.extend(entries(&attrs, "Attributes"));
-        let mut all_tags = cx.stack_tags.to_vec();
-        all_tags.extend(tags(props, "Tags"));
+        let all_tags = cx.resource_tags(props);
         for (i, (k, v)) in all_tags.iter().enumerate() {
             params.push(p(&format!("Tags.member.{}.Key", i + 1), k.clone()));
             params.push(p(&format!("Tags.member.{}.Value", i + 1), v.clone()));

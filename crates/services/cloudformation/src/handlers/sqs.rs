@@ -77,8 +77,7 @@ impl Handler for Queue {
         if fifo {
             attrs.insert("FifoQueue".into(), "true".into());
         }
-        let mut all_tags = cx.stack_tags.to_vec();
-        all_tags.extend(tags(props, "Tags"));
+        let all_tags = cx.resource_tags(props);
         let mut req = json!({"QueueName": name, "Attributes": attrs});
         if !all_tags.is_empty() {
             req["tags"] = Value::Object(
