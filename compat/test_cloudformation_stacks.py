@@ -540,3 +540,42 @@ def test_inline_code_function_with_version_alias_and_permission(server, cfn, cli
     cfn.delete_stack(StackName=stack)
     with pytest.raises(ClientError):
         clients.lam.get_function(FunctionName=name)
+
+
+def test_a_service_role_is_what_the_stack_acts_as(server, cfn):
+    """With RoleARN, CloudFormation calls the services as that role (under --iam enforce here):
+    what its policy allows is created, what it does not fails with AccessDenied."""
+    iam = client("iam", server.endpoint)
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = unique("cfn-role")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="queues", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}))
+    queue = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    ok = unique("as-role")
+    cfn.create_stack(StackName=ok, TemplateBody=queue, RoleARN=arn)
+    s = stack_of(cfn, ok)
+    assert s["StackStatus"] == "CREATE_COMPLETE" and s["RoleARN"] == arn
+    table = json.dumps({"Resources": {"T": {"Type": "AWS::DynamoDB::Table", "Properties": {
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}}}})
+    denied = unique("as-role")
+    cfn.create_stack(StackName=denied, TemplateBody=table, RoleARN=arn)
+    assert stack_of(cfn, denied)["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = next(e["ResourceStatusReason"] for e in cfn.describe_stack_events(StackName=denied)["StackEvents"]
+                  if e["ResourceStatus"] == "CREATE_FAILED")
+    assert "is not authorized to perform: dynamodb:CreateTable" in reason, reason
+    assert f"assumed-role/{role}/" in reason
+    # A role CloudFormation may not assume is refused up front.
+    other = unique("not-cfn")
+    lambda_trust = json.dumps({**trust, "Statement": [{**trust["Statement"][0],
+                                                         "Principal": {"Service": "lambda.amazonaws.com"}}]})
+    other_arn = iam.create_role(RoleName=other, AssumeRolePolicyDocument=lambda_trust)["Role"]["Arn"]
+    with pytest.raises(ClientError) as e:
+        cfn.create_stack(StackName=unique("as-role"), TemplateBody=queue, RoleARN=other_arn)
+    assert e.value.response["Error"] == {"Type": "Sender", "Code": "ValidationError",
+                                         "Message": f"Role {other_arn} is invalid or cannot be assumed"}
+    cfn.delete_stack(StackName=ok)
+    cfn.delete_stack(StackName=denied)

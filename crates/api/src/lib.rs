@@ -165,6 +165,7 @@ impl App {
             cfg.account_id.clone(),
             store.clone(),
             clock.clone(),
+            sts.clone(),
         ));
         let app = Arc::new_cyclic(|weak: &std::sync::Weak<App>| {
             let sampled = weak.clone();

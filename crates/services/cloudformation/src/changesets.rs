@@ -484,6 +484,7 @@ pub async fn execute(
         Some(v) => v == "true",
         None => cs.disable_rollback.unwrap_or(false),
     };
+    let calls = inner.as_role(calls, stack.role_arn.as_deref()).await?;
     cs.execution_status = "EXECUTE_IN_PROGRESS".into();
     inner.save_change_set(&cs).await?;
     // Executing one change set removes the stack's others.

@@ -27,8 +27,9 @@ use std::sync::{Arc, Mutex};
 
 use tributary_cfn::{sam, validate, Params, Pseudo, Template};
 use tributary_model::{AwsError, Clock};
+use tributary_service::iam::RoleSessions;
 use tributary_service::query::{self, Params as QueryParams, Xml};
-use tributary_service::{Request, Response, Service};
+use tributary_service::{Caller, Request, Response, Service};
 use tributary_store::Store;
 
 use calls::Calls;
@@ -62,6 +63,8 @@ pub struct Inner {
     store: Store,
     clock: Arc<dyn Clock>,
     dispatch: Arc<Dispatch>,
+    /// Sessions of a stack's service role (`RoleARN`), which its operations run as.
+    roles: Arc<dyn RoleSessions>,
     state: Mutex<State>,
     /// One operation at a time per stack.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -86,6 +89,7 @@ impl CloudFormation {
         account_id: impl Into<String>,
         store: Store,
         clock: Arc<dyn Clock>,
+        roles: Arc<dyn RoleSessions>,
     ) -> CloudFormation {
         let mut state = State::default();
         let catalog = store.catalog();
@@ -110,6 +114,7 @@ impl CloudFormation {
             store,
             clock,
             dispatch: Arc::new(Dispatch::default()),
+            roles,
             state: Mutex::new(state),
             locks: Mutex::new(HashMap::new()),
         });
@@ -289,6 +294,44 @@ impl Inner {
             }
         }
         out
+    }
+}
+
+impl Inner {
+    /// The client an operation runs with: as the stack's service role when it has one (whose
+    /// trust policy must let CloudFormation assume it), else as the caller.
+    async fn as_role(&self, calls: Calls, role_arn: Option<&str>) -> Result<Calls, AwsError> {
+        let Some(role) = role_arn else {
+            return Ok(calls);
+        };
+        let invalid = || validation(format!("Role {role} is invalid or cannot be assumed"));
+        let name = role.split(":role/").nth(1).ok_or_else(invalid)?;
+        let name = name.rsplit('/').next().unwrap_or(name);
+        let account = role
+            .split(':')
+            .nth(4)
+            .unwrap_or(&self.account_id)
+            .to_owned();
+        let session = format!(
+            "AWSCloudFormation-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let creds = self
+            .roles
+            .assume_for_service("cloudformation.amazonaws.com", role, &session, 3600)
+            .await
+            .map_err(|_| invalid())?;
+        Ok(Calls {
+            dispatch: calls.dispatch,
+            caller: Some(Caller {
+                access_key: creds.access_key_id,
+                arn: Some(format!(
+                    "arn:aws:sts::{account}:assumed-role/{name}/{session}"
+                )),
+                account_id: account,
+                session_token: Some(creds.session_token),
+            }),
+        })
     }
 }
 
@@ -693,6 +736,7 @@ impl CloudFormation {
         stack.notification_arns = p.list("NotificationARNs.member");
         stack.disable_rollback = on_failure == OnFailure::DoNothing;
         stack.role_arn = p.get("RoleARN").map(str::to_owned);
+        let calls = inner.as_role(calls, stack.role_arn.as_deref()).await?;
         stack.timeout_minutes = p.get("TimeoutInMinutes").and_then(|t| t.parse().ok());
         stack.termination_protection = p.get("EnableTerminationProtection") == Some("true");
         stack.processed = Some(prep.expanded.to_json());
@@ -809,6 +853,11 @@ impl CloudFormation {
                 stack.id
             )));
         }
+        let role = p
+            .get("RoleARN")
+            .map(str::to_owned)
+            .or_else(|| stack.role_arn.clone());
+        let calls = inner.as_role(calls, role.as_deref()).await?;
         let importers = inner.importers_of(&stack);
         if let Some((export, importer)) = importers.first() {
             return Err(validation(format!(
