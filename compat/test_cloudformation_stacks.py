@@ -165,6 +165,7 @@ def test_the_guides_template_deploys_with_package_and_deploy(server, aws, tmp_pa
 
     # Deploying the same template again changes nothing: the CLI reads the empty change set's
     # reason and stops (exit 255, or 0 with --no-fail-on-empty-changeset), as against AWS.
+    next_second()
     p = aws.run("cloudformation", "deploy", "--template-file", "packaged.yaml", "--stack-name", stack,
                 "--capabilities", "CAPABILITY_IAM")
     assert p.returncode == 255 and "No changes to deploy" in p.stderr, p.stdout + p.stderr
@@ -579,3 +580,85 @@ def test_a_service_role_is_what_the_stack_acts_as(server, cfn):
                                          "Message": f"Role {other_arn} is invalid or cannot be assumed"}
     cfn.delete_stack(StackName=ok)
     cfn.delete_stack(StackName=denied)
+
+
+CUSTOM_HANDLER = """\
+import json
+import os
+
+import cfnresponse
+
+
+def handler(event, context):
+    with open(os.environ["LOG"], "a") as f:
+        f.write(json.dumps(event) + "\\n")
+    props = event["ResourceProperties"]
+    if props.get("Fail") == "true" and event["RequestType"] != "Delete":
+        cfnresponse.send(event, context, cfnresponse.FAILED, {}, reason="asked to fail")
+        return
+    name = props["Name"]
+    cfnresponse.send(event, context, cfnresponse.SUCCESS, {"Greeting": "hello " + name},
+                     physicalResourceId="greeting-" + name)
+"""
+
+
+def test_custom_resources_backed_by_a_function(server, cfn, tmp_path):
+    log = tmp_path / "requests.jsonl"
+
+    def template(name: str, fail: bool = False) -> str:
+        return json.dumps({
+            "Resources": {
+                "Role": {"Type": "AWS::IAM::Role", "Properties": {
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole"}]}}},
+                "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                    "Runtime": "python3.11", "Handler": "index.handler",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Environment": {"Variables": {"LOG": str(log)}},
+                    "Code": {"ZipFile": CUSTOM_HANDLER}}},
+                "Greeting": {"Type": "Custom::Greeting", "Properties": {
+                    "ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]}, "Name": name, "Count": 3,
+                    "Fail": fail}},
+            },
+            "Outputs": {"Greeting": {"Value": {"Fn::GetAtt": ["Greeting", "Greeting"]}},
+                        "Id": {"Value": {"Ref": "Greeting"}}},
+        })
+
+    def requests():
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    stack = unique("custom")
+    cfn.create_stack(StackName=stack, TemplateBody=template("world"), Capabilities=["CAPABILITY_IAM"])
+    s = stack_of(cfn, stack)
+    assert s["StackStatus"] == "CREATE_COMPLETE", events(cfn, stack)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in s["Outputs"]}
+    assert outputs == {"Greeting": "hello world", "Id": "greeting-world"}
+    create = requests()[0]
+    assert create["RequestType"] == "Create"
+    assert create["ResourceType"] == "Custom::Greeting"
+    assert create["LogicalResourceId"] == "Greeting" and create["StackId"] == s["StackId"]
+    # Every property arrives as a string, ServiceToken included.
+    assert create["ResourceProperties"]["Count"] == "3"
+    assert create["ResourceProperties"]["Fail"] == "false"
+    assert create["ResourceProperties"]["ServiceToken"].endswith(":function:" + resources(cfn, stack)["Fn"]["PhysicalResourceId"])
+
+    # A new physical id on update is a replacement: the old one gets its Delete in the cleanup.
+    cfn.update_stack(StackName=stack, TemplateBody=template("there"), Capabilities=["CAPABILITY_IAM"])
+    assert stack_of(cfn, stack)["StackStatus"] == "UPDATE_COMPLETE", events(cfn, stack)
+    kinds = [(r["RequestType"], r.get("PhysicalResourceId")) for r in requests()]
+    assert kinds == [("Create", None), ("Update", "greeting-world"), ("Delete", "greeting-world")]
+    assert requests()[1]["OldResourceProperties"]["Name"] == "world"
+
+    # A FAILED response fails the resource with its reason, and the update rolls back.
+    cfn.update_stack(StackName=stack, TemplateBody=template("again", fail=True), Capabilities=["CAPABILITY_IAM"])
+    assert stack_of(cfn, stack)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    reason = next(e["ResourceStatusReason"] for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]
+                  if e["ResourceStatus"] == "UPDATE_FAILED")
+    assert reason.startswith("Received response status [FAILED] from custom resource. Message returned: asked to fail")
+
+    # Deleting the stack sends the Delete.
+    before = len(requests())
+    cfn.delete_stack(StackName=stack)
+    assert cfn.describe_stacks(StackName=s["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    assert [r["RequestType"] for r in requests()[before:]] == ["Delete"]

@@ -166,6 +166,7 @@ impl App {
             store.clone(),
             clock.clone(),
             sts.clone(),
+            cfg.endpoint_url.clone(),
         ));
         let app = Arc::new_cyclic(|weak: &std::sync::Weak<App>| {
             let sampled = weak.clone();
@@ -384,6 +385,13 @@ async fn admin(app: &Arc<App>, req: Request) -> Response {
             tributary_dynamodb_streams::rollover_endpoint(&app.streams, &body)
                 .await
                 .unwrap_or_else(|e| rest_error(&e))
+        }
+        // A custom resource's function answering (what a presigned S3 URL is on AWS).
+        ["_tributary", "cloudformation", "custom-resource", token] if method == Method::PUT => {
+            match app.cloudformation.custom_resource_response(token, &body) {
+                Ok(()) => Response::new(Body::empty()),
+                Err(e) => rest_error(&e),
+            }
         }
         ["_tributary", "functions", name, "code"] if method == Method::GET => {
             match tributary_lambda::code_zip(&app.lambda, name) {

@@ -154,16 +154,23 @@ impl Calls {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ApiError> {
+        self.rest_json_with(service, method, path, &[], body).await
+    }
+
+    /// [`Calls::rest_json`] with more headers.
+    pub async fn rest_json_with(
+        &self,
+        service: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, String)],
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let mut all = vec![("content-type", "application/json".to_owned())];
+        all.extend_from_slice(headers);
         let raw = self
-            .send(
-                service,
-                Protocol::RestJson,
-                method,
-                path,
-                &[("content-type", "application/json".to_owned())],
-                body,
-            )
+            .send(service, Protocol::RestJson, method, path, &all, body)
             .await?;
         json_result(service, raw)
     }

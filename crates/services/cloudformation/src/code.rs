@@ -79,8 +79,20 @@ pub fn inline(source: &str, runtime: &str) -> Result<Vec<u8>, String> {
             "ZipFile can only be used when Runtime is set to either of nodejs or python runtimes, not {runtime:?}"
         ));
     };
-    zip_entries(vec![(name.to_owned(), source.as_bytes().to_vec(), 0o644)])
+    // The response module CloudFormation offers inline code of custom resources.
+    let helper = if runtime.starts_with("python") {
+        ("cfnresponse.py", CFN_RESPONSE_PY)
+    } else {
+        ("node_modules/cfn-response/index.js", CFN_RESPONSE_JS)
+    };
+    zip_entries(vec![
+        (name.to_owned(), source.as_bytes().to_vec(), 0o644),
+        (helper.0.to_owned(), helper.1.as_bytes().to_vec(), 0o644),
+    ])
 }
+
+const CFN_RESPONSE_PY: &str = include_str!("cfn_response/cfnresponse.py");
+const CFN_RESPONSE_JS: &str = include_str!("cfn_response/cfn-response.js");
 
 #[cfg(unix)]
 fn mode_of(meta: &std::fs::Metadata) -> u32 {
@@ -163,7 +175,9 @@ mod tests {
     fn inline_code_is_index() {
         let zip = inline("def handler(e, c): pass", "python3.12").unwrap();
         let archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
-        assert_eq!(archive.file_names().collect::<Vec<_>>(), vec!["index.py"]);
+        let mut names: Vec<&str> = archive.file_names().collect();
+        names.sort();
+        assert_eq!(names, vec!["cfnresponse.py", "index.py"]);
         assert!(inline("x", "java21").is_err());
     }
 }

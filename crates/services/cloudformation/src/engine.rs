@@ -72,7 +72,7 @@ pub enum OnFailure {
 }
 
 impl Inner {
-    fn cx<'a>(&'a self, stack: &'a Stack, calls: &'a Calls) -> Cx<'a> {
+    fn cx<'a>(&'a self, stack: &'a Stack, calls: &'a Calls, resource_type: &'a str) -> Cx<'a> {
         Cx {
             calls,
             region: &self.region,
@@ -80,6 +80,9 @@ impl Inner {
             stack_name: &stack.name,
             stack_id: &stack.id,
             stack_tags: &stack.tags,
+            resource_type,
+            endpoint: &self.endpoint,
+            responses: &self.responses,
         }
     }
 
@@ -242,7 +245,7 @@ impl Inner {
             return Err(reason);
         };
         let result = {
-            let cx = self.cx(stack, calls);
+            let cx = self.cx(stack, calls, &planned.type_);
             handler.create(&cx, id, &props).await
         };
         match result {
@@ -312,7 +315,7 @@ impl Inner {
             .await;
         let result = match handlers::handler(&rec.type_) {
             Some(h) => {
-                let cx = self.cx(stack, calls);
+                let cx = self.cx(stack, calls, &rec.type_);
                 h.delete(
                     &cx,
                     &Current {
@@ -567,7 +570,7 @@ impl Inner {
                 )
                 .await;
                 let result = {
-                    let cx = self.cx(&stack, &calls);
+                    let cx = self.cx(&stack, &calls, &planned.type_);
                     handler.create(&cx, id, &props).await
                 };
                 match result {
@@ -605,7 +608,7 @@ impl Inner {
                     .await;
                 let result = {
                     let physical = existing.physical_id.clone().unwrap_or_default();
-                    let cx = self.cx(&stack, &calls);
+                    let cx = self.cx(&stack, &calls, &planned.type_);
                     handler
                         .update(
                             &cx,
@@ -621,6 +624,11 @@ impl Inner {
                 };
                 match result {
                     Ok(created) => {
+                        // A new physical id is a replacement (custom resources decide so): the
+                        // old one is deleted in the cleanup.
+                        if existing.physical_id.as_deref() != Some(created.physical_id.as_str()) {
+                            replaced.insert(id.to_owned(), existing.clone());
+                        }
                         self.apply(&mut stack, id, created, props.clone());
                         self.resource_status(&mut stack, id, "UPDATE_COMPLETE", None, Some(&props))
                             .await;
@@ -688,7 +696,7 @@ impl Inner {
                 )
                 .await;
                 let result = {
-                    let cx = self.cx(&stack, &calls);
+                    let cx = self.cx(&stack, &calls, &old_rec.type_);
                     h.delete(
                         &cx,
                         &Current {
@@ -767,7 +775,7 @@ impl Inner {
                     };
                     let physical = now.physical_id.clone().unwrap_or_default();
                     let result = {
-                        let cx = self.cx(&stack, calls);
+                        let cx = self.cx(&stack, calls, &before.type_);
                         h.update(
                             &cx,
                             &Current {

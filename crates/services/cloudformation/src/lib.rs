@@ -65,6 +65,10 @@ pub struct Inner {
     dispatch: Arc<Dispatch>,
     /// Sessions of a stack's service role (`RoleARN`), which its operations run as.
     roles: Arc<dyn RoleSessions>,
+    /// The URL this server is reached at (custom resources' response URLs).
+    endpoint: String,
+    /// Custom resource requests waiting for their function's response.
+    responses: handlers::Responses,
     state: Mutex<State>,
     /// One operation at a time per stack.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -90,6 +94,7 @@ impl CloudFormation {
         store: Store,
         clock: Arc<dyn Clock>,
         roles: Arc<dyn RoleSessions>,
+        endpoint: impl Into<String>,
     ) -> CloudFormation {
         let mut state = State::default();
         let catalog = store.catalog();
@@ -115,6 +120,8 @@ impl CloudFormation {
             clock,
             dispatch: Arc::new(Dispatch::default()),
             roles,
+            endpoint: endpoint.into(),
+            responses: handlers::Responses::default(),
             state: Mutex::new(state),
             locks: Mutex::new(HashMap::new()),
         });
@@ -125,6 +132,14 @@ impl CloudFormation {
     /// server weakly).
     pub fn connect(&self, to: Arc<dyn Service>) {
         self.inner.dispatch.connect(to);
+    }
+
+    /// A custom resource's function answered (`PUT` to its request's `ResponseURL`).
+    pub fn custom_resource_response(&self, token: &str, body: &[u8]) -> Result<(), AwsError> {
+        self.inner
+            .responses
+            .deliver(token, body)
+            .map_err(|m| AwsError::new("AccessDenied", 403, m))
     }
 
     /// Ends the operations a stop interrupted: call once the server is up.

@@ -5,6 +5,7 @@
 //! A handler only makes API calls ([`Cx`]); it keeps no state of its own, so whatever it
 //! creates is exactly what a client would have created with the same calls.
 
+mod custom;
 mod dynamodb;
 mod iam;
 mod lambda;
@@ -17,6 +18,7 @@ use serde_json::{Map, Value};
 use tributary_cfn::Replacement;
 
 pub use crate::calls::{ApiError, Calls};
+pub use custom::Responses;
 
 /// What a stack operation tells a handler about itself.
 pub struct Cx<'a> {
@@ -27,6 +29,11 @@ pub struct Cx<'a> {
     pub stack_id: &'a str,
     /// The stack's tags, which CloudFormation propagates to the resources that take tags.
     pub stack_tags: &'a [(String, String)],
+    /// The type of the resource being handled.
+    pub resource_type: &'a str,
+    /// Where custom resources' functions send their responses.
+    pub endpoint: &'a str,
+    pub responses: &'a Responses,
 }
 
 impl Cx<'_> {
@@ -227,6 +234,8 @@ pub fn handler(type_: &str) -> Option<&'static dyn Handler> {
         "AWS::Logs::LogGroup" => &logs::LogGroup,
         "AWS::CloudFormation::WaitConditionHandle" => &NoOp,
         "AWS::CDK::Metadata" => &NoOp,
+        "AWS::CloudFormation::CustomResource" => &custom::Custom,
+        t if t.starts_with("Custom::") => &custom::Custom,
         _ => return None,
     })
 }
