@@ -18,7 +18,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from harness import REGION, Clients, Env, Tributary, error_of, function_arn, raw_responses, unique, wait_for, zip_bytes
+from harness import REGION, Clients, Env, Tributary, client, error_of, function_arn, raw_responses, unique, wait_for, zip_bytes
 
 # Appends one JSON line per attempt to $RECORDS_FILE, sleeps `sleep` seconds, and fails when
 # the event asks it to.
@@ -239,6 +239,41 @@ def test_event_invocations_retry_twice_on_the_server_clock(env):
     ok_records.wait(1)
     advance(env, 300)
     ok_records.stays(1)
+
+
+def test_a_discarded_event_goes_to_the_dead_letter_queue(env):
+    c = env.c
+    sqs = client("sqs", env.server.endpoint)
+    url = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    dlq = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name, records = make_function(env, DeadLetterConfig={"TargetArn": dlq})
+    assert c.lam.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {"TargetArn": dlq}
+    resp, _ = invoke(c, name, {"fail": True, "n": 2}, InvocationType="Event")
+    records.wait(1)
+    advance(env, 61)
+    records.wait(2)
+    advance(env, 121)
+    records.wait(3)
+    # The third failure spends the retries: the event goes to the queue, with Lambda's attributes.
+    msgs = wait_for(lambda: sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"],
+                                                WaitTimeSeconds=1).get("Messages"), "the dead-lettered event")
+    assert json.loads(msgs[0]["Body"]) == {"fail": True, "n": 2}
+    attrs = msgs[0]["MessageAttributes"]
+    assert attrs["ErrorCode"] == {"StringValue": "200", "DataType": "Number"}
+    assert attrs["RequestID"]["StringValue"] == records.all()[-1]["requestId"]
+    assert attrs["ErrorMessage"]["DataType"] == "String"
+    # Removing it, and what this server does not apply, is refused rather than dropped.
+    c.lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": ""})
+    env.wait_function_active(name)
+    assert "DeadLetterConfig" not in c.lam.get_function_configuration(FunctionName=name)
+    with pytest.raises(ClientError) as e:
+        c.lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": "arn:aws:s3:::b"})
+    assert error_of(e.value)[0] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as e:
+        c.lam.update_function_configuration(
+            FunctionName=name, Layers=[f"arn:aws:lambda:{REGION}:123456789012:layer:tools:1"])
+    assert error_of(e.value) == ("InvalidParameterValueException", 400,
+                                 "Layers are not supported by this server yet (Layers)")
 
 
 def test_dry_run_and_payload_limits(env):

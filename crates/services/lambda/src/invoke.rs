@@ -310,7 +310,9 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
                 Ok(out) if out.function_error.is_none() => return,
                 Ok(out) => {
                     let Some(&delay) = ASYNC_RETRY_DELAYS_MS.get(failures) else {
-                        tracing::info!(function = %name, request_id = %out.request_id, "asynchronous invocation failed after 3 attempts; event discarded");
+                        let message = error_message(&out.payload);
+                        dead_letter(&app, &current, &payload, &out.request_id, "200", &message)
+                            .await;
                         return;
                     };
                     failures += 1;
@@ -319,6 +321,8 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
                 Err(e) => {
                     if clock.now_millis() - queued_at > MAX_EVENT_AGE_MS {
                         tracing::warn!(function = %name, error = %e, "asynchronous event expired unprocessed");
+                        let id = uuid::Uuid::new_v4().to_string();
+                        dead_letter(&app, &current, &payload, &id, "429", &e.message).await;
                         return;
                     }
                     let delay = backoff;
@@ -331,6 +335,75 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
             }
         }
     });
+}
+
+/// The `errorMessage` of a function error's payload.
+fn error_message(payload: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
+}
+
+/// Sends a discarded asynchronous event to the function's dead-letter queue or topic, as
+/// Lambda does: the event as the body, with `RequestID`, `ErrorCode` and `ErrorMessage`
+/// attributes (on a queue; a topic gets the event alone). `error_code` is the HTTP status of the
+/// last attempt: 200 for a function error, 429 for an event that expired throttled.
+async fn dead_letter(
+    app: &Lambda,
+    doc: &FunctionDoc,
+    payload: &[u8],
+    request_id: &str,
+    error_code: &str,
+    error_message: &str,
+) {
+    let Some(target) = &doc.dead_letter_target else {
+        tracing::info!(function = %doc.name, request_id, "asynchronous invocation failed after 3 attempts; event discarded");
+        return;
+    };
+    let body = String::from_utf8_lossy(payload).into_owned();
+    let sent = if target.split(':').nth(2) == Some("sqs") {
+        use tributary_service::peers::{MessageAttributeValue, QueueMessage};
+        let mut attributes = std::collections::BTreeMap::new();
+        attributes.insert(
+            "RequestID".into(),
+            MessageAttributeValue::string("String", request_id),
+        );
+        attributes.insert(
+            "ErrorCode".into(),
+            MessageAttributeValue::string("Number", error_code),
+        );
+        if !error_message.is_empty() {
+            attributes.insert(
+                "ErrorMessage".into(),
+                MessageAttributeValue::string("String", error_message),
+            );
+        }
+        app.queues
+            .send(
+                target,
+                QueueMessage {
+                    body,
+                    attributes,
+                    ..QueueMessage::default()
+                },
+            )
+            .await
+    } else {
+        app.topics.publish(target, body, None).await
+    };
+    match sent {
+        Ok(_) => {
+            tracing::info!(function = %doc.name, request_id, target, "asynchronous event sent to the dead-letter queue")
+        }
+        Err(e) => {
+            tracing::warn!(function = %doc.name, request_id, target, error = %e.message, "the dead-letter queue refused the event; discarded")
+        }
+    }
 }
 
 /// Waits until the server clock reaches `due_ms` (real time passing, or the clock being moved

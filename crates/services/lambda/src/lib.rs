@@ -352,6 +352,10 @@ pub struct FunctionDoc {
     /// `EphemeralStorage.Size` in MB (reported; `/tmp` is the host's).
     #[serde(default = "default_ephemeral_storage")]
     pub ephemeral_storage: i64,
+    /// `DeadLetterConfig.TargetArn`: the SQS queue or SNS topic an asynchronous event goes to
+    /// once its retries are spent.
+    #[serde(default)]
+    pub dead_letter_target: Option<String>,
 }
 
 impl FunctionDoc {
@@ -460,6 +464,9 @@ impl FunctionDoc {
         });
         if let Some(env) = &self.environment {
             c["Environment"] = json!({ "Variables": env });
+        }
+        if let Some(target) = &self.dead_letter_target {
+            c["DeadLetterConfig"] = json!({ "TargetArn": target });
         }
         c
     }
@@ -1103,6 +1110,40 @@ fn check_package(b64: &str) -> Result<Package, AwsError> {
     })
 }
 
+/// Configuration this server would not apply: refused, never silently dropped.
+fn refuse_unserved(req: &Req<'_>) -> Result<(), AwsError> {
+    for (member, what) in [
+        ("Layers", "Layers are"),
+        ("FileSystemConfigs", "File systems are"),
+    ] {
+        if req.array_opt(member)?.is_some_and(|a| !a.is_empty()) {
+            return Err(lambda_err::invalid_parameter(format!(
+                "{what} not supported by this server yet ({member})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `DeadLetterConfig`: `None` when not given, `Some(None)` to remove it (no or an empty
+/// `TargetArn`), else the queue or topic ARN.
+fn parse_dead_letter(req: &Req<'_>) -> Result<Option<Option<String>>, AwsError> {
+    let Some(cfg) = req.obj_opt("DeadLetterConfig")? else {
+        return Ok(None);
+    };
+    let target = Req(cfg).str_opt("TargetArn")?.unwrap_or_default();
+    if target.is_empty() {
+        return Ok(Some(None));
+    }
+    let service = target.split(':').nth(2).unwrap_or_default();
+    if !target.starts_with("arn:aws:") || !matches!(service, "sqs" | "sns") {
+        return Err(lambda_err::invalid_parameter(format!(
+            "The provided target arn {target} is invalid: a dead-letter queue is an SQS queue or an SNS topic"
+        )));
+    }
+    Ok(Some(Some(target.to_owned())))
+}
+
 /// The package of a create or code update: `ZipFile` only (S3 and images are not served).
 fn package_of(req: &Req<'_>) -> Result<Package, AwsError> {
     match req.str_opt("ZipFile")? {
@@ -1185,6 +1226,8 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
     let snap_start = parse_snap_start(&req)?.unwrap_or(false);
     let tracing_mode = parse_tracing(&req)?.unwrap_or_else(pass_through);
     let ephemeral_storage = parse_ephemeral_storage(&req)?.unwrap_or(512);
+    refuse_unserved(&req)?;
+    let dead_letter_target = parse_dead_letter(&req)?.flatten();
     let publish = req.bool_opt("Publish")?.unwrap_or(false);
     let code = req
         .obj_opt("Code")?
@@ -1214,6 +1257,7 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
         snap_start,
         tracing_mode,
         ephemeral_storage,
+        dead_letter_target,
     };
     let version = publish.then(|| new_version(&doc, 1, None));
     let (stored, published) = (doc.clone(), version.clone());
@@ -1454,6 +1498,10 @@ async fn update_configuration(app: &Lambda, name: &str, req: Req<'_>) -> Result<
     }
     if let Some(e) = parse_ephemeral_storage(&req)? {
         doc.ephemeral_storage = e;
+    }
+    refuse_unserved(&req)?;
+    if let Some(target) = parse_dead_letter(&req)? {
+        doc.dead_letter_target = target;
     }
     app.state.check_idle(&old, &arn)?;
     check_revision(req.str_opt("RevisionId")?, &old.revision_id)?;
