@@ -662,3 +662,87 @@ def test_custom_resources_backed_by_a_function(server, cfn, tmp_path):
     cfn.delete_stack(StackName=stack)
     assert cfn.describe_stacks(StackName=s["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
     assert [r["RequestType"] for r in requests()[before:]] == ["Delete"]
+
+
+SAM_FEATURES = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage:
+    Type: String
+    AllowedValues: [dev, prod]
+Globals:
+  Function:
+    Runtime: python3.11
+    Timeout: 7
+    Environment:
+      Variables:
+        STAGE: !Ref Stage
+Resources:
+  Dlq:
+    Type: AWS::SQS::Queue
+    DeletionPolicy: Retain
+  Items:
+    Type: AWS::Serverless::SimpleTable
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      InlineCode: |
+        import os
+        def handler(event, context):
+            return {"stage": os.environ["STAGE"], "table": os.environ["TABLE"]}
+      AutoPublishAlias: live
+      DeadLetterQueue:
+        Type: SQS
+        TargetArn: !GetAtt Dlq.Arn
+      Environment:
+        Variables:
+          TABLE: !Ref Items
+      Policies:
+        - DynamoDBCrudPolicy:
+            TableName: !Ref Items
+Outputs:
+  Function:
+    Value: !Ref Fn
+  Queue:
+    Value: !Ref Dlq
+"""
+
+
+def test_sam_features_through_a_stack(server, cfn, clients):
+    stack = unique("sam-features")
+    with pytest.raises(ClientError) as e:
+        cfn.create_stack(StackName=stack, TemplateBody=SAM_FEATURES,
+                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+                         Parameters=[{"ParameterKey": "Stage", "ParameterValue": "qa"}])
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert "Stage" in e.value.response["Error"]["Message"]
+    cfn.create_stack(StackName=stack, TemplateBody=SAM_FEATURES,
+                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+                     Parameters=[{"ParameterKey": "Stage", "ParameterValue": "prod"}])
+    s = stack_of(cfn, stack)
+    assert s["StackStatus"] == "CREATE_COMPLETE", events(cfn, stack)
+    out = {o["OutputKey"]: o["OutputValue"] for o in s["Outputs"]}
+    res = resources(cfn, stack)
+    kinds = {lid: r["ResourceType"] for lid, r in res.items()}
+    version = next(lid for lid in kinds if lid.startswith("FnVersion"))
+    assert kinds == {"Dlq": "AWS::SQS::Queue", "Items": "AWS::DynamoDB::Table", "FnRole": "AWS::IAM::Role",
+                     "Fn": "AWS::Lambda::Function", version: "AWS::Lambda::Version",
+                     "FnAliaslive": "AWS::Lambda::Alias"}
+    function = out["Function"]
+    config = clients.lam.get_function_configuration(FunctionName=function, Qualifier="live")
+    assert config["Timeout"] == 7 and config["Version"] == "1"
+    sqs = client("sqs", server.endpoint)
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=out["Queue"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert config["DeadLetterConfig"] == {"TargetArn": dlq_arn}
+    got = json.loads(clients.lam.invoke(FunctionName=function, Qualifier="live")["Payload"].read())
+    assert got == {"stage": "prod", "table": res["Items"]["PhysicalResourceId"]}
+    # DeletionPolicy: Retain keeps the queue after the stack is gone.
+    cfn.delete_stack(StackName=stack)
+    statuses = {e["LogicalResourceId"]: e["ResourceStatus"]
+                for e in reversed(cfn.describe_stack_events(StackName=s["StackId"])["StackEvents"])}
+    assert statuses["Dlq"] == "DELETE_SKIPPED" and statuses["Items"] == "DELETE_COMPLETE"
+    sqs.get_queue_attributes(QueueUrl=out["Queue"])
+    with pytest.raises(ClientError):
+        clients.lam.get_function(FunctionName=function)

@@ -144,3 +144,23 @@ def test_a_failing_deploy_exits_non_zero(server, tmp_path):
     p = deploy(server, "--stack-name", stack, cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "ROLLBACK_COMPLETE; deleting it" in p.stdout
+
+
+def test_parameter_overrides(server, tmp_path):
+    (tmp_path / "template.yaml").write_text(
+        "Parameters:\n  Delay:\n    Type: Number\n    Default: '0'\n"
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      DelaySeconds: !Ref Delay\n"
+        "Outputs:\n  Url:\n    Value: !Ref Q\n")
+    stack = unique("params")
+    p = deploy(server, "--stack-name", stack, "--parameter-overrides", "Delay=5", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    cfn = client("cloudformation", server.endpoint)
+    s = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    assert s["Parameters"] == [{"ParameterKey": "Delay", "ParameterValue": "5"}]
+    url = s["Outputs"][0]["OutputValue"]
+    sqs = client("sqs", server.endpoint)
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["DelaySeconds"])["Attributes"] == {"DelaySeconds": "5"}
+    p = deploy(server, "--stack-name", stack, "--parameter-overrides", "Nope=1", cwd=tmp_path)
+    assert p.returncode != 0 and "Parameters: [Nope] do not exist in the template" in p.stderr, p.stderr
+    p = deploy(server, "--stack-name", stack, "--parameter-overrides", "Delay", cwd=tmp_path)
+    assert p.returncode != 0 and "Key=Value" in p.stderr
