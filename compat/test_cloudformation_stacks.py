@@ -746,3 +746,50 @@ def test_sam_features_through_a_stack(server, cfn, clients):
     sqs.get_queue_attributes(QueueUrl=out["Queue"])
     with pytest.raises(ClientError):
         clients.lam.get_function(FunctionName=function)
+
+
+def test_an_operation_a_crash_interrupted_ends_failed_and_can_be_deleted(server, clients):
+    import threading
+
+    cfn = client("cloudformation", server.endpoint)
+    stack = unique("crash")
+    template = json.dumps({"Resources": {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
+        # Never answers: the stack waits on the custom resource.
+        "Silent": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.11", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            "Code": {"ZipFile": "def handler(event, context):\n    return None\n"}}},
+        "Waiting": {"Type": "Custom::Waiting", "Properties": {
+            "ServiceToken": {"Fn::GetAtt": ["Silent", "Arn"]}, "ServiceTimeout": 600}},
+    }})
+    threading.Thread(target=lambda: _ignore(lambda: cfn.create_stack(
+        StackName=stack, TemplateBody=template, Capabilities=["CAPABILITY_IAM"])), daemon=True).start()
+    wait_for(lambda: ("Waiting", "CREATE_IN_PROGRESS") in _events_or_empty(cfn, stack) or None,
+             "the custom resource to be waited on")
+    function = resources(cfn, stack)["Silent"]["PhysicalResourceId"]
+    server.kill()
+    server.start()
+    cfn = client("cloudformation", server.endpoint)
+    s = stack_of(cfn, stack)
+    assert s["StackStatus"] == "CREATE_FAILED"
+    assert s["StackStatusReason"] == "The server stopped while this operation was in progress"
+    cfn.delete_stack(StackName=stack)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=s["StackId"], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    with pytest.raises(ClientError):
+        clients.lam.get_function(FunctionName=function)
+
+
+def _ignore(call):
+    try:
+        call()
+    except Exception:  # the server is killed under this request
+        pass
+
+
+def _events_or_empty(cfn, stack):
+    try:
+        return events(cfn, stack)
+    except ClientError:
+        return []
