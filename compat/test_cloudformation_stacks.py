@@ -696,6 +696,12 @@ Resources:
       DeadLetterQueue:
         Type: SQS
         TargetArn: !GetAtt Dlq.Arn
+      EventInvokeConfig:
+        MaximumRetryAttempts: 1
+        DestinationConfig:
+          OnFailure:
+            Type: SQS
+            Destination: !GetAtt Dlq.Arn
       Environment:
         Variables:
           TABLE: !Ref Items
@@ -729,13 +735,16 @@ def test_sam_features_through_a_stack(server, cfn, clients):
     version = next(lid for lid in kinds if lid.startswith("FnVersion"))
     assert kinds == {"Dlq": "AWS::SQS::Queue", "Items": "AWS::DynamoDB::Table", "FnRole": "AWS::IAM::Role",
                      "Fn": "AWS::Lambda::Function", version: "AWS::Lambda::Version",
-                     "FnAliaslive": "AWS::Lambda::Alias"}
+                     "FnAliaslive": "AWS::Lambda::Alias", "FnEventInvokeConfig": "AWS::Lambda::EventInvokeConfig"}
     function = out["Function"]
     config = clients.lam.get_function_configuration(FunctionName=function, Qualifier="live")
     assert config["Timeout"] == 7 and config["Version"] == "1"
     sqs = client("sqs", server.endpoint)
     dlq_arn = sqs.get_queue_attributes(QueueUrl=out["Queue"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     assert config["DeadLetterConfig"] == {"TargetArn": dlq_arn}
+    eic = clients.lam.get_function_event_invoke_config(FunctionName=function, Qualifier="live")
+    assert eic["MaximumRetryAttempts"] == 1
+    assert eic["DestinationConfig"]["OnFailure"] == {"Destination": dlq_arn}
     got = json.loads(clients.lam.invoke(FunctionName=function, Qualifier="live")["Payload"].read())
     assert got == {"stage": "prod", "table": res["Items"]["PhysicalResourceId"]}
     # DeletionPolicy: Retain keeps the queue after the stack is gone.

@@ -276,6 +276,70 @@ def test_a_discarded_event_goes_to_the_dead_letter_queue(env):
                                  "Layers are not supported by this server yet (Layers)")
 
 
+def test_event_invoke_config_retries_and_destinations(env):
+    c = env.c
+    sqs = client("sqs", env.server.endpoint)
+
+    def queue():
+        url = sqs.create_queue(QueueName=unique("dest"))["QueueUrl"]
+        return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    (ok_url, ok_arn), (fail_url, fail_arn) = queue(), queue()
+    name, records = make_function(env)
+    with pytest.raises(ClientError) as e:
+        c.lam.get_function_event_invoke_config(FunctionName=name)
+    assert error_of(e.value) == ("ResourceNotFoundException", 404,
+                                 f"The function {function_arn(name)}:$LATEST doesn't have an EventInvokeConfig")
+    put = c.lam.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": ok_arn}, "OnFailure": {"Destination": fail_arn}})
+    assert put["FunctionArn"] == f"{function_arn(name)}:$LATEST"
+    assert put["MaximumRetryAttempts"] == 0
+    assert put["DestinationConfig"] == {"OnSuccess": {"Destination": ok_arn}, "OnFailure": {"Destination": fail_arn}}
+    assert c.lam.get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 0
+
+    def record(url):
+        msgs = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), "a record")
+        return json.loads(msgs[0]["Body"])
+
+    # No retries: one attempt, then the failure record.
+    invoke(c, name, {"fail": True, "n": 3}, InvocationType="Event")
+    records.wait(1)
+    failed = record(fail_url)
+    assert failed["version"] == "1.0"
+    assert failed["requestContext"]["condition"] == "RetriesExhausted"
+    assert failed["requestContext"]["approximateInvokeCount"] == 1
+    assert failed["requestContext"]["functionArn"] == f"{function_arn(name)}:$LATEST"
+    assert failed["requestContext"]["requestId"] == records.all()[0]["requestId"]
+    assert failed["requestPayload"] == {"fail": True, "n": 3}
+    assert failed["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert "errorMessage" in failed["responsePayload"]
+    advance(env, 200)
+    records.stays(1)
+    # A success goes to OnSuccess, with the function's result.
+    invoke(c, name, {"ok": 1}, InvocationType="Event")
+    succeeded = record(ok_url)
+    assert succeeded["requestContext"]["condition"] == "Success"
+    assert succeeded["requestPayload"] == {"ok": 1}
+    assert "functionError" not in succeeded["responseContext"]
+
+    # Update changes only what it names; list, delete; bad values are refused.
+    upd = c.lam.update_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=120)
+    assert (upd["MaximumRetryAttempts"], upd["MaximumEventAgeInSeconds"]) == (0, 120)
+    listed = c.lam.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"]
+    assert [x["FunctionArn"] for x in listed] == [f"{function_arn(name)}:$LATEST"]
+    with pytest.raises(ClientError) as e:
+        c.lam.put_function_event_invoke_config(FunctionName=name, Qualifier="nope", MaximumRetryAttempts=1)
+    assert error_of(e.value)[0] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        c.lam.put_function_event_invoke_config(
+            FunctionName=name, DestinationConfig={"OnFailure": {"Destination": "arn:aws:events:us-east-1:000000000000:event-bus/default"}})
+    assert error_of(e.value)[0] == "InvalidParameterValueException"
+    c.lam.delete_function_event_invoke_config(FunctionName=name)
+    with pytest.raises(ClientError):
+        c.lam.get_function_event_invoke_config(FunctionName=name)
+
+
 def test_dry_run_and_payload_limits(env):
     c = env.c
     name, records = make_function(env)

@@ -222,7 +222,8 @@ pub async fn invoke(
         "Event" => {
             let doc = choose(app, &target)?;
             // Lambda passes the client context to synchronous invocations only.
-            enqueue(app, doc, invoked_arn, payload);
+            let qualifier = target.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+            enqueue(app, doc, invoked_arn, payload, qualifier);
             empty(http::StatusCode::ACCEPTED)
         }
         _ => {
@@ -271,11 +272,14 @@ pub async fn invoke(
 }
 
 /// Queues an asynchronous invocation of the version `doc` names: it runs in the background; a
-/// function error is retried twice (after one and two minutes on the server clock), an
-/// invocation that could not run (throttled, not ready, host trouble) is retried with backoff
-/// for up to six hours. Each attempt runs the version as it is then (`$LATEST` may have been
-/// updated meanwhile); an event of a deleted function is dropped.
-fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) {
+/// function error is retried (after one and two minutes on the server clock; at most the
+/// event invoke config's `MaximumRetryAttempts`, default 2), an invocation that could not run
+/// (throttled, not ready, host trouble) is retried with backoff until the event is
+/// `MaximumEventAgeInSeconds` old (default six hours). Each attempt runs the version as it is
+/// then (`$LATEST` may have been updated meanwhile); an event of a deleted function is dropped.
+/// The outcome goes to the config's `OnSuccess` / `OnFailure` destination as an invocation
+/// record, and a discarded event also to the function's dead-letter queue.
+fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes, qualifier: String) {
     let Some(app) = app.me.upgrade() else {
         return;
     };
@@ -284,7 +288,9 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
         let clock = Arc::clone(app.store.clock());
         let queued_at = clock.now_millis();
         let mut failures = 0usize;
+        let mut attempts = 0usize;
         let mut backoff = EVENT_BACKOFF_FIRST_MS;
+        let mut last_request_id = uuid::Uuid::new_v4().to_string();
         loop {
             let current = if version == "$LATEST" {
                 FunctionDoc::load(&app, &name)
@@ -294,6 +300,17 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
             let Some(current) = current else {
                 tracing::info!(function = %name, "function deleted; asynchronous event discarded");
                 return;
+            };
+            let config = crate::invoke_config::load(&app, &name, &qualifier).unwrap_or_default();
+            let max_retries = config.maximum_retry_attempts.unwrap_or(2).max(0) as usize;
+            let max_age_ms = config
+                .maximum_event_age_secs
+                .map_or(MAX_EVENT_AGE_MS, |s| s * 1000);
+            let outcome = Outcome {
+                app: &app,
+                doc: &current,
+                config: &config,
+                payload: &payload,
             };
             // A retry is due a fixed time after its attempt started: counted from the start,
             // a clock moved while the failed attempt was still reporting its error counts too
@@ -307,22 +324,56 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
                 Err(e) => Err(e),
             };
             let wait_ms = match attempt {
-                Ok(out) if out.function_error.is_none() => return,
+                Ok(out) if out.function_error.is_none() => {
+                    attempts += 1;
+                    outcome
+                        .success(&out.request_id, attempts, &out.payload)
+                        .await;
+                    return;
+                }
                 Ok(out) => {
-                    let Some(&delay) = ASYNC_RETRY_DELAYS_MS.get(failures) else {
-                        let message = error_message(&out.payload);
-                        dead_letter(&app, &current, &payload, &out.request_id, "200", &message)
-                            .await;
-                        return;
-                    };
-                    failures += 1;
-                    delay
+                    attempts += 1;
+                    last_request_id = out.request_id.clone();
+                    let delay = ASYNC_RETRY_DELAYS_MS.get(failures).copied();
+                    let too_old = delay.is_some_and(|d| started_ms + d - queued_at > max_age_ms);
+                    match delay {
+                        Some(d) if failures < max_retries && !too_old => {
+                            failures += 1;
+                            d
+                        }
+                        _ => {
+                            let condition = if too_old && failures < max_retries {
+                                "EventAgeExceeded"
+                            } else {
+                                "RetriesExhausted"
+                            };
+                            outcome
+                                .failure(
+                                    &out.request_id,
+                                    condition,
+                                    attempts,
+                                    out.function_error.as_deref(),
+                                    &out.payload,
+                                    "200",
+                                )
+                                .await;
+                            return;
+                        }
+                    }
                 }
                 Err(e) => {
-                    if clock.now_millis() - queued_at > MAX_EVENT_AGE_MS {
+                    if clock.now_millis() - queued_at > max_age_ms {
                         tracing::warn!(function = %name, error = %e, "asynchronous event expired unprocessed");
-                        let id = uuid::Uuid::new_v4().to_string();
-                        dead_letter(&app, &current, &payload, &id, "429", &e.message).await;
+                        outcome
+                            .failure(
+                                &last_request_id,
+                                "EventAgeExceeded",
+                                attempts,
+                                None,
+                                e.message.as_bytes(),
+                                "429",
+                            )
+                            .await;
                         return;
                     }
                     let delay = backoff;
@@ -335,6 +386,129 @@ fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes) 
             }
         }
     });
+}
+
+/// Where the outcome of an asynchronous event goes.
+struct Outcome<'a> {
+    app: &'a Lambda,
+    doc: &'a FunctionDoc,
+    config: &'a crate::invoke_config::InvokeConfig,
+    payload: &'a [u8],
+}
+
+impl Outcome<'_> {
+    fn function_arn(&self) -> String {
+        format!(
+            "{}:{}",
+            crate::function_arn_of(self.app, &self.doc.name),
+            self.doc.version
+        )
+    }
+
+    async fn success(&self, request_id: &str, attempts: usize, response: &[u8]) {
+        let Some(dest) = &self.config.on_success else {
+            return;
+        };
+        let arn = self.function_arn();
+        let record = crate::invoke_config::Record {
+            now_ms: self.app.store.clock().now_millis(),
+            request_id,
+            function_arn: &arn,
+            condition: "Success",
+            attempts,
+            request: self.payload,
+            executed_version: &self.doc.version,
+            function_error: None,
+            response,
+        }
+        .to_json();
+        deliver(self.app, &self.doc.name, dest, record).await;
+    }
+
+    async fn failure(
+        &self,
+        request_id: &str,
+        condition: &str,
+        attempts: usize,
+        function_error: Option<&str>,
+        response: &[u8],
+        status: &str,
+    ) {
+        if let Some(dest) = &self.config.on_failure {
+            let arn = self.function_arn();
+            let record = crate::invoke_config::Record {
+                now_ms: self.app.store.clock().now_millis(),
+                request_id,
+                function_arn: &arn,
+                condition,
+                attempts,
+                request: self.payload,
+                executed_version: &self.doc.version,
+                function_error,
+                response: if function_error.is_some() {
+                    response
+                } else {
+                    b""
+                },
+            }
+            .to_json();
+            deliver(self.app, &self.doc.name, dest, record).await;
+        }
+        let message = if function_error.is_some() {
+            error_message(response)
+        } else {
+            String::from_utf8_lossy(response).into_owned()
+        };
+        dead_letter(
+            self.app,
+            self.doc,
+            self.payload,
+            request_id,
+            status,
+            &message,
+        )
+        .await;
+    }
+}
+
+/// Sends an invocation record to a destination: a queue, a topic, or a function (invoked
+/// asynchronously with the record as its event).
+async fn deliver(app: &Lambda, function: &str, dest: &str, record: Value) {
+    let body = record.to_string();
+    let sent = match dest.split(':').nth(2) {
+        Some("sqs") => app
+            .queues
+            .send(
+                dest,
+                tributary_service::peers::QueueMessage {
+                    body,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|_| ()),
+        Some("sns") => app.topics.publish(dest, body, None).await.map(|_| ()),
+        Some("lambda") => match crate::resolve(app, dest, &BTreeMap::new()) {
+            Ok(target) => {
+                let qualifier = target.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
+                let arn = target.shown_arn(app);
+                enqueue(app, target.doc, arn, Bytes::from(body), qualifier);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+        _ => Err(AwsError::new(
+            "InvalidParameterValueException",
+            400,
+            "unsupported destination",
+        )),
+    };
+    match sent {
+        Ok(()) => tracing::debug!(function, destination = dest, "invocation record delivered"),
+        Err(e) => {
+            tracing::warn!(function, destination = dest, error = %e.message, "the destination refused the invocation record")
+        }
+    }
 }
 
 /// The `errorMessage` of a function error's payload.

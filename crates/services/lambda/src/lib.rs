@@ -11,6 +11,7 @@
 pub mod backends;
 mod concurrency;
 mod invoke;
+mod invoke_config;
 pub mod mappings;
 pub(crate) mod model_check;
 mod policy;
@@ -200,7 +201,7 @@ impl tributary_service::Service for Lambda {
                 let query = tributary_service::parse_query(uri.query().unwrap_or(""));
                 mappings::dispatch(self, &method, &segments[2..], &query, body).await
             }
-            ["2017-10-31" | "2019-09-30", "functions", ..]
+            ["2017-10-31" | "2019-09-30" | "2019-09-25", "functions", ..]
             | ["2016-08-19", "account-settings"]
             | ["2017-03-31", "tags", _] => {
                 dispatch_dated(self, &method, &segments, uri.query().unwrap_or(""), body).await
@@ -797,6 +798,26 @@ async fn dispatch_dated(
         }
         (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
             rest_ok(200, &concurrency::get(app, name)?)
+        }
+        (_, ["2019-09-25", "functions", name, "event-invoke-config", rest @ ..]) => {
+            let query = tributary_service::parse_query(raw_query);
+            match (method, rest) {
+                (&Method::PUT, []) | (&Method::POST, []) => {
+                    let m = parse_body(&body)?;
+                    let replace = method == Method::PUT;
+                    rest_ok(
+                        200,
+                        &invoke_config::put(app, name, &query, Req(&m), replace).await?,
+                    )
+                }
+                (&Method::GET, []) => rest_ok(200, &invoke_config::get(app, name, &query)?),
+                (&Method::DELETE, []) => {
+                    invoke_config::delete(app, name, &query).await?;
+                    no_content()
+                }
+                (&Method::GET, ["list"]) => rest_ok(200, &invoke_config::list(app, name, &query)?),
+                _ => return Err(crate::unknown_rest_operation(method, segments)),
+            }
         }
         (&Method::GET, ["2016-08-19", "account-settings"]) => {
             rest_ok(200, &concurrency::account_settings(app))
@@ -1598,6 +1619,7 @@ async fn delete_function(
                     for blob in blobs {
                         tx.delete_blob(&blob)?;
                     }
+                    invoke_config::delete_all(tx, &fname)?;
                     tx.delete_doc(tags::TAGS_KIND, &arn)?;
                     for id in policies {
                         tx.delete_doc(policy::POLICY_KIND, &id)?;

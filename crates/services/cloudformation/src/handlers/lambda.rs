@@ -725,3 +725,73 @@ impl Handler for Permission {
         ignore_gone(rest(cx, Method::DELETE, &path, None).await)
     }
 }
+
+/// `AWS::Lambda::EventInvokeConfig` (what SAM's `EventInvokeConfig` makes).
+pub struct EventInvokeConfig;
+
+fn invoke_config_path(props: &Value) -> HandlerResult<String> {
+    let function = required(props, "FunctionName")?;
+    let qualifier = required(props, "Qualifier")?;
+    Ok(format!(
+        "/2019-09-25/functions/{}/event-invoke-config?Qualifier={}",
+        segment(&name_and_qualifier(&function).0),
+        segment(&qualifier)
+    ))
+}
+
+fn invoke_config_body(props: &Value) -> HandlerResult<Value> {
+    let mut req = coerce(
+        props,
+        &[
+            ("MaximumRetryAttempts", 'i'),
+            ("MaximumEventAgeInSeconds", 'i'),
+        ],
+    )?;
+    req.remove("FunctionName");
+    req.remove("Qualifier");
+    Ok(Value::Object(req))
+}
+
+#[async_trait::async_trait]
+impl Handler for EventInvokeConfig {
+    fn replacement(&self, property: &str) -> Replacement {
+        match property {
+            "FunctionName" | "Qualifier" => Replacement::Always,
+            _ => Replacement::Never,
+        }
+    }
+
+    async fn create(&self, cx: &Cx<'_>, _: &str, props: &Value) -> HandlerResult<Created> {
+        let path = invoke_config_path(props)?;
+        let out = rest(cx, Method::PUT, &path, Some(invoke_config_body(props)?)).await?;
+        let id = out
+            .get("FunctionArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Created::new(id.clone()).with_ref(id))
+    }
+
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        current: &Current<'_>,
+        props: &Value,
+    ) -> HandlerResult<Created> {
+        let path = invoke_config_path(props)?;
+        rest(cx, Method::PUT, &path, Some(invoke_config_body(props)?)).await?;
+        Ok(Created::new(current.physical_id).with_ref(current.physical_id))
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, current: &Current<'_>) -> HandlerResult<()> {
+        ignore_gone(
+            rest(
+                cx,
+                Method::DELETE,
+                &invoke_config_path(current.properties)?,
+                None,
+            )
+            .await,
+        )
+    }
+}

@@ -220,6 +220,7 @@ pub fn handler(type_: &str) -> Option<&'static dyn Handler> {
         "AWS::Lambda::Alias" => &lambda::Alias,
         "AWS::Lambda::EventSourceMapping" => &lambda::EventSourceMapping,
         "AWS::Lambda::Permission" => &lambda::Permission,
+        "AWS::Lambda::EventInvokeConfig" => &lambda::EventInvokeConfig,
         "AWS::IAM::Role" => &iam::Role,
         "AWS::IAM::Policy" => &iam::Policy,
         "AWS::IAM::ManagedPolicy" => &iam::ManagedPolicy,
