@@ -532,16 +532,36 @@ fn environment_variables(
     set("LANG", "en_US.UTF-8".into());
     set("TZ", ":UTC".into());
     set("AWS_ENDPOINT_URL", cfg.endpoint_url.clone().into());
+    let opt = spec.layers_dir.as_deref();
     if kind == RuntimeKind::Node {
-        // Lambda's order with its directories mapped to ours: layers (/opt/nodejs/…, none
-        // here), the runtime's node_modules, the runtime dir, then the task root. A user's
-        // NODE_PATH replaces it, as on Lambda.
-        let mut node_path = runtime_dir.join("node_modules").into_os_string();
-        for dir in [runtime_dir.as_os_str(), code_dir.as_os_str()] {
-            node_path.push(":");
-            node_path.push(dir);
+        // Lambda's order with its directories mapped to ours: layers (/opt/nodejs/node<N>/
+        // node_modules, /opt/nodejs/node_modules), the runtime's node_modules, the runtime
+        // dir, then the task root. A user's NODE_PATH replaces it, as on Lambda.
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if let Some(opt) = opt {
+            let major = spec
+                .runtime
+                .trim_start_matches("nodejs")
+                .trim_end_matches(".x")
+                .to_owned();
+            dirs.push(opt.join(format!("nodejs/node{major}/node_modules")));
+            dirs.push(opt.join("nodejs/node_modules"));
         }
-        set("NODE_PATH", node_path);
+        dirs.push(runtime_dir.join("node_modules"));
+        dirs.push(runtime_dir.clone());
+        dirs.push(code_dir.to_path_buf());
+        set("NODE_PATH", std::env::join_paths(dirs).unwrap_or_default());
+    }
+    if let Some(opt) = opt {
+        // /opt/bin at the end of PATH and /opt/lib on the library path, as on Lambda.
+        for (var, sub) in [("PATH", "bin"), ("LD_LIBRARY_PATH", "lib")] {
+            let mut value = vars.get(var).cloned().unwrap_or_default();
+            if !value.is_empty() {
+                value.push(":");
+            }
+            value.push(opt.join(sub));
+            vars.insert(var.to_owned(), value);
+        }
     }
 
     for (k, v) in &spec.environment {
@@ -549,6 +569,16 @@ fn environment_variables(
     }
     if kind == RuntimeKind::Python {
         let mut path = code_dir.as_os_str().to_owned();
+        // Then the layers: /opt/python/lib/python3.x/site-packages and /opt/python.
+        if let Some(opt) = opt {
+            for dir in [
+                opt.join(format!("python/lib/{}/site-packages", spec.runtime)),
+                opt.join("python"),
+            ] {
+                path.push(":");
+                path.push(dir);
+            }
+        }
         if let Some(user) = vars.get("PYTHONPATH").filter(|p| !p.is_empty()) {
             path.push(":");
             path.push(user);
@@ -622,6 +652,7 @@ mod tests {
             .into_iter()
             .collect(),
             code_dir: "/code".into(),
+            layers_dir: None,
             revision: "1".into(),
             version: "$LATEST".into(),
             logging: crate::LogConfig::text("f"),
@@ -664,6 +695,7 @@ mod tests {
             memory_mb: 128,
             environment: BTreeMap::new(),
             code_dir: "/code".into(),
+            layers_dir: None,
             revision: "1".into(),
             version: "$LATEST".into(),
             logging: crate::LogConfig {
@@ -708,6 +740,7 @@ mod tests {
             memory_mb: 1024,
             environment: BTreeMap::new(),
             code_dir: "/code".into(),
+            layers_dir: None,
             revision: "1".into(),
             version: "$LATEST".into(),
             logging: crate::LogConfig::text("f"),

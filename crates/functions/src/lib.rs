@@ -56,6 +56,9 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, String>,
     /// The unpacked code (the output of [`unpack_zip`]).
     pub code_dir: PathBuf,
+    /// The function's layers merged in order: what Lambda mounts at `/opt` (its `python/`,
+    /// `nodejs/node_modules/`, `bin/` and `lib/` go on the runtime's search paths).
+    pub layers_dir: Option<PathBuf>,
     /// Changes whenever code or configuration changes; warm environments of an older revision
     /// are never reused.
     pub revision: String,

@@ -64,6 +64,7 @@ impl Fixture {
             memory_mb: 128,
             environment: BTreeMap::new(),
             code_dir,
+            layers_dir: None,
             revision: "1".into(),
             version: "$LATEST".into(),
             logging: tributary_functions::LogConfig::text(name),

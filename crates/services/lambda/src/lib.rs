@@ -12,6 +12,7 @@ pub mod backends;
 mod concurrency;
 mod invoke;
 mod invoke_config;
+mod layers;
 pub mod mappings;
 pub(crate) mod model_check;
 mod policy;
@@ -202,6 +203,7 @@ impl tributary_service::Service for Lambda {
                 mappings::dispatch(self, &method, &segments[2..], &query, body).await
             }
             ["2017-10-31" | "2019-09-30" | "2019-09-25", "functions", ..]
+            | ["2018-10-31", "layers", ..]
             | ["2016-08-19", "account-settings"]
             | ["2017-03-31", "tags", _] => {
                 dispatch_dated(self, &method, &segments, uri.query().unwrap_or(""), body).await
@@ -357,6 +359,9 @@ pub struct FunctionDoc {
     /// once its retries are spent.
     #[serde(default)]
     pub dead_letter_target: Option<String>,
+    /// `Layers`: layer version ARNs, in order.
+    #[serde(default)]
+    pub layers: Vec<String>,
 }
 
 impl FunctionDoc {
@@ -468,6 +473,9 @@ impl FunctionDoc {
         }
         if let Some(target) = &self.dead_letter_target {
             c["DeadLetterConfig"] = json!({ "TargetArn": target });
+        }
+        if !self.layers.is_empty() {
+            c["Layers"] = layers::configuration(app, &self.layers);
         }
         c
     }
@@ -712,11 +720,11 @@ async fn dispatch(
                 Err(e) => return Err(e),
             }
         }
-        (&Method::POST, [name, v]) if v == "versions" => {
+        (&Method::POST, [name, v]) if *v == "versions" => {
             let m = parse_body(&body)?;
             rest_ok(201, &versions::publish_version(app, name, Req(&m)).await?)
         }
-        (&Method::GET, [name, v]) if v == "versions" => {
+        (&Method::GET, [name, v]) if *v == "versions" => {
             rest_ok(200, &versions::list_versions(app, name, query)?)
         }
         (&Method::POST, [name, a]) if a == "aliases" => {
@@ -816,6 +824,32 @@ async fn dispatch_dated(
                     no_content()
                 }
                 (&Method::GET, ["list"]) => rest_ok(200, &invoke_config::list(app, name, &query)?),
+                _ => return Err(crate::unknown_rest_operation(method, segments)),
+            }
+        }
+        (_, ["2018-10-31", "layers", rest @ ..]) => {
+            let query = tributary_service::parse_query(raw_query);
+            match (method, rest) {
+                (&Method::GET, [])
+                    if query.get("find").map(String::as_str) == Some("LayerVersion") =>
+                {
+                    rest_ok(200, &layers::get_by_arn(app, &query)?)
+                }
+                (&Method::GET, []) => rest_ok(200, &layers::list(app, &query)?),
+                (&Method::POST, [name, v]) if *v == "versions" => {
+                    let m = parse_body(&body)?;
+                    rest_ok(201, &layers::publish(app, name, Req(&m)).await?)
+                }
+                (&Method::GET, [name, v]) if *v == "versions" => {
+                    rest_ok(200, &layers::list_versions(app, name, &query)?)
+                }
+                (&Method::GET, [name, v, n]) if *v == "versions" => {
+                    rest_ok(200, &layers::get(app, name, n)?)
+                }
+                (&Method::DELETE, [name, v, n]) if *v == "versions" => {
+                    layers::delete(app, name, n).await?;
+                    no_content()
+                }
                 _ => return Err(crate::unknown_rest_operation(method, segments)),
             }
         }
@@ -1133,10 +1167,7 @@ fn check_package(b64: &str) -> Result<Package, AwsError> {
 
 /// Configuration this server would not apply: refused, never silently dropped.
 fn refuse_unserved(req: &Req<'_>) -> Result<(), AwsError> {
-    for (member, what) in [
-        ("Layers", "Layers are"),
-        ("FileSystemConfigs", "File systems are"),
-    ] {
+    for (member, what) in [("FileSystemConfigs", "File systems are")] {
         if req.array_opt(member)?.is_some_and(|a| !a.is_empty()) {
             return Err(lambda_err::invalid_parameter(format!(
                 "{what} not supported by this server yet ({member})"
@@ -1144,6 +1175,20 @@ fn refuse_unserved(req: &Req<'_>) -> Result<(), AwsError> {
         }
     }
     Ok(())
+}
+
+/// `Layers`: `None` when not given, else the version ARNs (checked to exist).
+fn parse_layers(app: &Lambda, req: &Req<'_>) -> Result<Option<Vec<String>>, AwsError> {
+    let Some(list) = req.array_opt("Layers")? else {
+        return Ok(None);
+    };
+    let arns: Vec<String> = list
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    layers::check_function_layers(app, &arns)?;
+    Ok(Some(arns))
 }
 
 /// `DeadLetterConfig`: `None` when not given, `Some(None)` to remove it (no or an empty
@@ -1248,6 +1293,7 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
     let tracing_mode = parse_tracing(&req)?.unwrap_or_else(pass_through);
     let ephemeral_storage = parse_ephemeral_storage(&req)?.unwrap_or(512);
     refuse_unserved(&req)?;
+    let layers = parse_layers(app, &req)?.unwrap_or_default();
     let dead_letter_target = parse_dead_letter(&req)?.flatten();
     let publish = req.bool_opt("Publish")?.unwrap_or(false);
     let code = req
@@ -1279,6 +1325,7 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
         tracing_mode,
         ephemeral_storage,
         dead_letter_target,
+        layers,
     };
     let version = publish.then(|| new_version(&doc, 1, None));
     let (stored, published) = (doc.clone(), version.clone());
@@ -1521,6 +1568,9 @@ async fn update_configuration(app: &Lambda, name: &str, req: Req<'_>) -> Result<
         doc.ephemeral_storage = e;
     }
     refuse_unserved(&req)?;
+    if let Some(l) = parse_layers(app, &req)? {
+        doc.layers = l;
+    }
     if let Some(target) = parse_dead_letter(&req)? {
         doc.dead_letter_target = target;
     }
@@ -1742,7 +1792,9 @@ impl Lambda {
                 .ok_or_else(|| lambda_err::service("Function code is missing"))?;
             unpack(&zip, &dir).await?;
         }
+        let layers_dir = layers::merged_dir(self, &doc.layers).await?;
         let spec = Arc::new(FunctionSpec {
+            layers_dir,
             name: doc.name.clone(),
             function_arn: doc.arn(self),
             runtime: doc.runtime.clone(),

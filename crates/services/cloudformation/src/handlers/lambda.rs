@@ -795,3 +795,75 @@ impl Handler for EventInvokeConfig {
         )
     }
 }
+
+/// `AWS::Lambda::LayerVersion` (what SAM's `LayerVersion` makes): immutable, so every change
+/// publishes a new version.
+pub struct LayerVersion;
+
+#[async_trait::async_trait]
+impl Handler for LayerVersion {
+    fn replacement(&self, _: &str) -> Replacement {
+        Replacement::Always
+    }
+
+    async fn create(&self, cx: &Cx<'_>, logical_id: &str, props: &Value) -> HandlerResult<Created> {
+        let name = string(props, "LayerName").unwrap_or_else(|| cx.physical_name(logical_id, 64));
+        let content = props
+            .get("Content")
+            .ok_or_else(|| Failure::property("#: required key [Content] not found"))?;
+        // Packed as function code is (a folder, or an S3 object), never as inline source.
+        let mut packed = code_of(cx, &json!({ "Code": content, "Runtime": "provided" })).await?;
+        let mut req = Map::new();
+        req.insert("Content".into(), Value::Object(std::mem::take(&mut packed)));
+        for key in [
+            "Description",
+            "CompatibleRuntimes",
+            "CompatibleArchitectures",
+            "LicenseInfo",
+        ] {
+            if let Some(v) = props.get(key) {
+                req.insert(key.into(), v.clone());
+            }
+        }
+        let v = rest(
+            cx,
+            Method::POST,
+            &format!("/2018-10-31/layers/{}/versions", segment(&name)),
+            Some(Value::Object(req)),
+        )
+        .await?;
+        let arn = v
+            .get("LayerVersionArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Ok(Created::new(arn).with_ref(arn).attr("LayerVersionArn", arn))
+    }
+
+    async fn update(&self, _: &Cx<'_>, current: &Current<'_>, _: &Value) -> HandlerResult<Created> {
+        let mut c = Created::new(current.physical_id).with_ref(current.physical_id);
+        c.attributes = current.attributes.clone();
+        Ok(c)
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, current: &Current<'_>) -> HandlerResult<()> {
+        let Some(rest_of) = current.physical_id.split(":layer:").nth(1) else {
+            return Ok(());
+        };
+        let Some((name, n)) = rest_of.rsplit_once(':') else {
+            return Ok(());
+        };
+        ignore_gone(
+            rest(
+                cx,
+                Method::DELETE,
+                &format!(
+                    "/2018-10-31/layers/{}/versions/{}",
+                    segment(name),
+                    segment(n)
+                ),
+                None,
+            )
+            .await,
+        )
+    }
+}

@@ -221,6 +221,7 @@ pub fn handler(type_: &str) -> Option<&'static dyn Handler> {
         "AWS::Lambda::EventSourceMapping" => &lambda::EventSourceMapping,
         "AWS::Lambda::Permission" => &lambda::Permission,
         "AWS::Lambda::EventInvokeConfig" => &lambda::EventInvokeConfig,
+        "AWS::Lambda::LayerVersion" => &lambda::LayerVersion,
         "AWS::IAM::Role" => &iam::Role,
         "AWS::IAM::Policy" => &iam::Policy,
         "AWS::IAM::ManagedPolicy" => &iam::ManagedPolicy,
