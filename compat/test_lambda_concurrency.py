@@ -262,7 +262,7 @@ def test_a_discarded_event_goes_to_the_dead_letter_queue(env):
     assert attrs["ErrorCode"] == {"StringValue": "200", "DataType": "Number"}
     assert attrs["RequestID"]["StringValue"] == records.all()[-1]["requestId"]
     assert attrs["ErrorMessage"]["DataType"] == "String"
-    # Removing it, and what this server does not apply, is refused rather than dropped.
+    # Removing it; a bad target, and a layer that does not exist, are refused.
     c.lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": ""})
     env.wait_function_active(name)
     assert "DeadLetterConfig" not in c.lam.get_function_configuration(FunctionName=name)
@@ -273,7 +273,7 @@ def test_a_discarded_event_goes_to_the_dead_letter_queue(env):
         c.lam.update_function_configuration(
             FunctionName=name, Layers=[f"arn:aws:lambda:{REGION}:123456789012:layer:tools:1"])
     assert error_of(e.value) == ("InvalidParameterValueException", 400,
-                                 "Layers are not supported by this server yet (Layers)")
+                                 f"Layer version arn:aws:lambda:{REGION}:123456789012:layer:tools:1 does not exist.")
 
 
 def test_event_invoke_config_retries_and_destinations(env):

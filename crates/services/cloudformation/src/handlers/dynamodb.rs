@@ -298,34 +298,15 @@ impl Handler for Table {
                 .unwrap_or(json!({"Enabled": false}));
             set_ttl(cx, name, &spec, old.get("TimeToLiveSpecification")).await?;
         }
-        if old.get("Tags") != props.get("Tags") {
-            let arn = current
-                .attributes
-                .get("Arn")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let (before, after) = (tags(old, "Tags"), tags(props, "Tags"));
-            let removed: Vec<&String> = before
-                .iter()
-                .filter(|(k, _)| !after.iter().any(|(n, _)| n == k))
-                .map(|(k, _)| k)
-                .collect();
-            if !removed.is_empty() {
-                call(
-                    cx,
-                    "UntagResource",
-                    json!({"ResourceArn": arn, "TagKeys": removed}),
-                )
-                .await?;
+        if let Some(t) = tag_update(old, props) {
+            let arn = current.attributes.get("Arn").cloned().unwrap_or_default();
+            if !t.removed.is_empty() {
+                let body = json!({"ResourceArn": arn, "TagKeys": t.removed});
+                call(cx, "UntagResource", body).await?;
             }
-            if !after.is_empty() {
-                call(
-                    cx,
-                    "TagResource",
-                    json!({"ResourceArn": arn, "Tags": tag_list(&after)}),
-                )
-                .await?;
+            if !t.set.is_empty() {
+                let body = json!({"ResourceArn": arn, "Tags": tag_list(&t.set)});
+                call(cx, "TagResource", body).await?;
             }
         }
         describe(cx, name).await

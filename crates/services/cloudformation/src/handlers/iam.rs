@@ -223,22 +223,20 @@ impl Handler for Role {
             )
             .await?;
         }
-        if old.get("Tags") != props.get("Tags") {
-            let (before, after) = (tags(old, "Tags"), tags(props, "Tags"));
-            let removed: Pairs = before
-                .iter()
-                .filter(|(k, _)| !after.iter().any(|(n, _)| n == k))
-                .enumerate()
-                .map(|(i, (k, _))| p(&format!("TagKeys.member.{}", i + 1), k.clone()))
-                .collect();
-            if !removed.is_empty() {
+        if let Some(t) = tag_update(old, props) {
+            if !t.removed.is_empty() {
                 let mut params = vec![p("RoleName", name)];
-                params.extend(removed);
+                params.extend(
+                    t.removed
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| p(&format!("TagKeys.member.{}", i + 1), k.clone())),
+                );
                 iam(cx, "UntagRole", params).await?;
             }
-            if !after.is_empty() {
+            if !t.set.is_empty() {
                 let mut params = vec![p("RoleName", name)];
-                params.extend(tag_params(&after));
+                params.extend(tag_params(&t.set));
                 iam(cx, "TagRole", params).await?;
             }
         }

@@ -150,14 +150,6 @@ fn config(props: &Value) -> HandlerResult<Map<String, Value>> {
     Ok(out)
 }
 
-fn tag_map(tags: &[(String, String)]) -> Value {
-    Value::Object(
-        tags.iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    )
-}
-
 /// Waits until the function is `Active` and its last update is done, as CloudFormation's
 /// handler does before it calls the resource created (a new version or an alias of a
 /// `Pending` function would be refused).
@@ -261,7 +253,7 @@ impl Handler for Function {
             }
         }
         let all_tags = cx.aws_tags(logical_id, props);
-        req.insert("Tags".into(), tag_map(&all_tags));
+        req.insert("Tags".into(), tag_object(&all_tags));
         rest(cx, Method::POST, FUNCTIONS, Some(Value::Object(req))).await?;
         if let Some(n) = int(props, "ReservedConcurrentExecutions")? {
             if let Err(e) = set_concurrency(cx, &name, Some(n)).await {
@@ -329,27 +321,30 @@ impl Handler for Function {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let path = format!("/2017-03-31/tags/{}", segment(arn));
-            let (before, after) = (tags(old, "Tags"), tags(props, "Tags"));
-            let removed: Vec<String> = before
-                .iter()
-                .filter(|(k, _)| !after.iter().any(|(n, _)| n == k))
-                .map(|(k, _)| format!("tagKeys={}", segment(k)))
-                .collect();
-            if !removed.is_empty() {
+            let t = tag_update(old, props).unwrap_or(TagUpdate {
+                removed: Vec::new(),
+                set: Vec::new(),
+            });
+            if !t.removed.is_empty() {
+                let keys: Vec<String> = t
+                    .removed
+                    .iter()
+                    .map(|k| format!("tagKeys={}", segment(k)))
+                    .collect();
                 rest(
                     cx,
                     Method::DELETE,
-                    &format!("{path}?{}", removed.join("&")),
+                    &format!("{path}?{}", keys.join("&")),
                     None,
                 )
                 .await?;
             }
-            if !after.is_empty() {
+            if !t.set.is_empty() {
                 rest(
                     cx,
                     Method::POST,
                     &path,
-                    Some(json!({"Tags": tag_map(&after)})),
+                    Some(json!({"Tags": tag_object(&t.set)})),
                 )
                 .await?;
             }
@@ -585,7 +580,7 @@ impl Handler for EventSourceMapping {
         req.remove("Tags");
         let tagged = tags(props, "Tags");
         if !tagged.is_empty() {
-            req.insert("Tags".into(), tag_map(&tagged));
+            req.insert("Tags".into(), tag_object(&tagged));
         }
         if let Some(t) = req.get("StartingPositionTimestamp").and_then(|v| match v {
             Value::String(s) => s.trim().parse::<f64>().ok(),

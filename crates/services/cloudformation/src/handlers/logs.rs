@@ -1,6 +1,6 @@
 //! `AWS::Logs::LogGroup`, over CloudWatch Logs' JSON 1.1 API.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tributary_cfn::Replacement;
 
 use super::*;
@@ -42,12 +42,7 @@ impl Handler for LogGroup {
         let mut req = json!({"logGroupName": name});
         let all_tags = cx.resource_tags(props);
         if !all_tags.is_empty() {
-            req["tags"] = Value::Object(
-                all_tags
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect::<Map<_, _>>(),
-            );
+            req["tags"] = tag_object(&all_tags);
         }
         for (key, field) in [("KmsKeyId", "kmsKeyId"), ("LogGroupClass", "logGroupClass")] {
             if let Some(v) = string(props, key) {
@@ -91,32 +86,14 @@ impl Handler for LogGroup {
                 None => logs(cx, "DeleteRetentionPolicy", json!({"logGroupName": name})).await?,
             };
         }
-        if old.get("Tags") != props.get("Tags") {
-            let (before, after) = (tags(old, "Tags"), tags(props, "Tags"));
-            let removed: Vec<&String> = before
-                .iter()
-                .filter(|(k, _)| !after.iter().any(|(n, _)| n == k))
-                .map(|(k, _)| k)
-                .collect();
-            if !removed.is_empty() {
-                logs(
-                    cx,
-                    "UntagLogGroup",
-                    json!({"logGroupName": name, "tags": removed}),
-                )
-                .await?;
+        if let Some(t) = tag_update(old, props) {
+            if !t.removed.is_empty() {
+                let body = json!({"logGroupName": name, "tags": t.removed});
+                logs(cx, "UntagLogGroup", body).await?;
             }
-            if !after.is_empty() {
-                let map: Map<String, Value> = after
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect();
-                logs(
-                    cx,
-                    "TagLogGroup",
-                    json!({"logGroupName": name, "tags": map}),
-                )
-                .await?;
+            if !t.set.is_empty() {
+                let body = json!({"logGroupName": name, "tags": tag_object(&t.set)});
+                logs(cx, "TagLogGroup", body).await?;
             }
         }
         Ok(attrs(cx, name))

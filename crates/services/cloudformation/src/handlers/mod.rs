@@ -348,6 +348,35 @@ pub fn tags(props: &Value, key: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// How an update changes a resource's `Tags`: the keys it no longer has and the tags to set.
+pub struct TagUpdate {
+    pub removed: Vec<String>,
+    pub set: Vec<(String, String)>,
+}
+
+/// The change of `Tags` between two property sets; `None` when they are the same.
+pub fn tag_update(old: &Value, new: &Value) -> Option<TagUpdate> {
+    if old.get("Tags") == new.get("Tags") {
+        return None;
+    }
+    let set = tags(new, "Tags");
+    let removed = tags(old, "Tags")
+        .into_iter()
+        .filter(|(k, _)| !set.iter().any(|(n, _)| n == k))
+        .map(|(k, _)| k)
+        .collect();
+    Some(TagUpdate { removed, set })
+}
+
+/// Tags as a JSON object (`{key: value}`), as Lambda, SQS and Logs take them.
+pub fn tag_object(tags: &[(String, String)]) -> Value {
+    Value::Object(
+        tags.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
 /// A policy document as the JSON text the APIs take (templates give an object or a string).
 pub fn document(v: &Value) -> String {
     match v {

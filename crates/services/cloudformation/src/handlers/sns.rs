@@ -51,6 +51,19 @@ fn entries(attrs: &[(String, String)], prefix: &str) -> Pairs {
         .collect()
 }
 
+/// `Tags.member.N.Key/Value` parameters.
+fn tag_members(tags: &[(String, String)]) -> Pairs {
+    tags.iter()
+        .enumerate()
+        .flat_map(|(i, (k, v))| {
+            [
+                p(&format!("Tags.member.{}.Key", i + 1), k.clone()),
+                p(&format!("Tags.member.{}.Value", i + 1), v.clone()),
+            ]
+        })
+        .collect()
+}
+
 fn ignore_gone(r: Result<String, ApiError>) -> HandlerResult<()> {
     match r {
         Ok(_) => Ok(()),
@@ -129,11 +142,7 @@ impl Handler for Topic {
         }
         let mut params = vec![p("Name", &name)];
         params.extend(entries(&attrs, "Attributes"));
-        let all_tags = cx.resource_tags(props);
-        for (i, (k, v)) in all_tags.iter().enumerate() {
-            params.push(p(&format!("Tags.member.{}.Key", i + 1), k.clone()));
-            params.push(p(&format!("Tags.member.{}.Value", i + 1), v.clone()));
-        }
+        params.extend(tag_members(&cx.resource_tags(props)));
         let x = sns(cx, "CreateTopic", params).await?;
         let arn = xml_text(&x, "TopicArn").unwrap_or_default();
         for (protocol, endpoint) in inline_subscriptions(props) {
@@ -186,29 +195,20 @@ impl Handler for Topic {
                 subscribe(cx, arn, protocol, endpoint, &[]).await?;
             }
         }
-        if old.get("Tags") != props.get("Tags") {
-            let (before, after) = (tags(old, "Tags"), tags(props, "Tags"));
-            let removed: Vec<&String> = before
-                .iter()
-                .filter(|(k, _)| !after.iter().any(|(n, _)| n == k))
-                .map(|(k, _)| k)
-                .collect();
-            if !removed.is_empty() {
+        if let Some(t) = tag_update(old, props) {
+            if !t.removed.is_empty() {
                 let mut params = vec![p("ResourceArn", arn)];
                 params.extend(
-                    removed
+                    t.removed
                         .iter()
                         .enumerate()
-                        .map(|(i, k)| p(&format!("TagKeys.member.{}", i + 1), (*k).clone())),
+                        .map(|(i, k)| p(&format!("TagKeys.member.{}", i + 1), k.clone())),
                 );
                 sns(cx, "UntagResource", params).await?;
             }
-            if !after.is_empty() {
+            if !t.set.is_empty() {
                 let mut params = vec![p("ResourceArn", arn)];
-                for (i, (k, v)) in after.iter().enumerate() {
-                    params.push(p(&format!("Tags.member.{}.Key", i + 1), k.clone()));
-                    params.push(p(&format!("Tags.member.{}.Value", i + 1), v.clone()));
-                }
+                params.extend(tag_members(&t.set));
                 sns(cx, "TagResource", params).await?;
             }
         }

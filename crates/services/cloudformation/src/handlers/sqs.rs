@@ -80,12 +80,7 @@ impl Handler for Queue {
         let all_tags = cx.resource_tags(props);
         let mut req = json!({"QueueName": name, "Attributes": attrs});
         if !all_tags.is_empty() {
-            req["tags"] = Value::Object(
-                all_tags
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-            );
+            req["tags"] = tag_object(&all_tags);
         }
         let r = sqs(cx, "CreateQueue", req).await?;
         let url = r
@@ -131,27 +126,14 @@ impl Handler for Queue {
             )
             .await?;
         }
-        if current.properties.get("Tags") != props.get("Tags") {
-            let (before, after) = (tags(current.properties, "Tags"), tags(props, "Tags"));
-            let removed: Vec<&String> = before
-                .iter()
-                .filter(|(k, _)| !after.iter().any(|(n, _)| n == k))
-                .map(|(k, _)| k)
-                .collect();
-            if !removed.is_empty() {
-                sqs(
-                    cx,
-                    "UntagQueue",
-                    json!({"QueueUrl": url, "TagKeys": removed}),
-                )
-                .await?;
+        if let Some(t) = tag_update(current.properties, props) {
+            if !t.removed.is_empty() {
+                let body = json!({"QueueUrl": url, "TagKeys": t.removed});
+                sqs(cx, "UntagQueue", body).await?;
             }
-            if !after.is_empty() {
-                let map: Map<String, Value> = after
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect();
-                sqs(cx, "TagQueue", json!({"QueueUrl": url, "Tags": map})).await?;
+            if !t.set.is_empty() {
+                let body = json!({"QueueUrl": url, "Tags": tag_object(&t.set)});
+                sqs(cx, "TagQueue", body).await?;
             }
         }
         let arn = current
