@@ -68,6 +68,24 @@ fn ignore_gone(r: Result<String, ApiError>) -> HandlerResult<()> {
     }
 }
 
+/// Brings a list-valued link of an entity (a role's managed policies, a profile's roles) from
+/// `was` to `now`: `unlink` each item gone (already gone is fine), `link` each new one.
+async fn relink(
+    cx: &Cx<'_>,
+    entity: (&str, &str),
+    item: &str,
+    (was, now): (&[String], &[String]),
+    (unlink, link): (&str, &str),
+) -> HandlerResult<()> {
+    for x in was.iter().filter(|x| !now.contains(x)) {
+        ignore_gone(iam(cx, unlink, vec![p(entity.0, entity.1), p(item, x.clone())]).await)?;
+    }
+    for x in now.iter().filter(|x| !was.contains(x)) {
+        iam(cx, link, vec![p(entity.0, entity.1), p(item, x.clone())]).await?;
+    }
+    Ok(())
+}
+
 pub struct Role;
 
 async fn role_attrs(cx: &Cx<'_>, name: &str) -> HandlerResult<Created> {
@@ -182,24 +200,14 @@ impl Handler for Role {
             strings(old, "ManagedPolicyArns"),
             strings(props, "ManagedPolicyArns"),
         );
-        for arn in was.iter().filter(|a| !now.contains(a)) {
-            ignore_gone(
-                iam(
-                    cx,
-                    "DetachRolePolicy",
-                    vec![p("RoleName", name), p("PolicyArn", arn)],
-                )
-                .await,
-            )?;
-        }
-        for arn in now.iter().filter(|a| !was.contains(a)) {
-            iam(
-                cx,
-                "AttachRolePolicy",
-                vec![p("RoleName", name), p("PolicyArn", arn)],
-            )
-            .await?;
-        }
+        relink(
+            cx,
+            ("RoleName", name),
+            "PolicyArn",
+            (&was, &now),
+            ("DetachRolePolicy", "AttachRolePolicy"),
+        )
+        .await?;
         let (was, now) = (inline_policies(old), inline_policies(props));
         for (policy, _) in was.iter().filter(|(n, _)| !now.iter().any(|(m, _)| m == n)) {
             ignore_gone(
@@ -573,24 +581,14 @@ impl Handler for InstanceProfile {
             strings(current.properties, "Roles"),
             strings(props, "Roles"),
         );
-        for role in was.iter().filter(|r| !now.contains(r)) {
-            ignore_gone(
-                iam(
-                    cx,
-                    "RemoveRoleFromInstanceProfile",
-                    vec![p("InstanceProfileName", name), p("RoleName", role)],
-                )
-                .await,
-            )?;
-        }
-        for role in now.iter().filter(|r| !was.contains(r)) {
-            iam(
-                cx,
-                "AddRoleToInstanceProfile",
-                vec![p("InstanceProfileName", name), p("RoleName", role)],
-            )
-            .await?;
-        }
+        relink(
+            cx,
+            ("InstanceProfileName", name),
+            "RoleName",
+            (&was, &now),
+            ("RemoveRoleFromInstanceProfile", "AddRoleToInstanceProfile"),
+        )
+        .await?;
         let mut c = Created::new(name).with_ref(name);
         c.attributes = current.attributes.clone();
         Ok(c)
