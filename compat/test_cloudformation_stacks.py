@@ -802,3 +802,46 @@ def _events_or_empty(cfn, stack):
         return events(cfn, stack)
     except ClientError:
         return []
+
+
+def test_iam_resources_update_in_place(server, cfn):
+    iam = client("iam", server.endpoint)
+
+    def template(managed: list[str], doc_action: str, tags: dict[str, str]) -> str:
+        return json.dumps({"Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+                "ManagedPolicyArns": managed,
+                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}},
+            "Profile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Roles": [{"Ref": "Role"}]}},
+            "Managed": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+                "Roles": [{"Ref": "Role"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": doc_action, "Resource": "*"}]}}},
+        }})
+
+    basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ddb = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+    stack = unique("iam-upd")
+    cfn.create_stack(StackName=stack, TemplateBody=template([basic], "sqs:SendMessage", {"team": "a"}),
+                     Capabilities=["CAPABILITY_IAM"])
+    assert stack_of(cfn, stack)["StackStatus"] == "CREATE_COMPLETE", events(cfn, stack)
+    res = resources(cfn, stack)
+    role, profile, policy = (res[k]["PhysicalResourceId"] for k in ("Role", "Profile", "Managed"))
+    assert [r["RoleName"] for r in iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"]] == [role]
+    cfn.update_stack(StackName=stack, TemplateBody=template([ddb], "sqs:ReceiveMessage", {"team": "b", "env": "x"}),
+                     Capabilities=["CAPABILITY_IAM"])
+    assert stack_of(cfn, stack)["StackStatus"] == "UPDATE_COMPLETE", events(cfn, stack)
+    attached = {a["PolicyArn"] for a in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+    assert attached == {ddb, policy}
+    assert {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role)["Tags"]} == {"team": "b", "env": "x"}
+    default = iam.get_policy(PolicyArn=policy)["Policy"]["DefaultVersionId"]
+    doc = iam.get_policy_version(PolicyArn=policy, VersionId=default)["PolicyVersion"]["Document"]
+    assert doc["Statement"][0]["Action"] == "sqs:ReceiveMessage"
+    assert resources(cfn, stack)["Role"]["PhysicalResourceId"] == role
+    cfn.delete_stack(StackName=stack)
+    with pytest.raises(ClientError):
+        iam.get_role(RoleName=role)
+    with pytest.raises(ClientError):
+        iam.get_policy(PolicyArn=policy)
