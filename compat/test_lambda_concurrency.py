@@ -264,7 +264,8 @@ def test_a_discarded_event_goes_to_the_dead_letter_queue(env):
     assert attrs["ErrorMessage"]["DataType"] == "String"
     # Removing it; a bad target, and a layer that does not exist, are refused.
     c.lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": ""})
-    env.wait_function_active(name)
+    wait_for(lambda: c.lam.get_function_configuration(FunctionName=name)["LastUpdateStatus"] == "Successful" or None,
+             "the update")
     assert "DeadLetterConfig" not in c.lam.get_function_configuration(FunctionName=name)
     with pytest.raises(ClientError) as e:
         c.lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": "arn:aws:s3:::b"})

@@ -4,12 +4,11 @@ import from their layers (Python and Node, later layers overwriting earlier ones
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 from botocore.exceptions import ClientError
-from harness import REGION, client, error_of, unique, zip_bytes
+from harness import REGION, client, error_of, unique, wait_for, zip_bytes
 
 PY_HANDLER = """\
 import shared
@@ -23,6 +22,12 @@ NODE_HANDLER = """\
 const shared = require('shared');
 exports.handler = async () => ({ from: shared.who });
 """
+
+
+def updated(lam, fn):
+    """Waits for the update to finish: until then, invocations run the previous configuration."""
+    wait_for(lambda: lam.get_function_configuration(FunctionName=fn)["LastUpdateStatus"] == "Successful" or None,
+             f"{fn}'s update")
 
 
 def publish(lam, name, files, **kw):
@@ -56,7 +61,7 @@ def test_layer_versions_and_functions_that_use_them(env):
     config = lam.get_function_configuration(FunctionName=fn)
     assert config["Layers"] == [{"Arn": v1["LayerVersionArn"], "CodeSize": v1["Content"]["CodeSize"]}]
     lam.update_function_configuration(FunctionName=fn, Layers=[v1["LayerVersionArn"], v2["LayerVersionArn"]])
-    env.wait_function_active(fn)
+    updated(lam, fn)
     assert json.loads(lam.invoke(FunctionName=fn)["Payload"].read()) == {"from": "layer two"}
 
     # Node finds nodejs/node_modules.
