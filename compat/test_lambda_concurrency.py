@@ -277,6 +277,26 @@ def test_a_discarded_event_goes_to_the_dead_letter_queue(env):
                                  f"Layer version arn:aws:lambda:{REGION}:123456789012:layer:tools:1 does not exist.")
 
 
+def test_a_dead_letter_topic_gets_the_event_with_its_attributes(env):
+    c = env.c
+    sqs, sns = client("sqs", env.server.endpoint), client("sns", env.server.endpoint)
+    topic = sns.create_topic(Name=unique("dlt"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("dlt-q"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    name, records = make_function(env, DeadLetterConfig={"TargetArn": topic})
+    # No retries: the first failure spends them.
+    c.lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    invoke(c, name, {"fail": True, "n": 4}, InvocationType="Event")
+    records.wait(1)
+    msgs = wait_for(lambda: sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"],
+                                                WaitTimeSeconds=1).get("Messages"), "the dead-lettered event")
+    assert json.loads(msgs[0]["Body"]) == {"fail": True, "n": 4}
+    attrs = msgs[0]["MessageAttributes"]
+    assert attrs["RequestID"]["StringValue"] == records.all()[0]["requestId"]
+    assert attrs["ErrorCode"] == {"StringValue": "200", "DataType": "Number"}
+
+
 def test_event_invoke_config_retries_and_destinations(env):
     c = env.c
     sqs = client("sqs", env.server.endpoint)

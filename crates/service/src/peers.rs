@@ -120,6 +120,17 @@ pub trait Topics: Send + Sync + 'static {
         message: String,
         subject: Option<String>,
     ) -> Result<String, AwsError>;
+    /// Publishes with message attributes (String and Number ones), as Publish with
+    /// `MessageAttributes` does.
+    async fn publish_with_attributes(
+        &self,
+        arn: &str,
+        message: String,
+        attributes: BTreeMap<String, MessageAttributeValue>,
+    ) -> Result<String, AwsError> {
+        let _ = attributes;
+        self.publish(arn, message, None).await
+    }
     /// The topic's access policy, for IAM checks.
     fn policy(&self, _arn: &str) -> Option<String> {
         None

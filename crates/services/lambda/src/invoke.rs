@@ -525,7 +525,7 @@ fn error_message(payload: &[u8]) -> String {
 
 /// Sends a discarded asynchronous event to the function's dead-letter queue or topic, as
 /// Lambda does: the event as the body, with `RequestID`, `ErrorCode` and `ErrorMessage`
-/// attributes (on a queue; a topic gets the event alone). `error_code` is the HTTP status of the
+/// attributes. `error_code` is the HTTP status of the
 /// last attempt: 200 for a function error, 429 for an event that expired throttled.
 async fn dead_letter(
     app: &Lambda,
@@ -540,23 +540,23 @@ async fn dead_letter(
         return;
     };
     let body = String::from_utf8_lossy(payload).into_owned();
+    use tributary_service::peers::{MessageAttributeValue, QueueMessage};
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert(
+        "RequestID".into(),
+        MessageAttributeValue::string("String", request_id),
+    );
+    attributes.insert(
+        "ErrorCode".into(),
+        MessageAttributeValue::string("Number", error_code),
+    );
+    if !error_message.is_empty() {
+        attributes.insert(
+            "ErrorMessage".into(),
+            MessageAttributeValue::string("String", error_message),
+        );
+    }
     let sent = if target.split(':').nth(2) == Some("sqs") {
-        use tributary_service::peers::{MessageAttributeValue, QueueMessage};
-        let mut attributes = std::collections::BTreeMap::new();
-        attributes.insert(
-            "RequestID".into(),
-            MessageAttributeValue::string("String", request_id),
-        );
-        attributes.insert(
-            "ErrorCode".into(),
-            MessageAttributeValue::string("Number", error_code),
-        );
-        if !error_message.is_empty() {
-            attributes.insert(
-                "ErrorMessage".into(),
-                MessageAttributeValue::string("String", error_message),
-            );
-        }
         app.queues
             .send(
                 target,
@@ -568,7 +568,9 @@ async fn dead_letter(
             )
             .await
     } else {
-        app.topics.publish(target, body, None).await
+        app.topics
+            .publish_with_attributes(target, body, attributes)
+            .await
     };
     match sent {
         Ok(_) => {

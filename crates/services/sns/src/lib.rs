@@ -74,6 +74,33 @@ impl tributary_service::peers::Topics for Sns {
         publish_to_topic_arn(self, arn, message, subject).await
     }
 
+    async fn publish_with_attributes(
+        &self,
+        arn: &str,
+        message: String,
+        attributes: BTreeMap<String, MessageAttributeValue>,
+    ) -> Result<String, AwsError> {
+        let t = lookup_topic(self, arn).ok_or_else(topic_not_found)?;
+        let mut p = Params::default();
+        p.0.insert("Message".into(), message);
+        for (i, (name, v)) in attributes.iter().enumerate() {
+            let key = format!("MessageAttributes.entry.{}", i + 1);
+            p.0.insert(format!("{key}.Name"), name.clone());
+            p.0.insert(format!("{key}.Value.DataType"), v.data_type.clone());
+            p.0.insert(
+                format!("{key}.Value.StringValue"),
+                String::from_utf8_lossy(v.value_bytes()).into_owned(),
+            );
+        }
+        let m = prepare(&t, &p)?;
+        let published = publish_all(self, &t, vec![m]).await?;
+        published
+            .into_iter()
+            .next()
+            .map(|p| p.message_id)
+            .ok_or_else(|| AwsError::internal("message not published"))
+    }
+
     fn policy(&self, arn: &str) -> Option<String> {
         self.topic_policy(arn)
     }
