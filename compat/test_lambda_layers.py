@@ -8,7 +8,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
-from harness import REGION, client, error_of, unique, wait_for, zip_bytes
+from harness import REGION, ROLE, client, error_of, unique, wait_for, zip_bytes
 
 PY_HANDLER = """\
 import shared
@@ -125,3 +125,33 @@ Resources:
     assert env.c.lam.get_function_configuration(FunctionName=fn)["Layers"][0]["Arn"] == layer_arn
     assert json.loads(env.c.lam.invoke(FunctionName=fn)["Payload"].read()) == {"from": "sam layer"}
     cfn.delete_stack(StackName=stack)
+
+
+def test_code_and_layers_from_s3(server, env):
+    """Code.S3Bucket/S3Key (and S3ObjectVersion of a versioned bucket) are read from this
+    server's S3, for functions and layers; a missing object is Lambda's GetObject error."""
+    lam = env.c.lam
+    s3 = client("s3", server.endpoint)
+    bucket = unique("code")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    one = zip_bytes({"handler.py": "def handler(e, c):\n    return 'one'\n"})
+    two = zip_bytes({"handler.py": "def handler(e, c):\n    return 'two'\n"})
+    v1 = s3.put_object(Bucket=bucket, Key="fn.zip", Body=one)["VersionId"]
+    s3.put_object(Bucket=bucket, Key="fn.zip", Body=two)
+    name = unique("s3fn")
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="handler.handler",
+                        Code={"S3Bucket": bucket, "S3Key": "fn.zip"})
+    env.wait_function_active(name)
+    assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "two"
+    lam.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key="fn.zip", S3ObjectVersion=v1)
+    updated(lam, name)
+    assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "one"
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key="missing.zip")
+    code, status, message = error_of(e.value)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message.startswith("Error occurred while GetObject. S3 Error Code: NoSuchKey.")
+    s3.put_object(Bucket=bucket, Key="layer.zip", Body=zip_bytes({"python/shared.py": "WHO = 's3 layer'\n"}))
+    layer = lam.publish_layer_version(LayerName=unique("s3layer"), Content={"S3Bucket": bucket, "S3Key": "layer.zip"})
+    assert layer["Version"] == 1 and layer["Content"]["CodeSize"] > 0

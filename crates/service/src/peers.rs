@@ -137,7 +137,7 @@ pub trait Topics: Send + Sync + 'static {
     }
 }
 
-/// S3, as on-failure destinations use it.
+/// S3, as on-failure destinations and Lambda's code from S3 use it.
 #[async_trait::async_trait]
 pub trait Objects: Send + Sync + 'static {
     /// Whether a bucket (by name or ARN) exists.
@@ -150,4 +150,7 @@ pub trait Objects: Send + Sync + 'static {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<(), AwsError>;
+    /// Reads a whole object (or one version of it), as GetObject does; S3's error when it is
+    /// not there.
+    fn get(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<Vec<u8>, AwsError>;
 }

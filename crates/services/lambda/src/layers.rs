@@ -143,9 +143,15 @@ pub async fn publish(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, Aw
             .decode(b64)
             .map_err(|_| lambda_err::invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again."))?,
         None if content.get("S3Bucket").is_some() => {
-            return Err(lambda_err::invalid_parameter(
-                "Layer content from S3 is not supported by this server yet; use Content.ZipFile",
-            ))
+            let bucket = content.str_opt("S3Bucket")?.unwrap_or_default();
+            let key = content.str_opt("S3Key")?.unwrap_or_default();
+            let version = content.str_opt("S3ObjectVersion")?;
+            app.objects.get(bucket, key, version).map_err(|e| {
+                lambda_err::invalid_parameter(format!(
+                    "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
+                    e.code, e.message
+                ))
+            })?
         }
         None => return Err(lambda_err::invalid_parameter("Please provide a source for layer content.")),
     };

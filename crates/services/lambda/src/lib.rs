@@ -1210,20 +1210,31 @@ fn parse_dead_letter(req: &Req<'_>) -> Result<Option<Option<String>>, AwsError> 
     Ok(Some(Some(target.to_owned())))
 }
 
-/// The package of a create or code update: `ZipFile` only (S3 and images are not served).
-fn package_of(req: &Req<'_>) -> Result<Package, AwsError> {
-    match req.str_opt("ZipFile")? {
-        Some(b64) => check_package(b64),
-        None if req.get("S3Bucket").is_some() => Err(lambda_err::invalid_parameter(
-            "Code from S3 is not supported by this server yet; use Code.ZipFile",
-        )),
-        None if req.get("ImageUri").is_some() => Err(lambda_err::invalid_parameter(
-            "Please don't provide ImageUri when updating a function with packageType Zip.",
-        )),
-        None => Err(lambda_err::invalid_parameter(
-            "Please provide a source for function code.",
-        )),
+/// The package of a create or code update: `ZipFile`, or an object of this server's S3
+/// (`S3Bucket`, `S3Key`, `S3ObjectVersion`), read as Lambda reads it.
+fn package_of(app: &Lambda, req: &Req<'_>) -> Result<Package, AwsError> {
+    if let Some(b64) = req.str_opt("ZipFile")? {
+        return check_package(b64);
     }
+    if let Some(bucket) = req.str_opt("S3Bucket")? {
+        let key = req.str_opt("S3Key")?.unwrap_or_default();
+        let version = req.str_opt("S3ObjectVersion")?;
+        let zip = app.objects.get(bucket, key, version).map_err(|e| {
+            lambda_err::invalid_parameter(format!(
+                "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
+                e.code, e.message
+            ))
+        })?;
+        return check_package(&B64.encode(zip));
+    }
+    if req.get("ImageUri").is_some() {
+        return Err(lambda_err::invalid_parameter(
+            "Please don't provide ImageUri when updating a function with packageType Zip.",
+        ));
+    }
+    Err(lambda_err::invalid_parameter(
+        "Please provide a source for function code.",
+    ))
 }
 
 fn validate_architectures(req: &Req<'_>) -> Result<Option<Vec<String>>, AwsError> {
@@ -1299,7 +1310,7 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
     let code = req
         .obj_opt("Code")?
         .ok_or_else(|| constraint(&Value::Null, "code", "Member must not be null"))?;
-    let package = package_of(&Req(code))?;
+    let package = package_of(app, &Req(code))?;
     let revision = uuid::Uuid::new_v4().to_string();
     let doc = FunctionDoc {
         name: name.clone(),
@@ -1586,7 +1597,7 @@ async fn update_configuration(app: &Lambda, name: &str, req: Req<'_>) -> Result<
 async fn update_code(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
     let old = resolve_function(app, name)?;
     let arn = old.arn(app);
-    let package = package_of(&req)?;
+    let package = package_of(app, &req)?;
     let architectures = validate_architectures(&req)?;
     let publish = req.bool_opt("Publish")?.unwrap_or(false);
     app.state.check_idle(&old, &arn)?;

@@ -75,6 +75,10 @@ impl tributary_service::peers::Objects for S3 {
     ) -> Result<(), AwsError> {
         put_object_internal(self, bucket, key, body, content_type).await
     }
+
+    fn get(&self, bucket: &str, key: &str, version: Option<&str>) -> Result<Vec<u8>, AwsError> {
+        objects::get_object_internal(self, bucket, key, version)
+    }
 }
 
 #[async_trait::async_trait]

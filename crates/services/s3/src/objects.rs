@@ -63,6 +63,36 @@ const READ_ATTEMPTS: usize = 5;
 
 /// Stores an object on behalf of another service (the ESM's on-failure S3 destination):
 /// the same write as PutObject, without the HTTP parts. Takes a bucket name or ARN.
+/// Reads a whole object (a version of it, with `version`) as another service does (Lambda
+/// code from `S3Bucket`/`S3Key`): `NoSuchBucket`, `NoSuchKey` or `NoSuchVersion` when it is
+/// not there.
+pub fn get_object_internal(
+    app: &App,
+    bucket_arn_or_name: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<Vec<u8>, AwsError> {
+    let bucket = bucket_name(bucket_arn_or_name).to_owned();
+    buckets::require(app, &bucket)?;
+    for _ in 0..READ_ATTEMPTS {
+        let meta = match version {
+            None => {
+                storage::read_meta(&app.store, &bucket, key)?.ok_or_else(|| no_such_key(key))?
+            }
+            Some(v) => match versions::find(&app.store, &bucket, key, Some(v))? {
+                Found::Object(m) => *m,
+                _ => return Err(no_such_version(key, Some(v))),
+            },
+        };
+        if let Some(bytes) = storage::read_data(&app.store, &meta.segments, 0, meta.size)? {
+            return Ok(bytes);
+        }
+    }
+    Err(AwsError::internal(
+        "the object kept changing while it was read",
+    ))
+}
+
 pub async fn put_object_internal(
     app: &App,
     bucket_arn_or_name: &str,
