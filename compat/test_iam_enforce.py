@@ -157,6 +157,28 @@ def test_the_destination_needs_its_action(aws, tmp_path):
     assert esm["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
 
 
+def test_dead_letter_queues_and_async_destinations_need_their_action(aws, tmp_path):
+    role = make_role(aws, "no-send-async-role")
+    fn = unique("fn")
+    create_function(aws, tmp_path, fn, role)
+    queue = aws("sqs", "create-queue", "--queue-name", unique("dlq"))["QueueUrl"]
+    queue_arn = aws("sqs", "get-queue-attributes", "--queue-url", queue, "--attribute-names", "QueueArn")["Attributes"]["QueueArn"]
+    _, msg = aws("lambda", "update-function-configuration", "--function-name", fn,
+                 "--dead-letter-config", json.dumps({"TargetArn": queue_arn}),
+                 expect_error="InvalidParameterValueException")
+    assert msg == "The provided execution role does not have permissions to call SendMessage on SQS"
+    _, msg = aws("lambda", "put-function-event-invoke-config", "--function-name", fn,
+                 "--destination-config", json.dumps({"OnFailure": {"Destination": queue_arn}}),
+                 expect_error="InvalidParameterValueException")
+    assert msg == "The provided execution role does not have permissions to call SendMessage on SQS"
+    aws("iam", "put-role-policy", "--role-name", "no-send-async-role", "--policy-name", "send",
+        "--policy-document", json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}]}))
+    out = aws("lambda", "put-function-event-invoke-config", "--function-name", fn,
+              "--destination-config", json.dumps({"OnFailure": {"Destination": queue_arn}}))
+    assert out["DestinationConfig"]["OnFailure"] == {"Destination": queue_arn}
+
+
 def test_a_role_lambda_cannot_assume(aws, tmp_path):
     _, msg = create_function(
         aws, tmp_path, unique("fn"), "arn:aws:iam::000000000000:role/made-up",

@@ -161,6 +161,10 @@ pub async fn put(
         None => return Err(missing(app, &function.name, &q)),
     };
     apply(&mut cfg, &req, replace)?;
+    // The execution role must be allowed to send to the destinations, as Lambda checks.
+    for dest in [&cfg.on_success, &cfg.on_failure].into_iter().flatten() {
+        crate::roles::check_destination(app, &function.role, dest)?;
+    }
     cfg.last_modified_ms = app.store.clock().now_millis();
     let doc = serde_json::to_value(&cfg).unwrap_or_default();
     app.store

@@ -1306,6 +1306,9 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
     refuse_unserved(&req)?;
     let layers = parse_layers(app, &req)?.unwrap_or_default();
     let dead_letter_target = parse_dead_letter(&req)?.flatten();
+    if let Some(target) = &dead_letter_target {
+        crate::roles::check_destination(app, role, target)?;
+    }
     let publish = req.bool_opt("Publish")?.unwrap_or(false);
     let code = req
         .obj_opt("Code")?
@@ -1583,6 +1586,9 @@ async fn update_configuration(app: &Lambda, name: &str, req: Req<'_>) -> Result<
         doc.layers = l;
     }
     if let Some(target) = parse_dead_letter(&req)? {
+        if let Some(t) = &target {
+            crate::roles::check_destination(app, &doc.role, t)?;
+        }
         doc.dead_letter_target = target;
     }
     app.state.check_idle(&old, &arn)?;
