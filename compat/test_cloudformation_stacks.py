@@ -138,6 +138,10 @@ def test_the_guides_template_deploys_with_package_and_deploy(server, aws, tmp_pa
     assert desc["LatestStreamArn"] == outputs["StreamArn"]
 
     function = res["ProcessDynamoDBStream"]["PhysicalResourceId"]
+    # By a resource's physical id: the stack it belongs to, with all its resources.
+    by_physical = cfn.describe_stack_resources(PhysicalResourceId=table)["StackResources"]
+    assert {r["LogicalResourceId"] for r in by_physical} == set(res)
+    assert {r["StackName"] for r in by_physical} == {stack}
     config = clients.lam.get_function_configuration(FunctionName=function)
     assert config["Runtime"] == "python3.11"
     role = res["ProcessDynamoDBStreamRole"]["PhysicalResourceId"]
@@ -271,7 +275,8 @@ def test_queues_topics_and_exports(server, cfn):
     importer = unique("imp")
     cfn.create_stack(StackName=importer, TemplateBody=json.dumps({
         "Resources": {"P": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-            "Queues": [{"Fn::ImportValue": f"{stack}-queue"}],
+            # The export's name is computed: what is imported is what resolves.
+            "Queues": [{"Fn::ImportValue": {"Fn::Join": ["-", [stack, "queue"]]}}],
             "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
                 "Action": "sqs:SendMessage", "Resource": "*"}]}}}},
@@ -656,6 +661,19 @@ def test_custom_resources_backed_by_a_function(server, cfn, tmp_path):
     reason = next(e["ResourceStatusReason"] for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]
                   if e["ResourceStatus"] == "UPDATE_FAILED")
     assert reason.startswith("Received response status [FAILED] from custom resource. Message returned: asked to fail")
+
+    # The response URL takes one answer to a waiting request, and never one from a web page.
+    import urllib.error
+    import urllib.request
+    url = create["ResponseURL"]
+    assert url.startswith(server.endpoint + "/_tributary/cloudformation/custom-resource/")
+    for headers, refusal in [({}, "no custom resource request waits"), ({"Origin": "http://evil.example"}, None)]:
+        req = urllib.request.Request(url, data=b"{}", method="PUT", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req)
+        assert e.value.code == 403
+        body = e.value.read().decode()
+        assert (refusal in body) if refusal else ("no custom resource request waits" not in body), body
 
     # Deleting the stack sends the Delete.
     before = len(requests())

@@ -146,7 +146,7 @@ pub fn changes(old: Option<&Stack>, prep: &Prepared) -> Vec<Change> {
 
 /// Whether running `prep` on the stack would change anything: its resources or its
 /// outputs.
-pub fn has_changes(_inner: &Inner, old: &Stack, prep: &Prepared) -> bool {
+pub fn has_changes(old: &Stack, prep: &Prepared) -> bool {
     if !changes(Some(old), prep).is_empty() {
         return true;
     }
@@ -155,15 +155,7 @@ pub fn has_changes(_inner: &Inner, old: &Stack, prep: &Prepared) -> bool {
 }
 
 fn check_name(name: &str) -> Result<(), AwsError> {
-    let ok = name.len() <= 128
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok {
-        return Ok(());
-    }
-    Err(validation(format!(
-        "1 validation error detected: Value '{name}' at 'changeSetName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"
-    )))
+    crate::check_resource_name(name, "changeSetName", "[a-zA-Z][-a-zA-Z0-9]*")
 }
 
 pub async fn create(
@@ -295,9 +287,7 @@ pub async fn create(
             cs.parameters = params;
             let unchanged = match previous {
                 Some(old) => {
-                    !has_changes(inner, old, &prep)
-                        && cs.parameters == old.parameters
-                        && tags == old.tags
+                    !has_changes(old, &prep) && cs.parameters == old.parameters && tags == old.tags
                 }
                 None => false,
             };

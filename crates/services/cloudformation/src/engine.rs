@@ -16,8 +16,9 @@
 //! - Delete: in reverse creation order; `DeletionPolicy: Retain` keeps a resource
 //!   (`DELETE_SKIPPED`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 use tributary_cfn::{
@@ -116,7 +117,6 @@ impl Inner {
             status: status.to_owned(),
             reason,
             properties: properties.map(Value::to_string),
-            client_request_token: None,
         };
         self.persist(stack, Some(event)).await;
     }
@@ -191,17 +191,28 @@ impl Inner {
     }
 
     /// Resolves a resource's properties against what exists now.
-    fn resolve(&self, stack: &Stack, prep: &Prepared, logical_id: &str) -> Result<Value, String> {
-        let imports = self.imports_for(&stack.id);
-        let ctx = prep.context(&imports);
-        prep.plan
-            .resolve_properties(
-                &prep.expanded,
-                &ctx,
-                logical_id,
-                &StackResolver(&stack.resources),
-            )
-            .map_err(|e| e.to_string())
+    /// Resolves a resource's properties against what exists now, noting the exports used.
+    fn resolve(
+        &self,
+        stack: &mut Stack,
+        prep: &Prepared,
+        logical_id: &str,
+    ) -> Result<Value, String> {
+        let used = Mutex::new(BTreeSet::new());
+        let resolved = {
+            let imports = self.imports_for(&stack.id, &used);
+            let ctx = prep.context(&imports);
+            prep.plan
+                .resolve_properties(
+                    &prep.expanded,
+                    &ctx,
+                    logical_id,
+                    &StackResolver(&stack.resources),
+                )
+                .map_err(|e| e.to_string())
+        };
+        note_imports(stack, used);
+        resolved
     }
 
     /// Creates one planned resource; `Err` is the reason it failed (already recorded).
@@ -350,16 +361,20 @@ impl Inner {
     }
 
     /// Resolves the outputs once every resource exists.
-    fn outputs(&self, stack: &Stack, prep: &Prepared) -> Result<Vec<OutputRec>, String> {
-        let imports = self.imports_for(&stack.id);
-        let ctx = prep.context(&imports);
-        let outs = tributary_cfn::outputs(
-            &prep.expanded,
-            &prep.plan,
-            &ctx,
-            &StackResolver(&stack.resources),
-        )
-        .map_err(|e| e.to_string())?;
+    fn outputs(&self, stack: &mut Stack, prep: &Prepared) -> Result<Vec<OutputRec>, String> {
+        let used = Mutex::new(BTreeSet::new());
+        let outs = {
+            let imports = self.imports_for(&stack.id, &used);
+            let ctx = prep.context(&imports);
+            tributary_cfn::outputs(
+                &prep.expanded,
+                &prep.plan,
+                &ctx,
+                &StackResolver(&stack.resources),
+            )
+        };
+        note_imports(stack, used);
+        let outs = outs.map_err(|e| e.to_string())?;
         let mut recs = Vec::new();
         for o in outs {
             if let Some(name) = &o.export_name {
@@ -408,7 +423,7 @@ impl Inner {
             }
         }
         if failed.is_none() {
-            match self.outputs(&stack, &prep) {
+            match self.outputs(&mut stack, &prep) {
                 Ok(outs) => {
                     stack.outputs = outs;
                     self.stack_status(&mut stack, "CREATE_COMPLETE", None).await;
@@ -480,6 +495,8 @@ impl Inner {
     ) {
         let lock = self.lock(&stack.id);
         let _guard = lock.lock().await;
+        // What the new template imports is noted as it is resolved.
+        stack.imports.clear();
         // Resources whose physical resource was replaced: logical id → the old record.
         let mut replaced: HashMap<String, ResourceRec> = HashMap::new();
         let mut touched: Vec<String> = Vec::new();
@@ -510,7 +527,7 @@ impl Inner {
                 }
                 continue;
             };
-            let props = match self.resolve(&stack, &prep, id) {
+            let props = match self.resolve(&mut stack, &prep, id) {
                 Ok(p) => p,
                 Err(reason) => {
                     self.resource_status(&mut stack, id, "UPDATE_FAILED", Some(reason), None)
@@ -651,7 +668,7 @@ impl Inner {
             }
         }
         if failure.is_none() {
-            match self.outputs(&stack, &prep) {
+            match self.outputs(&mut stack, &prep) {
                 Ok(outs) => stack.outputs = outs,
                 Err(reason) => failure = Some(reason),
             }
@@ -895,6 +912,15 @@ impl Inner {
         stack.deleted_ms = Some(self.now());
         stack.outputs.clear();
         self.stack_status(&mut stack, "DELETE_COMPLETE", None).await;
+    }
+}
+
+/// Adds the exports a resolution used to what the stack imports.
+fn note_imports(stack: &mut Stack, used: Mutex<BTreeSet<String>>) {
+    for name in used.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        if !stack.imports.contains(&name) {
+            stack.imports.push(name);
+        }
     }
 }
 

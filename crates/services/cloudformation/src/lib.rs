@@ -266,45 +266,42 @@ impl Inner {
             .map(|s| s.id.clone())
     }
 
-    /// `Fn::ImportValue` for a stack: the other live stacks' exports.
-    fn imports_for<'a>(&'a self, stack_id: &'a str) -> impl Fn(&str) -> Option<String> + 'a {
+    /// `Fn::ImportValue` for a stack: the other live stacks' exports. Every name it answers
+    /// is added to `used`, what the stack imports.
+    fn imports_for<'a>(
+        &'a self,
+        stack_id: &'a str,
+        used: &'a Mutex<BTreeSet<String>>,
+    ) -> impl Fn(&str) -> Option<String> + 'a {
         move |name: &str| {
             let state = self.state();
-            state
+            let value = state
                 .stacks
                 .values()
                 .filter(|s| !s.is_deleted() && s.id != stack_id)
                 .flat_map(|s| s.outputs.iter())
                 .find(|o| o.export_name.as_deref() == Some(name))
-                .map(|o| o.value.clone())
+                .map(|o| o.value.clone());
+            if value.is_some() {
+                used.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.to_owned());
+            }
+            value
         }
     }
 
-    /// Which other stacks import one of this stack's exports.
+    /// Which other stacks import one of this stack's exports: `(export, importer name)`.
     fn importers_of(&self, stack: &Stack) -> Vec<(String, String)> {
-        let exports: Vec<&str> = stack
-            .outputs
-            .iter()
-            .filter_map(|o| o.export_name.as_deref())
-            .collect();
-        if exports.is_empty() {
-            return Vec::new();
-        }
         let state = self.state();
         let mut out = Vec::new();
-        for s in state
-            .stacks
-            .values()
-            .filter(|s| !s.is_deleted() && s.id != stack.id)
-        {
-            let text = s
-                .processed
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default();
-            for e in &exports {
-                if text.contains(&format!("\"Fn::ImportValue\":\"{e}\"")) {
-                    out.push(((*e).to_owned(), s.name.clone()));
+        for o in &stack.outputs {
+            let Some(export) = &o.export_name else {
+                continue;
+            };
+            for s in state.stacks.values() {
+                if !s.is_deleted() && s.id != stack.id && s.imports.contains(export) {
+                    out.push((export.clone(), s.name.clone()));
                 }
             }
         }
@@ -410,7 +407,9 @@ fn given_tags(p: &QueryParams) -> Vec<(String, String)> {
         .collect()
 }
 
-fn check_stack_name(name: &str) -> Result<(), AwsError> {
+/// A stack or change set name: `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters; `field`
+/// and `pattern` are how the refusal names the member and quotes its model pattern.
+fn check_resource_name(name: &str, field: &str, pattern: &str) -> Result<(), AwsError> {
     let ok = name.len() <= 128
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -418,8 +417,16 @@ fn check_stack_name(name: &str) -> Result<(), AwsError> {
         return Ok(());
     }
     Err(validation(format!(
-        "1 validation error detected: Value '{name}' at 'stackName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*|arn:[-a-zA-Z0-9:/._+]*"
+        "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
     )))
+}
+
+fn check_stack_name(name: &str) -> Result<(), AwsError> {
+    check_resource_name(
+        name,
+        "stackName",
+        "[a-zA-Z][-a-zA-Z0-9]*|arn:[-a-zA-Z0-9:/._+]*",
+    )
 }
 
 /// The capability a template needs, if any.
@@ -587,7 +594,8 @@ impl Inner {
         fingerprint_local_code(&mut expanded).map_err(validation)?;
         validate(&expanded).map_err(|e| validation(e.to_string()))?;
         check_capabilities(&written, &expanded, capabilities, auto_expand)?;
-        let imports = self.imports_for(stack_id);
+        let used = Mutex::new(BTreeSet::new());
+        let imports = self.imports_for(stack_id, &used);
         let ctx =
             tributary_cfn::Context::new(pseudo.clone(), params.clone()).with_imports(&imports);
         let plan = tributary_cfn::plan(&expanded, &ctx).map_err(|e| validation(e.to_string()))?;
@@ -639,10 +647,10 @@ impl Inner {
             timeout_minutes: None,
             termination_protection: false,
             outputs: Vec::new(),
+            imports: Vec::new(),
             resources: indexmap::IndexMap::new(),
             change_set_id: None,
             event_seq: 0,
-            last_operation: None,
         }
     }
 }
@@ -814,10 +822,7 @@ impl CloudFormation {
         } else {
             old.tags.clone()
         };
-        if !changesets::has_changes(inner, &old, &prep)
-            && params == old.parameters
-            && tags == old.tags
-        {
+        if !changesets::has_changes(&old, &prep) && params == old.parameters && tags == old.tags {
             return Err(validation("No updates are to be performed."));
         }
         let mut stack = old.clone();

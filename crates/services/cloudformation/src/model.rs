@@ -50,6 +50,9 @@ pub struct Stack {
     pub termination_protection: bool,
     #[serde(default)]
     pub outputs: Vec<OutputRec>,
+    /// The exports of other stacks this one imports (`Fn::ImportValue`), as resolved.
+    #[serde(default)]
+    pub imports: Vec<String>,
     /// The resources, in creation order.
     #[serde(default)]
     pub resources: IndexMap<String, ResourceRec>,
@@ -59,9 +62,6 @@ pub struct Stack {
     /// Events recorded so far (the next event's sequence number).
     #[serde(default)]
     pub event_seq: u64,
-    /// The access key of whoever started the running operation (for a restart's message).
-    #[serde(default)]
-    pub last_operation: Option<String>,
 }
 
 impl Stack {
@@ -148,8 +148,6 @@ pub struct Event {
     pub reason: Option<String>,
     #[serde(default)]
     pub properties: Option<String>,
-    #[serde(default)]
-    pub client_request_token: Option<String>,
 }
 
 /// One change of a change set.

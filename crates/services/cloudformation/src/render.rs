@@ -248,9 +248,6 @@ pub fn describe_stack_events(inner: &Inner, p: &QueryParams) -> Result<String, A
         if let Some(props) = &e.properties {
             x.elem("ResourceProperties", props);
         }
-        if let Some(t) = &e.client_request_token {
-            x.elem("ClientRequestToken", t);
-        }
         x.close("member");
     }
     x.close("StackEvents");
@@ -260,7 +257,8 @@ pub fn describe_stack_events(inner: &Inner, p: &QueryParams) -> Result<String, A
     Ok(x.into_string())
 }
 
-/// The stack a resource request names: by stack name, or by a resource's physical id.
+/// The stack a resource request names: by stack name, or by a resource's physical id (the
+/// stack it belongs to, whose resources are all listed, as AWS lists them).
 fn resource_stack(inner: &Inner, p: &QueryParams) -> Result<Stack, AwsError> {
     if let Some(physical) = p.get("PhysicalResourceId") {
         let state = inner.state();
@@ -297,15 +295,6 @@ pub fn describe_stack_resources(inner: &Inner, p: &QueryParams) -> Result<String
     for r in stack.resources.values() {
         if logical.is_some_and(|l| l != r.logical_id) {
             continue;
-        }
-        if let Some(physical) = p.get("PhysicalResourceId") {
-            if p.get("StackName").is_none()
-                && r.physical_id.as_deref() != Some(physical)
-                && logical.is_none()
-            {
-                // Only the named resource when found by physical id, as AWS answers.
-                continue;
-            }
         }
         x.open("member");
         resource_common(&mut x, &stack, r);
