@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::Value;
-use tributary_cloudformation::calls::xml_text;
+use tributary_cloudformation::calls::{form_urlencoded, xml_text};
 
 use crate::status::{Client, Signer, DEFAULT_ENDPOINT};
 
@@ -79,12 +79,11 @@ impl Cfn {
             ("Version".to_owned(), "2010-05-15".to_owned()),
         ];
         pairs.extend_from_slice(params);
-        let body = pairs
+        let refs: Vec<(&str, &str)> = pairs
             .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&")
-            .into_bytes();
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let body = form_urlencoded(&refs).into_bytes();
         let ct = "application/x-www-form-urlencoded; charset=utf-8";
         let (date, authorization) = self.client.sign(
             "POST",
@@ -135,19 +134,6 @@ impl std::fmt::Display for ApiFailure {
 }
 
 impl std::error::Error for ApiFailure {}
-
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
 
 fn p(k: &str, v: impl Into<String>) -> (String, String) {
     (k.to_owned(), v.into())
@@ -325,11 +311,11 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
         }
         // Let a burst of saves settle.
         tokio::time::sleep(WATCH_INTERVAL).await;
-        seen = snapshot(&watched);
         let (body, folders) = match prepare_template(&args.template) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("not deployed: {e:#}");
+                seen = snapshot(&watched);
                 continue;
             }
         };

@@ -223,7 +223,8 @@ impl Calls {
     }
 }
 
-fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
+/// Query-protocol form parameters, percent-encoded as the SDKs encode them.
+pub fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
     const SET: &AsciiSet = &NON_ALPHANUMERIC
         .remove(b'-')

@@ -14,9 +14,14 @@ use zip::write::SimpleFileOptions;
 /// The most a local folder may hold: Lambda's limit for unzipped code.
 const MAX_UNZIPPED: u64 = 250 * 1024 * 1024;
 
-/// The package of a local code location: a `.zip` (or `.jar`) file as it is, a folder's
-/// files, or one file alone.
-pub fn package(path: &str) -> Result<Vec<u8>, String> {
+/// What a local code location holds: a ready package (a `.zip` or `.jar` file), or the
+/// files to pack, sorted by path, with their modes.
+enum Local {
+    Package(Vec<u8>),
+    Files(Vec<(String, Vec<u8>, u32)>),
+}
+
+fn read_local(path: &str) -> Result<Local, String> {
     let p = Path::new(path);
     if !p.is_absolute() {
         return Err(format!(
@@ -25,16 +30,16 @@ pub fn package(path: &str) -> Result<Vec<u8>, String> {
     }
     let meta = std::fs::metadata(p).map_err(|e| format!("Cannot read the code at {path}: {e}"))?;
     if meta.is_file() {
+        let bytes = std::fs::read(p).map_err(|e| format!("Cannot read {path}: {e}"))?;
         let lower = path.to_ascii_lowercase();
         if lower.ends_with(".zip") || lower.ends_with(".jar") {
-            return std::fs::read(p).map_err(|e| format!("Cannot read {path}: {e}"));
+            return Ok(Local::Package(bytes));
         }
         let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "code".into());
-        let bytes = std::fs::read(p).map_err(|e| format!("Cannot read {path}: {e}"))?;
-        return zip_entries(vec![(name, bytes, mode_of(&meta))]);
+        return Ok(Local::Files(vec![(name, bytes, mode_of(&meta))]));
     }
     let mut files = Vec::new();
     collect(p, p, &mut files)?;
@@ -54,13 +59,35 @@ pub fn package(path: &str) -> Result<Vec<u8>, String> {
             std::fs::read(&abs).map_err(|e| format!("Cannot read {}: {e}", abs.display()))?;
         entries.push((rel, bytes, mode_of(&meta)));
     }
-    zip_entries(entries)
+    Ok(Local::Files(entries))
 }
 
-/// A content hash of a local code location, for telling changed code from unchanged.
+/// The package of a local code location: a `.zip` (or `.jar`) file as it is, a folder's
+/// files, or one file alone.
+pub fn package(path: &str) -> Result<Vec<u8>, String> {
+    match read_local(path)? {
+        Local::Package(zip) => Ok(zip),
+        Local::Files(entries) => zip_entries(entries),
+    }
+}
+
+/// A content hash of a local code location (paths, modes and contents; no packing), for
+/// telling changed code from unchanged.
 pub fn fingerprint(path: &str) -> Result<String, String> {
-    let zip = package(path)?;
-    Ok(hex(&Sha256::digest(&zip)))
+    let mut h = Sha256::new();
+    match read_local(path)? {
+        Local::Package(zip) => h.update(&zip),
+        Local::Files(entries) => {
+            for (name, bytes, mode) in entries {
+                h.update((name.len() as u64).to_be_bytes());
+                h.update(name.as_bytes());
+                h.update(mode.to_be_bytes());
+                h.update((bytes.len() as u64).to_be_bytes());
+                h.update(&bytes);
+            }
+        }
+    }
+    Ok(hex(&h.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -2,7 +2,8 @@
 //! Lambda's REST API.
 //!
 //! A function's `Code` is `ZipFile` (the source text, which CloudFormation packs as
-//! `index.<ext>`), `S3Bucket`/`S3Key`, or, for templates deployed from a local folder, the
+//! `index.<ext>`), `S3Bucket`/`S3Key` (which Lambda reads itself), or, for templates deployed
+//! from a local folder, the
 //! `Tributary::LocalPath` marker the SAM transform leaves, zipped here.
 
 use base64::Engine as _;
@@ -43,7 +44,7 @@ fn function_path(name: &str) -> String {
 }
 
 /// The `Code` object of CreateFunction/UpdateFunctionCode from a template's `Code`.
-async fn code_of(cx: &Cx<'_>, props: &Value) -> HandlerResult<Map<String, Value>> {
+fn code_of(props: &Value) -> HandlerResult<Map<String, Value>> {
     let Some(code) = props.get("Code") else {
         return Err(Failure::property("#: required key [Code] not found"));
     };
@@ -68,41 +69,14 @@ async fn code_of(cx: &Cx<'_>, props: &Value) -> HandlerResult<Map<String, Value>
         );
         return Ok(out);
     }
-    if let (Some(bucket), Some(key)) = (string(code, "S3Bucket"), string(code, "S3Key")) {
-        // Read as Lambda reads it, with the stack's caller's access to the bucket.
-        let mut path = format!(
-            "/{}/{}",
-            segment(&bucket),
-            key.split('/').map(segment).collect::<Vec<_>>().join("/")
-        );
-        if let Some(v) = string(code, "S3ObjectVersion") {
-            path.push_str(&format!("?versionId={}", segment(&v)));
-        }
-        let zip = cx
-            .calls
-            .rest_xml("s3", Method::GET, &path, &[], bytes::Bytes::new())
-            .await
-            .map_err(|e| {
-                Failure::from(ApiError {
-                    service: "Lambda",
-                    status: 400,
-                    code: "InvalidParameterValueException".into(),
-                    message: format!(
-                        "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
-                        e.code, e.message
-                    ),
-                    request_id: e.request_id,
-                })
-            })?;
-        out.insert(
-            "ZipFile".into(),
-            base64::engine::general_purpose::STANDARD
-                .encode(&zip)
-                .into(),
-        );
-        return Ok(out);
-    }
-    for key in ["ImageUri", "SourceKMSKeyArn"] {
+    // An S3 object (Lambda reads it) or an image, as given.
+    for key in [
+        "S3Bucket",
+        "S3Key",
+        "S3ObjectVersion",
+        "ImageUri",
+        "SourceKMSKeyArn",
+    ] {
         if let Some(v) = string(code, key) {
             out.insert(key.into(), v.into());
         }
@@ -246,7 +220,7 @@ impl Handler for Function {
             string(props, "FunctionName").unwrap_or_else(|| cx.physical_name(logical_id, 64));
         let mut req = config(props)?;
         req.insert("FunctionName".into(), name.clone().into());
-        req.insert("Code".into(), Value::Object(code_of(cx, props).await?));
+        req.insert("Code".into(), Value::Object(code_of(props)?));
         for key in ["PackageType", "Architectures", "CodeSigningConfigArn"] {
             if let Some(v) = props.get(key) {
                 req.insert(key.into(), v.clone());
@@ -299,7 +273,7 @@ impl Handler for Function {
         if old.get("Code") != props.get("Code")
             || old.get("Architectures") != props.get("Architectures")
         {
-            let mut req = code_of(cx, props).await?;
+            let mut req = code_of(props)?;
             if let Some(a) = props.get("Architectures") {
                 req.insert("Architectures".into(), a.clone());
             }
@@ -807,7 +781,7 @@ impl Handler for LayerVersion {
             .get("Content")
             .ok_or_else(|| Failure::property("#: required key [Content] not found"))?;
         // Packed as function code is (a folder, or an S3 object), never as inline source.
-        let mut packed = code_of(cx, &json!({ "Code": content, "Runtime": "provided" })).await?;
+        let mut packed = code_of(&json!({ "Code": content, "Runtime": "provided" }))?;
         let mut req = Map::new();
         req.insert("Content".into(), Value::Object(std::mem::take(&mut packed)));
         for key in [
