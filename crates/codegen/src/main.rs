@@ -472,8 +472,16 @@ fn shape_row(
         }
     }
     let flag = |k: &str| shape.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let wire_name = |k: &str| {
+        opt_str(
+            shape
+                .get(k)
+                .and_then(|r| r.get("locationName"))
+                .and_then(Value::as_str),
+        )
+    };
     Ok(format!(
-        "    Shape {{ name: {name:?}, kind: Kind::{kind}, min: {}, max: {}, pattern: {pattern}, enum_values: &[{}], members: &[{}], member: {}, key: {}, value: {}, sensitive: {}, union: {}, constrained: {constrained} }},\n",
+        "    Shape {{ name: {name:?}, kind: Kind::{kind}, min: {}, max: {}, pattern: {pattern}, enum_values: &[{}], members: &[{}], member: {}, key: {}, value: {}, flattened: {}, member_name: {}, key_name: {}, value_name: {}, sensitive: {}, union: {}, constrained: {constrained} }},\n",
         bound(shape, "min").unwrap_or_else(|| "None".into()),
         bound(shape, "max").unwrap_or_else(|| "None".into()),
         enums.join(", "),
@@ -481,6 +489,10 @@ fn shape_row(
         id_of("member")?,
         id_of("key")?,
         id_of("value")?,
+        flag("flattened"),
+        wire_name("member"),
+        wire_name("key"),
+        wire_name("value"),
         flag("sensitive"),
         flag("union"),
     ))

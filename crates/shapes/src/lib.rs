@@ -16,6 +16,7 @@
 //! ```
 
 pub mod model;
+pub mod query;
 pub mod validate;
 
 /// One module per service, written by `cargo run -p tributary-codegen`; never edit by hand.

@@ -220,6 +220,14 @@ pub struct Shape {
     /// Maps: key and value shapes.
     pub key: Option<ShapeId>,
     pub value: Option<ShapeId>,
+    /// Lists and maps: serialized without a wrapper (query `Name.1`, XML repeated elements)
+    /// instead of `Name.member.1` / `Name.entry.1`.
+    pub flattened: bool,
+    /// Lists: the element's wire name (`member` when `None`). Maps: the key's and the value's
+    /// (`key` and `value` when `None`).
+    pub member_name: Option<&'static str>,
+    pub key_name: Option<&'static str>,
+    pub value_name: Option<&'static str>,
     /// The model marks it sensitive: AWS leaves its value out of messages.
     pub sensitive: bool,
     pub union: bool,

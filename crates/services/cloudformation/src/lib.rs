@@ -30,6 +30,8 @@ use tributary_model::{AwsError, Clock};
 use tributary_service::iam::RoleSessions;
 use tributary_service::query::{self, Params as QueryParams, Xml};
 use tributary_service::{Caller, Request, Response, Service};
+use tributary_shapes::generated::cloudformation as shapes;
+use tributary_shapes::validate::{validate_object, Options};
 use tributary_store::Store;
 
 use calls::Calls;
@@ -901,6 +903,20 @@ impl CloudFormation {
     }
 }
 
+/// Reads the request as the model's input for `action` and checks it: a violation is
+/// `ValidationError` with AWS's message (`1 validation error detected: Value 'my_set' at
+/// 'changeSetName' failed to satisfy constraint: Member must satisfy regular expression
+/// pattern: ...`). An action the model does not know is left to the dispatch, which refuses it.
+fn check_input(action: &str, p: &QueryParams) -> Result<(), AwsError> {
+    let Some(op) = shapes::Operation::from_name(action) else {
+        return Ok(());
+    };
+    let input =
+        tributary_shapes::query::input(&shapes::SERVICE, op.def(), &p.0).map_err(validation)?;
+    validate_object(&shapes::SERVICE, op.def(), &input, &Options::default())
+        .map_err(|v| validation(v.message()))
+}
+
 #[async_trait::async_trait]
 impl Service for CloudFormation {
     async fn call(&self, req: Request) -> Response {
@@ -908,6 +924,11 @@ impl Service for CloudFormation {
         let Some(action) = p.get("Action").map(str::to_owned) else {
             return error(&AwsError::new("MissingAction", 400, "Missing Action"));
         };
+        // The model's constraints first, as AWS's request validator runs before any handler.
+        if let Err(e) = check_input(&action, &p) {
+            tracing::debug!(action, code = e.code, message = %e.message, "cloudformation request refused");
+            return error(&e);
+        }
         let calls = self.calls(&req);
         let inner = &self.inner;
         let result = match action.as_str() {

@@ -2,27 +2,17 @@
 //! shape (so the generated validator checks them with AWS's messages), the text forms AWS gives
 //! timestamps and policy documents, `Marker` pagination, and random identifiers.
 //!
-//! A query request spells its input as dotted names: `RoleName=r`, `Tags.member.1.Key=k`,
-//! `TagKeys.member.2=k`, `PolicyArns.member.1.arn=...`. [`input`] walks the operation's input
-//! shape and collects those names into the JSON object the model describes
-//! (`{"RoleName": "r", "Tags": [{"Key": "k"}]}`), with numbers and booleans typed, so
-//! `tributary_shapes::validate` can check required members, lengths, patterns, enums and ranges
-//! exactly as it does for the JSON services. Parameters the shape does not name are ignored, as
-//! AWS ignores them. The walk follows the (static) shape tree, never the client's names, so its
-//! depth does not depend on the request.
+//! A query request's parameters become the model's input shape through
+//! `tributary_shapes::query`, so the generated validator checks them with AWS's messages.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::Rng as _;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 use tributary_model::AwsError;
 use tributary_service::query::Params;
 use tributary_shapes::validate::{lower_first, validate_object, Options};
-use tributary_shapes::{Kind, OperationDef, Service, Shape};
-
-/// Structures nested deeper than this in an input shape are not read (no IAM or STS input
-/// comes close; the bound only guards against a recursive shape).
-const MAX_SHAPE_DEPTH: usize = 8;
+use tributary_shapes::{OperationDef, Service};
 
 /// A query request read up to its operation: the `Action`, the model's operation of that name
 /// (`from_name`, `def`: the generated enum's), and its validated input. The errors are AWS's:
@@ -56,10 +46,7 @@ pub fn input(
     op: &OperationDef,
     params: &Params,
 ) -> Result<Map<String, Value>, AwsError> {
-    let mut out = Map::new();
-    if let Some(id) = op.input {
-        structure(service, service.shape(id), params, "", 0, &mut out)?;
-    }
+    let out = tributary_shapes::query::input(service, op, &params.0).map_err(validation)?;
     validate_object(service, op, &out, &Options::default()).map_err(|v| validation(v.message()))?;
     Ok(out)
 }
@@ -67,135 +54,6 @@ pub fn input(
 /// IAM's and STS's error for a request that breaks the model's constraints.
 pub fn validation(message: impl Into<String>) -> AwsError {
     AwsError::new("ValidationError", 400, message)
-}
-
-fn structure(
-    service: &Service,
-    shape: &Shape,
-    params: &Params,
-    prefix: &str,
-    depth: usize,
-    out: &mut Map<String, Value>,
-) -> Result<(), AwsError> {
-    if depth > MAX_SHAPE_DEPTH {
-        return Ok(());
-    }
-    for m in shape.members {
-        let wire = m.location_name.unwrap_or(m.name);
-        let key = format!("{prefix}{wire}");
-        let member_shape = service.shape(m.shape);
-        if let Some(v) = value(service, member_shape, params, &key, depth)? {
-            out.insert(m.name.to_owned(), v);
-        }
-    }
-    Ok(())
-}
-
-/// The value of one member at `key`, or `None` when the request does not send it.
-fn value(
-    service: &Service,
-    shape: &Shape,
-    params: &Params,
-    key: &str,
-    depth: usize,
-) -> Result<Option<Value>, AwsError> {
-    match shape.kind {
-        Kind::Structure => {
-            let mut m = Map::new();
-            structure(
-                service,
-                shape,
-                params,
-                &format!("{key}."),
-                depth + 1,
-                &mut m,
-            )?;
-            Ok((!m.is_empty()).then_some(Value::Object(m)))
-        }
-        Kind::List => {
-            let Some(el_id) = shape.member else {
-                return Ok(None);
-            };
-            let el = service.shape(el_id);
-            let indexes = member_indexes(params, key);
-            if indexes.is_empty() {
-                // botocore sends an empty list as the bare name with an empty value.
-                return Ok(params
-                    .get(key)
-                    .filter(|v| v.is_empty())
-                    .map(|_| Value::Array(Vec::new())));
-            }
-            let mut items = Vec::with_capacity(indexes.len());
-            for i in indexes {
-                let item_key = format!("{key}.member.{i}");
-                items
-                    .push(value(service, el, params, &item_key, depth + 1)?.unwrap_or(Value::Null));
-            }
-            Ok(Some(Value::Array(items)))
-        }
-        // No IAM or STS input has a map.
-        Kind::Map => Ok(None),
-        _ => params
-            .get(key)
-            .map(|text| scalar(shape, text, key))
-            .transpose(),
-    }
-}
-
-/// The distinct `N` of `key.member.N...` parameters, in numeric order.
-fn member_indexes(params: &Params, key: &str) -> Vec<u32> {
-    let start = format!("{key}.member.");
-    let mut out: Vec<u32> = params
-        .0
-        .range(start.clone()..)
-        .take_while(|(k, _)| k.starts_with(&start))
-        .filter_map(|(k, _)| {
-            let rest = &k[start.len()..];
-            rest.split('.').next()?.parse().ok()
-        })
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-fn scalar(shape: &Shape, text: &str, key: &str) -> Result<Value, AwsError> {
-    // AWS's path of a member: `Tags.member.1.Key` is `tags.1.member.key`.
-    let mut segments = Vec::new();
-    for seg in key.split('.').filter(|s| *s != "member") {
-        if seg.parse::<u32>().is_ok() {
-            segments.push(seg.to_owned());
-            segments.push("member".to_owned());
-        } else {
-            segments.push(lower_first(seg));
-        }
-    }
-    let field = segments.join(".");
-    let not_a = |what: &str| {
-        validation(format!(
-            "1 validation error detected: Value '{text}' at '{field}' failed to satisfy constraint: Member must be {what}"
-        ))
-    };
-    match shape.kind {
-        Kind::Integer | Kind::Long => text
-            .trim()
-            .parse::<i64>()
-            .map(|n| Value::Number(n.into()))
-            .map_err(|_| not_a("a number")),
-        Kind::Float | Kind::Double => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .map(Value::Number)
-            .ok_or_else(|| not_a("a number")),
-        Kind::Boolean => match text.trim().to_ascii_lowercase().as_str() {
-            "true" => Ok(Value::Bool(true)),
-            "false" => Ok(Value::Bool(false)),
-            _ => Err(not_a("a boolean")),
-        },
-        _ => Ok(Value::String(text.to_owned())),
-    }
 }
 
 /// Typed reads of a validated input. Required members are present once validation passed, but

@@ -9,6 +9,15 @@
 //! or from the first path segment (path style). The method, the presence of a key and the
 //! query's subresources pick the operation; errors are S3's `<Error>` documents with AWS's
 //! codes, messages and statuses. Storage layout: see [`storage`].
+//!
+//! S3 is the documented exception to the model validator the other services run first
+//! (`tributary_shapes::validate`). S3 never answers `1 validation error detected: ...`: a bad
+//! value has an error of its own, checked where the value is read, as S3 does
+//! (`InvalidStorageClass` for `x-amz-storage-class`, `InvalidArgument` naming the header for an
+//! encryption or checksum algorithm, `InvalidBucketName`, `KeyTooLongError`, `MalformedXML` for
+//! a configuration document missing a required element). Its model's constraints are few
+//! (4 patterns, 8 lengths) and its required members are URI labels and the routing headers,
+//! which pick the operation before any member is read.
 
 mod buckets;
 mod checksum;

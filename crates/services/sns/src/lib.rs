@@ -22,6 +22,8 @@ use tributary_service::peers::{
 };
 use tributary_service::query::{self, Params, Xml};
 use tributary_service::Config;
+use tributary_shapes::generated::sns as model;
+use tributary_shapes::validate::{validate_object, MapStyle, Options};
 use tributary_store::Store;
 
 /// Amazon SNS: topics and subscriptions in the store; SQS subscriptions are delivered through
@@ -296,6 +298,11 @@ async fn handle_query(app: &Sns, uri: &Uri, body: &Bytes) -> Response<Body> {
     let Some(action) = p.get("Action").map(str::to_owned) else {
         return query::error(NAMESPACE, 400, "MissingAction", "Missing Action", false);
     };
+    // The model's constraints first, as AWS's request validator runs before any handler.
+    if let Err(e) = check_input(&action, &p) {
+        tracing::debug!(action, code = e.code, message = %e.message, "sns request refused");
+        return query::error(NAMESPACE, e.status, e.code, &e.message, false);
+    }
     let result = match action.as_str() {
         "CreateTopic" => create_topic(app, &p).await,
         "GetTopicAttributes" => get_topic_attributes(app, &p),
@@ -333,6 +340,32 @@ async fn handle_query(app: &Sns, uri: &Uri, body: &Bytes) -> Response<Body> {
 }
 
 type Reply = Result<Option<String>, AwsError>;
+
+/// Where SNS's validator differs from a plain reading of its model.
+const VALIDATION: Options<'static> = Options {
+    map_style: MapStyle::PerEntry,
+    // A message attribute without a type gets SNS's own words (`The message attribute 'a' must
+    // contain non-empty message attribute type.`), from the Publish handler.
+    skip: &[("MessageAttributeValue", "DataType")],
+    name_or_arn: &[],
+    enum_text: &[],
+    max_errors: 10,
+};
+
+/// Reads the request as the model's input for `action` and checks it: a violation is
+/// `ValidationError` with AWS's message (`1 validation error detected: Value null at 'name'
+/// failed to satisfy constraint: Member must not be null`). An action the model does not know
+/// is left to the dispatch, which refuses it.
+fn check_input(action: &str, p: &Params) -> Result<(), AwsError> {
+    let Some(op) = model::Operation::from_name(action) else {
+        return Ok(());
+    };
+    let validation = |m: String| AwsError::new("ValidationError", 400, m);
+    let input =
+        tributary_shapes::query::input(&model::SERVICE, op.def(), &p.0).map_err(validation)?;
+    validate_object(&model::SERVICE, op.def(), &input, &VALIDATION)
+        .map_err(|v| validation(v.message()))
+}
 
 /// `<Attributes><entry><key/><value/></entry>...</Attributes>`.
 fn attributes_xml(x: &mut Xml, attrs: &BTreeMap<String, String>) {
