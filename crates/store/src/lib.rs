@@ -64,6 +64,9 @@ pub enum StoreError {
     /// The writer is gone (the server is shutting down).
     #[error("store is closed")]
     Closed,
+    /// The job panicked: a defect, answered as `InternalServerError` to its request alone.
+    #[error("a write panicked: {0}")]
+    Panicked(String),
 }
 
 impl From<StoreError> for AwsError {
@@ -95,8 +98,39 @@ impl From<serde_json::Error> for StoreError {
     }
 }
 
-type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&mut Tx<'_>) -> Completion + Send>;
+/// One caller's write. The writer runs it inside a group's transaction, perhaps more than
+/// once: when another job of the group panics, the transaction is dropped and the group runs
+/// again without that job. It is told the outcome once, after the commit.
+trait Job: Send {
+    fn run(&mut self, tx: &mut Tx<'_>);
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>);
+}
+
+/// [`Store::write`]'s job: the caller's closure, its last result, and where to send it.
+struct WriteJob<F, T> {
+    f: F,
+    out: Option<Result<T, AwsError>>,
+    reply: oneshot::Sender<Result<T, AwsError>>,
+}
+
+impl<F, T> Job for WriteJob<F, T>
+where
+    F: Fn(&mut Tx<'_>) -> Result<T, AwsError> + Send,
+    T: Send,
+{
+    fn run(&mut self, tx: &mut Tx<'_>) {
+        self.out = Some((self.f)(tx));
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
+        let res = match (committed, self.out) {
+            (Ok(()), Some(out)) => out,
+            (Ok(()), None) => Err(AwsError::internal("Internal server error")),
+            (Err(e), _) => Err(e.into()),
+        };
+        let _ = self.reply.send(res);
+    }
+}
 
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
@@ -110,7 +144,7 @@ struct Inner {
     /// swaps a new snapshot in after each commit, so readers never wait and never see state
     /// that is not durable yet.
     catalog: Arc<ArcSwap<Catalog>>,
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     watchers: Arc<Watchers>,
     clock: Arc<dyn Clock>,
@@ -176,7 +210,7 @@ impl Store {
             tx.commit()?;
         }
         let catalog = Arc::new(ArcSwap::from_pointee(load_catalog(&db)?));
-        let (jobs, rx) = mpsc::channel::<Job>(4096);
+        let (jobs, rx) = mpsc::channel::<Box<dyn Job>>(4096);
         let watchers = Arc::new(Watchers::default());
         let writer = {
             let db = db.clone();
@@ -209,18 +243,13 @@ impl Store {
     pub async fn write<T, F>(&self, f: F) -> Result<T, AwsError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, AwsError> + Send + 'static,
+        F: Fn(&mut Tx<'_>) -> Result<T, AwsError> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |t: &mut Tx<'_>| {
-            let out = f(t);
-            Box::new(move |committed: Result<(), StoreError>| {
-                let res = match (committed, out) {
-                    (Ok(()), out) => out,
-                    (Err(e), _) => Err(e.into()),
-                };
-                let _ = tx.send(res);
-            })
+        let (reply, rx) = oneshot::channel();
+        let job: Box<dyn Job> = Box::new(WriteJob {
+            f,
+            out: None,
+            reply,
         });
         let sender = self
             .inner
@@ -623,7 +652,7 @@ impl Tx<'_> {
     pub fn append_stream_record(
         &mut self,
         table: &str,
-        keys: Item,
+        keys: &Item,
         old: Option<&Item>,
         new: Option<&Item>,
         ttl_delete: bool,
@@ -639,7 +668,7 @@ impl Tx<'_> {
         let Some(stream) = self.catalog.streams.get(&stream_arn) else {
             return Ok(());
         };
-        let hash = self.key_hash_of(table, &keys);
+        let hash = self.key_hash_of(table, keys);
         let Some(shard) = stream.open_shard_for(hash) else {
             return Ok(());
         };
@@ -652,7 +681,7 @@ impl Tx<'_> {
             seq,
             self.now_ms,
             view_type,
-            keys,
+            keys.clone(),
             old,
             new,
         );
@@ -1131,12 +1160,12 @@ fn writer_loop(
     published: Arc<ArcSwap<Catalog>>,
     watchers: Arc<Watchers>,
     clock: Arc<dyn Clock>,
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
 ) {
     // The writer's own copy: jobs of a group see each other's changes in it; readers see it
     // only once it is durable.
     let mut working: Catalog = (**published.load()).clone();
-    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = rx.blocking_recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -1146,15 +1175,34 @@ fn writer_loop(
             }
         }
         let mut touched = HashMap::new();
-        let mut catalog_changed = false;
-        let (completions, result) = run_group(
-            &db,
-            &mut working,
-            &clock,
-            &mut group,
-            &mut touched,
-            &mut catalog_changed,
-        );
+        let mut catalog_changed;
+        let result = loop {
+            // A snapshot to go back to (the maps are persistent: this copies no entries).
+            let before = working.clone();
+            touched.clear();
+            catalog_changed = false;
+            match run_group(
+                &db,
+                &mut working,
+                &clock,
+                &mut group,
+                &mut touched,
+                &mut catalog_changed,
+            ) {
+                Ran::Done(result) => break result,
+                Ran::Panicked(i, message) => {
+                    // The group's transaction is gone with everything the jobs wrote; run it
+                    // again without the job that panicked.
+                    working = before;
+                    let job = group.remove(i);
+                    tracing::error!(%message, "a store write panicked; its request fails, the rest of its group is retried");
+                    job.finish(Err(StoreError::Panicked(message)));
+                    if group.is_empty() {
+                        break Ok(());
+                    }
+                }
+            }
+        };
         let failed = result.is_err();
         if failed {
             // Nothing of the group is durable: forget its catalog changes too.
@@ -1163,12 +1211,12 @@ fn writer_loop(
             // Published before anyone is told, so a caller sees its own change.
             published.store(Arc::new(working.clone()));
         }
-        for done in completions {
+        for job in group.drain(..) {
             let r = match &result {
                 Ok(()) => Ok(()),
                 Err(e) => Err(StoreError::Db(e.to_string())),
             };
-            done(r);
+            job.finish(r);
         }
         if !failed {
             for (iid, seq) in touched {
@@ -1183,23 +1231,36 @@ fn writer_loop(
     tracing::debug!("store writer stopped");
 }
 
+/// How running a group went.
+enum Ran {
+    /// Every job ran; the commit's outcome.
+    Done(Result<(), StoreError>),
+    /// The job at this index panicked (with this message); nothing was committed.
+    Panicked(usize, String),
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+/// Runs every job of `group` in one write transaction and commits it. The jobs stay in
+/// `group`, to be told the outcome.
 fn run_group(
     db: &Database,
     cat: &mut Catalog,
     clock: &Arc<dyn Clock>,
-    group: &mut Vec<Job>,
+    group: &mut [Box<dyn Job>],
     touched: &mut HashMap<u64, u128>,
     catalog_changed: &mut bool,
-) -> (Vec<Completion>, Result<(), StoreError>) {
-    let mut completions = Vec::with_capacity(group.len());
+) -> Ran {
     let wtx: WriteTransaction = match db.begin_write() {
         Ok(t) => t,
-        Err(e) => {
-            for job in group.drain(..) {
-                drop(job);
-            }
-            return (completions, Err(e.into()));
-        }
+        Err(e) => return Ran::Done(Err(e.into())),
     };
     let mut failed: Option<StoreError> = None;
     {
@@ -1215,10 +1276,7 @@ fn run_group(
         })();
         let (meta, items, records, blobs, indexes, kv) = match tables {
             Ok(t) => t,
-            Err(e) => {
-                group.clear();
-                return (completions, Err(e));
-            }
+            Err(e) => return Ran::Done(Err(e)),
         };
         let before_counters = (cat.next_id, cat.next_seq);
         let mut tx = Tx {
@@ -1235,8 +1293,12 @@ fn run_group(
             dirty_tables: HashSet::new(),
             failed: &mut failed,
         };
-        for job in group.drain(..) {
-            completions.push(job(&mut tx));
+        for (i, job) in group.iter_mut().enumerate() {
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&mut tx)));
+            if let Err(payload) = ran {
+                // Dropping the transaction unwritten rolls back every job before this one.
+                return Ran::Panicked(i, panic_message(payload.as_ref()));
+            }
         }
         for name in std::mem::take(&mut tx.dirty_tables) {
             if let Some(t) = tx.catalog.tables.get(&name).cloned() {
@@ -1260,10 +1322,9 @@ fn run_group(
     }
     if let Some(e) = failed {
         wtx.abort().ok();
-        return (completions, Err(e));
+        return Ran::Done(Err(e));
     }
-    let res = wtx.commit().map_err(StoreError::from);
-    (completions, res)
+    Ran::Done(wtx.commit().map_err(StoreError::from))
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ async fn item_and_record_commit_together_and_survive_reopen() {
                     let it = item(&format!("k{i}"));
                     let id = tx.catalog().tables.get("T").unwrap().id;
                     tx.set_item("T", id, format!("k{i}").as_bytes(), None, Some(&it))?;
-                    tx.append_stream_record("T", it.clone(), None, Some(&it), false)
+                    tx.append_stream_record("T", &it, None, Some(&it), false)
                 })
                 .await
                 .unwrap();
@@ -143,7 +143,10 @@ async fn indexes_follow_item_changes_and_skip_items_without_their_keys() {
         size_bytes: 0,
     };
     t.indexes.push(index.clone());
-    store.write(move |tx| tx.put_table(t)).await.unwrap();
+    store
+        .write(move |tx| tx.put_table(t.clone()))
+        .await
+        .unwrap();
     let put = |pk: &'static str, color: Option<&'static str>| {
         let store = store.clone();
         async move {
@@ -246,4 +249,72 @@ async fn kv_spaces_are_ordered_and_isolated() {
         store.kv_get("q10", b"a").unwrap().as_deref(),
         Some(&b"other space"[..])
     );
+}
+
+/// A job that panics fails its own request; the other jobs of its group are run again without
+/// it and commit, nothing the panicking job wrote is kept, and the writer goes on serving.
+#[tokio::test]
+async fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
+    let store = Store::open(None, SystemClock::new()).unwrap();
+    // Keep the writer busy so the next jobs queue up and run as one group.
+    let busy = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(|_tx| {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let runs: Arc<Vec<std::sync::atomic::AtomicUsize>> =
+        Arc::new((0..6).map(|_| Default::default()).collect());
+    let mut writes = Vec::new();
+    for i in 0..6u8 {
+        let store = store.clone();
+        let runs = runs.clone();
+        writes.push(tokio::spawn(async move {
+            store
+                .write(move |tx| {
+                    runs[usize::from(i)].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tx.kv_put("t", &[i], b"written")?;
+                    if i == 3 {
+                        panic!("job {i} is broken");
+                    }
+                    Ok(i)
+                })
+                .await
+        }));
+        // Queue them in order.
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    busy.await.unwrap().unwrap();
+    for (i, w) in writes.into_iter().enumerate() {
+        let got = w.await.unwrap();
+        if i == 3 {
+            let e = got.unwrap_err();
+            assert_eq!((e.code, e.status), ("InternalServerError", 500));
+        } else {
+            assert_eq!(got.unwrap(), i as u8);
+        }
+    }
+    for i in 0..6u8 {
+        let v = store.kv_get("t", &[i]).unwrap();
+        assert_eq!(v.is_some(), i != 3, "key {i}");
+    }
+    // One group: the jobs before the broken one ran in the dropped attempt and again, the
+    // broken one once, the jobs after it only in the retry.
+    let counts: Vec<usize> = runs
+        .iter()
+        .map(|r| r.load(std::sync::atomic::Ordering::SeqCst))
+        .collect();
+    assert_eq!(counts, [2, 2, 2, 1, 1, 1]);
+    // Still serving.
+    store
+        .write(|tx| tx.kv_put("t", b"after", b"x"))
+        .await
+        .unwrap();
+    assert!(store.kv_get("t", b"after").unwrap().is_some());
 }

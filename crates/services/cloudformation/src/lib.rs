@@ -221,9 +221,9 @@ impl Inner {
         let written = self
             .store
             .write(move |tx| {
-                tx.put_doc(STACK_DOC, &id, doc)?;
-                if let Some(e) = event {
-                    let bytes = serde_json::to_vec(&e).unwrap_or_default();
+                tx.put_doc(STACK_DOC, &id, doc.clone())?;
+                if let Some(e) = &event {
+                    let bytes = serde_json::to_vec(e).unwrap_or_default();
                     tx.kv_put(EVENT_SPACE, &event_key(&id, seq), &bytes)?;
                 }
                 Ok(())
@@ -239,7 +239,7 @@ impl Inner {
         let doc = serde_json::to_value(cs).unwrap_or_default();
         let id = cs.id.clone();
         self.store
-            .write(move |tx| tx.put_doc(CHANGE_SET_DOC, &id, doc))
+            .write(move |tx| tx.put_doc(CHANGE_SET_DOC, &id, doc.clone()))
             .await?;
         self.state().change_sets.insert(cs.id.clone(), cs.clone());
         Ok(())

@@ -123,20 +123,13 @@ pub(super) async fn batch_write_item(app: &DynamoDb, req: Req<'_>) -> Result<Val
             for w in &writes {
                 table_id_in(tx, &w.table)?;
             }
-            for w in writes {
+            for w in &writes {
                 let old = tx.get_item(w.table.id, &w.key)?;
-                let new = match w.op {
+                let new = match &w.op {
                     WriteOp::Put(i) => Some(i),
                     WriteOp::Delete => None,
                 };
-                commit_change(
-                    tx,
-                    &w.table.name,
-                    &w.key,
-                    w.keys,
-                    old.as_ref(),
-                    new.as_ref(),
-                )?;
+                commit_change(tx, &w.table.name, &w.key, &w.keys, old.as_ref(), new)?;
             }
             Ok(())
         })

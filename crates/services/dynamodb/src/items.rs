@@ -109,7 +109,7 @@ pub(super) async fn put_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsE
             exprs
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
-            commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&item))?;
+            commit_change(tx, &table.name, &key, &keys, old.as_ref(), Some(&item))?;
             let capacity = write_capacity(mode, &table, &shown, old.as_ref(), Some(&item));
             Ok((old, capacity))
         })
@@ -165,7 +165,7 @@ pub(super) async fn delete_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, A
             exprs
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
-            commit_change(tx, &table.name, &key, keys, old.as_ref(), None)?;
+            commit_change(tx, &table.name, &key, &keys, old.as_ref(), None)?;
             let capacity = write_capacity(mode, &table, &shown, old.as_ref(), None);
             Ok((old, capacity))
         })
@@ -208,7 +208,7 @@ pub(super) async fn update_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, A
     let (old, new, updated, capacity) = app
         .store
         .write(move |tx| {
-            let rv = rv_job;
+            let rv = &rv_job;
             let table_id = table_id_in(tx, &table)?;
             let old = tx.get_item(table_id, &key)?;
             exprs
@@ -220,7 +220,7 @@ pub(super) async fn update_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, A
             // An update of a missing item that only removes things creates nothing.
             let creates_nothing = old.is_none() && exprs.has_update() && new == keys;
             if !creates_nothing {
-                commit_change(tx, &table.name, &key, keys, old.as_ref(), Some(&new))?;
+                commit_change(tx, &table.name, &key, &keys, old.as_ref(), Some(&new))?;
             }
             let new = (!creates_nothing).then_some(new);
             let capacity = write_capacity(mode, &table, &shown, old.as_ref(), new.as_ref());

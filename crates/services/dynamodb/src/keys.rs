@@ -148,7 +148,7 @@ pub(super) fn commit_change(
     tx: &mut Tx<'_>,
     table: &str,
     key: &[u8],
-    keys: Item,
+    keys: &Item,
     old: Option<&Item>,
     new: Option<&Item>,
 ) -> Result<(), AwsError> {

@@ -570,6 +570,7 @@ pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
                 )));
             }
             let id = tx.next_id();
+            let mut indexes = indexes.clone();
             for ix in indexes.iter_mut() {
                 ix.id = tx.next_id();
             }
@@ -583,9 +584,9 @@ pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
                 name: name.clone(),
                 id,
                 table_id_uuid: uuid::Uuid::new_v4().to_string(),
-                key_schema,
-                attribute_definitions: defs,
-                billing_mode,
+                key_schema: key_schema.clone(),
+                attribute_definitions: defs.clone(),
+                billing_mode: billing_mode.clone(),
                 read_capacity: rcu,
                 write_capacity: wcu,
                 created_ms: tx.now_ms(),
@@ -596,7 +597,7 @@ pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
                 size_bytes: 0,
                 indexes,
                 ttl_attribute: None,
-                tags,
+                tags: tags.clone(),
                 extra,
             };
             if table.billing_mode == "PAY_PER_REQUEST" {
@@ -882,6 +883,7 @@ pub(super) async fn delete_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
 }
 
 /// What one UpdateTable request changes, parsed and validated before the write.
+#[derive(Clone)]
 enum IndexChange {
     Create(IndexMeta),
     Delete(String),
@@ -1050,8 +1052,8 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
                 }
                 None => {}
             }
-            if let Some(b) = billing {
-                t.billing_mode = b;
+            if let Some(b) = &billing {
+                t.billing_mode = b.clone();
             }
             let now_ms = tx.now_ms();
             if let Some((r, w)) = throughput {
@@ -1074,8 +1076,8 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
             if let Some(p) = protection {
                 t.extra.insert("DeletionProtectionEnabled".into(), json!(p));
             }
-            t.attribute_definitions = defs;
-            for c in changes {
+            t.attribute_definitions = defs.clone();
+            for c in changes.iter().cloned() {
                 match c {
                     IndexChange::Create(mut ix) => {
                         ix.id = tx.next_id();
@@ -1254,7 +1256,7 @@ pub(super) async fn update_time_to_live(app: &DynamoDb, req: Req<'_>) -> Result<
                 };
                 tx.backfill_index(&t, &mut ix)?;
                 t.indexes.push(ix);
-                t.ttl_attribute = Some(attr2);
+                t.ttl_attribute = Some(attr2.clone());
             } else {
                 if let Some(pos) = t.indexes.iter().position(|i| i.name.starts_with(INTERNAL_INDEX_PREFIX)) {
                     let ix = t.indexes.remove(pos);
@@ -1344,7 +1346,7 @@ pub(super) async fn tag_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
                 .get(&name)
                 .cloned()
                 .ok_or_else(|| table_not_found(&name))?;
-            t.tags.extend(tags);
+            t.tags.extend(tags.clone());
             if t.tags.len() > 50 {
                 return Err(AwsError::validation(
                     "Too many tags: a resource can have at most 50 tags",

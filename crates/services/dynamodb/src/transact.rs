@@ -325,9 +325,9 @@ pub(super) async fn transact_write_items(
                 )
                 .with_extra("CancellationReasons", Value::Array(reasons)));
             }
-            for ((op, old), new) in ops.into_iter().zip(olds).zip(news) {
+            for ((op, old), new) in ops.iter().zip(olds).zip(news) {
                 if let Some(new) = new {
-                    commit_change(tx, &op.table.name, &op.key, op.keys, old.as_ref(), new.as_ref())?;
+                    commit_change(tx, &op.table.name, &op.key, &op.keys, old.as_ref(), new.as_ref())?;
                 }
             }
             if let Some((t, d)) = &token {

@@ -114,7 +114,7 @@ async fn sweep_once(app: &DynamoDb, t: &TableMeta) -> Result<usize, tributary_mo
                     return Ok(false);
                 }
                 tx.set_item(&name, table_id, &key, Some(&old), None)?;
-                tx.append_stream_record(&name, keys, Some(&old), None, true)?;
+                tx.append_stream_record(&name, &keys, Some(&old), None, true)?;
                 Ok(true)
             })
             .await?;

@@ -58,7 +58,7 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
                 )));
             }
             tx.put_doc(GROUP_KIND, &id, to_doc(&group)?)?;
-            Ok(group)
+            Ok(group.clone())
         })
         .await?;
     let mut x = Xml::new();
@@ -140,6 +140,7 @@ pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let account = ctx.account.clone();
     store
         .write(move |tx| {
+            let mut g = g.clone();
             let old_id = entity_id(&account, &name);
             if let Some(n) = &new_name {
                 let new_id = entity_id(&account, n);

@@ -39,7 +39,7 @@ pub async fn put<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply
                 e.name()
             )));
         }
-        e.inline_mut().insert(policy_name, document);
+        e.inline_mut().insert(policy_name.clone(), document.clone());
         Ok(())
     })
     .await?;

@@ -360,7 +360,7 @@ pub async fn modify<E, T, F>(store: &Store, account: &str, name: &str, f: F) -> 
 where
     E: Entity,
     T: Send + 'static,
-    F: FnOnce(&mut E, &Catalog) -> Result<T, AwsError> + Send + 'static,
+    F: Fn(&mut E, &Catalog) -> Result<T, AwsError> + Send + 'static,
 {
     let id = entity_id(account, name);
     let name = name.to_owned();

@@ -144,7 +144,7 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
                 )));
             }
             tx.put_doc(POLICY_KIND, &id, to_doc(&policy)?)?;
-            Ok(policy)
+            Ok(policy.clone())
         })
         .await?;
     let mut x = Xml::new();
@@ -312,7 +312,7 @@ async fn modify_local<T, F>(
 ) -> Result<T, AwsError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut PolicyDoc) -> Result<T, AwsError> + Send + 'static,
+    F: Fn(&mut PolicyDoc) -> Result<T, AwsError> + Send + 'static,
 {
     if matches!(
         resolve(&store.catalog(), &ctx.account, arn)?,
@@ -353,7 +353,7 @@ pub async fn create_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply
         }
         let v = VersionDoc {
             id: format!("v{}", p.next_version),
-            document,
+            document: document.clone(),
             create_ms: now,
         };
         p.next_version += 1;
@@ -379,7 +379,7 @@ pub async fn set_default_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> 
         if !p.versions.iter().any(|v| v.id == version) {
             return Err(version_not_found(&arn_owned, &version));
         }
-        p.default_version = version;
+        p.default_version = version.clone();
         Ok(())
     })
     .await?;

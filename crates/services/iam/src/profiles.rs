@@ -78,7 +78,7 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
                 )));
             }
             tx.put_doc(PROFILE_KIND, &id, to_doc(&profile)?)?;
-            Ok(profile)
+            Ok(profile.clone())
         })
         .await?;
     Ok(Some(render_one(&store.catalog(), &profile)))
@@ -121,7 +121,7 @@ pub fn list_for_role(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
 /// Changes a profile inside a write; `f` sees the catalog for checks on the role.
 async fn modify<F>(store: &Store, ctx: &Ctx, name: &str, f: F) -> Result<(), AwsError>
 where
-    F: FnOnce(&mut ProfileDoc, &Catalog) -> Result<(), AwsError> + Send + 'static,
+    F: Fn(&mut ProfileDoc, &Catalog) -> Result<(), AwsError> + Send + 'static,
 {
     let id = entity_id(&ctx.account, name);
     let name = name.to_owned();

@@ -117,7 +117,7 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
                 )));
             }
             tx.put_doc(ROLE_KIND, &id, to_doc(&role)?)?;
-            Ok(role)
+            Ok(role.clone())
         })
         .await?;
     let mut x = Xml::new();
@@ -173,8 +173,8 @@ pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>, description_only
         input.int("MaxSessionDuration")
     };
     let role = model::modify(store, &ctx.account, name, move |r: &mut RoleDoc, _| {
-        if let Some(d) = description {
-            r.description = Some(d);
+        if let Some(d) = &description {
+            r.description = Some(d.clone());
         }
         if let Some(m) = max {
             r.max_session_secs = m;
@@ -197,7 +197,7 @@ pub async fn update_trust(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     find(store, &ctx.account, name)?;
     check_trust(&trust)?;
     model::modify(store, &ctx.account, name, move |r: &mut RoleDoc, _| {
-        r.trust_policy = trust;
+        r.trust_policy = trust.clone();
         Ok(())
     })
     .await?;
@@ -240,7 +240,7 @@ pub async fn tag(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let name = input.required("RoleName")?;
     let tags = tags_in(input, "Tags")?;
     model::modify(store, &ctx.account, name, move |r: &mut RoleDoc, _| {
-        add_tags(&mut r.tags, tags, "TagsPerRole")
+        add_tags(&mut r.tags, tags.clone(), "TagsPerRole")
     })
     .await?;
     Ok(None)

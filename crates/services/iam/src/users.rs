@@ -83,7 +83,7 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
                 )));
             }
             tx.put_doc(USER_KIND, &id, to_doc(&user)?)?;
-            Ok(user)
+            Ok(user.clone())
         })
         .await?;
     let mut x = Xml::new();
@@ -205,8 +205,8 @@ pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
                 }
                 user.name = n.clone();
             }
-            if let Some(p) = new_path {
-                user.path = p;
+            if let Some(p) = &new_path {
+                user.path = p.clone();
             }
             user.arn = model::arn(&account, "user", &user.path, &user.name);
             let keys = keys_of(tx.catalog(), &account, Some(&old_name));
@@ -226,7 +226,7 @@ pub async fn tag(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let name = input.required("UserName")?;
     let tags = tags_in(input, "Tags")?;
     model::modify(store, &ctx.account, name, move |u: &mut UserDoc, _| {
-        add_tags(&mut u.tags, tags, "TagsPerUser")
+        add_tags(&mut u.tags, tags.clone(), "TagsPerUser")
     })
     .await?;
     Ok(None)
@@ -292,7 +292,7 @@ pub async fn create_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
                 )));
             }
             tx.put_doc(KEY_KIND, &key.id, to_doc(&key)?)?;
-            Ok(key)
+            Ok(key.clone())
         })
         .await?;
     let mut x = Xml::new();

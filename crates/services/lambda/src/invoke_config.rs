@@ -168,7 +168,7 @@ pub async fn put(
     cfg.last_modified_ms = app.store.clock().now_millis();
     let doc = serde_json::to_value(&cfg).unwrap_or_default();
     app.store
-        .write(move |tx| tx.put_doc(KIND, &key, doc))
+        .write(move |tx| tx.put_doc(KIND, &key, doc.clone()))
         .await?;
     Ok(render(app, &function.name, &q, &cfg))
 }

@@ -192,7 +192,7 @@ pub async fn publish(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, Aw
                 .doc(LAYER_KIND, &layer)
                 .and_then(|v| v.get("LastVersion").and_then(Value::as_u64))
                 .unwrap_or(0);
-            let mut d = template;
+            let mut d = template.clone();
             d.version = last + 1;
             tx.put_blob(&d.blob, &zip)?;
             tx.put_doc(LAYER_KIND, &layer, json!({"LastVersion": d.version}))?;

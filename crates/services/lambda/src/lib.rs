@@ -1357,8 +1357,8 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
             if let Some(v) = &published {
                 tx.put_doc(VERSION_KIND, &version_id(&v.name, 1), to_json(v)?)?;
             }
-            if let Some(tags) = tags {
-                tags::put_tags_tx(tx, &arn, &tags)?;
+            if let Some(tags) = &tags {
+                tags::put_tags_tx(tx, &arn, tags)?;
             }
             Ok(())
         })
@@ -1509,7 +1509,7 @@ async fn store_update(
             }
             // Fields other operations change without a new revision (PublishVersion's counter,
             // PutFunctionConcurrency) are taken as they are now, never from the snapshot.
-            let mut stored = stored;
+            let mut stored = stored.clone();
             stored.last_version = current.last_version;
             stored.reserved_concurrency = current.reserved_concurrency;
             if let Some(zip) = &new_blob {

@@ -777,7 +777,7 @@ async fn update(app: &Lambda, uuid: &str, req: Req<'_>) -> Result<Value, AwsErro
             if tx.catalog().doc(ESM_KIND, &id).is_none() {
                 return Err(not_found());
             }
-            tx.put_doc(ESM_KIND, &id, stored)
+            tx.put_doc(ESM_KIND, &id, stored.clone())
         })
         .await?;
     let state = match (was_enabled, doc.enabled) {

@@ -118,7 +118,7 @@ pub(crate) async fn add_permission(
     statements.push(statement.clone());
     let stored = json!({"statements": statements, "revision": uuid::Uuid::new_v4().to_string()});
     app.store
-        .write(move |tx| tx.put_doc(POLICY_KIND, &id, stored))
+        .write(move |tx| tx.put_doc(POLICY_KIND, &id, stored.clone()))
         .await?;
     Ok(json!({"Statement": statement.to_string()}))
 }

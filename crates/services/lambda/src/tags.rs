@@ -169,7 +169,7 @@ pub async fn dispatch(
                 ));
             }
             change(app, arn, move |current| {
-                current.extend(tags);
+                current.extend(tags.clone());
                 if current.len() > MAX_TAGS {
                     return Err(lambda_err::invalid_parameter(
                         "Number of tags exceeds resource tag limit.",
@@ -210,7 +210,7 @@ pub async fn dispatch(
 async fn change(
     app: &Lambda,
     arn: &str,
-    f: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), AwsError> + Send + 'static,
+    f: impl Fn(&mut BTreeMap<String, String>) -> Result<(), AwsError> + Send + 'static,
 ) -> Result<(), AwsError> {
     let arn = arn.to_owned();
     app.store

@@ -406,11 +406,11 @@ fn append_events<'m>(
 }
 
 /// Stores function output: groups and streams are created on first output, as Lambda does.
-fn store_batches(tx: &mut Tx<'_>, batches: Vec<LogBatch>) -> Result<(), AwsError> {
+fn store_batches(tx: &mut Tx<'_>, batches: &[LogBatch]) -> Result<(), AwsError> {
     let now = tx.now_ms();
     let mut groups: HashMap<String, GroupMeta> = HashMap::new();
     let mut streams: HashMap<(String, String), StreamMeta> = HashMap::new();
-    for batch in &batches {
+    for batch in batches {
         let group = match groups.entry(batch.group.clone()) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -510,7 +510,11 @@ impl Shared {
         if batches.is_empty() {
             return;
         }
-        if let Err(e) = self.store.write(move |tx| store_batches(tx, batches)).await {
+        if let Err(e) = self
+            .store
+            .write(move |tx| store_batches(tx, &batches))
+            .await
+        {
             tracing::warn!(error = %e, "could not store function logs");
         }
     }
@@ -1205,9 +1209,9 @@ async fn create_log_group(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<
                 ));
             }
             let mut meta = GroupMeta::new(tx.now_ms());
-            meta.log_group_class = class;
-            meta.kms_key_id = kms;
-            meta.tags = tags;
+            meta.log_group_class = class.clone();
+            meta.kms_key_id = kms.clone();
+            meta.tags = tags.clone();
             put_group(tx, &name, &meta)
         })
         .await?;
@@ -1370,7 +1374,7 @@ async fn delete_retention_policy(
 async fn update_group(
     app: &CloudWatchLogs,
     name: String,
-    change: impl FnOnce(&mut GroupMeta) + Send + 'static,
+    change: impl Fn(&mut GroupMeta) + Send + 'static,
 ) -> Result<Option<Value>, AwsError> {
     app.store
         .write(move |tx| {
@@ -1387,7 +1391,7 @@ async fn tag(
     group: String,
     tags: BTreeMap<String, String>,
 ) -> Result<Option<Value>, AwsError> {
-    update_group(app, group, move |meta| meta.tags.extend(tags)).await
+    update_group(app, group, move |meta| meta.tags.extend(tags.clone())).await
 }
 
 async fn untag(
@@ -1425,7 +1429,7 @@ async fn create_log_stream(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option
                 ));
             }
             let s = StreamMeta {
-                name: stream,
+                name: stream.clone(),
                 id: meta.next_stream_id,
                 creation_time: tx.now_ms(),
                 first_event: None,

@@ -125,7 +125,13 @@ pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
             if BucketDoc::get(tx.catalog(), &doc_name).is_some() {
                 return Err(already_owned(&doc_name));
             }
-            BucketDoc::new(doc_name.clone(), region, tx.now_ms(), ownership).put(tx)
+            BucketDoc::new(
+                doc_name.clone(),
+                region.clone(),
+                tx.now_ms(),
+                ownership.clone(),
+            )
+            .put(tx)
         })
         .await?;
     Ok(created(&name))
@@ -271,7 +277,7 @@ pub(super) async fn delete(req: &Request<'_>) -> Result<Response, AwsError> {
                 return Err(extra(
                     AwsError::new("BucketNotEmpty", 409, message),
                     "BucketName",
-                    name,
+                    name.clone(),
                 ));
             }
             for id in &uploads {

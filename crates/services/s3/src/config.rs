@@ -61,7 +61,7 @@ pub(super) async fn dispatch(req: &Request<'_>) -> Option<Result<Response, AwsEr
 /// Changes a bucket's document in one write; answers 204 (what every Delete* answers).
 async fn update(
     req: &Request<'_>,
-    change: impl FnOnce(&mut BucketDoc) + Send + 'static,
+    change: impl Fn(&mut BucketDoc) + Send + 'static,
 ) -> Result<Response, AwsError> {
     write(req, change).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
@@ -69,7 +69,7 @@ async fn update(
 
 async fn write(
     req: &Request<'_>,
-    change: impl FnOnce(&mut BucketDoc) + Send + 'static,
+    change: impl Fn(&mut BucketDoc) + Send + 'static,
 ) -> Result<(), AwsError> {
     let name = req.bucket().to_owned();
     req.app
@@ -352,7 +352,7 @@ async fn put_policy(req: &Request<'_>) -> Result<Response, AwsError> {
     }
     let text = String::from_utf8(body)
         .map_err(|_| malformed_policy("This policy contains invalid Json"))?;
-    update(req, move |b| b.policy = Some(text)).await
+    update(req, move |b| b.policy = Some(text.clone())).await
 }
 
 /// GetBucketPolicy: the policy text as it was put.
@@ -446,7 +446,10 @@ fn parse_tags(doc: &xml::Node) -> Result<Vec<(String, String)>, AwsError> {
 async fn put_tagging(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
     let tags = parse_tags(&document(req, "Tagging")?)?;
-    update(req, move |b| b.tags = (!tags.is_empty()).then_some(tags)).await
+    update(req, move |b| {
+        b.tags = (!tags.is_empty()).then_some(tags.clone())
+    })
+    .await
 }
 
 fn get_tagging(req: &Request<'_>) -> Result<Response, AwsError> {
@@ -524,7 +527,7 @@ fn parse_encryption(doc: &xml::Node) -> Result<BucketEncryption, AwsError> {
 async fn put_encryption(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
     let enc = parse_encryption(&document(req, "ServerSideEncryptionConfiguration")?)?;
-    write(req, move |b| b.encryption = Some(enc)).await?;
+    write(req, move |b| b.encryption = Some(enc.clone())).await?;
     Ok(empty_response(StatusCode::OK))
 }
 
@@ -632,7 +635,7 @@ async fn put_ownership(req: &Request<'_>) -> Result<Response, AwsError> {
         .filter(|o| OBJECT_OWNERSHIP.contains(o))
         .ok_or_else(xml::malformed)?
         .to_owned();
-    write(req, move |b| b.ownership = Some(ownership)).await?;
+    write(req, move |b| b.ownership = Some(ownership.clone())).await?;
     Ok(empty_response(StatusCode::OK))
 }
 
@@ -674,7 +677,7 @@ async fn put_versioning(req: &Request<'_>) -> Result<Response, AwsError> {
             b.versioning = status;
         }
         if mfa.is_some() {
-            b.mfa_delete = mfa;
+            b.mfa_delete = mfa.clone();
         }
     })
     .await?;

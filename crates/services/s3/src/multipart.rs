@@ -121,7 +121,7 @@ pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
             BucketDoc::get(tx.catalog(), &bucket).ok_or_else(|| no_such_bucket(&bucket))?;
             let doc = UploadDoc {
                 initiated_ms: tx.now_ms(),
-                ..doc
+                ..doc.clone()
             };
             storage::put_upload(tx, &bucket, &doc_id, &doc)
         })
@@ -183,7 +183,7 @@ pub(super) async fn upload_part(req: &Request<'_>) -> Result<Response, AwsError>
             storage::write_data(tx, &part.data, &data)?;
             let part = PartInfo {
                 modified_ms: tx.now_ms(),
-                ..part
+                ..part.clone()
             };
             if let Some(old) = upload.parts.insert(number, part) {
                 storage::delete_data(tx, &old.data)?;
@@ -395,7 +395,7 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
             let mut kv = KeyVersions::load(tx, &bucket, &key)?;
             let meta = ObjectMeta {
                 modified_ms: tx.now_ms(),
-                ..meta
+                ..meta.clone()
             };
             let meta = kv.put(b.versioning, meta);
             let kept: Vec<&str> = chosen.iter().map(|p| p.data.as_str()).collect();

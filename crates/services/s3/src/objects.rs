@@ -488,7 +488,7 @@ pub(super) async fn commit(
     store: &Store,
     bucket: String,
     key: String,
-    mut meta: ObjectMeta,
+    meta: ObjectMeta,
     data: Vec<u8>,
     condition: WriteCondition,
     sse: Option<Sse>,
@@ -501,12 +501,13 @@ pub(super) async fn commit(
             condition.check(kv.current.as_ref(), &key)?;
             let id = storage::new_data_id();
             storage::write_data(tx, &id, &data)?;
+            let mut meta = meta.clone();
             meta.segments = vec![Segment {
                 data: id,
                 size: data.len() as u64,
             }];
             meta.modified_ms = tx.now_ms();
-            meta.sse = Some(sse.unwrap_or_else(|| b.default_sse()));
+            meta.sse = Some(sse.clone().unwrap_or_else(|| b.default_sse()));
             let meta = kv.put(b.versioning, meta);
             kv.store(tx, &mut b)?;
             Ok(meta)

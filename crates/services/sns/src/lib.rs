@@ -564,10 +564,10 @@ async fn create_topic(app: &Sns, p: &Params) -> Reply {
             }
             let doc = TopicDoc {
                 name: name.clone(),
-                arn: doc_arn,
+                arn: doc_arn.clone(),
                 created_ms: tx.now_ms(),
-                attrs,
-                tags,
+                attrs: attrs.clone(),
+                tags: tags.clone(),
                 sequence: 0,
             };
             let value =
@@ -648,7 +648,7 @@ async fn set_topic_attributes(app: &Sns, p: &Params) -> Reply {
             if value.is_empty() && name != "DisplayName" {
                 doc.attrs.remove(&name);
             } else {
-                doc.attrs.insert(name, value);
+                doc.attrs.insert(name.clone(), value.clone());
             }
             let v = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(TOPIC_KIND, &doc.name, v)
@@ -677,7 +677,7 @@ async fn delete_topic(app: &Sns, p: &Params) -> Reply {
             if tx.catalog().doc(TOPIC_KIND, &name).is_some() {
                 tx.delete_doc(TOPIC_KIND, &name)?;
             }
-            for s in subs {
+            for s in subs.clone() {
                 tx.delete_doc(SUB_KIND, &s)?;
             }
             let lo = format!("{name}\0");
@@ -826,14 +826,14 @@ async fn subscribe(app: &Sns, p: &Params) -> Reply {
             let doc = SubDoc {
                 arn: new_arn.clone(),
                 topic_arn: t.arn.clone(),
-                protocol,
-                endpoint,
-                owner,
-                attrs,
+                protocol: protocol.clone(),
+                endpoint: endpoint.clone(),
+                owner: owner.clone(),
+                attrs: attrs.clone(),
             };
             let v = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(SUB_KIND, &new_arn, v)?;
-            Ok(new_arn)
+            Ok(new_arn.clone())
         })
         .await?;
     let mut x = Xml::new();
@@ -933,7 +933,7 @@ async fn set_subscription_attributes(app: &Sns, p: &Params) -> Reply {
             if value.is_empty() {
                 doc.attrs.remove(&name);
             } else {
-                doc.attrs.insert(name, value);
+                doc.attrs.insert(name.clone(), value.clone());
             }
             let v = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(SUB_KIND, &doc.arn, v)
@@ -963,7 +963,7 @@ async fn tag_resource(app: &Sns, p: &Params, add: bool) -> Reply {
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .ok_or_else(topic_not_found)?;
             if add {
-                doc.tags.extend(tags);
+                doc.tags.extend(tags.clone());
             } else {
                 for k in &keys {
                     doc.tags.remove(k);
@@ -1235,7 +1235,7 @@ async fn publish_all(
                 .ok_or_else(topic_not_found)?;
             let mut out = Vec::with_capacity(keys.len());
             let mut writes = Vec::new();
-            for k in keys {
+            for k in keys.clone() {
                 if let Some(k) = &k {
                     let prev = tx
                         .kv_get(DEDUP_SPACE, k.as_bytes())?

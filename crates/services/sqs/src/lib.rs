@@ -667,7 +667,7 @@ async fn create_queue(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result
                 created_ms: now,
                 modified_ms: now,
                 attrs: queues::initial_attrs(&attrs, fifo),
-                tags,
+                tags: tags.clone(),
                 last_purge_ms: None,
             };
             let value =
@@ -1416,7 +1416,7 @@ async fn tag_queue(app: &Sqs, req: &Map<String, Value>, add: bool) -> Result<Val
                 .filter(|d| d.id == q.id)
                 .ok_or_else(queue_not_found)?;
             if add {
-                doc.tags.extend(tags);
+                doc.tags.extend(tags.clone());
             } else {
                 for k in &keys {
                     doc.tags.remove(k);

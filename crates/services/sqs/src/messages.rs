@@ -186,6 +186,7 @@ impl Waiters {
 }
 
 /// One message to enqueue, validated.
+#[derive(Clone)]
 pub(super) struct Outgoing {
     pub body: String,
     pub attrs: BTreeMap<String, MessageAttributeValue>,
@@ -256,7 +257,7 @@ pub(super) async fn enqueue(
                 return Err(queue_not_found());
             }
             let mut out = Vec::with_capacity(msgs.len());
-            for m in msgs {
+            for m in msgs.iter().cloned() {
                 let md5_body = md5_hex(m.body.as_bytes());
                 let md5_attrs = md5_of_attributes(&m.attrs);
                 let md5_system = system_md5(&m.trace_header);
@@ -528,7 +529,7 @@ async fn claim(app: &Sqs, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, A
             let mut raced = false;
             let mut moved_to = Vec::new();
             let mut failed_groups: HashSet<String> = HashSet::new();
-            for c in found.candidates {
+            for c in &found.candidates {
                 if let Some(g) = &c.group {
                     if failed_groups.contains(g) {
                         continue;
@@ -543,8 +544,8 @@ async fn claim(app: &Sqs, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, A
                         && !m.expired(retention_ms, now)
                 }) else {
                     raced = true;
-                    if let Some(g) = c.group {
-                        failed_groups.insert(g);
+                    if let Some(g) = &c.group {
+                        failed_groups.insert(g.clone());
                     }
                     continue;
                 };
@@ -563,9 +564,9 @@ async fn claim(app: &Sqs, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, A
                         tx.kv_delete(MSG_SPACE, &c.key)?;
                         tx.kv_put(MSG_SPACE, &msg_key(d.id, seq), &bytes)?;
                         moved_to.push(d.id);
-                        if let Some(g) = c.group {
+                        if let Some(g) = &c.group {
                             // Later messages of the group were picked behind this one.
-                            failed_groups.insert(g);
+                            failed_groups.insert(g.clone());
                         }
                         continue;
                     }
@@ -583,13 +584,13 @@ async fn claim(app: &Sqs, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, A
                     msg: m,
                 });
             }
-            for key in found.expired {
+            for key in &found.expired {
                 let still = tx
-                    .kv_get(MSG_SPACE, &key)?
+                    .kv_get(MSG_SPACE, key)?
                     .and_then(|raw| serde_json::from_slice::<StoredMessage>(&raw).ok())
                     .is_some_and(|m| m.expired(retention_ms, now));
                 if still {
-                    tx.kv_delete(MSG_SPACE, &key)?;
+                    tx.kv_delete(MSG_SPACE, key)?;
                 }
             }
             Ok(Claim::Got {
@@ -620,7 +621,7 @@ pub(super) async fn delete(
                 return Err(queue_not_found());
             }
             let mut out = Vec::with_capacity(keys.len());
-            for k in keys {
+            for k in keys.clone() {
                 match k {
                     Ok(k) => {
                         tx.kv_delete(MSG_SPACE, &k)?;
@@ -670,7 +671,7 @@ pub(super) async fn change_visibility(
             }
             let retention_ms = q2.retention_s() * 1000;
             let mut out = Vec::with_capacity(keys.len());
-            for (handle, key, vt) in keys {
+            for (handle, key, vt) in keys.clone() {
                 let key = match key {
                     Ok(k) => k,
                     Err(e) => {

@@ -250,7 +250,7 @@ impl Sts {
         self.store
             .write(move |tx| {
                 sessions::put(tx, &doc, now)?;
-                Ok(doc)
+                Ok(doc.clone())
             })
             .await
     }
