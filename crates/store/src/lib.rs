@@ -67,6 +67,9 @@ pub enum StoreError {
     /// The job panicked: a defect, answered as `InternalServerError` to its request alone.
     #[error("a write panicked: {0}")]
     Panicked(String),
+    /// The store failed (see [`Health`]) and is not serving until it is reopened.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for AwsError {
@@ -138,8 +141,42 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
+/// Whether the store is serving. An I/O error (a full disk) fails the store: redb refuses
+/// every later transaction until the database is reopened. The writer then reopens it, retrying
+/// until it succeeds, and the store is healthy again; what was acknowledged before is intact,
+/// and nothing of the failed commit is visible. A store that cannot be reopened (an in-memory
+/// one, whose pages are gone with the failed instance, or a file that is no longer a database)
+/// is `Fatal`, and the server should exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    Failed(String),
+    Fatal(String),
+}
+
+/// Opens the database: at start, and again after a failure.
+type Opener = Box<dyn Fn() -> Result<Database, StoreError> + Send>;
+
+/// Why a database file did not open: worth retrying (the file is still held, or the disk is
+/// still full: `Db`) or not (`Unavailable`: it is not a database any more).
+fn open_error(e: redb::DatabaseError) -> StoreError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen
+        | redb::DatabaseError::Storage(
+            redb::StorageError::Io(_) | redb::StorageError::PreviousIo,
+        ) => StoreError::Db(e.to_string()),
+        other => StoreError::Unavailable(format!("the database file cannot be opened: {other}")),
+    }
+}
+
+/// How long the writer waits before each attempt to reopen a failed store. Each attempt must
+/// also commit a probe, so a store whose disk is still full stays failed.
+const REOPEN_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
+
 struct Inner {
-    db: Arc<Database>,
+    /// The open database; `None` while the writer reopens it after a failure.
+    db: Arc<arc_swap::ArcSwapOption<Database>>,
+    health: watch::Sender<Health>,
     /// The catalog as of the last durable commit. The writer keeps its own working copy and
     /// swaps a new snapshot in after each commit, so readers never wait and never see state
     /// that is not durable yet.
@@ -187,18 +224,37 @@ impl Watchers {
 impl Store {
     /// Opens (or creates) the store in `dir`, or in memory when `dir` is `None`.
     pub fn open(dir: Option<&Path>, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
-        let db = match dir {
+        let opener: Opener = match dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(e.to_string()))?;
-                Database::builder()
-                    .set_cache_size(FILE_CACHE_BYTES)
-                    .create(dir.join("tributary.redb"))?
+                let path = dir.join("tributary.redb");
+                Box::new(move || {
+                    Database::builder()
+                        .set_cache_size(FILE_CACHE_BYTES)
+                        .create(&path)
+                        .map_err(open_error)
+                })
             }
-            None => Database::builder()
-                .set_cache_size(MEMORY_CACHE_BYTES)
-                .create_with_backend(memory::SegmentedMemory::default())?,
+            None => {
+                let opened = std::sync::atomic::AtomicBool::new(false);
+                Box::new(move || {
+                    if opened.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        return Err(StoreError::Unavailable(
+                            "an in-memory store cannot be reopened: its data is gone".into(),
+                        ));
+                    }
+                    Ok(Database::builder()
+                        .set_cache_size(MEMORY_CACHE_BYTES)
+                        .create_with_backend(memory::SegmentedMemory::default())?)
+                })
+            }
         };
-        let db = Arc::new(db);
+        Store::open_with(opener, clock)
+    }
+
+    /// Opens the store on whatever `opener` opens (tests put a fault-injecting backend there).
+    fn open_with(opener: Opener, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        let db = Arc::new(opener()?);
         {
             let tx = db.begin_write()?;
             tx.open_table(META)?;
@@ -212,19 +268,26 @@ impl Store {
         let catalog = Arc::new(ArcSwap::from_pointee(load_catalog(&db)?));
         let (jobs, rx) = mpsc::channel::<Box<dyn Job>>(4096);
         let watchers = Arc::new(Watchers::default());
+        let slot = Arc::new(arc_swap::ArcSwapOption::from(Some(db)));
+        let (health, _) = watch::channel(Health::Ok);
         let writer = {
-            let db = db.clone();
-            let catalog = catalog.clone();
-            let watchers = watchers.clone();
-            let clock = clock.clone();
+            let writer = Writer {
+                opener,
+                slot: slot.clone(),
+                published: catalog.clone(),
+                health: health.clone(),
+                watchers: watchers.clone(),
+                clock: clock.clone(),
+            };
             std::thread::Builder::new()
                 .name("store-writer".into())
-                .spawn(move || writer_loop(db, catalog, watchers, clock, rx))
+                .spawn(move || writer.run(rx))
                 .map_err(|e| StoreError::Db(e.to_string()))?
         };
         Ok(Store {
             inner: Arc::new(Inner {
-                db,
+                db: slot,
+                health,
                 catalog,
                 jobs: Mutex::new(Some(jobs)),
                 writer: Mutex::new(Some(writer)),
@@ -236,6 +299,35 @@ impl Store {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
+    }
+
+    /// Whether the store is serving now.
+    pub fn health(&self) -> Health {
+        self.inner.health.borrow().clone()
+    }
+
+    /// Resolves when the store has failed for good (it could not be reopened), with why.
+    pub async fn fatal(&self) -> String {
+        let mut rx = self.inner.health.subscribe();
+        loop {
+            if let Health::Fatal(why) = &*rx.borrow_and_update() {
+                return why.clone();
+            }
+            if rx.changed().await.is_err() {
+                // The writer is gone: the store was closed.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// The open database, for a read.
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        self.inner.db.load_full().ok_or_else(|| {
+            StoreError::Unavailable(match &*self.inner.health.borrow() {
+                Health::Failed(why) | Health::Fatal(why) => why.clone(),
+                Health::Ok => "the store is reopening".to_owned(),
+            })
+        })
     }
 
     /// Runs `f` inside the next group commit and returns its result once that commit is
@@ -273,7 +365,7 @@ impl Store {
 
     /// Reads one item.
     pub fn get_item(&self, table_id: u64, key: &[u8]) -> Result<Option<Item>, StoreError> {
-        let rtx = self.inner.db.begin_read()?;
+        let rtx = self.db()?.begin_read()?;
         let t = rtx.open_table(ITEMS)?;
         let k = item_key(table_id, key);
         match t.get(k.as_slice())? {
@@ -293,7 +385,7 @@ impl Store {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Item)>, StoreError> {
-        let rtx = self.inner.db.begin_read()?;
+        let rtx = self.db()?.begin_read()?;
         let (def, id) = match space {
             KeySpace::Table(id) => (ITEMS, id),
             KeySpace::Index(id) => (INDEXES, id),
@@ -333,7 +425,7 @@ impl Store {
 
     /// Reads one value of a key-value space.
     pub fn kv_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let rtx = self.inner.db.begin_read()?;
+        let rtx = self.db()?.begin_read()?;
         let t = rtx.open_table(KV)?;
         let k = kv_key(space, key);
         Ok(t.get(k.as_slice())?.map(|v| v.value().to_vec()))
@@ -349,7 +441,7 @@ impl Store {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<KvEntry>, StoreError> {
-        let rtx = self.inner.db.begin_read()?;
+        let rtx = self.db()?.begin_read()?;
         let t = rtx.open_table(KV)?;
         let (lo, hi) = kv_bounds(space, lower, upper);
         let mut out = Vec::new();
@@ -381,7 +473,7 @@ impl Store {
         from_seq: u128,
         limit: usize,
     ) -> Result<Vec<StreamRecord>, StoreError> {
-        let rtx = self.inner.db.begin_read()?;
+        let rtx = self.db()?.begin_read()?;
         let t = rtx.open_table(RECORDS)?;
         let start = record_key(iid, from_seq);
         let end = record_key(iid, u128::MAX);
@@ -398,7 +490,7 @@ impl Store {
 
     /// The sequence number of the newest record in shard `iid`, if any.
     pub fn last_sequence(&self, iid: u64) -> Result<Option<u128>, StoreError> {
-        let rtx = self.inner.db.begin_read()?;
+        let rtx = self.db()?.begin_read()?;
         let t = rtx.open_table(RECORDS)?;
         let start = record_key(iid, 0);
         let end = record_key(iid, u128::MAX);
@@ -421,7 +513,7 @@ impl Store {
 
     /// Reads a blob (e.g. function code) by id.
     pub fn get_blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let rtx = self.inner.db.begin_read()?;
+        let rtx = self.db()?.begin_read()?;
         let t = rtx.open_table(BLOBS)?;
         Ok(t.get(id)?.map(|v| v.value().to_vec()))
     }
@@ -1155,80 +1247,160 @@ fn load_catalog(db: &Database) -> Result<Catalog, StoreError> {
     Ok(cat)
 }
 
-fn writer_loop(
-    db: Arc<Database>,
+/// The writer thread's state.
+struct Writer {
+    opener: Opener,
+    /// The database readers use; emptied while the store is failed.
+    slot: Arc<arc_swap::ArcSwapOption<Database>>,
+    /// The catalog as of the last durable commit.
     published: Arc<ArcSwap<Catalog>>,
+    health: watch::Sender<Health>,
     watchers: Arc<Watchers>,
     clock: Arc<dyn Clock>,
-    mut rx: mpsc::Receiver<Box<dyn Job>>,
-) {
-    // The writer's own copy: jobs of a group see each other's changes in it; readers see it
-    // only once it is durable.
-    let mut working: Catalog = (**published.load()).clone();
-    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
-    while let Some(first) = rx.blocking_recv() {
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
-        }
-        let mut touched = HashMap::new();
-        let mut catalog_changed;
-        let result = loop {
-            // A snapshot to go back to (the maps are persistent: this copies no entries).
-            let before = working.clone();
-            touched.clear();
-            catalog_changed = false;
-            match run_group(
-                &db,
-                &mut working,
-                &clock,
-                &mut group,
-                &mut touched,
-                &mut catalog_changed,
-            ) {
-                Ran::Done(result) => break result,
-                Ran::Panicked(i, message) => {
-                    // The group's transaction is gone with everything the jobs wrote; run it
-                    // again without the job that panicked.
-                    working = before;
-                    let job = group.remove(i);
-                    tracing::error!(%message, "a store write panicked; its request fails, the rest of its group is retried");
-                    job.finish(Err(StoreError::Panicked(message)));
-                    if group.is_empty() {
-                        break Ok(());
+}
+
+impl Writer {
+    fn run(self, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+        let mut db = self.slot.load_full();
+        // The writer's own copy: jobs of a group see each other's changes in it; readers see
+        // it only once it is durable.
+        let mut working: Catalog = (**self.published.load()).clone();
+        let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
+        loop {
+            let Some(open) = db.clone() else {
+                // Failed: answer what arrives for a while, then try to reopen.
+                let why = match &*self.health.borrow() {
+                    Health::Failed(w) | Health::Fatal(w) => w.clone(),
+                    Health::Ok => String::new(),
+                };
+                let deadline = std::time::Instant::now() + REOPEN_EVERY;
+                while std::time::Instant::now() < deadline {
+                    match rx.try_recv() {
+                        Ok(job) => job.finish(Err(StoreError::Unavailable(why.clone()))),
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            std::thread::sleep(std::time::Duration::from_millis(10));
+                        }
+                        Err(mpsc::error::TryRecvError::Disconnected) => return,
                     }
                 }
-            }
-        };
-        let failed = result.is_err();
-        if failed {
-            // Nothing of the group is durable: forget its catalog changes too.
-            working = (**published.load()).clone();
-        } else {
-            // Published before anyone is told, so a caller sees its own change.
-            published.store(Arc::new(working.clone()));
-        }
-        for job in group.drain(..) {
-            let r = match &result {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Db(e.to_string())),
+                if let Some((d, catalog)) = self.reopen() {
+                    working = catalog;
+                    db = Some(d);
+                }
+                continue;
             };
-            job.finish(r);
-        }
-        if !failed {
-            for (iid, seq) in touched {
-                let tx = watchers.shard(iid);
-                tx.send_modify(|v| *v = (*v).max(seq));
+            let Some(first) = rx.blocking_recv() else {
+                break;
+            };
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
             }
-            if catalog_changed {
-                watchers.catalog.send_modify(|v| *v += 1);
+            let mut touched = HashMap::new();
+            let mut catalog_changed;
+            let result = loop {
+                // A snapshot to go back to (the maps are persistent: this copies no entries).
+                let before = working.clone();
+                touched.clear();
+                catalog_changed = false;
+                match run_group(
+                    &open,
+                    &mut working,
+                    &self.clock,
+                    &mut group,
+                    &mut touched,
+                    &mut catalog_changed,
+                ) {
+                    Ran::Done(result) => break result,
+                    Ran::Panicked(i, message) => {
+                        // The group's transaction is gone with everything the jobs wrote; run
+                        // it again without the job that panicked.
+                        working = before;
+                        let job = group.remove(i);
+                        tracing::error!(%message, "a store write panicked; its request fails, the rest of its group is retried");
+                        job.finish(Err(StoreError::Panicked(message)));
+                        if group.is_empty() {
+                            break Ok(());
+                        }
+                    }
+                }
+            };
+            let failed = result.is_err();
+            if let Err(e) = &result {
+                // Nothing of the group is durable: forget its catalog changes too.
+                working = (**self.published.load()).clone();
+                if matches!(e, StoreError::Db(_)) {
+                    // The engine refused: redb takes nothing more until it is reopened.
+                    tracing::error!(error = %e, "the store failed; reopening it");
+                    self.health.send_replace(Health::Failed(e.to_string()));
+                    self.slot.store(None);
+                    db = None;
+                }
+            } else {
+                // Published before anyone is told, so a caller sees its own change.
+                self.published.store(Arc::new(working.clone()));
+            }
+            for job in group.drain(..) {
+                let r = match &result {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(StoreError::Db(e.to_string())),
+                };
+                job.finish(r);
+            }
+            if !failed {
+                for (iid, seq) in touched {
+                    let tx = self.watchers.shard(iid);
+                    tx.send_modify(|v| *v = (*v).max(seq));
+                }
+                if catalog_changed {
+                    self.watchers.catalog.send_modify(|v| *v += 1);
+                }
+            }
+        }
+        tracing::debug!("store writer stopped");
+    }
+
+    /// Opens the failed database again, with its catalog as the file has it. `None` if it cannot
+    /// be opened yet (readers still hold the failed instance, or the disk is still full); a store
+    /// that can never be reopened is marked [`Health::Fatal`].
+    fn reopen(&self) -> Option<(Arc<Database>, Catalog)> {
+        if matches!(&*self.health.borrow(), Health::Fatal(_)) {
+            return None;
+        }
+        let opened = (self.opener)().and_then(|db| {
+            // A write must go through again before the store says it serves.
+            let probe = db.begin_write()?;
+            probe
+                .open_table(META)?
+                .insert("probe", self.clock.now_millis().to_string().as_bytes())?;
+            probe.commit()?;
+            // What the last durable commit left.
+            let catalog = load_catalog(&db)?;
+            Ok((Arc::new(db), catalog))
+        });
+        match opened {
+            Ok((db, catalog)) => {
+                self.published.store(Arc::new(catalog.clone()));
+                self.slot.store(Some(db.clone()));
+                self.health.send_replace(Health::Ok);
+                self.watchers.catalog.send_modify(|v| *v += 1);
+                tracing::info!("the store is serving again");
+                Some((db, catalog))
+            }
+            Err(StoreError::Unavailable(why)) => {
+                tracing::error!(%why, "the store cannot be reopened");
+                self.health.send_replace(Health::Fatal(why));
+                None
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "the store is not reopened yet");
+                None
             }
         }
     }
-    tracing::debug!("store writer stopped");
 }
 
 /// How running a group went.

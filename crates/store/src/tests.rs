@@ -318,3 +318,160 @@ async fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
         .unwrap();
     assert!(store.kv_get("t", b"after").unwrap().is_some());
 }
+
+/// A file backend that fails every write while `full` is set, as a full disk does.
+#[derive(Debug)]
+struct FullDisk {
+    inner: redb::backends::FileBackend,
+    full: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FullDisk {
+    fn check(&self) -> std::io::Result<()> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "No space left on device (injected)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl redb::StorageBackend for FullDisk {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        self.inner.write(offset, data)
+    }
+}
+
+/// A full disk fails the store: the write that met it answers InternalServerError, health
+/// says why, later requests fail cleanly, and once there is room the store reopens by itself
+/// with every acknowledged write and nothing of the failed one.
+#[tokio::test]
+async fn a_full_disk_fails_the_store_until_it_has_room_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tributary.redb");
+    let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opener: Opener = {
+        let (path, full) = (path.clone(), full.clone());
+        Box::new(move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| StoreError::Db(e.to_string()))?;
+            let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
+            redb::Database::builder()
+                .create_with_backend(FullDisk {
+                    inner,
+                    full: full.clone(),
+                })
+                .map_err(open_error)
+        })
+    };
+    let store = Store::open_with(opener, SystemClock::new()).unwrap();
+    store.write(|tx| tx.kv_put("t", b"a", b"1")).await.unwrap();
+    assert_eq!(store.health(), Health::Ok);
+
+    full.store(true, std::sync::atomic::Ordering::SeqCst);
+    let e = store
+        .write(|tx| tx.kv_put("t", b"b", b"2"))
+        .await
+        .unwrap_err();
+    assert_eq!((e.code, e.status), ("InternalServerError", 500));
+    match store.health() {
+        Health::Failed(why) => assert!(why.contains("No space left on device"), "{why}"),
+        other => panic!("expected a failed store, got {other:?}"),
+    }
+    let e = store
+        .write(|tx| tx.kv_put("t", b"c", b"3"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InternalServerError");
+    assert!(matches!(
+        store.kv_get("t", b"a"),
+        Err(StoreError::Unavailable(_))
+    ));
+
+    full.store(false, std::sync::atomic::Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.health() != Health::Ok {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store did not reopen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    store.write(|tx| tx.kv_put("t", b"d", b"4")).await.unwrap();
+    let present = |k: &[u8]| store.kv_get("t", k).unwrap().is_some();
+    assert!(present(b"a") && present(b"d"));
+    assert!(!present(b"b") && !present(b"c"));
+    drop(store);
+
+    // Everything acknowledged is on disk.
+    let store = Store::open(Some(dir.path()), SystemClock::new()).unwrap();
+    let present = |k: &[u8]| store.kv_get("t", k).unwrap().is_some();
+    assert!(present(b"a") && present(b"d") && !present(b"b"));
+}
+
+/// A store that cannot be reopened (an in-memory one, whose pages went with the failed
+/// instance) is fatal: `fatal()` resolves, so the server can exit non-zero.
+#[tokio::test]
+async fn a_store_that_cannot_be_reopened_is_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opens = std::sync::atomic::AtomicUsize::new(0);
+    let opener: Opener = {
+        let full = full.clone();
+        Box::new(move || {
+            if opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                return Err(StoreError::Unavailable("its data is gone".into()));
+            }
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .map_err(|e| StoreError::Db(e.to_string()))?;
+            let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
+            redb::Database::builder()
+                .create_with_backend(FullDisk {
+                    inner,
+                    full: full.clone(),
+                })
+                .map_err(open_error)
+        })
+    };
+    let store = Store::open_with(opener, SystemClock::new()).unwrap();
+    full.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(store.write(|tx| tx.kv_put("t", b"a", b"1")).await.is_err());
+    let why = tokio::time::timeout(std::time::Duration::from_secs(10), store.fatal())
+        .await
+        .expect("the store did not become fatal");
+    assert_eq!(why, "its data is gone");
+    assert!(matches!(store.health(), Health::Fatal(_)));
+    let e = store
+        .write(|tx| tx.kv_put("t", b"b", b"2"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "InternalServerError");
+}

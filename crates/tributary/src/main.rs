@@ -294,6 +294,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
             };
         }
         () = shutdown_signal() => {}
+        why = app.store.fatal() => {
+            // The store failed and cannot be reopened: nothing more can be served.
+            tracing::error!(%why, "the store failed for good; stopping");
+            stop.cancel();
+            app.shutdown(tokio::time::Instant::now()).await;
+            server.abort();
+            anyhow::bail!("the store failed and cannot be reopened: {why}");
+        }
     }
     // Stop accepting; in-flight requests and mapping invocations get the grace to finish.
     let grace = std::time::Duration::from_millis(args.shutdown_grace as u64);
