@@ -46,9 +46,25 @@ pub struct IndexMeta {
     pub item_count: i64,
     #[serde(default)]
     pub size_bytes: i64,
+    /// While the index is being filled from the table's items (a GSI added by UpdateTable): the
+    /// table key (after the table id) of the next item still to index. Items before it are in
+    /// the index and kept in step by every write; items from it on are indexed when the backfill
+    /// reaches them. `None` once the index is complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<Vec<u8>>,
 }
 
 impl IndexMeta {
+    /// Whether the index is still being filled.
+    pub fn backfilling(&self) -> bool {
+        self.backfill.is_some()
+    }
+
+    /// Whether writes of the item at table key `key` already go to this index.
+    pub fn covers(&self, key: &[u8]) -> bool {
+        self.backfill.as_deref().is_none_or(|next| key < next)
+    }
+
     /// The index's view of an item, or `None` if the item lacks the index keys (sparse).
     pub fn project(&self, table_keys: &KeySchema, item: &Item) -> Option<Item> {
         let mut out = Item::new();

@@ -620,7 +620,7 @@ impl Tx<'_> {
             None => self.items.remove(k.as_slice()).map(|_| ()),
         };
         res.map_err(|e| fail(self.failed, e))?;
-        self.maintain_indexes(table, old, new)?;
+        self.maintain_indexes(table, key, old, new)?;
         let size = |i: Option<&Item>| i.map_or(0, |i| tributary_model::size::item_size(i) as i64);
         let d_count = new.is_some() as i64 - old.is_some() as i64;
         let d_size = size(new) - size(old);
@@ -633,10 +633,12 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Keeps every secondary index of `table` in step with one item change.
+    /// Keeps every secondary index of `table` in step with one change of the item at `key`
+    /// (an index still being backfilled only once the backfill has passed the item).
     fn maintain_indexes(
         &mut self,
         table: &str,
+        key: &[u8],
         old: Option<&Item>,
         new: Option<&Item>,
     ) -> Result<(), AwsError> {
@@ -650,6 +652,10 @@ impl Tx<'_> {
         let mut deltas = Vec::with_capacity(indexes.len());
         for index in &indexes {
             let (mut d_count, mut d_size) = (0i64, 0i64);
+            if !index.covers(key) {
+                deltas.push((0, 0));
+                continue;
+            }
             if let Some(o) = old {
                 if let (Some(k), Some(p)) =
                     (index_entry_key(index, &keys, o), index.project(&keys, o))
@@ -703,31 +709,72 @@ impl Tx<'_> {
         Ok(Some(projected))
     }
 
-    /// Fills a new index from the table's current items (UpdateTable creating a GSI).
+    /// Indexes up to `limit` more of the table's items into `index`, from its backfill cursor
+    /// on, and moves the cursor past them (to `None` when every item is indexed). One call is
+    /// one bounded piece of work, so a large table is backfilled over many jobs while other
+    /// writes go on in between.
     pub fn backfill_index(
         &mut self,
         table: &TableMeta,
         index: &mut IndexMeta,
+        limit: usize,
     ) -> Result<(), AwsError> {
-        let start = table.id.to_be_bytes();
+        let Some(next) = index.backfill.clone() else {
+            return Ok(());
+        };
+        let start = item_key(table.id, &next);
         let end = (table.id + 1).to_be_bytes();
-        let mut items: Vec<Item> = Vec::new();
+        let mut items: Vec<(Vec<u8>, Item)> = Vec::new();
+        let mut more = false;
         {
             let range = self.items.range(start.as_slice()..end.as_slice());
             let range = range.map_err(|e| fail(self.failed, e))?;
             for entry in range {
-                let (_, v) = entry.map_err(|e| fail(self.failed, e))?;
-                let item = serde_json::from_slice(v.value());
-                items.push(item.map_err(|e| fail(self.failed, e))?);
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                let (k, v) = entry.map_err(|e| fail(self.failed, e))?;
+                let item = serde_json::from_slice(v.value()).map_err(|e| fail(self.failed, e))?;
+                items.push((k.value()[8..].to_vec(), item));
             }
         }
-        for item in &items {
+        for (_, item) in &items {
             if let Some(p) = self.put_index_entry(index, &table.key_schema, item)? {
                 index.item_count += 1;
                 index.size_bytes += tributary_model::size::item_size(&p) as i64;
             }
         }
+        index.backfill = match items.last() {
+            // The smallest key after the last one indexed.
+            Some((last, _)) if more => Some([last.as_slice(), &[0]].concat()),
+            _ => None,
+        };
         Ok(())
+    }
+
+    /// One bounded step of the backfill of index `index_id` of `table`, as the catalog has
+    /// them; returns whether the index is complete. A table or index that is gone is done.
+    pub fn backfill_step(
+        &mut self,
+        table: &str,
+        index_id: u64,
+        limit: usize,
+    ) -> Result<bool, AwsError> {
+        let Some(t) = self.catalog.tables.get(table).cloned() else {
+            return Ok(true);
+        };
+        let Some(pos) = t.indexes.iter().position(|i| i.id == index_id) else {
+            return Ok(true);
+        };
+        let mut ix = t.indexes[pos].clone();
+        self.backfill_index(&t, &mut ix, limit)?;
+        let done = !ix.backfilling();
+        if let Some(t) = self.catalog.tables.get_mut(table) {
+            t.indexes[pos] = ix;
+        }
+        self.dirty_tables.insert(table.to_owned());
+        Ok(done)
     }
 
     /// Removes every entry of an index.

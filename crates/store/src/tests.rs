@@ -141,6 +141,7 @@ async fn indexes_follow_item_changes_and_skip_items_without_their_keys() {
         write_capacity: 0,
         item_count: 0,
         size_bytes: 0,
+        backfill: None,
     };
     t.indexes.push(index.clone());
     store
@@ -474,4 +475,100 @@ async fn a_store_that_cannot_be_reopened_is_fatal() {
         .await
         .unwrap_err();
     assert_eq!(e.code, "InternalServerError");
+}
+
+/// A backfill in steps, with writes between the steps before and after its cursor, ends with
+/// exactly the index a full build of the final items gives.
+#[tokio::test]
+async fn a_backfill_in_steps_ends_with_the_index_of_the_final_items() {
+    let store = Store::open(None, SystemClock::new()).unwrap();
+    let color_item = |pk: &str, color: &str| -> Item {
+        let mut i = item(pk);
+        i.insert("color".into(), AttributeValue::S(color.into()));
+        i
+    };
+    store
+        .write(move |tx| {
+            tx.put_table(table("T", 1))?;
+            for n in 0..25 {
+                let i = color_item(&format!("k{n:02}"), "red");
+                tx.set_item("T", 1, format!("k{n:02}").as_bytes(), None, Some(&i))?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let index = IndexMeta {
+        name: "byColor".into(),
+        id: 2,
+        global: true,
+        key_schema: KeySchema {
+            hash: KeyAttr {
+                name: "color".into(),
+                ty: "S".into(),
+            },
+            range: None,
+        },
+        projection: Projection::KeysOnly,
+        read_capacity: 0,
+        write_capacity: 0,
+        item_count: 0,
+        size_bytes: 0,
+        backfill: Some(Vec::new()),
+    };
+    store
+        .write(move |tx| {
+            let mut t = tx.catalog().tables.get("T").cloned().unwrap();
+            let mut ix = index.clone();
+            tx.backfill_index(&t, &mut ix, 10)?;
+            assert_eq!(ix.backfill.as_deref(), Some(b"k09\0".as_slice()));
+            t.indexes.push(ix);
+            tx.put_table(t)
+        })
+        .await
+        .unwrap();
+    // Writes between steps: one the backfill has passed, one it has not, and a delete ahead.
+    let set = |pk: &'static str, color: Option<&'static str>| {
+        let store = store.clone();
+        async move {
+            store
+                .write(move |tx| {
+                    let old = tx.get_item(1, pk.as_bytes())?;
+                    let new = color.map(|c| color_item(pk, c));
+                    tx.set_item("T", 1, pk.as_bytes(), old.as_ref(), new.as_ref())
+                })
+                .await
+                .unwrap();
+        }
+    };
+    set("k03", Some("blue")).await;
+    set("k15", Some("blue")).await;
+    set("k20", None).await;
+    loop {
+        let done = store
+            .write(|tx| tx.backfill_step("T", 2, 10))
+            .await
+            .unwrap();
+        if done {
+            break;
+        }
+    }
+    let t = store.catalog().tables.get("T").cloned().unwrap();
+    let ix = &t.indexes[0];
+    assert!(!ix.backfilling());
+    assert_eq!(ix.item_count, 24);
+    let entries = store
+        .range(
+            KeySpace::Index(2),
+            Bound::Unbounded,
+            Bound::Unbounded,
+            false,
+            100,
+        )
+        .unwrap();
+    let blue = entries
+        .iter()
+        .filter(|(_, i)| i.get("color") == Some(&AttributeValue::S("blue".into())))
+        .count();
+    assert_eq!((entries.len(), blue), (24, 2));
 }

@@ -19,6 +19,8 @@ pub struct DynamoDb {
     pub(crate) clock: Arc<tributary_model::SystemClock>,
     /// Wakes the TTL sweeper early (TTL enabled, clock moved).
     pub(crate) ttl_wake: tokio::sync::Notify,
+    /// Wakes the index backfiller (an index was added).
+    pub(crate) backfill_wake: tokio::sync::Notify,
 }
 
 impl DynamoDb {
@@ -32,6 +34,7 @@ impl DynamoDb {
             store,
             clock,
             ttl_wake: tokio::sync::Notify::new(),
+            backfill_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -40,9 +43,11 @@ impl DynamoDb {
         self.ttl_wake.notify_one();
     }
 
-    /// Starts the TTL sweeper; it stops when `cancel` is cancelled.
+    /// Starts the TTL sweeper and the index backfiller (which resumes any backfill a restart
+    /// interrupted); they stop when `cancel` is cancelled.
     pub fn start(self: &Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
-        tokio::spawn(run_ttl_sweeper(self.clone(), cancel));
+        tokio::spawn(run_ttl_sweeper(self.clone(), cancel.clone()));
+        tokio::spawn(backfill::run_backfills(self.clone(), cancel));
     }
 }
 
@@ -56,6 +61,7 @@ impl tributary_service::Service for DynamoDb {
     }
 }
 
+mod backfill;
 mod batch;
 mod exprs;
 mod items;

@@ -60,6 +60,11 @@ impl Source {
                 "Consistent reads are not supported on global secondary indexes",
             ));
         }
+        if ix.backfilling() {
+            return Err(AwsError::validation(format!(
+                "Cannot read from backfilling global secondary index: {name}"
+            )));
+        }
         Ok(Source {
             space: KeySpace::Index(ix.id),
             index: Some(ix.clone()),

@@ -17,6 +17,10 @@ use tributary_service::json::{check_range, constraint, Req};
 /// Names of internal indexes start with this and are never shown.
 pub(super) const INTERNAL_INDEX_PREFIX: &str = "__";
 
+/// Items a backfill indexes per store job: large enough to finish a small table within its
+/// UpdateTable, small enough that one step holds the writer for a few milliseconds.
+pub(super) const BACKFILL_STEP: usize = 1000;
+
 fn expect_obj<'a>(v: &'a Value) -> Result<Req<'a>, AwsError> {
     v.as_object()
         .map(Req)
@@ -461,6 +465,7 @@ fn parse_index(
         write_capacity: wcu,
         item_count: 0,
         size_bytes: 0,
+        backfill: None,
     })
 }
 
@@ -717,11 +722,19 @@ fn index_json(t: &TableMeta, ix: &IndexMeta, now_ms: i64) -> Value {
         "IndexArn": format!("{}/index/{}", t.arn, ix.name),
     });
     if ix.global {
-        v["IndexStatus"] = json!("ACTIVE");
+        // An index being filled is CREATING, Backfilling, until its last item is in.
+        v["IndexStatus"] = json!(if ix.backfilling() {
+            "CREATING"
+        } else {
+            "ACTIVE"
+        });
+        if ix.backfilling() {
+            v["Backfilling"] = json!(true);
+        }
         v["ProvisionedThroughput"] =
             throughput_json(t, &ix.name, ix.read_capacity, ix.write_capacity, now_ms);
         let mut warm = warm_json(index_warm(t, ix));
-        warm["Status"] = json!("ACTIVE");
+        warm["Status"] = v["IndexStatus"].clone();
         v["WarmThroughput"] = warm;
     }
     v
@@ -741,7 +754,15 @@ pub(super) fn table_description(app: &DynamoDb, t: &TableMeta) -> Value {
     );
     d.insert("TableName".into(), json!(t.name));
     d.insert("KeySchema".into(), key_schema_to_json(&t.key_schema));
-    d.insert("TableStatus".into(), json!("ACTIVE"));
+    // The table is UPDATING while one of its indexes is being created.
+    let creating = t
+        .indexes
+        .iter()
+        .any(|i| i.backfilling() && !i.name.starts_with(INTERNAL_INDEX_PREFIX));
+    d.insert(
+        "TableStatus".into(),
+        json!(if creating { "UPDATING" } else { "ACTIVE" }),
+    );
     d.insert(
         "CreationDateTime".into(),
         json!(epoch_seconds(t.created_ms)),
@@ -1081,7 +1102,10 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
                 match c {
                     IndexChange::Create(mut ix) => {
                         ix.id = tx.next_id();
-                        tx.backfill_index(&t, &mut ix)?;
+                        // A small table is indexed at once; a larger one in the background,
+                        // a step at a time (`run_backfills`), the index CREATING meanwhile.
+                        ix.backfill = Some(Vec::new());
+                        tx.backfill_index(&t, &mut ix, BACKFILL_STEP)?;
                         created.push(ix.name.clone());
                         t.indexes.push(ix);
                     }
@@ -1126,6 +1150,7 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
             })
         })
         .await?;
+    app.backfill_wake.notify_one();
     Ok(json!({ "TableDescription": updating_description(app, &update) }))
 }
 
@@ -1253,8 +1278,9 @@ pub(super) async fn update_time_to_live(app: &DynamoDb, req: Req<'_>) -> Result<
                     write_capacity: 0,
                     item_count: 0,
                     size_bytes: 0,
+                    backfill: Some(Vec::new()),
                 };
-                tx.backfill_index(&t, &mut ix)?;
+                tx.backfill_index(&t, &mut ix, BACKFILL_STEP)?;
                 t.indexes.push(ix);
                 t.ttl_attribute = Some(attr2.clone());
             } else {
@@ -1268,6 +1294,7 @@ pub(super) async fn update_time_to_live(app: &DynamoDb, req: Req<'_>) -> Result<
         })
         .await?;
     app.ttl_changed();
+    app.backfill_wake.notify_one();
     Ok(json!({"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attr}}))
 }
 
