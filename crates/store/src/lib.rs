@@ -570,6 +570,8 @@ pub struct Tx<'a> {
     /// Tables whose counters changed in this group; persisted once before the commit.
     dirty_tables: HashSet<String>,
     failed: &'a mut Option<StoreError>,
+    /// Set when a job leaves key ranges for the writer to clear ([`Tx::discard`]).
+    garbage: &'a mut bool,
 }
 
 impl Tx<'_> {
@@ -777,14 +779,27 @@ impl Tx<'_> {
         Ok(done)
     }
 
-    /// Removes every entry of an index.
+    /// Removes every entry of an index (the index must be gone from its table already: its
+    /// entries are cleared in the background, see [`Tx::discard`]).
     pub fn drop_index(&mut self, index_id: u64) -> Result<(), AwsError> {
-        let start = index_id.to_be_bytes();
-        let end = (index_id + 1).to_be_bytes();
-        let res = self
-            .indexes
-            .retain_in(start.as_slice()..end.as_slice(), |_, _| false);
-        res.map_err(|e| fail(self.failed, e))
+        self.discard(
+            GarbageSpace::Indexes,
+            &index_id.to_be_bytes(),
+            &(index_id + 1).to_be_bytes(),
+        )
+    }
+
+    /// Leaves the entries of `space` in `start..end`, which nothing refers to any more (a
+    /// deleted table's items, a dropped index's entries; ids are never reused), for the writer
+    /// to remove a bounded step at a time between groups, so no job holds the writer for the
+    /// size of a table. The range is recorded in the same transaction, so a restart resumes it.
+    fn discard(&mut self, space: GarbageSpace, start: &[u8], end: &[u8]) -> Result<(), AwsError> {
+        let key = garbage_key(space, start);
+        self.meta
+            .insert(key.as_str(), end)
+            .map_err(|e| fail(self.failed, e))?;
+        *self.garbage = true;
+        Ok(())
     }
 
     /// Appends the stream record for a change of one item, if the table's stream is enabled.
@@ -1035,11 +1050,11 @@ impl Tx<'_> {
         self.meta
             .remove(key.as_str())
             .map_err(|e| fail(self.failed, e))?;
-        let start = table.id.to_be_bytes();
-        let end = (table.id + 1).to_be_bytes();
-        self.items
-            .retain_in(start.as_slice()..end.as_slice(), |_, _| false)
-            .map_err(|e| fail(self.failed, e))?;
+        self.discard(
+            GarbageSpace::Items,
+            &table.id.to_be_bytes(),
+            &(table.id + 1).to_be_bytes(),
+        )?;
         *self.catalog_changed = true;
         Ok(Some(table))
     }
@@ -1294,6 +1309,98 @@ fn load_catalog(db: &Database) -> Result<Catalog, StoreError> {
     Ok(cat)
 }
 
+/// Where a discarded key range lies.
+#[derive(Clone, Copy)]
+enum GarbageSpace {
+    Items,
+    Indexes,
+}
+
+impl GarbageSpace {
+    fn name(self) -> &'static str {
+        match self {
+            GarbageSpace::Items => "items",
+            GarbageSpace::Indexes => "indexes",
+        }
+    }
+
+    fn table(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        match self {
+            GarbageSpace::Items => ITEMS,
+            GarbageSpace::Indexes => INDEXES,
+        }
+    }
+}
+
+/// `garbage/<space>/<hex of the range start>` in META; the value is the range's end.
+const GARBAGE_PREFIX: &str = "garbage/";
+/// The first META key after every garbage key (`0` follows `/`).
+const GARBAGE_END: &str = "garbage0";
+
+/// Entries one garbage step removes: a few milliseconds of the writer.
+const GARBAGE_STEP: usize = 2000;
+
+fn garbage_key(space: GarbageSpace, start: &[u8]) -> String {
+    format!("{GARBAGE_PREFIX}{}/{}", space.name(), hex::encode(start))
+}
+
+/// Whether any discarded range is left.
+fn has_garbage(db: &Database) -> Result<bool, StoreError> {
+    let rtx = db.begin_read()?;
+    let meta = rtx.open_table(META)?;
+    let more = meta.range(GARBAGE_PREFIX..GARBAGE_END)?.next().is_some();
+    Ok(more)
+}
+
+/// Removes up to [`GARBAGE_STEP`] entries of the first discarded range, in a transaction of its
+/// own; returns whether any garbage is left.
+fn garbage_step(db: &Database) -> Result<bool, StoreError> {
+    let wtx = db.begin_write()?;
+    let more = {
+        let mut meta = wtx.open_table(META)?;
+        let first = match meta.range(GARBAGE_PREFIX..GARBAGE_END)?.next() {
+            Some(entry) => {
+                let (k, v) = entry?;
+                Some((k.value().to_owned(), v.value().to_vec()))
+            }
+            None => None,
+        };
+        let Some((key, end)) = first else {
+            return Ok(false);
+        };
+        let rest = &key[GARBAGE_PREFIX.len()..];
+        let parsed = rest.split_once('/').and_then(|(space, start)| {
+            let space = match space {
+                "items" => GarbageSpace::Items,
+                "indexes" => GarbageSpace::Indexes,
+                _ => return None,
+            };
+            Some((space, hex::decode(start).ok()?))
+        });
+        meta.remove(key.as_str())?;
+        if let Some((space, start)) = parsed {
+            let mut table = wtx.open_table(space.table())?;
+            let keys: Vec<Vec<u8>> = table
+                .range(start.as_slice()..end.as_slice())?
+                .take(GARBAGE_STEP + 1)
+                .map(|e| e.map(|(k, _)| k.value().to_vec()))
+                .collect::<Result<_, _>>()?;
+            for k in keys.iter().take(GARBAGE_STEP) {
+                table.remove(k.as_slice())?;
+            }
+            if let Some(next) = keys.get(GARBAGE_STEP) {
+                meta.insert(garbage_key(space, next).as_str(), end.as_slice())?;
+            }
+        } else {
+            tracing::warn!(key, "dropping a garbage entry this version does not know");
+        }
+        let more = meta.range(GARBAGE_PREFIX..GARBAGE_END)?.next().is_some();
+        more
+    };
+    wtx.commit()?;
+    Ok(more)
+}
+
 /// The writer thread's state.
 struct Writer {
     opener: Opener,
@@ -1309,6 +1416,12 @@ struct Writer {
 impl Writer {
     fn run(self, mut rx: mpsc::Receiver<Box<dyn Job>>) {
         let mut db = self.slot.load_full();
+        // Discarded ranges left to clear (a restart resumes them), and groups since the last
+        // garbage step: under constant load a step still runs every few groups.
+        let mut garbage = db
+            .as_deref()
+            .is_some_and(|d| has_garbage(d).unwrap_or(false));
+        let mut groups_since_step = 0u32;
         // The writer's own copy: jobs of a group see each other's changes in it; readers see
         // it only once it is durable.
         let mut working: Catalog = (**self.published.load()).clone();
@@ -1332,11 +1445,27 @@ impl Writer {
                 }
                 if let Some((d, catalog)) = self.reopen() {
                     working = catalog;
+                    garbage = has_garbage(&d).unwrap_or(false);
                     db = Some(d);
                 }
                 continue;
             };
-            let Some(first) = rx.blocking_recv() else {
+            // Idle: clear garbage a step at a time until a job arrives.
+            let first = loop {
+                match rx.try_recv() {
+                    Ok(job) => break Some(job),
+                    Err(mpsc::error::TryRecvError::Disconnected) => break None,
+                    Err(mpsc::error::TryRecvError::Empty) if garbage => {
+                        match self.garbage_step(&open) {
+                            Some(more) => garbage = more,
+                            // Left for a later group to retry, not in a loop here.
+                            None => break rx.blocking_recv(),
+                        }
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) => break rx.blocking_recv(),
+                }
+            };
+            let Some(first) = first else {
                 break;
             };
             group.push(first);
@@ -1348,11 +1477,13 @@ impl Writer {
             }
             let mut touched = HashMap::new();
             let mut catalog_changed;
+            let mut discarded;
             let result = loop {
                 // A snapshot to go back to (the maps are persistent: this copies no entries).
                 let before = working.clone();
                 touched.clear();
                 catalog_changed = false;
+                discarded = false;
                 match run_group(
                     &open,
                     &mut working,
@@ -1360,6 +1491,7 @@ impl Writer {
                     &mut group,
                     &mut touched,
                     &mut catalog_changed,
+                    &mut discarded,
                 ) {
                     Ran::Done(result) => break result,
                     Ran::Panicked(i, message) => {
@@ -1405,9 +1537,29 @@ impl Writer {
                 if catalog_changed {
                     self.watchers.catalog.send_modify(|v| *v += 1);
                 }
+                garbage |= discarded;
+            }
+            groups_since_step += 1;
+            if garbage && groups_since_step >= 16 {
+                groups_since_step = 0;
+                if let Some(more) = db.as_deref().and_then(|d| self.garbage_step(d)) {
+                    garbage = more;
+                }
             }
         }
         tracing::debug!("store writer stopped");
+    }
+
+    /// One garbage step; returns whether garbage is left to clear, or `None` if the step
+    /// failed (the next group meets the same failure, and fails the store if it is the disk).
+    fn garbage_step(&self, db: &Database) -> Option<bool> {
+        match garbage_step(db) {
+            Ok(more) => Some(more),
+            Err(e) => {
+                tracing::warn!(error = %e, "clearing discarded entries failed; will retry");
+                None
+            }
+        }
     }
 
     /// Opens the failed database again, with its catalog as the file has it. `None` if it cannot
@@ -1476,6 +1628,7 @@ fn run_group(
     group: &mut [Box<dyn Job>],
     touched: &mut HashMap<u64, u128>,
     catalog_changed: &mut bool,
+    garbage: &mut bool,
 ) -> Ran {
     let wtx: WriteTransaction = match db.begin_write() {
         Ok(t) => t,
@@ -1511,6 +1664,7 @@ fn run_group(
             catalog_changed,
             dirty_tables: HashSet::new(),
             failed: &mut failed,
+            garbage,
         };
         for (i, job) in group.iter_mut().enumerate() {
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&mut tx)));
