@@ -529,6 +529,29 @@ impl Store {
     }
 }
 
+/// One item change for [`Tx::commit_change`].
+pub struct ItemChange<'a> {
+    pub table: &'a str,
+    /// The table's id, as the caller resolved it.
+    pub table_id: u64,
+    /// The item's encoded key.
+    pub key: &'a [u8],
+    /// The item's key attributes (the stream record's `Keys`).
+    pub keys: &'a Item,
+    pub old: Option<&'a Item>,
+    pub new: Option<&'a Item>,
+    pub cause: ChangeCause,
+}
+
+/// Why an item changed, as its stream record tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeCause {
+    /// A request.
+    Request,
+    /// The TTL sweeper deleted an expired item (the record names the service as the user).
+    TtlExpiry,
+}
+
 /// Which ordered key space a range read walks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySpace {
@@ -602,8 +625,22 @@ impl Tx<'_> {
         }
     }
 
+    /// Changes one item: the only way an item is written, so an item change never goes without
+    /// its stream record. The item and its indexes change and, if the table has a stream, the
+    /// record goes to the shard that owns the key, all in this job's transaction. A change
+    /// that changes nothing writes nothing and produces no record, as DynamoDB Streams records
+    /// only real changes.
+    pub fn commit_change(&mut self, c: ItemChange<'_>) -> Result<(), AwsError> {
+        if c.old == c.new {
+            return Ok(());
+        }
+        self.set_item(c.table, c.table_id, c.key, c.old, c.new)?;
+        let ttl = c.cause == ChangeCause::TtlExpiry;
+        self.append_stream_record(c.table, c.keys, c.old, c.new, ttl)
+    }
+
     /// Writes (or with `None` deletes) an item, keeping the table's counters.
-    pub fn set_item(
+    pub(crate) fn set_item(
         &mut self,
         table: &str,
         table_id: u64,
@@ -803,7 +840,7 @@ impl Tx<'_> {
     }
 
     /// Appends the stream record for a change of one item, if the table's stream is enabled.
-    pub fn append_stream_record(
+    pub(crate) fn append_stream_record(
         &mut self,
         table: &str,
         keys: &Item,

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use tributary_model::attr::{item_from_json, AttributeValue, Item};
 use tributary_model::{keyenc, AwsError};
-use tributary_store::{KeyAttr, TableMeta, Tx};
+use tributary_store::{ChangeCause, ItemChange, KeyAttr, TableMeta, Tx};
 
 use super::invalid;
 use crate::DynamoDb;
@@ -142,8 +142,7 @@ pub(super) fn check_updated_item(t: &TableMeta, item: &Item) -> Result<(), AwsEr
     check_index_keys(t, item)
 }
 
-/// Writes an item change and its stream record in the same transaction. A change that changes
-/// nothing writes nothing and produces no record.
+/// A request's change of one item, with its stream record ([`Tx::commit_change`]).
 pub(super) fn commit_change(
     tx: &mut Tx<'_>,
     table: &str,
@@ -152,17 +151,21 @@ pub(super) fn commit_change(
     old: Option<&Item>,
     new: Option<&Item>,
 ) -> Result<(), AwsError> {
-    if old == new {
-        return Ok(());
-    }
     let id = tx
         .catalog()
         .tables
         .get(table)
         .map(|t| t.id)
         .ok_or_else(item_table_not_found)?;
-    tx.set_item(table, id, key, old, new)?;
-    tx.append_stream_record(table, keys, old, new, false)
+    tx.commit_change(ItemChange {
+        table,
+        table_id: id,
+        key,
+        keys,
+        old,
+        new,
+        cause: ChangeCause::Request,
+    })
 }
 
 /// The table's id inside a write job, failing if the table went away (or was recreated)

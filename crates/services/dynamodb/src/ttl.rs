@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tributary_model::attr::{AttributeValue, Item};
 use tributary_model::keyenc::encode_key_attr;
 use tributary_model::number;
-use tributary_store::{KeySpace, TableMeta};
+use tributary_store::{ChangeCause, ItemChange, KeySpace, TableMeta};
 
 use super::tables::INTERNAL_INDEX_PREFIX;
 use crate::DynamoDb;
@@ -113,8 +113,15 @@ async fn sweep_once(app: &DynamoDb, t: &TableMeta) -> Result<usize, tributary_mo
                 if !expired {
                     return Ok(false);
                 }
-                tx.set_item(&name, table_id, &key, Some(&old), None)?;
-                tx.append_stream_record(&name, &keys, Some(&old), None, true)?;
+                tx.commit_change(ItemChange {
+                    table: &name,
+                    table_id,
+                    key: &key,
+                    keys: &keys,
+                    old: Some(&old),
+                    new: None,
+                    cause: ChangeCause::TtlExpiry,
+                })?;
                 Ok(true)
             })
             .await?;
