@@ -5,6 +5,7 @@
 pub mod arn;
 pub mod attr;
 pub mod clock;
+pub mod codec;
 pub mod error;
 pub mod keyenc;
 pub mod number;

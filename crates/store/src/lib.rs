@@ -20,6 +20,7 @@ use arc_swap::ArcSwap;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use tokio::sync::{mpsc, oneshot, watch};
 use tributary_model::attr::Item;
+use tributary_model::codec::{decode_item, encode_item, DecodeError};
 use tributary_model::stream::{StreamRecord, StreamViewType};
 use tributary_model::{AwsError, Clock};
 
@@ -94,6 +95,12 @@ db_err!(
     redb::StorageError,
     redb::CommitError
 );
+
+impl From<DecodeError> for StoreError {
+    fn from(e: DecodeError) -> Self {
+        StoreError::Corrupt(e.0)
+    }
+}
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
@@ -369,7 +376,7 @@ impl Store {
         let t = rtx.open_table(ITEMS)?;
         let k = item_key(table_id, key);
         match t.get(k.as_slice())? {
-            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            Some(v) => Ok(Some(decode_item(v.value())?)),
             None => Ok(None),
         }
     }
@@ -415,7 +422,7 @@ impl Store {
         };
         for entry in entries {
             let (k, v) = entry?;
-            out.push((k.value()[8..].to_vec(), serde_json::from_slice(v.value())?));
+            out.push((k.value()[8..].to_vec(), decode_item(v.value())?));
             if out.len() >= limit {
                 break;
             }
@@ -618,7 +625,7 @@ impl Tx<'_> {
             Err(e) => return Err(fail(self.failed, e)),
         };
         match raw {
-            Some(bytes) => serde_json::from_slice(&bytes)
+            Some(bytes) => decode_item(&bytes)
                 .map(Some)
                 .map_err(|e| fail(self.failed, e)),
             None => Ok(None),
@@ -651,7 +658,7 @@ impl Tx<'_> {
         let k = item_key(table_id, key);
         let res = match new {
             Some(item) => {
-                let bytes = serde_json::to_vec(item).map_err(|e| fail(self.failed, e))?;
+                let bytes = encode_item(item);
                 self.items
                     .insert(k.as_slice(), bytes.as_slice())
                     .map(|_| ())
@@ -739,7 +746,7 @@ impl Tx<'_> {
             return Ok(None);
         };
         let full = item_key(index.id, &k);
-        let bytes = serde_json::to_vec(&projected).map_err(|e| fail(self.failed, e))?;
+        let bytes = encode_item(&projected);
         let res = self
             .indexes
             .insert(full.as_slice(), bytes.as_slice())
@@ -774,7 +781,7 @@ impl Tx<'_> {
                     break;
                 }
                 let (k, v) = entry.map_err(|e| fail(self.failed, e))?;
-                let item = serde_json::from_slice(v.value()).map_err(|e| fail(self.failed, e))?;
+                let item = decode_item(v.value()).map_err(|e| fail(self.failed, e))?;
                 items.push((k.value()[8..].to_vec(), item));
             }
         }

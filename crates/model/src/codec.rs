@@ -1,0 +1,306 @@
+//! The store's encoding of items: compact binary, decoded in one pass with no JSON and no
+//! second validation (an item is validated once, on the way in).
+//!
+//! ```text
+//! item   = FORMAT count:varint (name:bytes value)*      names in the map's (sorted) order
+//! value  = tag payload
+//!   S, N, B      bytes                                  varint length, then the bytes
+//!   SS, NS, BS   count:varint bytes*
+//!   M            count:varint (name:bytes value)*
+//!   L            count:varint value*
+//!   NULL, TRUE, FALSE                                   no payload
+//! ```
+//!
+//! Values written before this encoding are JSON; [`decode_item`] still reads them (a JSON
+//! object starts with `{`, never [`FORMAT`]).
+
+use std::collections::BTreeMap;
+
+use crate::attr::{AttributeValue, Item, STORED_NESTING_LEVELS};
+
+/// The first byte of an encoded item.
+pub const FORMAT: u8 = 0xB1;
+
+const S: u8 = 1;
+const N: u8 = 2;
+const B: u8 = 3;
+const SS: u8 = 4;
+const NS: u8 = 5;
+const BS: u8 = 6;
+const M: u8 = 7;
+const L: u8 = 8;
+const NULL: u8 = 9;
+const TRUE: u8 = 10;
+const FALSE: u8 = 11;
+
+/// Appends the encoding of `item` to `out`.
+pub fn encode_item_into(item: &Item, out: &mut Vec<u8>) {
+    out.push(FORMAT);
+    encode_map(item, out);
+}
+
+/// The encoding of `item`.
+pub fn encode_item(item: &Item) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    encode_item_into(item, &mut out);
+    out
+}
+
+fn varint(mut n: usize, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn bytes(b: &[u8], out: &mut Vec<u8>) {
+    varint(b.len(), out);
+    out.extend_from_slice(b);
+}
+
+fn encode_map(m: &BTreeMap<String, AttributeValue>, out: &mut Vec<u8>) {
+    varint(m.len(), out);
+    for (k, v) in m {
+        bytes(k.as_bytes(), out);
+        encode_value(v, out);
+    }
+}
+
+fn encode_value(v: &AttributeValue, out: &mut Vec<u8>) {
+    match v {
+        AttributeValue::S(s) => {
+            out.push(S);
+            bytes(s.as_bytes(), out);
+        }
+        AttributeValue::N(n) => {
+            out.push(N);
+            bytes(n.as_bytes(), out);
+        }
+        AttributeValue::B(b) => {
+            out.push(B);
+            bytes(b, out);
+        }
+        AttributeValue::Ss(v) => {
+            out.push(SS);
+            varint(v.len(), out);
+            v.iter().for_each(|s| bytes(s.as_bytes(), out));
+        }
+        AttributeValue::Ns(v) => {
+            out.push(NS);
+            varint(v.len(), out);
+            v.iter().for_each(|s| bytes(s.as_bytes(), out));
+        }
+        AttributeValue::Bs(v) => {
+            out.push(BS);
+            varint(v.len(), out);
+            v.iter().for_each(|b| bytes(b, out));
+        }
+        AttributeValue::M(m) => {
+            out.push(M);
+            encode_map(m, out);
+        }
+        AttributeValue::L(l) => {
+            out.push(L);
+            varint(l.len(), out);
+            l.iter().for_each(|v| encode_value(v, out));
+        }
+        AttributeValue::Null => out.push(NULL),
+        AttributeValue::Bool(true) => out.push(TRUE),
+        AttributeValue::Bool(false) => out.push(FALSE),
+    }
+}
+
+/// Why stored bytes are not an item.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Reads an item the store wrote: this encoding, or the JSON of earlier versions.
+pub fn decode_item(data: &[u8]) -> Result<Item, DecodeError> {
+    match data.split_first() {
+        Some((&FORMAT, rest)) => {
+            let mut r = Reader { data: rest, at: 0 };
+            let item = r.map(1)?;
+            if r.at != rest.len() {
+                return Err(DecodeError("trailing bytes after an item".into()));
+            }
+            Ok(item)
+        }
+        _ => serde_json::from_slice(data).map_err(|e| DecodeError(e.to_string())),
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let b = *self
+            .data
+            .get(self.at)
+            .ok_or_else(|| DecodeError("an item ends early".into()))?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<usize, DecodeError> {
+        let mut n = 0usize;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            n |= usize::from(b & 0x7F) << shift;
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(DecodeError("a length is too long".into()))
+    }
+
+    fn bytes(&mut self) -> Result<&[u8], DecodeError> {
+        let len = self.varint()?;
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|e| *e <= self.data.len())
+            .ok_or_else(|| DecodeError("an item ends early".into()))?;
+        let b = &self.data[self.at..end];
+        self.at = end;
+        Ok(b)
+    }
+
+    fn string(&mut self) -> Result<String, DecodeError> {
+        let b = self.bytes()?;
+        String::from_utf8(b.to_vec()).map_err(|_| DecodeError("a string is not UTF-8".into()))
+    }
+
+    /// A count of things each at least one byte long: never more than the bytes left, so a
+    /// corrupt count cannot make a huge allocation.
+    fn count(&mut self) -> Result<usize, DecodeError> {
+        let n = self.varint()?;
+        if n > self.data.len() - self.at {
+            return Err(DecodeError("a count exceeds the item".into()));
+        }
+        Ok(n)
+    }
+
+    fn map(&mut self, depth: usize) -> Result<BTreeMap<String, AttributeValue>, DecodeError> {
+        let n = self.count()?;
+        let mut m = BTreeMap::new();
+        for _ in 0..n {
+            let k = self.string()?;
+            let v = self.value(depth)?;
+            m.insert(k, v);
+        }
+        Ok(m)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<AttributeValue, DecodeError> {
+        let tag = self.byte()?;
+        let nested = |depth: usize| {
+            if depth >= STORED_NESTING_LEVELS {
+                Err(DecodeError("an item is nested too deeply".into()))
+            } else {
+                Ok(depth + 1)
+            }
+        };
+        Ok(match tag {
+            S => AttributeValue::S(self.string()?),
+            N => AttributeValue::N(self.string()?),
+            B => AttributeValue::B(self.bytes()?.to_vec()),
+            SS | NS => {
+                let n = self.count()?;
+                let v = (0..n)
+                    .map(|_| self.string())
+                    .collect::<Result<Vec<_>, _>>()?;
+                if tag == SS {
+                    AttributeValue::Ss(v)
+                } else {
+                    AttributeValue::Ns(v)
+                }
+            }
+            BS => {
+                let n = self.count()?;
+                let v = (0..n)
+                    .map(|_| self.bytes().map(<[u8]>::to_vec))
+                    .collect::<Result<Vec<_>, _>>()?;
+                AttributeValue::Bs(v)
+            }
+            M => AttributeValue::M(self.map(nested(depth)?)?),
+            L => {
+                let depth = nested(depth)?;
+                let n = self.count()?;
+                let v = (0..n)
+                    .map(|_| self.value(depth))
+                    .collect::<Result<Vec<_>, _>>()?;
+                AttributeValue::L(v)
+            }
+            NULL => AttributeValue::Null,
+            TRUE => AttributeValue::Bool(true),
+            FALSE => AttributeValue::Bool(false),
+            other => return Err(DecodeError(format!("unknown value tag {other}"))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Item {
+        let v = json!({
+            "pk": {"S": "k1"}, "n": {"N": "-1.5e3"}, "b": {"B": "AAEC"},
+            "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": ["Zm9v", ""]},
+            "m": {"M": {"x": {"L": [{"NULL": true}, {"BOOL": false}, {"BOOL": true}, {"S": ""}]}}},
+            "empty": {"M": {}}, "long": {"S": "x".repeat(300)},
+        });
+        let item: Item = serde_json::from_value(v).unwrap();
+        item
+    }
+
+    #[test]
+    fn round_trips_every_type() {
+        let item = sample();
+        let enc = encode_item(&item);
+        assert_eq!(enc[0], FORMAT);
+        assert_eq!(decode_item(&enc).unwrap(), item);
+        // Smaller than the JSON it replaces.
+        assert!(enc.len() < serde_json::to_vec(&item).unwrap().len() / 2 + 300);
+    }
+
+    #[test]
+    fn still_reads_the_json_of_earlier_versions() {
+        let item = sample();
+        let json = serde_json::to_vec(&item).unwrap();
+        assert_eq!(decode_item(&json).unwrap(), item);
+    }
+
+    #[test]
+    fn corrupt_bytes_are_errors_not_panics() {
+        let enc = encode_item(&sample());
+        for cut in 1..enc.len() {
+            assert!(decode_item(&enc[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(decode_item(&[FORMAT, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]).is_err());
+        assert!(decode_item(&[FORMAT, 1, 1, b'a', 99]).is_err());
+        let mut trailing = enc.clone();
+        trailing.push(0);
+        assert!(decode_item(&trailing).is_err());
+        // Nesting past what the store keeps is refused, without recursing further.
+        let mut deep = vec![FORMAT, 1, 1, b'a'];
+        for _ in 0..100 {
+            deep.extend_from_slice(&[L, 1]);
+        }
+        deep.push(NULL);
+        assert!(decode_item(&deep).is_err());
+    }
+}
