@@ -664,3 +664,59 @@ async fn a_deleted_tables_items_are_cleared_in_steps_and_after_a_restart() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
+
+/// A table is in the catalog readers see only once the commit that created it is durable:
+/// not while its group runs, and never if the commit fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_is_visible_only_once_its_commit_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tributary.redb");
+    let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opener: Opener = {
+        let full = full.clone();
+        Box::new(move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|e| StoreError::Db(e.to_string()))?;
+            let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
+            redb::Database::builder()
+                .create_with_backend(FullDisk {
+                    inner,
+                    full: full.clone(),
+                })
+                .map_err(open_error)
+        })
+    };
+    let store = Store::open_with(opener, SystemClock::new()).unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let started_tx = std::sync::Mutex::new(started_tx);
+    let create = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |tx| {
+                    tx.put_table(table("T", 1))?;
+                    let _ = started_tx.lock().unwrap().send(());
+                    // The job is done with the table; its commit has not happened yet.
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+        .await
+        .unwrap();
+    assert!(store.catalog().tables.get("T").is_none());
+    create.await.unwrap().unwrap();
+    assert!(store.catalog().tables.get("T").is_some());
+
+    // A create whose commit fails never shows.
+    full.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(store.write(|tx| tx.put_table(table("U", 2))).await.is_err());
+    assert!(store.catalog().tables.get("U").is_none());
+}
