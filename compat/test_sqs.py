@@ -440,6 +440,31 @@ def test_purge_queue(sqs, env):
     sqs.purge_queue(QueueUrl=url)
 
 
+def test_a_purge_hides_every_earlier_message_and_keeps_later_ones(sqs):
+    """A purge takes effect at once, though the store clears the messages in the background:
+    the purged ones are never received again, their handles are gone, and messages sent after
+    the purge are served as usual."""
+    url = sqs.create_queue(QueueName=unique("purge2"), Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    for i in range(50):
+        sqs.send_message(QueueUrl=url, MessageBody=f"old{i}")
+    handle = sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"]
+    sqs.purge_queue(QueueUrl=url)
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    got = []
+    for _ in range(5):
+        got += [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+    assert set(got) == {"new"}, got
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+    with pytest.raises(ClientError) as e:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=5)
+    assert error(e.value)["Code"] == "InvalidParameterValue"
+    assert error(e.value)["Message"] == (
+        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not exist "
+        "or is not available for visibility timeout change."
+    )
+    assert attrs(sqs, url, "ApproximateNumberOfMessages")["ApproximateNumberOfMessages"] == "1"
+
+
 def test_batches(sqs):
     url = sqs.create_queue(QueueName=unique("batch"))["QueueUrl"]
     res = sqs.send_message_batch(

@@ -1189,6 +1189,21 @@ impl Tx<'_> {
     }
 
     /// Removes every key of a space between two bounds; answers how many were removed.
+    /// Deletes the entries of `space` from `lower` (included) to `upper` (excluded) in the
+    /// background, a bounded step at a time (see [`Tx::discard`]): for ranges nothing reads any
+    /// more, such as a deleted queue's messages, or a purged queue's below the seq its readers
+    /// now start from.
+    pub fn kv_discard(&mut self, space: &str, lower: &[u8], upper: &[u8]) -> Result<(), AwsError> {
+        if lower >= upper {
+            return Ok(());
+        }
+        self.discard(
+            GarbageSpace::Kv,
+            &kv_key(space, lower),
+            &kv_key(space, upper),
+        )
+    }
+
     pub fn kv_delete_range(
         &mut self,
         space: &str,
@@ -1358,6 +1373,7 @@ fn load_catalog(db: &Database) -> Result<Catalog, StoreError> {
 enum GarbageSpace {
     Items,
     Indexes,
+    Kv,
 }
 
 impl GarbageSpace {
@@ -1365,6 +1381,7 @@ impl GarbageSpace {
         match self {
             GarbageSpace::Items => "items",
             GarbageSpace::Indexes => "indexes",
+            GarbageSpace::Kv => "kv",
         }
     }
 
@@ -1372,6 +1389,7 @@ impl GarbageSpace {
         match self {
             GarbageSpace::Items => ITEMS,
             GarbageSpace::Indexes => INDEXES,
+            GarbageSpace::Kv => KV,
         }
     }
 }
@@ -1417,6 +1435,7 @@ fn garbage_step(db: &Database) -> Result<bool, StoreError> {
             let space = match space {
                 "items" => GarbageSpace::Items,
                 "indexes" => GarbageSpace::Indexes,
+                "kv" => GarbageSpace::Kv,
                 _ => return None,
             };
             Some((space, hex::decode(start).ok()?))

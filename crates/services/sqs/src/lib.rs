@@ -669,6 +669,7 @@ async fn create_queue(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result
                 attrs: queues::initial_attrs(&attrs, fifo),
                 tags: tags.clone(),
                 last_purge_ms: None,
+                purged_below: 0,
             };
             let value =
                 serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
@@ -871,7 +872,10 @@ async fn purge_queue(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsEr
                     ),
                 ));
             }
-            messages::clear(tx, doc.id, false)?;
+            // Every message sent so far has a lower seq than this: readers start at it now, and
+            // the store clears what is below it in the background.
+            doc.purged_below = tx.next_id();
+            messages::discard_below(tx, doc.id, doc.purged_below)?;
             doc.last_purge_ms = Some(now);
             let value =
                 serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;

@@ -121,6 +121,12 @@ fn seq_of(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(8..16)?.try_into().ok()?))
 }
 
+/// The keys of a queue's messages that were not purged: from its purge watermark on.
+fn live_bounds(q: &QueueDoc) -> ([u8; 16], [u8; 8]) {
+    (msg_key(q.id, q.purged_below), queue_bounds(q.id).1)
+}
+
+/// The queue's messages, purged ones as well.
 fn queue_bounds(queue_id: u64) -> ([u8; 8], [u8; 8]) {
     (
         queue_id.to_be_bytes(),
@@ -354,7 +360,7 @@ struct Scan {
 /// before the group's first one that is not visible (a group with a message in flight yields
 /// nothing, so order within a group holds).
 fn scan(app: &Sqs, q: &QueueDoc, now: i64, want: usize) -> Result<Scan, AwsError> {
-    let (lo, hi) = queue_bounds(q.id);
+    let (lo, hi) = live_bounds(q);
     let retention_ms = q.retention_s() * 1000;
     let fifo = q.fifo();
     let mut out = Scan {
@@ -518,9 +524,10 @@ async fn claim(app: &Sqs, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, A
         .write(move |tx| {
             let now = tx.now_ms();
             let current = queues::lookup_in(tx.catalog(), &q.name);
-            if current.as_ref().map(|c| c.id) != Some(q.id) {
+            let Some(purged_below) = current.filter(|c| c.id == q.id).map(|c| c.purged_below)
+            else {
                 return Ok(Claim::Gone);
-            }
+            };
             let retention_ms = q.retention_s() * 1000;
             let dlq = redrive.as_ref().and_then(|(dlq_name, max)| {
                 queues::lookup_in(tx.catalog(), dlq_name).map(|d| (d, *max))
@@ -534,6 +541,11 @@ async fn claim(app: &Sqs, q: &QueueDoc, found: Scan, vt: i64) -> Result<Claim, A
                     if failed_groups.contains(g) {
                         continue;
                     }
+                }
+                // Purged since the scan.
+                if seq_of(&c.key).unwrap_or_default() < purged_below {
+                    raced = true;
+                    continue;
                 }
                 let current = tx
                     .kv_get(MSG_SPACE, &c.key)?
@@ -617,12 +629,16 @@ pub(super) async fn delete(
     app.store
         .write(move |tx| {
             let current = queues::lookup_in(tx.catalog(), &q2.name);
-            if current.as_ref().map(|c| c.id) != Some(q2.id) {
+            let Some(current) = current.filter(|c| c.id == q2.id) else {
                 return Err(queue_not_found());
-            }
+            };
             let mut out = Vec::with_capacity(keys.len());
             for k in keys.clone() {
                 match k {
+                    // A purged message is gone already (the store clears it).
+                    Ok(k) if seq_of(&k).unwrap_or_default() < current.purged_below => {
+                        out.push(Ok(()));
+                    }
                     Ok(k) => {
                         tx.kv_delete(MSG_SPACE, &k)?;
                         out.push(Ok(()));
@@ -666,9 +682,9 @@ pub(super) async fn change_visibility(
         .write(move |tx| {
             let now = tx.now_ms();
             let current = queues::lookup_in(tx.catalog(), &q2.name);
-            if current.as_ref().map(|c| c.id) != Some(q2.id) {
+            let Some(current) = current.filter(|c| c.id == q2.id) else {
                 return Err(queue_not_found());
-            }
+            };
             let retention_ms = q2.retention_s() * 1000;
             let mut out = Vec::with_capacity(keys.len());
             for (handle, key, vt) in keys.clone() {
@@ -679,8 +695,11 @@ pub(super) async fn change_visibility(
                         continue;
                     }
                 };
-                let msg = tx
-                    .kv_get(MSG_SPACE, &key)?
+                let purged = seq_of(&key).unwrap_or_default() < current.purged_below;
+                let msg = (!purged)
+                    .then(|| tx.kv_get(MSG_SPACE, &key))
+                    .transpose()?
+                    .flatten()
                     .and_then(|raw| serde_json::from_slice::<StoredMessage>(&raw).ok())
                     .filter(|m| m.receive_count > 0 && !m.expired(retention_ms, now));
                 let Some(mut m) = msg else {
@@ -708,7 +727,7 @@ pub(super) async fn change_visibility(
 pub(super) fn counts(app: &Sqs, q: &QueueDoc) -> Result<(u64, u64, u64), AwsError> {
     let now = app.store.clock().now_millis();
     let retention_ms = q.retention_s() * 1000;
-    let (lo, hi) = queue_bounds(q.id);
+    let (lo, hi) = live_bounds(q);
     let (mut visible, mut in_flight, mut delayed) = (0, 0, 0);
     let mut from = lo.to_vec();
     let mut inclusive = true;
@@ -752,23 +771,25 @@ pub(super) fn counts(app: &Sqs, q: &QueueDoc) -> Result<(u64, u64, u64), AwsErro
 
 /// Removes every message of queue `queue_id` (and, with `dedup`, its deduplication ids) inside
 /// a write job.
+/// Leaves a purged queue's messages (those with a seq below `below`) for the store to clear.
+pub(super) fn discard_below(
+    tx: &mut tributary_store::Tx<'_>,
+    queue_id: u64,
+    below: u64,
+) -> Result<(), AwsError> {
+    let (lo, _) = queue_bounds(queue_id);
+    tx.kv_discard(MSG_SPACE, &lo, &msg_key(queue_id, below))
+}
+
 pub(super) fn clear(
     tx: &mut tributary_store::Tx<'_>,
     queue_id: u64,
     dedup: bool,
 ) -> Result<(), AwsError> {
     let (lo, hi) = queue_bounds(queue_id);
-    tx.kv_delete_range(
-        MSG_SPACE,
-        Bound::Included(lo.as_slice()),
-        Bound::Excluded(hi.as_slice()),
-    )?;
+    tx.kv_discard(MSG_SPACE, &lo, &hi)?;
     if dedup {
-        tx.kv_delete_range(
-            DEDUP_SPACE,
-            Bound::Included(lo.as_slice()),
-            Bound::Excluded(hi.as_slice()),
-        )?;
+        tx.kv_discard(DEDUP_SPACE, &lo, &hi)?;
     }
     Ok(())
 }

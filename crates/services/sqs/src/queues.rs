@@ -78,6 +78,10 @@ pub(crate) struct QueueDoc {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub last_purge_ms: Option<i64>,
+    /// Messages with a lower seq were purged: readers start at it, and the store clears what
+    /// is below it in the background.
+    #[serde(default)]
+    pub purged_below: u64,
 }
 
 impl QueueDoc {
