@@ -114,6 +114,22 @@ def expected_parts(model: dict, input_shape: str, given: dict, bad_member: str |
     return parts
 
 
+def first_violation(model: dict, op: str):
+    """The first top-level member of the operation's input with a simple constraint, a value
+    breaking it, and the parts AWS's message then has; skips the test if there is none."""
+    input_shape = model["operations"][op].get("input", {}).get("shape")
+    if not input_shape:
+        pytest.skip(f"{op} has no input")
+    for name, m in model["shapes"][input_shape]["members"].items():
+        if (input_shape, name) in SKIP:
+            continue
+        found = violation(model, m["shape"])
+        if found:
+            value, rules = found
+            return input_shape, name, value, expected_parts(model, input_shape, {name: value}, name, rules, value)
+    pytest.skip(f"{op} has no top-level member with a simple constraint")
+
+
 def fails(call) -> tuple[str, int, str]:
     with pytest.raises(ClientError) as e:
         call()
@@ -167,20 +183,7 @@ def test_missing_required_members(server, service, op):
 def test_constraint_violation(server, service, op):
     model = load(service)
     code = SERVICES[service][2]
-    input_shape = model["operations"][op].get("input", {}).get("shape")
-    if not input_shape:
-        pytest.skip(f"{op} has no input")
-    members = model["shapes"][input_shape]["members"]
-    for name, m in members.items():
-        if (input_shape, name) in SKIP:
-            continue
-        found = violation(model, m["shape"])
-        if found:
-            value, rules = found
-            break
-    else:
-        pytest.skip(f"{op} has no top-level member with a simple constraint")
-    parts = expected_parts(model, input_shape, {name: value}, name, rules, value)
+    _, name, value, parts = first_violation(model, op)
     got_code, status, msg = send(server, service, op, {name: value})
     assert (got_code, status) == (code, 400), (got_code, status, msg)
     assert same(msg, message(parts)), (msg, message(parts))
@@ -316,17 +319,7 @@ def test_query_missing_required_members(raw_query, service, op):
 @pytest.mark.parametrize("service,op", list(query_operations()))
 def test_query_constraint_violation(raw_query, service, op):
     model = load_query(service)
-    input_shape = model["operations"][op].get("input", {}).get("shape")
-    if not input_shape:
-        pytest.skip(f"{op} has no input")
-    for name, m in model["shapes"][input_shape]["members"].items():
-        found = violation(model, m["shape"])
-        if found:
-            value, rules = found
-            break
-    else:
-        pytest.skip(f"{op} has no top-level member with a simple constraint")
-    parts = expected_parts(model, input_shape, {name: value}, name, rules, value)
+    _, name, value, parts = first_violation(model, op)
     code, status, msg = fails(lambda: getattr(raw_query[service], snake(op))(**{name: value}))
     assert (code, status) == ("ValidationError", 400), (code, status, msg)
     assert same(msg, message(parts)), (msg, message(parts))

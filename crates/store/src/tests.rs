@@ -39,6 +39,28 @@ fn item(pk: &str) -> Item {
         .collect()
 }
 
+/// A keys-only global index (id 2) on the string attribute `color`.
+fn color_index(backfill: Option<Vec<u8>>) -> IndexMeta {
+    IndexMeta {
+        name: "byColor".into(),
+        id: 2,
+        global: true,
+        key_schema: KeySchema {
+            hash: KeyAttr {
+                name: "color".into(),
+                ty: "S".into(),
+            },
+            range: None,
+        },
+        projection: Projection::KeysOnly,
+        read_capacity: 0,
+        write_capacity: 0,
+        item_count: 0,
+        size_bytes: 0,
+        backfill,
+    }
+}
+
 #[tokio::test]
 async fn item_and_record_commit_together_and_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,24 +147,7 @@ async fn failed_job_returns_its_error_and_others_commit() {
 async fn indexes_follow_item_changes_and_skip_items_without_their_keys() {
     let store = Store::open(None, SystemClock::new()).unwrap();
     let mut t = table("T", 1);
-    let index = IndexMeta {
-        name: "byColor".into(),
-        id: 2,
-        global: true,
-        key_schema: KeySchema {
-            hash: KeyAttr {
-                name: "color".into(),
-                ty: "S".into(),
-            },
-            range: None,
-        },
-        projection: Projection::KeysOnly,
-        read_capacity: 0,
-        write_capacity: 0,
-        item_count: 0,
-        size_bytes: 0,
-        backfill: None,
-    };
+    let index = color_index(None);
     t.indexes.push(index.clone());
     store
         .write(move |tx| tx.put_table(t.clone()))
@@ -360,6 +365,26 @@ impl redb::StorageBackend for FullDisk {
     }
 }
 
+/// Opens the database file at `path` on a [`FullDisk`] backend governed by `full`.
+fn full_disk_opener(path: std::path::PathBuf, full: Arc<std::sync::atomic::AtomicBool>) -> Opener {
+    Box::new(move || {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
+        redb::Database::builder()
+            .create_with_backend(FullDisk {
+                inner,
+                full: full.clone(),
+            })
+            .map_err(open_error)
+    })
+}
+
 /// A full disk fails the store: the write that met it answers InternalServerError, health
 /// says why, later requests fail cleanly, and once there is room the store reopens by itself
 /// with every acknowledged write and nothing of the failed one.
@@ -368,25 +393,7 @@ async fn a_full_disk_fails_the_store_until_it_has_room_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tributary.redb");
     let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let opener: Opener = {
-        let (path, full) = (path.clone(), full.clone());
-        Box::new(move || {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| StoreError::Db(e.to_string()))?;
-            let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
-            redb::Database::builder()
-                .create_with_backend(FullDisk {
-                    inner,
-                    full: full.clone(),
-                })
-                .map_err(open_error)
-        })
-    };
+    let opener = full_disk_opener(path.clone(), full.clone());
     let store = Store::open_with(opener, SystemClock::new()).unwrap();
     store.write(|tx| tx.kv_put("t", b"a", b"1")).await.unwrap();
     assert_eq!(store.health(), Health::Ok);
@@ -440,28 +447,13 @@ async fn a_store_that_cannot_be_reopened_is_fatal() {
     let path = dir.path().join("db");
     let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opens = std::sync::atomic::AtomicUsize::new(0);
-    let opener: Opener = {
-        let full = full.clone();
-        Box::new(move || {
-            if opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
-                return Err(StoreError::Unavailable("its data is gone".into()));
-            }
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&path)
-                .map_err(|e| StoreError::Db(e.to_string()))?;
-            let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
-            redb::Database::builder()
-                .create_with_backend(FullDisk {
-                    inner,
-                    full: full.clone(),
-                })
-                .map_err(open_error)
-        })
-    };
+    let first = full_disk_opener(path, full.clone());
+    let opener: Opener = Box::new(move || {
+        if opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            return Err(StoreError::Unavailable("its data is gone".into()));
+        }
+        first()
+    });
     let store = Store::open_with(opener, SystemClock::new()).unwrap();
     full.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(store.write(|tx| tx.kv_put("t", b"a", b"1")).await.is_err());
@@ -498,24 +490,7 @@ async fn a_backfill_in_steps_ends_with_the_index_of_the_final_items() {
         })
         .await
         .unwrap();
-    let index = IndexMeta {
-        name: "byColor".into(),
-        id: 2,
-        global: true,
-        key_schema: KeySchema {
-            hash: KeyAttr {
-                name: "color".into(),
-                ty: "S".into(),
-            },
-            range: None,
-        },
-        projection: Projection::KeysOnly,
-        read_capacity: 0,
-        write_capacity: 0,
-        item_count: 0,
-        size_bytes: 0,
-        backfill: Some(Vec::new()),
-    };
+    let index = color_index(Some(Vec::new()));
     store
         .write(move |tx| {
             let mut t = tx.catalog().tables.get("T").cloned().unwrap();
@@ -672,25 +647,7 @@ async fn a_table_is_visible_only_once_its_commit_is_durable() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tributary.redb");
     let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let opener: Opener = {
-        let full = full.clone();
-        Box::new(move || {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| StoreError::Db(e.to_string()))?;
-            let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
-            redb::Database::builder()
-                .create_with_backend(FullDisk {
-                    inner,
-                    full: full.clone(),
-                })
-                .map_err(open_error)
-        })
-    };
+    let opener = full_disk_opener(path, full.clone());
     let store = Store::open_with(opener, SystemClock::new()).unwrap();
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let started_tx = std::sync::Mutex::new(started_tx);

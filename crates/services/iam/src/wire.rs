@@ -231,32 +231,6 @@ mod tests {
     }
 
     #[test]
-    fn reads_lists_structures_and_numbers() {
-        let op = iam::Operation::from_name("CreateRole").unwrap().def();
-        let p = params(&[
-            ("Action", "CreateRole"),
-            ("RoleName", "r"),
-            ("AssumeRolePolicyDocument", "{}"),
-            ("MaxSessionDuration", "7200"),
-            ("Tags.member.2.Key", "b"),
-            ("Tags.member.2.Value", "2"),
-            ("Tags.member.1.Key", "a"),
-            ("Tags.member.1.Value", "1"),
-            ("Unrelated", "x"),
-        ]);
-        let j = input(&iam::SERVICE, op, &p).unwrap();
-        assert_eq!(
-            Value::Object(j),
-            serde_json::json!({
-                "RoleName": "r",
-                "AssumeRolePolicyDocument": "{}",
-                "MaxSessionDuration": 7200,
-                "Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
-            })
-        );
-    }
-
-    #[test]
     fn model_violations_are_validation_errors() {
         let op = iam::Operation::from_name("CreateRole").unwrap().def();
         let e = input(
