@@ -361,21 +361,19 @@ async fn admin(app: &Arc<App>, req: Request) -> Response {
     let query = parse_query(uri.query().unwrap_or(""));
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
     match seg.as_slice() {
-        ["_tributary", "health"] => match app.store.health() {
-            tributary_store::Health::Ok => rest_ok(
-                200,
-                &json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")}),
-            ),
-            // The store refuses writes until it reopens (a full disk), or for good.
-            tributary_store::Health::Failed(reason) => rest_ok(
-                503,
-                &json!({"status": "failed", "reason": reason, "version": env!("CARGO_PKG_VERSION")}),
-            ),
-            tributary_store::Health::Fatal(reason) => rest_ok(
-                503,
-                &json!({"status": "fatal", "reason": reason, "version": env!("CARGO_PKG_VERSION")}),
-            ),
-        },
+        ["_tributary", "health"] => {
+            // A failed store refuses requests until it reopens (a full disk), or for good.
+            let (code, status, reason) = match app.store.health() {
+                tributary_store::Health::Ok => (200, "ready", None),
+                tributary_store::Health::Failed(r) => (503, "failed", Some(r)),
+                tributary_store::Health::Fatal(r) => (503, "fatal", Some(r)),
+            };
+            let mut body = json!({"status": status, "version": env!("CARGO_PKG_VERSION")});
+            if let Some(r) = reason {
+                body["reason"] = json!(r);
+            }
+            rest_ok(code, &body)
+        }
         ["_tributary", "clock", "advance"] if method == Method::POST => {
             advance_clock(app, &body).unwrap_or_else(|e| rest_error(&e))
         }

@@ -127,10 +127,7 @@ pub trait Topics: Send + Sync + 'static {
         arn: &str,
         message: String,
         attributes: BTreeMap<String, MessageAttributeValue>,
-    ) -> Result<String, AwsError> {
-        let _ = attributes;
-        self.publish(arn, message, None).await
-    }
+    ) -> Result<String, AwsError>;
     /// The topic's access policy, for IAM checks.
     fn policy(&self, _arn: &str) -> Option<String> {
         None

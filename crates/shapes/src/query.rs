@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Number, Value};
 
-use crate::validate::lower_first;
+use crate::validate::{lower_first, validate_object, Options};
 use crate::{Kind, OperationDef, Service, Shape};
 
 /// Structures nested deeper than this in an input shape are not read (no query input comes
@@ -39,6 +39,19 @@ pub fn input(
     if let Some(id) = op.input {
         Reader { service, params }.structure(service.shape(id), "", 0, &mut out)?;
     }
+    Ok(out)
+}
+
+/// [`input`], then checked against the model with `opts`: the request as the operation's
+/// input, or AWS's validation message (the query services answer it as `ValidationError`).
+pub fn validated_input(
+    service: &Service,
+    op: &OperationDef,
+    params: &BTreeMap<String, String>,
+    opts: &Options<'_>,
+) -> Result<Map<String, Value>, String> {
+    let out = input(service, op, params)?;
+    validate_object(service, op, &out, opts).map_err(|v| v.message())?;
     Ok(out)
 }
 

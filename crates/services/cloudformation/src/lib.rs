@@ -31,7 +31,7 @@ use tributary_service::iam::RoleSessions;
 use tributary_service::query::{self, Params as QueryParams, Xml};
 use tributary_service::{Caller, Request, Response, Service};
 use tributary_shapes::generated::cloudformation as shapes;
-use tributary_shapes::validate::{validate_object, Options};
+use tributary_shapes::validate::Options;
 use tributary_store::Store;
 
 use calls::Calls;
@@ -911,10 +911,9 @@ fn check_input(action: &str, p: &QueryParams) -> Result<(), AwsError> {
     let Some(op) = shapes::Operation::from_name(action) else {
         return Ok(());
     };
-    let input =
-        tributary_shapes::query::input(&shapes::SERVICE, op.def(), &p.0).map_err(validation)?;
-    validate_object(&shapes::SERVICE, op.def(), &input, &Options::default())
-        .map_err(|v| validation(v.message()))
+    tributary_shapes::query::validated_input(&shapes::SERVICE, op.def(), &p.0, &Options::default())
+        .map(|_| ())
+        .map_err(validation)
 }
 
 #[async_trait::async_trait]

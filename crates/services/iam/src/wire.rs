@@ -11,7 +11,7 @@ use rand::Rng as _;
 use serde_json::{Map, Value};
 use tributary_model::AwsError;
 use tributary_service::query::Params;
-use tributary_shapes::validate::{lower_first, validate_object, Options};
+use tributary_shapes::validate::{lower_first, Options};
 use tributary_shapes::{OperationDef, Service};
 
 /// A query request read up to its operation: the `Action`, the model's operation of that name
@@ -46,9 +46,8 @@ pub fn input(
     op: &OperationDef,
     params: &Params,
 ) -> Result<Map<String, Value>, AwsError> {
-    let out = tributary_shapes::query::input(service, op, &params.0).map_err(validation)?;
-    validate_object(service, op, &out, &Options::default()).map_err(|v| validation(v.message()))?;
-    Ok(out)
+    tributary_shapes::query::validated_input(service, op, &params.0, &Options::default())
+        .map_err(validation)
 }
 
 /// IAM's and STS's error for a request that breaks the model's constraints.

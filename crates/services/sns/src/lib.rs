@@ -23,7 +23,7 @@ use tributary_service::peers::{
 use tributary_service::query::{self, Params, Xml};
 use tributary_service::Config;
 use tributary_shapes::generated::sns as model;
-use tributary_shapes::validate::{validate_object, MapStyle, Options};
+use tributary_shapes::validate::{MapStyle, Options};
 use tributary_store::Store;
 
 /// Amazon SNS: topics and subscriptions in the store; SQS subscriptions are delivered through
@@ -360,11 +360,9 @@ fn check_input(action: &str, p: &Params) -> Result<(), AwsError> {
     let Some(op) = model::Operation::from_name(action) else {
         return Ok(());
     };
-    let validation = |m: String| AwsError::new("ValidationError", 400, m);
-    let input =
-        tributary_shapes::query::input(&model::SERVICE, op.def(), &p.0).map_err(validation)?;
-    validate_object(&model::SERVICE, op.def(), &input, &VALIDATION)
-        .map_err(|v| validation(v.message()))
+    tributary_shapes::query::validated_input(&model::SERVICE, op.def(), &p.0, &VALIDATION)
+        .map(|_| ())
+        .map_err(|m| AwsError::new("ValidationError", 400, m))
 }
 
 /// `<Attributes><entry><key/><value/></entry>...</Attributes>`.
