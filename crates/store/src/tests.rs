@@ -334,13 +334,7 @@ struct FullDisk {
 
 impl FullDisk {
     fn check(&self) -> std::io::Result<()> {
-        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::StorageFull,
-                "No space left on device (injected)",
-            ));
-        }
-        Ok(())
+        no_space(&self.full)
     }
 }
 
@@ -365,8 +359,74 @@ impl redb::StorageBackend for FullDisk {
     }
 }
 
+/// The write-ahead log on a directory whose writes fail while `full` is set.
+struct FullDir {
+    inner: crate::wal::FsDir,
+    full: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct FullFile {
+    inner: Box<dyn crate::wal::LogFile>,
+    full: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn no_space(full: &std::sync::atomic::AtomicBool) -> std::io::Result<()> {
+    if full.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "No space left on device (injected)",
+        ));
+    }
+    Ok(())
+}
+
+impl crate::wal::LogFile for FullFile {
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        no_space(&self.full)?;
+        self.inner.append(bytes)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        no_space(&self.full)?;
+        self.inner.sync()
+    }
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.inner.truncate(len)
+    }
+}
+
+impl crate::wal::LogDir for FullDir {
+    fn segments(&self) -> std::io::Result<Vec<u64>> {
+        self.inner.segments()
+    }
+    fn read(&self, first: u64) -> std::io::Result<Vec<u8>> {
+        self.inner.read(first)
+    }
+    fn create(&self, first: u64) -> std::io::Result<Box<dyn crate::wal::LogFile>> {
+        no_space(&self.full)?;
+        Ok(Box::new(FullFile {
+            inner: self.inner.create(first)?,
+            full: self.full.clone(),
+        }))
+    }
+    fn remove(&self, first: u64) -> std::io::Result<()> {
+        self.inner.remove(first)
+    }
+}
+
 /// Opens the database file at `path` on a [`FullDisk`] backend governed by `full`.
 fn full_disk_opener(path: std::path::PathBuf, full: Arc<std::sync::atomic::AtomicBool>) -> Opener {
+    fenced_opener(path, full, Arc::default())
+}
+
+/// The latest fence a [`fenced_opener`] made: setting it cuts the open database off its file,
+/// as a crash would (nothing redb has not made durable reaches the file).
+type FenceSlot = Arc<Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>>;
+
+fn fenced_opener(
+    path: std::path::PathBuf,
+    full: Arc<std::sync::atomic::AtomicBool>,
+    fences: FenceSlot,
+) -> Opener {
     Box::new(move || {
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -376,12 +436,25 @@ fn full_disk_opener(path: std::path::PathBuf, full: Arc<std::sync::atomic::Atomi
             .open(&path)
             .map_err(|e| StoreError::Db(e.to_string()))?;
         let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
-        redb::Database::builder()
-            .create_with_backend(FullDisk {
-                inner,
+        let fence = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        *fences.lock().unwrap() = Some(fence.clone());
+        let backend = FullDisk {
+            inner,
+            full: full.clone(),
+        };
+        let db = redb::Database::builder()
+            .create_with_backend(crate::wal::Fenced::new(backend, fence.clone()))
+            .map_err(open_error)?;
+        let log = crate::wal::FsDir::open(path.with_file_name("wal"))
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        Ok(Opened {
+            db,
+            log: Some(Arc::new(FullDir {
+                inner: log,
                 full: full.clone(),
-            })
-            .map_err(open_error)
+            })),
+            fence: Some(fence),
+        })
     })
 }
 
@@ -594,8 +667,7 @@ async fn a_deleted_tables_items_are_cleared_in_steps_and_after_a_restart() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        let db = store.db().unwrap();
-        assert!(!has_garbage(&db).unwrap());
+        assert!(!has_garbage(&store.view().unwrap()).unwrap());
     }
     // A range left at a restart is resumed: written straight into the file, as a crash right
     // after the delete's commit would leave it.
@@ -676,4 +748,93 @@ async fn a_table_is_visible_only_once_its_commit_is_durable() {
     full.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(store.write(|tx| tx.put_table(table("U", 2))).await.is_err());
     assert!(store.catalog().tables.get("U").is_none());
+}
+
+/// A crash after acknowledged writes: redb never made them durable (the database is cut off
+/// its file, as a killed process leaves it), so they come back from the write-ahead log, in
+/// order, with their stream records; a torn record at the log's end is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_come_back_from_the_log_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tributary.redb");
+    let fences = FenceSlot::default();
+    let no = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let store = Store::open_with(
+        fenced_opener(path.clone(), no.clone(), fences.clone()),
+        SystemClock::new(),
+    )
+    .unwrap();
+    let stream = store
+        .write(|tx| {
+            let mut t = table("T", tx.next_id());
+            tx.put_table(t.clone())?;
+            let s =
+                tx.create_stream(&t, "arn:s".into(), "l".into(), StreamViewType::NewImage, 1)?;
+            t.stream_arn = Some(s.arn.clone());
+            tx.put_table(t)?;
+            Ok(s)
+        })
+        .await
+        .unwrap();
+    let iid = stream.shards[0].iid;
+    // Concurrent writes, so groups are pipelined: each is synced while the next executes.
+    let writes: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        let it = item(&format!("k{i:03}"));
+                        let id = tx.catalog().tables.get("T").unwrap().id;
+                        tx.set_item("T", id, format!("k{i:03}").as_bytes(), None, Some(&it))?;
+                        tx.append_stream_record("T", &it, None, Some(&it), false)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    // The crash: nothing more reaches redb's file, so what it has is its last durable commit.
+    let fence = fences.lock().unwrap().take().unwrap();
+    fence.store(true, std::sync::atomic::Ordering::SeqCst);
+    drop(store);
+    // A record torn in the middle of its write.
+    let wal = dir.path().join("wal");
+    let seg = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .max()
+        .expect("a log segment");
+    {
+        use std::os::unix::fs::FileExt;
+        let bytes = std::fs::read(&seg).unwrap();
+        let end = crate::wal::records_end(&bytes);
+        assert!(end > 0, "the log holds the writes");
+        let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        f.write_all_at(&[200, 0, 0, 0, 1, 2, 3, 4, 5, 6], end as u64)
+            .unwrap();
+    }
+
+    let store = Store::open(Some(dir.path()), SystemClock::new()).unwrap();
+    let recs = store.read_records(iid, 0, 1000).unwrap();
+    assert_eq!(recs.len(), 200);
+    assert!(recs.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    let t = store.catalog().tables.get("T").unwrap().clone();
+    assert_eq!(t.item_count, 200);
+    let items = store
+        .range(
+            KeySpace::Table(t.id),
+            Bound::Unbounded,
+            Bound::Unbounded,
+            false,
+            1000,
+        )
+        .unwrap();
+    assert_eq!(items.len(), 200);
+    // And the reopened store goes on after the last record.
+    let next = store.write(|tx| Ok(tx.catalog().next_seq)).await.unwrap();
+    assert_eq!(next, recs[199].sequence);
 }
