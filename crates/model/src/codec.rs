@@ -11,15 +11,30 @@
 //!   NULL, TRUE, FALSE                                   no payload
 //! ```
 //!
-//! Values written before this encoding are JSON; [`decode_item`] still reads them (a JSON
-//! object starts with `{`, never [`FORMAT`]).
+//! A stream record is stored the same way, its images as items:
+//!
+//! ```text
+//! record = RECORD_FORMAT id:bytes event:u8 seq:u128 arrival_ms:i64 size:u64 view:u8 flags:u8
+//!          keys:map [new:map] [old:map]                  fixed-width integers little-endian;
+//!                                                        flags: 1 new, 2 old, 4 TTL delete
+//! ```
+//!
+//! Values written before this encoding are JSON; [`decode_item`] and [`decode_record`] still
+//! read them (a JSON object starts with `{`, never [`FORMAT`] or [`RECORD_FORMAT`]).
 
 use std::collections::BTreeMap;
 
 use crate::attr::{AttributeValue, Item, STORED_NESTING_LEVELS};
+use crate::stream::{EventName, StreamRecord, StreamViewType};
 
 /// The first byte of an encoded item.
 pub const FORMAT: u8 = 0xB1;
+/// The first byte of an encoded stream record.
+pub const RECORD_FORMAT: u8 = 0xB2;
+
+const HAS_NEW: u8 = 1;
+const HAS_OLD: u8 = 2;
+const TTL_DELETE: u8 = 4;
 
 const S: u8 = 1;
 const N: u8 = 2;
@@ -111,6 +126,95 @@ fn encode_value(v: &AttributeValue, out: &mut Vec<u8>) {
     }
 }
 
+/// The encoding of a stream record.
+pub fn encode_record(r: &StreamRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.push(RECORD_FORMAT);
+    bytes(r.event_id.as_bytes(), &mut out);
+    out.push(match r.event_name {
+        EventName::Insert => 0,
+        EventName::Modify => 1,
+        EventName::Remove => 2,
+    });
+    out.extend_from_slice(&r.sequence.to_le_bytes());
+    out.extend_from_slice(&r.arrival_ms.to_le_bytes());
+    out.extend_from_slice(&r.size_bytes.to_le_bytes());
+    out.push(match r.view_type {
+        StreamViewType::KeysOnly => 0,
+        StreamViewType::NewImage => 1,
+        StreamViewType::OldImage => 2,
+        StreamViewType::NewAndOldImages => 3,
+    });
+    let mut flags = 0;
+    if r.new_image.is_some() {
+        flags |= HAS_NEW;
+    }
+    if r.old_image.is_some() {
+        flags |= HAS_OLD;
+    }
+    if r.ttl_delete {
+        flags |= TTL_DELETE;
+    }
+    out.push(flags);
+    encode_map(&r.keys, &mut out);
+    for image in [&r.new_image, &r.old_image].into_iter().flatten() {
+        encode_map(image, &mut out);
+    }
+    out
+}
+
+/// Reads a stream record the store wrote: this encoding, or the JSON of earlier versions.
+pub fn decode_record(data: &[u8]) -> Result<StreamRecord, DecodeError> {
+    let Some((&RECORD_FORMAT, rest)) = data.split_first() else {
+        return serde_json::from_slice(data).map_err(|e| DecodeError(e.to_string()));
+    };
+    let mut r = Reader { data: rest, at: 0 };
+    let event_id = r.string()?;
+    let event_name = match r.byte()? {
+        0 => EventName::Insert,
+        1 => EventName::Modify,
+        2 => EventName::Remove,
+        b => return Err(DecodeError(format!("unknown event kind {b}"))),
+    };
+    let sequence = u128::from_le_bytes(r.fixed()?);
+    let arrival_ms = i64::from_le_bytes(r.fixed()?);
+    let size_bytes = u64::from_le_bytes(r.fixed()?);
+    let view_type = match r.byte()? {
+        0 => StreamViewType::KeysOnly,
+        1 => StreamViewType::NewImage,
+        2 => StreamViewType::OldImage,
+        3 => StreamViewType::NewAndOldImages,
+        b => return Err(DecodeError(format!("unknown stream view type {b}"))),
+    };
+    let flags = r.byte()?;
+    let keys = r.map(1)?;
+    let new_image = if flags & HAS_NEW != 0 {
+        Some(r.map(1)?)
+    } else {
+        None
+    };
+    let old_image = if flags & HAS_OLD != 0 {
+        Some(r.map(1)?)
+    } else {
+        None
+    };
+    if r.at != rest.len() {
+        return Err(DecodeError("trailing bytes after a stream record".into()));
+    }
+    Ok(StreamRecord {
+        event_id,
+        event_name,
+        sequence,
+        arrival_ms,
+        keys,
+        new_image,
+        old_image,
+        size_bytes,
+        view_type,
+        ttl_delete: flags & TTL_DELETE != 0,
+    })
+}
+
 /// Why stored bytes are not an item.
 #[derive(Debug, PartialEq, Eq)]
 pub struct DecodeError(pub String);
@@ -175,6 +279,15 @@ impl Reader<'_> {
         let b = &self.data[self.at..end];
         self.at = end;
         Ok(b)
+    }
+
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let b = self
+            .data
+            .get(self.at..self.at + N)
+            .ok_or_else(|| DecodeError("a record ends early".into()))?;
+        self.at += N;
+        Ok(b.try_into().unwrap_or([0; N]))
     }
 
     fn string(&mut self) -> Result<String, DecodeError> {
@@ -302,5 +415,82 @@ mod tests {
         }
         deep.push(NULL);
         assert!(decode_item(&deep).is_err());
+    }
+
+    fn records() -> Vec<StreamRecord> {
+        let item = sample();
+        let keys: Item = item
+            .iter()
+            .filter(|(k, _)| *k == "pk")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut other = item.clone();
+        other.insert("n".into(), AttributeValue::N("2".into()));
+        let mut ttl = StreamRecord::describe(
+            "e3".into(),
+            crate::stream::SEQUENCE_BASE + 3,
+            1_700_000_000_123,
+            StreamViewType::OldImage,
+            keys.clone(),
+            Some(&item),
+            None,
+        );
+        ttl.ttl_delete = true;
+        vec![
+            StreamRecord::describe(
+                "e1".into(),
+                crate::stream::SEQUENCE_BASE + 1,
+                -5,
+                StreamViewType::NewAndOldImages,
+                keys.clone(),
+                None,
+                Some(&item),
+            ),
+            StreamRecord::describe(
+                "e2".into(),
+                u128::MAX,
+                i64::MAX,
+                StreamViewType::NewAndOldImages,
+                keys.clone(),
+                Some(&item),
+                Some(&other),
+            ),
+            StreamRecord::describe(
+                "e4".into(),
+                crate::stream::SEQUENCE_BASE,
+                0,
+                StreamViewType::KeysOnly,
+                keys,
+                Some(&item),
+                Some(&other),
+            ),
+            ttl,
+        ]
+    }
+
+    #[test]
+    fn stream_records_round_trip_and_old_json_still_reads() {
+        for r in records() {
+            let enc = encode_record(&r);
+            assert_eq!(enc[0], RECORD_FORMAT);
+            assert_eq!(decode_record(&enc).unwrap(), r);
+            let json = serde_json::to_vec(&r).unwrap();
+            assert_eq!(decode_record(&json).unwrap(), r);
+            assert!(enc.len() < json.len());
+        }
+    }
+
+    #[test]
+    fn corrupt_stream_records_are_errors_not_panics() {
+        for r in records() {
+            let enc = encode_record(&r);
+            for cut in 1..enc.len() {
+                assert!(decode_record(&enc[..cut]).is_err(), "cut at {cut}");
+            }
+            let mut trailing = enc.clone();
+            trailing.push(0);
+            assert!(decode_record(&trailing).is_err());
+        }
+        assert!(decode_record(&[RECORD_FORMAT, 0, 9]).is_err());
     }
 }

@@ -574,7 +574,7 @@ impl Store {
         let mut out = Vec::new();
         for entry in t.range(start.as_slice()..=end.as_slice())? {
             let (_, v) = entry?;
-            out.push(serde_json::from_slice(v.value())?);
+            out.push(tributary_model::codec::decode_record(v.value())?);
             if out.len() >= limit {
                 break;
             }
@@ -971,7 +971,7 @@ impl Tx<'_> {
             new,
         );
         rec.ttl_delete = ttl_delete;
-        let bytes = serde_json::to_vec(&rec).map_err(|e| fail(self.failed, e))?;
+        let bytes = tributary_model::codec::encode_record(&rec);
         let k = record_key(iid, seq);
         self.records
             .insert(k.as_slice(), bytes.as_slice())
@@ -1117,8 +1117,8 @@ impl Tx<'_> {
                         .map_err(|e| fail(self.failed, e))?;
                     for entry in range {
                         let (k, v) = entry.map_err(|e| fail(self.failed, e))?;
-                        let rec: StreamRecord =
-                            serde_json::from_slice(v.value()).map_err(|e| fail(self.failed, e))?;
+                        let rec = tributary_model::codec::decode_record(v.value())
+                            .map_err(|e| fail(self.failed, StoreError::from(e)))?;
                         if rec.arrival_ms >= cutoff_ms || removed + doomed.len() >= budget {
                             break;
                         }
