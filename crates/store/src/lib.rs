@@ -1640,11 +1640,12 @@ impl Open {
     }
 
     /// Commits `wtx` and sends the commit on to be shown once durable: at once in memory,
-    /// after the log's sync on disk.
+    /// after the log's sync on disk (on the syncer if `more_waiting` or it is busy, else here).
     fn commit(
         &mut self,
         wtx: WriteTransaction,
         published: &Publisher,
+        more_waiting: bool,
         mut acked: impl FnMut(Arc<ReadTransaction>) -> Acked,
     ) -> Result<(), StoreError> {
         wtx.commit()?;
@@ -1657,7 +1658,13 @@ impl Open {
                 let bytes = w.record.borrow_mut().seal(w.lsn);
                 w.since_checkpoint += bytes.len();
                 w.pending_since.get_or_insert_with(std::time::Instant::now);
-                w.syncer.commit(bytes, acked);
+                if more_waiting || !w.syncer.idle() {
+                    // Sync on the syncer while the next group executes.
+                    w.syncer.commit(bytes, acked);
+                } else {
+                    // Nothing to overlap the sync with: spare the hand-off.
+                    w.syncer.sync_now(bytes, acked);
+                }
             }
         }
         Ok(())
@@ -1826,7 +1833,8 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let result = self.run_group(o, &mut working, &mut group, &mut garbage);
+            let result =
+                self.run_group(o, &mut working, &mut group, &mut garbage, || !rx.is_empty());
             if let Err(e) = result {
                 // Nothing of the group is durable: forget its catalog changes too.
                 working = (**self.published.catalog.load()).clone();
@@ -1871,12 +1879,14 @@ impl Writer {
 
     /// Runs a group, retrying it without any job that panics, and commits it. On success the
     /// jobs are on their way to be told (after the sync); on failure they are still in `group`.
+    /// `waiting` says whether more jobs are queued (the next group, to overlap the sync with).
     fn run_group(
         &self,
         o: &mut Open,
         working: &mut Catalog,
         group: &mut Vec<Box<dyn Job>>,
         garbage: &mut bool,
+        waiting: impl Fn() -> bool,
     ) -> Result<(), StoreError> {
         loop {
             // A snapshot to go back to (the maps are persistent: this copies no entries).
@@ -1901,7 +1911,7 @@ impl Writer {
                     let catalog = Arc::new(working.clone());
                     let mut jobs = Some(jobs);
                     let mut touched = Some(touched);
-                    let res = o.commit(wtx, &self.published, |view| Acked {
+                    let res = o.commit(wtx, &self.published, waiting(), |view| Acked {
                         jobs: jobs.take().unwrap_or_default(),
                         view,
                         catalog: catalog.clone(),
@@ -1947,7 +1957,8 @@ impl Writer {
             let wtx = o.begin()?;
             let more = garbage_step(&wtx, o.log())?;
             let catalog = Arc::new(working.clone());
-            o.commit(wtx, &self.published, |view| Acked {
+            // Nobody waits for it: never on the writer's time.
+            o.commit(wtx, &self.published, true, |view| Acked {
                 jobs: Vec::new(),
                 view,
                 catalog: catalog.clone(),

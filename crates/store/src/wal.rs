@@ -576,10 +576,24 @@ enum Msg<T> {
 /// The syncer thread: it appends records and syncs them, and tells each commit its outcome, in
 /// order. After a failed append or sync every later commit fails too: the writer then stops
 /// it and reopens the store.
+///
+/// When nothing is queued for the syncer, the writer may sync a commit itself
+/// ([`Syncer::sync_now`]) instead of waking the thread: with nothing else ready to execute
+/// there is nothing to overlap the sync with, and the hand-off would cost a wake-up per
+/// request (the group-commit leader of PostgreSQL and RocksDB, with the writer as the leader).
 pub(crate) struct Syncer<T: Send + 'static> {
     tx: Option<mpsc::Sender<Msg<T>>>,
     handle: Option<std::thread::JoinHandle<()>>,
-    failed: Arc<AtomicBool>,
+    shared: Arc<Shared<T>>,
+}
+
+/// What the syncer thread and the writer share.
+struct Shared<T> {
+    state: std::sync::Mutex<SyncState<T>>,
+    /// Messages sent to the thread that it has not finished: the writer syncs inline only at 0,
+    /// so commits are still told in order.
+    queued: std::sync::atomic::AtomicUsize,
+    failed: AtomicBool,
 }
 
 /// The most bytes the syncer writes before one sync; more waits for the next.
@@ -592,25 +606,33 @@ impl<T: Send + 'static> Syncer<T> {
         dir: Arc<dyn LogDir>,
         file: Box<dyn LogFile>,
         first: u64,
-        mut done: impl FnMut(T, Result<(), String>) + Send + 'static,
+        done: impl FnMut(T, Result<(), String>) + Send + 'static,
     ) -> Result<Syncer<T>, StoreError> {
         let (tx, rx) = mpsc::channel::<Msg<T>>();
-        let failed = Arc::new(AtomicBool::new(false));
-        let flag = failed.clone();
+        let shared = Arc::new(Shared {
+            state: std::sync::Mutex::new(SyncState {
+                dir,
+                file,
+                segments: vec![first],
+                len: 0,
+                failed: None,
+                done: Box::new(done),
+            }),
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
+        });
+        let thread = shared.clone();
         let handle = std::thread::Builder::new()
             .name("store-syncer".into())
             .spawn(move || {
-                let mut state = SyncState {
-                    dir,
-                    file,
-                    segments: vec![first],
-                    len: 0,
-                    failed: None,
-                };
+                let shared = thread;
                 let mut batch: Vec<(Vec<u8>, T)> = Vec::new();
                 while let Ok(first) = rx.recv() {
+                    let mut state = shared.lock();
+                    let mut taken = 0usize;
                     let mut next = Some(first);
                     while let Some(msg) = next.take() {
+                        taken += 1;
                         match msg {
                             Msg::Commit(bytes, then) => {
                                 let size: usize = batch.iter().map(|(b, _)| b.len()).sum();
@@ -620,56 +642,77 @@ impl<T: Send + 'static> Syncer<T> {
                                 }
                             }
                             Msg::Checkpoint(lsn) => {
-                                state.flush(&mut batch, &mut done, &flag);
+                                state.flush(&mut batch, &shared.failed);
                                 state.rotate(lsn);
                                 next = rx.try_recv().ok();
                             }
                             Msg::Barrier(reply) => {
-                                state.flush(&mut batch, &mut done, &flag);
+                                state.flush(&mut batch, &shared.failed);
                                 let _ = reply.send(state.failed.is_none());
                                 next = rx.try_recv().ok();
                             }
                         }
                     }
-                    state.flush(&mut batch, &mut done, &flag);
+                    state.flush(&mut batch, &shared.failed);
+                    drop(state);
+                    shared.queued.fetch_sub(taken, Ordering::AcqRel);
                 }
             })
             .map_err(|e| StoreError::Db(e.to_string()))?;
         Ok(Syncer {
             tx: Some(tx),
             handle: Some(handle),
-            failed,
+            shared,
         })
     }
 
     /// Whether an append or sync failed: nothing sent from now on becomes durable.
     pub(crate) fn failed(&self) -> bool {
-        self.failed.load(Ordering::Acquire)
+        self.shared.failed.load(Ordering::Acquire)
+    }
+
+    /// Whether the thread has nothing left to do: a commit synced now comes after every
+    /// commit sent before it.
+    pub(crate) fn idle(&self) -> bool {
+        self.shared.queued.load(Ordering::Acquire) == 0
+    }
+
+    fn send(&self, msg: Msg<T>) -> bool {
+        let Some(tx) = &self.tx else {
+            return false;
+        };
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        if tx.send(msg).is_err() {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
     }
 
     pub(crate) fn commit(&self, bytes: Vec<u8>, then: T) {
-        if let Some(tx) = &self.tx {
-            // The thread lives as long as the sender.
-            let _ = tx.send(Msg::Commit(bytes, then));
-        }
+        // The thread lives as long as the sender.
+        self.send(Msg::Commit(bytes, then));
+    }
+
+    /// Appends and syncs a commit on the calling thread, and tells it. Only when
+    /// [`Syncer::idle`]: otherwise it could be told before a commit sent earlier.
+    pub(crate) fn sync_now(&self, bytes: Vec<u8>, then: T) {
+        debug_assert!(self.idle());
+        let mut state = self.shared.lock();
+        state.flush(&mut vec![(bytes, then)], &self.shared.failed);
     }
 
     /// Waits until everything sent so far is synced; `false` if the log failed to take it.
     pub(crate) fn synced(&self) -> bool {
-        let Some(tx) = &self.tx else {
-            return false;
-        };
         let (reply, answer) = mpsc::sync_channel(1);
-        if tx.send(Msg::Barrier(reply)).is_err() {
+        if !self.send(Msg::Barrier(reply)) {
             return false;
         }
         answer.recv().unwrap_or(false)
     }
 
     pub(crate) fn checkpoint(&self, lsn: u64) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Checkpoint(lsn));
-        }
+        self.send(Msg::Checkpoint(lsn));
     }
 
     /// Lets the syncer finish what it was sent, and waits for it.
@@ -678,6 +721,13 @@ impl<T: Send + 'static> Syncer<T> {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SyncState<T>> {
+        // A panic in `done` leaves nothing half-done that the next flush would trip over.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -690,7 +740,7 @@ impl<T: Send + 'static> Drop for Syncer<T> {
     }
 }
 
-struct SyncState {
+struct SyncState<T> {
     dir: Arc<dyn LogDir>,
     file: Box<dyn LogFile>,
     /// The segments not yet removed, oldest first; the last one is `file`.
@@ -698,16 +748,13 @@ struct SyncState {
     /// The bytes of `file` that are synced.
     len: u64,
     failed: Option<String>,
+    /// Tells a commit its outcome.
+    done: Box<dyn FnMut(T, Result<(), String>) + Send>,
 }
 
-impl SyncState {
+impl<T> SyncState<T> {
     /// Appends and syncs the batch, then tells each commit.
-    fn flush<T>(
-        &mut self,
-        batch: &mut Vec<(Vec<u8>, T)>,
-        done: &mut impl FnMut(T, Result<(), String>),
-        flag: &AtomicBool,
-    ) {
+    fn flush(&mut self, batch: &mut Vec<(Vec<u8>, T)>, flag: &AtomicBool) {
         if batch.is_empty() {
             return;
         }
@@ -737,8 +784,8 @@ impl SyncState {
         }
         for (_, then) in batch.drain(..) {
             match &self.failed {
-                None => done(then, Ok(())),
-                Some(why) => done(then, Err(why.clone())),
+                None => (self.done)(then, Ok(())),
+                Some(why) => (self.done)(then, Err(why.clone())),
             }
         }
     }
