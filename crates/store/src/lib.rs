@@ -1685,6 +1685,11 @@ impl Open {
         let Some(w) = &mut self.wal else {
             return Ok(());
         };
+        if w.pending_since.is_none() {
+            // Nothing since the last one: redb is durable up to the last record already, and
+            // the current segment is the one that checkpoint started.
+            return Ok(());
+        }
         // Only what the log holds may become durable in redb: a commit whose sync is still
         // to come could yet fail, and its requests be told so.
         if !w.syncer.synced() {

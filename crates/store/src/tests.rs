@@ -777,6 +777,32 @@ async fn acknowledged_writes_come_back_from_the_log_after_a_crash() {
         .await
         .unwrap();
     let iid = stream.shards[0].iid;
+    // 27 MiB of values first: past the checkpoint size three times, so segments are rotated
+    // and written over again, and what follows lands in a recycled one.
+    let big = vec![7u8; 300 << 10];
+    for i in 0..90u32 {
+        let big = big.clone();
+        store
+            .write(move |tx| tx.kv_put("big", &i.to_be_bytes(), &big))
+            .await
+            .unwrap();
+    }
+    let wal = dir.path().join("wal");
+    let files = std::fs::read_dir(&wal).unwrap().count();
+    let spares = std::fs::read_dir(&wal)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "spare")
+        })
+        .count();
+    assert!(
+        files <= 3 && spares <= 2,
+        "{files} log files, {spares} spare"
+    );
     // Concurrent writes, so groups are pipelined: each is synced while the next executes.
     let writes: Vec<_> = (0..200)
         .map(|i| {
@@ -801,7 +827,6 @@ async fn acknowledged_writes_come_back_from_the_log_after_a_crash() {
     fence.store(true, std::sync::atomic::Ordering::SeqCst);
     drop(store);
     // A record torn in the middle of its write.
-    let wal = dir.path().join("wal");
     let seg = std::fs::read_dir(&wal)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -834,6 +859,12 @@ async fn acknowledged_writes_come_back_from_the_log_after_a_crash() {
         )
         .unwrap();
     assert_eq!(items.len(), 200);
+    for i in 0..90u32 {
+        assert_eq!(
+            store.kv_get("big", &i.to_be_bytes()).unwrap(),
+            Some(big.clone())
+        );
+    }
     // And the reopened store goes on after the last record.
     let next = store.write(|tx| Ok(tx.catalog().next_seq)).await.unwrap();
     assert_eq!(next, recs[199].sequence);
