@@ -217,8 +217,33 @@ fn du(path: &Path) -> u64 {
     total
 }
 
+/// How a redb file's bytes are used: `engines redb-stats FILE` (a copy: it is opened for
+/// writing).
+fn redb_stats(file: &Path) {
+    let db = redb::Database::open(file).unwrap();
+    let wtx = db.begin_write().unwrap();
+    let st = wtx.stats().unwrap();
+    let len = std::fs::metadata(file).unwrap().len();
+    println!(
+        "file {len} bytes; stored {} (leaf data), metadata {}, fragmented {}; {} leaf and {} branch pages of {} bytes; tree height {}",
+        st.stored_bytes(),
+        st.metadata_bytes(),
+        st.fragmented_bytes(),
+        st.leaf_pages(),
+        st.branch_pages(),
+        st.page_size(),
+        st.tree_height(),
+    );
+    wtx.abort().unwrap();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, cmd, file] = args.as_slice() {
+        if cmd == "redb-stats" {
+            return redb_stats(Path::new(file));
+        }
+    }
     let [_, engine, dir, n, group] = args.as_slice() else {
         eprintln!("usage: engines redb-wal|fjall DIR WRITES GROUP");
         std::process::exit(2);
