@@ -194,6 +194,18 @@ fn open_error(e: redb::DatabaseError) -> StoreError {
     }
 }
 
+/// The database file at `path`, created if missing, as redb's file backend.
+fn file_backend(path: &Path) -> Result<redb::backends::FileBackend, StoreError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| StoreError::Db(e.to_string()))?;
+    redb::backends::FileBackend::new(file).map_err(open_error)
+}
+
 /// How long the writer waits before each attempt to reopen a failed store. Each attempt must
 /// also commit a probe, so a store whose disk is still full stays failed.
 const REOPEN_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
@@ -313,15 +325,8 @@ impl Store {
                 let path = dir.join("tributary.redb");
                 let log = dir.join("wal");
                 Box::new(move || {
-                    let file = std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .create(true)
-                        .truncate(false)
-                        .open(&path)
-                        .map_err(|e| StoreError::Db(e.to_string()))?;
                     let fence = Arc::new(std::sync::atomic::AtomicBool::new(false));
-                    let backend = redb::backends::FileBackend::new(file).map_err(open_error)?;
+                    let backend = file_backend(&path)?;
                     let db = Database::builder()
                         .set_cache_size(FILE_CACHE_BYTES)
                         .create_with_backend(wal::Fenced::new(backend, fence.clone()))
@@ -1718,9 +1723,8 @@ impl Open {
 
     /// Lets the syncer finish (every sent commit is told its outcome), then closes.
     fn close(self) {
-        if let Some(w) = self.wal {
-            w.syncer.stop();
-        }
+        // Dropping the syncer waits for it.
+        drop(self.wal);
     }
 
     /// Closes after a failure: the database is fenced first, so what redb holds beyond its
@@ -1874,10 +1878,15 @@ impl Writer {
             }
         }
         if let Some(mut o) = open {
-            if let Err(e) = o.checkpoint() {
-                tracing::warn!(error = %e, "the last checkpoint failed; the log has the commits");
+            match o.checkpoint() {
+                Ok(()) => o.close(),
+                Err(e) => {
+                    // redb must not persist, on close, commits the log may not hold: it keeps
+                    // its last durable commit, and the next open replays the log from there.
+                    tracing::warn!(error = %e, "the last checkpoint failed; the log has the commits");
+                    o.close_failed();
+                }
             }
-            o.close();
         }
         tracing::debug!("store writer stopped");
     }

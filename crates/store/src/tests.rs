@@ -325,40 +325,6 @@ async fn a_panicking_job_fails_alone_and_the_writer_goes_on() {
     assert!(store.kv_get("t", b"after").unwrap().is_some());
 }
 
-/// A file backend that fails every write while `full` is set, as a full disk does.
-#[derive(Debug)]
-struct FullDisk {
-    inner: redb::backends::FileBackend,
-    full: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl FullDisk {
-    fn check(&self) -> std::io::Result<()> {
-        no_space(&self.full)
-    }
-}
-
-impl redb::StorageBackend for FullDisk {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
-        self.inner.read(offset, out)
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.check()?;
-        self.inner.set_len(len)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        self.check()?;
-        self.inner.sync_data()
-    }
-    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.check()?;
-        self.inner.write(offset, data)
-    }
-}
-
 /// The write-ahead log on a directory whose writes fail while `full` is set.
 struct FullDir {
     inner: crate::wal::FsDir,
@@ -370,12 +336,16 @@ struct FullFile {
     full: Arc<std::sync::atomic::AtomicBool>,
 }
 
+fn no_space_error() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::StorageFull,
+        "No space left on device (injected)",
+    )
+}
+
 fn no_space(full: &std::sync::atomic::AtomicBool) -> std::io::Result<()> {
     if full.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::StorageFull,
-            "No space left on device (injected)",
-        ));
+        return Err(no_space_error());
     }
     Ok(())
 }
@@ -413,7 +383,7 @@ impl crate::wal::LogDir for FullDir {
     }
 }
 
-/// Opens the database file at `path` on a [`FullDisk`] backend governed by `full`.
+/// Opens the database file at `path` on a disk that is full while `full` is set.
 fn full_disk_opener(path: std::path::PathBuf, full: Arc<std::sync::atomic::AtomicBool>) -> Opener {
     fenced_opener(path, full, Arc::default())
 }
@@ -428,20 +398,11 @@ fn fenced_opener(
     fences: FenceSlot,
 ) -> Opener {
     Box::new(move || {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| StoreError::Db(e.to_string()))?;
-        let inner = redb::backends::FileBackend::new(file).map_err(open_error)?;
+        // A disk that fills up while `full` is set, below the store's own fence.
+        let backend =
+            crate::wal::Fenced::refusing(file_backend(&path)?, full.clone(), no_space_error);
         let fence = Arc::new(std::sync::atomic::AtomicBool::new(false));
         *fences.lock().unwrap() = Some(fence.clone());
-        let backend = FullDisk {
-            inner,
-            full: full.clone(),
-        };
         let db = redb::Database::builder()
             .create_with_backend(crate::wal::Fenced::new(backend, fence.clone()))
             .map_err(open_error)?;

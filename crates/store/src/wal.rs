@@ -475,23 +475,40 @@ fn apply(wtx: &redb::WriteTransaction, op: Op<'_>) -> Result<(), StoreError> {
 /// A storage backend that can be cut off: once fenced, it refuses every write. A store whose
 /// log failed fences its database before closing it, because redb persists its newest state
 /// when a database closes, and that state holds commits the log never took; fenced, the file
-/// keeps its last durable commit, and the log replays from there.
+/// keeps its last durable commit, and the log replays from there. (Tests put one with their own
+/// error below it, as a disk that fills up.)
 #[derive(Debug)]
 pub(crate) struct Fenced<B> {
     inner: B,
     fence: Arc<AtomicBool>,
+    refusal: fn() -> std::io::Error,
+}
+
+fn closed_after_failure() -> std::io::Error {
+    std::io::Error::other("the database was closed after a failure")
 }
 
 impl<B> Fenced<B> {
     pub(crate) fn new(inner: B, fence: Arc<AtomicBool>) -> Fenced<B> {
-        Fenced { inner, fence }
+        Fenced::refusing(inner, fence, closed_after_failure)
+    }
+
+    /// Refuses writes with `refusal` while `fence` is set.
+    pub(crate) fn refusing(
+        inner: B,
+        fence: Arc<AtomicBool>,
+        refusal: fn() -> std::io::Error,
+    ) -> Fenced<B> {
+        Fenced {
+            inner,
+            fence,
+            refusal,
+        }
     }
 
     fn check(&self) -> std::io::Result<()> {
         if self.fence.load(Ordering::Acquire) {
-            return Err(std::io::Error::other(
-                "the database was closed after a failure",
-            ));
+            return Err((self.refusal)());
         }
         Ok(())
     }
@@ -714,14 +731,6 @@ impl<T: Send + 'static> Syncer<T> {
     pub(crate) fn checkpoint(&self, lsn: u64) {
         self.send(Msg::Checkpoint(lsn));
     }
-
-    /// Lets the syncer finish what it was sent, and waits for it.
-    pub(crate) fn stop(mut self) {
-        self.tx.take();
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
 }
 
 impl<T> Shared<T> {
@@ -731,6 +740,7 @@ impl<T> Shared<T> {
     }
 }
 
+/// Dropping the syncer lets it finish what it was sent, and waits for it.
 impl<T: Send + 'static> Drop for Syncer<T> {
     fn drop(&mut self) {
         self.tx.take();
