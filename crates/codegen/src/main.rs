@@ -33,6 +33,16 @@ const SERVICES: &[(&str, &str, &str)] = &[
     ("sts", "sts", "2011-06-15"),
 ];
 
+mod types;
+
+/// The crate folder under `crates/services/` of a service module.
+fn service_dir(module: &str) -> &str {
+    match module {
+        "dynamodbstreams" => "dynamodb-streams",
+        m => m,
+    }
+}
+
 fn main() -> ExitCode {
     let check = std::env::args().skip(1).any(|a| a == "--check");
     match run(check) {
@@ -56,15 +66,24 @@ fn run(check: bool) -> Result<bool> {
     let root = root();
     let out_dir = root.join("crates/shapes/src/generated");
     let mut files: BTreeMap<String, String> = BTreeMap::new();
+    // The typed surface, one `types.rs` in each service's crate (paths from the root).
+    let mut typed: BTreeMap<String, String> = BTreeMap::new();
     for (module, dir, version) in SERVICES {
         let rel = format!("data/models/{dir}/{version}/service-2.json");
         let text =
             std::fs::read_to_string(root.join(&rel)).with_context(|| format!("reading {rel}"))?;
         let model: Value = serde_json::from_str(&text).with_context(|| format!("parsing {rel}"))?;
         let order = order::member_order(&text).with_context(|| format!("parsing {rel}"))?;
-        let code = generate(module, &rel, &model, &order)
+        let reach = reachable(&model).with_context(|| format!("reading {rel}"))?;
+        let code = generate(module, &rel, &model, &order, &reach)
             .with_context(|| format!("generating from {rel}"))?;
         files.insert(format!("{module}.rs"), code);
+        let code = types::generate(module, &rel, &model, &order, &reach)
+            .with_context(|| format!("generating types from {rel}"))?;
+        typed.insert(
+            format!("crates/services/{}/src/types.rs", service_dir(module)),
+            code,
+        );
     }
     files.insert("mod.rs".into(), mod_rs());
 
@@ -74,9 +93,13 @@ fn run(check: bool) -> Result<bool> {
             std::fs::write(out_dir.join(name), code).with_context(|| format!("writing {name}"))?;
         }
         remove_stale(&out_dir, &files, false)?;
+        for (rel, code) in &typed {
+            std::fs::write(root.join(rel), code).with_context(|| format!("writing {rel}"))?;
+        }
         eprintln!(
-            "tributary-codegen: wrote {} files to crates/shapes/src/generated/",
-            files.len()
+            "tributary-codegen: wrote {} files to crates/shapes/src/generated/ and {} types.rs",
+            files.len(),
+            typed.len()
         );
         return Ok(true);
     }
@@ -88,6 +111,11 @@ fn run(check: bool) -> Result<bool> {
         }
     }
     stale.extend(remove_stale(&out_dir, &files, true)?);
+    for (rel, code) in &typed {
+        if std::fs::read_to_string(root.join(rel)).ok().as_deref() != Some(code.as_str()) {
+            stale.push(rel.clone());
+        }
+    }
     if stale.is_empty() {
         return Ok(true);
     }
@@ -139,20 +167,10 @@ fn shape_ref<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)?.get("shape")?.as_str()
 }
 
-fn generate(
-    module: &str,
-    rel: &str,
-    model: &Value,
-    order: &BTreeMap<String, Vec<String>>,
-) -> Result<String> {
-    let meta = obj(&model["metadata"], "metadata")?;
-    let protocol = meta.get("protocol").and_then(Value::as_str).unwrap_or("");
-    let api_version = meta.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let target_prefix = meta.get("targetPrefix").and_then(Value::as_str);
+/// Every shape reachable from an operation's input or output.
+fn reachable(model: &Value) -> Result<BTreeSet<&str>> {
     let ops = obj(&model["operations"], "operations")?;
     let shapes = obj(&model["shapes"], "shapes")?;
-
-    // Every shape reachable from an operation's input or output.
     let mut reach: BTreeSet<&str> = BTreeSet::new();
     let mut queue: VecDeque<&str> = VecDeque::new();
     for op in ops.values() {
@@ -182,16 +200,32 @@ fn generate(
             }
         }
     }
+    Ok(reach)
+}
+
+fn generate(
+    module: &str,
+    rel: &str,
+    model: &Value,
+    order: &BTreeMap<String, Vec<String>>,
+    reach: &BTreeSet<&str>,
+) -> Result<String> {
+    let meta = obj(&model["metadata"], "metadata")?;
+    let protocol = meta.get("protocol").and_then(Value::as_str).unwrap_or("");
+    let api_version = meta.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let target_prefix = meta.get("targetPrefix").and_then(Value::as_str);
+    let ops = obj(&model["operations"], "operations")?;
+    let shapes = obj(&model["shapes"], "shapes")?;
     let ids: BTreeMap<&str, usize> = reach.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     if ids.len() > usize::from(u16::MAX) {
         bail!("too many shapes for a u16 id");
     }
 
-    let constrained = constrained_shapes(&reach, shapes);
+    let constrained = constrained_shapes(reach, shapes);
     let mut out = String::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
     let mut shape_rows = String::new();
-    for name in &reach {
+    for name in reach {
         let shape = &shapes[*name];
         let c = constrained.contains(name);
         shape_rows.push_str(&shape_row(

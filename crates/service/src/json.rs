@@ -166,6 +166,23 @@ pub fn parse_body(body: &[u8]) -> Result<Map<String, Value>, AwsError> {
     }
 }
 
+/// The operation's generated input type (`crates/services/*/src/types.rs`), read from its
+/// request object once the model validator has passed it. A member of the wrong JSON type is
+/// a `SerializationException` naming the member, as the accessors below answer it.
+pub fn typed<T: serde::de::DeserializeOwned>(body: &Map<String, Value>) -> Result<T, AwsError> {
+    tributary_shapes::types::from_object(body).map_err(|e| {
+        AwsError::serialization(format!(
+            "Unexpected value type in payload for member {}",
+            e.path
+        ))
+    })
+}
+
+/// A generated output structure as a JSON body.
+pub fn output<T: serde::Serialize>(out: &T) -> Value {
+    tributary_shapes::types::to_json(out)
+}
+
 /// Typed access to request members.
 pub struct Req<'a>(pub &'a Map<String, Value>);
 

@@ -170,64 +170,7 @@ impl Node {
     }
 }
 
-/// Escapes text for an XML element or attribute. Carriage returns are written as character
-/// references so XML parsers do not normalise them away.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A small XML writer: elements are opened, filled with escaped text, and closed in order.
-#[derive(Debug, Default)]
-pub struct Xml(String);
-
-impl Xml {
-    pub fn new() -> Xml {
-        Xml(String::new())
-    }
-
-    pub fn open(&mut self, tag: &str) -> &mut Self {
-        self.0.push('<');
-        self.0.push_str(tag);
-        self.0.push('>');
-        self
-    }
-
-    pub fn close(&mut self, tag: &str) -> &mut Self {
-        self.0.push_str("</");
-        self.0.push_str(tag);
-        self.0.push('>');
-        self
-    }
-
-    /// `<tag>text</tag>` with `text` escaped.
-    pub fn elem(&mut self, tag: &str, text: &str) -> &mut Self {
-        self.open(tag);
-        self.0.push_str(&escape(text));
-        self.close(tag)
-    }
-
-    /// Appends already-rendered XML.
-    pub fn raw(&mut self, xml: &str) -> &mut Self {
-        self.0.push_str(xml);
-        self
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
+pub use tributary_shapes::xml::{escape, Xml};
 
 use crate::request_id;
 

@@ -17,7 +17,9 @@
 
 pub mod model;
 pub mod query;
+pub mod types;
 pub mod validate;
+pub mod xml;
 
 /// One module per service, written by `cargo run -p tributary-codegen`; never edit by hand.
 #[rustfmt::skip]

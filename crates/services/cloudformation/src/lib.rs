@@ -14,6 +14,10 @@
 //! Stacks, change sets and events live in the store and survive a restart; an operation a
 //! restart interrupted ends failed, with a reason that says so.
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 pub mod calls;
 mod changesets;
 mod code;

@@ -7,6 +7,10 @@
 //! service is "query compatible": JSON and CBOR errors also carry their query code in
 //! `x-amzn-query-error`.
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use tributary_shapes::generated::cloudwatch as model;

@@ -1,6 +1,10 @@
 //! DynamoDB Streams (JSON 1.0, `DynamoDBStreams_20120810.*`): ListStreams, DescribeStream,
 //! GetShardIterator, GetRecords over the store's shards.
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use serde_json::{json, Map, Value};

@@ -1,5 +1,9 @@
 //! DynamoDB (JSON 1.0, `DynamoDB_20120810.*`): tables and the item API.
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 use serde_json::{Map, Value};
 use tributary_model::AwsError;
 

@@ -16,6 +16,10 @@
 //! `ValidationError` texts; the handlers then check what the model cannot (existence, quotas,
 //! policy grammar through `tributary_policy`).
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 use std::sync::Arc;
 
 use tributary_model::{AwsError, Clock};

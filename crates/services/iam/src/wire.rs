@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use tributary_model::AwsError;
 use tributary_service::query::Params;
 use tributary_shapes::validate::{lower_first, Options};
+use tributary_shapes::xml::{TimestampStyle, ToXml, Xml};
 use tributary_shapes::{OperationDef, Service};
 
 /// A query request read up to its operation: the `Action`, the model's operation of that name
@@ -48,6 +49,22 @@ pub fn input(
 ) -> Result<Map<String, Value>, AwsError> {
     tributary_shapes::query::validated_input(service, op, &params.0, &Options::default())
         .map_err(validation)
+}
+
+/// The operation's generated input type, read from its validated input. The query reader
+/// follows the model, so a member of the wrong type cannot normally reach here; if one does,
+/// it is the protocol's `ValidationError`, naming the member.
+pub fn typed<T: serde::de::DeserializeOwned>(input: &Map<String, Value>) -> Result<T, AwsError> {
+    tributary_shapes::types::from_object(input)
+        .map_err(|e| validation(format!("Invalid value for the parameter {}", e.path)))
+}
+
+/// A generated output structure as the body of the `<...Result>` element, with IAM's and STS's
+/// timestamps (whole seconds).
+pub fn result<T: ToXml>(output: &T) -> Option<String> {
+    let mut x = Xml::with_timestamps(TimestampStyle::Seconds);
+    output.write_xml(&mut x);
+    Some(x.into_string())
 }
 
 /// IAM's and STS's error for a request that breaks the model's constraints.

@@ -8,6 +8,10 @@
 //! content-addressed per function (`code/<name>/<sha256>`) and shared by the versions that use
 //! them; they are unpacked under the work dir on demand.
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 pub mod backends;
 mod concurrency;
 mod invoke;

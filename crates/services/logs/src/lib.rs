@@ -22,6 +22,10 @@
 //! writer task stores everything queued in one job of the store's group commit, so logging never
 //! adds a commit per line and never delays Invoke.
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;

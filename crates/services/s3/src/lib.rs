@@ -19,6 +19,10 @@
 //! (4 patterns, 8 lengths) and its required members are URI labels and the routing headers,
 //! which pick the operation before any member is read.
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 mod buckets;
 mod checksum;
 mod chunked;

@@ -5,6 +5,10 @@
 //!
 //! Event source mappings publish their on-failure records through [`publish_to_topic_arn`].
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;

@@ -7,6 +7,10 @@
 //! Other parts of the server (SNS subscriptions, event source mapping on-failure destinations)
 //! send through [`send_to_queue_arn`].
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 mod messages;
 mod queues;
 

@@ -11,16 +11,22 @@
 //! Who calls: a request's access key is, in this order, a session's (`ASIA…`), an IAM user's
 //! or root key IAM issued, or (any other key, as `--auth open` accepts) the account root.
 
+/// The typed request and response surface, generated from the model by `tributary-codegen`.
+#[rustfmt::skip]
+pub mod types;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tributary_iam::wire::{self, random_id, random_secret, Input};
+use serde_json::{Map, Value};
+use tributary_iam::wire::{self, random_id, random_secret};
 use tributary_iam::{AccessKeyInfo, Directory, KeyStatus, RoleInfo};
 use tributary_model::{AwsError, Clock};
 use tributary_policy::{evaluate, Decision, Policy, PolicyKind, Principal, PrincipalKind};
-use tributary_service::query::{self, Params, Xml};
+use tributary_service::query::{self, Params};
 use tributary_service::{Caller, Request, Response, Service};
 use tributary_shapes::generated::sts as shapes;
+use tributary_shapes::types::Timestamp;
 use tributary_store::Store;
 
 mod sessions;
@@ -259,14 +265,20 @@ impl Sts {
         &self,
         op: shapes::Operation,
         caller: Option<&Caller>,
-        input: Input<'_>,
+        input: &Map<String, Value>,
     ) -> Reply {
         use shapes::Operation as O;
         match op {
-            O::GetCallerIdentity => self.get_caller_identity(caller),
-            O::AssumeRole => self.assume_role(caller, input).await,
-            O::GetSessionToken => self.get_session_token(caller, input).await,
-            O::GetAccessKeyInfo => self.get_access_key_info(caller, input),
+            O::GetCallerIdentity => Ok(wire::result(&self.get_caller_identity(caller)?)),
+            O::AssumeRole => Ok(wire::result(
+                &self.assume_role(caller, wire::typed(input)?).await?,
+            )),
+            O::GetSessionToken => Ok(wire::result(
+                &self.get_session_token(caller, wire::typed(input)?).await?,
+            )),
+            O::GetAccessKeyInfo => Ok(wire::result(
+                &self.get_access_key_info(caller, wire::typed(input)?)?,
+            )),
             other => Err(AwsError::new(
                 "NotImplemented",
                 501,
@@ -278,17 +290,24 @@ impl Sts {
         }
     }
 
-    fn get_caller_identity(&self, caller: Option<&Caller>) -> Reply {
+    fn get_caller_identity(
+        &self,
+        caller: Option<&Caller>,
+    ) -> Result<types::GetCallerIdentityResponse, AwsError> {
         let id = self.identity(caller)?;
-        let mut x = Xml::new();
-        x.elem("UserId", &id.user_id)
-            .elem("Account", &id.principal.account)
-            .elem("Arn", &id.principal.arn);
-        Ok(Some(x.into_string()))
+        Ok(types::GetCallerIdentityResponse {
+            user_id: Some(id.user_id),
+            account: Some(id.principal.account),
+            arn: Some(id.principal.arn),
+        })
     }
 
-    fn get_access_key_info(&self, caller: Option<&Caller>, input: Input<'_>) -> Reply {
-        let key = input.required("AccessKeyId")?;
+    fn get_access_key_info(
+        &self,
+        caller: Option<&Caller>,
+        input: types::GetAccessKeyInfoRequest,
+    ) -> Result<types::GetAccessKeyInfoResponse, AwsError> {
+        let key = input.access_key_id.as_str();
         let account = match (self.sessions().doc(key), self.iam.access_key(key)) {
             (Some(s), _) => s.account,
             (None, Some(k)) => k.account,
@@ -299,34 +318,30 @@ impl Sts {
                 |c| c.account_id.clone(),
             ),
         };
-        let mut x = Xml::new();
-        x.elem("Account", &account);
-        Ok(Some(x.into_string()))
+        Ok(types::GetAccessKeyInfoResponse {
+            account: Some(account),
+        })
     }
 
-    async fn assume_role(&self, caller: Option<&Caller>, input: Input<'_>) -> Reply {
+    async fn assume_role(
+        &self,
+        caller: Option<&Caller>,
+        input: types::AssumeRoleRequest,
+    ) -> Result<types::AssumeRoleResponse, AwsError> {
         let id = self.identity(caller)?;
-        let role_arn = input.required("RoleArn")?;
-        let session_name = input.required("RoleSessionName")?;
+        let role_arn = input.role_arn.as_str();
+        let session_name = input.role_session_name.as_str();
         let duration = input
-            .int("DurationSeconds")
-            .unwrap_or(ASSUME_ROLE_DEFAULT_SECS);
+            .duration_seconds
+            .map_or(ASSUME_ROLE_DEFAULT_SECS, i64::from);
         let tags: Vec<(String, String)> = input
-            .structs("Tags")
-            .iter()
-            .map(|t| {
-                (
-                    t.str("Key").unwrap_or_default().to_owned(),
-                    t.str("Value").unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        let transitive: Vec<String> = input
-            .strings("TransitiveTagKeys")
+            .tags
+            .unwrap_or_default()
             .into_iter()
-            .map(str::to_owned)
+            .map(|t| (t.key, t.value))
             .collect();
-        let session_policy = input.str("Policy").map(str::to_owned);
+        let transitive = input.transitive_tag_keys.unwrap_or_default();
+        let session_policy = input.policy;
         if let Some(p) = &session_policy {
             Policy::parse(p, PolicyKind::Identity)
                 .map_err(|e| AwsError::new("MalformedPolicyDocument", 400, e.0))?;
@@ -362,11 +377,11 @@ impl Sts {
             vec![id.principal.account.clone()],
         );
         context.insert("sts:RoleSessionName".into(), vec![session_name.to_owned()]);
-        if let Some(e) = input.str("ExternalId") {
-            context.insert("sts:ExternalId".into(), vec![e.to_owned()]);
+        if let Some(e) = &input.external_id {
+            context.insert("sts:ExternalId".into(), vec![e.clone()]);
         }
-        if let Some(s) = input.str("SourceIdentity") {
-            context.insert("sts:SourceIdentity".into(), vec![s.to_owned()]);
+        if let Some(s) = &input.source_identity {
+            context.insert("sts:SourceIdentity".into(), vec![s.clone()]);
         }
         for (k, v) in &tags {
             context.insert(format!("aws:RequestTag/{k}"), vec![v.clone()]);
@@ -388,7 +403,7 @@ impl Sts {
         let chained = matches!(id.principal.kind, PrincipalKind::AssumedRole { .. });
         check_duration(duration, &role, chained)?;
         let has_packed = !tags.is_empty() || session_policy.is_some();
-        let source_identity = input.str("SourceIdentity").map(str::to_owned);
+        let source_identity = input.source_identity;
         let doc = self.role_session(
             &role,
             session_name,
@@ -399,22 +414,26 @@ impl Sts {
             source_identity.clone(),
         );
         let doc = self.save(doc).await?;
-        let mut x = Xml::new();
-        credentials_xml(&mut x, &doc);
-        x.open("AssumedRoleUser")
-            .elem("AssumedRoleId", &doc.user_id)
-            .elem("Arn", &doc.arn)
-            .close("AssumedRoleUser");
-        if has_packed {
-            x.elem("PackedPolicySize", &packed_percent.max(1).to_string());
-        }
-        if let Some(s) = &source_identity {
-            x.elem("SourceIdentity", s);
-        }
-        Ok(Some(x.into_string()))
+        Ok(types::AssumeRoleResponse {
+            credentials: Some(credentials(&doc)),
+            assumed_role_user: Some(types::AssumedRoleUser {
+                assumed_role_id: doc.user_id.clone(),
+                arn: doc.arn.clone(),
+            }),
+            // The percentage is a whole number, at most 100 (checked above).
+            packed_policy_size: has_packed.then(|| packed_percent.max(1) as i32),
+            source_identity,
+            // The token-size members answer the newer `MinimumSessionTokenSize` request
+            // member, which is not honoured.
+            ..Default::default()
+        })
     }
 
-    async fn get_session_token(&self, caller: Option<&Caller>, input: Input<'_>) -> Reply {
+    async fn get_session_token(
+        &self,
+        caller: Option<&Caller>,
+        input: types::GetSessionTokenRequest,
+    ) -> Result<types::GetSessionTokenResponse, AwsError> {
         let id = self.identity(caller)?;
         if id.session.is_some() {
             return Err(access_denied(
@@ -422,8 +441,8 @@ impl Sts {
             ));
         }
         let mut duration = input
-            .int("DurationSeconds")
-            .unwrap_or(SESSION_TOKEN_DEFAULT_SECS);
+            .duration_seconds
+            .map_or(SESSION_TOKEN_DEFAULT_SECS, i64::from);
         let kind = match id.principal.kind {
             PrincipalKind::User => SessionKind::User,
             _ => {
@@ -450,9 +469,10 @@ impl Sts {
             source_identity: None,
         };
         let doc = self.save(doc).await?;
-        let mut x = Xml::new();
-        credentials_xml(&mut x, &doc);
-        Ok(Some(x.into_string()))
+        Ok(types::GetSessionTokenResponse {
+            credentials: Some(credentials(&doc)),
+            ..Default::default()
+        })
     }
 }
 
@@ -553,13 +573,13 @@ fn session_token() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn credentials_xml(x: &mut Xml, s: &SessionDoc) {
-    x.open("Credentials")
-        .elem("AccessKeyId", &s.access_key_id)
-        .elem("SecretAccessKey", &s.secret)
-        .elem("SessionToken", &s.token)
-        .elem("Expiration", &wire::iso(s.expires_ms))
-        .close("Credentials");
+fn credentials(s: &SessionDoc) -> types::Credentials {
+    types::Credentials {
+        access_key_id: s.access_key_id.clone(),
+        secret_access_key: s.secret.clone(),
+        session_token: s.token.clone(),
+        expiration: Timestamp::from_millis(s.expires_ms),
+    }
 }
 
 #[async_trait::async_trait]
@@ -577,7 +597,7 @@ impl Service for Sts {
             Err(e) => return render_error(&e),
         };
         let def_output = op.def().output.is_some();
-        match self.dispatch(op, req.caller.as_ref(), Input(&input)).await {
+        match self.dispatch(op, req.caller.as_ref(), &input).await {
             // An operation whose model has an output shape answers with its `<...Result>`
             // element even when that is empty (UpdateRole): SDKs look for it.
             Ok(result) => {

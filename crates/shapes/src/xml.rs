@@ -1,0 +1,164 @@
+//! The XML the query protocols answer with: a small writer, and [`ToXml`], which the generated
+//! structures of the query services implement from the model's wire names (lists as
+//! `<member>` elements unless flattened, maps as `<entry><key>…</key><value>…</value></entry>`).
+
+use crate::types::Timestamp;
+
+/// Escapes text for an XML element or attribute. Carriage returns are written as character
+/// references so XML parsers do not normalise them away.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// How a service writes timestamps in XML. Both are ISO 8601 in UTC, which every SDK parses;
+/// the services differ in the precision they print.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimestampStyle {
+    /// `2019-11-14T00:13:49.717Z` (CloudFormation, CloudWatch, SNS).
+    #[default]
+    Millis,
+    /// `2019-11-14T00:13:49Z` (IAM, STS).
+    Seconds,
+}
+
+/// A small XML writer: elements are opened, filled with escaped text, and closed in order.
+#[derive(Debug, Default)]
+pub struct Xml {
+    out: String,
+    timestamps: TimestampStyle,
+}
+
+impl Xml {
+    pub fn new() -> Xml {
+        Xml::default()
+    }
+
+    /// A writer whose [`Xml::timestamp`] prints in `style`.
+    pub fn with_timestamps(style: TimestampStyle) -> Xml {
+        Xml {
+            out: String::new(),
+            timestamps: style,
+        }
+    }
+
+    pub fn open(&mut self, tag: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+
+    pub fn close(&mut self, tag: &str) -> &mut Self {
+        self.out.push_str("</");
+        self.out.push_str(tag);
+        self.out.push('>');
+        self
+    }
+
+    /// `<tag>text</tag>` with `text` escaped.
+    pub fn elem(&mut self, tag: &str, text: &str) -> &mut Self {
+        self.open(tag);
+        escape_into(&mut self.out, text);
+        self.close(tag)
+    }
+
+    /// A timestamp element in the writer's style.
+    pub fn timestamp(&mut self, tag: &str, t: Timestamp) -> &mut Self {
+        let text = match self.timestamps {
+            TimestampStyle::Millis => t.iso_millis(),
+            TimestampStyle::Seconds => t.iso_seconds(),
+        };
+        self.elem(tag, &text)
+    }
+
+    /// A double as AWS's Java services print one: `1.0`, `0.5`, `1.0E20`.
+    pub fn double(&mut self, tag: &str, v: f64) -> &mut Self {
+        self.elem(tag, &java_double(v))
+    }
+
+    /// Appends already-rendered XML.
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.out.push_str(xml);
+        self
+    }
+
+    pub fn into_string(self) -> String {
+        self.out
+    }
+}
+
+/// Java's `Double.toString`: plain notation with at least one decimal between 10^-3 and 10^7,
+/// scientific (`1.0E20`) outside it.
+pub fn java_double(v: f64) -> String {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let a = v.abs();
+    if v == 0.0 || (1e-3..1e7).contains(&a) {
+        let s = format!("{v:?}");
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    // `{:e}` prints the shortest digits that round-trip: `1e20`, `1.5e-7`.
+    let s = format!("{v:e}");
+    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_owned()
+    } else {
+        format!("{mantissa}.0")
+    };
+    format!("{mantissa}E{exp}")
+}
+
+/// A structure written as the members of an XML element (the caller writes the element).
+pub trait ToXml {
+    fn write_xml(&self, x: &mut Xml);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_as_java_prints_them() {
+        assert_eq!(java_double(1.0), "1.0");
+        assert_eq!(java_double(0.5), "0.5");
+        assert_eq!(java_double(123.25), "123.25");
+        assert_eq!(java_double(1e20), "1.0E20");
+        assert_eq!(java_double(1.5e-7), "1.5E-7");
+        assert_eq!(java_double(0.0), "0.0");
+        assert_eq!(java_double(-2.0), "-2.0");
+    }
+
+    #[test]
+    fn timestamps_in_either_style() {
+        let t = Timestamp::from_millis(1_573_690_429_717);
+        let mut x = Xml::new();
+        x.timestamp("T", t);
+        assert_eq!(x.into_string(), "<T>2019-11-14T00:13:49.717Z</T>");
+        let mut x = Xml::with_timestamps(TimestampStyle::Seconds);
+        x.timestamp("T", t);
+        assert_eq!(x.into_string(), "<T>2019-11-14T00:13:49Z</T>");
+    }
+}
