@@ -23,7 +23,7 @@ command -v "$PYTHON" >/dev/null || die "$PYTHON not found"
 # 0. The generated request surface (crates/shapes/src/generated/) matches data/models/.
 step "cargo run -p tributary-codegen -- --check"
 cargo run -q -p tributary-codegen -- --check \
-    || die "crates/shapes/src/generated/ is stale: run 'cargo run -p tributary-codegen' and commit"
+    || die "generated code (crates/shapes/src/generated/, crates/services/*/src/types.rs) is stale: run 'cargo run -p tributary-codegen' and commit"
 
 # 1. Unit and integration tests of every crate.
 if [[ "${TEST_SKIP_CARGO_TEST:-0}" != 1 ]]; then

@@ -215,7 +215,7 @@ pub fn generate(
             bail!("two structures are both named {}", type_ident(n));
         }
     }
-    let query = matches!(protocol, "query" | "smithy-rpc-v2-cbor");
+    let query = matches!(protocol, "query" | "smithy-rpc-v2-cbor" | "rest-xml");
 
     let mut out = String::new();
     let _ = writeln!(
@@ -226,7 +226,7 @@ pub fn generate(
          //! the JSON form{}.",
         structs.len(),
         if query {
-            " and `ToXml` for the query protocol's XML answers"
+            " and `ToXml` for the XML answers"
         } else {
             ""
         }
@@ -263,6 +263,10 @@ struct Field {
     shape: String,
     /// The XML element name (`locationName`, else the member name).
     xml_name: String,
+    /// REST-XML: the member is flattened (S3 marks members, not list shapes).
+    flattened: bool,
+    /// REST-XML: written as an attribute of the enclosing element (`xsi:type`).
+    attribute: bool,
 }
 
 fn fields(ctx: &Ctx<'_>, name: &str) -> Result<Vec<Field>> {
@@ -307,6 +311,8 @@ fn fields(ctx: &Ctx<'_>, name: &str) -> Result<Vec<Field>> {
                 .and_then(Value::as_str)
                 .unwrap_or(mname)
                 .to_owned(),
+            flattened: m.get("flattened").and_then(Value::as_bool) == Some(true),
+            attribute: m.get("xmlAttribute").and_then(Value::as_bool) == Some(true),
         });
     }
     Ok(out)
@@ -350,24 +356,24 @@ fn structure(ctx: &Ctx<'_>, name: &str, query: bool) -> Result<String> {
     }
     s.push_str("}\n\n");
     if query {
-        s.push_str(&to_xml(ctx, &ty, &fs)?);
+        s.push_str(&to_xml(ctx, name, &ty, &fs)?);
     }
     Ok(s)
 }
 
 /// How a value of `shape` is written inside an element: the expression (given `v`, a
 /// reference) that writes it with `x`.
-fn xml_value(ctx: &Ctx<'_>, shape: &str, v: &str, elem: &str) -> Result<String> {
+fn xml_value(ctx: &Ctx<'_>, shape: &str, v: &str, elem: &str, flat: bool) -> Result<String> {
     let sh = ctx.shape(shape)?;
     Ok(match ctx.kind(shape)? {
         "list" => {
             let m = super::shape_ref(sh, "member").unwrap_or("");
-            let flattened = sh.get("flattened").and_then(Value::as_bool) == Some(true);
+            let flattened = flat || sh.get("flattened").and_then(Value::as_bool) == Some(true);
             let child = sh["member"]
                 .get("locationName")
                 .and_then(Value::as_str)
                 .unwrap_or(if flattened { elem } else { "member" });
-            let inner = xml_value(ctx, m, "e", child)?;
+            let inner = xml_value(ctx, m, "e", child, false)?;
             if flattened {
                 format!("for e in {v} {{ {inner} }}")
             } else {
@@ -376,7 +382,7 @@ fn xml_value(ctx: &Ctx<'_>, shape: &str, v: &str, elem: &str) -> Result<String> 
         }
         "map" => {
             let val = super::shape_ref(sh, "value").unwrap_or("");
-            let flattened = sh.get("flattened").and_then(Value::as_bool) == Some(true);
+            let flattened = flat || sh.get("flattened").and_then(Value::as_bool) == Some(true);
             let name_of = |k: &str, d: &str| {
                 sh[k]
                     .get("locationName")
@@ -385,7 +391,7 @@ fn xml_value(ctx: &Ctx<'_>, shape: &str, v: &str, elem: &str) -> Result<String> 
                     .to_owned()
             };
             let (kn, vn) = (name_of("key", "key"), name_of("value", "value"));
-            let inner = xml_value(ctx, val, "val", &vn)?;
+            let inner = xml_value(ctx, val, "val", &vn, false)?;
             let entry =
                 format!("x.open(\"entry\"); x.elem({kn:?}, k); {inner} x.close(\"entry\");");
             if flattened {
@@ -398,7 +404,11 @@ fn xml_value(ctx: &Ctx<'_>, shape: &str, v: &str, elem: &str) -> Result<String> 
             }
         }
         "structure" if !ctx.opaque.contains(shape) => {
-            format!("x.open({elem:?}); {v}.write_xml(x); x.close({elem:?});")
+            if has_attributes(ctx, shape) {
+                format!("x.open_with({elem:?}, &{v}.xml_attributes()); {v}.write_xml(x); x.close({elem:?});")
+            } else {
+                format!("x.open({elem:?}); {v}.write_xml(x); x.close({elem:?});")
+            }
         }
         "string" => format!("x.elem({elem:?}, {v});"),
         "timestamp" => format!("x.timestamp({elem:?}, *{v});"),
@@ -409,17 +419,64 @@ fn xml_value(ctx: &Ctx<'_>, shape: &str, v: &str, elem: &str) -> Result<String> 
     })
 }
 
-fn to_xml(ctx: &Ctx<'_>, ty: &str, fs: &[Field]) -> Result<String> {
+/// Whether a structure's element carries attributes: a namespace of its own with a prefix
+/// (S3's `Grantee`, `xmlns:xsi`), or members written as attributes (`xsi:type`).
+fn has_attributes(ctx: &Ctx<'_>, shape: &str) -> bool {
+    let Ok(sh) = ctx.shape(shape) else {
+        return false;
+    };
+    sh.get("xmlNamespace")
+        .and_then(|n| n.get("prefix"))
+        .is_some()
+        || sh
+            .get("members")
+            .and_then(Value::as_object)
+            .is_some_and(|ms| {
+                ms.values()
+                    .any(|m| m.get("xmlAttribute").and_then(Value::as_bool) == Some(true))
+            })
+}
+
+fn to_xml(ctx: &Ctx<'_>, name: &str, ty: &str, fs: &[Field]) -> Result<String> {
     let mut s = String::new();
     let _ = writeln!(s, "impl ToXml for {ty} {{");
-    if fs.iter().all(|f| !f.body) {
+    if has_attributes(ctx, name) {
+        s.push_str("    fn xml_attributes(&self) -> ::std::vec::Vec<(&'static str, ::std::string::String)> {\n        let mut a = ::std::vec::Vec::new();\n");
+        let sh = ctx.shape(name)?;
+        if let Some(ns) = sh.get("xmlNamespace") {
+            if let (Some(p), Some(u)) = (ns["prefix"].as_str(), ns["uri"].as_str()) {
+                let _ = writeln!(
+                    s,
+                    "        a.push(({:?}, {u:?}.to_owned()));",
+                    format!("xmlns:{p}")
+                );
+            }
+        }
+        for f in fs.iter().filter(|f| f.attribute) {
+            if f.required {
+                let _ = writeln!(
+                    s,
+                    "        a.push(({:?}, self.{}.to_string()));",
+                    f.xml_name, f.ident
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "        if let ::std::option::Option::Some(v) = &self.{} {{ a.push(({:?}, v.to_string())); }}",
+                    f.ident, f.xml_name
+                );
+            }
+        }
+        s.push_str("        a\n    }\n");
+    }
+    if fs.iter().all(|f| !f.body || f.attribute) {
         s.push_str("    fn write_xml(&self, _x: &mut Xml) {}\n}\n\n");
         return Ok(s);
     }
     s.push_str("    fn write_xml(&self, x: &mut Xml) {\n");
-    for f in fs.iter().filter(|f| f.body) {
+    for f in fs.iter().filter(|f| f.body && !f.attribute) {
         // A boxed structure writes through the box (method calls dereference it).
-        let write = xml_value(ctx, &f.shape, "v", &f.xml_name)?;
+        let write = xml_value(ctx, &f.shape, "v", &f.xml_name, f.flattened)?;
         if f.required {
             let _ = writeln!(s, "        {{ let v = &self.{}; {write} }}", f.ident);
         } else {

@@ -64,6 +64,21 @@ impl Xml {
         self
     }
 
+    /// `<tag a="v" ...>`, the values escaped.
+    pub fn open_with(&mut self, tag: &str, attributes: &[(&str, String)]) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(tag);
+        for (a, v) in attributes {
+            self.out.push(' ');
+            self.out.push_str(a);
+            self.out.push_str("=\"");
+            escape_into(&mut self.out, v);
+            self.out.push('"');
+        }
+        self.out.push('>');
+        self
+    }
+
     pub fn close(&mut self, tag: &str) -> &mut Self {
         self.out.push_str("</");
         self.out.push_str(tag);
@@ -134,6 +149,12 @@ pub fn java_double(v: f64) -> String {
 /// A structure written as the members of an XML element (the caller writes the element).
 pub trait ToXml {
     fn write_xml(&self, x: &mut Xml);
+
+    /// The attributes of the structure's own element: a namespace declaration and members
+    /// the model writes as attributes (S3's `<Grantee xmlns:xsi="…" xsi:type="…">`).
+    fn xml_attributes(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,12 @@
 //! model or the generator and regenerate.
 //!
 //! One struct per structure shape reachable from an operation (360 here), with serde for
-//! the JSON form.
+//! the JSON form and `ToXml` for the XML answers.
 
 #![allow(clippy::all, clippy::pedantic, dead_code, non_snake_case)]
 
 use ::tributary_shapes::types::null_default;
+use ::tributary_shapes::xml::{ToXml, Xml};
 
 /// The `AbacStatus` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -14,6 +15,12 @@ use ::tributary_shapes::types::null_default;
 pub struct AbacStatus {
     #[serde(rename = "Status", skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for AbacStatus {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.status { x.elem("Status", v); }
+    }
 }
 
 /// The `AbortIncompleteMultipartUpload` shape.
@@ -24,6 +31,12 @@ pub struct AbortIncompleteMultipartUpload {
     pub days_after_initiation: ::std::option::Option<i32>,
 }
 
+impl ToXml for AbortIncompleteMultipartUpload {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.days_after_initiation { x.elem("DaysAfterInitiation", &v.to_string()); }
+    }
+}
+
 /// The `AbortMultipartUploadOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -32,6 +45,10 @@ pub struct AbortMultipartUploadOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VersionId", skip_serializing)]
     pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for AbortMultipartUploadOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `AbortMultipartUploadRequest` shape.
@@ -52,12 +69,22 @@ pub struct AbortMultipartUploadRequest {
     pub if_match_initiated_time: ::std::option::Option<::tributary_shapes::types::Timestamp>,
 }
 
+impl ToXml for AbortMultipartUploadRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `AccelerateConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct AccelerateConfiguration {
     #[serde(rename = "Status", skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for AccelerateConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.status { x.elem("Status", v); }
+    }
 }
 
 /// The `AccessControlPolicy` shape.
@@ -70,12 +97,25 @@ pub struct AccessControlPolicy {
     pub owner: ::std::option::Option<Owner>,
 }
 
+impl ToXml for AccessControlPolicy {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.grants { x.open("AccessControlList"); for e in v { x.open("Grant"); e.write_xml(x); x.close("Grant"); } x.close("AccessControlList"); }
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+    }
+}
+
 /// The `AccessControlTranslation` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct AccessControlTranslation {
     #[serde(rename = "Owner", deserialize_with = "null_default")]
     pub owner: ::std::string::String,
+}
+
+impl ToXml for AccessControlTranslation {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.owner; x.elem("Owner", v); }
+    }
 }
 
 /// The `AnalyticsAndOperator` shape.
@@ -86,6 +126,13 @@ pub struct AnalyticsAndOperator {
     pub prefix: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Tags", skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl ToXml for AnalyticsAndOperator {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tags { for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } }
+    }
 }
 
 /// The `AnalyticsConfiguration` shape.
@@ -100,12 +147,26 @@ pub struct AnalyticsConfiguration {
     pub storage_class_analysis: StorageClassAnalysis,
 }
 
+impl ToXml for AnalyticsConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.id; x.elem("Id", v); }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+        { let v = &self.storage_class_analysis; x.open("StorageClassAnalysis"); v.write_xml(x); x.close("StorageClassAnalysis"); }
+    }
+}
+
 /// The `AnalyticsExportDestination` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct AnalyticsExportDestination {
     #[serde(rename = "S3BucketDestination", deserialize_with = "null_default")]
     pub s3_bucket_destination: AnalyticsS3BucketDestination,
+}
+
+impl ToXml for AnalyticsExportDestination {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.s3_bucket_destination; x.open("S3BucketDestination"); v.write_xml(x); x.close("S3BucketDestination"); }
+    }
 }
 
 /// The `AnalyticsFilter` shape.
@@ -120,6 +181,14 @@ pub struct AnalyticsFilter {
     pub and: ::std::option::Option<AnalyticsAndOperator>,
 }
 
+impl ToXml for AnalyticsFilter {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tag { x.open("Tag"); v.write_xml(x); x.close("Tag"); }
+        if let ::std::option::Option::Some(v) = &self.and { x.open("And"); v.write_xml(x); x.close("And"); }
+    }
+}
+
 /// The `AnalyticsS3BucketDestination` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -132,6 +201,15 @@ pub struct AnalyticsS3BucketDestination {
     pub bucket: ::std::string::String,
     #[serde(rename = "Prefix", skip_serializing_if = "::std::option::Option::is_none")]
     pub prefix: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for AnalyticsS3BucketDestination {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.format; x.elem("Format", v); }
+        if let ::std::option::Option::Some(v) = &self.bucket_account_id { x.elem("BucketAccountId", v); }
+        { let v = &self.bucket; x.elem("Bucket", v); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+    }
 }
 
 /// The `AnnotationEntry` shape.
@@ -152,6 +230,17 @@ pub struct AnnotationEntry {
     pub replication_status: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for AnnotationEntry {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.annotation_name; x.elem("AnnotationName", v); }
+        { let v = &self.last_modified; x.timestamp("LastModified", *v); }
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_algorithm { for e in v { x.elem("ChecksumAlgorithm", e); } }
+        { let v = &self.size; x.elem("Size", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.replication_status { x.elem("ReplicationStatus", v); }
+    }
+}
+
 /// The `AnnotationTableConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -162,6 +251,14 @@ pub struct AnnotationTableConfiguration {
     pub encryption_configuration: ::std::option::Option<MetadataTableEncryptionConfiguration>,
     #[serde(rename = "Role", skip_serializing_if = "::std::option::Option::is_none")]
     pub role: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for AnnotationTableConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.configuration_state; x.elem("ConfigurationState", v); }
+        if let ::std::option::Option::Some(v) = &self.encryption_configuration { x.open("EncryptionConfiguration"); v.write_xml(x); x.close("EncryptionConfiguration"); }
+        if let ::std::option::Option::Some(v) = &self.role { x.elem("Role", v); }
+    }
 }
 
 /// The `AnnotationTableConfigurationResult` shape.
@@ -182,6 +279,17 @@ pub struct AnnotationTableConfigurationResult {
     pub role: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for AnnotationTableConfigurationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.configuration_state; x.elem("ConfigurationState", v); }
+        if let ::std::option::Option::Some(v) = &self.table_status { x.elem("TableStatus", v); }
+        if let ::std::option::Option::Some(v) = &self.error { x.open("Error"); v.write_xml(x); x.close("Error"); }
+        if let ::std::option::Option::Some(v) = &self.table_name { x.elem("TableName", v); }
+        if let ::std::option::Option::Some(v) = &self.table_arn { x.elem("TableArn", v); }
+        if let ::std::option::Option::Some(v) = &self.role { x.elem("Role", v); }
+    }
+}
+
 /// The `AnnotationTableConfigurationUpdates` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -194,12 +302,26 @@ pub struct AnnotationTableConfigurationUpdates {
     pub role: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for AnnotationTableConfigurationUpdates {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.configuration_state; x.elem("ConfigurationState", v); }
+        if let ::std::option::Option::Some(v) = &self.encryption_configuration { x.open("EncryptionConfiguration"); v.write_xml(x); x.close("EncryptionConfiguration"); }
+        if let ::std::option::Option::Some(v) = &self.role { x.elem("Role", v); }
+    }
+}
+
 /// The `BlockedEncryptionTypes` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct BlockedEncryptionTypes {
     #[serde(rename = "EncryptionType", skip_serializing_if = "::std::option::Option::is_none")]
     pub encryption_type: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl ToXml for BlockedEncryptionTypes {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.encryption_type { for e in v { x.elem("EncryptionType", e); } }
+    }
 }
 
 /// The `Bucket` shape.
@@ -216,6 +338,15 @@ pub struct Bucket {
     pub bucket_arn: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Bucket {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.name { x.elem("Name", v); }
+        if let ::std::option::Option::Some(v) = &self.creation_date { x.timestamp("CreationDate", *v); }
+        if let ::std::option::Option::Some(v) = &self.bucket_region { x.elem("BucketRegion", v); }
+        if let ::std::option::Option::Some(v) = &self.bucket_arn { x.elem("BucketArn", v); }
+    }
+}
+
 /// The `BucketInfo` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -226,12 +357,25 @@ pub struct BucketInfo {
     pub r#type: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for BucketInfo {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.data_redundancy { x.elem("DataRedundancy", v); }
+        if let ::std::option::Option::Some(v) = &self.r#type { x.elem("Type", v); }
+    }
+}
+
 /// The `BucketLifecycleConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct BucketLifecycleConfiguration {
     #[serde(rename = "Rules", deserialize_with = "null_default")]
     pub rules: ::std::vec::Vec<LifecycleRule>,
+}
+
+impl ToXml for BucketLifecycleConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.rules; for e in v { x.open("Rule"); e.write_xml(x); x.close("Rule"); } }
+    }
 }
 
 /// The `BucketLoggingStatus` shape.
@@ -242,12 +386,24 @@ pub struct BucketLoggingStatus {
     pub logging_enabled: ::std::option::Option<LoggingEnabled>,
 }
 
+impl ToXml for BucketLoggingStatus {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.logging_enabled { x.open("LoggingEnabled"); v.write_xml(x); x.close("LoggingEnabled"); }
+    }
+}
+
 /// The `CORSConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct CORSConfiguration {
     #[serde(rename = "CORSRules", deserialize_with = "null_default")]
     pub cors_rules: ::std::vec::Vec<CORSRule>,
+}
+
+impl ToXml for CORSConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.cors_rules; for e in v { x.open("CORSRule"); e.write_xml(x); x.close("CORSRule"); } }
+    }
 }
 
 /// The `CORSRule` shape.
@@ -266,6 +422,17 @@ pub struct CORSRule {
     pub expose_headers: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(rename = "MaxAgeSeconds", skip_serializing_if = "::std::option::Option::is_none")]
     pub max_age_seconds: ::std::option::Option<i32>,
+}
+
+impl ToXml for CORSRule {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("ID", v); }
+        if let ::std::option::Option::Some(v) = &self.allowed_headers { for e in v { x.elem("AllowedHeader", e); } }
+        { let v = &self.allowed_methods; for e in v { x.elem("AllowedMethod", e); } }
+        { let v = &self.allowed_origins; for e in v { x.elem("AllowedOrigin", e); } }
+        if let ::std::option::Option::Some(v) = &self.expose_headers { for e in v { x.elem("ExposeHeader", e); } }
+        if let ::std::option::Option::Some(v) = &self.max_age_seconds { x.elem("MaxAgeSeconds", &v.to_string()); }
+    }
 }
 
 /// The `CSVInput` shape.
@@ -288,6 +455,18 @@ pub struct CSVInput {
     pub allow_quoted_record_delimiter: ::std::option::Option<bool>,
 }
 
+impl ToXml for CSVInput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.file_header_info { x.elem("FileHeaderInfo", v); }
+        if let ::std::option::Option::Some(v) = &self.comments { x.elem("Comments", v); }
+        if let ::std::option::Option::Some(v) = &self.quote_escape_character { x.elem("QuoteEscapeCharacter", v); }
+        if let ::std::option::Option::Some(v) = &self.record_delimiter { x.elem("RecordDelimiter", v); }
+        if let ::std::option::Option::Some(v) = &self.field_delimiter { x.elem("FieldDelimiter", v); }
+        if let ::std::option::Option::Some(v) = &self.quote_character { x.elem("QuoteCharacter", v); }
+        if let ::std::option::Option::Some(v) = &self.allow_quoted_record_delimiter { x.elem("AllowQuotedRecordDelimiter", &v.to_string()); }
+    }
+}
+
 /// The `CSVOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -302,6 +481,16 @@ pub struct CSVOutput {
     pub field_delimiter: ::std::option::Option<::std::string::String>,
     #[serde(rename = "QuoteCharacter", skip_serializing_if = "::std::option::Option::is_none")]
     pub quote_character: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for CSVOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.quote_fields { x.elem("QuoteFields", v); }
+        if let ::std::option::Option::Some(v) = &self.quote_escape_character { x.elem("QuoteEscapeCharacter", v); }
+        if let ::std::option::Option::Some(v) = &self.record_delimiter { x.elem("RecordDelimiter", v); }
+        if let ::std::option::Option::Some(v) = &self.field_delimiter { x.elem("FieldDelimiter", v); }
+        if let ::std::option::Option::Some(v) = &self.quote_character { x.elem("QuoteCharacter", v); }
+    }
 }
 
 /// The `Checksum` shape.
@@ -332,6 +521,22 @@ pub struct Checksum {
     pub checksum_type: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Checksum {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32 { x.elem("ChecksumCRC32", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32_c { x.elem("ChecksumCRC32C", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc64_nvme { x.elem("ChecksumCRC64NVME", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha1 { x.elem("ChecksumSHA1", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha256 { x.elem("ChecksumSHA256", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha512 { x.elem("ChecksumSHA512", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_md5 { x.elem("ChecksumMD5", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash64 { x.elem("ChecksumXXHASH64", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash3 { x.elem("ChecksumXXHASH3", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash128 { x.elem("ChecksumXXHASH128", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_type { x.elem("ChecksumType", v); }
+    }
+}
+
 /// The `CloudFunctionConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -348,12 +553,28 @@ pub struct CloudFunctionConfiguration {
     pub invocation_role: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for CloudFunctionConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("Id", v); }
+        if let ::std::option::Option::Some(v) = &self.event { x.elem("Event", v); }
+        if let ::std::option::Option::Some(v) = &self.events { for e in v { x.elem("Event", e); } }
+        if let ::std::option::Option::Some(v) = &self.cloud_function { x.elem("CloudFunction", v); }
+        if let ::std::option::Option::Some(v) = &self.invocation_role { x.elem("InvocationRole", v); }
+    }
+}
+
 /// The `CommonPrefix` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct CommonPrefix {
     #[serde(rename = "Prefix", skip_serializing_if = "::std::option::Option::is_none")]
     pub prefix: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for CommonPrefix {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+    }
 }
 
 /// The `CompleteMultipartUploadOutput` shape.
@@ -402,6 +623,26 @@ pub struct CompleteMultipartUploadOutput {
     pub bucket_key_enabled: ::std::option::Option<bool>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for CompleteMultipartUploadOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.location { x.elem("Location", v); }
+        if let ::std::option::Option::Some(v) = &self.bucket { x.elem("Bucket", v); }
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32 { x.elem("ChecksumCRC32", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32_c { x.elem("ChecksumCRC32C", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc64_nvme { x.elem("ChecksumCRC64NVME", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha1 { x.elem("ChecksumSHA1", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha256 { x.elem("ChecksumSHA256", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha512 { x.elem("ChecksumSHA512", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_md5 { x.elem("ChecksumMD5", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash64 { x.elem("ChecksumXXHASH64", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash3 { x.elem("ChecksumXXHASH3", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash128 { x.elem("ChecksumXXHASH128", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_type { x.elem("ChecksumType", v); }
+    }
 }
 
 /// The `CompleteMultipartUploadRequest` shape.
@@ -456,12 +697,22 @@ pub struct CompleteMultipartUploadRequest {
     pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for CompleteMultipartUploadRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `CompletedMultipartUpload` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct CompletedMultipartUpload {
     #[serde(rename = "Parts", skip_serializing_if = "::std::option::Option::is_none")]
     pub parts: ::std::option::Option<::std::vec::Vec<CompletedPart>>,
+}
+
+impl ToXml for CompletedMultipartUpload {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.parts { for e in v { x.open("Part"); e.write_xml(x); x.close("Part"); } }
+    }
 }
 
 /// The `CompletedPart` shape.
@@ -494,6 +745,23 @@ pub struct CompletedPart {
     pub part_number: ::std::option::Option<i32>,
 }
 
+impl ToXml for CompletedPart {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32 { x.elem("ChecksumCRC32", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32_c { x.elem("ChecksumCRC32C", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc64_nvme { x.elem("ChecksumCRC64NVME", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha1 { x.elem("ChecksumSHA1", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha256 { x.elem("ChecksumSHA256", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha512 { x.elem("ChecksumSHA512", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_md5 { x.elem("ChecksumMD5", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash64 { x.elem("ChecksumXXHASH64", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash3 { x.elem("ChecksumXXHASH3", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash128 { x.elem("ChecksumXXHASH128", v); }
+        if let ::std::option::Option::Some(v) = &self.part_number { x.elem("PartNumber", &v.to_string()); }
+    }
+}
+
 /// The `Condition` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -504,10 +772,21 @@ pub struct Condition {
     pub key_prefix_equals: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Condition {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.http_error_code_returned_equals { x.elem("HttpErrorCodeReturnedEquals", v); }
+        if let ::std::option::Option::Some(v) = &self.key_prefix_equals { x.elem("KeyPrefixEquals", v); }
+    }
+}
+
 /// The `ContinuationEvent` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ContinuationEvent {
+}
+
+impl ToXml for ContinuationEvent {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `CopyObjectOutput` shape.
@@ -536,6 +815,10 @@ pub struct CopyObjectOutput {
     pub bucket_key_enabled: ::std::option::Option<bool>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for CopyObjectOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `CopyObjectRequest` shape.
@@ -638,6 +921,10 @@ pub struct CopyObjectRequest {
     pub expected_source_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for CopyObjectRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `CopyObjectResult` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -670,6 +957,24 @@ pub struct CopyObjectResult {
     pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for CopyObjectResult {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.last_modified { x.timestamp("LastModified", *v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_type { x.elem("ChecksumType", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32 { x.elem("ChecksumCRC32", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32_c { x.elem("ChecksumCRC32C", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc64_nvme { x.elem("ChecksumCRC64NVME", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha1 { x.elem("ChecksumSHA1", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha256 { x.elem("ChecksumSHA256", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha512 { x.elem("ChecksumSHA512", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_md5 { x.elem("ChecksumMD5", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash64 { x.elem("ChecksumXXHASH64", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash3 { x.elem("ChecksumXXHASH3", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash128 { x.elem("ChecksumXXHASH128", v); }
+    }
+}
+
 /// The `CopyPartResult` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -700,6 +1005,23 @@ pub struct CopyPartResult {
     pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for CopyPartResult {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.last_modified { x.timestamp("LastModified", *v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32 { x.elem("ChecksumCRC32", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32_c { x.elem("ChecksumCRC32C", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc64_nvme { x.elem("ChecksumCRC64NVME", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha1 { x.elem("ChecksumSHA1", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha256 { x.elem("ChecksumSHA256", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha512 { x.elem("ChecksumSHA512", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_md5 { x.elem("ChecksumMD5", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash64 { x.elem("ChecksumXXHASH64", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash3 { x.elem("ChecksumXXHASH3", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash128 { x.elem("ChecksumXXHASH128", v); }
+    }
+}
+
 /// The `CreateBucketConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -712,6 +1034,15 @@ pub struct CreateBucketConfiguration {
     pub bucket: ::std::option::Option<BucketInfo>,
     #[serde(rename = "Tags", skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl ToXml for CreateBucketConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.location_constraint { x.elem("LocationConstraint", v); }
+        if let ::std::option::Option::Some(v) = &self.location { x.open("Location"); v.write_xml(x); x.close("Location"); }
+        if let ::std::option::Option::Some(v) = &self.bucket { x.open("Bucket"); v.write_xml(x); x.close("Bucket"); }
+        if let ::std::option::Option::Some(v) = &self.tags { x.open("Tags"); for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } x.close("Tags"); }
+    }
 }
 
 /// The `CreateBucketMetadataConfigurationRequest` shape.
@@ -730,6 +1061,10 @@ pub struct CreateBucketMetadataConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for CreateBucketMetadataConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `CreateBucketMetadataTableConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -746,6 +1081,10 @@ pub struct CreateBucketMetadataTableConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for CreateBucketMetadataTableConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `CreateBucketOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -754,6 +1093,10 @@ pub struct CreateBucketOutput {
     pub location: ::std::option::Option<::std::string::String>,
     #[serde(rename = "BucketArn", skip_serializing)]
     pub bucket_arn: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for CreateBucketOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `CreateBucketRequest` shape.
@@ -782,6 +1125,10 @@ pub struct CreateBucketRequest {
     pub object_ownership: ::std::option::Option<::std::string::String>,
     #[serde(rename = "BucketNamespace", skip_serializing)]
     pub bucket_namespace: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for CreateBucketRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `CreateMultipartUploadOutput` shape.
@@ -818,6 +1165,14 @@ pub struct CreateMultipartUploadOutput {
     pub checksum_type: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VersionId", skip_serializing)]
     pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for CreateMultipartUploadOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.bucket { x.elem("Bucket", v); }
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.upload_id { x.elem("UploadId", v); }
+    }
 }
 
 /// The `CreateMultipartUploadRequest` shape.
@@ -894,6 +1249,10 @@ pub struct CreateMultipartUploadRequest {
     pub checksum_type: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for CreateMultipartUploadRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `CreateSessionOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -908,6 +1267,12 @@ pub struct CreateSessionOutput {
     pub bucket_key_enabled: ::std::option::Option<bool>,
     #[serde(rename = "Credentials", deserialize_with = "null_default")]
     pub credentials: SessionCredentials,
+}
+
+impl ToXml for CreateSessionOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.credentials; x.open("Credentials"); v.write_xml(x); x.close("Credentials"); }
+    }
 }
 
 /// The `CreateSessionRequest` shape.
@@ -928,6 +1293,10 @@ pub struct CreateSessionRequest {
     pub bucket_key_enabled: ::std::option::Option<bool>,
 }
 
+impl ToXml for CreateSessionRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DefaultRetention` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -942,6 +1311,15 @@ pub struct DefaultRetention {
     pub default_event_hold: ::std::option::Option<EventHoldDuration>,
 }
 
+impl ToXml for DefaultRetention {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.mode { x.elem("Mode", v); }
+        if let ::std::option::Option::Some(v) = &self.days { x.elem("Days", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.years { x.elem("Years", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.default_event_hold { x.open("DefaultEventHold"); v.write_xml(x); x.close("DefaultEventHold"); }
+    }
+}
+
 /// The `Delete` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -950,6 +1328,13 @@ pub struct Delete {
     pub objects: ::std::vec::Vec<ObjectIdentifier>,
     #[serde(rename = "Quiet", skip_serializing_if = "::std::option::Option::is_none")]
     pub quiet: ::std::option::Option<bool>,
+}
+
+impl ToXml for Delete {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.objects; for e in v { x.open("Object"); e.write_xml(x); x.close("Object"); } }
+        if let ::std::option::Option::Some(v) = &self.quiet { x.elem("Quiet", &v.to_string()); }
+    }
 }
 
 /// The `DeleteBucketAnalyticsConfigurationRequest` shape.
@@ -964,6 +1349,10 @@ pub struct DeleteBucketAnalyticsConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketAnalyticsConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketCorsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -974,6 +1363,10 @@ pub struct DeleteBucketCorsRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketCorsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketEncryptionRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -982,6 +1375,10 @@ pub struct DeleteBucketEncryptionRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteBucketEncryptionRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteBucketIntelligentTieringConfigurationRequest` shape.
@@ -996,6 +1393,10 @@ pub struct DeleteBucketIntelligentTieringConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketIntelligentTieringConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketInventoryConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1008,6 +1409,10 @@ pub struct DeleteBucketInventoryConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketInventoryConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketLifecycleRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1016,6 +1421,10 @@ pub struct DeleteBucketLifecycleRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteBucketLifecycleRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteBucketMetadataConfigurationRequest` shape.
@@ -1028,6 +1437,10 @@ pub struct DeleteBucketMetadataConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketMetadataConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketMetadataTableConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1036,6 +1449,10 @@ pub struct DeleteBucketMetadataTableConfigurationRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteBucketMetadataTableConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteBucketMetricsConfigurationRequest` shape.
@@ -1050,6 +1467,10 @@ pub struct DeleteBucketMetricsConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketMetricsConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketOwnershipControlsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1058,6 +1479,10 @@ pub struct DeleteBucketOwnershipControlsRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteBucketOwnershipControlsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteBucketPolicyRequest` shape.
@@ -1070,6 +1495,10 @@ pub struct DeleteBucketPolicyRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketPolicyRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketReplicationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1078,6 +1507,10 @@ pub struct DeleteBucketReplicationRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteBucketReplicationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteBucketRequest` shape.
@@ -1090,6 +1523,10 @@ pub struct DeleteBucketRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketTaggingRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1100,6 +1537,10 @@ pub struct DeleteBucketTaggingRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteBucketTaggingRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteBucketWebsiteRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1108,6 +1549,10 @@ pub struct DeleteBucketWebsiteRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteBucketWebsiteRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteMarkerEntry` shape.
@@ -1126,12 +1571,28 @@ pub struct DeleteMarkerEntry {
     pub last_modified: ::std::option::Option<::tributary_shapes::types::Timestamp>,
 }
 
+impl ToXml for DeleteMarkerEntry {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.version_id { x.elem("VersionId", v); }
+        if let ::std::option::Option::Some(v) = &self.is_latest { x.elem("IsLatest", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.last_modified { x.timestamp("LastModified", *v); }
+    }
+}
+
 /// The `DeleteMarkerReplication` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct DeleteMarkerReplication {
     #[serde(rename = "Status", skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteMarkerReplication {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.status { x.elem("Status", v); }
+    }
 }
 
 /// The `DeleteObjectAnnotationOutput` shape.
@@ -1142,6 +1603,10 @@ pub struct DeleteObjectAnnotationOutput {
     pub object_version_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteObjectAnnotationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteObjectAnnotationRequest` shape.
@@ -1164,6 +1629,10 @@ pub struct DeleteObjectAnnotationRequest {
     pub object_if_match: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteObjectAnnotationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteObjectOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1174,6 +1643,10 @@ pub struct DeleteObjectOutput {
     pub version_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteObjectOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteObjectRequest` shape.
@@ -1202,12 +1675,20 @@ pub struct DeleteObjectRequest {
     pub if_match_size: ::std::option::Option<i64>,
 }
 
+impl ToXml for DeleteObjectRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteObjectTaggingOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct DeleteObjectTaggingOutput {
     #[serde(rename = "VersionId", skip_serializing)]
     pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeleteObjectTaggingOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeleteObjectTaggingRequest` shape.
@@ -1224,6 +1705,10 @@ pub struct DeleteObjectTaggingRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteObjectTaggingRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeleteObjectsOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1234,6 +1719,13 @@ pub struct DeleteObjectsOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Errors", skip_serializing_if = "::std::option::Option::is_none")]
     pub errors: ::std::option::Option<::std::vec::Vec<Error>>,
+}
+
+impl ToXml for DeleteObjectsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.deleted { for e in v { x.open("Deleted"); e.write_xml(x); x.close("Deleted"); } }
+        if let ::std::option::Option::Some(v) = &self.errors { for e in v { x.open("Error"); e.write_xml(x); x.close("Error"); } }
+    }
 }
 
 /// The `DeleteObjectsRequest` shape.
@@ -1256,6 +1748,10 @@ pub struct DeleteObjectsRequest {
     pub checksum_algorithm: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for DeleteObjectsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `DeletePublicAccessBlockRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1264,6 +1760,10 @@ pub struct DeletePublicAccessBlockRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeletePublicAccessBlockRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `DeletedObject` shape.
@@ -1278,6 +1778,15 @@ pub struct DeletedObject {
     pub delete_marker: ::std::option::Option<bool>,
     #[serde(rename = "DeleteMarkerVersionId", skip_serializing_if = "::std::option::Option::is_none")]
     pub delete_marker_version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DeletedObject {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.version_id { x.elem("VersionId", v); }
+        if let ::std::option::Option::Some(v) = &self.delete_marker { x.elem("DeleteMarker", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.delete_marker_version_id { x.elem("DeleteMarkerVersionId", v); }
+    }
 }
 
 /// The `Destination` shape.
@@ -1300,6 +1809,18 @@ pub struct Destination {
     pub metrics: ::std::option::Option<Metrics>,
 }
 
+impl ToXml for Destination {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.bucket; x.elem("Bucket", v); }
+        if let ::std::option::Option::Some(v) = &self.account { x.elem("Account", v); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+        if let ::std::option::Option::Some(v) = &self.access_control_translation { x.open("AccessControlTranslation"); v.write_xml(x); x.close("AccessControlTranslation"); }
+        if let ::std::option::Option::Some(v) = &self.encryption_configuration { x.open("EncryptionConfiguration"); v.write_xml(x); x.close("EncryptionConfiguration"); }
+        if let ::std::option::Option::Some(v) = &self.replication_time { x.open("ReplicationTime"); v.write_xml(x); x.close("ReplicationTime"); }
+        if let ::std::option::Option::Some(v) = &self.metrics { x.open("Metrics"); v.write_xml(x); x.close("Metrics"); }
+    }
+}
+
 /// The `DestinationResult` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1310,6 +1831,14 @@ pub struct DestinationResult {
     pub table_bucket_arn: ::std::option::Option<::std::string::String>,
     #[serde(rename = "TableNamespace", skip_serializing_if = "::std::option::Option::is_none")]
     pub table_namespace: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for DestinationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.table_bucket_type { x.elem("TableBucketType", v); }
+        if let ::std::option::Option::Some(v) = &self.table_bucket_arn { x.elem("TableBucketArn", v); }
+        if let ::std::option::Option::Some(v) = &self.table_namespace { x.elem("TableNamespace", v); }
+    }
 }
 
 /// The `Encryption` shape.
@@ -1324,6 +1853,14 @@ pub struct Encryption {
     pub kms_context: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Encryption {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.encryption_type; x.elem("EncryptionType", v); }
+        if let ::std::option::Option::Some(v) = &self.kms_key_id { x.elem("KMSKeyId", v); }
+        if let ::std::option::Option::Some(v) = &self.kms_context { x.elem("KMSContext", v); }
+    }
+}
+
 /// The `EncryptionConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1334,10 +1871,21 @@ pub struct EncryptionConfiguration {
     pub use_source_multi_region_key: ::std::option::Option<UseSourceMultiRegionKey>,
 }
 
+impl ToXml for EncryptionConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.replica_kms_key_id { x.elem("ReplicaKmsKeyID", v); }
+        if let ::std::option::Option::Some(v) = &self.use_source_multi_region_key { x.open("UseSourceMultiRegionKey"); v.write_xml(x); x.close("UseSourceMultiRegionKey"); }
+    }
+}
+
 /// The `EndEvent` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct EndEvent {
+}
+
+impl ToXml for EndEvent {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `Error` shape.
@@ -1354,6 +1902,15 @@ pub struct Error {
     pub message: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Error {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.version_id { x.elem("VersionId", v); }
+        if let ::std::option::Option::Some(v) = &self.code { x.elem("Code", v); }
+        if let ::std::option::Option::Some(v) = &self.message { x.elem("Message", v); }
+    }
+}
+
 /// The `ErrorDetails` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1364,6 +1921,13 @@ pub struct ErrorDetails {
     pub error_message: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ErrorDetails {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.error_code { x.elem("ErrorCode", v); }
+        if let ::std::option::Option::Some(v) = &self.error_message { x.elem("ErrorMessage", v); }
+    }
+}
+
 /// The `ErrorDocument` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1372,10 +1936,20 @@ pub struct ErrorDocument {
     pub key: ::std::string::String,
 }
 
+impl ToXml for ErrorDocument {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.key; x.elem("Key", v); }
+    }
+}
+
 /// The `EventBridgeConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct EventBridgeConfiguration {
+}
+
+impl ToXml for EventBridgeConfiguration {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `EventHoldDuration` shape.
@@ -1388,12 +1962,25 @@ pub struct EventHoldDuration {
     pub years: ::std::option::Option<i32>,
 }
 
+impl ToXml for EventHoldDuration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.days { x.elem("Days", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.years { x.elem("Years", &v.to_string()); }
+    }
+}
+
 /// The `ExistingObjectReplication` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ExistingObjectReplication {
     #[serde(rename = "Status", deserialize_with = "null_default")]
     pub status: ::std::string::String,
+}
+
+impl ToXml for ExistingObjectReplication {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.status; x.elem("Status", v); }
+    }
 }
 
 /// The `FilterRule` shape.
@@ -1406,12 +1993,23 @@ pub struct FilterRule {
     pub value: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for FilterRule {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.name { x.elem("Name", v); }
+        if let ::std::option::Option::Some(v) = &self.value { x.elem("Value", v); }
+    }
+}
+
 /// The `GetBucketAbacOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketAbacOutput {
     #[serde(rename = "AbacStatus", skip_serializing)]
     pub abac_status: ::std::option::Option<AbacStatus>,
+}
+
+impl ToXml for GetBucketAbacOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketAbacRequest` shape.
@@ -1424,6 +2022,10 @@ pub struct GetBucketAbacRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketAbacRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketAccelerateConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1432,6 +2034,12 @@ pub struct GetBucketAccelerateConfigurationOutput {
     pub status: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetBucketAccelerateConfigurationOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.status { x.elem("Status", v); }
+    }
 }
 
 /// The `GetBucketAccelerateConfigurationRequest` shape.
@@ -1446,6 +2054,10 @@ pub struct GetBucketAccelerateConfigurationRequest {
     pub request_payer: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketAccelerateConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketAclOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1454,6 +2066,13 @@ pub struct GetBucketAclOutput {
     pub owner: ::std::option::Option<Owner>,
     #[serde(rename = "Grants", skip_serializing_if = "::std::option::Option::is_none")]
     pub grants: ::std::option::Option<::std::vec::Vec<Grant>>,
+}
+
+impl ToXml for GetBucketAclOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+        if let ::std::option::Option::Some(v) = &self.grants { x.open("AccessControlList"); for e in v { x.open("Grant"); e.write_xml(x); x.close("Grant"); } x.close("AccessControlList"); }
+    }
 }
 
 /// The `GetBucketAclRequest` shape.
@@ -1466,12 +2085,20 @@ pub struct GetBucketAclRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketAclRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketAnalyticsConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketAnalyticsConfigurationOutput {
     #[serde(rename = "AnalyticsConfiguration", skip_serializing)]
     pub analytics_configuration: ::std::option::Option<AnalyticsConfiguration>,
+}
+
+impl ToXml for GetBucketAnalyticsConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketAnalyticsConfigurationRequest` shape.
@@ -1486,12 +2113,22 @@ pub struct GetBucketAnalyticsConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketAnalyticsConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketCorsOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketCorsOutput {
     #[serde(rename = "CORSRules", skip_serializing_if = "::std::option::Option::is_none")]
     pub cors_rules: ::std::option::Option<::std::vec::Vec<CORSRule>>,
+}
+
+impl ToXml for GetBucketCorsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.cors_rules { for e in v { x.open("CORSRule"); e.write_xml(x); x.close("CORSRule"); } }
+    }
 }
 
 /// The `GetBucketCorsRequest` shape.
@@ -1504,12 +2141,20 @@ pub struct GetBucketCorsRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketCorsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketEncryptionOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketEncryptionOutput {
     #[serde(rename = "ServerSideEncryptionConfiguration", skip_serializing)]
     pub server_side_encryption_configuration: ::std::option::Option<ServerSideEncryptionConfiguration>,
+}
+
+impl ToXml for GetBucketEncryptionOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketEncryptionRequest` shape.
@@ -1522,12 +2167,20 @@ pub struct GetBucketEncryptionRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketEncryptionRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketIntelligentTieringConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketIntelligentTieringConfigurationOutput {
     #[serde(rename = "IntelligentTieringConfiguration", skip_serializing)]
     pub intelligent_tiering_configuration: ::std::option::Option<IntelligentTieringConfiguration>,
+}
+
+impl ToXml for GetBucketIntelligentTieringConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketIntelligentTieringConfigurationRequest` shape.
@@ -1542,12 +2195,20 @@ pub struct GetBucketIntelligentTieringConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketIntelligentTieringConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketInventoryConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketInventoryConfigurationOutput {
     #[serde(rename = "InventoryConfiguration", skip_serializing)]
     pub inventory_configuration: ::std::option::Option<InventoryConfiguration>,
+}
+
+impl ToXml for GetBucketInventoryConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketInventoryConfigurationRequest` shape.
@@ -1562,6 +2223,10 @@ pub struct GetBucketInventoryConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketInventoryConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketLifecycleConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1570,6 +2235,12 @@ pub struct GetBucketLifecycleConfigurationOutput {
     pub rules: ::std::option::Option<::std::vec::Vec<LifecycleRule>>,
     #[serde(rename = "TransitionDefaultMinimumObjectSize", skip_serializing)]
     pub transition_default_minimum_object_size: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetBucketLifecycleConfigurationOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.rules { for e in v { x.open("Rule"); e.write_xml(x); x.close("Rule"); } }
+    }
 }
 
 /// The `GetBucketLifecycleConfigurationRequest` shape.
@@ -1582,12 +2253,22 @@ pub struct GetBucketLifecycleConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketLifecycleConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketLifecycleOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketLifecycleOutput {
     #[serde(rename = "Rules", skip_serializing_if = "::std::option::Option::is_none")]
     pub rules: ::std::option::Option<::std::vec::Vec<Rule>>,
+}
+
+impl ToXml for GetBucketLifecycleOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.rules { for e in v { x.open("Rule"); e.write_xml(x); x.close("Rule"); } }
+    }
 }
 
 /// The `GetBucketLifecycleRequest` shape.
@@ -1600,12 +2281,22 @@ pub struct GetBucketLifecycleRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketLifecycleRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketLocationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketLocationOutput {
     #[serde(rename = "LocationConstraint", skip_serializing_if = "::std::option::Option::is_none")]
     pub location_constraint: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetBucketLocationOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.location_constraint { x.elem("LocationConstraint", v); }
+    }
 }
 
 /// The `GetBucketLocationRequest` shape.
@@ -1618,12 +2309,22 @@ pub struct GetBucketLocationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketLocationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketLoggingOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketLoggingOutput {
     #[serde(rename = "LoggingEnabled", skip_serializing_if = "::std::option::Option::is_none")]
     pub logging_enabled: ::std::option::Option<LoggingEnabled>,
+}
+
+impl ToXml for GetBucketLoggingOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.logging_enabled { x.open("LoggingEnabled"); v.write_xml(x); x.close("LoggingEnabled"); }
+    }
 }
 
 /// The `GetBucketLoggingRequest` shape.
@@ -1636,12 +2337,20 @@ pub struct GetBucketLoggingRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketLoggingRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketMetadataConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketMetadataConfigurationOutput {
     #[serde(rename = "GetBucketMetadataConfigurationResult", skip_serializing)]
     pub get_bucket_metadata_configuration_result: ::std::option::Option<GetBucketMetadataConfigurationResult>,
+}
+
+impl ToXml for GetBucketMetadataConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketMetadataConfigurationRequest` shape.
@@ -1654,12 +2363,22 @@ pub struct GetBucketMetadataConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketMetadataConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketMetadataConfigurationResult` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketMetadataConfigurationResult {
     #[serde(rename = "MetadataConfigurationResult", deserialize_with = "null_default")]
     pub metadata_configuration_result: MetadataConfigurationResult,
+}
+
+impl ToXml for GetBucketMetadataConfigurationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.metadata_configuration_result; x.open("MetadataConfigurationResult"); v.write_xml(x); x.close("MetadataConfigurationResult"); }
+    }
 }
 
 /// The `GetBucketMetadataTableConfigurationOutput` shape.
@@ -1670,6 +2389,10 @@ pub struct GetBucketMetadataTableConfigurationOutput {
     pub get_bucket_metadata_table_configuration_result: ::std::option::Option<GetBucketMetadataTableConfigurationResult>,
 }
 
+impl ToXml for GetBucketMetadataTableConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketMetadataTableConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1678,6 +2401,10 @@ pub struct GetBucketMetadataTableConfigurationRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetBucketMetadataTableConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketMetadataTableConfigurationResult` shape.
@@ -1692,12 +2419,24 @@ pub struct GetBucketMetadataTableConfigurationResult {
     pub error: ::std::option::Option<ErrorDetails>,
 }
 
+impl ToXml for GetBucketMetadataTableConfigurationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.metadata_table_configuration_result; x.open("MetadataTableConfigurationResult"); v.write_xml(x); x.close("MetadataTableConfigurationResult"); }
+        { let v = &self.status; x.elem("Status", v); }
+        if let ::std::option::Option::Some(v) = &self.error { x.open("Error"); v.write_xml(x); x.close("Error"); }
+    }
+}
+
 /// The `GetBucketMetricsConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketMetricsConfigurationOutput {
     #[serde(rename = "MetricsConfiguration", skip_serializing)]
     pub metrics_configuration: ::std::option::Option<MetricsConfiguration>,
+}
+
+impl ToXml for GetBucketMetricsConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketMetricsConfigurationRequest` shape.
@@ -1712,6 +2451,10 @@ pub struct GetBucketMetricsConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketMetricsConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketNotificationConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1722,12 +2465,20 @@ pub struct GetBucketNotificationConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketNotificationConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketOwnershipControlsOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketOwnershipControlsOutput {
     #[serde(rename = "OwnershipControls", skip_serializing)]
     pub ownership_controls: ::std::option::Option<OwnershipControls>,
+}
+
+impl ToXml for GetBucketOwnershipControlsOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketOwnershipControlsRequest` shape.
@@ -1740,12 +2491,20 @@ pub struct GetBucketOwnershipControlsRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketOwnershipControlsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketPolicyOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketPolicyOutput {
     #[serde(rename = "Policy", skip_serializing)]
     pub policy: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetBucketPolicyOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketPolicyRequest` shape.
@@ -1758,12 +2517,20 @@ pub struct GetBucketPolicyRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketPolicyRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketPolicyStatusOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketPolicyStatusOutput {
     #[serde(rename = "PolicyStatus", skip_serializing)]
     pub policy_status: ::std::option::Option<PolicyStatus>,
+}
+
+impl ToXml for GetBucketPolicyStatusOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketPolicyStatusRequest` shape.
@@ -1776,12 +2543,20 @@ pub struct GetBucketPolicyStatusRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketPolicyStatusRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketReplicationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketReplicationOutput {
     #[serde(rename = "ReplicationConfiguration", skip_serializing)]
     pub replication_configuration: ::std::option::Option<ReplicationConfiguration>,
+}
+
+impl ToXml for GetBucketReplicationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketReplicationRequest` shape.
@@ -1794,12 +2569,22 @@ pub struct GetBucketReplicationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketReplicationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketRequestPaymentOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketRequestPaymentOutput {
     #[serde(rename = "Payer", skip_serializing_if = "::std::option::Option::is_none")]
     pub payer: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetBucketRequestPaymentOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.payer { x.elem("Payer", v); }
+    }
 }
 
 /// The `GetBucketRequestPaymentRequest` shape.
@@ -1812,12 +2597,22 @@ pub struct GetBucketRequestPaymentRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketRequestPaymentRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketTaggingOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetBucketTaggingOutput {
     #[serde(rename = "TagSet", deserialize_with = "null_default")]
     pub tag_set: ::std::vec::Vec<Tag>,
+}
+
+impl ToXml for GetBucketTaggingOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.tag_set; x.open("TagSet"); for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } x.close("TagSet"); }
+    }
 }
 
 /// The `GetBucketTaggingRequest` shape.
@@ -1830,6 +2625,10 @@ pub struct GetBucketTaggingRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketTaggingRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetBucketVersioningOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1840,6 +2639,13 @@ pub struct GetBucketVersioningOutput {
     pub mfa_delete: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetBucketVersioningOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.status { x.elem("Status", v); }
+        if let ::std::option::Option::Some(v) = &self.mfa_delete { x.elem("MfaDelete", v); }
+    }
+}
+
 /// The `GetBucketVersioningRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1848,6 +2654,10 @@ pub struct GetBucketVersioningRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetBucketVersioningRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetBucketWebsiteOutput` shape.
@@ -1864,6 +2674,15 @@ pub struct GetBucketWebsiteOutput {
     pub routing_rules: ::std::option::Option<::std::vec::Vec<RoutingRule>>,
 }
 
+impl ToXml for GetBucketWebsiteOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.redirect_all_requests_to { x.open("RedirectAllRequestsTo"); v.write_xml(x); x.close("RedirectAllRequestsTo"); }
+        if let ::std::option::Option::Some(v) = &self.index_document { x.open("IndexDocument"); v.write_xml(x); x.close("IndexDocument"); }
+        if let ::std::option::Option::Some(v) = &self.error_document { x.open("ErrorDocument"); v.write_xml(x); x.close("ErrorDocument"); }
+        if let ::std::option::Option::Some(v) = &self.routing_rules { x.open("RoutingRules"); for e in v { x.open("RoutingRule"); e.write_xml(x); x.close("RoutingRule"); } x.close("RoutingRules"); }
+    }
+}
+
 /// The `GetBucketWebsiteRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1872,6 +2691,10 @@ pub struct GetBucketWebsiteRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetBucketWebsiteRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetObjectAclOutput` shape.
@@ -1884,6 +2707,13 @@ pub struct GetObjectAclOutput {
     pub grants: ::std::option::Option<::std::vec::Vec<Grant>>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetObjectAclOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+        if let ::std::option::Option::Some(v) = &self.grants { x.open("AccessControlList"); for e in v { x.open("Grant"); e.write_xml(x); x.close("Grant"); } x.close("AccessControlList"); }
+    }
 }
 
 /// The `GetObjectAclRequest` shape.
@@ -1900,6 +2730,10 @@ pub struct GetObjectAclRequest {
     pub request_payer: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetObjectAclRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetObjectAnnotationOutput` shape.
@@ -1946,6 +2780,10 @@ pub struct GetObjectAnnotationOutput {
     pub replication_status: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetObjectAnnotationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetObjectAnnotationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -1964,6 +2802,10 @@ pub struct GetObjectAnnotationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ChecksumMode", skip_serializing)]
     pub checksum_mode: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetObjectAnnotationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetObjectAttributesOutput` shape.
@@ -1990,6 +2832,16 @@ pub struct GetObjectAttributesOutput {
     pub object_size: ::std::option::Option<i64>,
 }
 
+impl ToXml for GetObjectAttributesOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum { x.open("Checksum"); v.write_xml(x); x.close("Checksum"); }
+        if let ::std::option::Option::Some(v) = &self.object_parts { x.open("ObjectParts"); v.write_xml(x); x.close("ObjectParts"); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+        if let ::std::option::Option::Some(v) = &self.object_size { x.elem("ObjectSize", &v.to_string()); }
+    }
+}
+
 /// The `GetObjectAttributesParts` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2006,6 +2858,17 @@ pub struct GetObjectAttributesParts {
     pub is_truncated: ::std::option::Option<bool>,
     #[serde(rename = "Parts", skip_serializing_if = "::std::option::Option::is_none")]
     pub parts: ::std::option::Option<::std::vec::Vec<ObjectPart>>,
+}
+
+impl ToXml for GetObjectAttributesParts {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.total_parts_count { x.elem("PartsCount", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.part_number_marker { x.elem("PartNumberMarker", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.next_part_number_marker { x.elem("NextPartNumberMarker", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.max_parts { x.elem("MaxParts", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.parts { for e in v { x.open("Part"); e.write_xml(x); x.close("Part"); } }
+    }
 }
 
 /// The `GetObjectAttributesRequest` shape.
@@ -2036,12 +2899,20 @@ pub struct GetObjectAttributesRequest {
     pub object_attributes: ::std::vec::Vec<::std::string::String>,
 }
 
+impl ToXml for GetObjectAttributesRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetObjectLegalHoldOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetObjectLegalHoldOutput {
     #[serde(rename = "LegalHold", skip_serializing)]
     pub legal_hold: ::std::option::Option<ObjectLockLegalHold>,
+}
+
+impl ToXml for GetObjectLegalHoldOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetObjectLegalHoldRequest` shape.
@@ -2060,12 +2931,20 @@ pub struct GetObjectLegalHoldRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetObjectLegalHoldRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetObjectLockConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetObjectLockConfigurationOutput {
     #[serde(rename = "ObjectLockConfiguration", skip_serializing)]
     pub object_lock_configuration: ::std::option::Option<ObjectLockConfiguration>,
+}
+
+impl ToXml for GetObjectLockConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetObjectLockConfigurationRequest` shape.
@@ -2076,6 +2955,10 @@ pub struct GetObjectLockConfigurationRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetObjectLockConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetObjectOutput` shape.
@@ -2176,6 +3059,10 @@ pub struct GetObjectOutput {
     pub object_lock_event_hold_duration_years: ::std::option::Option<i32>,
 }
 
+impl ToXml for GetObjectOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetObjectRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2224,12 +3111,20 @@ pub struct GetObjectRequest {
     pub checksum_mode: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetObjectRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetObjectRetentionOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetObjectRetentionOutput {
     #[serde(rename = "Retention", skip_serializing)]
     pub retention: ::std::option::Option<ObjectLockRetention>,
+}
+
+impl ToXml for GetObjectRetentionOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetObjectRetentionRequest` shape.
@@ -2248,6 +3143,10 @@ pub struct GetObjectRetentionRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetObjectRetentionRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetObjectTaggingOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2256,6 +3155,12 @@ pub struct GetObjectTaggingOutput {
     pub version_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "TagSet", deserialize_with = "null_default")]
     pub tag_set: ::std::vec::Vec<Tag>,
+}
+
+impl ToXml for GetObjectTaggingOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.tag_set; x.open("TagSet"); for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } x.close("TagSet"); }
+    }
 }
 
 /// The `GetObjectTaggingRequest` shape.
@@ -2274,6 +3179,10 @@ pub struct GetObjectTaggingRequest {
     pub request_payer: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetObjectTaggingRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetObjectTorrentOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2282,6 +3191,10 @@ pub struct GetObjectTorrentOutput {
     pub body: ::std::option::Option<::tributary_shapes::types::Blob>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for GetObjectTorrentOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetObjectTorrentRequest` shape.
@@ -2298,12 +3211,20 @@ pub struct GetObjectTorrentRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetObjectTorrentRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GetPublicAccessBlockOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GetPublicAccessBlockOutput {
     #[serde(rename = "PublicAccessBlockConfiguration", skip_serializing)]
     pub public_access_block_configuration: ::std::option::Option<PublicAccessBlockConfiguration>,
+}
+
+impl ToXml for GetPublicAccessBlockOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `GetPublicAccessBlockRequest` shape.
@@ -2316,12 +3237,22 @@ pub struct GetPublicAccessBlockRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for GetPublicAccessBlockRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `GlacierJobParameters` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct GlacierJobParameters {
     #[serde(rename = "Tier", deserialize_with = "null_default")]
     pub tier: ::std::string::String,
+}
+
+impl ToXml for GlacierJobParameters {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.tier; x.elem("Tier", v); }
+    }
 }
 
 /// The `Grant` shape.
@@ -2332,6 +3263,13 @@ pub struct Grant {
     pub grantee: ::std::option::Option<Grantee>,
     #[serde(rename = "Permission", skip_serializing_if = "::std::option::Option::is_none")]
     pub permission: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for Grant {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.grantee { x.open_with("Grantee", &v.xml_attributes()); v.write_xml(x); x.close("Grantee"); }
+        if let ::std::option::Option::Some(v) = &self.permission { x.elem("Permission", v); }
+    }
 }
 
 /// The `Grantee` shape.
@@ -2350,6 +3288,21 @@ pub struct Grantee {
     pub uri: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Grantee {
+    fn xml_attributes(&self) -> ::std::vec::Vec<(&'static str, ::std::string::String)> {
+        let mut a = ::std::vec::Vec::new();
+        a.push(("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance".to_owned()));
+        a.push(("xsi:type", self.r#type.to_string()));
+        a
+    }
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.display_name { x.elem("DisplayName", v); }
+        if let ::std::option::Option::Some(v) = &self.email_address { x.elem("EmailAddress", v); }
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("ID", v); }
+        if let ::std::option::Option::Some(v) = &self.uri { x.elem("URI", v); }
+    }
+}
+
 /// The `HeadBucketOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2366,6 +3319,10 @@ pub struct HeadBucketOutput {
     pub access_point_alias: ::std::option::Option<bool>,
 }
 
+impl ToXml for HeadBucketOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `HeadBucketRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2374,6 +3331,10 @@ pub struct HeadBucketRequest {
     pub bucket: ::std::string::String,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for HeadBucketRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `HeadObjectOutput` shape.
@@ -2474,6 +3435,10 @@ pub struct HeadObjectOutput {
     pub object_lock_event_hold_duration_years: ::std::option::Option<i32>,
 }
 
+impl ToXml for HeadObjectOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `HeadObjectRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2522,12 +3487,22 @@ pub struct HeadObjectRequest {
     pub checksum_mode: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for HeadObjectRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `IndexDocument` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct IndexDocument {
     #[serde(rename = "Suffix", deserialize_with = "null_default")]
     pub suffix: ::std::string::String,
+}
+
+impl ToXml for IndexDocument {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.suffix; x.elem("Suffix", v); }
+    }
 }
 
 /// The `Initiator` shape.
@@ -2538,6 +3513,13 @@ pub struct Initiator {
     pub id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "DisplayName", skip_serializing_if = "::std::option::Option::is_none")]
     pub display_name: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for Initiator {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("ID", v); }
+        if let ::std::option::Option::Some(v) = &self.display_name { x.elem("DisplayName", v); }
+    }
 }
 
 /// The `InputSerialization` shape.
@@ -2554,6 +3536,15 @@ pub struct InputSerialization {
     pub parquet: ::std::option::Option<ParquetInput>,
 }
 
+impl ToXml for InputSerialization {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.csv { x.open("CSV"); v.write_xml(x); x.close("CSV"); }
+        if let ::std::option::Option::Some(v) = &self.compression_type { x.elem("CompressionType", v); }
+        if let ::std::option::Option::Some(v) = &self.json { x.open("JSON"); v.write_xml(x); x.close("JSON"); }
+        if let ::std::option::Option::Some(v) = &self.parquet { x.open("Parquet"); v.write_xml(x); x.close("Parquet"); }
+    }
+}
+
 /// The `IntelligentTieringAndOperator` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2562,6 +3553,13 @@ pub struct IntelligentTieringAndOperator {
     pub prefix: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Tags", skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl ToXml for IntelligentTieringAndOperator {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tags { for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } }
+    }
 }
 
 /// The `IntelligentTieringConfiguration` shape.
@@ -2578,6 +3576,15 @@ pub struct IntelligentTieringConfiguration {
     pub tierings: ::std::vec::Vec<Tiering>,
 }
 
+impl ToXml for IntelligentTieringConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.id; x.elem("Id", v); }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+        { let v = &self.status; x.elem("Status", v); }
+        { let v = &self.tierings; for e in v { x.open("Tiering"); e.write_xml(x); x.close("Tiering"); } }
+    }
+}
+
 /// The `IntelligentTieringFilter` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2588,6 +3595,14 @@ pub struct IntelligentTieringFilter {
     pub tag: ::std::option::Option<Tag>,
     #[serde(rename = "And", skip_serializing_if = "::std::option::Option::is_none")]
     pub and: ::std::option::Option<IntelligentTieringAndOperator>,
+}
+
+impl ToXml for IntelligentTieringFilter {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tag { x.open("Tag"); v.write_xml(x); x.close("Tag"); }
+        if let ::std::option::Option::Some(v) = &self.and { x.open("And"); v.write_xml(x); x.close("And"); }
+    }
 }
 
 /// The `InventoryConfiguration` shape.
@@ -2610,12 +3625,30 @@ pub struct InventoryConfiguration {
     pub schedule: InventorySchedule,
 }
 
+impl ToXml for InventoryConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.destination; x.open("Destination"); v.write_xml(x); x.close("Destination"); }
+        { let v = &self.is_enabled; x.elem("IsEnabled", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+        { let v = &self.id; x.elem("Id", v); }
+        { let v = &self.included_object_versions; x.elem("IncludedObjectVersions", v); }
+        if let ::std::option::Option::Some(v) = &self.optional_fields { x.open("OptionalFields"); for e in v { x.elem("Field", e); } x.close("OptionalFields"); }
+        { let v = &self.schedule; x.open("Schedule"); v.write_xml(x); x.close("Schedule"); }
+    }
+}
+
 /// The `InventoryDestination` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct InventoryDestination {
     #[serde(rename = "S3BucketDestination", deserialize_with = "null_default")]
     pub s3_bucket_destination: InventoryS3BucketDestination,
+}
+
+impl ToXml for InventoryDestination {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.s3_bucket_destination; x.open("S3BucketDestination"); v.write_xml(x); x.close("S3BucketDestination"); }
+    }
 }
 
 /// The `InventoryEncryption` shape.
@@ -2628,12 +3661,25 @@ pub struct InventoryEncryption {
     pub ssekms: ::std::option::Option<SSEKMS>,
 }
 
+impl ToXml for InventoryEncryption {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.sses3 { x.open("SSE-S3"); v.write_xml(x); x.close("SSE-S3"); }
+        if let ::std::option::Option::Some(v) = &self.ssekms { x.open("SSE-KMS"); v.write_xml(x); x.close("SSE-KMS"); }
+    }
+}
+
 /// The `InventoryFilter` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct InventoryFilter {
     #[serde(rename = "Prefix", deserialize_with = "null_default")]
     pub prefix: ::std::string::String,
+}
+
+impl ToXml for InventoryFilter {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.prefix; x.elem("Prefix", v); }
+    }
 }
 
 /// The `InventoryS3BucketDestination` shape.
@@ -2652,12 +3698,28 @@ pub struct InventoryS3BucketDestination {
     pub encryption: ::std::option::Option<InventoryEncryption>,
 }
 
+impl ToXml for InventoryS3BucketDestination {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.account_id { x.elem("AccountId", v); }
+        { let v = &self.bucket; x.elem("Bucket", v); }
+        { let v = &self.format; x.elem("Format", v); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.encryption { x.open("Encryption"); v.write_xml(x); x.close("Encryption"); }
+    }
+}
+
 /// The `InventorySchedule` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct InventorySchedule {
     #[serde(rename = "Frequency", deserialize_with = "null_default")]
     pub frequency: ::std::string::String,
+}
+
+impl ToXml for InventorySchedule {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.frequency; x.elem("Frequency", v); }
+    }
 }
 
 /// The `InventoryTableConfiguration` shape.
@@ -2668,6 +3730,13 @@ pub struct InventoryTableConfiguration {
     pub configuration_state: ::std::string::String,
     #[serde(rename = "EncryptionConfiguration", skip_serializing_if = "::std::option::Option::is_none")]
     pub encryption_configuration: ::std::option::Option<MetadataTableEncryptionConfiguration>,
+}
+
+impl ToXml for InventoryTableConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.configuration_state; x.elem("ConfigurationState", v); }
+        if let ::std::option::Option::Some(v) = &self.encryption_configuration { x.open("EncryptionConfiguration"); v.write_xml(x); x.close("EncryptionConfiguration"); }
+    }
 }
 
 /// The `InventoryTableConfigurationResult` shape.
@@ -2686,6 +3755,16 @@ pub struct InventoryTableConfigurationResult {
     pub table_arn: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for InventoryTableConfigurationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.configuration_state; x.elem("ConfigurationState", v); }
+        if let ::std::option::Option::Some(v) = &self.table_status { x.elem("TableStatus", v); }
+        if let ::std::option::Option::Some(v) = &self.error { x.open("Error"); v.write_xml(x); x.close("Error"); }
+        if let ::std::option::Option::Some(v) = &self.table_name { x.elem("TableName", v); }
+        if let ::std::option::Option::Some(v) = &self.table_arn { x.elem("TableArn", v); }
+    }
+}
+
 /// The `InventoryTableConfigurationUpdates` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2696,12 +3775,25 @@ pub struct InventoryTableConfigurationUpdates {
     pub encryption_configuration: ::std::option::Option<MetadataTableEncryptionConfiguration>,
 }
 
+impl ToXml for InventoryTableConfigurationUpdates {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.configuration_state; x.elem("ConfigurationState", v); }
+        if let ::std::option::Option::Some(v) = &self.encryption_configuration { x.open("EncryptionConfiguration"); v.write_xml(x); x.close("EncryptionConfiguration"); }
+    }
+}
+
 /// The `JSONInput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct JSONInput {
     #[serde(rename = "Type", skip_serializing_if = "::std::option::Option::is_none")]
     pub r#type: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for JSONInput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.r#type { x.elem("Type", v); }
+    }
 }
 
 /// The `JSONOutput` shape.
@@ -2712,6 +3804,12 @@ pub struct JSONOutput {
     pub record_delimiter: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for JSONOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.record_delimiter { x.elem("RecordDelimiter", v); }
+    }
+}
+
 /// The `JournalTableConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2720,6 +3818,13 @@ pub struct JournalTableConfiguration {
     pub record_expiration: RecordExpiration,
     #[serde(rename = "EncryptionConfiguration", skip_serializing_if = "::std::option::Option::is_none")]
     pub encryption_configuration: ::std::option::Option<MetadataTableEncryptionConfiguration>,
+}
+
+impl ToXml for JournalTableConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.record_expiration; x.open("RecordExpiration"); v.write_xml(x); x.close("RecordExpiration"); }
+        if let ::std::option::Option::Some(v) = &self.encryption_configuration { x.open("EncryptionConfiguration"); v.write_xml(x); x.close("EncryptionConfiguration"); }
+    }
 }
 
 /// The `JournalTableConfigurationResult` shape.
@@ -2738,12 +3843,28 @@ pub struct JournalTableConfigurationResult {
     pub record_expiration: RecordExpiration,
 }
 
+impl ToXml for JournalTableConfigurationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.table_status; x.elem("TableStatus", v); }
+        if let ::std::option::Option::Some(v) = &self.error { x.open("Error"); v.write_xml(x); x.close("Error"); }
+        { let v = &self.table_name; x.elem("TableName", v); }
+        if let ::std::option::Option::Some(v) = &self.table_arn { x.elem("TableArn", v); }
+        { let v = &self.record_expiration; x.open("RecordExpiration"); v.write_xml(x); x.close("RecordExpiration"); }
+    }
+}
+
 /// The `JournalTableConfigurationUpdates` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct JournalTableConfigurationUpdates {
     #[serde(rename = "RecordExpiration", deserialize_with = "null_default")]
     pub record_expiration: RecordExpiration,
+}
+
+impl ToXml for JournalTableConfigurationUpdates {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.record_expiration; x.open("RecordExpiration"); v.write_xml(x); x.close("RecordExpiration"); }
+    }
 }
 
 /// The `LambdaFunctionConfiguration` shape.
@@ -2760,12 +3881,27 @@ pub struct LambdaFunctionConfiguration {
     pub filter: ::std::option::Option<NotificationConfigurationFilter>,
 }
 
+impl ToXml for LambdaFunctionConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("Id", v); }
+        { let v = &self.lambda_function_arn; x.elem("CloudFunction", v); }
+        { let v = &self.events; for e in v { x.elem("Event", e); } }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+    }
+}
+
 /// The `LifecycleConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct LifecycleConfiguration {
     #[serde(rename = "Rules", deserialize_with = "null_default")]
     pub rules: ::std::vec::Vec<Rule>,
+}
+
+impl ToXml for LifecycleConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.rules; for e in v { x.open("Rule"); e.write_xml(x); x.close("Rule"); } }
+    }
 }
 
 /// The `LifecycleExpiration` shape.
@@ -2778,6 +3914,14 @@ pub struct LifecycleExpiration {
     pub days: ::std::option::Option<i32>,
     #[serde(rename = "ExpiredObjectDeleteMarker", skip_serializing_if = "::std::option::Option::is_none")]
     pub expired_object_delete_marker: ::std::option::Option<bool>,
+}
+
+impl ToXml for LifecycleExpiration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.date { x.timestamp("Date", *v); }
+        if let ::std::option::Option::Some(v) = &self.days { x.elem("Days", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.expired_object_delete_marker { x.elem("ExpiredObjectDeleteMarker", &v.to_string()); }
+    }
 }
 
 /// The `LifecycleRule` shape.
@@ -2804,6 +3948,20 @@ pub struct LifecycleRule {
     pub abort_incomplete_multipart_upload: ::std::option::Option<AbortIncompleteMultipartUpload>,
 }
 
+impl ToXml for LifecycleRule {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.expiration { x.open("Expiration"); v.write_xml(x); x.close("Expiration"); }
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("ID", v); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+        { let v = &self.status; x.elem("Status", v); }
+        if let ::std::option::Option::Some(v) = &self.transitions { for e in v { x.open("Transition"); e.write_xml(x); x.close("Transition"); } }
+        if let ::std::option::Option::Some(v) = &self.noncurrent_version_transitions { for e in v { x.open("NoncurrentVersionTransition"); e.write_xml(x); x.close("NoncurrentVersionTransition"); } }
+        if let ::std::option::Option::Some(v) = &self.noncurrent_version_expiration { x.open("NoncurrentVersionExpiration"); v.write_xml(x); x.close("NoncurrentVersionExpiration"); }
+        if let ::std::option::Option::Some(v) = &self.abort_incomplete_multipart_upload { x.open("AbortIncompleteMultipartUpload"); v.write_xml(x); x.close("AbortIncompleteMultipartUpload"); }
+    }
+}
+
 /// The `LifecycleRuleAndOperator` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2816,6 +3974,15 @@ pub struct LifecycleRuleAndOperator {
     pub object_size_greater_than: ::std::option::Option<i64>,
     #[serde(rename = "ObjectSizeLessThan", skip_serializing_if = "::std::option::Option::is_none")]
     pub object_size_less_than: ::std::option::Option<i64>,
+}
+
+impl ToXml for LifecycleRuleAndOperator {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tags { for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } }
+        if let ::std::option::Option::Some(v) = &self.object_size_greater_than { x.elem("ObjectSizeGreaterThan", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.object_size_less_than { x.elem("ObjectSizeLessThan", &v.to_string()); }
+    }
 }
 
 /// The `LifecycleRuleFilter` shape.
@@ -2834,6 +4001,16 @@ pub struct LifecycleRuleFilter {
     pub and: ::std::option::Option<LifecycleRuleAndOperator>,
 }
 
+impl ToXml for LifecycleRuleFilter {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tag { x.open("Tag"); v.write_xml(x); x.close("Tag"); }
+        if let ::std::option::Option::Some(v) = &self.object_size_greater_than { x.elem("ObjectSizeGreaterThan", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.object_size_less_than { x.elem("ObjectSizeLessThan", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.and { x.open("And"); v.write_xml(x); x.close("And"); }
+    }
+}
+
 /// The `ListBucketAnalyticsConfigurationsOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2848,6 +4025,15 @@ pub struct ListBucketAnalyticsConfigurationsOutput {
     pub analytics_configuration_list: ::std::option::Option<::std::vec::Vec<AnalyticsConfiguration>>,
 }
 
+impl ToXml for ListBucketAnalyticsConfigurationsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.continuation_token { x.elem("ContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.next_continuation_token { x.elem("NextContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.analytics_configuration_list { for e in v { x.open("AnalyticsConfiguration"); e.write_xml(x); x.close("AnalyticsConfiguration"); } }
+    }
+}
+
 /// The `ListBucketAnalyticsConfigurationsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2858,6 +4044,10 @@ pub struct ListBucketAnalyticsConfigurationsRequest {
     pub continuation_token: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for ListBucketAnalyticsConfigurationsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListBucketIntelligentTieringConfigurationsOutput` shape.
@@ -2874,6 +4064,15 @@ pub struct ListBucketIntelligentTieringConfigurationsOutput {
     pub intelligent_tiering_configuration_list: ::std::option::Option<::std::vec::Vec<IntelligentTieringConfiguration>>,
 }
 
+impl ToXml for ListBucketIntelligentTieringConfigurationsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.continuation_token { x.elem("ContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.next_continuation_token { x.elem("NextContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.intelligent_tiering_configuration_list { for e in v { x.open("IntelligentTieringConfiguration"); e.write_xml(x); x.close("IntelligentTieringConfiguration"); } }
+    }
+}
+
 /// The `ListBucketIntelligentTieringConfigurationsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2884,6 +4083,10 @@ pub struct ListBucketIntelligentTieringConfigurationsRequest {
     pub continuation_token: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for ListBucketIntelligentTieringConfigurationsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListBucketInventoryConfigurationsOutput` shape.
@@ -2900,6 +4103,15 @@ pub struct ListBucketInventoryConfigurationsOutput {
     pub next_continuation_token: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListBucketInventoryConfigurationsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.continuation_token { x.elem("ContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.inventory_configuration_list { for e in v { x.open("InventoryConfiguration"); e.write_xml(x); x.close("InventoryConfiguration"); } }
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.next_continuation_token { x.elem("NextContinuationToken", v); }
+    }
+}
+
 /// The `ListBucketInventoryConfigurationsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2910,6 +4122,10 @@ pub struct ListBucketInventoryConfigurationsRequest {
     pub continuation_token: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for ListBucketInventoryConfigurationsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListBucketMetricsConfigurationsOutput` shape.
@@ -2926,6 +4142,15 @@ pub struct ListBucketMetricsConfigurationsOutput {
     pub metrics_configuration_list: ::std::option::Option<::std::vec::Vec<MetricsConfiguration>>,
 }
 
+impl ToXml for ListBucketMetricsConfigurationsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.continuation_token { x.elem("ContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.next_continuation_token { x.elem("NextContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.metrics_configuration_list { for e in v { x.open("MetricsConfiguration"); e.write_xml(x); x.close("MetricsConfiguration"); } }
+    }
+}
+
 /// The `ListBucketMetricsConfigurationsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2936,6 +4161,10 @@ pub struct ListBucketMetricsConfigurationsRequest {
     pub continuation_token: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for ListBucketMetricsConfigurationsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListBucketsOutput` shape.
@@ -2952,6 +4181,15 @@ pub struct ListBucketsOutput {
     pub prefix: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListBucketsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.buckets { x.open("Buckets"); for e in v { x.open("Bucket"); e.write_xml(x); x.close("Bucket"); } x.close("Buckets"); }
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+        if let ::std::option::Option::Some(v) = &self.continuation_token { x.elem("ContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+    }
+}
+
 /// The `ListBucketsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2966,6 +4204,10 @@ pub struct ListBucketsRequest {
     pub bucket_region: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListBucketsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `ListDirectoryBucketsOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2976,6 +4218,13 @@ pub struct ListDirectoryBucketsOutput {
     pub continuation_token: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListDirectoryBucketsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.buckets { x.open("Buckets"); for e in v { x.open("Bucket"); e.write_xml(x); x.close("Bucket"); } x.close("Buckets"); }
+        if let ::std::option::Option::Some(v) = &self.continuation_token { x.elem("ContinuationToken", v); }
+    }
+}
+
 /// The `ListDirectoryBucketsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -2984,6 +4233,10 @@ pub struct ListDirectoryBucketsRequest {
     pub continuation_token: ::std::option::Option<::std::string::String>,
     #[serde(rename = "MaxDirectoryBuckets", skip_serializing)]
     pub max_directory_buckets: ::std::option::Option<i32>,
+}
+
+impl ToXml for ListDirectoryBucketsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListMultipartUploadsOutput` shape.
@@ -3018,6 +4271,23 @@ pub struct ListMultipartUploadsOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListMultipartUploadsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.bucket { x.elem("Bucket", v); }
+        if let ::std::option::Option::Some(v) = &self.key_marker { x.elem("KeyMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.upload_id_marker { x.elem("UploadIdMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.next_key_marker { x.elem("NextKeyMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.delimiter { x.elem("Delimiter", v); }
+        if let ::std::option::Option::Some(v) = &self.next_upload_id_marker { x.elem("NextUploadIdMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.max_uploads { x.elem("MaxUploads", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.uploads { for e in v { x.open("Upload"); e.write_xml(x); x.close("Upload"); } }
+        if let ::std::option::Option::Some(v) = &self.common_prefixes { for e in v { x.open("CommonPrefixes"); e.write_xml(x); x.close("CommonPrefixes"); } }
+        if let ::std::option::Option::Some(v) = &self.encoding_type { x.elem("EncodingType", v); }
+    }
+}
+
 /// The `ListMultipartUploadsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3040,6 +4310,10 @@ pub struct ListMultipartUploadsRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RequestPayer", skip_serializing)]
     pub request_payer: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for ListMultipartUploadsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListObjectAnnotationsOutput` shape.
@@ -3068,6 +4342,19 @@ pub struct ListObjectAnnotationsOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListObjectAnnotationsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.annotations { x.open("Annotations"); for e in v { x.open("AnnotationEntry"); e.write_xml(x); x.close("AnnotationEntry"); } x.close("Annotations"); }
+        if let ::std::option::Option::Some(v) = &self.bucket { x.elem("Bucket", v); }
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.annotation_prefix { x.elem("AnnotationPrefix", v); }
+        if let ::std::option::Option::Some(v) = &self.max_annotation_results { x.elem("MaxAnnotationResults", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.annotation_count { x.elem("AnnotationCount", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.continuation_token { x.elem("ContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.next_continuation_token { x.elem("NextContinuationToken", v); }
+    }
+}
+
 /// The `ListObjectAnnotationsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3088,6 +4375,10 @@ pub struct ListObjectAnnotationsRequest {
     pub request_payer: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for ListObjectAnnotationsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListObjectVersionsOutput` shape.
@@ -3124,6 +4415,24 @@ pub struct ListObjectVersionsOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListObjectVersionsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.key_marker { x.elem("KeyMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.version_id_marker { x.elem("VersionIdMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.next_key_marker { x.elem("NextKeyMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.next_version_id_marker { x.elem("NextVersionIdMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.versions { for e in v { x.open("Version"); e.write_xml(x); x.close("Version"); } }
+        if let ::std::option::Option::Some(v) = &self.delete_markers { for e in v { x.open("DeleteMarker"); e.write_xml(x); x.close("DeleteMarker"); } }
+        if let ::std::option::Option::Some(v) = &self.name { x.elem("Name", v); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.delimiter { x.elem("Delimiter", v); }
+        if let ::std::option::Option::Some(v) = &self.max_keys { x.elem("MaxKeys", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.common_prefixes { for e in v { x.open("CommonPrefixes"); e.write_xml(x); x.close("CommonPrefixes"); } }
+        if let ::std::option::Option::Some(v) = &self.encoding_type { x.elem("EncodingType", v); }
+    }
+}
+
 /// The `ListObjectVersionsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3148,6 +4457,10 @@ pub struct ListObjectVersionsRequest {
     pub request_payer: ::std::option::Option<::std::string::String>,
     #[serde(rename = "OptionalObjectAttributes", skip_serializing)]
     pub optional_object_attributes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl ToXml for ListObjectVersionsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListObjectsOutput` shape.
@@ -3178,6 +4491,21 @@ pub struct ListObjectsOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListObjectsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.marker { x.elem("Marker", v); }
+        if let ::std::option::Option::Some(v) = &self.next_marker { x.elem("NextMarker", v); }
+        if let ::std::option::Option::Some(v) = &self.contents { for e in v { x.open("Contents"); e.write_xml(x); x.close("Contents"); } }
+        if let ::std::option::Option::Some(v) = &self.name { x.elem("Name", v); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.delimiter { x.elem("Delimiter", v); }
+        if let ::std::option::Option::Some(v) = &self.max_keys { x.elem("MaxKeys", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.common_prefixes { for e in v { x.open("CommonPrefixes"); e.write_xml(x); x.close("CommonPrefixes"); } }
+        if let ::std::option::Option::Some(v) = &self.encoding_type { x.elem("EncodingType", v); }
+    }
+}
+
 /// The `ListObjectsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3200,6 +4528,10 @@ pub struct ListObjectsRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
     #[serde(rename = "OptionalObjectAttributes", skip_serializing)]
     pub optional_object_attributes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl ToXml for ListObjectsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListObjectsV2Output` shape.
@@ -3234,6 +4566,23 @@ pub struct ListObjectsV2Output {
     pub request_charged: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListObjectsV2Output {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.contents { for e in v { x.open("Contents"); e.write_xml(x); x.close("Contents"); } }
+        if let ::std::option::Option::Some(v) = &self.name { x.elem("Name", v); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.delimiter { x.elem("Delimiter", v); }
+        if let ::std::option::Option::Some(v) = &self.max_keys { x.elem("MaxKeys", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.common_prefixes { for e in v { x.open("CommonPrefixes"); e.write_xml(x); x.close("CommonPrefixes"); } }
+        if let ::std::option::Option::Some(v) = &self.encoding_type { x.elem("EncodingType", v); }
+        if let ::std::option::Option::Some(v) = &self.key_count { x.elem("KeyCount", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.continuation_token { x.elem("ContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.next_continuation_token { x.elem("NextContinuationToken", v); }
+        if let ::std::option::Option::Some(v) = &self.start_after { x.elem("StartAfter", v); }
+    }
+}
+
 /// The `ListObjectsV2Request` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3260,6 +4609,10 @@ pub struct ListObjectsV2Request {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
     #[serde(rename = "OptionalObjectAttributes", skip_serializing)]
     pub optional_object_attributes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl ToXml for ListObjectsV2Request {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ListPartsOutput` shape.
@@ -3302,6 +4655,24 @@ pub struct ListPartsOutput {
     pub version_id: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListPartsOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.bucket { x.elem("Bucket", v); }
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.upload_id { x.elem("UploadId", v); }
+        if let ::std::option::Option::Some(v) = &self.part_number_marker { x.elem("PartNumberMarker", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.next_part_number_marker { x.elem("NextPartNumberMarker", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.max_parts { x.elem("MaxParts", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.is_truncated { x.elem("IsTruncated", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.parts { for e in v { x.open("Part"); e.write_xml(x); x.close("Part"); } }
+        if let ::std::option::Option::Some(v) = &self.initiator { x.open("Initiator"); v.write_xml(x); x.close("Initiator"); }
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_algorithm { x.elem("ChecksumAlgorithm", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_type { x.elem("ChecksumType", v); }
+    }
+}
+
 /// The `ListPartsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3328,6 +4699,10 @@ pub struct ListPartsRequest {
     pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ListPartsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `LocationInfo` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3336,6 +4711,13 @@ pub struct LocationInfo {
     pub r#type: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Name", skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for LocationInfo {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.r#type { x.elem("Type", v); }
+        if let ::std::option::Option::Some(v) = &self.name { x.elem("Name", v); }
+    }
 }
 
 /// The `LoggingEnabled` shape.
@@ -3352,6 +4734,15 @@ pub struct LoggingEnabled {
     pub target_object_key_format: ::std::option::Option<TargetObjectKeyFormat>,
 }
 
+impl ToXml for LoggingEnabled {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.target_bucket; x.elem("TargetBucket", v); }
+        if let ::std::option::Option::Some(v) = &self.target_grants { x.open("TargetGrants"); for e in v { x.open("Grant"); e.write_xml(x); x.close("Grant"); } x.close("TargetGrants"); }
+        { let v = &self.target_prefix; x.elem("TargetPrefix", v); }
+        if let ::std::option::Option::Some(v) = &self.target_object_key_format { x.open("TargetObjectKeyFormat"); v.write_xml(x); x.close("TargetObjectKeyFormat"); }
+    }
+}
+
 /// The `MetadataConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3362,6 +4753,14 @@ pub struct MetadataConfiguration {
     pub inventory_table_configuration: ::std::option::Option<InventoryTableConfiguration>,
     #[serde(rename = "AnnotationTableConfiguration", skip_serializing_if = "::std::option::Option::is_none")]
     pub annotation_table_configuration: ::std::option::Option<AnnotationTableConfiguration>,
+}
+
+impl ToXml for MetadataConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.journal_table_configuration; x.open("JournalTableConfiguration"); v.write_xml(x); x.close("JournalTableConfiguration"); }
+        if let ::std::option::Option::Some(v) = &self.inventory_table_configuration { x.open("InventoryTableConfiguration"); v.write_xml(x); x.close("InventoryTableConfiguration"); }
+        if let ::std::option::Option::Some(v) = &self.annotation_table_configuration { x.open("AnnotationTableConfiguration"); v.write_xml(x); x.close("AnnotationTableConfiguration"); }
+    }
 }
 
 /// The `MetadataConfigurationResult` shape.
@@ -3378,6 +4777,15 @@ pub struct MetadataConfigurationResult {
     pub annotation_table_configuration_result: ::std::option::Option<AnnotationTableConfigurationResult>,
 }
 
+impl ToXml for MetadataConfigurationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.destination_result; x.open("DestinationResult"); v.write_xml(x); x.close("DestinationResult"); }
+        if let ::std::option::Option::Some(v) = &self.journal_table_configuration_result { x.open("JournalTableConfigurationResult"); v.write_xml(x); x.close("JournalTableConfigurationResult"); }
+        if let ::std::option::Option::Some(v) = &self.inventory_table_configuration_result { x.open("InventoryTableConfigurationResult"); v.write_xml(x); x.close("InventoryTableConfigurationResult"); }
+        if let ::std::option::Option::Some(v) = &self.annotation_table_configuration_result { x.open("AnnotationTableConfigurationResult"); v.write_xml(x); x.close("AnnotationTableConfigurationResult"); }
+    }
+}
+
 /// The `MetadataEntry` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3388,6 +4796,13 @@ pub struct MetadataEntry {
     pub value: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for MetadataEntry {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.name { x.elem("Name", v); }
+        if let ::std::option::Option::Some(v) = &self.value { x.elem("Value", v); }
+    }
+}
+
 /// The `MetadataTableConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3396,12 +4811,24 @@ pub struct MetadataTableConfiguration {
     pub s3_tables_destination: S3TablesDestination,
 }
 
+impl ToXml for MetadataTableConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.s3_tables_destination; x.open("S3TablesDestination"); v.write_xml(x); x.close("S3TablesDestination"); }
+    }
+}
+
 /// The `MetadataTableConfigurationResult` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct MetadataTableConfigurationResult {
     #[serde(rename = "S3TablesDestinationResult", deserialize_with = "null_default")]
     pub s3_tables_destination_result: S3TablesDestinationResult,
+}
+
+impl ToXml for MetadataTableConfigurationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.s3_tables_destination_result; x.open("S3TablesDestinationResult"); v.write_xml(x); x.close("S3TablesDestinationResult"); }
+    }
 }
 
 /// The `MetadataTableEncryptionConfiguration` shape.
@@ -3414,6 +4841,13 @@ pub struct MetadataTableEncryptionConfiguration {
     pub kms_key_arn: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for MetadataTableEncryptionConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.sse_algorithm; x.elem("SseAlgorithm", v); }
+        if let ::std::option::Option::Some(v) = &self.kms_key_arn { x.elem("KmsKeyArn", v); }
+    }
+}
+
 /// The `Metrics` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3422,6 +4856,13 @@ pub struct Metrics {
     pub status: ::std::string::String,
     #[serde(rename = "EventThreshold", skip_serializing_if = "::std::option::Option::is_none")]
     pub event_threshold: ::std::option::Option<ReplicationTimeValue>,
+}
+
+impl ToXml for Metrics {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.status; x.elem("Status", v); }
+        if let ::std::option::Option::Some(v) = &self.event_threshold { x.open("EventThreshold"); v.write_xml(x); x.close("EventThreshold"); }
+    }
 }
 
 /// The `MetricsAndOperator` shape.
@@ -3436,6 +4877,14 @@ pub struct MetricsAndOperator {
     pub access_point_arn: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for MetricsAndOperator {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tags { for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } }
+        if let ::std::option::Option::Some(v) = &self.access_point_arn { x.elem("AccessPointArn", v); }
+    }
+}
+
 /// The `MetricsConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3444,6 +4893,13 @@ pub struct MetricsConfiguration {
     pub id: ::std::string::String,
     #[serde(rename = "Filter", skip_serializing_if = "::std::option::Option::is_none")]
     pub filter: ::std::option::Option<MetricsFilter>,
+}
+
+impl ToXml for MetricsConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.id; x.elem("Id", v); }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+    }
 }
 
 /// The `MetricsFilter` shape.
@@ -3458,6 +4914,15 @@ pub struct MetricsFilter {
     pub access_point_arn: ::std::option::Option<::std::string::String>,
     #[serde(rename = "And", skip_serializing_if = "::std::option::Option::is_none")]
     pub and: ::std::option::Option<MetricsAndOperator>,
+}
+
+impl ToXml for MetricsFilter {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tag { x.open("Tag"); v.write_xml(x); x.close("Tag"); }
+        if let ::std::option::Option::Some(v) = &self.access_point_arn { x.elem("AccessPointArn", v); }
+        if let ::std::option::Option::Some(v) = &self.and { x.open("And"); v.write_xml(x); x.close("And"); }
+    }
 }
 
 /// The `MultipartUpload` shape.
@@ -3484,6 +4949,20 @@ pub struct MultipartUpload {
     pub version_id: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for MultipartUpload {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.upload_id { x.elem("UploadId", v); }
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.initiated { x.timestamp("Initiated", *v); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+        if let ::std::option::Option::Some(v) = &self.initiator { x.open("Initiator"); v.write_xml(x); x.close("Initiator"); }
+        if let ::std::option::Option::Some(v) = &self.checksum_algorithm { x.elem("ChecksumAlgorithm", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_type { x.elem("ChecksumType", v); }
+        if let ::std::option::Option::Some(v) = &self.version_id { x.elem("VersionId", v); }
+    }
+}
+
 /// The `NoncurrentVersionExpiration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3492,6 +4971,13 @@ pub struct NoncurrentVersionExpiration {
     pub noncurrent_days: ::std::option::Option<i32>,
     #[serde(rename = "NewerNoncurrentVersions", skip_serializing_if = "::std::option::Option::is_none")]
     pub newer_noncurrent_versions: ::std::option::Option<i32>,
+}
+
+impl ToXml for NoncurrentVersionExpiration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.noncurrent_days { x.elem("NoncurrentDays", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.newer_noncurrent_versions { x.elem("NewerNoncurrentVersions", &v.to_string()); }
+    }
 }
 
 /// The `NoncurrentVersionTransition` shape.
@@ -3504,6 +4990,14 @@ pub struct NoncurrentVersionTransition {
     pub storage_class: ::std::option::Option<::std::string::String>,
     #[serde(rename = "NewerNoncurrentVersions", skip_serializing_if = "::std::option::Option::is_none")]
     pub newer_noncurrent_versions: ::std::option::Option<i32>,
+}
+
+impl ToXml for NoncurrentVersionTransition {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.noncurrent_days { x.elem("NoncurrentDays", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+        if let ::std::option::Option::Some(v) = &self.newer_noncurrent_versions { x.elem("NewerNoncurrentVersions", &v.to_string()); }
+    }
 }
 
 /// The `NotificationConfiguration` shape.
@@ -3520,6 +5014,15 @@ pub struct NotificationConfiguration {
     pub event_bridge_configuration: ::std::option::Option<EventBridgeConfiguration>,
 }
 
+impl ToXml for NotificationConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.topic_configurations { for e in v { x.open("TopicConfiguration"); e.write_xml(x); x.close("TopicConfiguration"); } }
+        if let ::std::option::Option::Some(v) = &self.queue_configurations { for e in v { x.open("QueueConfiguration"); e.write_xml(x); x.close("QueueConfiguration"); } }
+        if let ::std::option::Option::Some(v) = &self.lambda_function_configurations { for e in v { x.open("CloudFunctionConfiguration"); e.write_xml(x); x.close("CloudFunctionConfiguration"); } }
+        if let ::std::option::Option::Some(v) = &self.event_bridge_configuration { x.open("EventBridgeConfiguration"); v.write_xml(x); x.close("EventBridgeConfiguration"); }
+    }
+}
+
 /// The `NotificationConfigurationDeprecated` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3532,12 +5035,26 @@ pub struct NotificationConfigurationDeprecated {
     pub cloud_function_configuration: ::std::option::Option<CloudFunctionConfiguration>,
 }
 
+impl ToXml for NotificationConfigurationDeprecated {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.topic_configuration { x.open("TopicConfiguration"); v.write_xml(x); x.close("TopicConfiguration"); }
+        if let ::std::option::Option::Some(v) = &self.queue_configuration { x.open("QueueConfiguration"); v.write_xml(x); x.close("QueueConfiguration"); }
+        if let ::std::option::Option::Some(v) = &self.cloud_function_configuration { x.open("CloudFunctionConfiguration"); v.write_xml(x); x.close("CloudFunctionConfiguration"); }
+    }
+}
+
 /// The `NotificationConfigurationFilter` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct NotificationConfigurationFilter {
     #[serde(rename = "Key", skip_serializing_if = "::std::option::Option::is_none")]
     pub key: ::std::option::Option<S3KeyFilter>,
+}
+
+impl ToXml for NotificationConfigurationFilter {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.key { x.open("S3Key"); v.write_xml(x); x.close("S3Key"); }
+    }
 }
 
 /// The `Object` shape.
@@ -3564,12 +5081,32 @@ pub struct Object {
     pub restore_status: ::std::option::Option<RestoreStatus>,
 }
 
+impl ToXml for Object {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.last_modified { x.timestamp("LastModified", *v); }
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_algorithm { for e in v { x.elem("ChecksumAlgorithm", e); } }
+        if let ::std::option::Option::Some(v) = &self.checksum_type { x.elem("ChecksumType", v); }
+        if let ::std::option::Option::Some(v) = &self.size { x.elem("Size", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+        if let ::std::option::Option::Some(v) = &self.restore_status { x.open("RestoreStatus"); v.write_xml(x); x.close("RestoreStatus"); }
+    }
+}
+
 /// The `ObjectEncryption` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ObjectEncryption {
     #[serde(rename = "SSEKMS", skip_serializing_if = "::std::option::Option::is_none")]
     pub ssekms: ::std::option::Option<SSEKMSEncryption>,
+}
+
+impl ToXml for ObjectEncryption {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.ssekms { x.open("SSE-KMS"); v.write_xml(x); x.close("SSE-KMS"); }
+    }
 }
 
 /// The `ObjectIdentifier` shape.
@@ -3588,6 +5125,16 @@ pub struct ObjectIdentifier {
     pub size: ::std::option::Option<i64>,
 }
 
+impl ToXml for ObjectIdentifier {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.key; x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.version_id { x.elem("VersionId", v); }
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.last_modified_time { x.timestamp("LastModifiedTime", *v); }
+        if let ::std::option::Option::Some(v) = &self.size { x.elem("Size", &v.to_string()); }
+    }
+}
+
 /// The `ObjectLockConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3598,12 +5145,25 @@ pub struct ObjectLockConfiguration {
     pub rule: ::std::option::Option<ObjectLockRule>,
 }
 
+impl ToXml for ObjectLockConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.object_lock_enabled { x.elem("ObjectLockEnabled", v); }
+        if let ::std::option::Option::Some(v) = &self.rule { x.open("Rule"); v.write_xml(x); x.close("Rule"); }
+    }
+}
+
 /// The `ObjectLockLegalHold` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ObjectLockLegalHold {
     #[serde(rename = "Status", skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for ObjectLockLegalHold {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.status { x.elem("Status", v); }
+    }
 }
 
 /// The `ObjectLockRetention` shape.
@@ -3620,12 +5180,27 @@ pub struct ObjectLockRetention {
     pub event_hold_duration: ::std::option::Option<EventHoldDuration>,
 }
 
+impl ToXml for ObjectLockRetention {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.mode { x.elem("Mode", v); }
+        if let ::std::option::Option::Some(v) = &self.retain_until_date { x.timestamp("RetainUntilDate", *v); }
+        if let ::std::option::Option::Some(v) = &self.event_hold { x.elem("EventHold", v); }
+        if let ::std::option::Option::Some(v) = &self.event_hold_duration { x.open("EventHoldDuration"); v.write_xml(x); x.close("EventHoldDuration"); }
+    }
+}
+
 /// The `ObjectLockRule` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ObjectLockRule {
     #[serde(rename = "DefaultRetention", skip_serializing_if = "::std::option::Option::is_none")]
     pub default_retention: ::std::option::Option<DefaultRetention>,
+}
+
+impl ToXml for ObjectLockRule {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.default_retention { x.open("DefaultRetention"); v.write_xml(x); x.close("DefaultRetention"); }
+    }
 }
 
 /// The `ObjectPart` shape.
@@ -3658,6 +5233,23 @@ pub struct ObjectPart {
     pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ObjectPart {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.part_number { x.elem("PartNumber", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.size { x.elem("Size", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32 { x.elem("ChecksumCRC32", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32_c { x.elem("ChecksumCRC32C", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc64_nvme { x.elem("ChecksumCRC64NVME", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha1 { x.elem("ChecksumSHA1", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha256 { x.elem("ChecksumSHA256", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha512 { x.elem("ChecksumSHA512", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_md5 { x.elem("ChecksumMD5", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash64 { x.elem("ChecksumXXHASH64", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash3 { x.elem("ChecksumXXHASH3", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash128 { x.elem("ChecksumXXHASH128", v); }
+    }
+}
+
 /// The `ObjectVersion` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3686,12 +5278,34 @@ pub struct ObjectVersion {
     pub restore_status: ::std::option::Option<RestoreStatus>,
 }
 
+impl ToXml for ObjectVersion {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_algorithm { for e in v { x.elem("ChecksumAlgorithm", e); } }
+        if let ::std::option::Option::Some(v) = &self.checksum_type { x.elem("ChecksumType", v); }
+        if let ::std::option::Option::Some(v) = &self.size { x.elem("Size", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.version_id { x.elem("VersionId", v); }
+        if let ::std::option::Option::Some(v) = &self.is_latest { x.elem("IsLatest", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.last_modified { x.timestamp("LastModified", *v); }
+        if let ::std::option::Option::Some(v) = &self.owner { x.open("Owner"); v.write_xml(x); x.close("Owner"); }
+        if let ::std::option::Option::Some(v) = &self.restore_status { x.open("RestoreStatus"); v.write_xml(x); x.close("RestoreStatus"); }
+    }
+}
+
 /// The `OutputLocation` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct OutputLocation {
     #[serde(rename = "S3", skip_serializing_if = "::std::option::Option::is_none")]
     pub s3: ::std::option::Option<S3Location>,
+}
+
+impl ToXml for OutputLocation {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.s3 { x.open("S3"); v.write_xml(x); x.close("S3"); }
+    }
 }
 
 /// The `OutputSerialization` shape.
@@ -3704,6 +5318,13 @@ pub struct OutputSerialization {
     pub json: ::std::option::Option<JSONOutput>,
 }
 
+impl ToXml for OutputSerialization {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.csv { x.open("CSV"); v.write_xml(x); x.close("CSV"); }
+        if let ::std::option::Option::Some(v) = &self.json { x.open("JSON"); v.write_xml(x); x.close("JSON"); }
+    }
+}
+
 /// The `Owner` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3714,12 +5335,25 @@ pub struct Owner {
     pub id: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Owner {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.display_name { x.elem("DisplayName", v); }
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("ID", v); }
+    }
+}
+
 /// The `OwnershipControls` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct OwnershipControls {
     #[serde(rename = "Rules", deserialize_with = "null_default")]
     pub rules: ::std::vec::Vec<OwnershipControlsRule>,
+}
+
+impl ToXml for OwnershipControls {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.rules; for e in v { x.open("Rule"); e.write_xml(x); x.close("Rule"); } }
+    }
 }
 
 /// The `OwnershipControlsRule` shape.
@@ -3730,10 +5364,20 @@ pub struct OwnershipControlsRule {
     pub object_ownership: ::std::string::String,
 }
 
+impl ToXml for OwnershipControlsRule {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.object_ownership; x.elem("ObjectOwnership", v); }
+    }
+}
+
 /// The `ParquetInput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ParquetInput {
+}
+
+impl ToXml for ParquetInput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `Part` shape.
@@ -3770,6 +5414,25 @@ pub struct Part {
     pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Part {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.part_number { x.elem("PartNumber", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.last_modified { x.timestamp("LastModified", *v); }
+        if let ::std::option::Option::Some(v) = &self.e_tag { x.elem("ETag", v); }
+        if let ::std::option::Option::Some(v) = &self.size { x.elem("Size", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32 { x.elem("ChecksumCRC32", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc32_c { x.elem("ChecksumCRC32C", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_crc64_nvme { x.elem("ChecksumCRC64NVME", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha1 { x.elem("ChecksumSHA1", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha256 { x.elem("ChecksumSHA256", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_sha512 { x.elem("ChecksumSHA512", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_md5 { x.elem("ChecksumMD5", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash64 { x.elem("ChecksumXXHASH64", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash3 { x.elem("ChecksumXXHASH3", v); }
+        if let ::std::option::Option::Some(v) = &self.checksum_xxhash128 { x.elem("ChecksumXXHASH128", v); }
+    }
+}
+
 /// The `PartitionedPrefix` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3778,12 +5441,24 @@ pub struct PartitionedPrefix {
     pub partition_date_source: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PartitionedPrefix {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.partition_date_source { x.elem("PartitionDateSource", v); }
+    }
+}
+
 /// The `PolicyStatus` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct PolicyStatus {
     #[serde(rename = "IsPublic", skip_serializing_if = "::std::option::Option::is_none")]
     pub is_public: ::std::option::Option<bool>,
+}
+
+impl ToXml for PolicyStatus {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.is_public { x.elem("IsPublic", &v.to_string()); }
+    }
 }
 
 /// The `Progress` shape.
@@ -3798,12 +5473,26 @@ pub struct Progress {
     pub bytes_returned: ::std::option::Option<i64>,
 }
 
+impl ToXml for Progress {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.bytes_scanned { x.elem("BytesScanned", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.bytes_processed { x.elem("BytesProcessed", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.bytes_returned { x.elem("BytesReturned", &v.to_string()); }
+    }
+}
+
 /// The `ProgressEvent` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ProgressEvent {
     #[serde(rename = "Details", skip_serializing_if = "::std::option::Option::is_none")]
     pub details: ::std::option::Option<Progress>,
+}
+
+impl ToXml for ProgressEvent {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.details { x.open("Details"); v.write_xml(x); x.close("Details"); }
+    }
 }
 
 /// The `PublicAccessBlockConfiguration` shape.
@@ -3818,6 +5507,15 @@ pub struct PublicAccessBlockConfiguration {
     pub block_public_policy: ::std::option::Option<bool>,
     #[serde(rename = "RestrictPublicBuckets", skip_serializing_if = "::std::option::Option::is_none")]
     pub restrict_public_buckets: ::std::option::Option<bool>,
+}
+
+impl ToXml for PublicAccessBlockConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.block_public_acls { x.elem("BlockPublicAcls", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.ignore_public_acls { x.elem("IgnorePublicAcls", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.block_public_policy { x.elem("BlockPublicPolicy", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.restrict_public_buckets { x.elem("RestrictPublicBuckets", &v.to_string()); }
+    }
 }
 
 /// The `PutBucketAbacRequest` shape.
@@ -3836,6 +5534,10 @@ pub struct PutBucketAbacRequest {
     pub abac_status: AbacStatus,
 }
 
+impl ToXml for PutBucketAbacRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketAccelerateConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3848,6 +5550,10 @@ pub struct PutBucketAccelerateConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ChecksumAlgorithm", skip_serializing)]
     pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutBucketAccelerateConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutBucketAclRequest` shape.
@@ -3878,6 +5584,10 @@ pub struct PutBucketAclRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketAclRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketAnalyticsConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3890,6 +5600,10 @@ pub struct PutBucketAnalyticsConfigurationRequest {
     pub analytics_configuration: AnalyticsConfiguration,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutBucketAnalyticsConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutBucketCorsRequest` shape.
@@ -3908,6 +5622,10 @@ pub struct PutBucketCorsRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketCorsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketEncryptionRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3924,6 +5642,10 @@ pub struct PutBucketEncryptionRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketEncryptionRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketIntelligentTieringConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3936,6 +5658,10 @@ pub struct PutBucketIntelligentTieringConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
     #[serde(rename = "IntelligentTieringConfiguration", skip_serializing, deserialize_with = "null_default")]
     pub intelligent_tiering_configuration: IntelligentTieringConfiguration,
+}
+
+impl ToXml for PutBucketIntelligentTieringConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutBucketInventoryConfigurationRequest` shape.
@@ -3952,12 +5678,20 @@ pub struct PutBucketInventoryConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketInventoryConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketLifecycleConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct PutBucketLifecycleConfigurationOutput {
     #[serde(rename = "TransitionDefaultMinimumObjectSize", skip_serializing)]
     pub transition_default_minimum_object_size: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutBucketLifecycleConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutBucketLifecycleConfigurationRequest` shape.
@@ -3976,6 +5710,10 @@ pub struct PutBucketLifecycleConfigurationRequest {
     pub transition_default_minimum_object_size: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketLifecycleConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketLifecycleRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -3990,6 +5728,10 @@ pub struct PutBucketLifecycleRequest {
     pub lifecycle_configuration: ::std::option::Option<LifecycleConfiguration>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutBucketLifecycleRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutBucketLoggingRequest` shape.
@@ -4008,6 +5750,10 @@ pub struct PutBucketLoggingRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketLoggingRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketMetricsConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4022,6 +5768,10 @@ pub struct PutBucketMetricsConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketMetricsConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketNotificationConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4034,6 +5784,10 @@ pub struct PutBucketNotificationConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
     #[serde(rename = "SkipDestinationValidation", skip_serializing)]
     pub skip_destination_validation: ::std::option::Option<bool>,
+}
+
+impl ToXml for PutBucketNotificationConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutBucketNotificationRequest` shape.
@@ -4052,6 +5806,10 @@ pub struct PutBucketNotificationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketNotificationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketOwnershipControlsRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4066,6 +5824,10 @@ pub struct PutBucketOwnershipControlsRequest {
     pub ownership_controls: OwnershipControls,
     #[serde(rename = "ChecksumAlgorithm", skip_serializing)]
     pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutBucketOwnershipControlsRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutBucketPolicyRequest` shape.
@@ -4086,6 +5848,10 @@ pub struct PutBucketPolicyRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketPolicyRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketReplicationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4104,6 +5870,10 @@ pub struct PutBucketReplicationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketReplicationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketRequestPaymentRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4120,6 +5890,10 @@ pub struct PutBucketRequestPaymentRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketRequestPaymentRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketTaggingRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4134,6 +5908,10 @@ pub struct PutBucketTaggingRequest {
     pub tagging: Tagging,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutBucketTaggingRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutBucketVersioningRequest` shape.
@@ -4154,6 +5932,10 @@ pub struct PutBucketVersioningRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketVersioningRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutBucketWebsiteRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4170,12 +5952,20 @@ pub struct PutBucketWebsiteRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutBucketWebsiteRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutObjectAclOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct PutObjectAclOutput {
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectAclOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutObjectAclRequest` shape.
@@ -4210,6 +6000,10 @@ pub struct PutObjectAclRequest {
     pub version_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectAclRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutObjectAnnotationOutput` shape.
@@ -4250,6 +6044,13 @@ pub struct PutObjectAnnotationOutput {
     pub server_side_encryption: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectAnnotationOutput {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.key { x.elem("Key", v); }
+        if let ::std::option::Option::Some(v) = &self.annotation_name { x.elem("AnnotationName", v); }
+    }
 }
 
 /// The `PutObjectAnnotationRequest` shape.
@@ -4298,12 +6099,20 @@ pub struct PutObjectAnnotationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutObjectAnnotationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutObjectLegalHoldOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct PutObjectLegalHoldOutput {
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectLegalHoldOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutObjectLegalHoldRequest` shape.
@@ -4328,12 +6137,20 @@ pub struct PutObjectLegalHoldRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutObjectLegalHoldRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutObjectLockConfigurationOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct PutObjectLockConfigurationOutput {
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectLockConfigurationOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutObjectLockConfigurationRequest` shape.
@@ -4354,6 +6171,10 @@ pub struct PutObjectLockConfigurationRequest {
     pub checksum_algorithm: ::std::option::Option<::std::string::String>,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectLockConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutObjectOutput` shape.
@@ -4404,6 +6225,10 @@ pub struct PutObjectOutput {
     pub size: ::std::option::Option<i64>,
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutObjectRequest` shape.
@@ -4510,12 +6335,20 @@ pub struct PutObjectRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutObjectRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutObjectRetentionOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct PutObjectRetentionOutput {
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectRetentionOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutObjectRetentionRequest` shape.
@@ -4542,12 +6375,20 @@ pub struct PutObjectRetentionRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutObjectRetentionRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutObjectTaggingOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct PutObjectTaggingOutput {
     #[serde(rename = "VersionId", skip_serializing)]
     pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for PutObjectTaggingOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `PutObjectTaggingRequest` shape.
@@ -4572,6 +6413,10 @@ pub struct PutObjectTaggingRequest {
     pub request_payer: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutObjectTaggingRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `PutPublicAccessBlockRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4588,6 +6433,10 @@ pub struct PutPublicAccessBlockRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for PutPublicAccessBlockRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `QueueConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4600,6 +6449,15 @@ pub struct QueueConfiguration {
     pub events: ::std::vec::Vec<::std::string::String>,
     #[serde(rename = "Filter", skip_serializing_if = "::std::option::Option::is_none")]
     pub filter: ::std::option::Option<NotificationConfigurationFilter>,
+}
+
+impl ToXml for QueueConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("Id", v); }
+        { let v = &self.queue_arn; x.elem("Queue", v); }
+        { let v = &self.events; for e in v { x.elem("Event", e); } }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+    }
 }
 
 /// The `QueueConfigurationDeprecated` shape.
@@ -4616,6 +6474,15 @@ pub struct QueueConfigurationDeprecated {
     pub queue: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for QueueConfigurationDeprecated {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("Id", v); }
+        if let ::std::option::Option::Some(v) = &self.event { x.elem("Event", v); }
+        if let ::std::option::Option::Some(v) = &self.events { for e in v { x.elem("Event", e); } }
+        if let ::std::option::Option::Some(v) = &self.queue { x.elem("Queue", v); }
+    }
+}
+
 /// The `RecordExpiration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4626,12 +6493,25 @@ pub struct RecordExpiration {
     pub days: ::std::option::Option<i32>,
 }
 
+impl ToXml for RecordExpiration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.expiration; x.elem("Expiration", v); }
+        if let ::std::option::Option::Some(v) = &self.days { x.elem("Days", &v.to_string()); }
+    }
+}
+
 /// The `RecordsEvent` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct RecordsEvent {
     #[serde(rename = "Payload", skip_serializing_if = "::std::option::Option::is_none")]
     pub payload: ::std::option::Option<::tributary_shapes::types::Blob>,
+}
+
+impl ToXml for RecordsEvent {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.payload { x.elem("Payload", &v.to_base64()); }
+    }
 }
 
 /// The `Redirect` shape.
@@ -4650,6 +6530,16 @@ pub struct Redirect {
     pub replace_key_with: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for Redirect {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.host_name { x.elem("HostName", v); }
+        if let ::std::option::Option::Some(v) = &self.http_redirect_code { x.elem("HttpRedirectCode", v); }
+        if let ::std::option::Option::Some(v) = &self.protocol { x.elem("Protocol", v); }
+        if let ::std::option::Option::Some(v) = &self.replace_key_prefix_with { x.elem("ReplaceKeyPrefixWith", v); }
+        if let ::std::option::Option::Some(v) = &self.replace_key_with { x.elem("ReplaceKeyWith", v); }
+    }
+}
+
 /// The `RedirectAllRequestsTo` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4660,10 +6550,21 @@ pub struct RedirectAllRequestsTo {
     pub protocol: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for RedirectAllRequestsTo {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.host_name; x.elem("HostName", v); }
+        if let ::std::option::Option::Some(v) = &self.protocol { x.elem("Protocol", v); }
+    }
+}
+
 /// The `RenameObjectOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct RenameObjectOutput {
+}
+
+impl ToXml for RenameObjectOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `RenameObjectRequest` shape.
@@ -4696,12 +6597,22 @@ pub struct RenameObjectRequest {
     pub client_token: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for RenameObjectRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `ReplicaModifications` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ReplicaModifications {
     #[serde(rename = "Status", deserialize_with = "null_default")]
     pub status: ::std::string::String,
+}
+
+impl ToXml for ReplicaModifications {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.status; x.elem("Status", v); }
+    }
 }
 
 /// The `ReplicationConfiguration` shape.
@@ -4712,6 +6623,13 @@ pub struct ReplicationConfiguration {
     pub role: ::std::string::String,
     #[serde(rename = "Rules", deserialize_with = "null_default")]
     pub rules: ::std::vec::Vec<ReplicationRule>,
+}
+
+impl ToXml for ReplicationConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.role; x.elem("Role", v); }
+        { let v = &self.rules; for e in v { x.open("Rule"); e.write_xml(x); x.close("Rule"); } }
+    }
 }
 
 /// The `ReplicationRule` shape.
@@ -4738,6 +6656,20 @@ pub struct ReplicationRule {
     pub delete_marker_replication: ::std::option::Option<DeleteMarkerReplication>,
 }
 
+impl ToXml for ReplicationRule {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("ID", v); }
+        if let ::std::option::Option::Some(v) = &self.priority { x.elem("Priority", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+        { let v = &self.status; x.elem("Status", v); }
+        if let ::std::option::Option::Some(v) = &self.source_selection_criteria { x.open("SourceSelectionCriteria"); v.write_xml(x); x.close("SourceSelectionCriteria"); }
+        if let ::std::option::Option::Some(v) = &self.existing_object_replication { x.open("ExistingObjectReplication"); v.write_xml(x); x.close("ExistingObjectReplication"); }
+        { let v = &self.destination; x.open("Destination"); v.write_xml(x); x.close("Destination"); }
+        if let ::std::option::Option::Some(v) = &self.delete_marker_replication { x.open("DeleteMarkerReplication"); v.write_xml(x); x.close("DeleteMarkerReplication"); }
+    }
+}
+
 /// The `ReplicationRuleAndOperator` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4748,6 +6680,14 @@ pub struct ReplicationRuleAndOperator {
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
     #[serde(rename = "Not", skip_serializing_if = "::std::option::Option::is_none")]
     pub not: ::std::option::Option<ReplicationRuleNotOperator>,
+}
+
+impl ToXml for ReplicationRuleAndOperator {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tags { for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } }
+        if let ::std::option::Option::Some(v) = &self.not { x.open("Not"); v.write_xml(x); x.close("Not"); }
+    }
 }
 
 /// The `ReplicationRuleFilter` shape.
@@ -4764,6 +6704,15 @@ pub struct ReplicationRuleFilter {
     pub not: ::std::option::Option<ReplicationRuleNotOperator>,
 }
 
+impl ToXml for ReplicationRuleFilter {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tag { x.open("Tag"); v.write_xml(x); x.close("Tag"); }
+        if let ::std::option::Option::Some(v) = &self.and { x.open("And"); v.write_xml(x); x.close("And"); }
+        if let ::std::option::Option::Some(v) = &self.not { x.open("Not"); v.write_xml(x); x.close("Not"); }
+    }
+}
+
 /// The `ReplicationRuleNotOperator` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4776,6 +6725,14 @@ pub struct ReplicationRuleNotOperator {
     pub or: ::std::option::Option<ReplicationRuleOrOperator>,
 }
 
+impl ToXml for ReplicationRuleNotOperator {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefix { x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.tag { x.open("Tag"); v.write_xml(x); x.close("Tag"); }
+        if let ::std::option::Option::Some(v) = &self.or { x.open("Or"); v.write_xml(x); x.close("Or"); }
+    }
+}
+
 /// The `ReplicationRuleOrOperator` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4784,6 +6741,13 @@ pub struct ReplicationRuleOrOperator {
     pub prefixes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     #[serde(rename = "Tags", skip_serializing_if = "::std::option::Option::is_none")]
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl ToXml for ReplicationRuleOrOperator {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.prefixes { for e in v { x.elem("Prefix", e); } }
+        if let ::std::option::Option::Some(v) = &self.tags { for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } }
+    }
 }
 
 /// The `ReplicationTime` shape.
@@ -4796,12 +6760,25 @@ pub struct ReplicationTime {
     pub time: ReplicationTimeValue,
 }
 
+impl ToXml for ReplicationTime {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.status; x.elem("Status", v); }
+        { let v = &self.time; x.open("Time"); v.write_xml(x); x.close("Time"); }
+    }
+}
+
 /// The `ReplicationTimeValue` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ReplicationTimeValue {
     #[serde(rename = "Minutes", skip_serializing_if = "::std::option::Option::is_none")]
     pub minutes: ::std::option::Option<i32>,
+}
+
+impl ToXml for ReplicationTimeValue {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.minutes { x.elem("Minutes", &v.to_string()); }
+    }
 }
 
 /// The `RequestPaymentConfiguration` shape.
@@ -4812,12 +6789,24 @@ pub struct RequestPaymentConfiguration {
     pub payer: ::std::string::String,
 }
 
+impl ToXml for RequestPaymentConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.payer; x.elem("Payer", v); }
+    }
+}
+
 /// The `RequestProgress` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct RequestProgress {
     #[serde(rename = "Enabled", skip_serializing_if = "::std::option::Option::is_none")]
     pub enabled: ::std::option::Option<bool>,
+}
+
+impl ToXml for RequestProgress {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.enabled { x.elem("Enabled", &v.to_string()); }
+    }
 }
 
 /// The `RestoreObjectOutput` shape.
@@ -4828,6 +6817,10 @@ pub struct RestoreObjectOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
     #[serde(rename = "RestoreOutputPath", skip_serializing)]
     pub restore_output_path: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for RestoreObjectOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `RestoreObjectRequest` shape.
@@ -4850,6 +6843,10 @@ pub struct RestoreObjectRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for RestoreObjectRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `RestoreRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4870,6 +6867,18 @@ pub struct RestoreRequest {
     pub output_location: ::std::option::Option<OutputLocation>,
 }
 
+impl ToXml for RestoreRequest {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.days { x.elem("Days", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.glacier_job_parameters { x.open("GlacierJobParameters"); v.write_xml(x); x.close("GlacierJobParameters"); }
+        if let ::std::option::Option::Some(v) = &self.r#type { x.elem("Type", v); }
+        if let ::std::option::Option::Some(v) = &self.tier { x.elem("Tier", v); }
+        if let ::std::option::Option::Some(v) = &self.description { x.elem("Description", v); }
+        if let ::std::option::Option::Some(v) = &self.select_parameters { x.open("SelectParameters"); v.write_xml(x); x.close("SelectParameters"); }
+        if let ::std::option::Option::Some(v) = &self.output_location { x.open("OutputLocation"); v.write_xml(x); x.close("OutputLocation"); }
+    }
+}
+
 /// The `RestoreStatus` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4880,6 +6889,13 @@ pub struct RestoreStatus {
     pub restore_expiry_date: ::std::option::Option<::tributary_shapes::types::Timestamp>,
 }
 
+impl ToXml for RestoreStatus {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.is_restore_in_progress { x.elem("IsRestoreInProgress", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.restore_expiry_date { x.timestamp("RestoreExpiryDate", *v); }
+    }
+}
+
 /// The `RoutingRule` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4888,6 +6904,13 @@ pub struct RoutingRule {
     pub condition: ::std::option::Option<Condition>,
     #[serde(rename = "Redirect", deserialize_with = "null_default")]
     pub redirect: Redirect,
+}
+
+impl ToXml for RoutingRule {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.condition { x.open("Condition"); v.write_xml(x); x.close("Condition"); }
+        { let v = &self.redirect; x.open("Redirect"); v.write_xml(x); x.close("Redirect"); }
+    }
 }
 
 /// The `Rule` shape.
@@ -4912,12 +6935,31 @@ pub struct Rule {
     pub abort_incomplete_multipart_upload: ::std::option::Option<AbortIncompleteMultipartUpload>,
 }
 
+impl ToXml for Rule {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.expiration { x.open("Expiration"); v.write_xml(x); x.close("Expiration"); }
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("ID", v); }
+        { let v = &self.prefix; x.elem("Prefix", v); }
+        { let v = &self.status; x.elem("Status", v); }
+        if let ::std::option::Option::Some(v) = &self.transition { x.open("Transition"); v.write_xml(x); x.close("Transition"); }
+        if let ::std::option::Option::Some(v) = &self.noncurrent_version_transition { x.open("NoncurrentVersionTransition"); v.write_xml(x); x.close("NoncurrentVersionTransition"); }
+        if let ::std::option::Option::Some(v) = &self.noncurrent_version_expiration { x.open("NoncurrentVersionExpiration"); v.write_xml(x); x.close("NoncurrentVersionExpiration"); }
+        if let ::std::option::Option::Some(v) = &self.abort_incomplete_multipart_upload { x.open("AbortIncompleteMultipartUpload"); v.write_xml(x); x.close("AbortIncompleteMultipartUpload"); }
+    }
+}
+
 /// The `S3KeyFilter` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct S3KeyFilter {
     #[serde(rename = "FilterRules", skip_serializing_if = "::std::option::Option::is_none")]
     pub filter_rules: ::std::option::Option<::std::vec::Vec<FilterRule>>,
+}
+
+impl ToXml for S3KeyFilter {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.filter_rules { for e in v { x.open("FilterRule"); e.write_xml(x); x.close("FilterRule"); } }
+    }
 }
 
 /// The `S3Location` shape.
@@ -4942,6 +6984,19 @@ pub struct S3Location {
     pub storage_class: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for S3Location {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.bucket_name; x.elem("BucketName", v); }
+        { let v = &self.prefix; x.elem("Prefix", v); }
+        if let ::std::option::Option::Some(v) = &self.encryption { x.open("Encryption"); v.write_xml(x); x.close("Encryption"); }
+        if let ::std::option::Option::Some(v) = &self.canned_acl { x.elem("CannedACL", v); }
+        if let ::std::option::Option::Some(v) = &self.access_control_list { x.open("AccessControlList"); for e in v { x.open("Grant"); e.write_xml(x); x.close("Grant"); } x.close("AccessControlList"); }
+        if let ::std::option::Option::Some(v) = &self.tagging { x.open("Tagging"); v.write_xml(x); x.close("Tagging"); }
+        if let ::std::option::Option::Some(v) = &self.user_metadata { x.open("UserMetadata"); for e in v { x.open("MetadataEntry"); e.write_xml(x); x.close("MetadataEntry"); } x.close("UserMetadata"); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+    }
+}
+
 /// The `S3TablesDestination` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -4950,6 +7005,13 @@ pub struct S3TablesDestination {
     pub table_bucket_arn: ::std::string::String,
     #[serde(rename = "TableName", deserialize_with = "null_default")]
     pub table_name: ::std::string::String,
+}
+
+impl ToXml for S3TablesDestination {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.table_bucket_arn; x.elem("TableBucketArn", v); }
+        { let v = &self.table_name; x.elem("TableName", v); }
+    }
 }
 
 /// The `S3TablesDestinationResult` shape.
@@ -4966,12 +7028,27 @@ pub struct S3TablesDestinationResult {
     pub table_namespace: ::std::string::String,
 }
 
+impl ToXml for S3TablesDestinationResult {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.table_bucket_arn; x.elem("TableBucketArn", v); }
+        { let v = &self.table_name; x.elem("TableName", v); }
+        { let v = &self.table_arn; x.elem("TableArn", v); }
+        { let v = &self.table_namespace; x.elem("TableNamespace", v); }
+    }
+}
+
 /// The `SSEKMS` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct SSEKMS {
     #[serde(rename = "KeyId", deserialize_with = "null_default")]
     pub key_id: ::std::string::String,
+}
+
+impl ToXml for SSEKMS {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.key_id; x.elem("KeyId", v); }
+    }
 }
 
 /// The `SSEKMSEncryption` shape.
@@ -4984,10 +7061,21 @@ pub struct SSEKMSEncryption {
     pub bucket_key_enabled: ::std::option::Option<bool>,
 }
 
+impl ToXml for SSEKMSEncryption {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.kms_key_arn; x.elem("KMSKeyArn", v); }
+        if let ::std::option::Option::Some(v) = &self.bucket_key_enabled { x.elem("BucketKeyEnabled", &v.to_string()); }
+    }
+}
+
 /// The `SSES3` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct SSES3 {
+}
+
+impl ToXml for SSES3 {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `ScanRange` shape.
@@ -4998,6 +7086,13 @@ pub struct ScanRange {
     pub start: ::std::option::Option<i64>,
     #[serde(rename = "End", skip_serializing_if = "::std::option::Option::is_none")]
     pub end: ::std::option::Option<i64>,
+}
+
+impl ToXml for ScanRange {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.start { x.elem("Start", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.end { x.elem("End", &v.to_string()); }
+    }
 }
 
 /// The `SelectObjectContentEventStream` shape.
@@ -5016,12 +7111,26 @@ pub struct SelectObjectContentEventStream {
     pub end: ::std::option::Option<EndEvent>,
 }
 
+impl ToXml for SelectObjectContentEventStream {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.records { x.open("Records"); v.write_xml(x); x.close("Records"); }
+        if let ::std::option::Option::Some(v) = &self.stats { x.open("Stats"); v.write_xml(x); x.close("Stats"); }
+        if let ::std::option::Option::Some(v) = &self.progress { x.open("Progress"); v.write_xml(x); x.close("Progress"); }
+        if let ::std::option::Option::Some(v) = &self.cont { x.open("Cont"); v.write_xml(x); x.close("Cont"); }
+        if let ::std::option::Option::Some(v) = &self.end { x.open("End"); v.write_xml(x); x.close("End"); }
+    }
+}
+
 /// The `SelectObjectContentOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct SelectObjectContentOutput {
     #[serde(rename = "Payload", skip_serializing)]
     pub payload: ::std::option::Option<SelectObjectContentEventStream>,
+}
+
+impl ToXml for SelectObjectContentOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `SelectObjectContentRequest` shape.
@@ -5054,6 +7163,17 @@ pub struct SelectObjectContentRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for SelectObjectContentRequest {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.expression; x.elem("Expression", v); }
+        { let v = &self.expression_type; x.elem("ExpressionType", v); }
+        if let ::std::option::Option::Some(v) = &self.request_progress { x.open("RequestProgress"); v.write_xml(x); x.close("RequestProgress"); }
+        { let v = &self.input_serialization; x.open("InputSerialization"); v.write_xml(x); x.close("InputSerialization"); }
+        { let v = &self.output_serialization; x.open("OutputSerialization"); v.write_xml(x); x.close("OutputSerialization"); }
+        if let ::std::option::Option::Some(v) = &self.scan_range { x.open("ScanRange"); v.write_xml(x); x.close("ScanRange"); }
+    }
+}
+
 /// The `SelectParameters` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5068,6 +7188,15 @@ pub struct SelectParameters {
     pub output_serialization: OutputSerialization,
 }
 
+impl ToXml for SelectParameters {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.input_serialization; x.open("InputSerialization"); v.write_xml(x); x.close("InputSerialization"); }
+        { let v = &self.expression_type; x.elem("ExpressionType", v); }
+        { let v = &self.expression; x.elem("Expression", v); }
+        { let v = &self.output_serialization; x.open("OutputSerialization"); v.write_xml(x); x.close("OutputSerialization"); }
+    }
+}
+
 /// The `ServerSideEncryptionByDefault` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5078,12 +7207,25 @@ pub struct ServerSideEncryptionByDefault {
     pub kms_master_key_id: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for ServerSideEncryptionByDefault {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.sse_algorithm; x.elem("SSEAlgorithm", v); }
+        if let ::std::option::Option::Some(v) = &self.kms_master_key_id { x.elem("KMSMasterKeyID", v); }
+    }
+}
+
 /// The `ServerSideEncryptionConfiguration` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct ServerSideEncryptionConfiguration {
     #[serde(rename = "Rules", deserialize_with = "null_default")]
     pub rules: ::std::vec::Vec<ServerSideEncryptionRule>,
+}
+
+impl ToXml for ServerSideEncryptionConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.rules; for e in v { x.open("Rule"); e.write_xml(x); x.close("Rule"); } }
+    }
 }
 
 /// The `ServerSideEncryptionRule` shape.
@@ -5096,6 +7238,14 @@ pub struct ServerSideEncryptionRule {
     pub bucket_key_enabled: ::std::option::Option<bool>,
     #[serde(rename = "BlockedEncryptionTypes", skip_serializing_if = "::std::option::Option::is_none")]
     pub blocked_encryption_types: ::std::option::Option<BlockedEncryptionTypes>,
+}
+
+impl ToXml for ServerSideEncryptionRule {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.apply_server_side_encryption_by_default { x.open("ApplyServerSideEncryptionByDefault"); v.write_xml(x); x.close("ApplyServerSideEncryptionByDefault"); }
+        if let ::std::option::Option::Some(v) = &self.bucket_key_enabled { x.elem("BucketKeyEnabled", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.blocked_encryption_types { x.open("BlockedEncryptionTypes"); v.write_xml(x); x.close("BlockedEncryptionTypes"); }
+    }
 }
 
 /// The `SessionCredentials` shape.
@@ -5112,10 +7262,23 @@ pub struct SessionCredentials {
     pub expiration: ::tributary_shapes::types::Timestamp,
 }
 
+impl ToXml for SessionCredentials {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.access_key_id; x.elem("AccessKeyId", v); }
+        { let v = &self.secret_access_key; x.elem("SecretAccessKey", v); }
+        { let v = &self.session_token; x.elem("SessionToken", v); }
+        { let v = &self.expiration; x.timestamp("Expiration", *v); }
+    }
+}
+
 /// The `SimplePrefix` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct SimplePrefix {
+}
+
+impl ToXml for SimplePrefix {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `SourceSelectionCriteria` shape.
@@ -5128,12 +7291,25 @@ pub struct SourceSelectionCriteria {
     pub replica_modifications: ::std::option::Option<ReplicaModifications>,
 }
 
+impl ToXml for SourceSelectionCriteria {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.sse_kms_encrypted_objects { x.open("SseKmsEncryptedObjects"); v.write_xml(x); x.close("SseKmsEncryptedObjects"); }
+        if let ::std::option::Option::Some(v) = &self.replica_modifications { x.open("ReplicaModifications"); v.write_xml(x); x.close("ReplicaModifications"); }
+    }
+}
+
 /// The `SseKmsEncryptedObjects` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct SseKmsEncryptedObjects {
     #[serde(rename = "Status", deserialize_with = "null_default")]
     pub status: ::std::string::String,
+}
+
+impl ToXml for SseKmsEncryptedObjects {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.status; x.elem("Status", v); }
+    }
 }
 
 /// The `Stats` shape.
@@ -5148,6 +7324,14 @@ pub struct Stats {
     pub bytes_returned: ::std::option::Option<i64>,
 }
 
+impl ToXml for Stats {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.bytes_scanned { x.elem("BytesScanned", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.bytes_processed { x.elem("BytesProcessed", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.bytes_returned { x.elem("BytesReturned", &v.to_string()); }
+    }
+}
+
 /// The `StatsEvent` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5156,12 +7340,24 @@ pub struct StatsEvent {
     pub details: ::std::option::Option<Stats>,
 }
 
+impl ToXml for StatsEvent {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.details { x.open("Details"); v.write_xml(x); x.close("Details"); }
+    }
+}
+
 /// The `StorageClassAnalysis` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct StorageClassAnalysis {
     #[serde(rename = "DataExport", skip_serializing_if = "::std::option::Option::is_none")]
     pub data_export: ::std::option::Option<StorageClassAnalysisDataExport>,
+}
+
+impl ToXml for StorageClassAnalysis {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.data_export { x.open("DataExport"); v.write_xml(x); x.close("DataExport"); }
+    }
 }
 
 /// The `StorageClassAnalysisDataExport` shape.
@@ -5174,6 +7370,13 @@ pub struct StorageClassAnalysisDataExport {
     pub destination: AnalyticsExportDestination,
 }
 
+impl ToXml for StorageClassAnalysisDataExport {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.output_schema_version; x.elem("OutputSchemaVersion", v); }
+        { let v = &self.destination; x.open("Destination"); v.write_xml(x); x.close("Destination"); }
+    }
+}
+
 /// The `Tag` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5184,12 +7387,25 @@ pub struct Tag {
     pub value: ::std::string::String,
 }
 
+impl ToXml for Tag {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.key; x.elem("Key", v); }
+        { let v = &self.value; x.elem("Value", v); }
+    }
+}
+
 /// The `Tagging` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct Tagging {
     #[serde(rename = "TagSet", deserialize_with = "null_default")]
     pub tag_set: ::std::vec::Vec<Tag>,
+}
+
+impl ToXml for Tagging {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.tag_set; x.open("TagSet"); for e in v { x.open("Tag"); e.write_xml(x); x.close("Tag"); } x.close("TagSet"); }
+    }
 }
 
 /// The `TargetGrant` shape.
@@ -5202,6 +7418,13 @@ pub struct TargetGrant {
     pub permission: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for TargetGrant {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.grantee { x.open_with("Grantee", &v.xml_attributes()); v.write_xml(x); x.close("Grantee"); }
+        if let ::std::option::Option::Some(v) = &self.permission { x.elem("Permission", v); }
+    }
+}
+
 /// The `TargetObjectKeyFormat` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5212,6 +7435,13 @@ pub struct TargetObjectKeyFormat {
     pub partitioned_prefix: ::std::option::Option<PartitionedPrefix>,
 }
 
+impl ToXml for TargetObjectKeyFormat {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.simple_prefix { x.open("SimplePrefix"); v.write_xml(x); x.close("SimplePrefix"); }
+        if let ::std::option::Option::Some(v) = &self.partitioned_prefix { x.open("PartitionedPrefix"); v.write_xml(x); x.close("PartitionedPrefix"); }
+    }
+}
+
 /// The `Tiering` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5220,6 +7450,13 @@ pub struct Tiering {
     pub days: i32,
     #[serde(rename = "AccessTier", deserialize_with = "null_default")]
     pub access_tier: ::std::string::String,
+}
+
+impl ToXml for Tiering {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.days; x.elem("Days", &v.to_string()); }
+        { let v = &self.access_tier; x.elem("AccessTier", v); }
+    }
 }
 
 /// The `TopicConfiguration` shape.
@@ -5236,6 +7473,15 @@ pub struct TopicConfiguration {
     pub filter: ::std::option::Option<NotificationConfigurationFilter>,
 }
 
+impl ToXml for TopicConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("Id", v); }
+        { let v = &self.topic_arn; x.elem("Topic", v); }
+        { let v = &self.events; for e in v { x.elem("Event", e); } }
+        if let ::std::option::Option::Some(v) = &self.filter { x.open("Filter"); v.write_xml(x); x.close("Filter"); }
+    }
+}
+
 /// The `TopicConfigurationDeprecated` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5250,6 +7496,15 @@ pub struct TopicConfigurationDeprecated {
     pub topic: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for TopicConfigurationDeprecated {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.id { x.elem("Id", v); }
+        if let ::std::option::Option::Some(v) = &self.events { for e in v { x.elem("Event", e); } }
+        if let ::std::option::Option::Some(v) = &self.event { x.elem("Event", v); }
+        if let ::std::option::Option::Some(v) = &self.topic { x.elem("Topic", v); }
+    }
+}
+
 /// The `Transition` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5260,6 +7515,14 @@ pub struct Transition {
     pub days: ::std::option::Option<i32>,
     #[serde(rename = "StorageClass", skip_serializing_if = "::std::option::Option::is_none")]
     pub storage_class: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for Transition {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.date { x.timestamp("Date", *v); }
+        if let ::std::option::Option::Some(v) = &self.days { x.elem("Days", &v.to_string()); }
+        if let ::std::option::Option::Some(v) = &self.storage_class { x.elem("StorageClass", v); }
+    }
 }
 
 /// The `UpdateBucketMetadataAnnotationTableConfigurationRequest` shape.
@@ -5278,6 +7541,10 @@ pub struct UpdateBucketMetadataAnnotationTableConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for UpdateBucketMetadataAnnotationTableConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `UpdateBucketMetadataInventoryTableConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5294,6 +7561,10 @@ pub struct UpdateBucketMetadataInventoryTableConfigurationRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for UpdateBucketMetadataInventoryTableConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `UpdateBucketMetadataJournalTableConfigurationRequest` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5308,6 +7579,10 @@ pub struct UpdateBucketMetadataJournalTableConfigurationRequest {
     pub journal_table_configuration: JournalTableConfigurationUpdates,
     #[serde(rename = "ExpectedBucketOwner", skip_serializing)]
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for UpdateBucketMetadataJournalTableConfigurationRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `UpdateObjectEncryptionRequest` shape.
@@ -5332,12 +7607,20 @@ pub struct UpdateObjectEncryptionRequest {
     pub checksum_algorithm: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for UpdateObjectEncryptionRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `UpdateObjectEncryptionResponse` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct UpdateObjectEncryptionResponse {
     #[serde(rename = "RequestCharged", skip_serializing)]
     pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for UpdateObjectEncryptionResponse {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `UploadPartCopyOutput` shape.
@@ -5362,6 +7645,10 @@ pub struct UploadPartCopyOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VersionId", skip_serializing)]
     pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for UploadPartCopyOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `UploadPartCopyRequest` shape.
@@ -5408,6 +7695,10 @@ pub struct UploadPartCopyRequest {
     pub expected_source_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for UploadPartCopyRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `UploadPartOutput` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
@@ -5448,6 +7739,10 @@ pub struct UploadPartOutput {
     pub request_charged: ::std::option::Option<::std::string::String>,
     #[serde(rename = "VersionId", skip_serializing)]
     pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for UploadPartOutput {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 
 /// The `UploadPartRequest` shape.
@@ -5502,12 +7797,22 @@ pub struct UploadPartRequest {
     pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
 }
 
+impl ToXml for UploadPartRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
+}
+
 /// The `UseSourceMultiRegionKey` shape.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 #[serde(default)]
 pub struct UseSourceMultiRegionKey {
     #[serde(rename = "Status", deserialize_with = "null_default")]
     pub status: ::std::string::String,
+}
+
+impl ToXml for UseSourceMultiRegionKey {
+    fn write_xml(&self, x: &mut Xml) {
+        { let v = &self.status; x.elem("Status", v); }
+    }
 }
 
 /// The `VersioningConfiguration` shape.
@@ -5518,6 +7823,13 @@ pub struct VersioningConfiguration {
     pub mfa_delete: ::std::option::Option<::std::string::String>,
     #[serde(rename = "Status", skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl ToXml for VersioningConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.mfa_delete { x.elem("MfaDelete", v); }
+        if let ::std::option::Option::Some(v) = &self.status { x.elem("Status", v); }
+    }
 }
 
 /// The `WebsiteConfiguration` shape.
@@ -5532,6 +7844,15 @@ pub struct WebsiteConfiguration {
     pub redirect_all_requests_to: ::std::option::Option<RedirectAllRequestsTo>,
     #[serde(rename = "RoutingRules", skip_serializing_if = "::std::option::Option::is_none")]
     pub routing_rules: ::std::option::Option<::std::vec::Vec<RoutingRule>>,
+}
+
+impl ToXml for WebsiteConfiguration {
+    fn write_xml(&self, x: &mut Xml) {
+        if let ::std::option::Option::Some(v) = &self.error_document { x.open("ErrorDocument"); v.write_xml(x); x.close("ErrorDocument"); }
+        if let ::std::option::Option::Some(v) = &self.index_document { x.open("IndexDocument"); v.write_xml(x); x.close("IndexDocument"); }
+        if let ::std::option::Option::Some(v) = &self.redirect_all_requests_to { x.open("RedirectAllRequestsTo"); v.write_xml(x); x.close("RedirectAllRequestsTo"); }
+        if let ::std::option::Option::Some(v) = &self.routing_rules { x.open("RoutingRules"); for e in v { x.open("RoutingRule"); e.write_xml(x); x.close("RoutingRule"); } x.close("RoutingRules"); }
+    }
 }
 
 /// The `WriteGetObjectResponseRequest` shape.
@@ -5630,5 +7951,9 @@ pub struct WriteGetObjectResponseRequest {
     pub version_id: ::std::option::Option<::std::string::String>,
     #[serde(rename = "BucketKeyEnabled", skip_serializing)]
     pub bucket_key_enabled: ::std::option::Option<bool>,
+}
+
+impl ToXml for WriteGetObjectResponseRequest {
+    fn write_xml(&self, _x: &mut Xml) {}
 }
 

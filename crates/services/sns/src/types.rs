@@ -2,7 +2,7 @@
 //! model or the generator and regenerate.
 //!
 //! One struct per structure shape reachable from an operation (84 here), with serde for
-//! the JSON form and `ToXml` for the query protocol's XML answers.
+//! the JSON form and `ToXml` for the XML answers.
 
 #![allow(clippy::all, clippy::pedantic, dead_code, non_snake_case)]
 

@@ -679,3 +679,62 @@ impl tributary_service::iam::RoleSessions for Sts {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_written_from_the_generated_struct_in_model_order() {
+        let doc = SessionDoc {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret: "s<e>cret".into(),
+            token: "tok".into(),
+            account: "000000000000".into(),
+            created_ms: 0,
+            expires_ms: 1_573_690_429_717,
+            kind: SessionKind::AssumedRole,
+            arn: "arn:aws:sts::000000000000:assumed-role/r/s".into(),
+            user_id: "AROAEXAMPLE:s".into(),
+            role_arn: None,
+            session_name: None,
+            tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            session_policy: None,
+            source_identity: None,
+        };
+        let out = types::AssumeRoleResponse {
+            credentials: Some(credentials(&doc)),
+            assumed_role_user: Some(types::AssumedRoleUser {
+                assumed_role_id: doc.user_id.clone(),
+                arn: doc.arn.clone(),
+            }),
+            packed_policy_size: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            wire::result(&out).unwrap(),
+            "<Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId>\
+             <SecretAccessKey>s&lt;e&gt;cret</SecretAccessKey><SessionToken>tok</SessionToken>\
+             <Expiration>2019-11-14T00:13:49Z</Expiration></Credentials>\
+             <AssumedRoleUser><AssumedRoleId>AROAEXAMPLE:s</AssumedRoleId>\
+             <Arn>arn:aws:sts::000000000000:assumed-role/r/s</Arn></AssumedRoleUser>\
+             <PackedPolicySize>3</PackedPolicySize>"
+        );
+    }
+
+    #[test]
+    fn a_typed_input_reads_the_validated_query_object() {
+        let input = serde_json::json!({
+            "RoleArn": "arn:aws:iam::000000000000:role/r",
+            "RoleSessionName": "s",
+            "DurationSeconds": 900,
+            "Tags": [{"Key": "k", "Value": "v"}],
+        });
+        let typed: types::AssumeRoleRequest = wire::typed(input.as_object().unwrap()).unwrap();
+        assert_eq!(typed.role_session_name, "s");
+        assert_eq!(typed.duration_seconds, Some(900));
+        assert_eq!(typed.tags.unwrap()[0].value, "v");
+        assert_eq!(typed.policy, None);
+    }
+}
