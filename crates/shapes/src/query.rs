@@ -107,7 +107,12 @@ impl Reader<'_> {
                 let mut items = Vec::with_capacity(indexes.len());
                 for i in indexes {
                     let item = self.value(el, &format!("{base}{i}"), depth + 1)?;
-                    items.push(item.unwrap_or(Value::Null));
+                    // The element was sent (some parameter carries its index); a structure
+                    // whose every parameter is unknown is an empty structure, not a null.
+                    items.push(item.unwrap_or_else(|| match el.kind {
+                        Kind::Structure => Value::Object(Map::new()),
+                        _ => Value::Null,
+                    }));
                 }
                 Ok(Some(Value::Array(items)))
             }
@@ -242,6 +247,12 @@ mod tests {
                 "MaxSessionDuration": 3600,
                 "Tags": [{"Key": "a", "Value": "1"}, {"Key": "b"}],
             })
+        );
+        // An element whose every parameter is unknown is still an element: an empty structure.
+        let unknown = params(&[("RoleName", "r"), ("Tags.member.1.Colour", "blue")]);
+        assert_eq!(
+            Value::Object(input(&iam::SERVICE, op, &unknown).unwrap()),
+            serde_json::json!({"RoleName": "r", "Tags": [{}]})
         );
         let bad = params(&[("RoleName", "r"), ("MaxSessionDuration", "an hour")]);
         assert_eq!(
