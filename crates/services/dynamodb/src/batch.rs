@@ -1,19 +1,21 @@
 //! BatchWriteItem (up to 25 puts/deletes) and BatchGetItem (up to 100 keys).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tributary_model::attr::{item_from_json, Item};
 use tributary_model::AwsError;
 use tributary_store::TableMeta;
 
-use super::exprs::Exprs;
+use super::exprs::{Exprs, Texts};
 use super::keys::{
     capacity_mode, check_put_item, commit_change, key_from_json, key_of_item, lookup, per_table,
     read_units, table_id_in, write_units, CapacityMode,
 };
-use crate::DynamoDb;
-use tributary_service::json::{constraint, Req};
+use super::render::attrs;
+use super::{raw, raw_in};
+use crate::{types, DynamoDb};
+use tributary_service::json::constraint;
 
 const MAX_WRITES: usize = 25;
 const MAX_READS: usize = 100;
@@ -34,10 +36,7 @@ struct Write {
     op: WriteOp,
 }
 
-fn request_items<'a>(req: &Req<'a>) -> Result<&'a Map<String, Value>, AwsError> {
-    let items = req
-        .obj_opt("RequestItems")?
-        .ok_or_else(|| constraint(&Value::Null, "requestItems", "Member must not be null"))?;
+fn check_request_items<T>(items: &BTreeMap<String, T>) -> Result<(), AwsError> {
     if items.is_empty() {
         return Err(constraint(
             &Value::String("{}".into()),
@@ -45,28 +44,28 @@ fn request_items<'a>(req: &Req<'a>) -> Result<&'a Map<String, Value>, AwsError> 
             "Member must have length greater than or equal to 1",
         ));
     }
-    Ok(items)
+    Ok(())
 }
 
-pub(super) async fn batch_write_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let items = request_items(&req)?;
-    let mode = capacity_mode(&req)?;
-    let total: usize = items
-        .values()
-        .map(|v| v.as_array().map_or(0, Vec::len))
-        .sum();
+pub(super) async fn batch_write_item(
+    app: &DynamoDb,
+    input: types::BatchWriteItemInput,
+    body: &Map<String, Value>,
+) -> Result<types::BatchWriteItemOutput, AwsError> {
+    let items = input.request_items;
+    check_request_items(&items)?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    let total: usize = items.values().map(Vec::len).sum();
     if total > MAX_WRITES {
         return Err(AwsError::validation(
             "Too many items requested for the BatchWriteItem call",
         ));
     }
+    let raw_items = raw(body, "RequestItems");
     let mut writes = Vec::with_capacity(total);
     // One table may be named twice (by name and by ARN): duplicates are per table, not per entry.
     let mut seen = HashSet::new();
-    for (name, requests) in items {
-        let requests = requests
-            .as_array()
-            .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))?;
+    for (name, requests) in &items {
         if requests.is_empty() {
             return Err(constraint(
                 &Value::Array(vec![]),
@@ -75,22 +74,21 @@ pub(super) async fn batch_write_item(app: &DynamoDb, req: Req<'_>) -> Result<Val
             ));
         }
         let t = lookup(app, name)?;
-        for r in requests {
-            let r = Req(r
-                .as_object()
-                .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))?);
-            let w = match (r.obj_opt("PutRequest")?, r.obj_opt("DeleteRequest")?) {
-                (Some(p), None) => {
-                    let item = Req(p)
-                        .get("Item")
+        let raw_requests = raw_in(raw_items, name);
+        for (i, r) in requests.iter().enumerate() {
+            let raw_request = raw_requests.and_then(|a| a.get(i));
+            let w = match (&r.put_request, &r.delete_request) {
+                (Some(_), None) => {
+                    let item = raw_in(raw_in(raw_request, "PutRequest"), "Item")
                         .ok_or_else(|| constraint(&Value::Null, "item", "Member must not be null"))?;
                     let item = item_from_json(item)?;
                     let (key, keys) = key_of_item(&t, &item)?;
                     check_put_item(&t, &item)?;
                     Write { table: t.clone(), shown: name.clone(), key, keys, op: WriteOp::Put(item) }
                 }
-                (None, Some(d)) => {
-                    let (key, keys) = key_from_json(&t, Req(d).get("Key"))?;
+                (None, Some(_)) => {
+                    let key = raw_in(raw_in(raw_request, "DeleteRequest"), "Key");
+                    let (key, keys) = key_from_json(&t, key)?;
                     Write { table: t.clone(), shown: name.clone(), key, keys, op: WriteOp::Delete }
                 }
                 _ => {
@@ -134,36 +132,47 @@ pub(super) async fn batch_write_item(app: &DynamoDb, req: Req<'_>) -> Result<Val
             Ok(())
         })
         .await?;
-    let mut out = json!({ "UnprocessedItems": {} });
-    if mode != CapacityMode::None {
-        out["ConsumedCapacity"] = Value::Array(per_table(mode, &sizes, false));
-    }
-    Ok(out)
+    Ok(types::BatchWriteItemOutput {
+        // Every write is applied.
+        unprocessed_items: Some(BTreeMap::new()),
+        consumed_capacity: (mode != CapacityMode::None).then(|| per_table(mode, &sizes, false)),
+        // Item collection metrics (`ReturnItemCollectionMetrics`) are not reported.
+        item_collection_metrics: None,
+    })
 }
 
-pub(super) fn batch_get_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let items = request_items(&req)?;
-    let mode = capacity_mode(&req)?;
+pub(super) fn batch_get_item(
+    app: &DynamoDb,
+    input: types::BatchGetItemInput,
+    body: &Map<String, Value>,
+) -> Result<types::BatchGetItemOutput, AwsError> {
+    check_request_items(&input.request_items)?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    let raw_items = raw(body, "RequestItems");
     let mut total = 0;
-    struct TableReads {
+    struct TableReads<'a> {
         table: TableMeta,
         /// The table as the request named it: the key of its Responses and UnprocessedKeys.
         shown: String,
-        keys: Vec<(Vec<u8>, Value)>,
+        /// Each key encoded, and as the request wrote it (for UnprocessedKeys).
+        keys: Vec<(Vec<u8>, &'a Map<String, Value>)>,
         exprs: Exprs,
-        consistent: bool,
-        raw: Map<String, Value>,
+        /// The request's entry for the table, without its keys.
+        spec: types::KeysAndAttributes,
     }
     let mut reads = Vec::new();
     let mut seen = HashSet::new();
-    for (name, spec) in items {
-        let spec_obj = spec
-            .as_object()
-            .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))?;
-        let spec = Req(spec_obj);
-        let keys = spec
-            .array_opt("Keys")?
-            .ok_or_else(|| constraint(&Value::Null, "keys", "Member must not be null"))?;
+    for (name, spec) in input.request_items {
+        let raw_spec = raw_in(raw_items, &name);
+        let keys = match raw_in(raw_spec, "Keys") {
+            None => return Err(constraint(&Value::Null, "keys", "Member must not be null")),
+            Some(Value::Array(keys)) => keys,
+            Some(_) => {
+                return Err(AwsError::serialization(
+                    "Unexpected value type in payload for member Keys",
+                ))
+            }
+        };
         if keys.is_empty() {
             return Err(constraint(
                 &Value::Array(vec![]),
@@ -177,9 +186,17 @@ pub(super) fn batch_get_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsE
                 "Too many items requested for the BatchGetItem call",
             ));
         }
-        let t = lookup(app, name)?;
-        let exprs = Exprs::for_get(&spec)?;
-        let mut ks = Vec::new();
+        let t = lookup(app, &name)?;
+        let exprs = Exprs::parse(
+            Texts {
+                projection: spec.projection_expression.as_deref(),
+                names: spec.expression_attribute_names.as_ref(),
+                values: raw_in(raw_spec, "ExpressionAttributeValues"),
+                ..Texts::default()
+            },
+            None,
+        )?;
+        let mut ks = Vec::with_capacity(keys.len());
         for k in keys {
             let (enc, _) = key_from_json(&t, Some(k))?;
             if !seen.insert((t.id, enc.clone())) {
@@ -187,47 +204,48 @@ pub(super) fn batch_get_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsE
                     "Provided list of item keys contains duplicates",
                 ));
             }
-            ks.push((enc, k.clone()));
+            // `key_from_json` accepts only objects.
+            if let Value::Object(k) = k {
+                ks.push((enc, k));
+            }
         }
-        let consistent = spec.bool_opt("ConsistentRead")?.unwrap_or(false);
         reads.push(TableReads {
             table: t,
-            shown: name.clone(),
+            shown: name,
             keys: ks,
             exprs,
-            consistent,
-            raw: spec_obj.clone(),
+            spec,
         });
     }
-    let mut responses = Map::new();
-    let mut unprocessed = Map::new();
+    let mut responses = BTreeMap::new();
+    let mut unprocessed = BTreeMap::new();
     let mut bytes = 0usize;
     let mut units = Vec::new();
     for r in reads {
+        let consistent = r.spec.consistent_read.unwrap_or(false);
         let mut found = Vec::new();
         let mut left = Vec::new();
         for (enc, raw_key) in r.keys {
             if bytes >= MAX_GET_BYTES {
-                left.push(raw_key);
+                left.push(raw_key.clone().into_iter().collect());
                 continue;
             }
             if let Some(item) = app.store.get_item(r.table.id, &enc)? {
                 let size = tributary_model::size::item_size(&item);
                 bytes += size;
-                units.push((r.shown.clone(), read_units(size, r.consistent)));
-                found.push(json!(r.exprs.project(item)));
+                units.push((r.shown.clone(), read_units(size, consistent)));
+                found.push(attrs(r.exprs.project(item)));
             }
         }
-        responses.insert(r.shown.clone(), Value::Array(found));
         if !left.is_empty() {
-            let mut spec = r.raw.clone();
-            spec.insert("Keys".into(), Value::Array(left));
-            unprocessed.insert(r.shown.clone(), Value::Object(spec));
+            let spec = types::KeysAndAttributes { keys: left, ..r.spec };
+            unprocessed.insert(r.shown.clone(), spec);
         }
+        responses.insert(r.shown, found);
     }
-    let mut out = json!({ "Responses": responses, "UnprocessedKeys": unprocessed });
-    if mode != CapacityMode::None {
-        out["ConsumedCapacity"] = Value::Array(per_table(mode, &units, true));
-    }
-    Ok(out)
+    Ok(types::BatchGetItemOutput {
+        responses: Some(responses),
+        unprocessed_keys: Some(unprocessed),
+        consumed_capacity: (mode != CapacityMode::None).then(|| per_table(mode, &units, true)),
+    })
 }

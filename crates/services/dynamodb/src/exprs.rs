@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use tributary_expr::{Condition, ExprKind, KeyAttr, KeyCondition, Path, Placeholders, Update};
 use tributary_model::attr::{item_from_json, AttributeValue, Item};
 use tributary_model::AwsError;
+use serde_json::Value;
 use tributary_store::KeySchema;
-
-use tributary_service::json::Req;
 
 /// Parsed expressions of a request.
 #[derive(Default)]
@@ -21,72 +20,39 @@ pub(super) struct Exprs {
     key_condition: Option<KeyCondition>,
 }
 
-fn names(req: &Req<'_>) -> Result<Option<BTreeMap<String, String>>, AwsError> {
-    match req.obj_opt("ExpressionAttributeNames")? {
-        Some(m) => m
-            .iter()
-            .map(|(k, v)| {
-                v.as_str()
-                    .map(|s| (k.clone(), s.to_owned()))
-                    .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))
-            })
-            .collect::<Result<_, _>>()
-            .map(Some),
-        None => Ok(None),
-    }
+/// The expression members of one request: the texts its operation takes (the others stay
+/// `None`), the names from its typed input and the values from its request object.
+#[derive(Default)]
+pub(super) struct Texts<'a> {
+    pub condition: Option<&'a str>,
+    pub filter: Option<&'a str>,
+    pub update: Option<&'a str>,
+    pub projection: Option<&'a str>,
+    pub key_condition: Option<&'a str>,
+    pub names: Option<&'a BTreeMap<String, String>>,
+    /// `ExpressionAttributeValues`, raw.
+    pub values: Option<&'a Value>,
 }
-
-fn values(req: &Req<'_>) -> Result<Option<BTreeMap<String, AttributeValue>>, AwsError> {
-    match req.get("ExpressionAttributeValues") {
-        Some(v) => Ok(Some(item_from_json(v)?.into_iter().collect())),
-        None => Ok(None),
-    }
-}
-
-/// Which expressions a request may carry.
-#[derive(Clone, Copy)]
-struct Allowed {
-    condition: bool,
-    filter: bool,
-    update: bool,
-    projection: bool,
-    key_condition: bool,
-}
-
-const NONE: Allowed = Allowed {
-    condition: false,
-    filter: false,
-    update: false,
-    projection: false,
-    key_condition: false,
-};
 
 impl Exprs {
-    fn parse(req: &Req<'_>, allowed: Allowed, keys: Option<&KeySchema>) -> Result<Exprs, AwsError> {
-        let names_map = names(req)?;
-        let values_map = values(req)?;
-        let text = |member: &str, ok: bool| -> Result<Option<String>, AwsError> {
-            if !ok {
-                return Ok(None);
-            }
-            Ok(req.str_opt(member)?.map(str::to_owned))
+    /// Parses the expressions; a key condition is resolved against `keys` (the table's or the
+    /// index's, for a Query), which also keeps key attributes out of the filter.
+    pub(super) fn parse(t: Texts<'_>, keys: Option<&KeySchema>) -> Result<Exprs, AwsError> {
+        let values_map: Option<BTreeMap<String, AttributeValue>> = match t.values {
+            Some(v) => Some(item_from_json(v)?.into_iter().collect()),
+            None => None,
         };
-        let condition_text = text("ConditionExpression", allowed.condition)?;
-        let filter_text = text("FilterExpression", allowed.filter)?;
-        let update_text = text("UpdateExpression", allowed.update)?;
-        let projection_text = text("ProjectionExpression", allowed.projection)?;
-        let key_text = text("KeyConditionExpression", allowed.key_condition)?;
         let any = [
-            &condition_text,
-            &filter_text,
-            &update_text,
-            &projection_text,
-            &key_text,
+            t.condition,
+            t.filter,
+            t.update,
+            t.projection,
+            t.key_condition,
         ]
         .iter()
-        .any(|t| t.is_some());
+        .any(Option::is_some);
         if !any {
-            if names_map.is_some() {
+            if t.names.is_some() {
                 return Err(AwsError::validation(
                     "ExpressionAttributeNames can only be specified when using expressions",
                 ));
@@ -98,7 +64,7 @@ impl Exprs {
             }
             return Ok(Exprs::default());
         }
-        if let Some(n) = &names_map {
+        if let Some(n) = t.names {
             tributary_expr::check_names_map(n)?;
         }
         if let Some(v) = &values_map {
@@ -106,12 +72,12 @@ impl Exprs {
         }
         let (empty_n, empty_v) = (BTreeMap::new(), BTreeMap::new());
         let mut ph = Placeholders::new(
-            names_map.as_ref().unwrap_or(&empty_n),
+            t.names.unwrap_or(&empty_n),
             values_map.as_ref().unwrap_or(&empty_v),
         );
         let mut out = Exprs::default();
         // DynamoDB validates the expressions in this order.
-        if let Some(k) = &key_text {
+        if let Some(k) = t.key_condition {
             let parsed = tributary_expr::parse_key_condition(k, &mut ph)?;
             if let Some(ks) = keys {
                 let hash = KeyAttr {
@@ -125,19 +91,19 @@ impl Exprs {
                 out.key_condition = Some(parsed.resolve(hash, range)?);
             }
         }
-        if let Some(u) = &update_text {
+        if let Some(u) = t.update {
             out.update = Some(tributary_expr::parse_update_expression(u, &mut ph)?);
         }
-        if let Some(c) = &condition_text {
+        if let Some(c) = t.condition {
             out.condition = Some(tributary_expr::parse_condition(
                 c,
                 ExprKind::Condition,
                 &mut ph,
             )?);
         }
-        if let Some(f) = &filter_text {
+        if let Some(f) = t.filter {
             let filter = tributary_expr::parse_condition(f, ExprKind::Filter, &mut ph)?;
-            if let (Some(ks), true) = (keys, allowed.key_condition) {
+            if let Some(ks) = keys {
                 let used = filter.top_level_names();
                 for k in std::iter::once(&ks.hash).chain(ks.range.as_ref()) {
                     if used.contains(&k.name) {
@@ -150,73 +116,11 @@ impl Exprs {
             }
             out.filter = Some(filter);
         }
-        if let Some(p) = &projection_text {
+        if let Some(p) = t.projection {
             out.projection = Some(tributary_expr::parse_projection(p, &mut ph)?);
         }
         ph.check_unused()?;
         Ok(out)
-    }
-
-    /// GetItem / BatchGetItem / TransactGetItems: a projection.
-    pub(super) fn for_get(req: &Req<'_>) -> Result<Exprs, AwsError> {
-        Self::parse(
-            req,
-            Allowed {
-                projection: true,
-                ..NONE
-            },
-            None,
-        )
-    }
-
-    /// PutItem / DeleteItem / ConditionCheck: a condition.
-    pub(super) fn for_write(req: &Req<'_>) -> Result<Exprs, AwsError> {
-        Self::parse(
-            req,
-            Allowed {
-                condition: true,
-                ..NONE
-            },
-            None,
-        )
-    }
-
-    /// UpdateItem: an update and a condition.
-    pub(super) fn for_update(req: &Req<'_>) -> Result<Exprs, AwsError> {
-        Self::parse(
-            req,
-            Allowed {
-                update: true,
-                condition: true,
-                ..NONE
-            },
-            None,
-        )
-    }
-
-    /// Scan: a filter and a projection.
-    pub(super) fn for_scan(req: &Req<'_>) -> Result<Exprs, AwsError> {
-        Self::parse(
-            req,
-            Allowed {
-                filter: true,
-                projection: true,
-                ..NONE
-            },
-            None,
-        )
-    }
-
-    /// Query: a key condition over `keys` (the table's or the index's), a filter and a
-    /// projection.
-    pub(super) fn for_query(req: &Req<'_>, keys: &KeySchema) -> Result<Exprs, AwsError> {
-        let allowed = Allowed {
-            key_condition: true,
-            filter: true,
-            projection: true,
-            ..NONE
-        };
-        Self::parse(req, allowed, Some(keys))
     }
 
     pub(super) fn key_condition(&self) -> Option<&KeyCondition> {

@@ -5,30 +5,32 @@ use tributary_model::attr::{item_from_json, Item};
 use tributary_model::AwsError;
 use tributary_store::TableMeta;
 
-use super::exprs::Exprs;
+use super::exprs::{Exprs, Texts};
 use super::keys::{
     capacity_mode, check_put_item, check_updated_item, commit_change, consumed, index_write_units,
     key_from_json, key_of_item, lookup, read_consumed, read_units, table_id_in, write_consumed,
     write_units, CapacityMode,
 };
-use super::{invalid, table_name};
-use crate::DynamoDb;
-use tributary_service::json::{constraint, Req};
+use super::render::attrs;
+use super::{invalid, raw, table_name_of};
+use crate::{types, DynamoDb};
+use tributary_service::json::constraint;
 
-fn return_values<'a>(req: &Req<'a>, allowed: &[&str]) -> Result<&'a str, AwsError> {
+fn return_values(rv: Option<&str>, allowed: &[&'static str]) -> Result<&'static str, AwsError> {
     // Values outside the enum never get here (the model validator answers them); a member of
     // the enum this operation does not take is AWS's own message.
-    let rv = req.str_opt("ReturnValues")?.unwrap_or("NONE");
-    if !allowed.contains(&rv) {
-        return Err(AwsError::validation("Return values set to invalid value"));
-    }
-    Ok(rv)
+    let rv = rv.unwrap_or("NONE");
+    allowed
+        .iter()
+        .copied()
+        .find(|a| *a == rv)
+        .ok_or_else(|| AwsError::validation("Return values set to invalid value"))
 }
 
-/// `ReturnValuesOnConditionCheckFailure`: whether a failed condition returns the item.
-fn return_old_on_failure(req: &Req<'_>) -> Result<bool, AwsError> {
-    // The model validator has already rejected values outside [ALL_OLD, NONE].
-    Ok(req.str_opt("ReturnValuesOnConditionCheckFailure")? == Some("ALL_OLD"))
+/// `ReturnValuesOnConditionCheckFailure`: whether a failed condition returns the item (the
+/// model validator has already rejected values outside [ALL_OLD, NONE]).
+fn return_old_on_failure(v: Option<&str>) -> bool {
+    v == Some("ALL_OLD")
 }
 
 pub(super) fn conditional_check_failed(old: Option<&Item>, return_old: bool) -> AwsError {
@@ -43,15 +45,14 @@ pub(super) fn conditional_check_failed(old: Option<&Item>, return_old: bool) -> 
     }
 }
 
-fn reject_legacy(req: &Req<'_>, members: &[&str]) -> Result<(), AwsError> {
-    for m in members {
-        if req.get(m).is_some() {
-            return Err(AwsError::validation(format!(
-                "The legacy parameter {m} is not supported by this server; use expressions"
-            )));
-        }
+/// Refuses the legacy members the request sent: `(name, present)`.
+pub(super) fn reject_legacy(members: &[(&str, bool)]) -> Result<(), AwsError> {
+    match members.iter().find(|(_, present)| *present) {
+        Some((m, _)) => Err(AwsError::validation(format!(
+            "The legacy parameter {m} is not supported by this server; use expressions"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The `ConsumedCapacity` of a write of `old` → `new`: the larger item, plus index writes.
@@ -62,7 +63,7 @@ fn write_capacity(
     shown: &str,
     old: Option<&Item>,
     new: Option<&Item>,
-) -> Option<Value> {
+) -> Option<types::ConsumedCapacity> {
     if mode == CapacityMode::None {
         return None;
     }
@@ -71,130 +72,159 @@ fn write_capacity(
     write_consumed(mode, shown, units, &index_write_units(t, old, new))
 }
 
-fn with_write_capacity(mut out: Value, capacity: Option<Value>) -> Value {
-    if let Some(c) = capacity {
-        out["ConsumedCapacity"] = c;
-    }
-    out
-}
-
-fn with_capacity(mut out: Value, mode: CapacityMode, table: &str, units: f64, read: bool) -> Value {
-    if let Some(c) = consumed(mode, table, units, read) {
-        out["ConsumedCapacity"] = c;
-    }
-    out
-}
-
-pub(super) async fn put_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
-    let t = lookup(app, name)?;
-    let item_json = req
-        .get("Item")
+pub(super) async fn put_item(
+    app: &DynamoDb,
+    input: types::PutItemInput,
+    body: &Map<String, Value>,
+) -> Result<types::PutItemOutput, AwsError> {
+    let t = lookup(app, table_name_of(&input.table_name)?)?;
+    let item_json = raw(body, "Item")
         .ok_or_else(|| constraint(&Value::Null, "item", "Member must not be null"))?;
     let item = item_from_json(item_json)?;
-    let rv = return_values(&req, &["NONE", "ALL_OLD"])?;
-    let mode = capacity_mode(&req)?;
-    reject_legacy(&req, &["Expected", "ConditionalOperator"])?;
-    let exprs = Exprs::for_write(&req)?;
-    let return_old = return_old_on_failure(&req)?;
+    let rv = return_values(input.return_values.as_deref(), &["NONE", "ALL_OLD"])?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    reject_legacy(&[
+        ("Expected", input.expected.is_some()),
+        ("ConditionalOperator", input.conditional_operator.is_some()),
+    ])?;
+    let exprs = Exprs::parse(
+        Texts {
+            condition: input.condition_expression.as_deref(),
+            names: input.expression_attribute_names.as_ref(),
+            values: raw(body, "ExpressionAttributeValues"),
+            ..Texts::default()
+        },
+        None,
+    )?;
+    let return_old =
+        return_old_on_failure(input.return_values_on_condition_check_failure.as_deref());
     let (key, keys) = key_of_item(&t, &item)?;
     check_put_item(&t, &item)?;
-    let table = t.clone();
-    let shown = name.to_owned();
+    let shown = input.table_name;
     let (old, capacity) = app
         .store
         .write(move |tx| {
-            let table_id = table_id_in(tx, &table)?;
+            let table_id = table_id_in(tx, &t)?;
             let old = tx.get_item(table_id, &key)?;
             exprs
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
-            commit_change(tx, &table.name, &key, &keys, old.as_ref(), Some(&item))?;
-            let capacity = write_capacity(mode, &table, &shown, old.as_ref(), Some(&item));
+            commit_change(tx, &t.name, &key, &keys, old.as_ref(), Some(&item))?;
+            let capacity = write_capacity(mode, &t, &shown, old.as_ref(), Some(&item));
             Ok((old, capacity))
         })
         .await?;
-    let mut out = json!({});
-    if rv == "ALL_OLD" {
-        if let Some(o) = old {
-            out["Attributes"] = json!(o);
-        }
-    }
-    Ok(with_write_capacity(out, capacity))
+    Ok(types::PutItemOutput {
+        attributes: old.filter(|_| rv == "ALL_OLD").map(attrs),
+        consumed_capacity: capacity,
+        // Item collection metrics (`ReturnItemCollectionMetrics`) are not reported.
+        item_collection_metrics: None,
+    })
 }
 
-pub(super) fn get_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
+pub(super) fn get_item(
+    app: &DynamoDb,
+    input: types::GetItemInput,
+    body: &Map<String, Value>,
+) -> Result<types::GetItemOutput, AwsError> {
+    let name = table_name_of(&input.table_name)?;
     let t = lookup(app, name)?;
-    reject_legacy(&req, &["AttributesToGet"])?;
-    let consistent = req.bool_opt("ConsistentRead")?.unwrap_or(false);
-    let mode = capacity_mode(&req)?;
-    let exprs = Exprs::for_get(&req)?;
-    let (key, _) = key_from_json(&t, req.get("Key"))?;
+    reject_legacy(&[("AttributesToGet", input.attributes_to_get.is_some())])?;
+    let consistent = input.consistent_read.unwrap_or(false);
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    let exprs = Exprs::parse(
+        Texts {
+            projection: input.projection_expression.as_deref(),
+            names: input.expression_attribute_names.as_ref(),
+            values: raw(body, "ExpressionAttributeValues"),
+            ..Texts::default()
+        },
+        None,
+    )?;
+    let (key, _) = key_from_json(&t, raw(body, "Key"))?;
     let item = app.store.get_item(t.id, &key)?;
     let size = item.as_ref().map_or(0, tributary_model::size::item_size);
-    let out = match item {
-        Some(i) => json!({ "Item": exprs.project(i) }),
-        None => json!({}),
-    };
-    Ok(with_capacity(
-        out,
-        mode,
-        name,
-        read_units(size, consistent),
-        true,
-    ))
+    Ok(types::GetItemOutput {
+        item: item.map(|i| attrs(exprs.project(i))),
+        consumed_capacity: consumed(mode, name, read_units(size, consistent), true),
+    })
 }
 
-pub(super) async fn delete_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
-    let t = lookup(app, name)?;
-    let rv = return_values(&req, &["NONE", "ALL_OLD"])?;
-    let mode = capacity_mode(&req)?;
-    reject_legacy(&req, &["Expected", "ConditionalOperator"])?;
-    let exprs = Exprs::for_write(&req)?;
-    let return_old = return_old_on_failure(&req)?;
-    let (key, keys) = key_from_json(&t, req.get("Key"))?;
-    let table = t.clone();
-    let shown = name.to_owned();
+pub(super) async fn delete_item(
+    app: &DynamoDb,
+    input: types::DeleteItemInput,
+    body: &Map<String, Value>,
+) -> Result<types::DeleteItemOutput, AwsError> {
+    let t = lookup(app, table_name_of(&input.table_name)?)?;
+    let rv = return_values(input.return_values.as_deref(), &["NONE", "ALL_OLD"])?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    reject_legacy(&[
+        ("Expected", input.expected.is_some()),
+        ("ConditionalOperator", input.conditional_operator.is_some()),
+    ])?;
+    let exprs = Exprs::parse(
+        Texts {
+            condition: input.condition_expression.as_deref(),
+            names: input.expression_attribute_names.as_ref(),
+            values: raw(body, "ExpressionAttributeValues"),
+            ..Texts::default()
+        },
+        None,
+    )?;
+    let return_old =
+        return_old_on_failure(input.return_values_on_condition_check_failure.as_deref());
+    let (key, keys) = key_from_json(&t, raw(body, "Key"))?;
+    let shown = input.table_name;
     let (old, capacity) = app
         .store
         .write(move |tx| {
-            let table_id = table_id_in(tx, &table)?;
+            let table_id = table_id_in(tx, &t)?;
             let old = tx.get_item(table_id, &key)?;
             exprs
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
-            commit_change(tx, &table.name, &key, &keys, old.as_ref(), None)?;
-            let capacity = write_capacity(mode, &table, &shown, old.as_ref(), None);
+            commit_change(tx, &t.name, &key, &keys, old.as_ref(), None)?;
+            let capacity = write_capacity(mode, &t, &shown, old.as_ref(), None);
             Ok((old, capacity))
         })
         .await?;
-    let mut out = json!({});
-    if rv == "ALL_OLD" {
-        if let Some(o) = old {
-            out["Attributes"] = json!(o);
-        }
-    }
-    Ok(with_write_capacity(out, capacity))
+    Ok(types::DeleteItemOutput {
+        attributes: old.filter(|_| rv == "ALL_OLD").map(attrs),
+        consumed_capacity: capacity,
+        // Item collection metrics (`ReturnItemCollectionMetrics`) are not reported.
+        item_collection_metrics: None,
+    })
 }
 
-pub(super) async fn update_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
-    let t = lookup(app, name)?;
+pub(super) async fn update_item(
+    app: &DynamoDb,
+    input: types::UpdateItemInput,
+    body: &Map<String, Value>,
+) -> Result<types::UpdateItemOutput, AwsError> {
+    let t = lookup(app, table_name_of(&input.table_name)?)?;
     let rv = return_values(
-        &req,
+        input.return_values.as_deref(),
         &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
-    )?
-    .to_owned();
-    let mode = capacity_mode(&req)?;
-    reject_legacy(
-        &req,
-        &["Expected", "ConditionalOperator", "AttributeUpdates"],
     )?;
-    let exprs = Exprs::for_update(&req)?;
-    let return_old = return_old_on_failure(&req)?;
-    let (key, keys) = key_from_json(&t, req.get("Key"))?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    reject_legacy(&[
+        ("Expected", input.expected.is_some()),
+        ("ConditionalOperator", input.conditional_operator.is_some()),
+        ("AttributeUpdates", input.attribute_updates.is_some()),
+    ])?;
+    let exprs = Exprs::parse(
+        Texts {
+            update: input.update_expression.as_deref(),
+            condition: input.condition_expression.as_deref(),
+            names: input.expression_attribute_names.as_ref(),
+            values: raw(body, "ExpressionAttributeValues"),
+            ..Texts::default()
+        },
+        None,
+    )?;
+    let return_old =
+        return_old_on_failure(input.return_values_on_condition_check_failure.as_deref());
+    let (key, keys) = key_from_json(&t, raw(body, "Key"))?;
     for top in exprs.top_level_targets() {
         if keys.contains_key(&top) {
             return Err(invalid(format!(
@@ -202,29 +232,26 @@ pub(super) async fn update_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, A
             )));
         }
     }
-    let table = t.clone();
-    let shown = name.to_owned();
-    let rv_job = rv.clone();
+    let shown = input.table_name;
     let (old, new, updated, capacity) = app
         .store
         .write(move |tx| {
-            let rv = &rv_job;
-            let table_id = table_id_in(tx, &table)?;
+            let table_id = table_id_in(tx, &t)?;
             let old = tx.get_item(table_id, &key)?;
             exprs
                 .check(old.as_ref())
                 .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
             let mut new = old.clone().unwrap_or_else(|| keys.clone());
             exprs.apply(&mut new, old.is_some())?;
-            check_updated_item(&table, &new)?;
+            check_updated_item(&t, &new)?;
             // An update of a missing item that only removes things creates nothing.
             let creates_nothing = old.is_none() && exprs.has_update() && new == keys;
             if !creates_nothing {
-                commit_change(tx, &table.name, &key, &keys, old.as_ref(), Some(&new))?;
+                commit_change(tx, &t.name, &key, &keys, old.as_ref(), Some(&new))?;
             }
             let new = (!creates_nothing).then_some(new);
-            let capacity = write_capacity(mode, &table, &shown, old.as_ref(), new.as_ref());
-            let updated = match rv.as_str() {
+            let capacity = write_capacity(mode, &t, &shown, old.as_ref(), new.as_ref());
+            let updated = match rv {
                 "UPDATED_OLD" => old.as_ref().map(|o| exprs.updated_part(o)),
                 "UPDATED_NEW" => new.as_ref().map(|n| exprs.updated_part(n)),
                 _ => None,
@@ -232,35 +259,47 @@ pub(super) async fn update_item(app: &DynamoDb, req: Req<'_>) -> Result<Value, A
             Ok((old, new, updated, capacity))
         })
         .await?;
-    let attrs = match rv.as_str() {
+    let attributes = match rv {
         "ALL_OLD" => old,
         "ALL_NEW" => new,
         _ => updated,
     };
-    let out = match attrs {
-        Some(a) if !a.is_empty() => json!({ "Attributes": a }),
-        _ => json!({}),
-    };
-    Ok(with_write_capacity(out, capacity))
+    Ok(types::UpdateItemOutput {
+        attributes: attributes.filter(|a| !a.is_empty()).map(attrs),
+        consumed_capacity: capacity,
+        // Item collection metrics (`ReturnItemCollectionMetrics`) are not reported.
+        item_collection_metrics: None,
+    })
 }
 
 /// Scan: the whole table (or index) in key order, with Limit, pagination, parallel segments,
 /// a filter and a projection, within DynamoDB's 1 MB page.
-pub(super) fn scan(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
+pub(super) fn scan(
+    app: &DynamoDb,
+    input: types::ScanInput,
+    body: &Map<String, Value>,
+) -> Result<types::ScanOutput, AwsError> {
+    let name = table_name_of(&input.table_name)?;
     let t = lookup(app, name)?;
-    reject_legacy(
-        &req,
-        &["ScanFilter", "AttributesToGet", "ConditionalOperator"],
+    reject_legacy(&[
+        ("ScanFilter", input.scan_filter.is_some()),
+        ("AttributesToGet", input.attributes_to_get.is_some()),
+        ("ConditionalOperator", input.conditional_operator.is_some()),
+    ])?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    let consistent = input.consistent_read.unwrap_or(false);
+    let exprs = Exprs::parse(
+        Texts {
+            filter: input.filter_expression.as_deref(),
+            projection: input.projection_expression.as_deref(),
+            names: input.expression_attribute_names.as_ref(),
+            values: raw(body, "ExpressionAttributeValues"),
+            ..Texts::default()
+        },
+        None,
     )?;
-    let mode = capacity_mode(&req)?;
-    let consistent = req.bool_opt("ConsistentRead")?.unwrap_or(false);
-    let exprs = Exprs::for_scan(&req)?;
     // Limit >= 1, 0 <= Segment <= 999999, 1 <= TotalSegments <= 1000000: the model validator.
-    let limit = req.int_opt("Limit")?;
-    let segment = req.int_opt("Segment")?;
-    let total_segments = req.int_opt("TotalSegments")?;
-    let segments = match (segment, total_segments) {
+    let segments = match (input.segment, input.total_segments) {
         (None, None) => None,
         (Some(s), Some(n)) => {
             if s >= n {
@@ -281,10 +320,14 @@ pub(super) fn scan(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
             ))
         }
     };
-    let index = req.str_opt("IndexName")?;
-    let select = super::query::parse_select(&req, exprs.has_projection(), index.is_some())?;
+    let index = input.index_name.as_deref();
+    let select = super::query::parse_select(
+        input.select.as_deref(),
+        exprs.has_projection(),
+        index.is_some(),
+    )?;
     let source = super::query::Source::resolve(&t, index, consistent)?;
-    let start = match req.get("ExclusiveStartKey") {
+    let start = match raw(body, "ExclusiveStartKey") {
         Some(v) => Some(source.start_key(&t, v)?),
         None => None,
     };
@@ -293,36 +336,29 @@ pub(super) fn scan(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
         &t,
         super::query::Bounds::all(start),
         false,
-        limit.map(|l| l as usize),
+        input.limit.map(|l| l as usize),
         |item| segments.is_none_or(|(s, n)| super::query::segment_of(item, &t) % n == s),
     )?;
-    let mut out = Map::new();
     let mut items = Vec::new();
     let mut count = 0;
     for item in page.items {
         if exprs.keep(&item) {
             count += 1;
             if select.returns_items() {
-                items.push(json!(select.project(&exprs, item)));
+                items.push(attrs(select.project(&exprs, item)));
             }
         }
     }
-    if select.returns_items() {
-        out.insert("Items".into(), Value::Array(items));
-    }
-    out.insert("Count".into(), json!(count));
-    out.insert("ScannedCount".into(), json!(page.scanned));
-    if let Some(k) = page.last_key {
-        out.insert("LastEvaluatedKey".into(), json!(k));
-    }
-    let mut out = Value::Object(out);
-    if let Some(c) = read_consumed(
-        mode,
-        name,
-        read_units(page.bytes, consistent),
-        source.index(),
-    ) {
-        out["ConsumedCapacity"] = c;
-    }
-    Ok(out)
+    Ok(types::ScanOutput {
+        items: select.returns_items().then_some(items),
+        count: Some(count),
+        scanned_count: Some(page.scanned as i32),
+        last_evaluated_key: page.last_key.map(attrs),
+        consumed_capacity: read_consumed(
+            mode,
+            name,
+            read_units(page.bytes, consistent),
+            source.index(),
+        ),
+    })
 }

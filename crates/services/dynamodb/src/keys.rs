@@ -1,13 +1,15 @@
 //! Helpers shared by the item operations: table lookup, key validation and encoding, item size,
 //! writing a change with its stream record, and consumed capacity.
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 use tributary_model::attr::{item_from_json, AttributeValue, Item};
 use tributary_model::{keyenc, AwsError};
 use tributary_store::{ChangeCause, ItemChange, KeyAttr, TableMeta, Tx};
 
 use super::invalid;
-use crate::DynamoDb;
+use crate::{types, DynamoDb};
 
 pub(super) fn item_table_not_found() -> AwsError {
     AwsError::ddb_not_found("Requested resource not found")
@@ -185,10 +187,8 @@ pub(super) enum CapacityMode {
     Indexes,
 }
 
-pub(super) fn capacity_mode(
-    req: &tributary_service::json::Req<'_>,
-) -> Result<CapacityMode, AwsError> {
-    match req.str_opt("ReturnConsumedCapacity")? {
+pub(super) fn capacity_mode(v: Option<&str>) -> Result<CapacityMode, AwsError> {
+    match v {
         None | Some("NONE") => Ok(CapacityMode::None),
         Some("TOTAL") => Ok(CapacityMode::Total),
         Some("INDEXES") => Ok(CapacityMode::Indexes),
@@ -216,23 +216,39 @@ pub(super) fn read_units(bytes: usize, consistent: bool) -> f64 {
     }
 }
 
-/// The `ConsumedCapacity` object for one table.
-pub(super) fn consumed(mode: CapacityMode, table: &str, units: f64, read: bool) -> Option<Value> {
+/// `units` read (`read`) or written, as a `Capacity`.
+fn capacity(units: f64, read: bool) -> types::Capacity {
+    types::Capacity {
+        capacity_units: Some(units),
+        read_capacity_units: read.then_some(units),
+        write_capacity_units: (!read).then_some(units),
+    }
+}
+
+/// The `ConsumedCapacity` for one table.
+pub(super) fn consumed(
+    mode: CapacityMode,
+    table: &str,
+    units: f64,
+    read: bool,
+) -> Option<types::ConsumedCapacity> {
     match mode {
         CapacityMode::None => None,
-        CapacityMode::Total => Some(json!({"TableName": table, "CapacityUnits": units})),
+        CapacityMode::Total => Some(types::ConsumedCapacity {
+            table_name: Some(table.to_owned()),
+            capacity_units: Some(units),
+            ..Default::default()
+        }),
         CapacityMode::Indexes => {
-            let kind = if read {
-                "ReadCapacityUnits"
-            } else {
-                "WriteCapacityUnits"
-            };
-            Some(json!({
-                "TableName": table,
-                "CapacityUnits": units,
-                kind: units,
-                "Table": {"CapacityUnits": units, kind: units},
-            }))
+            let c = capacity(units, read);
+            Some(types::ConsumedCapacity {
+                table_name: Some(table.to_owned()),
+                capacity_units: Some(units),
+                read_capacity_units: c.read_capacity_units,
+                write_capacity_units: c.write_capacity_units,
+                table: Some(c),
+                ..Default::default()
+            })
         }
     }
 }
@@ -244,28 +260,35 @@ pub(super) fn read_consumed(
     table: &str,
     units: f64,
     index: Option<&tributary_store::IndexMeta>,
-) -> Option<Value> {
+) -> Option<types::ConsumedCapacity> {
     match (mode, index) {
         (CapacityMode::Indexes, Some(ix)) => {
-            let member = if ix.global {
-                "GlobalSecondaryIndexes"
+            let shares = Some(BTreeMap::from([(ix.name.clone(), capacity(units, true))]));
+            let (global, local) = if ix.global {
+                (shares, None)
             } else {
-                "LocalSecondaryIndexes"
+                (None, shares)
             };
-            Some(json!({
-                "TableName": table,
-                "CapacityUnits": units,
-                "ReadCapacityUnits": units,
-                "Table": {"CapacityUnits": 0.0, "ReadCapacityUnits": 0.0},
-                member: {ix.name.as_str(): {"CapacityUnits": units, "ReadCapacityUnits": units}},
-            }))
+            Some(types::ConsumedCapacity {
+                table_name: Some(table.to_owned()),
+                capacity_units: Some(units),
+                read_capacity_units: Some(units),
+                table: Some(capacity(0.0, true)),
+                global_secondary_indexes: global,
+                local_secondary_indexes: local,
+                ..Default::default()
+            })
         }
         _ => consumed(mode, table, units, true),
     }
 }
 
 /// `ConsumedCapacity` list entries, one per table in first-seen order, summing the units.
-pub(super) fn per_table(mode: CapacityMode, units: &[(String, f64)], read: bool) -> Vec<Value> {
+pub(super) fn per_table(
+    mode: CapacityMode,
+    units: &[(String, f64)],
+    read: bool,
+) -> Vec<types::ConsumedCapacity> {
     let mut order: Vec<(&str, f64)> = Vec::new();
     for (t, u) in units {
         match order.iter_mut().find(|(n, _)| n == t) {
@@ -356,37 +379,29 @@ pub(super) fn write_consumed(
     table: &str,
     table_units: f64,
     indexes: &[(String, bool, f64)],
-) -> Option<Value> {
+) -> Option<types::ConsumedCapacity> {
     let total = table_units + indexes.iter().map(|(_, _, u)| u).sum::<f64>();
     match mode {
         CapacityMode::None => None,
-        CapacityMode::Total => Some(json!({"TableName": table, "CapacityUnits": total})),
+        CapacityMode::Total => consumed(mode, table, total, false),
         CapacityMode::Indexes => {
-            let mut v = json!({
-                "TableName": table,
-                "CapacityUnits": total,
-                "WriteCapacityUnits": total,
-                "Table": {"CapacityUnits": table_units, "WriteCapacityUnits": table_units},
-            });
-            for (member, global) in [
-                ("GlobalSecondaryIndexes", true),
-                ("LocalSecondaryIndexes", false),
-            ] {
-                let m: serde_json::Map<String, Value> = indexes
+            let shares = |global: bool| {
+                let m: BTreeMap<String, types::Capacity> = indexes
                     .iter()
                     .filter(|(_, g, _)| *g == global)
-                    .map(|(n, _, u)| {
-                        (
-                            n.clone(),
-                            json!({"CapacityUnits": u, "WriteCapacityUnits": u}),
-                        )
-                    })
+                    .map(|(n, _, u)| (n.clone(), capacity(*u, false)))
                     .collect();
-                if !m.is_empty() {
-                    v[member] = Value::Object(m);
-                }
-            }
-            Some(v)
+                (!m.is_empty()).then_some(m)
+            };
+            Some(types::ConsumedCapacity {
+                table_name: Some(table.to_owned()),
+                capacity_units: Some(total),
+                write_capacity_units: Some(total),
+                table: Some(capacity(table_units, false)),
+                global_secondary_indexes: shares(true),
+                local_secondary_indexes: shares(false),
+                ..Default::default()
+            })
         }
     }
 }

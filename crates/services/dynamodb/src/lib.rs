@@ -12,7 +12,8 @@ use tributary_shapes::validate::{validate_object, MapStyle, Options};
 
 use std::sync::Arc;
 
-use tributary_service::json::Req;
+use serde::de::DeserializeOwned;
+use tributary_service::json::{output, typed};
 use tributary_service::{Config, Request, Response};
 use tributary_store::Store;
 
@@ -71,6 +72,7 @@ mod exprs;
 mod items;
 mod keys;
 mod query;
+mod render;
 mod tables;
 mod transact;
 mod ttl;
@@ -112,37 +114,70 @@ const VALIDATION: Options<'static> = Options {
 };
 
 async fn dispatch(app: &DynamoDb, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
+    let Some(o) = model::Operation::from_name(op) else {
+        return Err(unknown_operation(op));
+    };
     // The model's constraints first, as AWS's request validator runs before any handler.
-    if let Some(o) = model::Operation::from_name(op) {
-        validate_object(&model::SERVICE, o.def(), body, &VALIDATION)
-            .map_err(|v| AwsError::validation(v.message()))?;
-    }
-    let req = Req(body);
-    match op {
-        "CreateTable" => tables::create_table(app, req).await,
-        "DescribeTable" => tables::describe_table(app, req),
-        "ListTables" => tables::list_tables(app, req),
-        "DeleteTable" => tables::delete_table(app, req).await,
-        "UpdateTable" => tables::update_table(app, req).await,
-        "DescribeTimeToLive" => tables::describe_time_to_live(app, req),
-        "UpdateTimeToLive" => tables::update_time_to_live(app, req).await,
-        "TagResource" => tables::tag_resource(app, req).await,
-        "UntagResource" => tables::untag_resource(app, req).await,
-        "ListTagsOfResource" => tables::list_tags_of_resource(app, req),
-        "DescribeLimits" => Ok(tables::describe_limits()),
-        "DescribeEndpoints" => Ok(tables::describe_endpoints(app)),
-        "PutItem" => items::put_item(app, req).await,
-        "GetItem" => items::get_item(app, req),
-        "DeleteItem" => items::delete_item(app, req).await,
-        "UpdateItem" => items::update_item(app, req).await,
-        "Scan" => items::scan(app, req),
-        "Query" => query::query(app, req),
-        "BatchWriteItem" => batch::batch_write_item(app, req).await,
-        "BatchGetItem" => batch::batch_get_item(app, req),
-        "TransactWriteItems" => transact::transact_write_items(app, req, body).await,
-        "TransactGetItems" => transact::transact_get_items(app, req),
+    validate_object(&model::SERVICE, o.def(), body, &VALIDATION)
+        .map_err(|v| AwsError::validation(v.message()))?;
+    use model::Operation as O;
+    match o {
+        O::CreateTable => Ok(output(&tables::create_table(app, input(body)?, body).await?)),
+        O::DescribeTable => Ok(output(&tables::describe_table(app, input(body)?)?)),
+        O::ListTables => Ok(output(&tables::list_tables(app, input(body)?)?)),
+        O::DeleteTable => Ok(output(&tables::delete_table(app, input(body)?).await?)),
+        O::UpdateTable => Ok(output(&tables::update_table(app, input(body)?).await?)),
+        O::DescribeTimeToLive => Ok(output(&tables::describe_time_to_live(app, input(body)?)?)),
+        O::UpdateTimeToLive => Ok(output(
+            &tables::update_time_to_live(app, input(body)?).await?,
+        )),
+        // TagResource and UntagResource have no output shape: their answer is `{}`.
+        O::TagResource => {
+            tables::tag_resource(app, input(body)?, body).await?;
+            Ok(Value::Object(Map::new()))
+        }
+        O::UntagResource => {
+            tables::untag_resource(app, input(body)?).await?;
+            Ok(Value::Object(Map::new()))
+        }
+        O::ListTagsOfResource => Ok(output(&tables::list_tags_of_resource(app, input(body)?)?)),
+        O::DescribeLimits => Ok(output(&tables::describe_limits())),
+        O::DescribeEndpoints => Ok(output(&tables::describe_endpoints(app))),
+        O::PutItem => Ok(items::put_item(app, input(body)?, body).await?.into_json()),
+        O::GetItem => Ok(items::get_item(app, input(body)?, body)?.into_json()),
+        O::DeleteItem => Ok(items::delete_item(app, input(body)?, body).await?.into_json()),
+        O::UpdateItem => Ok(items::update_item(app, input(body)?, body).await?.into_json()),
+        O::Scan => Ok(items::scan(app, input(body)?, body)?.into_json()),
+        O::Query => Ok(query::query(app, input(body)?, body)?.into_json()),
+        O::BatchWriteItem => Ok(output(&batch::batch_write_item(app, input(body)?, body).await?)),
+        O::BatchGetItem => Ok(batch::batch_get_item(app, input(body)?, body)?.into_json()),
+        O::TransactWriteItems => Ok(output(
+            &transact::transact_write_items(app, input(body)?, body).await?,
+        )),
+        O::TransactGetItems => {
+            Ok(transact::transact_get_items(app, input(body)?, body)?.into_json())
+        }
         _ => Err(unknown_operation(op)),
     }
+}
+
+/// The operation's generated input, read from the validated request object. `json::typed`
+/// records the path of every member it reads (a string per key) to name a member of the wrong
+/// type; on this hot path the object is read plainly first, and only a failure is read again
+/// for `typed`'s error.
+fn input<T: DeserializeOwned>(body: &Map<String, Value>) -> Result<T, AwsError> {
+    T::deserialize(body).or_else(|_| typed(body))
+}
+
+/// A member the generated types leave to the handlers (an item, a key, attribute values),
+/// borrowed from its request object; `null` is absent.
+pub(crate) fn raw<'a>(obj: &'a Map<String, Value>, member: &str) -> Option<&'a Value> {
+    obj.get(member).filter(|v| !v.is_null())
+}
+
+/// [`raw`] of the object `v` (a nested request structure).
+pub(crate) fn raw_in<'a>(v: Option<&'a Value>, member: &str) -> Option<&'a Value> {
+    v.and_then(Value::as_object).and_then(|o| raw(o, member))
 }
 
 pub fn unknown_operation(op: &str) -> AwsError {
@@ -167,14 +202,9 @@ pub(crate) fn invalid(msg: impl AsRef<str>) -> AwsError {
 }
 
 /// `TableName` as the caller gave it: a table name or a table ARN (AWS accepts either wherever
-/// a table is named). Responses that name the table (ConsumedCapacity, BatchGetItem's
-/// Responses) use this form; [`resolve_table_name`] finds the table. The validator already
-/// checked its length and pattern.
-pub(crate) fn table_name<'a>(req: &Req<'a>) -> Result<&'a str, AwsError> {
-    table_name_of(req.str_req("TableName", "tableName")?)
-}
-
-/// A table named by name or ARN (also the keys of `RequestItems`): an ARN must be a table's.
+/// a table is named; also the keys of `RequestItems`). Responses that name the table
+/// (ConsumedCapacity, BatchGetItem's Responses) use this form; [`resolve_table_name`] finds the
+/// table. The validator already checked its length and pattern; an ARN must be a table's.
 pub(crate) fn table_name_of(given: &str) -> Result<&str, AwsError> {
     if given.starts_with("arn:") && split_table_arn(given).is_none() {
         return Err(invalid_table_arn());

@@ -4,19 +4,21 @@
 
 use std::ops::Bound;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tributary_model::attr::{item_from_json, AttributeValue, Item};
 use tributary_model::keyenc::{encode_key_attr, encode_prefix};
 use tributary_model::AwsError;
 use tributary_store::{index_entry_key, IndexMeta, KeySchema, KeySpace, Projection, TableMeta};
 
-use super::exprs::Exprs;
+use super::exprs::{Exprs, Texts};
+use super::items::reject_legacy;
 use super::keys::{capacity_mode, lookup, read_consumed, read_units};
-use super::table_name;
+use super::render::attrs;
 use super::tables::INTERNAL_INDEX_PREFIX;
-use crate::DynamoDb;
+use super::{raw, table_name_of};
+use crate::{types, DynamoDb};
 use tributary_expr::{KeyCondition, RangeCond};
-use tributary_service::json::{check_range, constraint, Req};
+use tributary_service::json::{check_range, constraint};
 
 /// DynamoDB stops a Query or Scan page after this much data.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -312,11 +314,11 @@ impl Select {
 }
 
 pub(super) fn parse_select(
-    req: &Req<'_>,
+    select: Option<&str>,
     has_projection: bool,
     on_index: bool,
 ) -> Result<Select, AwsError> {
-    let select = match req.str_opt("Select")? {
+    let select = match select {
         None if has_projection => Select::Specific,
         // An index returns what it projects unless told otherwise.
         None if on_index => Select::Projected,
@@ -363,34 +365,45 @@ pub(super) fn segment_of(item: &Item, t: &TableMeta) -> u64 {
     tributary_model::keyenc::key_hash(&enc)
 }
 
-pub(super) fn query(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
+pub(super) fn query(
+    app: &DynamoDb,
+    input: types::QueryInput,
+    body: &Map<String, Value>,
+) -> Result<types::QueryOutput, AwsError> {
+    let name = table_name_of(&input.table_name)?;
     let t = lookup(app, name)?;
-    for legacy in [
-        "KeyConditions",
-        "QueryFilter",
-        "AttributesToGet",
-        "ConditionalOperator",
-    ] {
-        if req.get(legacy).is_some() {
-            return Err(AwsError::validation(format!(
-                "The legacy parameter {legacy} is not supported by this server; use expressions"
-            )));
-        }
+    reject_legacy(&[
+        ("KeyConditions", input.key_conditions.is_some()),
+        ("QueryFilter", input.query_filter.is_some()),
+        ("AttributesToGet", input.attributes_to_get.is_some()),
+        ("ConditionalOperator", input.conditional_operator.is_some()),
+    ])?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    let consistent = input.consistent_read.unwrap_or(false);
+    if let Some(l) = input.limit {
+        check_range(l.into(), 1, i64::MAX, "limit")?;
     }
-    let mode = capacity_mode(&req)?;
-    let consistent = req.bool_opt("ConsistentRead")?.unwrap_or(false);
-    let limit = req.int_opt("Limit")?;
-    if let Some(l) = limit {
-        check_range(l, 1, i64::MAX, "limit")?;
-    }
-    let forward = req.bool_opt("ScanIndexForward")?.unwrap_or(true);
-    let source = Source::resolve(&t, req.str_opt("IndexName")?, consistent)?;
-    let exprs = Exprs::for_query(&req, source.key_schema())?;
+    let forward = input.scan_index_forward.unwrap_or(true);
+    let source = Source::resolve(&t, input.index_name.as_deref(), consistent)?;
+    let exprs = Exprs::parse(
+        Texts {
+            key_condition: input.key_condition_expression.as_deref(),
+            filter: input.filter_expression.as_deref(),
+            projection: input.projection_expression.as_deref(),
+            names: input.expression_attribute_names.as_ref(),
+            values: raw(body, "ExpressionAttributeValues"),
+            ..Texts::default()
+        },
+        Some(source.key_schema()),
+    )?;
     let kc = exprs.key_condition().ok_or_else(|| {
         AwsError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
     })?;
-    let select = parse_select(&req, exprs.has_projection(), source.index.is_some())?;
+    let select = parse_select(
+        input.select.as_deref(),
+        exprs.has_projection(),
+        source.index.is_some(),
+    )?;
     if let (Select::All, Some(ix)) = (&select, source.is_index_without_all()) {
         if ix.global {
             return Err(AwsError::validation(format!(
@@ -399,7 +412,7 @@ pub(super) fn query(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
             )));
         }
     }
-    let start = match req.get("ExclusiveStartKey") {
+    let start = match raw(body, "ExclusiveStartKey") {
         Some(v) => Some(source.start_key(&t, v)?),
         None => None,
     };
@@ -408,7 +421,7 @@ pub(super) fn query(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
         &t,
         Bounds::for_condition(kc, start),
         !forward,
-        limit.map(|l| l as usize),
+        input.limit.map(|l| l as usize),
         |_| true,
     )?;
     let mut items = Vec::new();
@@ -431,29 +444,22 @@ pub(super) fn query(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
         if exprs.keep(&item) {
             count += 1;
             if select.returns_items() {
-                items.push(json!(select.project(&exprs, item)));
+                items.push(attrs(select.project(&exprs, item)));
             }
         }
     }
-    let mut out = Map::new();
-    if select.returns_items() {
-        out.insert("Items".into(), Value::Array(items));
-    }
-    out.insert("Count".into(), json!(count));
-    out.insert("ScannedCount".into(), json!(page.scanned));
-    if let Some(k) = page.last_key {
-        out.insert("LastEvaluatedKey".into(), json!(k));
-    }
-    let mut out = Value::Object(out);
-    if let Some(c) = read_consumed(
-        mode,
-        name,
-        read_units(page.bytes, consistent),
-        source.index.as_ref(),
-    ) {
-        out["ConsumedCapacity"] = c;
-    }
-    Ok(out)
+    Ok(types::QueryOutput {
+        items: select.returns_items().then_some(items),
+        count: Some(count),
+        scanned_count: Some(page.scanned as i32),
+        last_evaluated_key: page.last_key.map(attrs),
+        consumed_capacity: read_consumed(
+            mode,
+            name,
+            read_units(page.bytes, consistent),
+            source.index.as_ref(),
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 use tributary_model::arn;
-use tributary_model::clock::{epoch_seconds, stream_label};
+use tributary_model::clock::stream_label;
 use tributary_model::stream::StreamViewType;
 use tributary_model::AwsError;
+use tributary_service::json::{check_range, constraint, output};
+use tributary_shapes::types::Timestamp;
 use tributary_store::{IndexMeta, KeyAttr, KeySchema, Projection, StreamMeta, TableMeta, Tx};
 
-use super::{invalid, resolve_table_name, table_name, table_not_found};
-use crate::DynamoDb;
-use tributary_service::json::{check_range, constraint, Req};
+use super::{invalid, raw, resolve_table_name, table_name_of, table_not_found};
+use crate::{types, DynamoDb};
 
 /// Names of internal indexes start with this and are never shown.
 pub(super) const INTERNAL_INDEX_PREFIX: &str = "__";
@@ -21,28 +22,13 @@ pub(super) const INTERNAL_INDEX_PREFIX: &str = "__";
 /// UpdateTable, small enough that one step holds the writer for a few milliseconds.
 pub(super) const BACKFILL_STEP: usize = 1000;
 
-fn expect_obj<'a>(v: &'a Value) -> Result<Req<'a>, AwsError> {
-    v.as_object()
-        .map(Req)
-        .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))
-}
-
-fn attribute_definitions(req: &Req<'_>) -> Result<Vec<KeyAttr>, AwsError> {
-    let defs_json = req.array_opt("AttributeDefinitions")?.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            "attributeDefinitions",
-            "Member must not be null",
-        )
-    })?;
-    let mut defs: Vec<KeyAttr> = Vec::new();
-    for d in defs_json {
-        let d = expect_obj(d)?;
-        let n = d.str_req("AttributeName", "attributeDefinitions.member.attributeName")?;
-        let t = d.str_req("AttributeType", "attributeDefinitions.member.attributeType")?;
-        if !matches!(t, "S" | "N" | "B") {
+fn attribute_definitions(defs_in: Vec<types::AttributeDefinition>) -> Result<Vec<KeyAttr>, AwsError> {
+    let mut defs: Vec<KeyAttr> = Vec::with_capacity(defs_in.len());
+    for d in defs_in {
+        let (n, t) = (d.attribute_name, d.attribute_type);
+        if !matches!(t.as_str(), "S" | "N" | "B") {
             return Err(constraint(
-                &Value::String(t.into()),
+                &Value::String(t),
                 "attributeDefinitions.1.member.attributeType",
                 "Member must satisfy enum value set: [B, N, S]",
             ));
@@ -52,35 +38,31 @@ fn attribute_definitions(req: &Req<'_>) -> Result<Vec<KeyAttr>, AwsError> {
                 "Duplicate AttributeName found in AttributeDefinitions: {n}"
             )));
         }
-        defs.push(KeyAttr {
-            name: n.to_owned(),
-            ty: t.to_owned(),
-        });
+        defs.push(KeyAttr { name: n, ty: t });
     }
     Ok(defs)
 }
 
 /// Parses a `KeySchema` list against the attribute definitions.
-fn parse_key_schema(ks: &[Value], defs: &[KeyAttr], field: &str) -> Result<KeySchema, AwsError> {
+fn parse_key_schema(
+    ks: &[types::KeySchemaElement],
+    defs: &[KeyAttr],
+    field: &str,
+) -> Result<KeySchema, AwsError> {
     if ks.is_empty() || ks.len() > 2 {
         let rule = if ks.is_empty() {
             "Member must have length greater than or equal to 1"
         } else {
             "Member must have length less than or equal to 2"
         };
-        return Err(constraint(&Value::Array(ks.to_vec()), field, rule));
+        return Err(constraint(&output(&ks), field, rule));
     }
     let mut hash = None;
     let mut range = None;
     for (i, k) in ks.iter().enumerate() {
-        let k = expect_obj(k)?;
-        let n = k.str_req("AttributeName", &format!("{field}.member.attributeName"))?;
-        let t = k.str_req("KeyType", &format!("{field}.member.keyType"))?;
-        let def = defs.iter().find(|d| d.name == n).cloned().ok_or_else(|| {
-            let keys: Vec<String> = ks
-                .iter()
-                .filter_map(|k| k.get("AttributeName").and_then(Value::as_str).map(str::to_owned))
-                .collect();
+        let n = &k.attribute_name;
+        let def = defs.iter().find(|d| d.name == *n).cloned().ok_or_else(|| {
+            let keys: Vec<&str> = ks.iter().map(|k| k.attribute_name.as_str()).collect();
             let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
             invalid(format!(
                 "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
@@ -88,7 +70,7 @@ fn parse_key_schema(ks: &[Value], defs: &[KeyAttr], field: &str) -> Result<KeySc
                 names.join(", ")
             ))
         })?;
-        match (t, i) {
+        match (k.key_type.as_str(), i) {
             ("HASH", 0) => hash = Some(def),
             ("RANGE", 1) => range = Some(def),
             ("HASH", _) => {
@@ -121,25 +103,9 @@ fn parse_key_schema(ks: &[Value], defs: &[KeyAttr], field: &str) -> Result<KeySc
     Ok(KeySchema { hash, range })
 }
 
-fn parse_projection(v: Option<&Value>, index: &str) -> Result<Projection, AwsError> {
-    let p = v.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            "globalSecondaryIndexes.1.member.projection",
-            "Member must not be null",
-        )
-    })?;
-    let p = expect_obj(p)?;
-    let ty = p.str_opt("ProjectionType")?;
-    let non_key = p.array_opt("NonKeyAttributes")?;
-    let attrs = || -> Vec<String> {
-        non_key
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()
-    };
+fn parse_projection(p: &types::Projection, index: &str) -> Result<Projection, AwsError> {
+    let ty = p.projection_type.as_deref();
+    let non_key = p.non_key_attributes.as_ref();
     match ty {
         Some("ALL") | Some("KEYS_ONLY") if non_key.is_some() => Err(invalid(format!(
             "ProjectionType is {}, but NonKeyAttributes is specified",
@@ -148,7 +114,7 @@ fn parse_projection(v: Option<&Value>, index: &str) -> Result<Projection, AwsErr
         Some("ALL") => Ok(Projection::All),
         Some("KEYS_ONLY") => Ok(Projection::KeysOnly),
         Some("INCLUDE") => match non_key {
-            Some(a) if !a.is_empty() => Ok(Projection::Include(attrs())),
+            Some(a) if !a.is_empty() => Ok(Projection::Include(a.clone())),
             _ => Err(invalid(format!(
                 "NonKeyAttributes must not be empty for index: {index} when ProjectionType is INCLUDE"
             ))),
@@ -163,25 +129,11 @@ fn parse_projection(v: Option<&Value>, index: &str) -> Result<Projection, AwsErr
 }
 
 fn parse_throughput(
-    v: Option<&Map<String, Value>>,
+    t: Option<&types::ProvisionedThroughput>,
     field: &str,
 ) -> Result<Option<(i64, i64)>, AwsError> {
-    let Some(t) = v else { return Ok(None) };
-    let t = Req(t);
-    let r = t.int_opt("ReadCapacityUnits")?.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            &format!("{field}.readCapacityUnits"),
-            "Member must not be null",
-        )
-    })?;
-    let w = t.int_opt("WriteCapacityUnits")?.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            &format!("{field}.writeCapacityUnits"),
-            "Member must not be null",
-        )
-    })?;
+    let Some(t) = t else { return Ok(None) };
+    let (r, w) = (t.read_capacity_units, t.write_capacity_units);
     check_range(r, 1, i64::MAX, &format!("{field}.readCapacityUnits"))?;
     check_range(w, 1, i64::MAX, &format!("{field}.writeCapacityUnits"))?;
     Ok(Some((r, w)))
@@ -245,7 +197,13 @@ fn record_throughput_change(
 }
 
 /// A `ProvisionedThroughputDescription` of the table (`key` `""`) or a global index.
-fn throughput_json(t: &TableMeta, key: &str, rcu: i64, wcu: i64, now_ms: i64) -> Value {
+fn throughput_description(
+    t: &TableMeta,
+    key: &str,
+    rcu: i64,
+    wcu: i64,
+    now_ms: i64,
+) -> types::ProvisionedThroughputDescription {
     let h = t.extra.get(THROUGHPUT_HISTORY).and_then(|h| h.get(key));
     let field = |k: &str| h.and_then(|h| h.get(k)).and_then(Value::as_i64);
     let today = field("DecreaseDay") == Some(now_ms.div_euclid(DAY_MS));
@@ -254,17 +212,13 @@ fn throughput_json(t: &TableMeta, key: &str, rcu: i64, wcu: i64, now_ms: i64) ->
     } else {
         0
     };
-    let mut v = Map::new();
-    if let Some(ms) = field("IncreasedMs") {
-        v.insert("LastIncreaseDateTime".into(), json!(epoch_seconds(ms)));
+    types::ProvisionedThroughputDescription {
+        last_increase_date_time: field("IncreasedMs").map(Timestamp::from_millis),
+        last_decrease_date_time: field("DecreasedMs").map(Timestamp::from_millis),
+        number_of_decreases_today: Some(decreases),
+        read_capacity_units: Some(rcu),
+        write_capacity_units: Some(wcu),
     }
-    if let Some(ms) = field("DecreasedMs") {
-        v.insert("LastDecreaseDateTime".into(), json!(epoch_seconds(ms)));
-    }
-    v.insert("NumberOfDecreasesToday".into(), json!(decreases));
-    v.insert("ReadCapacityUnits".into(), json!(rcu));
-    v.insert("WriteCapacityUnits".into(), json!(wcu));
-    Value::Object(v)
 }
 
 /// The read and write units per second a `WarmThroughput` request member asks for.
@@ -272,13 +226,11 @@ type WarmRequest = (Option<i64>, Option<i64>);
 
 /// A `WarmThroughput` request member: the read and write units per second asked for.
 fn parse_warm(
-    v: Option<&Map<String, Value>>,
+    w: Option<&types::WarmThroughput>,
     field: &str,
 ) -> Result<Option<WarmRequest>, AwsError> {
-    let Some(w) = v else { return Ok(None) };
-    let w = Req(w);
-    let read = w.int_opt("ReadUnitsPerSecond")?;
-    let write = w.int_opt("WriteUnitsPerSecond")?;
+    let Some(w) = w else { return Ok(None) };
+    let (read, write) = (w.read_units_per_second, w.write_units_per_second);
     for (v, member) in [(read, "readUnitsPerSecond"), (write, "writeUnitsPerSecond")] {
         if let Some(v) = v {
             check_range(v, 1, i64::MAX, &format!("{field}.{member}"))?;
@@ -382,24 +334,67 @@ fn record_warm(
     changed
 }
 
+/// One index definition: a global or local index of CreateTable, or an index UpdateTable
+/// creates.
+struct IndexDef<'a> {
+    name: &'a str,
+    key_schema: &'a [types::KeySchemaElement],
+    projection: &'a types::Projection,
+    throughput: Option<&'a types::ProvisionedThroughput>,
+    warm: Option<&'a types::WarmThroughput>,
+}
+
+impl<'a> From<&'a types::GlobalSecondaryIndex> for IndexDef<'a> {
+    fn from(g: &'a types::GlobalSecondaryIndex) -> Self {
+        IndexDef {
+            name: &g.index_name,
+            key_schema: &g.key_schema,
+            projection: &g.projection,
+            throughput: g.provisioned_throughput.as_ref(),
+            warm: g.warm_throughput.as_ref(),
+        }
+    }
+}
+
+impl<'a> From<&'a types::LocalSecondaryIndex> for IndexDef<'a> {
+    fn from(l: &'a types::LocalSecondaryIndex) -> Self {
+        IndexDef {
+            name: &l.index_name,
+            key_schema: &l.key_schema,
+            projection: &l.projection,
+            throughput: None,
+            warm: None,
+        }
+    }
+}
+
+impl<'a> From<&'a types::CreateGlobalSecondaryIndexAction> for IndexDef<'a> {
+    fn from(c: &'a types::CreateGlobalSecondaryIndexAction) -> Self {
+        IndexDef {
+            name: &c.index_name,
+            key_schema: &c.key_schema,
+            projection: &c.projection,
+            throughput: c.provisioned_throughput.as_ref(),
+            warm: c.warm_throughput.as_ref(),
+        }
+    }
+}
+
 /// Parses one index definition of CreateTable or UpdateTable.
 fn parse_index(
-    v: &Value,
+    def: &IndexDef<'_>,
     global: bool,
     defs: &[KeyAttr],
     table_keys: &KeySchema,
     billing_mode: &str,
     id: u64,
 ) -> Result<IndexMeta, AwsError> {
-    let r = expect_obj(v)?;
     let list = if global {
         "globalSecondaryIndexes"
     } else {
         "localSecondaryIndexes"
     };
-    let name = r
-        .str_req("IndexName", &format!("{list}.1.member.indexName"))?
-        .to_owned();
+    let name = def.name.to_owned();
     if name.len() < 3
         || name.len() > 255
         || !name
@@ -407,19 +402,12 @@ fn parse_index(
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
     {
         return Err(constraint(
-            &Value::String(name.clone()),
+            &Value::String(name),
             &format!("{list}.1.member.indexName"),
             "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
         ));
     }
-    let ks = r.array_opt("KeySchema")?.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            &format!("{list}.1.member.keySchema"),
-            "Member must not be null",
-        )
-    })?;
-    let key_schema = parse_key_schema(ks, defs, &format!("{list}.1.member.keySchema"))?;
+    let key_schema = parse_key_schema(def.key_schema, defs, &format!("{list}.1.member.keySchema"))?;
     if !global {
         if table_keys.range.is_none() {
             return Err(invalid(
@@ -438,9 +426,8 @@ fn parse_index(
             )));
         }
     }
-    let projection = parse_projection(r.get("Projection"), &name)?;
-    let throughput =
-        parse_throughput(r.obj_opt("ProvisionedThroughput")?, "provisionedThroughput")?;
+    let projection = parse_projection(def.projection, &name)?;
+    let throughput = parse_throughput(def.throughput, "provisionedThroughput")?;
     let (rcu, wcu) = match (global, billing_mode, throughput) {
         (true, "PROVISIONED", None) => {
             return Err(invalid(format!(
@@ -469,23 +456,31 @@ fn parse_index(
     })
 }
 
-pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let given = table_name(&req)?;
+pub(super) async fn create_table(
+    app: &DynamoDb,
+    input: types::CreateTableInput,
+    body: &Map<String, Value>,
+) -> Result<types::CreateTableOutput, AwsError> {
+    let given = table_name_of(&input.table_name)?;
     // CreateTable takes a table ARN too; it must be one of this region and account.
     let name = resolve_table_name(app, given)
         .ok_or_else(|| AwsError::validation(format!("Invalid TableArn: {given}")))?
         .to_owned();
-    let defs = attribute_definitions(&req)?;
-    let ks = req
-        .array_opt("KeySchema")?
+    let defs = attribute_definitions(input.attribute_definitions.ok_or_else(|| {
+        constraint(
+            &Value::Null,
+            "attributeDefinitions",
+            "Member must not be null",
+        )
+    })?)?;
+    let ks = input
+        .key_schema
+        .as_deref()
         .ok_or_else(|| constraint(&Value::Null, "keySchema", "Member must not be null"))?;
     let key_schema = parse_key_schema(ks, &defs, "keySchema")?;
-    let billing_mode = req
-        .str_opt("BillingMode")?
-        .unwrap_or("PROVISIONED")
-        .to_owned();
+    let billing_mode = input.billing_mode.unwrap_or_else(|| "PROVISIONED".into());
     let throughput = parse_throughput(
-        req.obj_opt("ProvisionedThroughput")?,
+        input.provisioned_throughput.as_ref(),
         "provisionedThroughput",
     )?;
     let (rcu, wcu) = match (billing_mode.as_str(), throughput) {
@@ -507,14 +502,8 @@ pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
             ))
         }
     };
-    let gsis = req
-        .array_opt("GlobalSecondaryIndexes")?
-        .cloned()
-        .unwrap_or_default();
-    let lsis = req
-        .array_opt("LocalSecondaryIndexes")?
-        .cloned()
-        .unwrap_or_default();
+    let gsis = input.global_secondary_indexes.unwrap_or_default();
+    let lsis = input.local_secondary_indexes.unwrap_or_default();
     if gsis.len() > 20 {
         return Err(AwsError::new(
             "LimitExceededException",
@@ -529,26 +518,22 @@ pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
     }
     let mut indexes = Vec::new();
     let mut index_warm_asked = BTreeMap::new();
-    for (g, list) in [(true, &gsis), (false, &lsis)] {
-        for v in list.iter() {
-            // Ids are assigned in the write job; parse with a placeholder first.
-            let ix = parse_index(v, g, &defs, &key_schema, &billing_mode, 0)?;
-            if indexes.iter().any(|i: &IndexMeta| i.name == ix.name) {
-                return Err(invalid(format!("Duplicate index name: {}", ix.name)));
-            }
-            if g {
-                let asked = parse_warm(
-                    expect_obj(v)?.obj_opt("WarmThroughput")?,
-                    "globalSecondaryIndexes.1.member.warmThroughput",
-                )?;
-                if let Some(w) = asked {
-                    index_warm_asked.insert(ix.name.clone(), w);
-                }
-            }
-            indexes.push(ix);
+    let all = gsis.iter().map(|g| (true, IndexDef::from(g)));
+    for (g, def) in all.chain(lsis.iter().map(|l| (false, IndexDef::from(l)))) {
+        // Ids are assigned in the write job; parse with a placeholder first.
+        let ix = parse_index(&def, g, &defs, &key_schema, &billing_mode, 0)?;
+        if indexes.iter().any(|i: &IndexMeta| i.name == ix.name) {
+            return Err(invalid(format!("Duplicate index name: {}", ix.name)));
         }
+        if g {
+            let asked = parse_warm(def.warm, "globalSecondaryIndexes.1.member.warmThroughput")?;
+            if let Some(w) = asked {
+                index_warm_asked.insert(ix.name.clone(), w);
+            }
+        }
+        indexes.push(ix);
     }
-    let warm_asked = parse_warm(req.obj_opt("WarmThroughput")?, "warmThroughput")?;
+    let warm_asked = parse_warm(input.warm_throughput.as_ref(), "warmThroughput")?;
     let mut used: Vec<&str> = vec![key_schema.hash.name.as_str()];
     used.extend(key_schema.range.as_ref().map(|r| r.name.as_str()));
     for ix in &indexes {
@@ -560,9 +545,9 @@ pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ));
     }
-    let stream_spec = parse_stream_spec(&req)?;
-    let deletion_protection = req.bool_opt("DeletionProtectionEnabled")?.unwrap_or(false);
-    let tags = parse_tags(req.array_opt("Tags")?)?;
+    let stream_spec = parse_stream_spec(input.stream_specification.as_ref())?;
+    let deletion_protection = input.deletion_protection_enabled.unwrap_or(false);
+    let tags = parse_tags(input.tags.as_deref().unwrap_or_default(), raw(body, "Tags"))?;
     let region = app.cfg.region.clone();
     let account = app.cfg.account_id.clone();
     let shards = app.cfg.stream_shards;
@@ -624,30 +609,23 @@ pub(super) async fn create_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
     with_status(&mut d, "CREATING");
     // A new table has never switched to on-demand: AWS reports only the mode here, and the
     // time of the switch from the first DescribeTable on.
-    if let Some(summary) = d
-        .get_mut("BillingModeSummary")
-        .and_then(Value::as_object_mut)
-    {
-        summary.remove("LastUpdateToPayPerRequestDateTime");
+    if let Some(summary) = &mut d.billing_mode_summary {
+        summary.last_update_to_pay_per_request_date_time = None;
     }
-    Ok(json!({ "TableDescription": d }))
+    Ok(types::CreateTableOutput {
+        table_description: Some(d),
+    })
 }
 
 /// `None`: no StreamSpecification; `Some(None)`: disabled; `Some(Some(view))`: enabled.
-fn parse_stream_spec(req: &Req<'_>) -> Result<Option<Option<StreamViewType>>, AwsError> {
-    let Some(spec) = req.obj_opt("StreamSpecification")? else {
+fn parse_stream_spec(
+    spec: Option<&types::StreamSpecification>,
+) -> Result<Option<Option<StreamViewType>>, AwsError> {
+    let Some(spec) = spec else {
         return Ok(None);
     };
-    let spec = Req(spec);
-    let enabled = spec.bool_opt("StreamEnabled")?.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            "streamSpecification.streamEnabled",
-            "Member must not be null",
-        )
-    })?;
-    let view = spec.str_opt("StreamViewType")?;
-    if !enabled {
+    let view = spec.stream_view_type.as_deref();
+    if !spec.stream_enabled {
         if view.is_some() {
             return Err(invalid(
                 "Stream view type can not be specified when streams are disabled",
@@ -696,151 +674,185 @@ fn enable_stream(
     Ok(stream)
 }
 
+/// A key schema as the model writes it, hash key first.
+fn key_schema(ks: &KeySchema) -> Vec<types::KeySchemaElement> {
+    let element = |a: &KeyAttr, key_type: &str| types::KeySchemaElement {
+        attribute_name: a.name.clone(),
+        key_type: key_type.to_owned(),
+    };
+    std::iter::once(element(&ks.hash, "HASH"))
+        .chain(ks.range.as_ref().map(|r| element(r, "RANGE")))
+        .collect()
+}
+
+/// A key schema as JSON (DynamoDB Streams' `DescribeStream` reports the table's).
 pub fn key_schema_to_json(ks: &KeySchema) -> Value {
-    let mut v = vec![json!({"AttributeName": ks.hash.name, "KeyType": "HASH"})];
-    if let Some(r) = &ks.range {
-        v.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
-    }
-    Value::Array(v)
+    output(&key_schema(ks))
 }
 
-fn projection_json(p: &Projection) -> Value {
-    match p {
-        Projection::All => json!({"ProjectionType": "ALL"}),
-        Projection::KeysOnly => json!({"ProjectionType": "KEYS_ONLY"}),
-        Projection::Include(a) => json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": a}),
+fn projection(p: &Projection) -> types::Projection {
+    let (ty, attrs) = match p {
+        Projection::All => ("ALL", None),
+        Projection::KeysOnly => ("KEYS_ONLY", None),
+        Projection::Include(a) => ("INCLUDE", Some(a.clone())),
+    };
+    types::Projection {
+        projection_type: Some(ty.into()),
+        non_key_attributes: attrs,
     }
 }
 
-fn index_json(t: &TableMeta, ix: &IndexMeta, now_ms: i64) -> Value {
-    let mut v = json!({
-        "IndexName": ix.name,
-        "KeySchema": key_schema_to_json(&ix.key_schema),
-        "Projection": projection_json(&ix.projection),
-        "IndexSizeBytes": ix.size_bytes,
-        "ItemCount": ix.item_count,
-        "IndexArn": format!("{}/index/{}", t.arn, ix.name),
-    });
-    if ix.global {
-        // An index being filled is CREATING, Backfilling, until its last item is in.
-        v["IndexStatus"] = json!(if ix.backfilling() {
-            "CREATING"
-        } else {
-            "ACTIVE"
-        });
-        if ix.backfilling() {
-            v["Backfilling"] = json!(true);
-        }
-        v["ProvisionedThroughput"] =
-            throughput_json(t, &ix.name, ix.read_capacity, ix.write_capacity, now_ms);
-        let mut warm = warm_json(index_warm(t, ix));
-        warm["Status"] = v["IndexStatus"].clone();
-        v["WarmThroughput"] = warm;
-    }
-    v
+fn index_arn(t: &TableMeta, ix: &IndexMeta) -> String {
+    format!("{}/index/{}", t.arn, ix.name)
 }
 
-pub(super) fn table_description(app: &DynamoDb, t: &TableMeta) -> Value {
+fn gsi_description(
+    t: &TableMeta,
+    ix: &IndexMeta,
+    now_ms: i64,
+) -> types::GlobalSecondaryIndexDescription {
+    // An index being filled is CREATING, Backfilling, until its last item is in.
+    let status = if ix.backfilling() { "CREATING" } else { "ACTIVE" };
+    let (read, write) = index_warm(t, ix);
+    types::GlobalSecondaryIndexDescription {
+        index_name: Some(ix.name.clone()),
+        key_schema: Some(key_schema(&ix.key_schema)),
+        projection: Some(projection(&ix.projection)),
+        index_status: Some(status.into()),
+        backfilling: ix.backfilling().then_some(true),
+        provisioned_throughput: Some(throughput_description(
+            t,
+            &ix.name,
+            ix.read_capacity,
+            ix.write_capacity,
+            now_ms,
+        )),
+        index_size_bytes: Some(ix.size_bytes),
+        item_count: Some(ix.item_count),
+        index_arn: Some(index_arn(t, ix)),
+        warm_throughput: Some(types::GlobalSecondaryIndexWarmThroughputDescription {
+            read_units_per_second: Some(read),
+            write_units_per_second: Some(write),
+            status: Some(status.into()),
+        }),
+        // On-demand maximum throughput is not supported.
+        on_demand_throughput: None,
+    }
+}
+
+fn lsi_description(t: &TableMeta, ix: &IndexMeta) -> types::LocalSecondaryIndexDescription {
+    types::LocalSecondaryIndexDescription {
+        index_name: Some(ix.name.clone()),
+        key_schema: Some(key_schema(&ix.key_schema)),
+        projection: Some(projection(&ix.projection)),
+        index_size_bytes: Some(ix.size_bytes),
+        item_count: Some(ix.item_count),
+        index_arn: Some(index_arn(t, ix)),
+    }
+}
+
+pub(super) fn table_description(app: &DynamoDb, t: &TableMeta) -> types::TableDescription {
     let now_ms = tributary_model::Clock::now_millis(&*app.clock);
-    let mut d = Map::new();
-    d.insert(
-        "AttributeDefinitions".into(),
-        Value::Array(
-            t.attribute_definitions
-                .iter()
-                .map(|a| json!({"AttributeName": a.name, "AttributeType": a.ty}))
-                .collect(),
-        ),
-    );
-    d.insert("TableName".into(), json!(t.name));
-    d.insert("KeySchema".into(), key_schema_to_json(&t.key_schema));
     // The table is UPDATING while one of its indexes is being created.
     let creating = t
         .indexes
         .iter()
         .any(|i| i.backfilling() && !i.name.starts_with(INTERNAL_INDEX_PREFIX));
-    d.insert(
-        "TableStatus".into(),
-        json!(if creating { "UPDATING" } else { "ACTIVE" }),
-    );
-    d.insert(
-        "CreationDateTime".into(),
-        json!(epoch_seconds(t.created_ms)),
-    );
-    d.insert(
-        "ProvisionedThroughput".into(),
-        throughput_json(t, "", t.read_capacity, t.write_capacity, now_ms),
-    );
-    d.insert("TableSizeBytes".into(), json!(t.size_bytes));
-    d.insert("ItemCount".into(), json!(t.item_count));
-    d.insert("TableArn".into(), json!(t.arn));
-    d.insert("TableId".into(), json!(t.table_id_uuid));
     // Present once the table has been on-demand: the mode, and when it last switched to it.
     let since = t
         .extra
         .get(PAY_PER_REQUEST_SINCE)
         .and_then(Value::as_i64)
         .or((t.billing_mode == "PAY_PER_REQUEST").then_some(t.created_ms));
-    if let Some(ms) = since {
-        d.insert(
-            "BillingModeSummary".into(),
-            json!({"BillingMode": t.billing_mode, "LastUpdateToPayPerRequestDateTime": epoch_seconds(ms)}),
-        );
-    }
-    let visible = |g: bool| -> Vec<Value> {
+    let visible = |g: bool| {
         t.indexes
             .iter()
-            .filter(|i| i.global == g && !i.name.starts_with(INTERNAL_INDEX_PREFIX))
-            .map(|i| index_json(t, i, now_ms))
-            .collect()
+            .filter(move |i| i.global == g && !i.name.starts_with(INTERNAL_INDEX_PREFIX))
     };
-    let (gsis, lsis) = (visible(true), visible(false));
-    if !gsis.is_empty() {
-        d.insert("GlobalSecondaryIndexes".into(), Value::Array(gsis));
-    }
-    if !lsis.is_empty() {
-        d.insert("LocalSecondaryIndexes".into(), Value::Array(lsis));
-    }
+    let gsis: Vec<_> = visible(true).map(|i| gsi_description(t, i, now_ms)).collect();
+    let lsis: Vec<_> = visible(false).map(|i| lsi_description(t, i)).collect();
     let stream = t
         .stream_arn
         .as_ref()
-        .and_then(|a| app.store.catalog().streams.get(a).cloned());
-    if let Some(s) = stream {
-        d.insert(
-            "StreamSpecification".into(),
-            json!({"StreamEnabled": true, "StreamViewType": s.view_type.as_str()}),
-        );
+        .and_then(|a| app.store.catalog().streams.get(a).map(|s| s.view_type));
+    let latest = t.latest_stream_arn.as_ref().zip(t.latest_stream_label.as_ref());
+    let (read, write) = table_warm(t);
+    types::TableDescription {
+        attribute_definitions: Some(
+            t.attribute_definitions
+                .iter()
+                .map(|a| types::AttributeDefinition {
+                    attribute_name: a.name.clone(),
+                    attribute_type: a.ty.clone(),
+                })
+                .collect(),
+        ),
+        table_name: Some(t.name.clone()),
+        key_schema: Some(key_schema(&t.key_schema)),
+        table_status: Some(if creating { "UPDATING" } else { "ACTIVE" }.into()),
+        creation_date_time: Some(Timestamp::from_millis(t.created_ms)),
+        provisioned_throughput: Some(throughput_description(
+            t,
+            "",
+            t.read_capacity,
+            t.write_capacity,
+            now_ms,
+        )),
+        table_size_bytes: Some(t.size_bytes),
+        item_count: Some(t.item_count),
+        table_arn: Some(t.arn.clone()),
+        table_id: Some(t.table_id_uuid.clone()),
+        billing_mode_summary: since.map(|ms| types::BillingModeSummary {
+            billing_mode: Some(t.billing_mode.clone()),
+            last_update_to_pay_per_request_date_time: Some(Timestamp::from_millis(ms)),
+        }),
+        local_secondary_indexes: (!lsis.is_empty()).then_some(lsis),
+        global_secondary_indexes: (!gsis.is_empty()).then_some(gsis),
+        stream_specification: stream.map(|view| types::StreamSpecification {
+            stream_enabled: true,
+            stream_view_type: Some(view.as_str().into()),
+        }),
+        latest_stream_label: latest.map(|(_, l)| l.clone()),
+        latest_stream_arn: latest.map(|(a, _)| a.clone()),
+        deletion_protection_enabled: Some(
+            t.extra
+                .get("DeletionProtectionEnabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ),
+        warm_throughput: Some(types::TableWarmThroughputDescription {
+            read_units_per_second: Some(read),
+            write_units_per_second: Some(write),
+            status: Some("ACTIVE".into()),
+        }),
+        // Not modelled here: global tables (replicas, witnesses, versions), encryption,
+        // table classes, backups and restores, archival, on-demand maximum throughput,
+        // vector indexes.
+        ..Default::default()
     }
-    if let (Some(a), Some(l)) = (&t.latest_stream_arn, &t.latest_stream_label) {
-        d.insert("LatestStreamLabel".into(), json!(l));
-        d.insert("LatestStreamArn".into(), json!(a));
-    }
-    d.insert(
-        "DeletionProtectionEnabled".into(),
-        t.extra
-            .get("DeletionProtectionEnabled")
-            .cloned()
-            .unwrap_or(json!(false)),
-    );
-    let mut warm = warm_json(table_warm(t));
-    warm["Status"] = json!("ACTIVE");
-    d.insert("WarmThroughput".into(), warm);
-    Value::Object(d)
 }
 
 /// Sets the status of a whole description: the table's, its global indexes' and their warm
 /// throughput's.
-fn with_status(d: &mut Value, status: &str) {
-    d["TableStatus"] = json!(status);
-    d["WarmThroughput"]["Status"] = json!(status);
-    if let Some(gsis) = d
-        .get_mut("GlobalSecondaryIndexes")
-        .and_then(Value::as_array_mut)
-    {
-        for g in gsis {
-            g["IndexStatus"] = json!(status);
-            g["WarmThroughput"]["Status"] = json!(status);
-        }
+fn with_status(d: &mut types::TableDescription, status: &str) {
+    d.table_status = Some(status.into());
+    if let Some(w) = &mut d.warm_throughput {
+        w.status = Some(status.into());
+    }
+    for g in d.global_secondary_indexes.iter_mut().flatten() {
+        set_index_status(g, status);
+    }
+}
+
+/// Sets a global index's status and its warm throughput's.
+fn set_index_status(g: &mut types::GlobalSecondaryIndexDescription, status: &str) {
+    g.index_status = Some(status.into());
+    set_warm_status(g, status);
+}
+
+fn set_warm_status(g: &mut types::GlobalSecondaryIndexDescription, status: &str) {
+    if let Some(w) = &mut g.warm_throughput {
+        w.status = Some(status.into());
     }
 }
 
@@ -852,34 +864,44 @@ fn described(app: &DynamoDb, given: &str) -> Result<TableMeta, AwsError> {
         .ok_or_else(|| table_not_found(given))
 }
 
-pub(super) fn describe_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = table_name(&req)?;
-    let t = described(app, name)?;
-    Ok(json!({ "Table": table_description(app, &t) }))
+pub(super) fn describe_table(
+    app: &DynamoDb,
+    input: types::DescribeTableInput,
+) -> Result<types::DescribeTableOutput, AwsError> {
+    let t = described(app, table_name_of(&input.table_name)?)?;
+    Ok(types::DescribeTableOutput {
+        table: Some(table_description(app, &t)),
+    })
 }
 
-pub(super) fn list_tables(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let limit = req.int_opt("Limit")?.unwrap_or(100);
+pub(super) fn list_tables(
+    app: &DynamoDb,
+    input: types::ListTablesInput,
+) -> Result<types::ListTablesOutput, AwsError> {
+    let limit = input.limit.map_or(100, i64::from);
     check_range(limit, 1, 100, "limit")?;
-    let start = req.str_opt("ExclusiveStartTableName")?;
+    let start = input.exclusive_start_table_name.as_deref();
     let cat = app.store.catalog();
-    let names: Vec<&String> = cat
+    let mut names: Vec<String> = cat
         .tables
         .keys()
         .filter(|n| start.is_none_or(|s| n.as_str() > s))
         .take(limit as usize + 1)
+        .cloned()
         .collect();
     let more = names.len() > limit as usize;
-    let page: Vec<&String> = names.into_iter().take(limit as usize).collect();
-    let mut out = json!({ "TableNames": page });
-    if more {
-        out["LastEvaluatedTableName"] = json!(page.last());
-    }
-    Ok(out)
+    names.truncate(limit as usize);
+    Ok(types::ListTablesOutput {
+        last_evaluated_table_name: names.last().filter(|_| more).cloned(),
+        table_names: Some(names),
+    })
 }
 
-pub(super) async fn delete_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let snapshot = described(app, table_name(&req)?)?;
+pub(super) async fn delete_table(
+    app: &DynamoDb,
+    input: types::DeleteTableInput,
+) -> Result<types::DeleteTableOutput, AwsError> {
+    let snapshot = described(app, table_name_of(&input.table_name)?)?;
     let name = snapshot.name.clone();
     let mut desc = table_description(app, &snapshot);
     app.store
@@ -900,7 +922,9 @@ pub(super) async fn delete_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
         })
         .await?;
     with_status(&mut desc, "DELETING");
-    Ok(json!({ "TableDescription": desc }))
+    Ok(types::DeleteTableOutput {
+        table_description: Some(desc),
+    })
 }
 
 /// What one UpdateTable request changes, parsed and validated before the write.
@@ -925,13 +949,16 @@ struct TableUpdate {
     deleted: Vec<IndexMeta>,
 }
 
-pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let current = described(app, table_name(&req)?)?;
+pub(super) async fn update_table(
+    app: &DynamoDb,
+    input: types::UpdateTableInput,
+) -> Result<types::UpdateTableOutput, AwsError> {
+    let current = described(app, table_name_of(&input.table_name)?)?;
     let name = current.name.clone();
-    let spec = parse_stream_spec(&req)?;
-    let warm_asked = parse_warm(req.obj_opt("WarmThroughput")?, "warmThroughput")?;
+    let spec = parse_stream_spec(input.stream_specification.as_ref())?;
+    let warm_asked = parse_warm(input.warm_throughput.as_ref(), "warmThroughput")?;
     let mut index_warm_asked = BTreeMap::new();
-    let billing = req.str_opt("BillingMode")?.map(str::to_owned);
+    let billing = input.billing_mode;
     if let Some(b) = &billing {
         if !matches!(b.as_str(), "PROVISIONED" | "PAY_PER_REQUEST") {
             return Err(constraint(
@@ -945,7 +972,7 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
         .clone()
         .unwrap_or_else(|| current.billing_mode.clone());
     let throughput = parse_throughput(
-        req.obj_opt("ProvisionedThroughput")?,
+        input.provisioned_throughput.as_ref(),
         "provisionedThroughput",
     )?;
     if mode == "PAY_PER_REQUEST" && throughput.is_some() {
@@ -958,10 +985,10 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
             "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
         ));
     }
-    let protection = req.bool_opt("DeletionProtectionEnabled")?;
+    let protection = input.deletion_protection_enabled;
     let mut defs = current.attribute_definitions.clone();
-    if req.get("AttributeDefinitions").is_some() {
-        for d in attribute_definitions(&req)? {
+    if let Some(asked) = input.attribute_definitions {
+        for d in attribute_definitions(asked)? {
             match defs.iter().find(|x| x.name == d.name) {
                 Some(x) if x.ty != d.ty => {
                     return Err(invalid(format!(
@@ -974,15 +1001,16 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
             }
         }
     }
+    let not_found = |n: &str| {
+        AwsError::ddb_not_found(format!(
+            "Requested resource not found: Index: {n} not found for table: {name}"
+        ))
+    };
     let mut changes = Vec::new();
-    for u in req
-        .array_opt("GlobalSecondaryIndexUpdates")?
-        .into_iter()
-        .flatten()
-    {
-        let u = expect_obj(u)?;
-        if let Some(c) = u.get("Create") {
-            let ix = parse_index(c, true, &defs, &current.key_schema, &mode, 0)?;
+    for u in input.global_secondary_index_updates.iter().flatten() {
+        if let Some(c) = &u.create {
+            let def = IndexDef::from(c);
+            let ix = parse_index(&def, true, &defs, &current.key_schema, &mode, 0)?;
             if current.indexes.iter().any(|i| i.name == ix.name) {
                 return Err(invalid(format!(
                     "Attempting to create an index which already exists: {}",
@@ -990,35 +1018,30 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
                 )));
             }
             let asked = parse_warm(
-                expect_obj(c)?.obj_opt("WarmThroughput")?,
+                def.warm,
                 "globalSecondaryIndexUpdates.1.member.create.warmThroughput",
             )?;
             if let Some(w) = asked {
                 index_warm_asked.insert(ix.name.clone(), w);
             }
             changes.push(IndexChange::Create(ix));
-        } else if let Some(d) = u.get("Delete") {
-            let n = expect_obj(d)?.str_req("IndexName", "indexName")?.to_owned();
+        } else if let Some(d) = &u.delete {
+            let n = d.index_name.clone();
             if !current.indexes.iter().any(|i| i.global && i.name == n) {
-                return Err(AwsError::ddb_not_found(format!(
-                    "Requested resource not found: Index: {n} not found for table: {name}"
-                )));
+                return Err(not_found(&n));
             }
             changes.push(IndexChange::Delete(n));
-        } else if let Some(up) = u.get("Update") {
-            let up = expect_obj(up)?;
-            let n = up.str_req("IndexName", "indexName")?.to_owned();
+        } else if let Some(up) = &u.update {
+            let n = up.index_name.clone();
             if !current.indexes.iter().any(|i| i.global && i.name == n) {
-                return Err(AwsError::ddb_not_found(format!(
-                    "Requested resource not found: Index: {n} not found for table: {name}"
-                )));
+                return Err(not_found(&n));
             }
             let throughput = parse_throughput(
-                up.obj_opt("ProvisionedThroughput")?,
+                up.provisioned_throughput.as_ref(),
                 "provisionedThroughput",
             )?;
             let asked = parse_warm(
-                up.obj_opt("WarmThroughput")?,
+                up.warm_throughput.as_ref(),
                 "globalSecondaryIndexUpdates.1.member.update.warmThroughput",
             )?;
             if let Some(w) = asked {
@@ -1151,95 +1174,77 @@ pub(super) async fn update_table(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
         })
         .await?;
     app.backfill_wake.notify_one();
-    Ok(json!({ "TableDescription": updating_description(app, &update) }))
+    Ok(types::UpdateTableOutput {
+        table_description: Some(updating_description(app, &update)),
+    })
 }
 
 /// UpdateTable's answer: the table `UPDATING` (it is usable at once, as after CreateTable's
 /// `CREATING`), new indexes `CREATING`, updated ones `UPDATING`, deleted ones `DELETING`, and
 /// the warm throughput being raised `UPDATING`.
-fn updating_description(app: &DynamoDb, u: &TableUpdate) -> Value {
+fn updating_description(app: &DynamoDb, u: &TableUpdate) -> types::TableDescription {
     let t = &u.table;
     let mut d = table_description(app, t);
-    d["TableStatus"] = json!("UPDATING");
+    d.table_status = Some("UPDATING".into());
     if u.warmed.contains(&None) {
-        d["WarmThroughput"]["Status"] = json!("UPDATING");
+        if let Some(w) = &mut d.warm_throughput {
+            w.status = Some("UPDATING".into());
+        }
     }
-    let mut gsis = d
-        .get_mut("GlobalSecondaryIndexes")
-        .map(Value::take)
-        .and_then(|v| match v {
-            Value::Array(a) => Some(a),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let mut gsis = d.global_secondary_indexes.take().unwrap_or_default();
     for g in &mut gsis {
-        let Some(n) = g
-            .get("IndexName")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
+        let Some(n) = g.index_name.clone() else {
             continue;
         };
         if u.created.contains(&n) {
-            g["IndexStatus"] = json!("CREATING");
-            g["WarmThroughput"]["Status"] = json!("CREATING");
+            set_index_status(g, "CREATING");
             continue;
         }
         if u.updated.contains(&n) {
-            g["IndexStatus"] = json!("UPDATING");
+            g.index_status = Some("UPDATING".into());
         }
         if u.warmed.contains(&Some(n)) {
-            g["WarmThroughput"]["Status"] = json!("UPDATING");
+            set_warm_status(g, "UPDATING");
         }
     }
     for ix in &u.deleted {
-        let mut g = index_json(t, ix, tributary_model::Clock::now_millis(&*app.clock));
-        g["IndexStatus"] = json!("DELETING");
-        g["WarmThroughput"]["Status"] = json!("DELETING");
+        let mut g = gsi_description(t, ix, tributary_model::Clock::now_millis(&*app.clock));
+        set_index_status(&mut g, "DELETING");
         gsis.push(g);
     }
-    if let Some(obj) = d.as_object_mut() {
-        if gsis.is_empty() {
-            obj.remove("GlobalSecondaryIndexes");
-        } else {
-            obj.insert("GlobalSecondaryIndexes".into(), Value::Array(gsis));
-        }
-    }
+    d.global_secondary_indexes = (!gsis.is_empty()).then_some(gsis);
     d
 }
 
 // ---------------------------------------------------------------- time to live
 
-pub(super) fn describe_time_to_live(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let t = described(app, table_name(&req)?)?;
-    Ok(match t.ttl_attribute {
-        Some(a) => {
-            json!({"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": a}})
-        }
-        None => json!({"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}),
+pub(super) fn describe_time_to_live(
+    app: &DynamoDb,
+    input: types::DescribeTimeToLiveInput,
+) -> Result<types::DescribeTimeToLiveOutput, AwsError> {
+    let t = described(app, table_name_of(&input.table_name)?)?;
+    let status = if t.ttl_attribute.is_some() {
+        "ENABLED"
+    } else {
+        "DISABLED"
+    };
+    Ok(types::DescribeTimeToLiveOutput {
+        time_to_live_description: Some(types::TimeToLiveDescription {
+            time_to_live_status: Some(status.into()),
+            attribute_name: t.ttl_attribute,
+        }),
     })
 }
 
-pub(super) async fn update_time_to_live(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let given = table_name(&req)?;
-    let spec = req.obj_opt("TimeToLiveSpecification")?.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            "timeToLiveSpecification",
-            "Member must not be null",
-        )
-    })?;
-    let spec = Req(spec);
-    let enabled = spec.bool_opt("Enabled")?.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            "timeToLiveSpecification.enabled",
-            "Member must not be null",
-        )
-    })?;
-    let attr = spec
-        .str_req("AttributeName", "timeToLiveSpecification.attributeName")?
-        .to_owned();
+pub(super) async fn update_time_to_live(
+    app: &DynamoDb,
+    input: types::UpdateTimeToLiveInput,
+) -> Result<types::UpdateTimeToLiveOutput, AwsError> {
+    let given = table_name_of(&input.table_name)?;
+    let types::TimeToLiveSpecification {
+        enabled,
+        attribute_name: attr,
+    } = input.time_to_live_specification;
     if attr.is_empty() || attr.len() > 255 {
         return Err(constraint(
             &Value::String(attr),
@@ -1295,39 +1300,58 @@ pub(super) async fn update_time_to_live(app: &DynamoDb, req: Req<'_>) -> Result<
         .await?;
     app.ttl_changed();
     app.backfill_wake.notify_one();
-    Ok(json!({"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attr}}))
+    Ok(types::UpdateTimeToLiveOutput {
+        time_to_live_specification: Some(types::TimeToLiveSpecification {
+            enabled,
+            attribute_name: attr,
+        }),
+    })
 }
 
 // ---------------------------------------------------------------- tags
 
-fn parse_tags(v: Option<&Vec<Value>>) -> Result<BTreeMap<String, String>, AwsError> {
+/// `tags`, with the request's `raw` list: `Tag`'s members are required in the model, so a
+/// missing one reads as empty, yet AWS words a missing one by hand.
+fn parse_tags(
+    tags: &[types::Tag],
+    raw: Option<&Value>,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let sent = |i: usize, member: &str| {
+        raw.and_then(|r| r.get(i))
+            .and_then(|t| t.get(member))
+            .is_some_and(|v| !v.is_null())
+    };
     let mut out = BTreeMap::new();
-    for t in v.into_iter().flatten() {
-        let t = expect_obj(t)?;
+    for (i, t) in tags.iter().enumerate() {
         // AWS words a tag without key or value by hand (recorded: Tags=[{}] and a value-only
         // tag give the Key message, a key-only tag the Value message); the generic validator
         // skips these members.
-        let k = t
-            .str_opt("Key")?
-            .ok_or_else(|| AwsError::validation("The Tag Key provided is invalid, Key: null"))?;
-        let v = t.str_opt("Value")?.ok_or_else(|| {
-            AwsError::validation("The Tag Value provided is invalid, Value: null")
-        })?;
+        if !sent(i, "Key") {
+            return Err(AwsError::validation(
+                "The Tag Key provided is invalid, Key: null",
+            ));
+        }
+        if !sent(i, "Value") {
+            return Err(AwsError::validation(
+                "The Tag Value provided is invalid, Value: null",
+            ));
+        }
+        let (k, v) = (&t.key, &t.value);
         if k.is_empty() || k.len() > 128 {
             return Err(constraint(
-                &Value::String(k.into()),
+                &Value::String(k.clone()),
                 "tags.1.member.key",
                 "Member must have length less than or equal to 128",
             ));
         }
         if v.len() > 256 {
             return Err(constraint(
-                &Value::String(v.into()),
+                &Value::String(v.clone()),
                 "tags.1.member.value",
                 "Member must have length less than or equal to 256",
             ));
         }
-        out.insert(k.to_owned(), v.to_owned());
+        out.insert(k.clone(), v.clone());
     }
     if out.len() > 50 {
         return Err(AwsError::validation(
@@ -1358,12 +1382,13 @@ fn table_of_arn(app: &DynamoDb, arn: &str) -> Result<String, AwsError> {
     Ok(name.to_owned())
 }
 
-pub(super) async fn tag_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let arn = req.str_req("ResourceArn", "resourceArn")?;
-    let tags =
-        parse_tags(Some(req.array_opt("Tags")?.ok_or_else(|| {
-            constraint(&Value::Null, "tags", "Member must not be null")
-        })?))?;
+pub(super) async fn tag_resource(
+    app: &DynamoDb,
+    input: types::TagResourceInput,
+    body: &Map<String, Value>,
+) -> Result<(), AwsError> {
+    let arn = &input.resource_arn;
+    let tags = parse_tags(&input.tags, raw(body, "Tags"))?;
     let name = table_of_arn(app, arn)?;
     app.store
         .write(move |tx| {
@@ -1381,19 +1406,15 @@ pub(super) async fn tag_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
             }
             tx.put_table(t)
         })
-        .await?;
-    Ok(json!({}))
+        .await
 }
 
-pub(super) async fn untag_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let arn = req.str_req("ResourceArn", "resourceArn")?;
-    let keys: Vec<String> = req
-        .array_opt("TagKeys")?
-        .ok_or_else(|| constraint(&Value::Null, "tagKeys", "Member must not be null"))?
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+pub(super) async fn untag_resource(
+    app: &DynamoDb,
+    input: types::UntagResourceInput,
+) -> Result<(), AwsError> {
+    let keys = input.tag_keys;
+    let arn = &input.resource_arn;
     let name = table_of_arn(app, arn)?;
     app.store
         .write(move |tx| {
@@ -1408,41 +1429,51 @@ pub(super) async fn untag_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value
             }
             tx.put_table(t)
         })
-        .await?;
-    Ok(json!({}))
+        .await
 }
 
-pub(super) fn list_tags_of_resource(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let arn = req.str_req("ResourceArn", "resourceArn")?;
-    let name = table_of_arn(app, arn)?;
+pub(super) fn list_tags_of_resource(
+    app: &DynamoDb,
+    input: types::ListTagsOfResourceInput,
+) -> Result<types::ListTagsOfResourceOutput, AwsError> {
+    let name = table_of_arn(app, &input.resource_arn)?;
     let t = described(app, &name)?;
-    let tags: Vec<Value> = t
-        .tags
-        .iter()
-        .map(|(k, v)| json!({"Key": k, "Value": v}))
-        .collect();
-    Ok(json!({ "Tags": tags }))
+    Ok(types::ListTagsOfResourceOutput {
+        tags: Some(
+            t.tags
+                .into_iter()
+                .map(|(key, value)| types::Tag { key, value })
+                .collect(),
+        ),
+        // Every tag fits one page.
+        next_token: None,
+    })
 }
 
 // ---------------------------------------------------------------- account
 
-pub(super) fn describe_limits() -> Value {
-    json!({
-        "AccountMaxReadCapacityUnits": 80000,
-        "AccountMaxWriteCapacityUnits": 80000,
-        "TableMaxReadCapacityUnits": 40000,
-        "TableMaxWriteCapacityUnits": 40000,
-    })
+pub(super) fn describe_limits() -> types::DescribeLimitsOutput {
+    types::DescribeLimitsOutput {
+        account_max_read_capacity_units: Some(80000),
+        account_max_write_capacity_units: Some(80000),
+        table_max_read_capacity_units: Some(40000),
+        table_max_write_capacity_units: Some(40000),
+    }
 }
 
-pub(super) fn describe_endpoints(app: &DynamoDb) -> Value {
+pub(super) fn describe_endpoints(app: &DynamoDb) -> types::DescribeEndpointsResponse {
     let address = app
         .cfg
         .endpoint_url
         .trim_start_matches("http://")
         .trim_start_matches("https://")
         .to_owned();
-    json!({ "Endpoints": [{ "Address": address, "CachePeriodInMinutes": 1440 }] })
+    types::DescribeEndpointsResponse {
+        endpoints: vec![types::Endpoint {
+            address,
+            cache_period_in_minutes: 1440,
+        }],
+    }
 }
 
 #[cfg(test)]
@@ -1500,9 +1531,10 @@ mod tests {
 
     #[test]
     fn throughput_history_counts_decreases_per_utc_day() {
+        use tributary_model::clock::epoch_seconds;
         let mut t = table("PROVISIONED", 5, 5);
         let day = 20_000 * DAY_MS;
-        let pt = |t: &TableMeta, now| throughput_json(t, "", 1, 1, now);
+        let pt = |t: &TableMeta, now| output(&throughput_description(t, "", 1, 1, now));
         assert_eq!(pt(&t, day)["NumberOfDecreasesToday"], 0);
         assert!(pt(&t, day).get("LastIncreaseDateTime").is_none());
         record_throughput_change(&mut t, "", (5, 5), (5, 5), day);

@@ -9,14 +9,15 @@ use tributary_model::attr::{item_from_json, Item};
 use tributary_model::AwsError;
 use tributary_store::TableMeta;
 
-use super::exprs::Exprs;
-use super::invalid;
+use super::exprs::{Exprs, Texts};
 use super::keys::{
     capacity_mode, check_put_item, check_updated_item, commit_change, key_from_json, key_of_item,
     lookup, per_table, read_units, table_id_in, write_units, CapacityMode,
 };
-use crate::DynamoDb;
-use tributary_service::json::{constraint, Req};
+use super::render::attrs;
+use super::{invalid, raw, raw_in, table_name_of};
+use crate::{types, DynamoDb};
+use tributary_service::json::constraint;
 
 const MAX_ITEMS: usize = 100;
 /// How long a `ClientRequestToken` makes a repeated request a no-op.
@@ -97,46 +98,71 @@ struct Op {
     return_old: bool,
 }
 
-fn expect_obj<'a>(v: &'a Value) -> Result<Req<'a>, AwsError> {
-    v.as_object()
-        .map(Req)
-        .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))
-}
-
-fn transact_items<'a>(req: &Req<'a>) -> Result<&'a Vec<Value>, AwsError> {
-    let items = req
-        .array_opt("TransactItems")?
-        .ok_or_else(|| constraint(&Value::Null, "transactItems", "Member must not be null"))?;
-    if items.is_empty() || items.len() > MAX_ITEMS {
-        let rule = if items.is_empty() {
+/// `TransactItems` has 1..100 entries (the model validator checks it first).
+fn check_transact_items(n: usize) -> Result<(), AwsError> {
+    if n == 0 || n > MAX_ITEMS {
+        let rule = if n == 0 {
             "Member must have length greater than or equal to 1".to_owned()
         } else {
             format!("Member must have length less than or equal to {MAX_ITEMS}")
         };
         return Err(constraint(
-            &Value::String(format!("{} items", items.len())),
+            &Value::String(format!("{n} items")),
             "transactItems",
             &rule,
         ));
     }
-    Ok(items)
+    Ok(())
 }
 
-fn parse_op(app: &DynamoDb, v: &Value) -> Result<Op, AwsError> {
-    let r = expect_obj(v)?;
-    let present: Vec<&str> = ["ConditionCheck", "Put", "Delete", "Update"]
-        .into_iter()
-        .filter(|k| r.get(k).is_some())
-        .collect();
-    let [which] = present.as_slice() else {
-        return Err(AwsError::validation(
-            "TransactItems can only contain one of Check, Put, Update or Delete",
-        ));
+/// The one action of a `TransactWriteItem`.
+enum Action<'a> {
+    Check(&'a types::ConditionCheck),
+    Put(&'a types::Put),
+    Delete(&'a types::Delete),
+    Update(&'a types::Update),
+}
+
+/// One action of a TransactWriteItems: `item` typed, `raw` its request object (for the item,
+/// the key and the attribute values).
+fn parse_op(
+    app: &DynamoDb,
+    item: &types::TransactWriteItem,
+    raw: Option<&Value>,
+) -> Result<Op, AwsError> {
+    let action = match (&item.condition_check, &item.put, &item.delete, &item.update) {
+        (Some(c), None, None, None) => Action::Check(c),
+        (None, Some(p), None, None) => Action::Put(p),
+        (None, None, Some(d), None) => Action::Delete(d),
+        (None, None, None, Some(u)) => Action::Update(u),
+        _ => {
+            return Err(AwsError::validation(
+                "TransactItems can only contain one of Check, Put, Update or Delete",
+            ))
+        }
     };
-    let body = expect_obj(r.get(which).unwrap_or(&Value::Null))?;
-    let name = super::table_name(&body)?;
+    let (which, table_name, on_failure) = match action {
+        Action::Check(c) => (
+            "ConditionCheck",
+            &c.table_name,
+            &c.return_values_on_condition_check_failure,
+        ),
+        Action::Put(p) => ("Put", &p.table_name, &p.return_values_on_condition_check_failure),
+        Action::Delete(d) => (
+            "Delete",
+            &d.table_name,
+            &d.return_values_on_condition_check_failure,
+        ),
+        Action::Update(u) => (
+            "Update",
+            &u.table_name,
+            &u.return_values_on_condition_check_failure,
+        ),
+    };
+    let body = raw_in(raw, which);
+    let name = table_name_of(table_name)?;
     let t = lookup(app, name)?;
-    let return_old = match body.str_opt("ReturnValuesOnConditionCheckFailure")? {
+    let return_old = match on_failure.as_deref() {
         None | Some("NONE") => false,
         Some("ALL_OLD") => true,
         Some(other) => {
@@ -147,41 +173,59 @@ fn parse_op(app: &DynamoDb, v: &Value) -> Result<Op, AwsError> {
             ))
         }
     };
-    let (kind, exprs, key, keys) = match *which {
-        "ConditionCheck" => {
-            if body.get("ConditionExpression").is_none() {
-                return Err(constraint(
-                    &Value::Null,
-                    "conditionExpression",
-                    "Member must not be null",
-                ));
-            }
-            let (key, keys) = key_from_json(&t, body.get("Key"))?;
-            (Kind::ConditionCheck, Exprs::for_write(&body)?, key, keys)
+    let values = raw_in(body, "ExpressionAttributeValues");
+    let condition = |condition: Option<&str>, names| {
+        Exprs::parse(
+            Texts {
+                condition,
+                names,
+                values,
+                ..Texts::default()
+            },
+            None,
+        )
+    };
+    let (kind, exprs, key, keys) = match action {
+        Action::Check(c) => {
+            let (key, keys) = key_from_json(&t, raw_in(body, "Key"))?;
+            let exprs = condition(
+                Some(&c.condition_expression),
+                c.expression_attribute_names.as_ref(),
+            )?;
+            (Kind::ConditionCheck, exprs, key, keys)
         }
-        "Put" => {
-            let item = body
-                .get("Item")
+        Action::Put(p) => {
+            let item = raw_in(body, "Item")
                 .ok_or_else(|| constraint(&Value::Null, "item", "Member must not be null"))?;
             let item = item_from_json(item)?;
             let (key, keys) = key_of_item(&t, &item)?;
             check_put_item(&t, &item)?;
-            (Kind::Put(item), Exprs::for_write(&body)?, key, keys)
+            let exprs = condition(
+                p.condition_expression.as_deref(),
+                p.expression_attribute_names.as_ref(),
+            )?;
+            (Kind::Put(item), exprs, key, keys)
         }
-        "Delete" => {
-            let (key, keys) = key_from_json(&t, body.get("Key"))?;
-            (Kind::Delete, Exprs::for_write(&body)?, key, keys)
+        Action::Delete(d) => {
+            let (key, keys) = key_from_json(&t, raw_in(body, "Key"))?;
+            let exprs = condition(
+                d.condition_expression.as_deref(),
+                d.expression_attribute_names.as_ref(),
+            )?;
+            (Kind::Delete, exprs, key, keys)
         }
-        _ => {
-            if body.get("UpdateExpression").is_none() {
-                return Err(constraint(
-                    &Value::Null,
-                    "updateExpression",
-                    "Member must not be null",
-                ));
-            }
-            let (key, keys) = key_from_json(&t, body.get("Key"))?;
-            let exprs = Exprs::for_update(&body)?;
+        Action::Update(u) => {
+            let (key, keys) = key_from_json(&t, raw_in(body, "Key"))?;
+            let exprs = Exprs::parse(
+                Texts {
+                    update: Some(&u.update_expression),
+                    condition: u.condition_expression.as_deref(),
+                    names: u.expression_attribute_names.as_ref(),
+                    values,
+                    ..Texts::default()
+                },
+                None,
+            )?;
             for top in exprs.top_level_targets() {
                 if keys.contains_key(&top) {
                     return Err(invalid(format!(
@@ -211,12 +255,13 @@ fn digest(body: &Map<String, Value>) -> [u8; 32] {
 
 pub(super) async fn transact_write_items(
     app: &DynamoDb,
-    req: Req<'_>,
+    input: types::TransactWriteItemsInput,
     body: &Map<String, Value>,
-) -> Result<Value, AwsError> {
-    let items = transact_items(&req)?;
-    let mode = capacity_mode(&req)?;
-    let token = req.str_opt("ClientRequestToken")?.map(str::to_owned);
+) -> Result<types::TransactWriteItemsOutput, AwsError> {
+    let items = &input.transact_items;
+    check_transact_items(items.len())?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    let token = input.client_request_token;
     if let Some(t) = &token {
         if t.is_empty() || t.len() > 36 {
             return Err(constraint(
@@ -228,8 +273,9 @@ pub(super) async fn transact_write_items(
     }
     let mut ops = Vec::with_capacity(items.len());
     let mut seen = HashSet::new();
-    for v in items {
-        let op = parse_op(app, v)?;
+    let raw_items = raw(body, "TransactItems").and_then(Value::as_array);
+    for (i, item) in items.iter().enumerate() {
+        let op = parse_op(app, item, raw_items.and_then(|a| a.get(i)))?;
         if !seen.insert((op.table.id, op.key.clone())) {
             return Err(AwsError::validation(
                 "Transaction request cannot include multiple operations on one item",
@@ -336,37 +382,45 @@ pub(super) async fn transact_write_items(
             Ok(())
         })
         .await?;
-    let mut out = json!({});
-    if mode != CapacityMode::None {
-        out["ConsumedCapacity"] = Value::Array(capacity(mode));
-    }
-    Ok(out)
+    Ok(types::TransactWriteItemsOutput {
+        consumed_capacity: (mode != CapacityMode::None).then(|| capacity(mode)),
+        // Item collection metrics (`ReturnItemCollectionMetrics`) are not reported.
+        item_collection_metrics: None,
+    })
 }
 
-pub(super) fn transact_get_items(app: &DynamoDb, req: Req<'_>) -> Result<Value, AwsError> {
-    let items = transact_items(&req)?;
-    let mode = capacity_mode(&req)?;
+pub(super) fn transact_get_items(
+    app: &DynamoDb,
+    input: types::TransactGetItemsInput,
+    body: &Map<String, Value>,
+) -> Result<types::TransactGetItemsOutput, AwsError> {
+    let items = &input.transact_items;
+    check_transact_items(items.len())?;
+    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
+    let raw_items = raw(body, "TransactItems").and_then(Value::as_array);
     let mut gets = Vec::with_capacity(items.len());
     let mut seen = HashSet::new();
-    for v in items {
-        let r = expect_obj(v)?;
-        let get = r.obj_opt("Get")?.ok_or_else(|| {
-            constraint(
-                &Value::Null,
-                "transactItems.member.get",
-                "Member must not be null",
-            )
-        })?;
-        let get = Req(get);
-        let name = super::table_name(&get)?;
+    for (i, item) in items.iter().enumerate() {
+        let get = &item.get;
+        let raw_get = raw_in(raw_items.and_then(|a| a.get(i)), "Get");
+        let name = table_name_of(&get.table_name)?;
         let t = lookup(app, name)?;
-        let (key, _) = key_from_json(&t, get.get("Key"))?;
+        let (key, _) = key_from_json(&t, raw_in(raw_get, "Key"))?;
         if !seen.insert((t.id, key.clone())) {
             return Err(AwsError::validation(
                 "Transaction request cannot include multiple operations on one item",
             ));
         }
-        gets.push((t, name, key, Exprs::for_get(&get)?));
+        let exprs = Exprs::parse(
+            Texts {
+                projection: get.projection_expression.as_deref(),
+                names: get.expression_attribute_names.as_ref(),
+                values: raw_in(raw_get, "ExpressionAttributeValues"),
+                ..Texts::default()
+            },
+            None,
+        )?;
+        gets.push((t, name, key, exprs));
     }
     let mut responses = Vec::with_capacity(gets.len());
     let mut units: Vec<(String, f64)> = Vec::new();
@@ -374,14 +428,12 @@ pub(super) fn transact_get_items(app: &DynamoDb, req: Req<'_>) -> Result<Value, 
         let item = app.store.get_item(t.id, &key)?;
         let size = item.as_ref().map_or(0, tributary_model::size::item_size);
         units.push((shown.to_owned(), 2.0 * read_units(size, true)));
-        responses.push(match item {
-            Some(i) => json!({ "Item": exprs.project(i) }),
-            None => json!({}),
+        responses.push(types::ItemResponse {
+            item: item.map(|i| attrs(exprs.project(i))),
         });
     }
-    let mut out = json!({ "Responses": responses });
-    if mode != CapacityMode::None {
-        out["ConsumedCapacity"] = Value::Array(per_table(mode, &units, true));
-    }
-    Ok(out)
+    Ok(types::TransactGetItemsOutput {
+        responses: Some(responses),
+        consumed_capacity: (mode != CapacityMode::None).then(|| per_table(mode, &units, true)),
+    })
 }
