@@ -4,16 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use tributary_service::query::Xml;
+use tributary_model::AwsError;
 use tributary_store::{Catalog, Store};
 
 use crate::error::{already_exists, delete_conflict, group_not_found};
 use crate::model::{self, entity_id, load, load_all, to_doc, GroupDoc, UserDoc, GROUP_KIND};
 use crate::render::{self, Detail};
-use crate::wire::{iso, paginate, random_id, truncation, Input};
-use crate::{users, Ctx, Reply};
+use crate::wire::{paginate, random_id, Page};
+use crate::{types, users, Ctx};
 
-fn find(store: &Store, account: &str, name: &str) -> Result<GroupDoc, tributary_model::AwsError> {
+fn find(store: &Store, account: &str, name: &str) -> Result<GroupDoc, AwsError> {
     load(&store.catalog(), GROUP_KIND, &entity_id(account, name))
         .ok_or_else(|| group_not_found(name))
 }
@@ -26,17 +26,13 @@ pub(crate) fn of_user(catalog: &Catalog, account: &str, user: &str) -> Vec<Group
         .collect()
 }
 
-fn render_group(x: &mut Xml, g: &GroupDoc) {
-    x.elem("Path", &g.path)
-        .elem("GroupName", &g.name)
-        .elem("GroupId", &g.group_id)
-        .elem("Arn", &g.arn)
-        .elem("CreateDate", &iso(g.create_ms));
-}
-
-pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("GroupName")?;
-    let path = input.str("Path").unwrap_or("/");
+pub async fn create(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::CreateGroupRequest,
+) -> Result<types::CreateGroupResponse, AwsError> {
+    let name = input.group_name.as_str();
+    let path = input.path.as_deref().unwrap_or("/");
     let group = GroupDoc {
         account: ctx.account.clone(),
         name: name.to_owned(),
@@ -61,15 +57,17 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             Ok(group.clone())
         })
         .await?;
-    let mut x = Xml::new();
-    x.open("Group");
-    render_group(&mut x, &group);
-    x.close("Group");
-    Ok(Some(x.into_string()))
+    Ok(types::CreateGroupResponse {
+        group: render::group(&group),
+    })
 }
 
-pub fn get(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let g = find(store, &ctx.account, input.required("GroupName")?)?;
+pub fn get(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::GetGroupRequest,
+) -> Result<types::GetGroupResponse, AwsError> {
+    let g = find(store, &ctx.account, &input.group_name)?;
     let catalog = store.catalog();
     let members: Vec<UserDoc> = g
         .members
@@ -79,63 +77,80 @@ pub fn get(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let page = paginate(
         members,
         |u| u.name.to_lowercase(),
-        input.str("Marker"),
-        input.int("MaxItems"),
+        input.marker.as_deref(),
+        input.max_items,
     )?;
-    let mut x = Xml::new();
-    x.open("Group");
-    render_group(&mut x, &g);
-    x.close("Group");
-    x.open("Users");
-    for u in &page.items {
-        x.open("member");
-        render::user(&mut x, u, Detail::Listed);
-        x.close("member");
-    }
-    x.close("Users");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+    Ok(types::GetGroupResponse {
+        group: render::group(&g),
+        users: page
+            .items
+            .iter()
+            .map(|u| render::user(u, Detail::Listed))
+            .collect(),
+        is_truncated: page.is_truncated(),
+        marker: page.next_marker,
+    })
 }
 
-fn page_of_groups(groups: Vec<GroupDoc>, input: Input<'_>) -> Reply {
-    let page = paginate(
-        groups,
-        |g| g.name.to_lowercase(),
-        input.str("Marker"),
-        input.int("MaxItems"),
-    )?;
-    let mut x = Xml::new();
-    x.open("Groups");
-    for g in &page.items {
-        x.open("member");
-        render_group(&mut x, g);
-        x.close("member");
-    }
-    x.close("Groups");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+/// A page of groups in name order, as ListGroups and ListGroupsForUser answer them.
+fn page_of_groups(
+    groups: Vec<GroupDoc>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<Page<types::Group>, AwsError> {
+    let page = paginate(groups, |g| g.name.to_lowercase(), marker, max_items)?;
+    Ok(Page {
+        items: page.items.iter().map(render::group).collect(),
+        next_marker: page.next_marker,
+    })
 }
 
-pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let prefix = input.str("PathPrefix").unwrap_or("/");
+pub fn list(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListGroupsRequest,
+) -> Result<types::ListGroupsResponse, AwsError> {
+    let prefix = input.path_prefix.as_deref().unwrap_or("/");
     let groups: Vec<GroupDoc> = load_all::<GroupDoc>(&store.catalog(), GROUP_KIND, &ctx.account)
         .into_iter()
         .filter(|g| g.path.starts_with(prefix))
         .collect();
-    page_of_groups(groups, input)
+    let page = page_of_groups(groups, input.marker.as_deref(), input.max_items)?;
+    Ok(types::ListGroupsResponse {
+        is_truncated: page.is_truncated(),
+        groups: page.items,
+        marker: page.next_marker,
+    })
 }
 
-pub fn list_for_user(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let user = users::find(store, &ctx.account, input.required("UserName")?)?;
-    page_of_groups(of_user(&store.catalog(), &ctx.account, &user.name), input)
+pub fn list_for_user(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListGroupsForUserRequest,
+) -> Result<types::ListGroupsForUserResponse, AwsError> {
+    let user = users::find(store, &ctx.account, &input.user_name)?;
+    let page = page_of_groups(
+        of_user(&store.catalog(), &ctx.account, &user.name),
+        input.marker.as_deref(),
+        input.max_items,
+    )?;
+    Ok(types::ListGroupsForUserResponse {
+        is_truncated: page.is_truncated(),
+        groups: page.items,
+        marker: page.next_marker,
+    })
 }
 
-pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("GroupName")?.to_owned();
+pub async fn update(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::UpdateGroupRequest,
+) -> Result<(), AwsError> {
+    let name = input.group_name;
     let mut g = find(store, &ctx.account, &name)?;
-    let new_name = input.str("NewGroupName").map(str::to_owned);
-    if let Some(p) = input.str("NewPath") {
-        g.path = p.to_owned();
+    let new_name = input.new_group_name;
+    if let Some(p) = input.new_path {
+        g.path = p;
     }
     let account = ctx.account.clone();
     store
@@ -155,12 +170,15 @@ pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             tx.delete_doc(GROUP_KIND, &old_id)?;
             tx.put_doc(GROUP_KIND, &entity_id(&account, &g.name), to_doc(&g)?)
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
-pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let g = find(store, &ctx.account, input.required("GroupName")?)?;
+pub async fn delete(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::DeleteGroupRequest,
+) -> Result<(), AwsError> {
+    let g = find(store, &ctx.account, &input.group_name)?;
     if !g.members.is_empty() {
         return Err(delete_conflict(
             "Cannot delete entity, must remove users from group first.",
@@ -177,23 +195,26 @@ pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
         ));
     }
     let id = entity_id(&ctx.account, &g.name);
-    store
-        .write(move |tx| tx.delete_doc(GROUP_KIND, &id))
-        .await?;
-    Ok(None)
+    store.write(move |tx| tx.delete_doc(GROUP_KIND, &id)).await
 }
 
-/// AddUserToGroup (`add`) and RemoveUserFromGroup.
-pub async fn membership(store: &Store, ctx: &Ctx, input: Input<'_>, add: bool) -> Reply {
-    let mut g = find(store, &ctx.account, input.required("GroupName")?)?;
-    let user = users::find(store, &ctx.account, input.required("UserName")?)?;
+/// AddUserToGroup (`add`) and RemoveUserFromGroup, which have the same members.
+pub async fn membership(
+    store: &Store,
+    ctx: &Ctx,
+    group: &str,
+    user: &str,
+    add: bool,
+) -> Result<(), AwsError> {
+    let mut g = find(store, &ctx.account, group)?;
+    let user = users::find(store, &ctx.account, user)?;
     let present = g
         .members
         .iter()
         .position(|m| m.eq_ignore_ascii_case(&user.name));
     match (add, present) {
         (true, None) => g.members.push(user.name.clone()),
-        (true, Some(_)) => return Ok(None),
+        (true, Some(_)) => return Ok(()),
         (false, Some(i)) => {
             g.members.remove(i);
         }
@@ -207,6 +228,5 @@ pub async fn membership(store: &Store, ctx: &Ctx, input: Input<'_>, add: bool) -
     let id = entity_id(&ctx.account, &g.name);
     store
         .write(move |tx| tx.put_doc(GROUP_KIND, &id, to_doc(&g)?))
-        .await?;
-    Ok(None)
+        .await
 }

@@ -241,8 +241,6 @@ pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     const KIND: &'static str;
     /// `role` or `user`, as IAM's messages say it.
     const NOUN: &'static str;
-    /// The input member that names the entity.
-    const NAME_MEMBER: &'static str;
     /// Aggregate size of the inline policies (IAM's quota, characters without white space).
     const INLINE_SIZE_LIMIT: usize;
     /// The quota on attached managed policies, and its name in `LimitExceeded` texts.
@@ -264,11 +262,10 @@ pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
 }
 
 macro_rules! entity {
-    ($t:ty, $kind:expr, $noun:literal, $member:literal, $size:expr, $limit:expr, $quota:literal, $nf:path) => {
+    ($t:ty, $kind:expr, $noun:literal, $size:expr, $limit:expr, $quota:literal, $nf:path) => {
         impl Entity for $t {
             const KIND: &'static str = $kind;
             const NOUN: &'static str = $noun;
-            const NAME_MEMBER: &'static str = $member;
             const INLINE_SIZE_LIMIT: usize = $size;
             const ATTACHED_LIMIT: (usize, &'static str) = ($limit, $quota);
             fn not_found(name: &str) -> AwsError {
@@ -300,7 +297,6 @@ entity!(
     RoleDoc,
     ROLE_KIND,
     "role",
-    "RoleName",
     10_240,
     10,
     "PoliciesPerRole",
@@ -310,7 +306,6 @@ entity!(
     UserDoc,
     USER_KIND,
     "user",
-    "UserName",
     2_048,
     10,
     "PoliciesPerUser",
@@ -430,7 +425,6 @@ entity!(
     GroupDoc,
     GROUP_KIND,
     "group",
-    "GroupName",
     5_120,
     10,
     "PoliciesPerGroup",

@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use tributary_model::AwsError;
 use tributary_policy::{Policy, PolicyKind};
-use tributary_service::query::Xml;
 use tributary_store::{Catalog, Store};
 
 use crate::directory;
@@ -24,8 +23,8 @@ use crate::model::{
 };
 use crate::render::{self, Detail, PolicyView};
 use crate::roles::tags_in;
-use crate::wire::{paginate, random_id, truncation, Input};
-use crate::{Ctx, Reply};
+use crate::wire::{paginate, random_id, Page};
+use crate::{types, Ctx};
 
 /// Largest managed policy document (IAM's `PolicySize` quota, white space not counted).
 const POLICY_SIZE_LIMIT: usize = 6144;
@@ -112,29 +111,31 @@ fn check_document(document: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("PolicyName")?;
-    let document = input.required("PolicyDocument")?;
-    check_document(document)?;
-    let path = input.str("Path").unwrap_or("/");
+pub async fn create(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::CreatePolicyRequest,
+) -> Result<types::CreatePolicyResponse, AwsError> {
+    check_document(&input.policy_document)?;
+    let path = input.path.as_deref().unwrap_or("/");
     let policy = PolicyDoc {
         account: ctx.account.clone(),
-        name: name.to_owned(),
+        arn: model::arn(&ctx.account, "policy", path, &input.policy_name),
+        name: input.policy_name,
         path: path.to_owned(),
         policy_id: random_id("ANPA", 17),
-        arn: model::arn(&ctx.account, "policy", path, name),
         create_ms: ctx.now,
-        description: input.str("Description").map(str::to_owned),
+        description: input.description,
         default_version: "v1".to_owned(),
         next_version: 2,
         versions: vec![VersionDoc {
             id: "v1".to_owned(),
-            document: document.to_owned(),
+            document: input.policy_document,
             create_ms: ctx.now,
         }],
-        tags: tags_in(input, "Tags")?,
+        tags: tags_in(input.tags)?,
     };
-    let id = entity_id(&ctx.account, name);
+    let id = entity_id(&ctx.account, &policy.name);
     let policy = store
         .write(move |tx| {
             if tx.catalog().doc(POLICY_KIND, &id).is_some() {
@@ -147,35 +148,43 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             Ok(policy.clone())
         })
         .await?;
-    let mut x = Xml::new();
-    x.open("Policy");
-    render::policy(&mut x, &PolicyView::Local(&policy), 0, Detail::Created);
-    x.close("Policy");
-    Ok(Some(x.into_string()))
+    Ok(types::CreatePolicyResponse {
+        policy: Some(render::policy(
+            &PolicyView::Local(&policy),
+            0,
+            Detail::Created,
+        )),
+    })
 }
 
-pub fn get(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let arn = input.required("PolicyArn")?;
+pub fn get(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::GetPolicyRequest,
+) -> Result<types::GetPolicyResponse, AwsError> {
+    let arn = input.policy_arn.as_str();
     let catalog = store.catalog();
     let policy = resolve(&catalog, &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))?;
     let count = attachment_counts(&catalog, &ctx.account)
         .get(policy.arn())
         .copied()
         .unwrap_or(0);
-    let mut x = Xml::new();
-    x.open("Policy");
-    render::policy(&mut x, &policy.view(), count, Detail::Full);
-    x.close("Policy");
-    Ok(Some(x.into_string()))
+    Ok(types::GetPolicyResponse {
+        policy: Some(render::policy(&policy.view(), count, Detail::Full)),
+    })
 }
 
-pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
+pub fn list(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListPoliciesRequest,
+) -> Result<types::ListPoliciesResponse, AwsError> {
     let catalog = store.catalog();
-    let scope = input.str("Scope").unwrap_or("All");
-    let only_attached = input.bool("OnlyAttached").unwrap_or(false);
-    let prefix = input.str("PathPrefix").unwrap_or("/");
+    let scope = input.scope.as_deref().unwrap_or("All");
+    let only_attached = input.only_attached.unwrap_or(false);
+    let prefix = input.path_prefix.as_deref().unwrap_or("/");
     // No policy is used as a permissions boundary here (boundaries are kept, not enforced).
-    let boundaries_only = input.str("PolicyUsageFilter") == Some("PermissionsBoundary");
+    let boundaries_only = input.policy_usage_filter.as_deref() == Some("PermissionsBoundary");
     let counts = attachment_counts(&catalog, &ctx.account);
     let locals = load_all::<PolicyDoc>(&catalog, POLICY_KIND, &ctx.account);
     let mut views: Vec<PolicyView<'_>> = Vec::new();
@@ -192,23 +201,27 @@ pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let page = paginate(
         views,
         |v| format!("{}\u{0}{}", v.name().to_lowercase(), v.arn()),
-        input.str("Marker"),
-        input.int("MaxItems"),
+        input.marker.as_deref(),
+        input.max_items,
     )?;
-    let mut x = Xml::new();
-    x.open("Policies");
-    for v in &page.items {
-        x.open("member");
-        render::policy(&mut x, v, count(v), Detail::Listed);
-        x.close("member");
-    }
-    x.close("Policies");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+    Ok(types::ListPoliciesResponse {
+        policies: Some(
+            page.items
+                .iter()
+                .map(|v| render::policy(v, count(v), Detail::Listed))
+                .collect(),
+        ),
+        is_truncated: page.is_truncated(),
+        marker: page.next_marker,
+    })
 }
 
-pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let arn = input.required("PolicyArn")?.to_owned();
+pub async fn delete(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::DeletePolicyRequest,
+) -> Result<(), AwsError> {
+    let arn = input.policy_arn;
     if matches!(
         resolve(&store.catalog(), &ctx.account, &arn)?,
         Some(Resolved::Aws(_))
@@ -235,31 +248,34 @@ pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             }
             tx.delete_doc(POLICY_KIND, &entity_id(&account, &policy.name))
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
-pub fn get_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let arn = input.required("PolicyArn")?;
-    let version = input.required("VersionId")?;
-    let mut x = Xml::new();
-    x.open("PolicyVersion");
-    match resolve(&store.catalog(), &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))? {
-        Resolved::Aws(a) if a.version == version => {
-            render::version(&mut x, &a.version, Some(a.document), true, a.update_ms)
-        }
-        Resolved::Aws(_) => return Err(version_not_found(arn, version)),
-        Resolved::Local(p) => {
-            let v = p
-                .versions
-                .iter()
-                .find(|v| v.id == version)
-                .ok_or_else(|| version_not_found(arn, version))?;
-            render::local_version(&mut x, &p, v, true);
-        }
-    }
-    x.close("PolicyVersion");
-    Ok(Some(x.into_string()))
+pub fn get_version(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::GetPolicyVersionRequest,
+) -> Result<types::GetPolicyVersionResponse, AwsError> {
+    let arn = input.policy_arn.as_str();
+    let version = input.version_id.as_str();
+    let found =
+        match resolve(&store.catalog(), &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))? {
+            Resolved::Aws(a) if a.version == version => {
+                render::version(&a.version, Some(a.document), true, a.update_ms)
+            }
+            Resolved::Aws(_) => return Err(version_not_found(arn, version)),
+            Resolved::Local(p) => {
+                let v = p
+                    .versions
+                    .iter()
+                    .find(|v| v.id == version)
+                    .ok_or_else(|| version_not_found(arn, version))?;
+                render::local_version(&p, v, true)
+            }
+        };
+    Ok(types::GetPolicyVersionResponse {
+        policy_version: Some(found),
+    })
 }
 
 /// The number of `v<n>`.
@@ -270,8 +286,12 @@ fn version_number(id: &str) -> u32 {
         .unwrap_or(0)
 }
 
-pub fn list_versions(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let arn = input.required("PolicyArn")?;
+pub fn list_versions(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListPolicyVersionsRequest,
+) -> Result<types::ListPolicyVersionsResponse, AwsError> {
+    let arn = input.policy_arn.as_str();
     let policy =
         resolve(&store.catalog(), &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))?;
     // (id, default, created); newest first, as IAM lists them.
@@ -286,19 +306,19 @@ pub fn list_versions(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let page = paginate(
         versions,
         |(id, _, _)| format!("{:010}", u32::MAX - version_number(id)),
-        input.str("Marker"),
-        input.int("MaxItems"),
+        input.marker.as_deref(),
+        input.max_items,
     )?;
-    let mut x = Xml::new();
-    x.open("Versions");
-    for (id, default, created) in &page.items {
-        x.open("member");
-        render::version(&mut x, id, None, *default, *created);
-        x.close("member");
-    }
-    x.close("Versions");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+    Ok(types::ListPolicyVersionsResponse {
+        versions: Some(
+            page.items
+                .iter()
+                .map(|(id, default, created)| render::version(id, None, *default, *created))
+                .collect(),
+        ),
+        is_truncated: page.is_truncated(),
+        marker: page.next_marker,
+    })
 }
 
 /// Runs `f` on a customer managed policy inside a write and stores it again; AWS-managed
@@ -339,10 +359,14 @@ where
         .await
 }
 
-pub async fn create_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let arn = input.required("PolicyArn")?;
-    let document = input.required("PolicyDocument")?.to_owned();
-    let set_default = input.bool("SetAsDefault").unwrap_or(false);
+pub async fn create_version(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::CreatePolicyVersionRequest,
+) -> Result<types::CreatePolicyVersionResponse, AwsError> {
+    let arn = &input.policy_arn;
+    let document = input.policy_document;
+    let set_default = input.set_as_default.unwrap_or(false);
     check_document(&document)?;
     let now = ctx.now;
     let (policy, version) = modify_local(store, ctx, "CreatePolicyVersion", arn, move |p| {
@@ -364,17 +388,19 @@ pub async fn create_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply
         Ok((p.clone(), v))
     })
     .await?;
-    let mut x = Xml::new();
-    x.open("PolicyVersion");
-    render::local_version(&mut x, &policy, &version, false);
-    x.close("PolicyVersion");
-    Ok(Some(x.into_string()))
+    Ok(types::CreatePolicyVersionResponse {
+        policy_version: Some(render::local_version(&policy, &version, false)),
+    })
 }
 
-pub async fn set_default_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let arn = input.required("PolicyArn")?;
-    let version = input.required("VersionId")?.to_owned();
-    let arn_owned = arn.to_owned();
+pub async fn set_default_version(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::SetDefaultPolicyVersionRequest,
+) -> Result<(), AwsError> {
+    let arn = &input.policy_arn;
+    let version = input.version_id;
+    let arn_owned = arn.clone();
     modify_local(store, ctx, "SetDefaultPolicyVersion", arn, move |p| {
         if !p.versions.iter().any(|v| v.id == version) {
             return Err(version_not_found(&arn_owned, &version));
@@ -382,14 +408,17 @@ pub async fn set_default_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> 
         p.default_version = version.clone();
         Ok(())
     })
-    .await?;
-    Ok(None)
+    .await
 }
 
-pub async fn delete_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let arn = input.required("PolicyArn")?;
-    let version = input.required("VersionId")?.to_owned();
-    let arn_owned = arn.to_owned();
+pub async fn delete_version(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::DeletePolicyVersionRequest,
+) -> Result<(), AwsError> {
+    let arn = &input.policy_arn;
+    let version = input.version_id;
+    let arn_owned = arn.clone();
     modify_local(store, ctx, "DeletePolicyVersion", arn, move |p| {
         if !p.versions.iter().any(|v| v.id == version) {
             return Err(version_not_found(&arn_owned, &version));
@@ -402,13 +431,16 @@ pub async fn delete_version(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply
         p.versions.retain(|v| v.id != version);
         Ok(())
     })
-    .await?;
-    Ok(None)
+    .await
 }
 
-pub async fn attach<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required(E::NAME_MEMBER)?;
-    let arn = input.required("PolicyArn")?.to_owned();
+/// Attach Role/User/Group Policy: `name` is the entity's.
+pub async fn attach<E: Entity>(
+    store: &Store,
+    ctx: &Ctx,
+    name: &str,
+    arn: String,
+) -> Result<(), AwsError> {
     let account = ctx.account.clone();
     model::modify(store, &ctx.account, name, move |e: &mut E, catalog| {
         let policy =
@@ -426,13 +458,16 @@ pub async fn attach<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Re
         e.attached_mut().push(canonical);
         Ok(())
     })
-    .await?;
-    Ok(None)
+    .await
 }
 
-pub async fn detach<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required(E::NAME_MEMBER)?;
-    let arn = input.required("PolicyArn")?.to_owned();
+/// Detach Role/User/Group Policy: `name` is the entity's.
+pub async fn detach<E: Entity>(
+    store: &Store,
+    ctx: &Ctx,
+    name: &str,
+    arn: String,
+) -> Result<(), AwsError> {
     if parse_arn(&arn).is_none_or(|p| p.kind != "policy") {
         return Err(invalid_arn(&arn));
     }
@@ -444,15 +479,22 @@ pub async fn detach<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Re
         }
         Ok(())
     })
-    .await?;
-    Ok(None)
+    .await
 }
 
-pub fn list_attached<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required(E::NAME_MEMBER)?;
+/// A page of the managed policies attached to the entity `name`, in the order they were
+/// attached (List Attached Role/User/Group Policies).
+pub fn list_attached<E: Entity>(
+    store: &Store,
+    ctx: &Ctx,
+    name: &str,
+    path_prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<Page<types::AttachedPolicy>, AwsError> {
     let e: E = load(&store.catalog(), E::KIND, &entity_id(&ctx.account, name))
         .ok_or_else(|| E::not_found(name))?;
-    let prefix = input.str("PathPrefix").unwrap_or("/");
+    let prefix = path_prefix.unwrap_or("/");
     // (attach order, name, arn)
     let attached: Vec<(usize, String, String)> = e
         .attached()
@@ -465,32 +507,31 @@ pub fn list_attached<E: Entity>(store: &Store, ctx: &Ctx, input: Input<'_>) -> R
                 .then(|| (i, p.name.to_owned(), arn.clone()))
         })
         .collect();
-    let page = paginate(
-        attached,
-        |(i, _, _)| format!("{i:010}"),
-        input.str("Marker"),
-        input.int("MaxItems"),
-    )?;
-    let mut x = Xml::new();
-    x.open("AttachedPolicies");
-    for (_, policy_name, arn) in &page.items {
-        x.open("member")
-            .elem("PolicyName", policy_name)
-            .elem("PolicyArn", arn)
-            .close("member");
-    }
-    x.close("AttachedPolicies");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+    let page = paginate(attached, |(i, _, _)| format!("{i:010}"), marker, max_items)?;
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|(_, policy_name, arn)| types::AttachedPolicy {
+                policy_name: Some(policy_name),
+                policy_arn: Some(arn),
+            })
+            .collect(),
+        next_marker: page.next_marker,
+    })
 }
 
-pub fn list_entities(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let arn = input.required("PolicyArn")?;
+pub fn list_entities(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListEntitiesForPolicyRequest,
+) -> Result<types::ListEntitiesForPolicyResponse, AwsError> {
+    let arn = input.policy_arn.as_str();
     let catalog = store.catalog();
     let policy = resolve(&catalog, &ctx.account, arn)?.ok_or_else(|| policy_not_found(arn))?;
     let canonical = policy.arn();
-    let filter = input.str("EntityFilter");
-    let prefix = input.str("PathPrefix").unwrap_or("/");
+    let filter = input.entity_filter.as_deref();
+    let prefix = input.path_prefix.as_deref().unwrap_or("/");
     // ("role"/"user", name, id), keyed for paging by kind and name.
     let mut entities: BTreeMap<String, (&'static str, String, String)> = BTreeMap::new();
     if filter.is_none_or(|f| f != "User" && f != "Group") {
@@ -526,42 +567,34 @@ pub fn list_entities(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let page = paginate(
         entities.into_iter().collect::<Vec<_>>(),
         |(k, _)| k.clone(),
-        input.str("Marker"),
-        input.int("MaxItems"),
+        input.marker.as_deref(),
+        input.max_items,
     )?;
-    let mut x = Xml::new();
-    x.open("PolicyGroups");
-    for (_, (kind, name, id)) in &page.items {
-        if *kind == "group" {
-            x.open("member")
-                .elem("GroupName", name)
-                .elem("GroupId", id)
-                .close("member");
+    let is_truncated = page.is_truncated();
+    let (mut groups, mut users, mut roles) = (Vec::new(), Vec::new(), Vec::new());
+    for (_, (kind, name, id)) in page.items {
+        match kind {
+            "group" => groups.push(types::PolicyGroup {
+                group_name: Some(name),
+                group_id: Some(id),
+            }),
+            "user" => users.push(types::PolicyUser {
+                user_name: Some(name),
+                user_id: Some(id),
+            }),
+            _ => roles.push(types::PolicyRole {
+                role_name: Some(name),
+                role_id: Some(id),
+            }),
         }
     }
-    x.close("PolicyGroups");
-    x.open("PolicyUsers");
-    for (_, (kind, name, id)) in &page.items {
-        if *kind == "user" {
-            x.open("member")
-                .elem("UserName", name)
-                .elem("UserId", id)
-                .close("member");
-        }
-    }
-    x.close("PolicyUsers");
-    x.open("PolicyRoles");
-    for (_, (kind, name, id)) in &page.items {
-        if *kind == "role" {
-            x.open("member")
-                .elem("RoleName", name)
-                .elem("RoleId", id)
-                .close("member");
-        }
-    }
-    x.close("PolicyRoles");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+    Ok(types::ListEntitiesForPolicyResponse {
+        policy_groups: Some(groups),
+        policy_users: Some(users),
+        policy_roles: Some(roles),
+        is_truncated,
+        marker: page.next_marker,
+    })
 }
 
 /// The default documents of the managed policies attached to an entity, for the directory.

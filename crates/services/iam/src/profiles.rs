@@ -4,7 +4,6 @@
 //! the role as it is now.
 
 use tributary_model::AwsError;
-use tributary_service::query::Xml;
 use tributary_store::{Catalog, Store};
 
 use crate::error::{
@@ -15,8 +14,8 @@ use crate::model::{
 };
 use crate::render;
 use crate::roles::tags_in;
-use crate::wire::{paginate, random_id, truncation, Input};
-use crate::{Ctx, Reply};
+use crate::wire::{paginate, random_id, Page};
+use crate::{types, Ctx};
 
 /// Roles per instance profile (IAM's `InstanceSessionsPerInstanceProfile` quota).
 const ROLE_LIMIT: usize = 1;
@@ -28,47 +27,51 @@ fn roles_of(catalog: &Catalog, p: &ProfileDoc) -> Vec<RoleDoc> {
         .collect()
 }
 
-fn render_one(catalog: &Catalog, p: &ProfileDoc) -> String {
-    let mut x = Xml::new();
-    x.open("InstanceProfile");
-    render::profile(&mut x, p, &roles_of(catalog, p), true);
-    x.close("InstanceProfile");
-    x.into_string()
+/// A profile as Create and Get answer it: with its tags.
+fn one(catalog: &Catalog, p: &ProfileDoc) -> types::InstanceProfile {
+    render::profile(p, &roles_of(catalog, p), true)
 }
 
-fn render_page(catalog: &Catalog, profiles: Vec<ProfileDoc>, input: Input<'_>) -> Reply {
-    let page = paginate(
-        profiles,
-        |p| p.name.to_lowercase(),
-        input.str("Marker"),
-        input.int("MaxItems"),
-    )?;
-    let mut x = Xml::new();
-    x.open("InstanceProfiles");
-    for p in &page.items {
-        x.open("member");
-        render::profile(&mut x, p, &roles_of(catalog, p), false);
-        x.close("member");
-    }
-    x.close("InstanceProfiles");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+/// A page of profiles in name order, as the lists answer them: without tags.
+fn page_of(
+    catalog: &Catalog,
+    profiles: Vec<ProfileDoc>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<Page<types::InstanceProfile>, AwsError> {
+    let page = paginate(profiles, |p| p.name.to_lowercase(), marker, max_items)?;
+    Ok(Page {
+        items: page
+            .items
+            .iter()
+            .map(|p| render::profile(p, &roles_of(catalog, p), false))
+            .collect(),
+        next_marker: page.next_marker,
+    })
 }
 
-pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("InstanceProfileName")?;
-    let path = input.str("Path").unwrap_or("/");
+pub async fn create(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::CreateInstanceProfileRequest,
+) -> Result<types::CreateInstanceProfileResponse, AwsError> {
+    let path = input.path.as_deref().unwrap_or("/");
     let profile = ProfileDoc {
         account: ctx.account.clone(),
-        name: name.to_owned(),
+        arn: model::arn(
+            &ctx.account,
+            "instance-profile",
+            path,
+            &input.instance_profile_name,
+        ),
+        name: input.instance_profile_name,
         path: path.to_owned(),
         profile_id: random_id("AIPA", 17),
-        arn: model::arn(&ctx.account, "instance-profile", path, name),
         create_ms: ctx.now,
         roles: Vec::new(),
-        tags: tags_in(input, "Tags")?,
+        tags: tags_in(input.tags)?,
     };
-    let id = entity_id(&ctx.account, name);
+    let id = entity_id(&ctx.account, &profile.name);
     let profile = store
         .write(move |tx| {
             if tx.catalog().doc(PROFILE_KIND, &id).is_some() {
@@ -81,29 +84,50 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             Ok(profile.clone())
         })
         .await?;
-    Ok(Some(render_one(&store.catalog(), &profile)))
+    Ok(types::CreateInstanceProfileResponse {
+        instance_profile: one(&store.catalog(), &profile),
+    })
 }
 
-pub fn get(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("InstanceProfileName")?;
+pub fn get(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::GetInstanceProfileRequest,
+) -> Result<types::GetInstanceProfileResponse, AwsError> {
+    let name = input.instance_profile_name.as_str();
     let catalog = store.catalog();
     let p: ProfileDoc = load(&catalog, PROFILE_KIND, &entity_id(&ctx.account, name))
         .ok_or_else(|| profile_not_found(name))?;
-    Ok(Some(render_one(&catalog, &p)))
+    Ok(types::GetInstanceProfileResponse {
+        instance_profile: one(&catalog, &p),
+    })
 }
 
-pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let prefix = input.str("PathPrefix").unwrap_or("/");
+pub fn list(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListInstanceProfilesRequest,
+) -> Result<types::ListInstanceProfilesResponse, AwsError> {
+    let prefix = input.path_prefix.as_deref().unwrap_or("/");
     let catalog = store.catalog();
     let profiles = load_all::<ProfileDoc>(&catalog, PROFILE_KIND, &ctx.account)
         .into_iter()
         .filter(|p| p.path.starts_with(prefix))
         .collect();
-    render_page(&catalog, profiles, input)
+    let page = page_of(&catalog, profiles, input.marker.as_deref(), input.max_items)?;
+    Ok(types::ListInstanceProfilesResponse {
+        is_truncated: page.is_truncated(),
+        instance_profiles: page.items,
+        marker: page.next_marker,
+    })
 }
 
-pub fn list_for_role(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let role = input.required("RoleName")?;
+pub fn list_for_role(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListInstanceProfilesForRoleRequest,
+) -> Result<types::ListInstanceProfilesForRoleResponse, AwsError> {
+    let role = input.role_name.as_str();
     let catalog = store.catalog();
     if catalog
         .doc(ROLE_KIND, &entity_id(&ctx.account, role))
@@ -115,7 +139,12 @@ pub fn list_for_role(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
         .into_iter()
         .filter(|p| p.roles.iter().any(|r| r.eq_ignore_ascii_case(role)))
         .collect();
-    render_page(&catalog, profiles, input)
+    let page = page_of(&catalog, profiles, input.marker.as_deref(), input.max_items)?;
+    Ok(types::ListInstanceProfilesForRoleResponse {
+        is_truncated: page.is_truncated(),
+        instance_profiles: page.items,
+        marker: page.next_marker,
+    })
 }
 
 /// Changes a profile inside a write; `f` sees the catalog for checks on the role.
@@ -135,28 +164,38 @@ where
         .await
 }
 
-pub async fn add_role(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("InstanceProfileName")?;
-    let role = input.required("RoleName")?.to_owned();
-    modify(store, ctx, name, move |p, catalog| {
-        let r: RoleDoc = load(catalog, ROLE_KIND, &entity_id(&p.account, &role))
-            .ok_or_else(|| role_not_found(&role))?;
-        if p.roles.len() >= ROLE_LIMIT {
-            return Err(limit_exceeded(format!(
-                "Cannot exceed quota for InstanceSessionsPerInstanceProfile: {ROLE_LIMIT}"
-            )));
-        }
-        p.roles.push(r.name);
-        Ok(())
-    })
-    .await?;
-    Ok(None)
+pub async fn add_role(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::AddRoleToInstanceProfileRequest,
+) -> Result<(), AwsError> {
+    let role = input.role_name;
+    modify(
+        store,
+        ctx,
+        &input.instance_profile_name,
+        move |p, catalog| {
+            let r: RoleDoc = load(catalog, ROLE_KIND, &entity_id(&p.account, &role))
+                .ok_or_else(|| role_not_found(&role))?;
+            if p.roles.len() >= ROLE_LIMIT {
+                return Err(limit_exceeded(format!(
+                    "Cannot exceed quota for InstanceSessionsPerInstanceProfile: {ROLE_LIMIT}"
+                )));
+            }
+            p.roles.push(r.name);
+            Ok(())
+        },
+    )
+    .await
 }
 
-pub async fn remove_role(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("InstanceProfileName")?;
-    let role = input.required("RoleName")?.to_owned();
-    modify(store, ctx, name, move |p, _| {
+pub async fn remove_role(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::RemoveRoleFromInstanceProfileRequest,
+) -> Result<(), AwsError> {
+    let role = input.role_name;
+    modify(store, ctx, &input.instance_profile_name, move |p, _| {
         let before = p.roles.len();
         p.roles.retain(|r| !r.eq_ignore_ascii_case(&role));
         if p.roles.len() == before {
@@ -164,12 +203,15 @@ pub async fn remove_role(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
         }
         Ok(())
     })
-    .await?;
-    Ok(None)
+    .await
 }
 
-pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("InstanceProfileName")?.to_owned();
+pub async fn delete(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::DeleteInstanceProfileRequest,
+) -> Result<(), AwsError> {
+    let name = input.instance_profile_name;
     let id = entity_id(&ctx.account, &name);
     store
         .write(move |tx| {
@@ -182,6 +224,5 @@ pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             }
             tx.delete_doc(PROFILE_KIND, &id)
         })
-        .await?;
-    Ok(None)
+        .await
 }

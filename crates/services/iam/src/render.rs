@@ -1,30 +1,37 @@
-//! IAM's XML shapes, with the model's member names: lists are `<member>` elements, timestamps
-//! ISO 8601 in seconds, policy documents URL-encoded.
+//! IAM's documents as the model's output structures: timestamps from the stored milliseconds,
+//! policy documents URL-encoded (as IAM answers them).
 
-use tributary_service::query::Xml;
+use tributary_shapes::types::Timestamp;
 
 use crate::managed::AwsPolicy;
-use crate::model::{PolicyDoc, ProfileDoc, RoleDoc, Tag, UserDoc, VersionDoc};
-use crate::wire::{iso, url_encode};
+use crate::model::{GroupDoc, PolicyDoc, ProfileDoc, RoleDoc, Tag, UserDoc, VersionDoc};
+use crate::types;
+use crate::wire::url_encode;
 
-pub fn tags(x: &mut Xml, tags: &[Tag]) {
-    x.open("Tags");
-    for t in tags {
-        x.open("member")
-            .elem("Key", &t.key)
-            .elem("Value", &t.value)
-            .close("member");
+impl From<&Tag> for types::Tag {
+    fn from(t: &Tag) -> types::Tag {
+        types::Tag {
+            key: t.key.clone(),
+            value: t.value.clone(),
+        }
     }
-    x.close("Tags");
 }
 
-fn boundary(x: &mut Xml, arn: Option<&str>) {
-    if let Some(arn) = arn {
-        x.open("PermissionsBoundary")
-            .elem("PermissionsBoundaryType", "Policy")
-            .elem("PermissionsBoundaryArn", arn)
-            .close("PermissionsBoundary");
-    }
+pub fn tags(tags: &[Tag]) -> Vec<types::Tag> {
+    tags.iter().map(types::Tag::from).collect()
+}
+
+/// An entity's tags where the answer shows them: not in lists, and not at all while there
+/// are none.
+fn shown_tags(t: &[Tag], detail: Detail) -> Option<Vec<types::Tag>> {
+    (detail != Detail::Listed && !t.is_empty()).then(|| tags(t))
+}
+
+fn boundary(arn: Option<&str>) -> Option<types::AttachedPermissionsBoundary> {
+    arn.map(|arn| types::AttachedPermissionsBoundary {
+        permissions_boundary_type: Some("Policy".to_owned()),
+        permissions_boundary_arn: Some(arn.to_owned()),
+    })
 }
 
 /// How much of a role or user an answer shows: `GetRole` shows tags and `RoleLastUsed`,
@@ -37,43 +44,47 @@ pub enum Detail {
     Full,
 }
 
-/// The members of a `Role` (without the enclosing element).
-pub fn role(x: &mut Xml, r: &RoleDoc, detail: Detail) {
-    x.elem("Path", &r.path)
-        .elem("RoleName", &r.name)
-        .elem("RoleId", &r.role_id)
-        .elem("Arn", &r.arn)
-        .elem("CreateDate", &iso(r.create_ms))
-        .elem("AssumeRolePolicyDocument", &url_encode(&r.trust_policy));
-    if let Some(d) = &r.description {
-        x.elem("Description", d);
-    }
-    x.elem("MaxSessionDuration", &r.max_session_secs.to_string());
-    boundary(x, r.permissions_boundary.as_deref());
-    if detail != Detail::Listed && !r.tags.is_empty() {
-        tags(x, &r.tags);
-    }
-    if detail == Detail::Full {
+pub fn role(r: &RoleDoc, detail: Detail) -> types::Role {
+    types::Role {
+        path: r.path.clone(),
+        role_name: r.name.clone(),
+        role_id: r.role_id.clone(),
+        arn: r.arn.clone(),
+        create_date: Timestamp::from_millis(r.create_ms),
+        assume_role_policy_document: Some(url_encode(&r.trust_policy)),
+        description: r.description.clone(),
+        max_session_duration: i32::try_from(r.max_session_secs).ok(),
+        permissions_boundary: boundary(r.permissions_boundary.as_deref()),
+        tags: shown_tags(&r.tags, detail),
         // No request made with role credentials is recorded, so the role was never used.
-        x.raw("<RoleLastUsed/>");
+        role_last_used: (detail == Detail::Full).then(types::RoleLastUsed::default),
+        // Sign-in sessions and role templates are not kept.
+        max_signin_session_duration: None,
+        source_role_template: None,
     }
 }
 
-pub fn role_element(x: &mut Xml, tag: &str, r: &RoleDoc, detail: Detail) {
-    x.open(tag);
-    role(x, r, detail);
-    x.close(tag);
+pub fn user(u: &UserDoc, detail: Detail) -> types::User {
+    types::User {
+        path: u.path.clone(),
+        user_name: u.name.clone(),
+        user_id: u.user_id.clone(),
+        arn: u.arn.clone(),
+        create_date: Timestamp::from_millis(u.create_ms),
+        // Users have no passwords here.
+        password_last_used: None,
+        permissions_boundary: boundary(u.permissions_boundary.as_deref()),
+        tags: shown_tags(&u.tags, detail),
+    }
 }
 
-pub fn user(x: &mut Xml, u: &UserDoc, detail: Detail) {
-    x.elem("Path", &u.path)
-        .elem("UserName", &u.name)
-        .elem("UserId", &u.user_id)
-        .elem("Arn", &u.arn)
-        .elem("CreateDate", &iso(u.create_ms));
-    boundary(x, u.permissions_boundary.as_deref());
-    if detail != Detail::Listed && !u.tags.is_empty() {
-        tags(x, &u.tags);
+pub fn group(g: &GroupDoc) -> types::Group {
+    types::Group {
+        path: g.path.clone(),
+        group_name: g.name.clone(),
+        group_id: g.group_id.clone(),
+        arn: g.arn.clone(),
+        create_date: Timestamp::from_millis(g.create_ms),
     }
 }
 
@@ -106,7 +117,7 @@ impl PolicyView<'_> {
     }
 }
 
-pub fn policy(x: &mut Xml, p: &PolicyView<'_>, attachments: usize, detail: Detail) {
+pub fn policy(p: &PolicyView<'_>, attachments: usize, detail: Detail) -> types::Policy {
     let (id, version, description, create, update, tag_list) = match p {
         PolicyView::Aws(a) => (
             a.policy_id.as_str(),
@@ -125,63 +136,71 @@ pub fn policy(x: &mut Xml, p: &PolicyView<'_>, attachments: usize, detail: Detai
             l.tags.as_slice(),
         ),
     };
-    x.elem("PolicyName", p.name())
-        .elem("PolicyId", id)
-        .elem("Arn", p.arn())
-        .elem("Path", p.path())
-        .elem("DefaultVersionId", version)
-        .elem("AttachmentCount", &attachments.to_string())
-        .elem("PermissionsBoundaryUsageCount", "0")
-        .elem("IsAttachable", "true");
-    if detail != Detail::Listed {
-        if let Some(d) = description {
-            x.elem("Description", d);
-        }
-    }
-    x.elem("CreateDate", &iso(create))
-        .elem("UpdateDate", &iso(update));
-    if detail != Detail::Listed && !tag_list.is_empty() {
-        tags(x, tag_list);
+    types::Policy {
+        policy_name: Some(p.name().to_owned()),
+        policy_id: Some(id.to_owned()),
+        arn: Some(p.arn().to_owned()),
+        path: Some(p.path().to_owned()),
+        default_version_id: Some(version.to_owned()),
+        attachment_count: Some(i32::try_from(attachments).unwrap_or(i32::MAX)),
+        // No policy is used as a permissions boundary here (boundaries are kept, not enforced).
+        permissions_boundary_usage_count: Some(0),
+        is_attachable: Some(true),
+        description: description
+            .filter(|_| detail != Detail::Listed)
+            .map(str::to_owned),
+        create_date: Some(Timestamp::from_millis(create)),
+        update_date: Some(Timestamp::from_millis(update)),
+        tags: shown_tags(tag_list, detail),
     }
 }
 
 /// A `PolicyVersion`; `document` is `None` where the answer leaves it out (ListPolicyVersions,
 /// CreatePolicyVersion).
-pub fn version(x: &mut Xml, id: &str, document: Option<&str>, is_default: bool, create_ms: i64) {
-    if let Some(d) = document {
-        x.elem("Document", &url_encode(d));
+pub fn version(
+    id: &str,
+    document: Option<&str>,
+    is_default: bool,
+    create_ms: i64,
+) -> types::PolicyVersion {
+    types::PolicyVersion {
+        document: document.map(url_encode),
+        version_id: Some(id.to_owned()),
+        is_default_version: Some(is_default),
+        create_date: Some(Timestamp::from_millis(create_ms)),
     }
-    x.elem("VersionId", id)
-        .elem(
-            "IsDefaultVersion",
-            if is_default { "true" } else { "false" },
-        )
-        .elem("CreateDate", &iso(create_ms));
 }
 
-pub fn local_version(x: &mut Xml, p: &PolicyDoc, v: &VersionDoc, with_document: bool) {
+pub fn local_version(p: &PolicyDoc, v: &VersionDoc, with_document: bool) -> types::PolicyVersion {
     version(
-        x,
         &v.id,
         with_document.then_some(v.document.as_str()),
         v.id == p.default_version,
         v.create_ms,
-    );
+    )
 }
 
 /// An `InstanceProfile`, with its roles as they are now.
-pub fn profile(x: &mut Xml, p: &ProfileDoc, roles: &[RoleDoc], with_tags: bool) {
-    x.elem("Path", &p.path)
-        .elem("InstanceProfileName", &p.name)
-        .elem("InstanceProfileId", &p.profile_id)
-        .elem("Arn", &p.arn)
-        .elem("CreateDate", &iso(p.create_ms));
-    x.open("Roles");
-    for r in roles {
-        role_element(x, "member", r, Detail::Listed);
+pub fn profile(p: &ProfileDoc, roles: &[RoleDoc], with_tags: bool) -> types::InstanceProfile {
+    types::InstanceProfile {
+        path: p.path.clone(),
+        instance_profile_name: p.name.clone(),
+        instance_profile_id: p.profile_id.clone(),
+        arn: p.arn.clone(),
+        create_date: Timestamp::from_millis(p.create_ms),
+        roles: roles.iter().map(|r| role(r, Detail::Listed)).collect(),
+        tags: (with_tags && !p.tags.is_empty()).then(|| tags(&p.tags)),
     }
-    x.close("Roles");
-    if with_tags && !p.tags.is_empty() {
-        tags(x, &p.tags);
-    }
+}
+
+/// The XML of an answer about the account root, which has no path and no user name: AWS
+/// leaves out the `Path` and `UserName` members the model marks required, which the generated
+/// structures always write (empty here). IAM's names and paths are never empty otherwise.
+pub fn without_empty(xml: Option<String>, members: &[&str]) -> Option<String> {
+    xml.map(|mut x| {
+        for m in members {
+            x = x.replace(&format!("<{m}></{m}>"), "");
+        }
+        x
+    })
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use tributary_model::AwsError;
 use tributary_policy::{Policy, PolicyKind};
-use tributary_service::query::Xml;
 use tributary_store::Store;
 
 use crate::error::{
@@ -18,8 +17,8 @@ use crate::model::{
     RoleDoc, Tag, PROFILE_KIND, ROLE_KIND,
 };
 use crate::render::{self, Detail};
-use crate::wire::{paginate, random_id, truncation, Input};
-use crate::{Ctx, Reply};
+use crate::wire::{paginate, random_id, Page};
+use crate::{types, Ctx};
 
 /// Largest trust policy IAM stores (its `ACLSizePerRole` quota, white space not counted).
 const TRUST_POLICY_LIMIT: usize = 2048;
@@ -30,18 +29,17 @@ pub const DEFAULT_MAX_SESSION_SECS: i64 = 3600;
 
 /// The `Tags` of a request; a key given twice (without regard to case) is refused as IAM
 /// refuses it.
-pub(crate) fn tags_in(input: Input<'_>, member: &str) -> Result<Vec<Tag>, AwsError> {
+pub(crate) fn tags_in(tags: Option<Vec<types::Tag>>) -> Result<Vec<Tag>, AwsError> {
     let mut out: Vec<Tag> = Vec::new();
-    for t in input.structs(member) {
-        let key = t.str("Key").unwrap_or_default().to_owned();
-        if out.iter().any(|o| o.key.eq_ignore_ascii_case(&key)) {
+    for t in tags.unwrap_or_default() {
+        if out.iter().any(|o| o.key.eq_ignore_ascii_case(&t.key)) {
             return Err(invalid_input(
                 "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
             ));
         }
         out.push(Tag {
-            key,
-            value: t.str("Value").unwrap_or_default().to_owned(),
+            key: t.key,
+            value: t.value,
         });
     }
     Ok(out)
@@ -61,17 +59,12 @@ pub(crate) fn add_tags(tags: &mut Vec<Tag>, new: Vec<Tag>, quota: &str) -> Resul
 }
 
 /// A page of tags (ListRoleTags, ListUserTags), in key order.
-pub(crate) fn tags_page(tags: &[Tag], input: Input<'_>) -> Reply {
-    let page = paginate(
-        tags.to_vec(),
-        |t| t.key.to_lowercase(),
-        input.str("Marker"),
-        input.int("MaxItems"),
-    )?;
-    let mut x = Xml::new();
-    render::tags(&mut x, &page.items);
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+pub(crate) fn tags_page(
+    tags: &[Tag],
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<Page<Tag>, AwsError> {
+    paginate(tags.to_vec(), |t| t.key.to_lowercase(), marker, max_items)
 }
 
 /// A trust policy IAM accepts: the trust grammar, within the size quota.
@@ -85,29 +78,31 @@ fn check_trust(document: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("RoleName")?;
-    let trust = input.required("AssumeRolePolicyDocument")?;
-    check_trust(trust)?;
-    let path = input.str("Path").unwrap_or("/");
+pub async fn create(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::CreateRoleRequest,
+) -> Result<types::CreateRoleResponse, AwsError> {
+    check_trust(&input.assume_role_policy_document)?;
+    let path = input.path.as_deref().unwrap_or("/");
     let role = RoleDoc {
         account: ctx.account.clone(),
-        name: name.to_owned(),
+        arn: model::arn(&ctx.account, "role", path, &input.role_name),
+        name: input.role_name,
         path: path.to_owned(),
         role_id: random_id("AROA", 17),
-        arn: model::arn(&ctx.account, "role", path, name),
         create_ms: ctx.now,
-        trust_policy: trust.to_owned(),
-        description: input.str("Description").map(str::to_owned),
+        trust_policy: input.assume_role_policy_document,
+        description: input.description,
         max_session_secs: input
-            .int("MaxSessionDuration")
-            .unwrap_or(DEFAULT_MAX_SESSION_SECS),
-        permissions_boundary: input.str("PermissionsBoundary").map(str::to_owned),
-        tags: tags_in(input, "Tags")?,
+            .max_session_duration
+            .map_or(DEFAULT_MAX_SESSION_SECS, i64::from),
+        permissions_boundary: input.permissions_boundary,
+        tags: tags_in(input.tags)?,
         inline: BTreeMap::new(),
         attached: Vec::new(),
     };
-    let id = entity_id(&ctx.account, name);
+    let id = entity_id(&ctx.account, &role.name);
     let role = store
         .write(move |tx| {
             if tx.catalog().doc(ROLE_KIND, &id).is_some() {
@@ -120,24 +115,32 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             Ok(role.clone())
         })
         .await?;
-    let mut x = Xml::new();
-    render::role_element(&mut x, "Role", &role, Detail::Created);
-    Ok(Some(x.into_string()))
+    Ok(types::CreateRoleResponse {
+        role: render::role(&role, Detail::Created),
+    })
 }
 
 pub(crate) fn find(store: &Store, account: &str, name: &str) -> Result<RoleDoc, AwsError> {
     load(&store.catalog(), ROLE_KIND, &entity_id(account, name)).ok_or_else(|| role_not_found(name))
 }
 
-pub fn get(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let role = find(store, &ctx.account, input.required("RoleName")?)?;
-    let mut x = Xml::new();
-    render::role_element(&mut x, "Role", &role, Detail::Full);
-    Ok(Some(x.into_string()))
+pub fn get(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::GetRoleRequest,
+) -> Result<types::GetRoleResponse, AwsError> {
+    let role = find(store, &ctx.account, &input.role_name)?;
+    Ok(types::GetRoleResponse {
+        role: render::role(&role, Detail::Full),
+    })
 }
 
-pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let prefix = input.str("PathPrefix").unwrap_or("/");
+pub fn list(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListRolesRequest,
+) -> Result<types::ListRolesResponse, AwsError> {
+    let prefix = input.path_prefix.as_deref().unwrap_or("/");
     let roles: Vec<RoleDoc> = load_all::<RoleDoc>(&store.catalog(), ROLE_KIND, &ctx.account)
         .into_iter()
         .filter(|r| r.path.starts_with(prefix))
@@ -145,34 +148,30 @@ pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let page = paginate(
         roles,
         |r| r.name.to_lowercase(),
-        input.str("Marker"),
-        input.int("MaxItems"),
+        input.marker.as_deref(),
+        input.max_items,
     )?;
-    let mut x = Xml::new();
-    x.open("Roles");
-    for r in &page.items {
-        render::role_element(&mut x, "member", r, Detail::Listed);
-    }
-    x.close("Roles");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+    Ok(types::ListRolesResponse {
+        roles: page
+            .items
+            .iter()
+            .map(|r| render::role(r, Detail::Listed))
+            .collect(),
+        is_truncated: page.is_truncated(),
+        marker: page.next_marker,
+    })
 }
 
-/// UpdateRole (`description_only` false: no output) and UpdateRoleDescription (answers with
-/// the role).
-pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>, description_only: bool) -> Reply {
-    let name = input.required("RoleName")?;
-    let description = if description_only {
-        Some(input.required("Description")?.to_owned())
-    } else {
-        input.str("Description").map(str::to_owned)
-    };
-    let max = if description_only {
-        None
-    } else {
-        input.int("MaxSessionDuration")
-    };
-    let role = model::modify(store, &ctx.account, name, move |r: &mut RoleDoc, _| {
+/// UpdateRole (an empty answer) and UpdateRoleDescription (which answers with the role):
+/// sets the description and, given one, the maximum session duration.
+async fn modify_role(
+    store: &Store,
+    ctx: &Ctx,
+    name: &str,
+    description: Option<String>,
+    max: Option<i64>,
+) -> Result<RoleDoc, AwsError> {
+    model::modify(store, &ctx.account, name, move |r: &mut RoleDoc, _| {
         if let Some(d) = &description {
             r.description = Some(d.clone());
         }
@@ -181,18 +180,37 @@ pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>, description_only
         }
         Ok(r.clone())
     })
-    .await?;
-    if !description_only {
-        return Ok(None);
-    }
-    let mut x = Xml::new();
-    render::role_element(&mut x, "Role", &role, Detail::Full);
-    Ok(Some(x.into_string()))
+    .await
 }
 
-pub async fn update_trust(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("RoleName")?;
-    let trust = input.required("PolicyDocument")?.to_owned();
+pub async fn update(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::UpdateRoleRequest,
+) -> Result<types::UpdateRoleResponse, AwsError> {
+    let max = input.max_session_duration.map(i64::from);
+    modify_role(store, ctx, &input.role_name, input.description, max).await?;
+    Ok(types::UpdateRoleResponse {})
+}
+
+pub async fn update_description(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::UpdateRoleDescriptionRequest,
+) -> Result<types::UpdateRoleDescriptionResponse, AwsError> {
+    let role = modify_role(store, ctx, &input.role_name, Some(input.description), None).await?;
+    Ok(types::UpdateRoleDescriptionResponse {
+        role: Some(render::role(&role, Detail::Full)),
+    })
+}
+
+pub async fn update_trust(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::UpdateAssumeRolePolicyRequest,
+) -> Result<(), AwsError> {
+    let name = &input.role_name;
+    let trust = input.policy_document;
     // The role is looked up first: a missing role is NoSuchEntity whatever the document.
     find(store, &ctx.account, name)?;
     check_trust(&trust)?;
@@ -200,12 +218,15 @@ pub async fn update_trust(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
         r.trust_policy = trust.clone();
         Ok(())
     })
-    .await?;
-    Ok(None)
+    .await
 }
 
-pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("RoleName")?.to_owned();
+pub async fn delete(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::DeleteRoleRequest,
+) -> Result<(), AwsError> {
+    let name = input.role_name;
     let account = ctx.account.clone();
     store
         .write(move |tx| {
@@ -232,37 +253,49 @@ pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             }
             tx.delete_doc(ROLE_KIND, &id)
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
-pub async fn tag(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("RoleName")?;
-    let tags = tags_in(input, "Tags")?;
-    model::modify(store, &ctx.account, name, move |r: &mut RoleDoc, _| {
-        add_tags(&mut r.tags, tags.clone(), "TagsPerRole")
+pub async fn tag(store: &Store, ctx: &Ctx, input: types::TagRoleRequest) -> Result<(), AwsError> {
+    let tags = tags_in(Some(input.tags))?;
+    model::modify(
+        store,
+        &ctx.account,
+        &input.role_name,
+        move |r: &mut RoleDoc, _| add_tags(&mut r.tags, tags.clone(), "TagsPerRole"),
+    )
+    .await
+}
+
+pub async fn untag(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::UntagRoleRequest,
+) -> Result<(), AwsError> {
+    let keys = input.tag_keys;
+    model::modify(
+        store,
+        &ctx.account,
+        &input.role_name,
+        move |r: &mut RoleDoc, _| {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            remove_tags(&mut r.tags, &keys);
+            Ok(())
+        },
+    )
+    .await
+}
+
+pub fn list_tags(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListRoleTagsRequest,
+) -> Result<types::ListRoleTagsResponse, AwsError> {
+    let role = find(store, &ctx.account, &input.role_name)?;
+    let page = tags_page(&role.tags, input.marker.as_deref(), input.max_items)?;
+    Ok(types::ListRoleTagsResponse {
+        tags: render::tags(&page.items),
+        is_truncated: page.is_truncated(),
+        marker: page.next_marker,
     })
-    .await?;
-    Ok(None)
-}
-
-pub async fn untag(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("RoleName")?;
-    let keys: Vec<String> = input
-        .strings("TagKeys")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    model::modify(store, &ctx.account, name, move |r: &mut RoleDoc, _| {
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        remove_tags(&mut r.tags, &keys);
-        Ok(())
-    })
-    .await?;
-    Ok(None)
-}
-
-pub fn list_tags(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let role = find(store, &ctx.account, input.required("RoleName")?)?;
-    tags_page(&role.tags, input)
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use tributary_model::AwsError;
-use tributary_service::query::Xml;
+use tributary_shapes::types::Timestamp;
 use tributary_store::Store;
 
 use crate::error::{
@@ -20,8 +20,8 @@ use crate::model::{
 };
 use crate::render::{self, Detail};
 use crate::roles::{add_tags, tags_in, tags_page};
-use crate::wire::{iso, paginate, random_id, random_secret, truncation, validation, Input};
-use crate::{Ctx, Reply};
+use crate::wire::{paginate, random_id, random_secret, validation};
+use crate::{types, Ctx};
 
 /// Access keys a user (or the root) may have.
 const KEY_LIMIT: usize = 2;
@@ -36,8 +36,9 @@ enum Subject {
     Root,
 }
 
-fn subject(store: &Store, ctx: &Ctx, input: Input<'_>) -> Result<Subject, AwsError> {
-    if let Some(name) = input.str("UserName") {
+/// The subject of an operation whose `UserName` is `user_name`.
+fn subject(store: &Store, ctx: &Ctx, user_name: Option<&str>) -> Result<Subject, AwsError> {
+    if let Some(name) = user_name {
         return find(store, &ctx.account, name).map(|u| Subject::User(Box::new(u)));
     }
     let Some(caller) = &ctx.caller else {
@@ -58,22 +59,25 @@ fn subject(store: &Store, ctx: &Ctx, input: Input<'_>) -> Result<Subject, AwsErr
     Ok(Subject::Root)
 }
 
-pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("UserName")?;
-    let path = input.str("Path").unwrap_or("/");
+pub async fn create(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::CreateUserRequest,
+) -> Result<types::CreateUserResponse, AwsError> {
+    let path = input.path.as_deref().unwrap_or("/");
     let user = UserDoc {
         account: ctx.account.clone(),
-        name: name.to_owned(),
+        arn: model::arn(&ctx.account, "user", path, &input.user_name),
+        name: input.user_name,
         path: path.to_owned(),
         user_id: random_id("AIDA", 17),
-        arn: model::arn(&ctx.account, "user", path, name),
         create_ms: ctx.now,
-        permissions_boundary: input.str("PermissionsBoundary").map(str::to_owned),
-        tags: tags_in(input, "Tags")?,
+        permissions_boundary: input.permissions_boundary,
+        tags: tags_in(input.tags)?,
         inline: BTreeMap::new(),
         attached: Vec::new(),
     };
-    let id = entity_id(&ctx.account, name);
+    let id = entity_id(&ctx.account, &user.name);
     let user = store
         .write(move |tx| {
             if tx.catalog().doc(USER_KIND, &id).is_some() {
@@ -86,32 +90,38 @@ pub async fn create(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             Ok(user.clone())
         })
         .await?;
-    let mut x = Xml::new();
-    x.open("User");
-    render::user(&mut x, &user, Detail::Created);
-    x.close("User");
-    Ok(Some(x.into_string()))
+    Ok(types::CreateUserResponse {
+        user: Some(render::user(&user, Detail::Created)),
+    })
 }
 
-pub fn get(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let mut x = Xml::new();
-    x.open("User");
-    match subject(store, ctx, input)? {
-        Subject::User(u) => render::user(&mut x, &u, Detail::Full),
-        Subject::Root => {
-            // The account root: its id is the account id. Accounts here have no creation
-            // date, so the epoch stands in.
-            x.elem("UserId", &ctx.account)
-                .elem("Arn", &root_arn(&ctx.account))
-                .elem("CreateDate", &iso(0));
-        }
-    }
-    x.close("User");
-    Ok(Some(x.into_string()))
+/// GetUser. The account root has no `Path` and no `UserName` (they are left empty here, and
+/// out of the answer: see [`render::without_empty`]).
+pub fn get(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::GetUserRequest,
+) -> Result<types::GetUserResponse, AwsError> {
+    let user = match subject(store, ctx, input.user_name.as_deref())? {
+        Subject::User(u) => render::user(&u, Detail::Full),
+        // The account root: its id is the account id. Accounts here have no creation date,
+        // so the epoch stands in.
+        Subject::Root => types::User {
+            user_id: ctx.account.clone(),
+            arn: root_arn(&ctx.account),
+            create_date: Timestamp::from_millis(0),
+            ..Default::default()
+        },
+    };
+    Ok(types::GetUserResponse { user })
 }
 
-pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let prefix = input.str("PathPrefix").unwrap_or("/");
+pub fn list(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListUsersRequest,
+) -> Result<types::ListUsersResponse, AwsError> {
+    let prefix = input.path_prefix.as_deref().unwrap_or("/");
     let users: Vec<UserDoc> = load_all::<UserDoc>(&store.catalog(), USER_KIND, &ctx.account)
         .into_iter()
         .filter(|u| u.path.starts_with(prefix))
@@ -119,19 +129,18 @@ pub fn list(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let page = paginate(
         users,
         |u| u.name.to_lowercase(),
-        input.str("Marker"),
-        input.int("MaxItems"),
+        input.marker.as_deref(),
+        input.max_items,
     )?;
-    let mut x = Xml::new();
-    x.open("Users");
-    for u in &page.items {
-        x.open("member");
-        render::user(&mut x, u, Detail::Listed);
-        x.close("member");
-    }
-    x.close("Users");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+    Ok(types::ListUsersResponse {
+        users: page
+            .items
+            .iter()
+            .map(|u| render::user(u, Detail::Listed))
+            .collect(),
+        is_truncated: page.is_truncated(),
+        marker: page.next_marker,
+    })
 }
 
 fn keys_of(catalog: &tributary_store::Catalog, account: &str, user: Option<&str>) -> Vec<KeyDoc> {
@@ -149,8 +158,12 @@ fn keys_of(catalog: &tributary_store::Catalog, account: &str, user: Option<&str>
         .collect()
 }
 
-pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("UserName")?.to_owned();
+pub async fn delete(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::DeleteUserRequest,
+) -> Result<(), AwsError> {
+    let name = input.user_name;
     let account = ctx.account.clone();
     store
         .write(move |tx| {
@@ -179,16 +192,19 @@ pub async fn delete(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             }
             tx.delete_doc(USER_KIND, &id)
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
 /// UpdateUser: a new name and/or path. The user's ARN follows; its access keys, policies and
 /// tags stay with it.
-pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("UserName")?.to_owned();
-    let new_name = input.str("NewUserName").map(str::to_owned);
-    let new_path = input.str("NewPath").map(str::to_owned);
+pub async fn update(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::UpdateUserRequest,
+) -> Result<(), AwsError> {
+    let name = input.user_name;
+    let new_name = input.new_user_name;
+    let new_path = input.new_path;
     let account = ctx.account.clone();
     store
         .write(move |tx| {
@@ -218,52 +234,70 @@ pub async fn update(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             }
             Ok(())
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
-pub async fn tag(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("UserName")?;
-    let tags = tags_in(input, "Tags")?;
-    model::modify(store, &ctx.account, name, move |u: &mut UserDoc, _| {
-        add_tags(&mut u.tags, tags.clone(), "TagsPerUser")
+pub async fn tag(store: &Store, ctx: &Ctx, input: types::TagUserRequest) -> Result<(), AwsError> {
+    let tags = tags_in(Some(input.tags))?;
+    model::modify(
+        store,
+        &ctx.account,
+        &input.user_name,
+        move |u: &mut UserDoc, _| add_tags(&mut u.tags, tags.clone(), "TagsPerUser"),
+    )
+    .await
+}
+
+pub async fn untag(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::UntagUserRequest,
+) -> Result<(), AwsError> {
+    let keys = input.tag_keys;
+    model::modify(
+        store,
+        &ctx.account,
+        &input.user_name,
+        move |u: &mut UserDoc, _| {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            remove_tags(&mut u.tags, &keys);
+            Ok(())
+        },
+    )
+    .await
+}
+
+pub fn list_tags(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListUserTagsRequest,
+) -> Result<types::ListUserTagsResponse, AwsError> {
+    let user = find(store, &ctx.account, &input.user_name)?;
+    let page = tags_page(&user.tags, input.marker.as_deref(), input.max_items)?;
+    Ok(types::ListUserTagsResponse {
+        tags: render::tags(&page.items),
+        is_truncated: page.is_truncated(),
+        marker: page.next_marker,
     })
-    .await?;
-    Ok(None)
 }
 
-pub async fn untag(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let name = input.required("UserName")?;
-    let keys: Vec<String> = input
-        .strings("TagKeys")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    model::modify(store, &ctx.account, name, move |u: &mut UserDoc, _| {
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        remove_tags(&mut u.tags, &keys);
-        Ok(())
-    })
-    .await?;
-    Ok(None)
-}
-
-pub fn list_tags(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let user = find(store, &ctx.account, input.required("UserName")?)?;
-    tags_page(&user.tags, input)
-}
-
-fn key_metadata(x: &mut Xml, k: &KeyDoc) {
-    if let Some(u) = &k.user {
-        x.elem("UserName", u);
+fn key_metadata(k: &KeyDoc) -> types::AccessKeyMetadata {
+    types::AccessKeyMetadata {
+        user_name: k.user.clone(),
+        access_key_id: Some(k.id.clone()),
+        status: Some(k.status.as_str().to_owned()),
+        create_date: Some(Timestamp::from_millis(k.create_ms)),
     }
-    x.elem("AccessKeyId", &k.id)
-        .elem("Status", k.status.as_str())
-        .elem("CreateDate", &iso(k.create_ms));
 }
 
-pub async fn create_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let user = match subject(store, ctx, input)? {
+/// CreateAccessKey. A key of the account root has no `UserName` (it is left empty here, and
+/// out of the answer: see [`render::without_empty`]).
+pub async fn create_key(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::CreateAccessKeyRequest,
+) -> Result<types::CreateAccessKeyResponse, AwsError> {
+    let user = match subject(store, ctx, input.user_name.as_deref())? {
         Subject::User(u) => Some(u.name),
         Subject::Root => None,
     };
@@ -295,21 +329,23 @@ pub async fn create_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             Ok(key.clone())
         })
         .await?;
-    let mut x = Xml::new();
-    x.open("AccessKey");
-    if let Some(u) = &key.user {
-        x.elem("UserName", u);
-    }
-    x.elem("AccessKeyId", &key.id)
-        .elem("Status", key.status.as_str())
-        .elem("SecretAccessKey", &key.secret)
-        .elem("CreateDate", &iso(key.create_ms));
-    x.close("AccessKey");
-    Ok(Some(x.into_string()))
+    Ok(types::CreateAccessKeyResponse {
+        access_key: types::AccessKey {
+            user_name: key.user.unwrap_or_default(),
+            access_key_id: key.id,
+            status: key.status.as_str().to_owned(),
+            secret_access_key: key.secret,
+            create_date: Some(Timestamp::from_millis(key.create_ms)),
+        },
+    })
 }
 
-pub fn list_keys(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let user = match subject(store, ctx, input)? {
+pub fn list_keys(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::ListAccessKeysRequest,
+) -> Result<types::ListAccessKeysResponse, AwsError> {
+    let user = match subject(store, ctx, input.user_name.as_deref())? {
         Subject::User(u) => Some(u.name),
         Subject::Root => None,
     };
@@ -317,25 +353,24 @@ pub fn list_keys(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
     let page = paginate(
         keys,
         |k| k.id.clone(),
-        input.str("Marker"),
-        input.int("MaxItems"),
+        input.marker.as_deref(),
+        input.max_items,
     )?;
-    let mut x = Xml::new();
-    x.open("AccessKeyMetadata");
-    for k in &page.items {
-        x.open("member");
-        key_metadata(&mut x, k);
-        x.close("member");
-    }
-    x.close("AccessKeyMetadata");
-    truncation(&mut x, page.next_marker.as_deref());
-    Ok(Some(x.into_string()))
+    Ok(types::ListAccessKeysResponse {
+        access_key_metadata: page.items.iter().map(key_metadata).collect(),
+        is_truncated: page.is_truncated(),
+        marker: page.next_marker,
+    })
 }
 
-/// The key `AccessKeyId` names, which must belong to the operation's subject.
-fn owned_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Result<KeyDoc, AwsError> {
-    let id = input.required("AccessKeyId")?;
-    let user = match subject(store, ctx, input)? {
+/// The key `id` names, which must belong to the subject the request's `UserName` gives.
+fn owned_key(
+    store: &Store,
+    ctx: &Ctx,
+    id: &str,
+    user_name: Option<&str>,
+) -> Result<KeyDoc, AwsError> {
+    let user = match subject(store, ctx, user_name)? {
         Subject::User(u) => Some(u.name),
         Subject::Root => None,
     };
@@ -351,9 +386,13 @@ fn owned_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Result<KeyDoc, AwsEr
         .ok_or_else(|| key_not_found(id))
 }
 
-pub async fn update_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let key = owned_key(store, ctx, input)?;
-    let status = match input.required("Status")? {
+pub async fn update_key(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::UpdateAccessKeyRequest,
+) -> Result<(), AwsError> {
+    let key = owned_key(store, ctx, &input.access_key_id, input.user_name.as_deref())?;
+    let status = match input.status.as_str() {
         "Active" => KeyStatus::Active,
         "Inactive" => KeyStatus::Inactive,
         other => {
@@ -369,12 +408,15 @@ pub async fn update_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             k.status = status;
             tx.put_doc(KEY_KIND, &k.id, to_doc(&k)?)
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
-pub async fn delete_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let key = owned_key(store, ctx, input)?;
+pub async fn delete_key(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::DeleteAccessKeyRequest,
+) -> Result<(), AwsError> {
+    let key = owned_key(store, ctx, &input.access_key_id, input.user_name.as_deref())?;
     store
         .write(move |tx| {
             if tx.catalog().doc(KEY_KIND, &key.id).is_none() {
@@ -382,22 +424,26 @@ pub async fn delete_key(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
             }
             tx.delete_doc(KEY_KIND, &key.id)
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
 /// The key's owner and its last use. Requests are not recorded per key, so every key shows
 /// AWS's answer for a key never used: `N/A` for the service and region, no date.
-pub fn key_last_used(store: &Store, ctx: &Ctx, input: Input<'_>) -> Reply {
-    let id = input.required("AccessKeyId")?;
+pub fn key_last_used(
+    store: &Store,
+    ctx: &Ctx,
+    input: types::GetAccessKeyLastUsedRequest,
+) -> Result<types::GetAccessKeyLastUsedResponse, AwsError> {
+    let id = input.access_key_id.as_str();
     let key = load::<KeyDoc>(&store.catalog(), KEY_KIND, id)
         .filter(|k| k.account == ctx.account)
         .ok_or_else(|| key_not_found(id))?;
-    let mut x = Xml::new();
-    x.elem("UserName", key.user.as_deref().unwrap_or("root"));
-    x.open("AccessKeyLastUsed")
-        .elem("ServiceName", "N/A")
-        .elem("Region", "N/A")
-        .close("AccessKeyLastUsed");
-    Ok(Some(x.into_string()))
+    Ok(types::GetAccessKeyLastUsedResponse {
+        user_name: Some(key.user.unwrap_or_else(|| "root".to_owned())),
+        access_key_last_used: Some(types::AccessKeyLastUsed {
+            last_used_date: None,
+            service_name: "N/A".to_owned(),
+            region: "N/A".to_owned(),
+        }),
+    })
 }

@@ -11,7 +11,7 @@ use rand::Rng as _;
 use serde_json::{Map, Value};
 use tributary_model::AwsError;
 use tributary_service::query::Params;
-use tributary_shapes::validate::{lower_first, Options};
+use tributary_shapes::validate::Options;
 use tributary_shapes::xml::{TimestampStyle, ToXml, Xml};
 use tributary_shapes::{OperationDef, Service};
 
@@ -72,65 +72,7 @@ pub fn validation(message: impl Into<String>) -> AwsError {
     AwsError::new("ValidationError", 400, message)
 }
 
-/// Typed reads of a validated input. Required members are present once validation passed, but
-/// nothing here assumes it: a missing one is the validator's `Member must not be null` error.
-#[derive(Clone, Copy)]
-pub struct Input<'a>(pub &'a Map<String, Value>);
-
-impl<'a> Input<'a> {
-    pub fn str(&self, name: &str) -> Option<&'a str> {
-        self.0.get(name).and_then(Value::as_str)
-    }
-
-    pub fn required(&self, name: &str) -> Result<&'a str, AwsError> {
-        self.str(name).ok_or_else(|| {
-            validation(format!(
-                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-                lower_first(name)
-            ))
-        })
-    }
-
-    pub fn int(&self, name: &str) -> Option<i64> {
-        self.0.get(name).and_then(Value::as_i64)
-    }
-
-    pub fn bool(&self, name: &str) -> Option<bool> {
-        self.0.get(name).and_then(Value::as_bool)
-    }
-
-    /// The string elements of a list member (empty when absent).
-    pub fn strings(&self, name: &str) -> Vec<&'a str> {
-        self.0
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
-    }
-
-    /// The structure elements of a list member (empty when absent).
-    pub fn structs(&self, name: &str) -> Vec<Input<'a>> {
-        self.0
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_object).map(Input).collect())
-            .unwrap_or_default()
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
-    }
-}
-
-/// `2019-12-18T20:16:25Z`: IAM and STS timestamps, in whole seconds.
-pub fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// Parses [`iso`]'s form (and RFC 3339 generally) back to milliseconds.
+/// An RFC 3339 timestamp (`2019-12-18T20:16:25Z`) in milliseconds.
 pub fn parse_iso(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
@@ -172,12 +114,19 @@ pub fn random_secret() -> String {
 }
 
 /// Items per page when a request gives no `MaxItems` (IAM's default).
-pub const DEFAULT_MAX_ITEMS: i64 = 100;
+pub const DEFAULT_MAX_ITEMS: i32 = 100;
 
 /// One page of a list and the marker of the next, if any.
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_marker: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A list answer's `IsTruncated`: whether a next page follows.
+    pub fn is_truncated(&self) -> Option<bool> {
+        Some(self.next_marker.is_some())
+    }
 }
 
 /// Pages `items` by a unique sort key. The marker is the last key returned, base64url-encoded:
@@ -186,7 +135,7 @@ pub fn paginate<T>(
     mut items: Vec<T>,
     key: impl Fn(&T) -> String,
     marker: Option<&str>,
-    max_items: Option<i64>,
+    max_items: Option<i32>,
 ) -> Result<Page<T>, AwsError> {
     items.sort_by_key(|a| key(a));
     let after = match marker {
@@ -215,21 +164,6 @@ pub fn paginate<T>(
         items: rest,
         next_marker,
     })
-}
-
-/// `<IsTruncated>` and, when truncated, `<Marker>`, closing a list result.
-pub fn truncation(x: &mut tributary_service::query::Xml, next_marker: Option<&str>) {
-    x.elem(
-        "IsTruncated",
-        if next_marker.is_some() {
-            "true"
-        } else {
-            "false"
-        },
-    );
-    if let Some(m) = next_marker {
-        x.elem("Marker", m);
-    }
 }
 
 #[cfg(test)]
@@ -326,7 +260,22 @@ mod tests {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         assert_eq!(random_secret().len(), 40);
-        assert_eq!(iso(1_576_700_185_000), "2019-12-18T20:16:25Z");
         assert_eq!(parse_iso("2019-12-18T20:16:25Z"), Some(1_576_700_185_000));
+    }
+
+    #[test]
+    fn results_print_timestamps_in_whole_seconds() {
+        let out = crate::types::GetGroupResponse {
+            group: crate::types::Group {
+                create_date: tributary_shapes::types::Timestamp::from_millis(1_576_700_185_123),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let xml = result(&out).unwrap();
+        assert!(
+            xml.contains("<CreateDate>2019-12-18T20:16:25Z</CreateDate>"),
+            "{xml}"
+        );
     }
 }
