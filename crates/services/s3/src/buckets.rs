@@ -9,7 +9,7 @@ use tributary_model::AwsError;
 
 use super::storage::{self, BucketDoc};
 use super::{
-    empty_response, extra, invalid_argument, iso_time, no_such_bucket, set_header, xml,
+    empty_response, extra, invalid_argument, no_such_bucket, set_header, timestamp, types, xml,
     xml_response, Request,
 };
 use crate::S3 as App;
@@ -210,29 +210,34 @@ pub(super) fn list(req: &Request<'_>) -> Result<Response, AwsError> {
         .filter(|b| after.as_ref().is_none_or(|a| &b.name > a))
         .collect();
     let shown = max.unwrap_or(usize::MAX).min(buckets.len());
-    let mut w = xml::Writer::new("ListAllMyBucketsResult");
-    w.open("Buckets");
-    for b in &buckets[..shown] {
-        w.open("Bucket")
-            .elem("Name", &b.name)
-            .elem("CreationDate", iso_time(b.created_ms))
-            .elem("BucketRegion", &b.region)
-            .close("Bucket");
+    let out = types::ListBucketsOutput {
+        buckets: Some(
+            buckets[..shown]
+                .iter()
+                // BucketArn is only returned for directory buckets.
+                .map(|b| types::Bucket {
+                    name: Some(b.name.clone()),
+                    creation_date: Some(timestamp(b.created_ms)),
+                    bucket_region: Some(b.region.clone()),
+                    bucket_arn: None,
+                })
+                .collect(),
+        ),
+        owner: Some(owner(&req.app.cfg.account_id)),
+        continuation_token: (shown < buckets.len())
+            .then(|| super::checksum::b64(buckets[shown - 1].name.as_bytes())),
+        prefix: req.query.contains_key("prefix").then_some(prefix),
+    };
+    Ok(xml_response(xml::document("ListAllMyBucketsResult", &out)))
+}
+
+/// The owner of every bucket and object: the account's canonical id (S3 no longer returns
+/// display names).
+pub(super) fn owner(account_id: &str) -> types::Owner {
+    types::Owner {
+        id: Some(storage::owner_id(account_id)),
+        display_name: None,
     }
-    w.close("Buckets");
-    w.open("Owner")
-        .elem("ID", storage::owner_id(&req.app.cfg.account_id))
-        .close("Owner");
-    if shown < buckets.len() {
-        w.elem(
-            "ContinuationToken",
-            super::checksum::b64(buckets[shown - 1].name.as_bytes()),
-        );
-    }
-    if req.query.contains_key("prefix") {
-        w.elem("Prefix", &prefix);
-    }
-    Ok(xml_response(w.finish("ListAllMyBucketsResult")))
 }
 
 /// HeadBucket: 200 with the bucket's region, or a body-less 404.
@@ -247,11 +252,17 @@ pub(super) fn head(req: &Request<'_>) -> Result<Response, AwsError> {
 /// GetBucketLocation: the region, empty for us-east-1 (S3's legacy convention).
 pub(super) fn location(req: &Request<'_>) -> Result<Response, AwsError> {
     let b = require(req.app, req.bucket())?;
-    let mut w = xml::Writer::new("LocationConstraint");
-    if b.region != "us-east-1" {
-        w.text(&b.region);
+    let out = types::GetBucketLocationOutput {
+        location_constraint: (b.region != "us-east-1").then_some(b.region),
+    };
+    // The member is the root element's text (`<LocationConstraint xmlns="…">eu-west-1
+    // </LocationConstraint>`), not a child element as the generated `write_xml` writes it.
+    let mut x = xml::start("LocationConstraint");
+    if let Some(c) = &out.location_constraint {
+        x.raw(&tributary_shapes::xml::escape(c));
     }
-    Ok(xml_response(w.finish("LocationConstraint")))
+    x.close("LocationConstraint");
+    Ok(xml_response(xml::finish(x)))
 }
 
 /// DeleteBucket: only an empty bucket goes, one without objects, older versions or delete

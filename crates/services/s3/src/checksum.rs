@@ -173,6 +173,26 @@ pub fn composite(algorithm: Algorithm, part_values: &[&str]) -> Option<String> {
     Some(format!("{}-{}", algorithm.b64(&raw), part_values.len()))
 }
 
+/// The model's `Checksum<ALGORITHM>` member for `algorithm` (`ChecksumCRC32`, ...): the value
+/// of `found` when it is of that algorithm.
+pub fn member_value(found: Option<(Algorithm, &str)>, algorithm: Algorithm) -> Option<String> {
+    found
+        .filter(|(a, _)| *a == algorithm)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// An upload's checksum as the model's `ChecksumAlgorithm` and `ChecksumType` members: both,
+/// or neither.
+pub fn upload_members(
+    algorithm: Option<Algorithm>,
+    kind: Option<ChecksumType>,
+) -> (Option<String>, Option<String>) {
+    match algorithm.zip(kind) {
+        Some((a, k)) => (Some(a.name().to_owned()), Some(k.name().to_owned())),
+        None => (None, None),
+    }
+}
+
 pub fn md5(data: &[u8]) -> [u8; 16] {
     md5::Md5::digest(data).into()
 }

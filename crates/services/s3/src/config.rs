@@ -14,7 +14,7 @@ use tributary_model::AwsError;
 use super::storage::{BucketDoc, BucketEncryption, PublicAccessBlock, Sse, Versioning};
 use super::{
     buckets, empty_response, extra, invalid_argument, method_not_allowed, no_such_bucket,
-    not_implemented, objects, set_header, xml, xml_response, Request,
+    not_implemented, objects, set_header, types, xml, xml_response, Request,
 };
 
 /// The subresources this module serves, on a bucket (never on an object).
@@ -381,9 +381,10 @@ fn get_policy_status(req: &Request<'_>) -> Result<Response, AwsError> {
         )
     })?;
     let public = serde_json::from_str(&policy).is_ok_and(|p: Value| is_public(&p));
-    let mut w = xml::Writer::new("PolicyStatus");
-    w.elem("IsPublic", public.to_string());
-    Ok(xml_response(w.finish("PolicyStatus")))
+    let out = types::PolicyStatus {
+        is_public: Some(public),
+    };
+    Ok(xml_response(xml::document("PolicyStatus", &out)))
 }
 
 // ---- tags -------------------------------------------------------------------------------
@@ -457,13 +458,13 @@ fn get_tagging(req: &Request<'_>) -> Result<Response, AwsError> {
     let tags = b
         .tags
         .ok_or_else(|| not_found("NoSuchTagSet", "The TagSet does not exist", req.bucket()))?;
-    let mut w = xml::Writer::new("Tagging");
-    w.open("TagSet");
-    for (k, v) in &tags {
-        w.open("Tag").elem("Key", k).elem("Value", v).close("Tag");
-    }
-    w.close("TagSet");
-    Ok(xml_response(w.finish("Tagging")))
+    let out = types::GetBucketTaggingOutput {
+        tag_set: tags
+            .into_iter()
+            .map(|(key, value)| types::Tag { key, value })
+            .collect(),
+    };
+    Ok(xml_response(xml::document("Tagging", &out)))
 }
 
 // ---- default encryption -----------------------------------------------------------------
@@ -539,24 +540,24 @@ fn get_encryption(req: &Request<'_>) -> Result<Response, AwsError> {
         default: Sse::s3(),
         blocked: Vec::new(),
     });
-    let mut w = xml::Writer::new("ServerSideEncryptionConfiguration");
-    w.open("Rule")
-        .open("ApplyServerSideEncryptionByDefault")
-        .elem("SSEAlgorithm", &enc.default.algorithm);
-    if let Some(k) = &enc.default.kms_key_id {
-        w.elem("KMSMasterKeyID", k);
-    }
-    w.close("ApplyServerSideEncryptionByDefault")
-        .elem("BucketKeyEnabled", enc.default.bucket_key.to_string());
-    if !enc.blocked.is_empty() {
-        w.open("BlockedEncryptionTypes");
-        for t in &enc.blocked {
-            w.elem("EncryptionType", t);
-        }
-        w.close("BlockedEncryptionTypes");
-    }
-    w.close("Rule");
-    Ok(xml_response(w.finish("ServerSideEncryptionConfiguration")))
+    let out = types::ServerSideEncryptionConfiguration {
+        rules: vec![types::ServerSideEncryptionRule {
+            apply_server_side_encryption_by_default: Some(types::ServerSideEncryptionByDefault {
+                sse_algorithm: enc.default.algorithm,
+                kms_master_key_id: enc.default.kms_key_id,
+            }),
+            bucket_key_enabled: Some(enc.default.bucket_key),
+            blocked_encryption_types: (!enc.blocked.is_empty()).then_some(
+                types::BlockedEncryptionTypes {
+                    encryption_type: Some(enc.blocked),
+                },
+            ),
+        }],
+    };
+    Ok(xml_response(xml::document(
+        "ServerSideEncryptionConfiguration",
+        &out,
+    )))
 }
 
 // ---- Block Public Access ----------------------------------------------------------------
@@ -599,17 +600,16 @@ fn get_public_access_block(req: &Request<'_>) -> Result<Response, AwsError> {
             req.bucket(),
         )
     })?;
-    let values = [
-        p.block_public_acls,
-        p.ignore_public_acls,
-        p.block_public_policy,
-        p.restrict_public_buckets,
-    ];
-    let mut w = xml::Writer::new("PublicAccessBlockConfiguration");
-    for (name, v) in PUBLIC_ACCESS_SETTINGS.iter().zip(values) {
-        w.elem(name, v.to_string());
-    }
-    Ok(xml_response(w.finish("PublicAccessBlockConfiguration")))
+    let out = types::PublicAccessBlockConfiguration {
+        block_public_acls: Some(p.block_public_acls),
+        ignore_public_acls: Some(p.ignore_public_acls),
+        block_public_policy: Some(p.block_public_policy),
+        restrict_public_buckets: Some(p.restrict_public_buckets),
+    };
+    Ok(xml_response(xml::document(
+        "PublicAccessBlockConfiguration",
+        &out,
+    )))
 }
 
 // ---- ownership controls -----------------------------------------------------------------
@@ -648,9 +648,12 @@ fn get_ownership(req: &Request<'_>) -> Result<Response, AwsError> {
             req.bucket(),
         )
     })?;
-    let mut w = xml::Writer::new("OwnershipControls");
-    w.open("Rule").elem("ObjectOwnership", o).close("Rule");
-    Ok(xml_response(w.finish("OwnershipControls")))
+    let out = types::OwnershipControls {
+        rules: vec![types::OwnershipControlsRule {
+            object_ownership: o,
+        }],
+    };
+    Ok(xml_response(xml::document("OwnershipControls", &out)))
 }
 
 // ---- versioning -------------------------------------------------------------------------
@@ -687,14 +690,11 @@ async fn put_versioning(req: &Request<'_>) -> Result<Response, AwsError> {
 /// GetBucketVersioning: empty for a bucket whose versioning was never configured.
 fn get_versioning(req: &Request<'_>) -> Result<Response, AwsError> {
     let b = buckets::require(req.app, req.bucket())?;
-    let mut w = xml::Writer::new("VersioningConfiguration");
-    if let Some(v) = b.versioning {
-        w.elem("Status", v.name());
-    }
-    if let Some(m) = &b.mfa_delete {
-        w.elem("MfaDelete", m);
-    }
-    Ok(xml_response(w.finish("VersioningConfiguration")))
+    let out = types::GetBucketVersioningOutput {
+        status: b.versioning.map(|v| v.name().to_owned()),
+        mfa_delete: b.mfa_delete,
+    };
+    Ok(xml_response(xml::document("VersioningConfiguration", &out)))
 }
 
 /// `x-amz-object-ownership` on CreateBucket: the ownership controls the bucket starts with.

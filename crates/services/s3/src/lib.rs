@@ -43,6 +43,7 @@ use axum::response::Response;
 use rand::Rng as _;
 use serde_json::Value;
 use tributary_model::AwsError;
+use tributary_shapes::types::Timestamp;
 
 use tributary_service::Config;
 use tributary_store::Store;
@@ -394,13 +395,16 @@ fn error_response(e: &AwsError, head: bool, request_id: &str) -> Response {
     let mut r = if head {
         Response::new(Body::empty())
     } else {
-        let mut w = xml::Writer::bare("Error");
-        w.elem("Code", code).elem("Message", message);
+        // S3's `<Error>` has no namespace, and no shape in the model.
+        let mut x = tributary_shapes::xml::Xml::new();
+        x.open("Error").elem("Code", code).elem("Message", &message);
         for (name, value) in e.extra.iter().filter(|(n, _)| !is_header(n)) {
-            w.elem(name, text(value));
+            x.elem(name, &text(value));
         }
-        w.elem("RequestId", request_id).elem("HostId", host_id());
-        xml_response(w.finish("Error"))
+        x.elem("RequestId", request_id)
+            .elem("HostId", &host_id())
+            .close("Error");
+        xml_response(xml::finish(x))
     };
     *r.status_mut() = status;
     for (name, value) in e.extra.iter().filter(|(n, _)| is_header(n)) {
@@ -435,13 +439,10 @@ fn set_header(r: &mut Response, name: &str, value: &str) {
     }
 }
 
-/// `2009-10-12T17:50:30.000Z`: timestamps inside XML documents (second precision, as S3
-/// stores them).
-fn iso_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms.div_euclid(1000) * 1000)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S.000Z")
-        .to_string()
+/// A time as S3's documents show it, `2009-10-12T17:50:30.000Z`: second precision, as S3
+/// stores times.
+fn timestamp(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms.div_euclid(1000) * 1000)
 }
 
 /// `Wed, 12 Oct 2009 17:50:00 GMT`: timestamps in headers.
@@ -634,7 +635,10 @@ mod tests {
         assert!(id
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
-        assert_eq!(iso_time(1_700_000_000_123), "2023-11-14T22:13:20.000Z");
+        assert_eq!(
+            timestamp(1_700_000_000_123).iso_millis(),
+            "2023-11-14T22:13:20.000Z"
+        );
         assert_eq!(
             http_date(1_700_000_000_123),
             "Tue, 14 Nov 2023 22:13:20 GMT"

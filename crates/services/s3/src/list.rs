@@ -8,7 +8,9 @@ use axum::response::Response;
 use tributary_model::AwsError;
 
 use super::storage::{self, ObjectMeta};
-use super::{buckets, checksum, invalid_argument, iso_time, xml, xml_response, Request};
+use super::{
+    buckets, checksum, invalid_argument, timestamp, types, xml, xml_response, Request,
+};
 
 /// Entries read from the store per scan step.
 const SCAN_BATCH: usize = 1000;
@@ -233,21 +235,23 @@ pub(super) fn common(req: &Request<'_>) -> Result<Common, AwsError> {
     })
 }
 
-fn contents(w: &mut xml::Writer, c: &Common, key: &str, meta: &ObjectMeta, owner: Option<&str>) {
-    w.open("Contents")
-        .elem("Key", enc(c, key))
-        .elem("LastModified", iso_time(meta.modified_ms))
-        .elem("ETag", format!("\"{}\"", meta.etag));
-    if let Some(ck) = &meta.checksum {
-        w.elem("ChecksumAlgorithm", ck.algorithm.name())
-            .elem("ChecksumType", ck.kind.name());
+/// A listed object as ListObjects (both versions) shows it.
+fn object(c: &Common, key: &str, meta: &ObjectMeta, owner: Option<&types::Owner>) -> types::Object {
+    types::Object {
+        key: Some(enc(c, key)),
+        last_modified: Some(timestamp(meta.modified_ms)),
+        e_tag: Some(format!("\"{}\"", meta.etag)),
+        checksum_algorithm: meta
+            .checksum
+            .as_ref()
+            .map(|ck| vec![ck.algorithm.name().to_owned()]),
+        checksum_type: meta.checksum.as_ref().map(|ck| ck.kind.name().to_owned()),
+        size: Some(meta.size as i64),
+        storage_class: Some(meta.storage_class.clone()),
+        owner: owner.cloned(),
+        // Only asked for with `x-amz-optional-object-attributes`, for archived objects.
+        restore_status: None,
     }
-    w.elem("Size", meta.size.to_string());
-    if let Some(id) = owner {
-        w.open("Owner").elem("ID", id).close("Owner");
-    }
-    w.elem("StorageClass", &meta.storage_class)
-        .close("Contents");
 }
 
 pub(super) fn enc(c: &Common, s: &str) -> String {
@@ -258,18 +262,38 @@ pub(super) fn enc(c: &Common, s: &str) -> String {
     }
 }
 
-fn entries(w: &mut xml::Writer, c: &Common, page: &Page, owner: Option<&str>) {
-    for e in &page.entries {
-        if let Entry::Object(k, m) = e {
-            contents(w, c, k, m, owner);
-        }
-    }
-    for e in &page.entries {
-        if let Entry::Prefix(p) = e {
-            w.open("CommonPrefixes")
-                .elem("Prefix", enc(c, p))
-                .close("CommonPrefixes");
-        }
+/// A page's objects and common prefixes, as the listings' `Contents` and `CommonPrefixes`
+/// (left out when there are none).
+fn entries(
+    c: &Common,
+    page: &Page,
+    owner: Option<&types::Owner>,
+) -> (Option<Vec<types::Object>>, Option<Vec<types::CommonPrefix>>) {
+    let objects: Vec<types::Object> = page
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Object(k, m) => Some(object(c, k, m, owner)),
+            Entry::Prefix(_) => None,
+        })
+        .collect();
+    let prefixes: Vec<types::CommonPrefix> = page
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Prefix(p) => Some(common_prefix(c, p)),
+            Entry::Object(..) => None,
+        })
+        .collect();
+    (
+        (!objects.is_empty()).then_some(objects),
+        (!prefixes.is_empty()).then_some(prefixes),
+    )
+}
+
+pub(super) fn common_prefix(c: &Common, p: &str) -> types::CommonPrefix {
+    types::CommonPrefix {
+        prefix: Some(enc(c, p)),
     }
 }
 
@@ -287,32 +311,28 @@ pub(super) fn list_v2(req: &Request<'_>) -> Result<Response, AwsError> {
         .query
         .get("fetch-owner")
         .is_some_and(|f| f == "true")
-        .then(|| storage::owner_id(&req.app.cfg.account_id));
-    let mut w = xml::Writer::new("ListBucketResult");
-    w.elem("Name", req.bucket())
-        .elem("Prefix", enc(&c, &c.prefix));
-    if let Some(t) = token {
-        w.elem("ContinuationToken", t);
-    }
-    if page.truncated {
-        if let Some(last) = page.entries.last() {
-            w.elem("NextContinuationToken", encode_token(last));
-        }
-    }
-    if let Some(s) = start_after {
-        w.elem("StartAfter", enc(&c, s));
-    }
-    w.elem("KeyCount", page.entries.len().to_string())
-        .elem("MaxKeys", c.max_keys_shown.to_string());
-    if let Some(d) = &c.delimiter {
-        w.elem("Delimiter", enc(&c, d));
-    }
-    if c.url {
-        w.elem("EncodingType", "url");
-    }
-    w.elem("IsTruncated", page.truncated.to_string());
-    entries(&mut w, &c, &page, owner.as_deref());
-    Ok(xml_response(w.finish("ListBucketResult")))
+        .then(|| buckets::owner(&req.app.cfg.account_id));
+    let (contents, common_prefixes) = entries(&c, &page, owner.as_ref());
+    let out = types::ListObjectsV2Output {
+        is_truncated: Some(page.truncated),
+        contents,
+        name: Some(req.bucket().to_owned()),
+        prefix: Some(enc(&c, &c.prefix)),
+        delimiter: c.delimiter.as_deref().map(|d| enc(&c, d)),
+        max_keys: Some(c.max_keys_shown as i32),
+        common_prefixes,
+        encoding_type: c.url.then(|| "url".to_owned()),
+        key_count: Some(page.entries.len() as i32),
+        continuation_token: token.cloned(),
+        next_continuation_token: page
+            .entries
+            .last()
+            .filter(|_| page.truncated)
+            .map(encode_token),
+        start_after: start_after.map(|s| enc(&c, s)),
+        request_charged: None,
+    };
+    Ok(xml_response(xml::document("ListBucketResult", &out)))
 }
 
 /// ListObjects, the original version (`marker` / `NextMarker`; owners always shown).
@@ -321,25 +341,27 @@ pub(super) fn list_v1(req: &Request<'_>) -> Result<Response, AwsError> {
     let marker = req.query.get("marker").cloned().unwrap_or_default();
     let start = (!marker.is_empty()).then(|| Start::After(marker.clone()));
     let page = scan(req, &c.prefix, c.delimiter.as_deref(), start, c.max_keys)?;
-    let owner = storage::owner_id(&req.app.cfg.account_id);
-    let mut w = xml::Writer::new("ListBucketResult");
-    w.elem("Name", req.bucket())
-        .elem("Prefix", enc(&c, &c.prefix))
-        .elem("Marker", enc(&c, &marker));
+    let owner = buckets::owner(&req.app.cfg.account_id);
+    let (contents, common_prefixes) = entries(&c, &page, Some(&owner));
     // S3 sends NextMarker only with a delimiter; without one the last key is the marker.
-    if let (true, Some(_), Some(last)) = (page.truncated, &c.delimiter, page.entries.last()) {
-        w.elem("NextMarker", enc(&c, last.name()));
-    }
-    w.elem("MaxKeys", c.max_keys_shown.to_string());
-    if let Some(d) = &c.delimiter {
-        w.elem("Delimiter", enc(&c, d));
-    }
-    if c.url {
-        w.elem("EncodingType", "url");
-    }
-    w.elem("IsTruncated", page.truncated.to_string());
-    entries(&mut w, &c, &page, Some(&owner));
-    Ok(xml_response(w.finish("ListBucketResult")))
+    let next_marker = match (page.truncated, &c.delimiter, page.entries.last()) {
+        (true, Some(_), Some(last)) => Some(enc(&c, last.name())),
+        _ => None,
+    };
+    let out = types::ListObjectsOutput {
+        is_truncated: Some(page.truncated),
+        marker: Some(enc(&c, &marker)),
+        next_marker,
+        contents,
+        name: Some(req.bucket().to_owned()),
+        prefix: Some(enc(&c, &c.prefix)),
+        delimiter: c.delimiter.as_deref().map(|d| enc(&c, d)),
+        max_keys: Some(c.max_keys_shown as i32),
+        common_prefixes,
+        encoding_type: c.url.then(|| "url".to_owned()),
+        request_charged: None,
+    };
+    Ok(xml_response(xml::document("ListBucketResult", &out)))
 }
 
 /// Continuation tokens are opaque to clients: base64 of `K<last key>` or `P<last common

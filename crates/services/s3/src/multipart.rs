@@ -15,8 +15,9 @@ use super::objects::{
 use super::storage::{self, BucketDoc, ObjectMeta, PartInfo, Segment, UploadDoc};
 use super::versions::KeyVersions;
 use super::{
-    buckets, empty_response, entity_too_large, extra, invalid_argument, invalid_request, iso_time,
-    no_such_bucket, not_implemented, set_header, xml, xml_response, Request, MAX_OBJECT_BYTES,
+    buckets, empty_response, entity_too_large, extra, invalid_argument, invalid_request,
+    no_such_bucket, not_implemented, set_header, timestamp, types, xml, xml_response, Request,
+    MAX_OBJECT_BYTES,
 };
 
 /// Every part but the last must be at least this big.
@@ -126,15 +127,22 @@ pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
             storage::put_upload(tx, &bucket, &doc_id, &doc)
         })
         .await?;
-    let mut w = xml::Writer::new("InitiateMultipartUploadResult");
-    w.elem("Bucket", req.bucket())
-        .elem("Key", req.key())
-        .elem("UploadId", &id);
-    let mut r = xml_response(w.finish("InitiateMultipartUploadResult"));
+    let (checksum_algorithm, checksum_type) = checksum::upload_members(algorithm, kind);
+    let out = types::CreateMultipartUploadOutput {
+        bucket: Some(req.bucket().to_owned()),
+        key: Some(req.key().to_owned()),
+        upload_id: Some(id),
+        checksum_algorithm,
+        checksum_type,
+        // The encryption headers are written from the upload's `Sse`, as for every object
+        // answer; lifecycle abort rules and SSE-C are not implemented.
+        ..Default::default()
+    };
+    let mut r = xml_response(xml::document("InitiateMultipartUploadResult", &out));
     sse_headers(&mut r, Some(&sse));
-    if let (Some(a), Some(k)) = (algorithm, kind) {
-        set_header(&mut r, "x-amz-checksum-algorithm", a.name());
-        set_header(&mut r, "x-amz-checksum-type", k.name());
+    if let (Some(a), Some(k)) = (&out.checksum_algorithm, &out.checksum_type) {
+        set_header(&mut r, "x-amz-checksum-algorithm", a);
+        set_header(&mut r, "x-amz-checksum-type", k);
     }
     Ok(r)
 }
@@ -426,18 +434,27 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
             .collect::<Vec<_>>()
             .join("/")
     );
-    let mut w = xml::Writer::new("CompleteMultipartUploadResult");
-    w.elem("Location", location)
-        .elem("Bucket", req.bucket())
-        .elem("Key", req.key())
-        .elem("ETag", format!("\"{}\"", meta.etag));
-    if let Some(c) = &meta.checksum {
-        w.elem(c.algorithm.member(), &c.value)
-            .elem("ChecksumType", c.kind.name());
-    }
-    let mut r = xml_response(w.finish("CompleteMultipartUploadResult"));
+    let found = meta.checksum.as_ref().map(|c| (c.algorithm, c.value.as_str()));
+    let checksum = |a| checksum::member_value(found, a);
+    let out = types::CompleteMultipartUploadOutput {
+        location: Some(location),
+        bucket: Some(req.bucket().to_owned()),
+        key: Some(req.key().to_owned()),
+        e_tag: Some(format!("\"{}\"", meta.etag)),
+        checksum_crc32: checksum(Algorithm::Crc32),
+        checksum_crc32_c: checksum(Algorithm::Crc32c),
+        checksum_crc64_nvme: checksum(Algorithm::Crc64Nvme),
+        checksum_sha1: checksum(Algorithm::Sha1),
+        checksum_sha256: checksum(Algorithm::Sha256),
+        checksum_type: meta.checksum.as_ref().map(|c| c.kind.name().to_owned()),
+        version_id: meta.version_id.clone(),
+        // The encryption headers are written from the object's `Sse`, as for every object
+        // answer; lifecycle expiration is not implemented.
+        ..Default::default()
+    };
+    let mut r = xml_response(xml::document("CompleteMultipartUploadResult", &out));
     sse_headers(&mut r, meta.sse.as_ref());
-    if let Some(v) = &meta.version_id {
+    if let Some(v) = &out.version_id {
         set_header(&mut r, "x-amz-version-id", v);
     }
     Ok(r)
@@ -500,36 +517,50 @@ pub(super) fn list_parts(req: &Request<'_>) -> Result<Response, AwsError> {
     let after: Vec<(&u32, &PartInfo)> = upload.parts.range(marker + 1..).collect();
     let shown = &after[..max.min(after.len())];
     let truncated = shown.len() < after.len();
-    let owner = storage::owner_id(&req.app.cfg.account_id);
-    let mut w = xml::Writer::new("ListPartsResult");
-    w.elem("Bucket", req.bucket())
-        .elem("Key", req.key())
-        .elem("UploadId", &id)
-        .elem("PartNumberMarker", marker.to_string());
-    if let Some((n, _)) = shown.last() {
-        w.elem("NextPartNumberMarker", n.to_string());
-    }
-    w.elem("MaxParts", max.to_string())
-        .elem("IsTruncated", truncated.to_string());
-    for (n, p) in shown {
-        w.open("Part")
-            .elem("PartNumber", n.to_string())
-            .elem("LastModified", iso_time(p.modified_ms))
-            .elem("ETag", format!("\"{}\"", p.etag))
-            .elem("Size", p.size.to_string());
-        if let (Some(a), Some(v)) = (upload.checksum_algorithm, &p.checksum) {
-            w.elem(a.member(), v);
-        }
-        w.close("Part");
-    }
-    w.open("Initiator").elem("ID", &owner).close("Initiator");
-    w.open("Owner").elem("ID", &owner).close("Owner");
-    w.elem("StorageClass", &upload.storage_class);
-    if let (Some(a), Some(k)) = (upload.checksum_algorithm, upload.checksum_type) {
-        w.elem("ChecksumAlgorithm", a.name())
-            .elem("ChecksumType", k.name());
-    }
-    Ok(xml_response(w.finish("ListPartsResult")))
+    let owner = buckets::owner(&req.app.cfg.account_id);
+    let parts: Vec<types::Part> = shown
+        .iter()
+        .map(|(n, p)| {
+            let found = upload.checksum_algorithm.zip(p.checksum.as_deref());
+            let checksum = |a| checksum::member_value(found, a);
+            types::Part {
+                part_number: Some(**n as i32),
+                last_modified: Some(timestamp(p.modified_ms)),
+                e_tag: Some(format!("\"{}\"", p.etag)),
+                size: Some(p.size as i64),
+                checksum_crc32: checksum(Algorithm::Crc32),
+                checksum_crc32_c: checksum(Algorithm::Crc32c),
+                checksum_crc64_nvme: checksum(Algorithm::Crc64Nvme),
+                checksum_sha1: checksum(Algorithm::Sha1),
+                checksum_sha256: checksum(Algorithm::Sha256),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let (checksum_algorithm, checksum_type) =
+        checksum::upload_members(upload.checksum_algorithm, upload.checksum_type);
+    let out = types::ListPartsOutput {
+        bucket: Some(req.bucket().to_owned()),
+        key: Some(req.key().to_owned()),
+        upload_id: Some(id),
+        part_number_marker: Some(marker as i32),
+        next_part_number_marker: shown.last().map(|(n, _)| **n as i32),
+        max_parts: Some(max as i32),
+        is_truncated: Some(truncated),
+        parts: (!parts.is_empty()).then_some(parts),
+        initiator: Some(types::Initiator {
+            id: owner.id.clone(),
+            display_name: None,
+        }),
+        owner: Some(owner),
+        storage_class: Some(upload.storage_class.clone()),
+        checksum_algorithm,
+        checksum_type,
+        // No lifecycle abort rules (AbortDate, AbortRuleId), no requester pays, no
+        // directory buckets (VersionId).
+        ..Default::default()
+    };
+    Ok(xml_response(xml::document("ListPartsResult", &out)))
 }
 
 /// ListMultipartUploads (`GET /<bucket>?uploads`): by key, then initiation time; `prefix`,
@@ -566,37 +597,42 @@ pub(super) fn list_uploads(req: &Request<'_>) -> Result<Response, AwsError> {
     let rest = &uploads[skip..];
     let shown = &rest[..max.min(rest.len())];
     let truncated = shown.len() < rest.len();
-    let owner = storage::owner_id(&req.app.cfg.account_id);
-    let mut w = xml::Writer::new("ListMultipartUploadsResult");
-    w.elem("Bucket", req.bucket())
-        .elem("KeyMarker", &key_marker)
-        .elem("UploadIdMarker", &id_marker);
-    if let (true, Some((id, u))) = (truncated, shown.last()) {
-        w.elem("NextKeyMarker", &u.key)
-            .elem("NextUploadIdMarker", id);
-    }
-    if req.query.contains_key("prefix") {
-        w.elem("Prefix", &prefix);
-    }
-    w.elem("MaxUploads", max.to_string())
-        .elem("IsTruncated", truncated.to_string());
-    for (id, u) in shown {
-        w.open("Upload")
-            .elem("Key", &u.key)
-            .elem("UploadId", id)
-            .open("Initiator")
-            .elem("ID", &owner)
-            .close("Initiator")
-            .open("Owner")
-            .elem("ID", &owner)
-            .close("Owner")
-            .elem("StorageClass", &u.storage_class)
-            .elem("Initiated", iso_time(u.initiated_ms));
-        if let (Some(a), Some(k)) = (u.checksum_algorithm, u.checksum_type) {
-            w.elem("ChecksumAlgorithm", a.name())
-                .elem("ChecksumType", k.name());
-        }
-        w.close("Upload");
-    }
-    Ok(xml_response(w.finish("ListMultipartUploadsResult")))
+    let owner = buckets::owner(&req.app.cfg.account_id);
+    let listed: Vec<types::MultipartUpload> = shown
+        .iter()
+        .map(|(id, u)| {
+            let (checksum_algorithm, checksum_type) =
+                checksum::upload_members(u.checksum_algorithm, u.checksum_type);
+            types::MultipartUpload {
+                upload_id: Some(id.clone()),
+                key: Some(u.key.clone()),
+                initiated: Some(timestamp(u.initiated_ms)),
+                storage_class: Some(u.storage_class.clone()),
+                owner: Some(owner.clone()),
+                initiator: Some(types::Initiator {
+                    id: owner.id.clone(),
+                    display_name: None,
+                }),
+                checksum_algorithm,
+                checksum_type,
+                // Directory buckets only.
+                version_id: None,
+            }
+        })
+        .collect();
+    let next = shown.last().filter(|_| truncated);
+    let out = types::ListMultipartUploadsOutput {
+        bucket: Some(req.bucket().to_owned()),
+        key_marker: Some(key_marker),
+        upload_id_marker: Some(id_marker),
+        next_key_marker: next.map(|(_, u)| u.key.clone()),
+        prefix: req.query.contains_key("prefix").then_some(prefix),
+        next_upload_id_marker: next.map(|(id, _)| id.clone()),
+        max_uploads: Some(max as i32),
+        is_truncated: Some(truncated),
+        uploads: (!listed.is_empty()).then_some(listed),
+        // No delimiter roll-up, so no common prefixes; keys are not URL-encoded.
+        ..Default::default()
+    };
+    Ok(xml_response(xml::document("ListMultipartUploadsResult", &out)))
 }

@@ -19,9 +19,9 @@ use super::storage::{self, BucketDoc, DeleteMarker, ObjectMeta, Segment, Sse};
 use super::versions::{self, Deleted, Found, KeyVersions};
 use super::{
     addressed_version, chunked, empty_response, entity_too_large, extra, http_date,
-    incomplete_body, invalid_argument, invalid_request, iso_time, method_not_allowed,
-    no_such_bucket, no_such_key, no_such_version, not_implemented, precondition_failed, set_header,
-    xml, xml_response, Addressed, Request, MAX_OBJECT_BYTES,
+    incomplete_body, invalid_argument, invalid_request, method_not_allowed, no_such_bucket,
+    no_such_key, no_such_version, not_implemented, precondition_failed, set_header, timestamp,
+    types, xml, xml_response, Addressed, Request, MAX_OBJECT_BYTES,
 };
 use crate::S3 as App;
 
@@ -1009,37 +1009,37 @@ pub(super) async fn delete_many(req: &Request<'_>) -> Result<Response, AwsError>
     let mut done = delete_targets(&req.app.store, req.bucket().to_owned(), deletable)
         .await?
         .into_iter();
-    let mut w = xml::Writer::new("DeleteResult");
-    for (key, version) in &targets {
-        match version.as_deref() {
-            Some(v) if !versions::well_formed(v) => {
-                w.open("Error")
-                    .elem("Key", key)
-                    .elem("VersionId", v)
-                    .elem("Code", "NoSuchVersion")
-                    .elem("Message", "The specified version does not exist.")
-                    .close("Error");
-            }
-            v => {
-                let d = done.next().flatten();
+    let (mut deleted, mut errors) = (Vec::new(), Vec::new());
+    for (key, version) in targets {
+        match version {
+            Some(v) if !versions::well_formed(&v) => errors.push(types::Error {
+                key: Some(key),
+                version_id: Some(v),
+                code: Some("NoSuchVersion".to_owned()),
+                message: Some("The specified version does not exist.".to_owned()),
+            }),
+            version => {
+                let d = done.next().flatten().filter(|d| d.delete_marker);
                 if quiet {
                     continue;
                 }
-                w.open("Deleted").elem("Key", key);
-                if let Some(v) = v {
-                    w.elem("VersionId", v);
-                }
-                if let Some(d) = d.filter(|d| d.delete_marker) {
-                    w.elem("DeleteMarker", "true").elem(
-                        "DeleteMarkerVersionId",
-                        d.version_id.as_deref().unwrap_or("null"),
-                    );
-                }
-                w.close("Deleted");
+                deleted.push(types::DeletedObject {
+                    key: Some(key),
+                    version_id: version,
+                    delete_marker: d.as_ref().map(|_| true),
+                    delete_marker_version_id: d.map(|d| {
+                        versions::shown_id(d.version_id.as_deref()).to_owned()
+                    }),
+                });
             }
         }
     }
-    Ok(xml_response(w.finish("DeleteResult")))
+    let out = types::DeleteObjectsOutput {
+        deleted: (!deleted.is_empty()).then_some(deleted),
+        errors: (!errors.is_empty()).then_some(errors),
+        request_charged: None,
+    };
+    Ok(xml_response(xml::document("DeleteResult", &out)))
 }
 
 // ---- copying -------------------------------------------------------------------------------
@@ -1195,24 +1195,38 @@ pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
         sse,
     )
     .await?;
-    let mut w = xml::Writer::new("CopyObjectResult");
-    w.elem("ETag", format!("\"{}\"", meta.etag))
-        .elem("LastModified", iso_time(meta.modified_ms));
-    if let Some(c) = &meta.checksum {
-        w.elem("ChecksumType", c.kind.name())
-            .elem(c.algorithm.member(), &c.value);
-    }
-    let mut r = xml_response(w.finish("CopyObjectResult"));
+    let found = meta.checksum.as_ref().map(|c| (c.algorithm, c.value.as_str()));
+    let checksum = |a| checksum::member_value(found, a);
+    let result = types::CopyObjectResult {
+        e_tag: Some(format!("\"{}\"", meta.etag)),
+        last_modified: Some(timestamp(meta.modified_ms)),
+        checksum_type: meta.checksum.as_ref().map(|c| c.kind.name().to_owned()),
+        checksum_crc32: checksum(Algorithm::Crc32),
+        checksum_crc32_c: checksum(Algorithm::Crc32c),
+        checksum_crc64_nvme: checksum(Algorithm::Crc64Nvme),
+        checksum_sha1: checksum(Algorithm::Sha1),
+        checksum_sha256: checksum(Algorithm::Sha256),
+        ..Default::default()
+    };
+    let out = types::CopyObjectOutput {
+        version_id: meta.version_id.clone(),
+        copy_source_version_id: src_versioned
+            .then(|| versions::shown_id(src.version_id.as_deref()).to_owned()),
+        copy_object_result: Some(result),
+        // The encryption headers are written from the object's `Sse`, as for every object
+        // answer; lifecycle expiration and SSE-C are not implemented.
+        ..Default::default()
+    };
+    let mut r = xml_response(xml::document(
+        "CopyObjectResult",
+        &out.copy_object_result.unwrap_or_default(),
+    ));
     sse_headers(&mut r, meta.sse.as_ref());
-    if let Some(v) = &meta.version_id {
+    if let Some(v) = &out.version_id {
         set_header(&mut r, "x-amz-version-id", v);
     }
-    if src_versioned {
-        set_header(
-            &mut r,
-            "x-amz-copy-source-version-id",
-            versions::shown_id(src.version_id.as_deref()),
-        );
+    if let Some(v) = &out.copy_source_version_id {
+        set_header(&mut r, "x-amz-copy-source-version-id", v);
     }
     Ok(r)
 }

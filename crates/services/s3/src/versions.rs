@@ -14,7 +14,8 @@ use super::list::{self, prefix_end};
 use super::storage::{
     self, BucketDoc, DeleteMarker, History, ObjectMeta, Segment, Version, Versioning,
 };
-use super::{invalid_argument, iso_time, xml, xml_response, Request};
+use super::{buckets, invalid_argument, timestamp, types, xml, xml_response, Request};
+use tributary_shapes::xml::ToXml as _;
 
 /// Version ids Tributary makes: 32 characters, like S3's.
 const VERSION_ID_LEN: usize = 32;
@@ -505,83 +506,140 @@ pub(super) fn list(req: &Request<'_>) -> Result<Response, AwsError> {
     }
     let truncated = entries.len() > c.max_keys;
     entries.truncate(c.max_keys);
-    let owner = storage::owner_id(&req.app.cfg.account_id);
+    let owner = buckets::owner(&req.app.cfg.account_id);
     let enc = |s: &str| list::enc(&c, s);
-    let mut w = xml::Writer::new("ListVersionsResult");
-    w.elem("Name", bucket)
-        .elem("Prefix", enc(&c.prefix))
-        .elem("KeyMarker", enc(&key_marker))
-        .elem("VersionIdMarker", version_marker.as_deref().unwrap_or(""));
-    if truncated {
-        match entries.last() {
-            Some(Entry::Version { key, version, .. }) => {
-                w.elem("NextKeyMarker", enc(key))
-                    .elem("NextVersionIdMarker", shown_id(version.version_id()));
+    let (next_key_marker, next_version_id_marker) = match entries.last().filter(|_| truncated) {
+        Some(Entry::Version { key, version, .. }) => (
+            Some(enc(key)),
+            Some(shown_id(version.version_id()).to_owned()),
+        ),
+        Some(Entry::Prefix(p)) => (Some(enc(p)), None),
+        None => (None, None),
+    };
+    let (mut versions, mut delete_markers, mut prefixes) = (Vec::new(), Vec::new(), Vec::new());
+    // Whether each listed version, in order, is a delete marker.
+    let mut markers = Vec::new();
+    for e in entries {
+        let (key, version, latest) = match e {
+            Entry::Version {
+                key,
+                version,
+                latest,
+            } => (key, version, latest),
+            Entry::Prefix(p) => {
+                prefixes.push(list::common_prefix(&c, &p));
+                continue;
             }
-            Some(Entry::Prefix(p)) => {
-                w.elem("NextKeyMarker", enc(p));
-            }
-            None => {}
-        }
-    }
-    w.elem("MaxKeys", c.max_keys_shown.to_string());
-    if let Some(d) = &c.delimiter {
-        w.elem("Delimiter", enc(d));
-    }
-    if c.url {
-        w.elem("EncodingType", "url");
-    }
-    w.elem("IsTruncated", truncated.to_string());
-    for e in &entries {
-        let Entry::Version {
-            key,
-            version,
-            latest,
-        } = e
-        else {
-            continue;
         };
-        let id = shown_id(version.version_id());
+        let version_id = Some(shown_id(version.version_id()).to_owned());
+        markers.push(matches!(version, Version::DeleteMarker(_)));
         match version {
-            Version::Object(m) => {
-                w.open("Version")
-                    .elem("Key", enc(key))
-                    .elem("VersionId", id)
-                    .elem("IsLatest", latest.to_string())
-                    .elem("LastModified", iso_time(m.modified_ms))
-                    .elem("ETag", format!("\"{}\"", m.etag));
-                if let Some(ck) = &m.checksum {
-                    w.elem("ChecksumAlgorithm", ck.algorithm.name())
-                        .elem("ChecksumType", ck.kind.name());
-                }
-                w.elem("Size", m.size.to_string())
-                    .elem("StorageClass", &m.storage_class)
-                    .open("Owner")
-                    .elem("ID", &owner)
-                    .close("Owner")
-                    .close("Version");
-            }
-            Version::DeleteMarker(d) => {
-                w.open("DeleteMarker")
-                    .elem("Key", enc(key))
-                    .elem("VersionId", id)
-                    .elem("IsLatest", latest.to_string())
-                    .elem("LastModified", iso_time(d.modified_ms))
-                    .open("Owner")
-                    .elem("ID", &owner)
-                    .close("Owner")
-                    .close("DeleteMarker");
-            }
+            Version::Object(m) => versions.push(types::ObjectVersion {
+                e_tag: Some(format!("\"{}\"", m.etag)),
+                checksum_algorithm: m
+                    .checksum
+                    .as_ref()
+                    .map(|ck| vec![ck.algorithm.name().to_owned()]),
+                checksum_type: m.checksum.as_ref().map(|ck| ck.kind.name().to_owned()),
+                size: Some(m.size as i64),
+                storage_class: Some(m.storage_class.clone()),
+                key: Some(enc(&key)),
+                version_id,
+                is_latest: Some(latest),
+                last_modified: Some(timestamp(m.modified_ms)),
+                owner: Some(owner.clone()),
+                // Only asked for with `x-amz-optional-object-attributes`.
+                restore_status: None,
+            }),
+            Version::DeleteMarker(d) => delete_markers.push(types::DeleteMarkerEntry {
+                owner: Some(owner.clone()),
+                key: Some(enc(&key)),
+                version_id,
+                is_latest: Some(latest),
+                last_modified: Some(timestamp(d.modified_ms)),
+            }),
         }
     }
-    for e in &entries {
-        if let Entry::Prefix(p) = e {
-            w.open("CommonPrefixes")
-                .elem("Prefix", enc(p))
-                .close("CommonPrefixes");
+    let out = types::ListObjectVersionsOutput {
+        is_truncated: Some(truncated),
+        key_marker: Some(enc(&key_marker)),
+        version_id_marker: Some(version_marker.unwrap_or_default()),
+        next_key_marker,
+        next_version_id_marker,
+        versions: (!versions.is_empty()).then_some(versions),
+        delete_markers: (!delete_markers.is_empty()).then_some(delete_markers),
+        name: Some(bucket.to_owned()),
+        prefix: Some(enc(&c.prefix)),
+        delimiter: c.delimiter.as_deref().map(enc),
+        max_keys: Some(c.max_keys_shown as i32),
+        common_prefixes: (!prefixes.is_empty()).then_some(prefixes),
+        encoding_type: c.url.then(|| "url".to_owned()),
+        request_charged: None,
+    };
+    Ok(xml_response(versions_document(out, &markers)))
+}
+
+/// A ListObjectVersions answer. The model keeps versions and delete markers in two lists
+/// (`Versions`, `DeleteMarkers`); S3 lists them together, by key and newest first within a
+/// key, so they are written in the listing's order (`markers`: whether each next one is a
+/// delete marker), between the members the model puts before and after them.
+fn versions_document(out: types::ListObjectVersionsOutput, markers: &[bool]) -> Vec<u8> {
+    let types::ListObjectVersionsOutput {
+        is_truncated,
+        key_marker,
+        version_id_marker,
+        next_key_marker,
+        next_version_id_marker,
+        versions,
+        delete_markers,
+        name,
+        prefix,
+        delimiter,
+        max_keys,
+        common_prefixes,
+        encoding_type,
+        request_charged,
+    } = out;
+    let mut x = xml::start("ListVersionsResult");
+    types::ListObjectVersionsOutput {
+        is_truncated,
+        key_marker,
+        version_id_marker,
+        next_key_marker,
+        next_version_id_marker,
+        ..Default::default()
+    }
+    .write_xml(&mut x);
+    let (mut versions, mut delete_markers) = (
+        versions.unwrap_or_default().into_iter(),
+        delete_markers.unwrap_or_default().into_iter(),
+    );
+    for &marker in markers {
+        if marker {
+            if let Some(d) = delete_markers.next() {
+                x.open("DeleteMarker");
+                d.write_xml(&mut x);
+                x.close("DeleteMarker");
+            }
+        } else if let Some(v) = versions.next() {
+            x.open("Version");
+            v.write_xml(&mut x);
+            x.close("Version");
         }
     }
-    Ok(xml_response(w.finish("ListVersionsResult")))
+    types::ListObjectVersionsOutput {
+        name,
+        prefix,
+        delimiter,
+        max_keys,
+        common_prefixes,
+        encoding_type,
+        request_charged,
+        ..Default::default()
+    }
+    .write_xml(&mut x);
+    x.close("ListVersionsResult");
+    xml::finish(x)
 }
 
 #[cfg(test)]

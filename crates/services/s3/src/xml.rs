@@ -1,81 +1,44 @@
-//! XML in and out: a small writer for responses (S3's documents are flat and ordered, so a
-//! builder is clearer than serde) and a parser that turns request bodies into a tree.
+//! XML in and out: the answer documents, written with the generated structures' `ToXml`
+//! inside S3's root elements, and a parser that turns request bodies into a tree.
 
 use quick_xml::events::Event;
 use tributary_model::AwsError;
+use tributary_shapes::xml::{TimestampStyle, ToXml, Xml};
 
 /// The namespace of every S3 response document.
 pub const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-/// Builds an XML document element by element.
-pub struct Writer {
-    buf: String,
+/// A writer with `<root xmlns="…">` open: S3 prints timestamps with milliseconds.
+pub fn start(root: &str) -> Xml {
+    let mut x = Xml::with_timestamps(TimestampStyle::Millis);
+    x.open_with(root, &[("xmlns", NS.to_owned())]);
+    x
 }
 
-impl Writer {
-    /// A document whose root element carries the S3 namespace.
-    pub fn new(root: &str) -> Writer {
-        let mut buf = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        buf.push_str(&format!("<{root} xmlns=\"{NS}\">"));
-        Writer { buf }
-    }
-
-    /// A document whose root element has no namespace (S3's `<Error>`).
-    pub fn bare(root: &str) -> Writer {
-        let mut buf = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        buf.push_str(&format!("<{root}>"));
-        Writer { buf }
-    }
-
-    pub fn open(&mut self, name: &str) -> &mut Self {
-        self.buf.push('<');
-        self.buf.push_str(name);
-        self.buf.push('>');
-        self
-    }
-
-    pub fn close(&mut self, name: &str) -> &mut Self {
-        self.buf.push_str("</");
-        self.buf.push_str(name);
-        self.buf.push('>');
-        self
-    }
-
-    /// `<name>text</name>`, with the text escaped.
-    pub fn elem(&mut self, name: &str, text: impl AsRef<str>) -> &mut Self {
-        self.open(name);
-        escape_into(&mut self.buf, text.as_ref());
-        self.close(name)
-    }
-
-    /// Escaped text inside the element opened last.
-    pub fn text(&mut self, text: &str) -> &mut Self {
-        escape_into(&mut self.buf, text);
-        self
-    }
-
-    /// Closes the root element and returns the bytes.
-    pub fn finish(mut self, root: &str) -> Vec<u8> {
-        self.close(root);
-        self.buf.into_bytes()
-    }
+/// An answer document: `body`'s members inside `<root xmlns="…">`.
+pub fn document(root: &str, body: &impl ToXml) -> Vec<u8> {
+    let mut x = start(root);
+    body.write_xml(&mut x);
+    x.close(root);
+    finish(x)
 }
 
-/// Escapes text content. Control characters XML 1.0 cannot carry literally become character
-/// references, and `\r` too, so a parser's line-end normalisation cannot change a key.
-fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
+/// The bytes of a written document, after the XML declaration. Control characters XML 1.0
+/// cannot carry literally (a key may hold them) become character references, as S3 writes
+/// them; the writer already writes `\r` as one, so a parser's line-end normalisation cannot
+/// change a key.
+pub fn finish(x: Xml) -> Vec<u8> {
+    let body = x.into_string();
+    let mut out = String::with_capacity(body.len() + 40);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    for c in body.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             '\t' | '\n' => out.push(c),
             c if (c as u32) < 0x20 => out.push_str(&format!("&#x{:X};", c as u32)),
             c => out.push(c),
         }
     }
+    out.into_bytes()
 }
 
 /// An element of a parsed request body: its local name (namespace prefix dropped), its text
@@ -193,17 +156,27 @@ mod tests {
 
     #[test]
     fn writes_escaped_documents() {
-        let mut w = Writer::new("ListBucketResult");
-        w.elem("Key", "a<b>&\"c\"\r")
-            .open("Owner")
-            .elem("ID", "x")
-            .close("Owner");
-        let s = String::from_utf8(w.finish("ListBucketResult")).unwrap();
+        let body = crate::types::ListObjectsV2Output {
+            name: Some("a<b>&\"c\"\r\u{1}\t".to_owned()),
+            contents: Some(vec![crate::types::Object {
+                key: Some("k".to_owned()),
+                last_modified: Some(tributary_shapes::types::Timestamp::from_millis(0)),
+                owner: Some(crate::types::Owner {
+                    id: Some("x".to_owned()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let s = String::from_utf8(document("ListBucketResult", &body)).unwrap();
         assert_eq!(
             s,
             format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"{NS}\">\
-                 <Key>a&lt;b&gt;&amp;&quot;c&quot;&#xD;</Key><Owner><ID>x</ID></Owner></ListBucketResult>"
+                 <Contents><Key>k</Key><LastModified>1970-01-01T00:00:00.000Z</LastModified>\
+                 <Owner><ID>x</ID></Owner></Contents>\
+                 <Name>a&lt;b&gt;&amp;&quot;c&quot;&#xD;&#x1;\t</Name></ListBucketResult>"
             )
         );
     }
