@@ -17,7 +17,9 @@ mod queues;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use tributary_shapes::generated::sqs as model;
+use tributary_shapes::types::{from_object, Blob};
 use tributary_shapes::validate::{validate_object, Options};
+use tributary_shapes::{Kind, Shape};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
@@ -31,7 +33,7 @@ pub use messages::{md5_hex, md5_of_attributes, MessageAttributeValue, Waiters};
 use messages::{Outgoing, Received};
 use queues::{QueueDoc, DELETED_KIND, QUEUE_KIND};
 
-use tributary_service::json::JSON10;
+use tributary_service::json::{output, JSON10};
 use tributary_service::query::{self, Params, Xml};
 use tributary_service::Config;
 use tributary_store::Store;
@@ -268,27 +270,14 @@ pub async fn handle_json(app: &Sqs, op: &str, headers: &HeaderMap, body: &[u8]) 
         }
     }
     let base = base_url(app, headers);
-    match dispatch(app, &base, op, &req).await {
-        Ok(v) => json_ok(&v),
+    match dispatch(app, &base, op, req).await {
+        Ok(v) => json_ok(&v.unwrap_or_else(|| json!({}))),
         Err(e) => {
             tracing::debug!(op, code = e.code, message = %e.message, "sqs request failed");
             json_error(&e)
         }
     }
 }
-
-/// Operations whose query response has no `<...Result>` element.
-const NO_RESULT: &[&str] = &[
-    "DeleteQueue",
-    "SetQueueAttributes",
-    "DeleteMessage",
-    "ChangeMessageVisibility",
-    "PurgeQueue",
-    "TagQueue",
-    "UntagQueue",
-    "AddPermission",
-    "RemovePermission",
-];
 
 /// A query-protocol request (`Action=<op>` in the form body or URL). The queue may also be
 /// named by the request path (`POST /<account>/<name>`), as older SDKs send it.
@@ -309,7 +298,7 @@ pub async fn handle_query(
             ("MessageAttribute", "Name", "Value"),
             ("MessageSystemAttribute", "Name", "Value"),
         ],
-        &query_rename,
+        &|name| query_rename(&action, name),
     );
     req.remove("Action");
     req.remove("Version");
@@ -318,17 +307,15 @@ pub async fn handle_query(
         req.insert("QueueUrl".into(), Value::String(format!("/{path}")));
     }
     let base = base_url(app, headers);
-    match dispatch(app, &base, &action, &req).await {
-        Ok(v) => {
-            if NO_RESULT.contains(&action.as_str()) {
-                query::ok(&action, NAMESPACE, None)
-            } else {
-                let mut x = Xml::new();
-                if let Value::Object(m) = &v {
-                    xml_members(&mut x, &action, m);
-                }
-                query::ok(&action, NAMESPACE, Some(&x.into_string()))
+    match dispatch(app, &base, &action, req).await {
+        // An operation without an output shape has no `<...Result>` element.
+        Ok(None) => query::ok(&action, NAMESPACE, None),
+        Ok(Some(v)) => {
+            let mut x = Xml::new();
+            if let Value::Object(m) = &v {
+                xml_members(&mut x, &action, m);
             }
+            query::ok(&action, NAMESPACE, Some(&x.into_string()))
         }
         Err(e) => {
             tracing::debug!(action, code = e.code, message = %e.message, "sqs request failed");
@@ -337,8 +324,8 @@ pub async fn handle_query(
     }
 }
 
-/// Query member names → the JSON protocol's names of the same members.
-fn query_rename(name: &str) -> Option<&'static str> {
+/// Query member names of operation `op` → the JSON protocol's names of the same members.
+fn query_rename(op: &str, name: &str) -> Option<&'static str> {
     Some(match name {
         "Attribute" => "Attributes",
         "AttributeName" => "AttributeNames",
@@ -346,6 +333,8 @@ fn query_rename(name: &str) -> Option<&'static str> {
         "MessageAttributeName" => "MessageAttributeNames",
         "MessageAttribute" => "MessageAttributes",
         "MessageSystemAttribute" => "MessageSystemAttributes",
+        // CreateQueue's member is `tags`; TagQueue's `Tags`.
+        "Tag" if op == "CreateQueue" => "tags",
         "Tag" => "Tags",
         "TagKey" => "TagKeys",
         "SendMessageBatchRequestEntry"
@@ -433,98 +422,109 @@ fn scalar(v: &Value) -> String {
 }
 
 // ------------------------------------------------------------------------------------------
-// request members (JSON values, or the strings the query protocol gives)
+// typed inputs
 
-fn str_param<'a>(req: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, AwsError> {
-    match req.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid_param(format!(
-            "Value for parameter {key} is invalid. Reason: Must be a string."
-        ))),
+/// Reads SQS's lenient forms as the model's types, in place, along the input `shape`: numbers
+/// sent as strings (every value of the query form is one, and the JSON form takes them too),
+/// numbers and booleans as the text values of a map (`Attributes`, `Tags`), and binary values
+/// with blanks around their base64. A binary value that is not base64 reads as absent, so the
+/// message attribute checks answer it in SQS's words.
+fn coerce(shape: &Shape, v: &mut Value) {
+    match (shape.kind, v) {
+        (Kind::Integer | Kind::Long, v @ Value::String(_)) => {
+            if let Some(n) = v.as_str().and_then(|s| s.trim().parse::<i64>().ok()) {
+                *v = n.into();
+            }
+        }
+        (Kind::Blob, v @ Value::String(_)) => {
+            let text = v.as_str().unwrap_or_default().trim();
+            *v = match STANDARD.decode(text) {
+                Ok(_) => Value::String(text.to_owned()),
+                Err(_) => Value::Null,
+            };
+        }
+        (Kind::Structure, Value::Object(m)) => coerce_members(shape, m),
+        (Kind::List, Value::Array(items)) => {
+            if let Some(el) = shape.member {
+                for item in items {
+                    coerce(model::SERVICE.shape(el), item);
+                }
+            }
+        }
+        (Kind::Map, Value::Object(m)) => {
+            let Some(value) = shape.value.map(|id| model::SERVICE.shape(id)) else {
+                return;
+            };
+            for item in m.values_mut() {
+                match item {
+                    Value::Number(_) | Value::Bool(_) if value.kind == Kind::String => {
+                        *item = Value::String(item.to_string());
+                    }
+                    _ => coerce(value, item),
+                }
+            }
+        }
+        _ => {}
     }
 }
 
-fn int_param(req: &Map<String, Value>, key: &str) -> Result<Option<i64>, AwsError> {
-    let bad = |shown: &str| {
-        invalid_param(format!(
-            "Value {shown} for parameter {key} is invalid. Reason: Must be an integer."
-        ))
-    };
-    match req.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad(&n.to_string())),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad(s)),
-        Some(other) => Err(bad(&other.to_string())),
+fn coerce_members(shape: &Shape, m: &mut Map<String, Value>) {
+    for member in shape.members {
+        if let Some(v) = m.get_mut(member.name) {
+            coerce(model::SERVICE.shape(member.shape), v);
+        }
     }
 }
 
-fn list_param(req: &Map<String, Value>, key: &str) -> Result<Vec<String>, AwsError> {
-    match req.get(key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| invalid_param(format!("Value for parameter {key} is invalid.")))
-            })
-            .collect(),
-        Some(_) => Err(invalid_param(format!(
-            "Value for parameter {key} is invalid."
-        ))),
+/// Required members a handler cannot tell from empty ones once the input is typed. The JSON
+/// form's validator refuses their absence; the query form is not run through it (its other
+/// violations are the handlers' to answer), so its absence is `MissingParameter` here.
+const PRESENCE_CHECKED: &[&str] = &["QueueUrl", "QueueName", "VisibilityTimeout"];
+
+/// The operation's generated input type, read from its (coerced) request object. A member of
+/// the wrong type is SQS's `InvalidParameterValue`, naming the member.
+fn input<T: serde::de::DeserializeOwned>(
+    op: model::Operation,
+    req: &Map<String, Value>,
+) -> Result<T, AwsError> {
+    let absent = op.input().and_then(|shape| {
+        shape.members.iter().find(|m| {
+            m.required
+                && PRESENCE_CHECKED.contains(&m.name)
+                && req.get(m.name).is_none_or(Value::is_null)
+        })
+    });
+    if let Some(m) = absent {
+        return Err(missing_param(m.name));
     }
+    from_object(req)
+        .map_err(|e| invalid_param(format!("Value for parameter {} is invalid.", e.path)))
 }
 
-fn map_param(req: &Map<String, Value>, key: &str) -> Result<BTreeMap<String, String>, AwsError> {
-    match req.get(key) {
-        None | Some(Value::Null) => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                Value::Number(n) => Ok((k.clone(), n.to_string())),
-                Value::Bool(b) => Ok((k.clone(), b.to_string())),
-                _ => Err(invalid_param(format!(
-                    "Value for parameter {key} is invalid."
-                ))),
-            })
-            .collect(),
-        Some(_) => Err(invalid_param(format!(
-            "Value for parameter {key} is invalid."
-        ))),
-    }
-}
-
-fn entries_param<'a>(
-    req: &'a Map<String, Value>,
+/// The checks every batch request passes before its entries are looked at: 1 to 10 entries,
+/// with distinct, well-formed ids. `entry_name` is the entry's query name, as the messages
+/// give it.
+fn check_entries<'a>(
+    ids: impl ExactSizeIterator<Item = &'a str>,
     entry_name: &str,
-) -> Result<Vec<&'a Map<String, Value>>, AwsError> {
-    let entries: Vec<&Map<String, Value>> = match req.get("Entries") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_object).collect(),
-        Some(_) => return Err(invalid_param("Value for parameter Entries is invalid.")),
-    };
-    if entries.is_empty() {
+) -> Result<(), AwsError> {
+    let n = ids.len();
+    if n == 0 {
         return Err(AwsError::new(
             "EmptyBatchRequest",
             400,
             format!("There should be at least one {entry_name} in the request."),
         ));
     }
-    if entries.len() > MAX_BATCH {
+    if n > MAX_BATCH {
         return Err(AwsError::new(
             "TooManyEntriesInBatchRequest",
             400,
-            format!(
-                "Maximum number of entries per request are {MAX_BATCH}. You have sent {}.",
-                entries.len()
-            ),
+            format!("Maximum number of entries per request are {MAX_BATCH}. You have sent {n}."),
         ));
     }
     let mut seen = HashSet::new();
-    for e in &entries {
-        let id = e.get("Id").and_then(Value::as_str).unwrap_or_default();
+    for id in ids {
         let valid = !id.is_empty()
             && id.len() <= 80
             && id
@@ -546,28 +546,20 @@ fn entries_param<'a>(
             ));
         }
     }
-    Ok(entries)
+    Ok(())
 }
 
-fn entry_id(e: &Map<String, Value>) -> String {
-    e.get("Id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn batch_failure(id: String, e: &AwsError) -> Value {
-    json!({
-        "Id": id,
-        "SenderFault": e.status < 500,
-        "Code": query_code(e.code),
-        "Message": e.message,
-    })
+fn batch_failure(id: String, e: &AwsError) -> types::BatchResultErrorEntry {
+    types::BatchResultErrorEntry {
+        id,
+        sender_fault: e.status < 500,
+        code: query_code(e.code).to_owned(),
+        message: Some(e.message.clone()),
+    }
 }
 
 /// The queue a request's `QueueUrl` names.
-fn queue_from_req(app: &Sqs, req: &Map<String, Value>) -> Result<QueueDoc, AwsError> {
-    let url = str_param(req, "QueueUrl")?.ok_or_else(|| missing_param("QueueUrl"))?;
+fn queue(app: &Sqs, url: &str) -> Result<QueueDoc, AwsError> {
     let name = queues::name_from_url(url, &app.cfg.account_id)?;
     queues::lookup(app, &name).ok_or_else(queue_not_found)
 }
@@ -575,51 +567,89 @@ fn queue_from_req(app: &Sqs, req: &Map<String, Value>) -> Result<QueueDoc, AwsEr
 // ------------------------------------------------------------------------------------------
 // operations
 
+/// Serves operation `name` on its typed input. The answer is the operation's output structure
+/// in its JSON form, which the query protocol renders as XML; `None` for an operation the
+/// model gives no output.
 async fn dispatch(
     app: &Sqs,
     base: &str,
-    op: &str,
-    req: &Map<String, Value>,
-) -> Result<Value, AwsError> {
-    match op {
-        "CreateQueue" => create_queue(app, base, req).await,
-        "GetQueueUrl" => get_queue_url(app, base, req),
-        "GetQueueAttributes" => get_queue_attributes(app, req),
-        "SetQueueAttributes" => set_queue_attributes(app, req).await,
-        "ListQueues" => list_queues(app, base, req),
-        "DeleteQueue" => delete_queue(app, req).await,
-        "PurgeQueue" => purge_queue(app, req).await,
-        "SendMessage" => send_message(app, req).await,
-        "SendMessageBatch" => send_message_batch(app, req).await,
-        "ReceiveMessage" => receive_message(app, req).await,
-        "DeleteMessage" => delete_message(app, req).await,
-        "DeleteMessageBatch" => delete_message_batch(app, req).await,
-        "ChangeMessageVisibility" => change_message_visibility(app, req).await,
-        "ChangeMessageVisibilityBatch" => change_message_visibility_batch(app, req).await,
-        "TagQueue" => tag_queue(app, req, true).await,
-        "UntagQueue" => tag_queue(app, req, false).await,
-        "ListQueueTags" => list_queue_tags(app, req),
-        "ListDeadLetterSourceQueues" => list_dead_letter_source_queues(app, base, req),
-        "AddPermission"
-        | "RemovePermission"
-        | "StartMessageMoveTask"
-        | "CancelMessageMoveTask"
-        | "ListMessageMoveTasks" => Err(unsupported(op)),
-        _ => Err(AwsError::new(
+    name: &str,
+    mut req: Map<String, Value>,
+) -> Result<Option<Value>, AwsError> {
+    use model::Operation as O;
+    let Some(op) = O::from_name(name) else {
+        return Err(AwsError::new(
             "UnknownOperationException",
             400,
-            format!("The action {op} is not valid for this endpoint."),
-        )),
+            format!("The action {name} is not valid for this endpoint."),
+        ));
+    };
+    if let Some(shape) = op.input() {
+        coerce_members(shape, &mut req);
     }
+    let req = &req;
+    Ok(match op {
+        O::CreateQueue => Some(output(&create_queue(app, base, input(op, req)?).await?)),
+        O::GetQueueUrl => Some(output(&get_queue_url(app, base, input(op, req)?)?)),
+        O::GetQueueAttributes => Some(output(&get_queue_attributes(app, input(op, req)?)?)),
+        O::SetQueueAttributes => {
+            set_queue_attributes(app, input(op, req)?).await?;
+            None
+        }
+        O::ListQueues => Some(output(&list_queues(app, base, input(op, req)?)?)),
+        O::DeleteQueue => {
+            delete_queue(app, input(op, req)?).await?;
+            None
+        }
+        O::PurgeQueue => {
+            purge_queue(app, input(op, req)?).await?;
+            None
+        }
+        O::SendMessage => Some(output(&send_message(app, input(op, req)?).await?)),
+        O::SendMessageBatch => Some(output(&send_message_batch(app, input(op, req)?).await?)),
+        O::ReceiveMessage => Some(output(&receive_message(app, input(op, req)?).await?)),
+        O::DeleteMessage => {
+            delete_message(app, input(op, req)?).await?;
+            None
+        }
+        O::DeleteMessageBatch => Some(output(&delete_message_batch(app, input(op, req)?).await?)),
+        O::ChangeMessageVisibility => {
+            change_message_visibility(app, input(op, req)?).await?;
+            None
+        }
+        O::ChangeMessageVisibilityBatch => Some(output(
+            &change_message_visibility_batch(app, input(op, req)?).await?,
+        )),
+        O::TagQueue => {
+            tag_queue(app, input(op, req)?).await?;
+            None
+        }
+        O::UntagQueue => {
+            untag_queue(app, input(op, req)?).await?;
+            None
+        }
+        O::ListQueueTags => Some(output(&list_queue_tags(app, input(op, req)?)?)),
+        O::ListDeadLetterSourceQueues => Some(output(&list_dead_letter_source_queues(
+            app,
+            base,
+            input(op, req)?,
+        )?)),
+        O::AddPermission
+        | O::RemovePermission
+        | O::StartMessageMoveTask
+        | O::CancelMessageMoveTask
+        | O::ListMessageMoveTasks => return Err(unsupported(name)),
+    })
 }
 
-async fn create_queue(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let name = str_param(req, "QueueName")?
-        .ok_or_else(|| missing_param("QueueName"))?
-        .to_owned();
-    let given = map_param(req, "Attributes")?;
-    let mut tags = map_param(req, "tags")?;
-    tags.extend(map_param(req, "Tags")?);
+async fn create_queue(
+    app: &Sqs,
+    base: &str,
+    input: types::CreateQueueRequest,
+) -> Result<types::CreateQueueResult, AwsError> {
+    let name = input.queue_name;
+    let given = input.attributes.unwrap_or_default();
+    let tags = input.tags.unwrap_or_default();
     let fifo = given
         .get("FifoQueue")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -684,18 +714,26 @@ async fn create_queue(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result
             Ok(())
         })
         .await?;
-    Ok(json!({ "QueueUrl": url }))
+    Ok(types::CreateQueueResult {
+        queue_url: Some(url),
+    })
 }
 
-fn get_queue_url(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let name = str_param(req, "QueueName")?.ok_or_else(|| missing_param("QueueName"))?;
-    if let Some(owner) = str_param(req, "QueueOwnerAWSAccountId")? {
-        if owner != app.cfg.account_id {
+fn get_queue_url(
+    app: &Sqs,
+    base: &str,
+    input: types::GetQueueUrlRequest,
+) -> Result<types::GetQueueUrlResult, AwsError> {
+    let name = input.queue_name.as_str();
+    if let Some(owner) = &input.queue_owner_aws_account_id {
+        if *owner != app.cfg.account_id {
             return Err(queue_not_found());
         }
     }
     queues::lookup(app, name).ok_or_else(queue_not_found)?;
-    Ok(json!({ "QueueUrl": queues::url(base, &app.cfg.account_id, name) }))
+    Ok(types::GetQueueUrlResult {
+        queue_url: Some(queues::url(base, &app.cfg.account_id, name)),
+    })
 }
 
 /// Every attribute GetQueueAttributes can show for `q`.
@@ -723,9 +761,12 @@ fn all_attributes(app: &Sqs, q: &QueueDoc) -> Result<BTreeMap<String, String>, A
     Ok(out)
 }
 
-fn get_queue_attributes(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let names = list_param(req, "AttributeNames")?;
+fn get_queue_attributes(
+    app: &Sqs,
+    input: types::GetQueueAttributesRequest,
+) -> Result<types::GetQueueAttributesResult, AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    let names = input.attribute_names.unwrap_or_default();
     for n in &names {
         if !queues::ATTRIBUTE_NAMES.contains(&n.as_str()) {
             return Err(AwsError::new(
@@ -736,31 +777,30 @@ fn get_queue_attributes(app: &Sqs, req: &Map<String, Value>) -> Result<Value, Aw
         }
     }
     if names.is_empty() {
-        return Ok(json!({}));
+        return Ok(types::GetQueueAttributesResult::default());
     }
-    let all = all_attributes(app, &q)?;
-    let picked: Map<String, Value> = if names.iter().any(|n| n == "All") {
-        all.into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect()
+    let mut all = all_attributes(app, &q)?;
+    let picked: BTreeMap<String, String> = if names.iter().any(|n| n == "All") {
+        all
     } else {
         names
-            .iter()
-            .filter_map(|n| all.get(n).map(|v| (n.clone(), Value::String(v.clone()))))
+            .into_iter()
+            .filter_map(|n| all.remove(&n).map(|v| (n, v)))
             .collect()
     };
-    if picked.is_empty() {
-        return Ok(json!({}));
-    }
-    Ok(json!({ "Attributes": picked }))
+    Ok(types::GetQueueAttributesResult {
+        attributes: (!picked.is_empty()).then_some(picked),
+    })
 }
 
-async fn set_queue_attributes(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let given = map_param(req, "Attributes")?;
+async fn set_queue_attributes(
+    app: &Sqs,
+    input: types::SetQueueAttributesRequest,
+) -> Result<(), AwsError> {
+    let q = queue(app, &input.queue_url)?;
     let changes = {
         let cat = app.store.catalog();
-        queues::validate_attrs(&app.cfg, &cat, &given, q.fifo(), false)?
+        queues::validate_attrs(&app.cfg, &cat, &input.attributes, q.fifo(), false)?
     };
     app.store
         .write(move |tx| {
@@ -773,16 +813,15 @@ async fn set_queue_attributes(app: &Sqs, req: &Map<String, Value>) -> Result<Val
                 serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(QUEUE_KIND, &doc.name, value)
         })
-        .await?;
-    Ok(json!({}))
+        .await
 }
 
 /// Pages of names: `NextToken` is the last name of the previous page, URL-safe base64.
 fn page(
     names: Vec<String>,
-    req: &Map<String, Value>,
+    max: Option<i32>,
+    next_token: Option<&str>,
 ) -> Result<(Vec<String>, Option<String>), AwsError> {
-    let max = int_param(req, "MaxResults")?;
     if let Some(m) = max {
         if !(1..=1000).contains(&m) {
             return Err(invalid_param(format!(
@@ -791,7 +830,7 @@ fn page(
             )));
         }
     }
-    let after = match str_param(req, "NextToken")? {
+    let after = match next_token {
         Some(t) if !t.is_empty() => Some(
             URL_SAFE_NO_PAD
                 .decode(t)
@@ -814,31 +853,31 @@ fn page(
     Ok((page, token))
 }
 
-fn list_queues(app: &Sqs, base: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let prefix = str_param(req, "QueueNamePrefix")?.unwrap_or_default();
+fn list_queues(
+    app: &Sqs,
+    base: &str,
+    input: types::ListQueuesRequest,
+) -> Result<types::ListQueuesResult, AwsError> {
+    let prefix = input.queue_name_prefix.unwrap_or_default();
     let mut names: Vec<String> = queues::all(app)
         .into_iter()
         .map(|q| q.name)
-        .filter(|n| n.starts_with(prefix))
+        .filter(|n| n.starts_with(&prefix))
         .collect();
     names.sort();
-    let (page, token) = page(names, req)?;
-    let mut out = Map::new();
-    if !page.is_empty() {
-        let urls: Vec<Value> = page
-            .iter()
-            .map(|n| Value::String(queues::url(base, &app.cfg.account_id, n)))
-            .collect();
-        out.insert("QueueUrls".into(), Value::Array(urls));
-    }
-    if let Some(t) = token {
-        out.insert("NextToken".into(), Value::String(t));
-    }
-    Ok(Value::Object(out))
+    let (page, token) = page(names, input.max_results, input.next_token.as_deref())?;
+    let urls: Vec<String> = page
+        .iter()
+        .map(|n| queues::url(base, &app.cfg.account_id, n))
+        .collect();
+    Ok(types::ListQueuesResult {
+        queue_urls: (!urls.is_empty()).then_some(urls),
+        next_token: token,
+    })
 }
 
-async fn delete_queue(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
+async fn delete_queue(app: &Sqs, input: types::DeleteQueueRequest) -> Result<(), AwsError> {
+    let q = queue(app, &input.queue_url)?;
     let (name, id) = (q.name.clone(), q.id);
     app.store
         .write(move |tx| {
@@ -852,11 +891,11 @@ async fn delete_queue(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsE
         })
         .await?;
     app.sqs_waiters.forget(q.id);
-    Ok(json!({}))
+    Ok(())
 }
 
-async fn purge_queue(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
+async fn purge_queue(app: &Sqs, input: types::PurgeQueueRequest) -> Result<(), AwsError> {
+    let q = queue(app, &input.queue_url)?;
     app.store
         .write(move |tx| {
             let now = tx.now_ms();
@@ -885,22 +924,27 @@ async fn purge_queue(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsEr
                 serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(QUEUE_KIND, &doc.name, value)
         })
-        .await?;
-    Ok(json!({}))
+        .await
+}
+
+impl From<MessageAttributeValue> for types::MessageAttributeValue {
+    fn from(v: MessageAttributeValue) -> Self {
+        let binary = v.is_binary();
+        types::MessageAttributeValue {
+            binary_value: binary.then(|| Blob(v.binary_value.unwrap_or_default())),
+            string_value: (!binary).then(|| v.string_value.unwrap_or_default()),
+            data_type: v.data_type,
+            ..Default::default()
+        }
+    }
 }
 
 /// Message attributes as SendMessage takes them, validated as SQS validates them.
 fn parse_message_attributes(
-    v: Option<&Value>,
+    given: Option<&BTreeMap<String, types::MessageAttributeValue>>,
 ) -> Result<BTreeMap<String, MessageAttributeValue>, AwsError> {
-    let m = match v {
-        None | Some(Value::Null) => return Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m,
-        Some(_) => {
-            return Err(invalid_param(
-                "Value for parameter MessageAttributes is invalid.",
-            ))
-        }
+    let Some(m) = given else {
+        return Ok(BTreeMap::new());
     };
     if m.len() > MAX_MESSAGE_ATTRIBUTES {
         return Err(invalid_param(format!(
@@ -931,27 +975,19 @@ fn parse_message_attributes(
                 "Message (user) attribute name '{name}' is reserved for use by Amazon SQS."
             )));
         }
-        let value = value.as_object().ok_or_else(|| {
-            invalid_param(format!(
-                "Message (user) attribute '{name}' must contain a non-empty message attribute type."
-            ))
-        })?;
-        let data_type = value
-            .get("DataType")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                invalid_param(format!(
-                    "Message (user) attribute '{name}' must contain a non-empty message attribute \
-                     type."
-                ))
-            })?;
+        let data_type = value.data_type.as_str();
+        if data_type.is_empty() {
+            return Err(invalid_param(format!(
+                "Message (user) attribute '{name}' must contain a non-empty message attribute \
+                 type."
+            )));
+        }
         let base = data_type.split('.').next().unwrap_or_default();
         let attr = match base {
             "String" | "Number" => {
                 let s = value
-                    .get("StringValue")
-                    .and_then(Value::as_str)
+                    .string_value
+                    .as_deref()
                     .filter(|s| !s.is_empty())
                     .ok_or_else(|| {
                         invalid_param(format!(
@@ -968,10 +1004,9 @@ fn parse_message_attributes(
             }
             "Binary" => {
                 let b = value
-                    .get("BinaryValue")
-                    .and_then(Value::as_str)
-                    .and_then(|s| STANDARD.decode(s.trim()).ok())
-                    .filter(|b| !b.is_empty())
+                    .binary_value
+                    .as_ref()
+                    .filter(|b| !b.0.is_empty())
                     .ok_or_else(|| {
                         invalid_param(format!(
                             "Message (user) attribute '{name}' must contain a non-empty value of \
@@ -981,7 +1016,7 @@ fn parse_message_attributes(
                 MessageAttributeValue {
                     data_type: data_type.to_owned(),
                     string_value: None,
-                    binary_value: Some(b),
+                    binary_value: Some(b.0.clone()),
                 }
             }
             _ => {
@@ -997,28 +1032,21 @@ fn parse_message_attributes(
 }
 
 /// The `AWSTraceHeader` system attribute, the only one a sender may set.
-fn parse_system_attributes(v: Option<&Value>) -> Result<Option<String>, AwsError> {
-    let m = match v {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(m)) => m,
-        Some(_) => {
-            return Err(invalid_param(
-                "Value for parameter MessageSystemAttributes is invalid.",
-            ))
-        }
-    };
+fn parse_system_attributes(
+    given: Option<&BTreeMap<String, types::MessageSystemAttributeValue>>,
+) -> Result<Option<String>, AwsError> {
     let mut trace = None;
-    for (name, value) in m {
+    for (name, value) in given.into_iter().flatten() {
         if name != "AWSTraceHeader" {
             return Err(invalid_param(format!(
                 "Message system attribute name '{name}' is invalid."
             )));
         }
         let s = value
-            .get("StringValue")
-            .and_then(Value::as_str)
+            .string_value
+            .as_deref()
             .filter(|s| !s.is_empty())
-            .filter(|_| value.get("DataType").and_then(Value::as_str) == Some("String"))
+            .filter(|_| value.data_type == "String")
             .ok_or_else(|| {
                 invalid_param(
                     "Message (system) attribute 'AWSTraceHeader' must contain a non-empty value \
@@ -1069,22 +1097,24 @@ fn check_token(value: &str, param: &str) -> Result<(), AwsError> {
     }
 }
 
-/// Validates one message of SendMessage or one SendMessageBatch entry for queue `q`.
-fn prepare(app: &Sqs, q: &QueueDoc, e: &Map<String, Value>) -> Result<Outgoing, AwsError> {
-    let body = str_param(e, "MessageBody")?
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| missing_param("MessageBody"))?;
-    check_body_chars(body)?;
-    let attrs = parse_message_attributes(e.get("MessageAttributes"))?;
-    let trace_header = parse_system_attributes(e.get("MessageSystemAttributes"))?;
-    let size = messages::message_size(body, &attrs);
+/// Validates one message of SendMessage (or one SendMessageBatch entry, read as one) for queue
+/// `q`.
+fn prepare(app: &Sqs, q: &QueueDoc, m: types::SendMessageRequest) -> Result<Outgoing, AwsError> {
+    let body = m.message_body;
+    if body.is_empty() {
+        return Err(missing_param("MessageBody"));
+    }
+    check_body_chars(&body)?;
+    let attrs = parse_message_attributes(m.message_attributes.as_ref())?;
+    let trace_header = parse_system_attributes(m.message_system_attributes.as_ref())?;
+    let size = messages::message_size(&body, &attrs);
     if size > q.max_message_size() {
         return Err(invalid_param(format!(
             "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
             q.max_message_size()
         )));
     }
-    let delay = int_param(e, "DelaySeconds")?;
+    let delay = m.delay_seconds.map(i64::from);
     if let Some(d) = delay {
         if q.fifo() && d != 0 {
             return Err(invalid_param(format!(
@@ -1099,8 +1129,8 @@ fn prepare(app: &Sqs, q: &QueueDoc, e: &Map<String, Value>) -> Result<Outgoing, 
             )));
         }
     }
-    let group_id = str_param(e, "MessageGroupId")?.map(str::to_owned);
-    let mut dedup_id = str_param(e, "MessageDeduplicationId")?.map(str::to_owned);
+    let group_id = m.message_group_id;
+    let mut dedup_id = m.message_deduplication_id;
     if let Some(g) = &group_id {
         check_token(g, "MessageGroupId")?;
     }
@@ -1128,7 +1158,7 @@ fn prepare(app: &Sqs, q: &QueueDoc, e: &Map<String, Value>) -> Result<Outgoing, 
         )));
     }
     Ok(Outgoing {
-        body: body.to_owned(),
+        body,
         attrs,
         trace_header,
         delay_s: delay.unwrap_or_else(|| q.delay_s()),
@@ -1139,44 +1169,55 @@ fn prepare(app: &Sqs, q: &QueueDoc, e: &Map<String, Value>) -> Result<Outgoing, 
     })
 }
 
-fn sent_json(s: &messages::Sent) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("MD5OfMessageBody".into(), s.md5_body.clone().into());
-    if let Some(a) = &s.md5_attrs {
-        m.insert("MD5OfMessageAttributes".into(), a.clone().into());
-    }
-    if let Some(a) = &s.md5_system {
-        m.insert("MD5OfMessageSystemAttributes".into(), a.clone().into());
-    }
-    m.insert("MessageId".into(), s.message_id.clone().into());
-    if let Some(seq) = &s.sequence {
-        m.insert("SequenceNumber".into(), seq.clone().into());
-    }
-    m
+/// A SendMessageBatch entry: its id, and its message as SendMessage takes one.
+fn batch_message(e: types::SendMessageBatchRequestEntry) -> (String, types::SendMessageRequest) {
+    let message = types::SendMessageRequest {
+        queue_url: String::new(),
+        message_body: e.message_body,
+        delay_seconds: e.delay_seconds,
+        message_attributes: e.message_attributes,
+        message_system_attributes: e.message_system_attributes,
+        message_deduplication_id: e.message_deduplication_id,
+        message_group_id: e.message_group_id,
+    };
+    (e.id, message)
 }
 
-async fn send_message(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let out = prepare(app, &q, req)?;
+async fn send_message(
+    app: &Sqs,
+    input: types::SendMessageRequest,
+) -> Result<types::SendMessageResult, AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    let out = prepare(app, &q, input)?;
     let sent = messages::enqueue(app, &q, vec![out]).await?;
     let s = sent
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| AwsError::internal("message not enqueued"))?;
-    Ok(Value::Object(sent_json(s)))
+    Ok(types::SendMessageResult {
+        md5_of_message_body: Some(s.md5_body),
+        md5_of_message_attributes: s.md5_attrs,
+        md5_of_message_system_attributes: s.md5_system,
+        message_id: Some(s.message_id),
+        sequence_number: s.sequence,
+    })
 }
 
-async fn send_message_batch(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let entries = entries_param(req, "SendMessageBatchRequestEntry")?;
-    let total: usize = entries
+async fn send_message_batch(
+    app: &Sqs,
+    input: types::SendMessageBatchRequest,
+) -> Result<types::SendMessageBatchResult, AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    check_entries(
+        input.entries.iter().map(|e| e.id.as_str()),
+        "SendMessageBatchRequestEntry",
+    )?;
+    let total: usize = input
+        .entries
         .iter()
         .map(|e| {
-            let body = e
-                .get("MessageBody")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let attrs = parse_message_attributes(e.get("MessageAttributes")).unwrap_or_default();
-            messages::message_size(body, &attrs)
+            let attrs = parse_message_attributes(e.message_attributes.as_ref()).unwrap_or_default();
+            messages::message_size(&e.message_body, &attrs)
         })
         .sum();
     if total > MAX_BATCH_BYTES {
@@ -1192,51 +1233,45 @@ async fn send_message_batch(app: &Sqs, req: &Map<String, Value>) -> Result<Value
     let mut failed = Vec::new();
     let mut ids = Vec::new();
     let mut outgoing = Vec::new();
-    for e in entries {
-        match prepare(app, &q, e) {
+    for (id, message) in input.entries.into_iter().map(batch_message) {
+        match prepare(app, &q, message) {
             Ok(o) => {
-                ids.push(entry_id(e));
+                ids.push(id);
                 outgoing.push(o);
             }
-            Err(err) => failed.push(batch_failure(entry_id(e), &err)),
+            Err(err) => failed.push(batch_failure(id, &err)),
         }
     }
     let sent = messages::enqueue(app, &q, outgoing).await?;
-    let successful: Vec<Value> = ids
+    let successful = ids
         .into_iter()
-        .zip(sent.iter())
-        .map(|(id, s)| {
-            let mut m = Map::new();
-            m.insert("Id".into(), id.into());
-            m.extend(sent_json(s));
-            Value::Object(m)
+        .zip(sent)
+        .map(|(id, s)| types::SendMessageBatchResultEntry {
+            id,
+            message_id: s.message_id,
+            md5_of_message_body: s.md5_body,
+            md5_of_message_attributes: s.md5_attrs,
+            md5_of_message_system_attributes: s.md5_system,
+            sequence_number: s.sequence,
         })
         .collect();
-    Ok(json!({ "Successful": successful, "Failed": failed }))
+    Ok(types::SendMessageBatchResult { successful, failed })
 }
 
-/// System attribute names a receive asked for (`All` expands), from both the deprecated
-/// `AttributeNames` and `MessageSystemAttributeNames`.
-fn requested_system_attributes(req: &Map<String, Value>) -> Result<Vec<String>, AwsError> {
-    let mut names = list_param(req, "AttributeNames")?;
-    names.extend(list_param(req, "MessageSystemAttributeNames")?);
-    Ok(names)
-}
-
-fn render_message(q: &QueueDoc, r: &Received, system: &[String], wanted_attrs: &[String]) -> Value {
+fn render_message(
+    q: &QueueDoc,
+    r: &Received,
+    system: &[String],
+    wanted_attrs: &[String],
+) -> types::Message {
     let m = &r.msg;
-    let mut out = Map::new();
-    out.insert("MessageId".into(), m.id.clone().into());
-    out.insert("ReceiptHandle".into(), r.receipt_handle.clone().into());
-    out.insert("MD5OfBody".into(), md5_hex(m.body.as_bytes()).into());
-    out.insert("Body".into(), m.body.clone().into());
+    let mut attrs = BTreeMap::new();
     if !system.is_empty() {
         let all = system.iter().any(|n| n == "All");
         let want = |n: &str| all || system.iter().any(|s| s == n);
-        let mut attrs = Map::new();
         let mut put = |name: &str, value: Option<String>| {
             if let Some(v) = value.filter(|_| want(name)) {
-                attrs.insert(name.to_owned(), Value::String(v));
+                attrs.insert(name.to_owned(), v);
             }
         };
         put("SenderId", Some(m.sender_id.clone()));
@@ -1253,9 +1288,6 @@ fn render_message(q: &QueueDoc, r: &Received, system: &[String], wanted_attrs: &
         }
         put("AWSTraceHeader", m.trace_header.clone());
         put("DeadLetterQueueSourceArn", m.dlq_source_arn.clone());
-        if !attrs.is_empty() {
-            out.insert("Attributes".into(), Value::Object(attrs));
-        }
     }
     let selected: BTreeMap<String, MessageAttributeValue> = m
         .attrs
@@ -1271,27 +1303,33 @@ fn render_message(q: &QueueDoc, r: &Received, system: &[String], wanted_attrs: &
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if let Some(md5) = md5_of_attributes(&selected) {
-        out.insert("MD5OfMessageAttributes".into(), md5.into());
-        let attrs: Map<String, Value> = selected
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_json()))
-            .collect();
-        out.insert("MessageAttributes".into(), Value::Object(attrs));
+    let md5_of_message_attributes = md5_of_attributes(&selected);
+    types::Message {
+        message_id: Some(m.id.clone()),
+        receipt_handle: Some(r.receipt_handle.clone()),
+        md5_of_body: Some(md5_hex(m.body.as_bytes())),
+        body: Some(m.body.clone()),
+        attributes: (!attrs.is_empty()).then_some(attrs),
+        message_attributes: md5_of_message_attributes
+            .is_some()
+            .then(|| selected.into_iter().map(|(k, v)| (k, v.into())).collect()),
+        md5_of_message_attributes,
     }
-    Value::Object(out)
 }
 
-async fn receive_message(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let max = int_param(req, "MaxNumberOfMessages")?.unwrap_or(1);
+async fn receive_message(
+    app: &Sqs,
+    input: types::ReceiveMessageRequest,
+) -> Result<types::ReceiveMessageResult, AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    let max = input.max_number_of_messages.map_or(1, i64::from);
     if !(1..=10).contains(&max) {
         return Err(invalid_param(format!(
             "Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 \
              and 10, if provided."
         )));
     }
-    let visibility = int_param(req, "VisibilityTimeout")?;
+    let visibility = input.visibility_timeout.map(i64::from);
     if let Some(v) = visibility {
         if !(0..=43_200).contains(&v) {
             return Err(invalid_param(format!(
@@ -1300,72 +1338,92 @@ async fn receive_message(app: &Sqs, req: &Map<String, Value>) -> Result<Value, A
             )));
         }
     }
-    let wait = int_param(req, "WaitTimeSeconds")?.unwrap_or_else(|| q.wait_s());
+    let wait = input
+        .wait_time_seconds
+        .map_or_else(|| q.wait_s(), i64::from);
     if !(0..=20).contains(&wait) {
         return Err(invalid_param(format!(
             "Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= \
              20, if provided."
         )));
     }
-    let system = requested_system_attributes(req)?;
-    let wanted_attrs = list_param(req, "MessageAttributeNames")?;
+    // System attribute names (`All` expands), from both the deprecated `AttributeNames` and
+    // `MessageSystemAttributeNames`.
+    let mut system = input.attribute_names.unwrap_or_default();
+    system.extend(input.message_system_attribute_names.unwrap_or_default());
+    let wanted_attrs = input.message_attribute_names.unwrap_or_default();
     let received = messages::receive(app, &q.name, max as usize, visibility, wait).await?;
-    let msgs: Vec<Value> = received
+    let msgs = received
         .iter()
         .map(|r| render_message(&q, r, &system, &wanted_attrs))
         .collect();
-    Ok(json!({ "Messages": msgs }))
+    Ok(types::ReceiveMessageResult {
+        messages: Some(msgs),
+    })
 }
 
-async fn delete_message(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let handle = str_param(req, "ReceiptHandle")?
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| missing_param("ReceiptHandle"))?;
-    let mut results = messages::delete(app, &q, vec![handle.to_owned()]).await?;
-    results.pop().unwrap_or(Ok(()))?;
-    Ok(json!({}))
+async fn delete_message(app: &Sqs, input: types::DeleteMessageRequest) -> Result<(), AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    let handle = input.receipt_handle;
+    if handle.is_empty() {
+        return Err(missing_param("ReceiptHandle"));
+    }
+    let mut results = messages::delete(app, &q, vec![handle]).await?;
+    results.pop().unwrap_or(Ok(()))
 }
 
-async fn delete_message_batch(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let entries = entries_param(req, "DeleteMessageBatchRequestEntry")?;
+async fn delete_message_batch(
+    app: &Sqs,
+    input: types::DeleteMessageBatchRequest,
+) -> Result<types::DeleteMessageBatchResult, AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    check_entries(
+        input.entries.iter().map(|e| e.id.as_str()),
+        "DeleteMessageBatchRequestEntry",
+    )?;
     let mut failed = Vec::new();
     let mut ids = Vec::new();
     let mut handles = Vec::new();
-    for e in entries {
-        match str_param(e, "ReceiptHandle") {
-            Ok(Some(h)) if !h.is_empty() => {
-                ids.push(entry_id(e));
-                handles.push(h.to_owned());
-            }
-            Ok(_) => failed.push(batch_failure(entry_id(e), &missing_param("ReceiptHandle"))),
-            Err(err) => failed.push(batch_failure(entry_id(e), &err)),
+    for e in input.entries {
+        if e.receipt_handle.is_empty() {
+            failed.push(batch_failure(e.id, &missing_param("ReceiptHandle")));
+        } else {
+            ids.push(e.id);
+            handles.push(e.receipt_handle);
         }
     }
     let results = messages::delete(app, &q, handles).await?;
-    Ok(batch_outcome(ids, results, failed))
+    let (ok, failed) = batch_outcome(ids, results, failed);
+    Ok(types::DeleteMessageBatchResult {
+        successful: ok
+            .into_iter()
+            .map(|id| types::DeleteMessageBatchResultEntry { id })
+            .collect(),
+        failed,
+    })
 }
 
-/// The answer of DeleteMessageBatch / ChangeMessageVisibilityBatch: per entry id, the result of
-/// the store operation, after the entries that already failed validation.
+/// The outcome of DeleteMessageBatch / ChangeMessageVisibilityBatch: the ids of the entries the
+/// store operation took, and the failures, after the entries that already failed validation.
 fn batch_outcome(
     ids: Vec<String>,
     results: Vec<Result<(), AwsError>>,
-    mut failed: Vec<Value>,
-) -> Value {
+    mut failed: Vec<types::BatchResultErrorEntry>,
+) -> (Vec<String>, Vec<types::BatchResultErrorEntry>) {
     let mut successful = Vec::new();
     for (id, r) in ids.into_iter().zip(results) {
         match r {
-            Ok(()) => successful.push(json!({ "Id": id })),
+            Ok(()) => successful.push(id),
             Err(err) => failed.push(batch_failure(id, &err)),
         }
     }
-    json!({ "Successful": successful, "Failed": failed })
+    (successful, failed)
 }
 
-fn visibility_timeout(e: &Map<String, Value>) -> Result<i64, AwsError> {
-    let v = int_param(e, "VisibilityTimeout")?.ok_or_else(|| missing_param("VisibilityTimeout"))?;
+fn visibility_timeout(v: Option<i32>) -> Result<i64, AwsError> {
+    let v = v
+        .map(i64::from)
+        .ok_or_else(|| missing_param("VisibilityTimeout"))?;
     if !(0..=43_200).contains(&v) {
         return Err(invalid_param(format!(
             "Value {v} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and \
@@ -1375,80 +1433,106 @@ fn visibility_timeout(e: &Map<String, Value>) -> Result<i64, AwsError> {
     Ok(v)
 }
 
-async fn change_message_visibility(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let handle = str_param(req, "ReceiptHandle")?
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| missing_param("ReceiptHandle"))?;
-    let vt = visibility_timeout(req)?;
-    let mut results = messages::change_visibility(app, &q, vec![(handle.to_owned(), vt)]).await?;
-    results.pop().unwrap_or(Ok(()))?;
-    Ok(json!({}))
+async fn change_message_visibility(
+    app: &Sqs,
+    input: types::ChangeMessageVisibilityRequest,
+) -> Result<(), AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    let handle = input.receipt_handle;
+    if handle.is_empty() {
+        return Err(missing_param("ReceiptHandle"));
+    }
+    let vt = visibility_timeout(Some(input.visibility_timeout))?;
+    let mut results = messages::change_visibility(app, &q, vec![(handle, vt)]).await?;
+    results.pop().unwrap_or(Ok(()))
 }
 
 async fn change_message_visibility_batch(
     app: &Sqs,
-    req: &Map<String, Value>,
-) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let entries = entries_param(req, "ChangeMessageVisibilityBatchRequestEntry")?;
+    input: types::ChangeMessageVisibilityBatchRequest,
+) -> Result<types::ChangeMessageVisibilityBatchResult, AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    check_entries(
+        input.entries.iter().map(|e| e.id.as_str()),
+        "ChangeMessageVisibilityBatchRequestEntry",
+    )?;
     let mut failed = Vec::new();
     let mut ids = Vec::new();
     let mut changes = Vec::new();
-    for e in entries {
-        let parsed = str_param(e, "ReceiptHandle").and_then(|h| {
-            let h = h
-                .filter(|h| !h.is_empty())
-                .ok_or_else(|| missing_param("ReceiptHandle"))?;
-            Ok((h.to_owned(), visibility_timeout(e)?))
-        });
+    for e in input.entries {
+        let parsed = if e.receipt_handle.is_empty() {
+            Err(missing_param("ReceiptHandle"))
+        } else {
+            visibility_timeout(e.visibility_timeout)
+        };
         match parsed {
-            Ok(c) => {
-                ids.push(entry_id(e));
-                changes.push(c);
+            Ok(vt) => {
+                ids.push(e.id);
+                changes.push((e.receipt_handle, vt));
             }
-            Err(err) => failed.push(batch_failure(entry_id(e), &err)),
+            Err(err) => failed.push(batch_failure(e.id, &err)),
         }
     }
     let results = messages::change_visibility(app, &q, changes).await?;
-    Ok(batch_outcome(ids, results, failed))
+    let (ok, failed) = batch_outcome(ids, results, failed);
+    Ok(types::ChangeMessageVisibilityBatchResult {
+        successful: ok
+            .into_iter()
+            .map(|id| types::ChangeMessageVisibilityBatchResultEntry { id })
+            .collect(),
+        failed,
+    })
 }
 
-async fn tag_queue(app: &Sqs, req: &Map<String, Value>, add: bool) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    let tags = map_param(req, "Tags")?;
-    let keys = list_param(req, "TagKeys")?;
+async fn tag_queue(app: &Sqs, input: types::TagQueueRequest) -> Result<(), AwsError> {
+    let tags = input.tags;
+    change_tags(app, &input.queue_url, move |t| t.extend(tags.clone())).await
+}
+
+async fn untag_queue(app: &Sqs, input: types::UntagQueueRequest) -> Result<(), AwsError> {
+    let keys = input.tag_keys;
+    change_tags(app, &input.queue_url, move |t| {
+        for k in &keys {
+            t.remove(k);
+        }
+    })
+    .await
+}
+
+/// Applies `edit` to the tags of the queue `url` names.
+async fn change_tags(
+    app: &Sqs,
+    url: &str,
+    edit: impl Fn(&mut BTreeMap<String, String>) + Send + 'static,
+) -> Result<(), AwsError> {
+    let q = queue(app, url)?;
     app.store
         .write(move |tx| {
             let mut doc = queues::lookup_in(tx.catalog(), &q.name)
                 .filter(|d| d.id == q.id)
                 .ok_or_else(queue_not_found)?;
-            if add {
-                doc.tags.extend(tags.clone());
-            } else {
-                for k in &keys {
-                    doc.tags.remove(k);
-                }
-            }
+            edit(&mut doc.tags);
             let value =
                 serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(QUEUE_KIND, &doc.name, value)
         })
-        .await?;
-    Ok(json!({}))
+        .await
 }
 
-fn list_queue_tags(app: &Sqs, req: &Map<String, Value>) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
-    Ok(json!({ "Tags": q.tags }))
+fn list_queue_tags(
+    app: &Sqs,
+    input: types::ListQueueTagsRequest,
+) -> Result<types::ListQueueTagsResult, AwsError> {
+    let q = queue(app, &input.queue_url)?;
+    Ok(types::ListQueueTagsResult { tags: Some(q.tags) })
 }
 
 fn list_dead_letter_source_queues(
     app: &Sqs,
     base: &str,
-    req: &Map<String, Value>,
-) -> Result<Value, AwsError> {
-    let q = queue_from_req(app, req)?;
+    input: types::ListDeadLetterSourceQueuesRequest,
+) -> Result<types::ListDeadLetterSourceQueuesResult, AwsError> {
+    let q = queue(app, &input.queue_url)?;
     let arn = queues::arn(&app.cfg, &q.name);
     let mut names: Vec<String> = queues::all(app)
         .into_iter()
@@ -1456,16 +1540,14 @@ fn list_dead_letter_source_queues(
         .map(|s| s.name)
         .collect();
     names.sort();
-    let (page, token) = page(names, req)?;
-    let urls: Vec<Value> = page
-        .iter()
-        .map(|n| Value::String(queues::url(base, &app.cfg.account_id, n)))
-        .collect();
-    let mut out = json!({ "queueUrls": urls });
-    if let Some(t) = token {
-        out["NextToken"] = Value::String(t);
-    }
-    Ok(out)
+    let (page, token) = page(names, input.max_results, input.next_token.as_deref())?;
+    Ok(types::ListDeadLetterSourceQueuesResult {
+        queue_urls: page
+            .iter()
+            .map(|n| queues::url(base, &app.cfg.account_id, n))
+            .collect(),
+        next_token: token,
+    })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1504,23 +1586,20 @@ pub async fn deliver(app: &Sqs, queue_arn: &str, d: Delivery) -> Result<String, 
     let q = queues::name_from_arn(&app.cfg, queue_arn)
         .and_then(|n| queues::lookup(app, n))
         .ok_or_else(queue_not_found)?;
-    let mut req = Map::new();
-    req.insert("MessageBody".into(), Value::String(d.body));
-    if !d.attributes.is_empty() {
-        let attrs: Map<String, Value> = d
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_json()))
-            .collect();
-        req.insert("MessageAttributes".into(), Value::Object(attrs));
-    }
-    if let Some(g) = d.group_id {
-        req.insert("MessageGroupId".into(), Value::String(g));
-    }
-    if let Some(dd) = d.dedup_id {
-        req.insert("MessageDeduplicationId".into(), Value::String(dd));
-    }
-    let out = prepare(app, &q, &req)?;
+    let message = types::SendMessageRequest {
+        message_body: d.body,
+        message_attributes: (!d.attributes.is_empty()).then(|| {
+            d.attributes
+                .into_iter()
+                .map(|(k, v)| (k, v.into()))
+                .collect()
+        }),
+        message_group_id: d.group_id,
+        message_deduplication_id: d.dedup_id,
+        // The queue is `q`; a delivery sets no delay or system attributes.
+        ..Default::default()
+    };
+    let out = prepare(app, &q, message)?;
     let sent = messages::enqueue(app, &q, vec![out]).await?;
     sent.into_iter()
         .next()
@@ -1585,17 +1664,22 @@ mod tests {
         );
     }
 
+    /// Message attributes as a request's JSON gives them.
+    fn attributes(v: Value) -> BTreeMap<String, types::MessageAttributeValue> {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
     fn message_attribute_validation() {
-        let ok = json!({"n": {"DataType": "Number", "StringValue": "1.5"}});
+        let ok = attributes(json!({"n": {"DataType": "Number", "StringValue": "1.5"}}));
         assert!(parse_message_attributes(Some(&ok)).is_ok());
-        let empty = json!({"ErrorDetails": {"DataType": "String", "StringValue": ""}});
+        let empty = attributes(json!({"ErrorDetails": {"DataType": "String", "StringValue": ""}}));
         assert_eq!(
             parse_message_attributes(Some(&empty)).unwrap_err().message,
             "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type \
              'String'."
         );
-        let bad_type = json!({"x": {"DataType": "Date", "StringValue": "today"}});
+        let bad_type = attributes(json!({"x": {"DataType": "Date", "StringValue": "today"}}));
         assert!(parse_message_attributes(Some(&bad_type)).is_err());
     }
 
