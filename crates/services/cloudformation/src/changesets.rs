@@ -4,15 +4,16 @@
 //! update. A change set that changes nothing fails with the reason clients look for.
 
 use tributary_cfn::Replacement;
-use tributary_model::clock::iso_millis;
 use tributary_model::AwsError;
-use tributary_service::query::{Params as QueryParams, Xml};
+use tributary_shapes::types::Timestamp;
 
 use crate::calls::Calls;
 use crate::engine::{changed_keys, OnFailure, Prepared};
 use crate::handlers;
 use crate::model::{Change, ChangeDetail, ChangeSet, Stack};
-use crate::{check_stack_name, given_parameters, given_tags, validation, CloudFormation, Inner};
+use crate::render::{parameters, tags};
+use crate::{check_stack_name, given_parameters, given_tags, types, validation};
+use crate::{CloudFormation, Inner};
 
 pub const NO_CHANGES: &str =
     "The submitted information didn't contain changes. Submit different information to create a change set.";
@@ -160,17 +161,17 @@ fn check_name(name: &str) -> Result<(), AwsError> {
 
 pub async fn create(
     inner: &std::sync::Arc<Inner>,
-    p: &QueryParams,
+    input: types::CreateChangeSetInput,
     calls: Calls,
-) -> Result<String, AwsError> {
-    let stack_name = p
-        .get("StackName")
-        .ok_or_else(|| validation("1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null"))?;
-    let name = p
-        .get("ChangeSetName")
-        .ok_or_else(|| validation("1 validation error detected: Value null at 'changeSetName' failed to satisfy constraint: Member must not be null"))?;
+) -> Result<types::CreateChangeSetOutput, AwsError> {
+    // `StackName` and `ChangeSetName` are required: the model's validator refused their
+    // absence (`Value null at 'stackName'`) before this runs.
+    let stack_name = input.stack_name.as_str();
+    let name = input.change_set_name.as_str();
     check_name(name)?;
-    let kind = p.get("ChangeSetType").unwrap_or("UPDATE");
+    let kind = input.change_set_type.as_deref().unwrap_or("UPDATE");
+    let template_body = input.template_body.as_deref();
+    let template_url = input.template_url.as_deref();
     let existing = inner.find(stack_name);
     let stack = match kind {
         "CREATE" => {
@@ -185,7 +186,9 @@ pub async fn create(
                     ))
                 }
                 None => {
-                    let body = inner.template_body(p, &calls).await?;
+                    let body = inner
+                        .template_body(template_body, template_url, &calls)
+                        .await?;
                     let written = tributary_cfn::Template::parse(&body)
                         .map_err(|e| validation(e.to_string()))?;
                     let mut s = inner.new_stack(stack_name, String::new(), &written);
@@ -226,7 +229,7 @@ pub async fn create(
             format!("ChangeSet [{name}] already exists"),
         ));
     }
-    let body = if p.get("UsePreviousTemplate") == Some("true") {
+    let body = if input.use_previous_template == Some(true) {
         if kind == "CREATE" {
             return Err(validation(
                 "UsePreviousTemplate can not be used with a change set of type CREATE",
@@ -234,9 +237,11 @@ pub async fn create(
         }
         stack.template_body.clone()
     } else {
-        inner.template_body(p, &calls).await?
+        inner
+            .template_body(template_body, template_url, &calls)
+            .await?
     };
-    let capabilities = p.list("Capabilities.member");
+    let capabilities = input.capabilities.unwrap_or_default();
     let previous = (kind == "UPDATE").then_some(&stack);
     let id = format!(
         "arn:aws:cloudformation:{}:{}:changeSet/{name}/{}",
@@ -244,10 +249,10 @@ pub async fn create(
         inner.account_id,
         uuid::Uuid::new_v4()
     );
-    let tags = if crate::has_tags(p) || kind == "CREATE" {
-        given_tags(p)
-    } else {
-        stack.tags.clone()
+    let tags = match input.tags {
+        Some(given) => given_tags(given),
+        None if kind == "CREATE" => Vec::new(),
+        None => stack.tags.clone(),
     };
     let mut cs = ChangeSet {
         id: id.clone(),
@@ -259,21 +264,17 @@ pub async fn create(
         status_reason: None,
         execution_status: "AVAILABLE".into(),
         created_ms: inner.now(),
-        description: p.get("Description").map(str::to_owned),
+        description: input.description,
         template_body: body.clone(),
         parameters: Vec::new(),
         capabilities: capabilities.clone(),
         tags: tags.clone(),
-        notification_arns: p.list("NotificationARNs.member"),
-        role_arn: p.get("RoleARN").map(str::to_owned),
+        notification_arns: input.notification_ar_ns.unwrap_or_default(),
+        role_arn: input.role_arn,
         changes: Vec::new(),
-        disable_rollback: match p.get("OnStackFailure") {
-            Some("DO_NOTHING") => Some(true),
-            Some(_) => Some(false),
-            None => None,
-        },
+        disable_rollback: input.on_stack_failure.map(|f| f == "DO_NOTHING"),
     };
-    let given = given_parameters(p);
+    let given = given_parameters(input.parameters);
     match inner.prepare(
         &body,
         (&stack.name, &stack.id),
@@ -313,114 +314,84 @@ pub async fn create(
             .await;
     }
     inner.save_change_set(&cs).await?;
-    let mut x = Xml::new();
-    x.elem("Id", &id).elem("StackId", &stack.id);
-    Ok(x.into_string())
+    Ok(types::CreateChangeSetOutput {
+        id: Some(id),
+        stack_id: Some(stack.id),
+    })
 }
 
-fn parameters_xml(x: &mut Xml, params: &[crate::model::ParameterRec]) {
-    x.open("Parameters");
-    for p in params {
-        x.open("member")
-            .elem("ParameterKey", &p.key)
-            .elem("ParameterValue", if p.no_echo { "****" } else { &p.value });
-        if let Some(r) = &p.resolved {
-            x.elem("ResolvedValue", r);
-        }
-        x.close("member");
-    }
-    x.close("Parameters");
+pub fn describe(
+    inner: &Inner,
+    input: types::DescribeChangeSetInput,
+) -> Result<types::DescribeChangeSetOutput, AwsError> {
+    let cs = find(inner, &input.change_set_name, input.stack_name.as_deref())?;
+    let changes = cs
+        .changes
+        .iter()
+        .map(|c| types::Change {
+            r#type: Some("Resource".into()),
+            hook_invocation_count: None,
+            resource_change: Some(types::ResourceChange {
+                action: Some(c.action.clone()),
+                logical_resource_id: Some(c.logical_id.clone()),
+                physical_resource_id: c.physical_id.clone(),
+                resource_type: Some(c.type_.clone()),
+                replacement: c.replacement.clone(),
+                scope: Some(c.scope.clone()),
+                details: Some(c.details.iter().map(detail).collect()),
+                // Policy actions, drift, modules and property values
+                // (`IncludePropertyValues`) are not served.
+                ..Default::default()
+            }),
+        })
+        .collect();
+    Ok(types::DescribeChangeSetOutput {
+        change_set_name: Some(cs.name),
+        change_set_id: Some(cs.id),
+        stack_id: Some(cs.stack_id),
+        stack_name: Some(cs.stack_name),
+        description: cs.description,
+        parameters: Some(parameters(&cs.parameters)),
+        creation_time: Some(Timestamp::from_millis(cs.created_ms)),
+        execution_status: Some(cs.execution_status),
+        status: Some(cs.status),
+        status_reason: cs.status_reason,
+        notification_ar_ns: Some(cs.notification_arns),
+        rollback_configuration: Some(types::RollbackConfiguration::default()),
+        capabilities: Some(cs.capabilities),
+        tags: Some(tags(&cs.tags)),
+        changes: Some(changes),
+        include_nested_stacks: Some(false),
+        on_stack_failure: cs
+            .disable_rollback
+            .map(|d| if d { "DO_NOTHING" } else { "ROLLBACK" }.into()),
+        // One page of changes always; drift, nested change sets, imports and deployment
+        // modes are not served.
+        ..Default::default()
+    })
 }
 
-pub fn describe(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let name = p.get("ChangeSetName").unwrap_or_default();
-    let cs = find(inner, name, p.get("StackName"))?;
-    let mut x = Xml::new();
-    x.elem("ChangeSetName", &cs.name)
-        .elem("ChangeSetId", &cs.id)
-        .elem("StackId", &cs.stack_id)
-        .elem("StackName", &cs.stack_name);
-    if let Some(d) = &cs.description {
-        x.elem("Description", d);
+fn detail(d: &ChangeDetail) -> types::ResourceChangeDetail {
+    types::ResourceChangeDetail {
+        target: Some(types::ResourceTargetDefinition {
+            attribute: Some(d.attribute.clone()),
+            name: d.name.clone(),
+            requires_recreation: Some(d.requires_recreation.clone()),
+            // Paths and before/after values answer `IncludePropertyValues`, not served.
+            ..Default::default()
+        }),
+        evaluation: Some(d.evaluation.clone()),
+        change_source: Some(d.change_source.clone()),
+        causing_entity: None,
     }
-    parameters_xml(&mut x, &cs.parameters);
-    x.elem("CreationTime", &iso_millis(cs.created_ms))
-        .elem("ExecutionStatus", &cs.execution_status)
-        .elem("Status", &cs.status);
-    if let Some(r) = &cs.status_reason {
-        x.elem("StatusReason", r);
-    }
-    x.open("NotificationARNs");
-    for n in &cs.notification_arns {
-        x.elem("member", n);
-    }
-    x.close("NotificationARNs");
-    x.open("RollbackConfiguration")
-        .close("RollbackConfiguration");
-    x.open("Capabilities");
-    for c in &cs.capabilities {
-        x.elem("member", c);
-    }
-    x.close("Capabilities");
-    x.open("Tags");
-    for (k, v) in &cs.tags {
-        x.open("member")
-            .elem("Key", k)
-            .elem("Value", v)
-            .close("member");
-    }
-    x.close("Tags");
-    x.open("Changes");
-    for c in &cs.changes {
-        x.open("member")
-            .elem("Type", "Resource")
-            .open("ResourceChange");
-        x.elem("Action", &c.action)
-            .elem("LogicalResourceId", &c.logical_id);
-        if let Some(ph) = &c.physical_id {
-            x.elem("PhysicalResourceId", ph);
-        }
-        x.elem("ResourceType", &c.type_);
-        if let Some(r) = &c.replacement {
-            x.elem("Replacement", r);
-        }
-        x.open("Scope");
-        for s in &c.scope {
-            x.elem("member", s);
-        }
-        x.close("Scope");
-        x.open("Details");
-        for d in &c.details {
-            x.open("member")
-                .open("Target")
-                .elem("Attribute", &d.attribute);
-            if let Some(n) = &d.name {
-                x.elem("Name", n);
-            }
-            x.elem("RequiresRecreation", &d.requires_recreation)
-                .close("Target")
-                .elem("Evaluation", &d.evaluation)
-                .elem("ChangeSource", &d.change_source)
-                .close("member");
-        }
-        x.close("Details");
-        x.close("ResourceChange").close("member");
-    }
-    x.close("Changes");
-    x.elem("IncludeNestedStacks", "false");
-    if let Some(d) = cs.disable_rollback {
-        x.elem("OnStackFailure", if d { "DO_NOTHING" } else { "ROLLBACK" });
-    }
-    Ok(x.into_string())
 }
 
 pub async fn execute(
     inner: &std::sync::Arc<Inner>,
-    p: &QueryParams,
+    input: types::ExecuteChangeSetInput,
     calls: Calls,
-) -> Result<String, AwsError> {
-    let name = p.get("ChangeSetName").unwrap_or_default();
-    let mut cs = find(inner, name, p.get("StackName"))?;
+) -> Result<types::ExecuteChangeSetOutput, AwsError> {
+    let mut cs = find(inner, &input.change_set_name, input.stack_name.as_deref())?;
     if cs.execution_status != "AVAILABLE" {
         return Err(AwsError::new(
             "InvalidChangeSetStatus",
@@ -470,10 +441,9 @@ pub async fn execute(
     if let Some(r) = &cs.role_arn {
         stack.role_arn = Some(r.clone());
     }
-    let disable_rollback = match p.get("DisableRollback") {
-        Some(v) => v == "true",
-        None => cs.disable_rollback.unwrap_or(false),
-    };
+    let disable_rollback = input
+        .disable_rollback
+        .unwrap_or(cs.disable_rollback.unwrap_or(false));
     let calls = inner.as_role(calls, stack.role_arn.as_deref()).await?;
     cs.execution_status = "EXECUTE_IN_PROGRESS".into();
     inner.save_change_set(&cs).await?;
@@ -528,7 +498,7 @@ pub async fn execute(
         })
         .await;
     }
-    Ok(String::new())
+    Ok(types::ExecuteChangeSetOutput {})
 }
 
 /// Records how the execution of a change set ended.
@@ -545,9 +515,11 @@ async fn finish(inner: &Inner, stack_id: &str, mut cs: ChangeSet) {
     }
 }
 
-pub async fn delete(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let name = p.get("ChangeSetName").unwrap_or_default();
-    let cs = find(inner, name, p.get("StackName"))?;
+pub async fn delete(
+    inner: &Inner,
+    input: types::DeleteChangeSetInput,
+) -> Result<types::DeleteChangeSetOutput, AwsError> {
+    let cs = find(inner, &input.change_set_name, input.stack_name.as_deref())?;
     if cs.execution_status == "EXECUTE_IN_PROGRESS" {
         return Err(AwsError::new(
             "InvalidChangeSetStatus",
@@ -559,11 +531,14 @@ pub async fn delete(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> 
         ));
     }
     inner.delete_change_set(&cs.id).await?;
-    Ok(String::new())
+    Ok(types::DeleteChangeSetOutput {})
 }
 
-pub fn list(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let name = p.get("StackName").unwrap_or_default();
+pub fn list(
+    inner: &Inner,
+    input: types::ListChangeSetsInput,
+) -> Result<types::ListChangeSetsOutput, AwsError> {
+    let name = input.stack_name.as_str();
     let stack = inner
         .find(name)
         .ok_or_else(|| validation(format!("Stack [{name}] does not exist")))?;
@@ -575,26 +550,26 @@ pub fn list(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
         .cloned()
         .collect();
     sets.sort_by_key(|c| c.created_ms);
-    let mut x = Xml::new();
-    x.open("Summaries");
-    for c in &sets {
-        x.open("member")
-            .elem("StackId", &c.stack_id)
-            .elem("StackName", &c.stack_name)
-            .elem("ChangeSetId", &c.id)
-            .elem("ChangeSetName", &c.name)
-            .elem("ExecutionStatus", &c.execution_status)
-            .elem("Status", &c.status);
-        if let Some(r) = &c.status_reason {
-            x.elem("StatusReason", r);
-        }
-        x.elem("CreationTime", &iso_millis(c.created_ms));
-        if let Some(d) = &c.description {
-            x.elem("Description", d);
-        }
-        x.elem("IncludeNestedStacks", "false");
-        x.close("member");
-    }
-    x.close("Summaries");
-    Ok(x.into_string())
+    let summaries = sets
+        .into_iter()
+        .map(|c| types::ChangeSetSummary {
+            stack_id: Some(c.stack_id),
+            stack_name: Some(c.stack_name),
+            change_set_id: Some(c.id),
+            change_set_name: Some(c.name),
+            execution_status: Some(c.execution_status),
+            status: Some(c.status),
+            status_reason: c.status_reason,
+            creation_time: Some(Timestamp::from_millis(c.created_ms)),
+            description: c.description,
+            include_nested_stacks: Some(false),
+            // Nested change sets and imports are not served.
+            ..Default::default()
+        })
+        .collect();
+    // Every change set of the stack fits one page.
+    Ok(types::ListChangeSetsOutput {
+        summaries: Some(summaries),
+        next_token: None,
+    })
 }

@@ -29,13 +29,15 @@ mod render;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use serde_json::{Map, Value};
 use tributary_cfn::{sam, validate, Params, Pseudo, Template};
 use tributary_model::{AwsError, Clock};
 use tributary_service::iam::RoleSessions;
-use tributary_service::query::{self, Params as QueryParams, Xml};
+use tributary_service::query::{self, Params as QueryParams};
 use tributary_service::{Caller, Request, Response, Service};
 use tributary_shapes::generated::cloudformation as shapes;
 use tributary_shapes::validate::Options;
+use tributary_shapes::xml::{TimestampStyle, ToXml, Xml};
 use tributary_store::Store;
 
 use calls::Calls;
@@ -368,25 +370,18 @@ fn validation(message: impl Into<String>) -> AwsError {
 /// for `UsePreviousValue`.
 type GivenParameters = Vec<(String, Option<String>)>;
 
-fn given_parameters(p: &QueryParams) -> GivenParameters {
-    p.entries("Parameters.member")
+fn given_parameters(given: Option<Vec<types::Parameter>>) -> GivenParameters {
+    given
+        .unwrap_or_default()
         .into_iter()
-        .filter_map(|e| {
-            let key = e.get("ParameterKey")?.to_owned();
-            if e.get("UsePreviousValue") == Some("true") {
+        .filter_map(|p| {
+            let key = p.parameter_key?;
+            if p.use_previous_value == Some(true) {
                 return Some((key, None));
             }
-            Some((
-                key,
-                Some(e.get("ParameterValue").unwrap_or_default().to_owned()),
-            ))
+            Some((key, Some(p.parameter_value.unwrap_or_default())))
         })
         .collect()
-}
-
-/// Whether the request gives `Tags` at all (an empty list arrives as a bare `Tags=`).
-fn has_tags(p: &QueryParams) -> bool {
-    p.0.keys().any(|k| k == "Tags" || k.starts_with("Tags."))
 }
 
 /// How long a request that starts an operation waits for it to end before answering: the
@@ -401,16 +396,10 @@ async fn run<F: std::future::Future<Output = ()> + Send + 'static>(op: F) {
     let _ = tokio::time::timeout(WAIT_FOR_OPERATION, task).await;
 }
 
-fn given_tags(p: &QueryParams) -> Vec<(String, String)> {
-    p.entries("Tags.member")
-        .into_iter()
-        .filter_map(|e| {
-            Some((
-                e.get("Key")?.to_owned(),
-                e.get("Value").unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+/// A request's `Tags` as a stack keeps them. A request that gives `Tags` at all (an empty list
+/// arrives as a bare `Tags=`) replaces the stack's; one that leaves them out keeps them.
+fn given_tags(given: Vec<types::Tag>) -> Vec<(String, String)> {
+    given.into_iter().map(|t| (t.key, t.value)).collect()
 }
 
 /// A stack or change set name: `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters; `field`
@@ -486,8 +475,13 @@ fn check_capabilities(
 impl Inner {
     /// The template body a request gives: `TemplateBody`, or `TemplateURL` read from this
     /// server's S3.
-    async fn template_body(&self, p: &QueryParams, calls: &Calls) -> Result<String, AwsError> {
-        match (p.get("TemplateBody"), p.get("TemplateURL")) {
+    async fn template_body(
+        &self,
+        body: Option<&str>,
+        url: Option<&str>,
+        calls: &Calls,
+    ) -> Result<String, AwsError> {
+        match (body, url) {
             (Some(b), None) => {
                 if b.len() > MAX_TEMPLATE_BODY {
                     return Err(validation(format!(
@@ -716,11 +710,15 @@ impl CloudFormation {
         }
     }
 
-    async fn create_stack(&self, p: &QueryParams, calls: Calls) -> Result<String, AwsError> {
+    async fn create_stack(
+        &self,
+        input: types::CreateStackInput,
+        calls: Calls,
+    ) -> Result<types::CreateStackOutput, AwsError> {
         let inner = &self.inner;
-        let name = p
-            .get("StackName")
-            .ok_or_else(|| validation("1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null"))?;
+        // `StackName` is required: the model's validator refused its absence (`Value null at
+        // 'stackName'`) before this runs.
+        let name = input.stack_name.as_str();
         check_stack_name(name)?;
         if name.starts_with("arn:") {
             return Err(validation("Stack name cannot be an ARN"));
@@ -732,26 +730,32 @@ impl CloudFormation {
                 format!("Stack [{name}] already exists"),
             ));
         }
-        let body = inner.template_body(p, &calls).await?;
-        let capabilities = p.list("Capabilities.member");
+        let body = inner
+            .template_body(
+                input.template_body.as_deref(),
+                input.template_url.as_deref(),
+                &calls,
+            )
+            .await?;
+        let capabilities = input.capabilities.unwrap_or_default();
         let written = Template::parse(&body).map_err(|e| validation(e.to_string()))?;
         let mut stack = inner.new_stack(name, body.clone(), &written);
         let (prep, params, _) = inner.prepare(
             &body,
             (name, &stack.id),
-            &given_parameters(p),
+            &given_parameters(input.parameters),
             None,
             &capabilities,
             true,
         )?;
-        let on_failure = match (p.get("OnFailure"), p.get("DisableRollback")) {
+        let on_failure = match (input.on_failure.as_deref(), input.disable_rollback) {
             (Some(_), Some(_)) => {
                 return Err(validation(
                     "You may not specify both OnFailure and DisableRollback",
                 ))
             }
             (Some("DELETE"), _) => OnFailure::Delete,
-            (Some("DO_NOTHING"), _) | (None, Some("true")) => OnFailure::DoNothing,
+            (Some("DO_NOTHING"), _) | (None, Some(true)) => OnFailure::DoNothing,
             (Some("ROLLBACK") | None, _) => OnFailure::Rollback,
             (Some(other), _) => {
                 return Err(validation(format!(
@@ -761,13 +765,13 @@ impl CloudFormation {
         };
         stack.parameters = params;
         stack.capabilities = capabilities;
-        stack.tags = given_tags(p);
-        stack.notification_arns = p.list("NotificationARNs.member");
+        stack.tags = input.tags.map(given_tags).unwrap_or_default();
+        stack.notification_arns = input.notification_ar_ns.unwrap_or_default();
         stack.disable_rollback = on_failure == OnFailure::DoNothing;
-        stack.role_arn = p.get("RoleARN").map(str::to_owned);
+        stack.role_arn = input.role_arn;
         let calls = inner.as_role(calls, stack.role_arn.as_deref()).await?;
-        stack.timeout_minutes = p.get("TimeoutInMinutes").and_then(|t| t.parse().ok());
-        stack.termination_protection = p.get("EnableTerminationProtection") == Some("true");
+        stack.timeout_minutes = input.timeout_in_minutes.map(i64::from);
+        stack.termination_protection = input.enable_termination_protection == Some(true);
         stack.processed = Some(prep.expanded.to_json());
         inner
             .stack_status(
@@ -778,9 +782,11 @@ impl CloudFormation {
             .await;
         let id = stack.id.clone();
         run(inner.clone().run_create(stack, prep, calls, on_failure)).await;
-        let mut x = Xml::new();
-        x.elem("StackId", &id);
-        Ok(x.into_string())
+        Ok(types::CreateStackOutput {
+            stack_id: Some(id),
+            // `OperationId` is left out: stack operations have no ids here.
+            operation_id: None,
+        })
     }
 
     /// Checks that a stack can take an update now.
@@ -802,31 +808,40 @@ impl CloudFormation {
         )))
     }
 
-    async fn update_stack(&self, p: &QueryParams, calls: Calls) -> Result<String, AwsError> {
+    async fn update_stack(
+        &self,
+        input: types::UpdateStackInput,
+        calls: Calls,
+    ) -> Result<types::UpdateStackOutput, AwsError> {
         let inner = &self.inner;
-        let name = p.get("StackName").unwrap_or_default();
+        let name = input.stack_name.as_str();
         let old = inner
             .find(name)
             .ok_or_else(|| validation(format!("Stack [{name}] does not exist")))?;
         Self::updatable(&old)?;
-        let body = if p.get("UsePreviousTemplate") == Some("true") {
+        let body = if input.use_previous_template == Some(true) {
             old.template_body.clone()
         } else {
-            inner.template_body(p, &calls).await?
+            inner
+                .template_body(
+                    input.template_body.as_deref(),
+                    input.template_url.as_deref(),
+                    &calls,
+                )
+                .await?
         };
-        let capabilities = p.list("Capabilities.member");
+        let capabilities = input.capabilities.unwrap_or_default();
         let (prep, params, written) = inner.prepare(
             &body,
             (&old.name, &old.id),
-            &given_parameters(p),
+            &given_parameters(input.parameters),
             Some(&old),
             &capabilities,
             true,
         )?;
-        let tags = if has_tags(p) {
-            given_tags(p)
-        } else {
-            old.tags.clone()
+        let tags = match input.tags {
+            Some(given) => given_tags(given),
+            None => old.tags.clone(),
         };
         if !changesets::has_changes(&old, &prep) && params == old.parameters && tags == old.tags {
             return Err(validation("No updates are to be performed."));
@@ -839,8 +854,8 @@ impl CloudFormation {
         stack.tags = tags;
         stack.updated_ms = Some(inner.now());
         stack.processed = Some(prep.expanded.to_json());
-        if let Some(r) = p.get("RoleARN") {
-            stack.role_arn = Some(r.to_owned());
+        if let Some(r) = input.role_arn {
+            stack.role_arn = Some(r);
         }
         inner
             .stack_status(
@@ -851,20 +866,26 @@ impl CloudFormation {
             .await;
         let id = stack.id.clone();
         run(inner.clone().run_update(stack, old, prep, calls)).await;
-        let mut x = Xml::new();
-        x.elem("StackId", &id);
-        Ok(x.into_string())
+        Ok(types::UpdateStackOutput {
+            stack_id: Some(id),
+            // `OperationId` is left out: stack operations have no ids here.
+            operation_id: None,
+        })
     }
 
-    async fn delete_stack(&self, p: &QueryParams, calls: Calls) -> Result<String, AwsError> {
+    /// DeleteStack has no output in the model.
+    async fn delete_stack(
+        &self,
+        input: types::DeleteStackInput,
+        calls: Calls,
+    ) -> Result<(), AwsError> {
         let inner = &self.inner;
-        let name = p.get("StackName").unwrap_or_default();
         // Deleting a stack that does not exist succeeds, as on AWS.
-        let Some(stack) = inner.find(name) else {
-            return Ok(String::new());
+        let Some(stack) = inner.find(&input.stack_name) else {
+            return Ok(());
         };
         if stack.is_deleted() || stack.status == "DELETE_IN_PROGRESS" {
-            return Ok(String::new());
+            return Ok(());
         }
         if stack.termination_protection {
             return Err(validation(format!(
@@ -872,17 +893,18 @@ impl CloudFormation {
                 stack.name
             )));
         }
-        let retain: HashSet<String> = p.list("RetainResources.member").into_iter().collect();
+        let retain: HashSet<String> = input
+            .retain_resources
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         if !retain.is_empty() && stack.status != "DELETE_FAILED" {
             return Err(validation(format!(
                 "Invalid operation on stack [{}]. RetainResources can only be specified when the stack is in the DELETE_FAILED state",
                 stack.id
             )));
         }
-        let role = p
-            .get("RoleARN")
-            .map(str::to_owned)
-            .or_else(|| stack.role_arn.clone());
+        let role = input.role_arn.or_else(|| stack.role_arn.clone());
         let calls = inner.as_role(calls, role.as_deref()).await?;
         let importers = inner.importers_of(&stack);
         if let Some((export, importer)) = importers.first() {
@@ -896,28 +918,48 @@ impl CloudFormation {
                 // Never created: nothing to delete but the stack.
                 s.deleted_ms = Some(inner.now());
                 inner.stack_status(&mut s, "DELETE_COMPLETE", None).await;
-                return Ok(String::new());
+                return Ok(());
             }
             inner
                 .stack_status(&mut s, "DELETE_IN_PROGRESS", Some("User Initiated".into()))
                 .await;
         }
         run(inner.clone().run_delete(stack.id.clone(), calls, retain)).await;
-        Ok(String::new())
+        Ok(())
     }
 }
 
-/// Reads the request as the model's input for `action` and checks it: a violation is
+/// Reads the request as the model's input for `op` and checks it: a violation is
 /// `ValidationError` with AWS's message (`1 validation error detected: Value 'my_set' at
 /// 'changeSetName' failed to satisfy constraint: Member must satisfy regular expression
-/// pattern: ...`). An action the model does not know is left to the dispatch, which refuses it.
-fn check_input(action: &str, p: &QueryParams) -> Result<(), AwsError> {
-    let Some(op) = shapes::Operation::from_name(action) else {
-        return Ok(());
-    };
+/// pattern: ...`).
+fn input(op: shapes::Operation, p: &QueryParams) -> Result<Map<String, Value>, AwsError> {
     tributary_shapes::query::validated_input(&shapes::SERVICE, op.def(), &p.0, &Options::default())
-        .map(|_| ())
         .map_err(validation)
+}
+
+/// The operation's generated input type, read from its validated input. The query reader
+/// follows the model, so a member of the wrong type cannot normally reach here; if one does,
+/// it is a `ValidationError` naming the member.
+fn typed<T: serde::de::DeserializeOwned>(input: &Map<String, Value>) -> Result<T, AwsError> {
+    tributary_shapes::types::from_object(input)
+        .map_err(|e| validation(format!("Invalid value for the parameter {}", e.path)))
+}
+
+/// A generated output structure as the body of the `<...Result>` element, with
+/// CloudFormation's timestamps (milliseconds).
+fn result<T: ToXml>(output: &T) -> String {
+    let mut x = Xml::with_timestamps(TimestampStyle::Millis);
+    output.write_xml(&mut x);
+    x.into_string()
+}
+
+fn invalid_action(action: &str) -> AwsError {
+    AwsError::new(
+        "InvalidAction",
+        400,
+        format!("Could not find operation {action} for version 2010-05-15"),
+    )
 }
 
 #[async_trait::async_trait]
@@ -927,38 +969,17 @@ impl Service for CloudFormation {
         let Some(action) = p.get("Action").map(str::to_owned) else {
             return error(&AwsError::new("MissingAction", 400, "Missing Action"));
         };
-        // The model's constraints first, as AWS's request validator runs before any handler.
-        if let Err(e) = check_input(&action, &p) {
-            tracing::debug!(action, code = e.code, message = %e.message, "cloudformation request refused");
-            return error(&e);
-        }
-        let calls = self.calls(&req);
-        let inner = &self.inner;
-        let result = match action.as_str() {
-            "ValidateTemplate" => self.validate_template(&p, &calls).await,
-            "GetTemplateSummary" => self.get_template_summary(&p, &calls).await,
-            "CreateStack" => self.create_stack(&p, calls).await,
-            "UpdateStack" => self.update_stack(&p, calls).await,
-            "DeleteStack" => self.delete_stack(&p, calls).await,
-            "DescribeStacks" => render::describe_stacks(inner, &p),
-            "ListStacks" => render::list_stacks(inner, &p),
-            "DescribeStackEvents" => render::describe_stack_events(inner, &p),
-            "DescribeStackResource" => render::describe_stack_resource(inner, &p),
-            "DescribeStackResources" => render::describe_stack_resources(inner, &p),
-            "ListStackResources" => render::list_stack_resources(inner, &p),
-            "GetTemplate" => render::get_template(inner, &p),
-            "ListExports" => render::list_exports(inner, &p),
-            "UpdateTerminationProtection" => self.update_termination_protection(&p).await,
-            "CreateChangeSet" => changesets::create(inner, &p, calls).await,
-            "DescribeChangeSet" => changesets::describe(inner, &p),
-            "ExecuteChangeSet" => changesets::execute(inner, &p, calls).await,
-            "DeleteChangeSet" => changesets::delete(inner, &p).await,
-            "ListChangeSets" => changesets::list(inner, &p),
-            other => Err(AwsError::new(
-                "InvalidAction",
-                400,
-                format!("Could not find operation {other} for version 2010-05-15"),
-            )),
+        let result = match shapes::Operation::from_name(&action) {
+            // The model's constraints first, as AWS's request validator runs before any
+            // handler.
+            Some(op) => match input(op, &p) {
+                Ok(input) => self.dispatch(op, &input, &req).await,
+                Err(e) => {
+                    tracing::debug!(action, code = e.code, message = %e.message, "cloudformation request refused");
+                    return error(&e);
+                }
+            },
+            None => Err(invalid_action(&action)),
         };
         match result {
             Ok(xml) => query::ok(&action, NAMESPACE, Some(&xml)),
@@ -971,34 +992,89 @@ impl Service for CloudFormation {
 }
 
 impl CloudFormation {
-    async fn update_termination_protection(&self, p: &QueryParams) -> Result<String, AwsError> {
-        let name = p.get("StackName").unwrap_or_default();
+    /// Runs an operation on its typed input; the answer is the body of its `<...Result>`
+    /// element.
+    async fn dispatch(
+        &self,
+        op: shapes::Operation,
+        input: &Map<String, Value>,
+        req: &Request,
+    ) -> Result<String, AwsError> {
+        use shapes::Operation as O;
+        let inner = &self.inner;
+        let calls = self.calls(req);
+        Ok(match op {
+            O::ValidateTemplate => result(&self.validate_template(typed(input)?, &calls).await?),
+            O::GetTemplateSummary => {
+                result(&self.get_template_summary(typed(input)?, &calls).await?)
+            }
+            O::CreateStack => result(&self.create_stack(typed(input)?, calls).await?),
+            O::UpdateStack => result(&self.update_stack(typed(input)?, calls).await?),
+            O::DeleteStack => {
+                self.delete_stack(typed(input)?, calls).await?;
+                // No output shape; the answer still has its (empty) `<DeleteStackResult>`.
+                String::new()
+            }
+            O::DescribeStacks => result(&render::describe_stacks(inner, typed(input)?)?),
+            O::ListStacks => result(&render::list_stacks(inner, typed(input)?)?),
+            O::DescribeStackEvents => result(&render::describe_stack_events(inner, typed(input)?)?),
+            O::DescribeStackResource => {
+                result(&render::describe_stack_resource(inner, typed(input)?)?)
+            }
+            O::DescribeStackResources => {
+                result(&render::describe_stack_resources(inner, typed(input)?)?)
+            }
+            O::ListStackResources => result(&render::list_stack_resources(inner, typed(input)?)?),
+            O::GetTemplate => result(&render::get_template(inner, typed(input)?)?),
+            O::ListExports => result(&render::list_exports(inner, typed(input)?)?),
+            O::UpdateTerminationProtection => {
+                result(&self.update_termination_protection(typed(input)?).await?)
+            }
+            O::CreateChangeSet => result(&changesets::create(inner, typed(input)?, calls).await?),
+            O::DescribeChangeSet => result(&changesets::describe(inner, typed(input)?)?),
+            O::ExecuteChangeSet => result(&changesets::execute(inner, typed(input)?, calls).await?),
+            O::DeleteChangeSet => result(&changesets::delete(inner, typed(input)?).await?),
+            O::ListChangeSets => result(&changesets::list(inner, typed(input)?)?),
+            other => return Err(invalid_action(other.name())),
+        })
+    }
+}
+
+impl CloudFormation {
+    async fn update_termination_protection(
+        &self,
+        input: types::UpdateTerminationProtectionInput,
+    ) -> Result<types::UpdateTerminationProtectionOutput, AwsError> {
+        let name = input.stack_name.as_str();
         let mut stack = self
             .inner
             .find(name)
             .filter(|s| !s.is_deleted())
             .ok_or_else(|| validation(format!("Stack [{name}] does not exist")))?;
-        stack.termination_protection = p.get("EnableTerminationProtection") == Some("true");
+        stack.termination_protection = input.enable_termination_protection;
         self.inner.persist(&mut stack, None).await;
-        let mut x = Xml::new();
-        x.elem("StackId", &stack.id);
-        Ok(x.into_string())
+        Ok(types::UpdateTerminationProtectionOutput {
+            stack_id: Some(stack.id),
+        })
     }
 
-    /// The template a request names, parsed and (for SAM) expanded, with the template as
-    /// written for the answers that describe it.
+    /// The template a request names (a stack's, or its `TemplateBody` or `TemplateURL`),
+    /// parsed and (for SAM) expanded, with the template as written for the answers that
+    /// describe it.
     async fn template(
         &self,
-        p: &QueryParams,
+        stack_name: Option<&str>,
+        body: Option<&str>,
+        url: Option<&str>,
         calls: &Calls,
     ) -> Result<(Template, Template), AwsError> {
-        let body = if let Some(name) = p.get("StackName") {
+        let body = if let Some(name) = stack_name {
             self.inner
                 .find(name)
                 .map(|s| s.template_body)
                 .ok_or_else(|| validation(format!("Stack with id {name} does not exist")))?
         } else {
-            self.inner.template_body(p, calls).await?
+            self.inner.template_body(body, url, calls).await?
         };
         let written = Template::parse(&body).map_err(|e| validation(e.to_string()))?;
         let expanded = if written.has_sam_transform() {
@@ -1017,113 +1093,117 @@ impl CloudFormation {
         Ok((written, expanded))
     }
 
-    async fn validate_template(&self, p: &QueryParams, calls: &Calls) -> Result<String, AwsError> {
-        let (written, expanded) = self.template(p, calls).await?;
-        let mut x = Xml::new();
-        parameters(&mut x, &written, false);
-        if let Some(d) = &written.description {
-            x.elem("Description", d);
-        }
-        capabilities(&mut x, &expanded);
-        transforms(&mut x, &written);
-        Ok(x.into_string())
+    async fn validate_template(
+        &self,
+        input: types::ValidateTemplateInput,
+        calls: &Calls,
+    ) -> Result<types::ValidateTemplateOutput, AwsError> {
+        let (written, expanded) = self
+            .template(
+                None,
+                input.template_body.as_deref(),
+                input.template_url.as_deref(),
+                calls,
+            )
+            .await?;
+        let (capabilities, capabilities_reason) = capabilities(&expanded);
+        let parameters = written
+            .parameters
+            .iter()
+            .map(|(name, p)| types::TemplateParameter {
+                parameter_key: Some(name.clone()),
+                default_value: p.default.clone(),
+                no_echo: Some(p.no_echo),
+                description: p.description.clone(),
+            })
+            .collect();
+        Ok(types::ValidateTemplateOutput {
+            parameters: Some(parameters),
+            description: written.description.clone(),
+            capabilities,
+            capabilities_reason,
+            declared_transforms: transforms(&written),
+        })
     }
 
     async fn get_template_summary(
         &self,
-        p: &QueryParams,
+        input: types::GetTemplateSummaryInput,
         calls: &Calls,
-    ) -> Result<String, AwsError> {
-        let (written, expanded) = self.template(p, calls).await?;
-        let mut x = Xml::new();
-        parameters(&mut x, &written, true);
-        if let Some(d) = &written.description {
-            x.elem("Description", d);
-        }
-        capabilities(&mut x, &expanded);
-        let types: BTreeSet<&str> = expanded
+    ) -> Result<types::GetTemplateSummaryOutput, AwsError> {
+        let (written, expanded) = self
+            .template(
+                input.stack_name.as_deref(),
+                input.template_body.as_deref(),
+                input.template_url.as_deref(),
+                calls,
+            )
+            .await?;
+        let (capabilities, capabilities_reason) = capabilities(&expanded);
+        let parameters = written
+            .parameters
+            .iter()
+            .map(|(name, p)| types::ParameterDeclaration {
+                parameter_key: Some(name.clone()),
+                default_value: p.default.clone(),
+                parameter_type: Some(p.type_.clone()),
+                no_echo: Some(p.no_echo),
+                description: p.description.clone(),
+                parameter_constraints: p.allowed_values.as_ref().map(|values| {
+                    types::ParameterConstraints {
+                        allowed_values: Some(values.clone()),
+                    }
+                }),
+            })
+            .collect();
+        let resource_types: BTreeSet<&str> = expanded
             .resources
             .values()
             .map(|r| r.type_.as_str())
             .collect();
-        x.open("ResourceTypes");
-        for t in types {
-            x.elem("member", t);
-        }
-        x.close("ResourceTypes");
-        x.elem(
-            "Version",
-            written.format_version.as_deref().unwrap_or("2010-09-09"),
-        );
-        transforms(&mut x, &written);
-        x.open("ResourceIdentifierSummaries")
-            .close("ResourceIdentifierSummaries");
-        Ok(x.into_string())
+        Ok(types::GetTemplateSummaryOutput {
+            parameters: Some(parameters),
+            description: written.description.clone(),
+            capabilities,
+            capabilities_reason,
+            resource_types: Some(resource_types.into_iter().map(str::to_owned).collect()),
+            version: Some(
+                written
+                    .format_version
+                    .clone()
+                    .unwrap_or_else(|| "2010-09-09".into()),
+            ),
+            metadata: written.metadata.as_ref().map(Value::to_string),
+            declared_transforms: transforms(&written),
+            resource_identifier_summaries: Some(Vec::new()),
+            // `Warnings` is left out: a resource type this server does not serve fails the
+            // stack operation instead.
+            warnings: None,
+        })
     }
-}
-
-/// `Parameters` as ValidateTemplate (`ParameterKey`) and GetTemplateSummary (its
-/// `ParameterDeclarations`, with `ParameterType` and constraints) list them.
-fn parameters(x: &mut Xml, t: &Template, summary: bool) {
-    x.open("Parameters");
-    for (name, p) in &t.parameters {
-        x.open("member");
-        x.elem("ParameterKey", name);
-        if let Some(d) = &p.default {
-            x.elem("DefaultValue", d);
-        }
-        x.elem("NoEcho", if p.no_echo { "true" } else { "false" });
-        if let Some(d) = &p.description {
-            x.elem("Description", d);
-        }
-        if summary {
-            x.elem("ParameterType", &p.type_);
-            if let Some(values) = &p.allowed_values {
-                x.open("ParameterConstraints").open("AllowedValues");
-                for v in values {
-                    x.elem("member", v);
-                }
-                x.close("AllowedValues").close("ParameterConstraints");
-            }
-        }
-        x.close("member");
-    }
-    x.close("Parameters");
 }
 
 /// `Capabilities` and `CapabilitiesReason`: IAM resources need `CAPABILITY_IAM`, named ones
 /// `CAPABILITY_NAMED_IAM`.
-fn capabilities(x: &mut Xml, expanded: &Template) {
+fn capabilities(expanded: &Template) -> (Option<Vec<String>>, Option<String>) {
     let Some(needed) = needed_capability(expanded) else {
-        return;
+        return (None, None);
     };
-    x.open("Capabilities")
-        .elem("member", needed)
-        .close("Capabilities");
     let types: BTreeSet<&str> = expanded
         .resources
         .values()
         .filter(|r| IAM_TYPES.iter().any(|(t, _)| *t == r.type_))
         .map(|r| r.type_.as_str())
         .collect();
-    x.elem(
-        "CapabilitiesReason",
-        &format!(
-            "The following resource(s) require capabilities: [{}]",
-            types.into_iter().collect::<Vec<_>>().join(", ")
-        ),
+    let reason = format!(
+        "The following resource(s) require capabilities: [{}]",
+        types.into_iter().collect::<Vec<_>>().join(", ")
     );
+    (Some(vec![needed.to_owned()]), Some(reason))
 }
 
-fn transforms(x: &mut Xml, t: &Template) {
-    if t.transform.is_empty() {
-        return;
-    }
-    x.open("DeclaredTransforms");
-    for tr in &t.transform {
-        x.elem("member", tr);
-    }
-    x.close("DeclaredTransforms");
+fn transforms(t: &Template) -> Option<Vec<String>> {
+    (!t.transform.is_empty()).then(|| t.transform.clone())
 }
 
 fn error(e: &AwsError) -> Response {

@@ -1,14 +1,13 @@
-//! The read operations: stacks, their events, resources, templates and exports, in
-//! CloudFormation's XML shapes.
+//! The read operations: stacks, their events, resources, templates and exports, as the
+//! model's output structures.
 
 use std::ops::Bound;
 
-use tributary_model::clock::iso_millis;
 use tributary_model::AwsError;
-use tributary_service::query::{Params as QueryParams, Xml};
+use tributary_shapes::types::Timestamp;
 
-use crate::model::{Event, Stack, EVENT_SPACE};
-use crate::{validation, Inner};
+use crate::model::{Event, ParameterRec, ResourceRec, Stack, EVENT_SPACE};
+use crate::{types, validation, Inner};
 
 /// Entries of one page of the list operations.
 const PAGE: usize = 100;
@@ -17,14 +16,13 @@ fn not_found(name: &str) -> AwsError {
     validation(format!("Stack with id {name} does not exist"))
 }
 
-fn named(inner: &Inner, p: &QueryParams) -> Result<Stack, AwsError> {
-    let name = p.get("StackName").unwrap_or_default();
+fn named(inner: &Inner, name: &str) -> Result<Stack, AwsError> {
     inner.find(name).ok_or_else(|| not_found(name))
 }
 
 /// `NextToken` pagination over an ordered list: the token is the index to resume at.
-fn page<T>(items: Vec<T>, p: &QueryParams) -> Result<(Vec<T>, Option<String>), AwsError> {
-    let start = match p.get("NextToken") {
+fn page<T>(items: Vec<T>, token: Option<&str>) -> Result<(Vec<T>, Option<String>), AwsError> {
+    let start = match token {
         Some(t) => t
             .parse::<usize>()
             .map_err(|_| validation("Invalid NextToken"))?,
@@ -36,106 +34,89 @@ fn page<T>(items: Vec<T>, p: &QueryParams) -> Result<(Vec<T>, Option<String>), A
     Ok((slice, next))
 }
 
-fn drift(x: &mut Xml, key: &str) {
-    x.open("DriftInformation")
-        .elem(key, "NOT_CHECKED")
-        .close("DriftInformation");
+/// Drift detection is not served: every stack and resource is `NOT_CHECKED`.
+const NOT_CHECKED: &str = "NOT_CHECKED";
+
+fn resource_drift() -> Option<types::StackResourceDriftInformation> {
+    Some(types::StackResourceDriftInformation {
+        stack_resource_drift_status: NOT_CHECKED.into(),
+        last_check_timestamp: None,
+    })
 }
 
-fn stack_xml(x: &mut Xml, s: &Stack) {
-    x.open("member");
-    x.elem("StackId", &s.id).elem("StackName", &s.name);
-    if let Some(c) = &s.change_set_id {
-        x.elem("ChangeSetId", c);
-    }
-    if let Some(d) = &s.description {
-        x.elem("Description", d);
-    }
-    x.open("Parameters");
-    for p in &s.parameters {
-        x.open("member")
-            .elem("ParameterKey", &p.key)
-            .elem("ParameterValue", if p.no_echo { "****" } else { &p.value });
-        if let Some(r) = &p.resolved {
-            x.elem("ResolvedValue", r);
-        }
-        x.close("member");
-    }
-    x.close("Parameters");
-    x.elem("CreationTime", &iso_millis(s.created_ms));
-    if let Some(d) = s.deleted_ms {
-        x.elem("DeletionTime", &iso_millis(d));
-    }
-    if let Some(u) = s.updated_ms {
-        x.elem("LastUpdatedTime", &iso_millis(u));
-    }
-    x.open("RollbackConfiguration")
-        .close("RollbackConfiguration");
-    x.elem("StackStatus", &s.status);
-    if let Some(r) = &s.status_reason {
-        x.elem("StackStatusReason", r);
-    }
-    x.elem(
-        "DisableRollback",
-        if s.disable_rollback { "true" } else { "false" },
-    );
-    x.open("NotificationARNs");
-    for n in &s.notification_arns {
-        x.elem("member", n);
-    }
-    x.close("NotificationARNs");
-    if let Some(t) = s.timeout_minutes {
-        x.elem("TimeoutInMinutes", &t.to_string());
-    }
-    if !s.capabilities.is_empty() {
-        x.open("Capabilities");
-        for c in &s.capabilities {
-            x.elem("member", c);
-        }
-        x.close("Capabilities");
-    }
-    if !s.outputs.is_empty() {
-        x.open("Outputs");
-        for o in &s.outputs {
-            x.open("member")
-                .elem("OutputKey", &o.key)
-                .elem("OutputValue", &o.value);
-            if let Some(d) = &o.description {
-                x.elem("Description", d);
-            }
-            if let Some(e) = &o.export_name {
-                x.elem("ExportName", e);
-            }
-            x.close("member");
-        }
-        x.close("Outputs");
-    }
-    if let Some(r) = &s.role_arn {
-        x.elem("RoleARN", r);
-    }
-    x.open("Tags");
-    for (k, v) in &s.tags {
-        x.open("member")
-            .elem("Key", k)
-            .elem("Value", v)
-            .close("member");
-    }
-    x.close("Tags");
-    x.elem(
-        "EnableTerminationProtection",
-        if s.termination_protection {
-            "true"
-        } else {
-            "false"
-        },
-    );
-    drift(x, "StackDriftStatus");
-    x.close("member");
+/// A stack's or change set's parameters as they are described: a `NoEcho` value masked.
+pub fn parameters(params: &[ParameterRec]) -> Vec<types::Parameter> {
+    params
+        .iter()
+        .map(|p| types::Parameter {
+            parameter_key: Some(p.key.clone()),
+            parameter_value: Some(if p.no_echo {
+                "****".into()
+            } else {
+                p.value.clone()
+            }),
+            use_previous_value: None,
+            resolved_value: p.resolved.clone(),
+        })
+        .collect()
 }
 
-pub fn describe_stacks(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let stacks: Vec<Stack> = match p.get("StackName") {
-        Some(name) => vec![inner.find(name).ok_or_else(|| not_found(name))?],
+pub fn tags(tags: &[(String, String)]) -> Vec<types::Tag> {
+    tags.iter()
+        .map(|(k, v)| types::Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
+}
+
+fn stack(s: &Stack) -> types::Stack {
+    types::Stack {
+        stack_id: Some(s.id.clone()),
+        stack_name: s.name.clone(),
+        change_set_id: s.change_set_id.clone(),
+        description: s.description.clone(),
+        parameters: Some(parameters(&s.parameters)),
+        creation_time: Timestamp::from_millis(s.created_ms),
+        deletion_time: s.deleted_ms.map(Timestamp::from_millis),
+        last_updated_time: s.updated_ms.map(Timestamp::from_millis),
+        rollback_configuration: Some(types::RollbackConfiguration::default()),
+        stack_status: s.status.clone(),
+        stack_status_reason: s.status_reason.clone(),
+        disable_rollback: Some(s.disable_rollback),
+        notification_ar_ns: Some(s.notification_arns.clone()),
+        timeout_in_minutes: s.timeout_minutes.and_then(|t| i32::try_from(t).ok()),
+        capabilities: (!s.capabilities.is_empty()).then(|| s.capabilities.clone()),
+        outputs: (!s.outputs.is_empty()).then(|| {
+            s.outputs
+                .iter()
+                .map(|o| types::Output {
+                    output_key: Some(o.key.clone()),
+                    output_value: Some(o.value.clone()),
+                    description: o.description.clone(),
+                    export_name: o.export_name.clone(),
+                })
+                .collect()
+        }),
+        role_arn: s.role_arn.clone(),
+        tags: Some(tags(&s.tags)),
+        enable_termination_protection: Some(s.termination_protection),
+        drift_information: Some(types::StackDriftInformation {
+            stack_drift_status: NOT_CHECKED.into(),
+            last_check_timestamp: None,
+        }),
+        // Nested stacks, deployment configs, deletion modes and the operation history are
+        // not served.
+        ..Default::default()
+    }
+}
+
+pub fn describe_stacks(
+    inner: &Inner,
+    input: types::DescribeStacksInput,
+) -> Result<types::DescribeStacksOutput, AwsError> {
+    let stacks: Vec<Stack> = match input.stack_name.as_deref() {
+        Some(name) => vec![named(inner, name)?],
         None => {
             let mut all: Vec<Stack> = inner
                 .state()
@@ -148,21 +129,18 @@ pub fn describe_stacks(inner: &Inner, p: &QueryParams) -> Result<String, AwsErro
             all
         }
     };
-    let (stacks, next) = page(stacks, p)?;
-    let mut x = Xml::new();
-    x.open("Stacks");
-    for s in &stacks {
-        stack_xml(&mut x, s);
-    }
-    x.close("Stacks");
-    if let Some(n) = next {
-        x.elem("NextToken", &n);
-    }
-    Ok(x.into_string())
+    let (stacks, next_token) = page(stacks, input.next_token.as_deref())?;
+    Ok(types::DescribeStacksOutput {
+        stacks: Some(stacks.iter().map(stack).collect()),
+        next_token,
+    })
 }
 
-pub fn list_stacks(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let filter = p.list("StackStatusFilter.member");
+pub fn list_stacks(
+    inner: &Inner,
+    input: types::ListStacksInput,
+) -> Result<types::ListStacksOutput, AwsError> {
+    let filter = input.stack_status_filter.unwrap_or_default();
     let mut stacks: Vec<Stack> = inner
         .state()
         .stacks
@@ -171,34 +149,30 @@ pub fn list_stacks(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
         .cloned()
         .collect();
     stacks.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
-    let (stacks, next) = page(stacks, p)?;
-    let mut x = Xml::new();
-    x.open("StackSummaries");
-    for s in &stacks {
-        x.open("member");
-        x.elem("StackId", &s.id).elem("StackName", &s.name);
-        if let Some(d) = &s.description {
-            x.elem("TemplateDescription", d);
-        }
-        x.elem("CreationTime", &iso_millis(s.created_ms));
-        if let Some(u) = s.updated_ms {
-            x.elem("LastUpdatedTime", &iso_millis(u));
-        }
-        if let Some(d) = s.deleted_ms {
-            x.elem("DeletionTime", &iso_millis(d));
-        }
-        x.elem("StackStatus", &s.status);
-        if let Some(r) = &s.status_reason {
-            x.elem("StackStatusReason", r);
-        }
-        drift(&mut x, "StackDriftStatus");
-        x.close("member");
-    }
-    x.close("StackSummaries");
-    if let Some(n) = next {
-        x.elem("NextToken", &n);
-    }
-    Ok(x.into_string())
+    let (stacks, next_token) = page(stacks, input.next_token.as_deref())?;
+    let summaries = stacks
+        .into_iter()
+        .map(|s| types::StackSummary {
+            stack_id: Some(s.id),
+            stack_name: s.name,
+            template_description: s.description,
+            creation_time: Timestamp::from_millis(s.created_ms),
+            last_updated_time: s.updated_ms.map(Timestamp::from_millis),
+            deletion_time: s.deleted_ms.map(Timestamp::from_millis),
+            stack_status: s.status,
+            stack_status_reason: s.status_reason,
+            drift_information: Some(types::StackDriftInformationSummary {
+                stack_drift_status: NOT_CHECKED.into(),
+                last_check_timestamp: None,
+            }),
+            // Nested stacks and the operation history are not served.
+            ..Default::default()
+        })
+        .collect();
+    Ok(types::ListStacksOutput {
+        stack_summaries: Some(summaries),
+        next_token,
+    })
 }
 
 /// A stack's events, newest first.
@@ -223,44 +197,43 @@ pub fn events(inner: &Inner, stack: &Stack) -> Result<Vec<Event>, AwsError> {
         .collect())
 }
 
-pub fn describe_stack_events(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let stack = named(inner, p)?;
-    let (events, next) = page(events(inner, &stack)?, p)?;
-    let mut x = Xml::new();
-    x.open("StackEvents");
-    for e in &events {
-        x.open("member");
-        x.elem("StackId", &e.stack_id)
-            .elem("EventId", &e.event_id)
-            .elem("StackName", &e.stack_name)
-            .elem("LogicalResourceId", &e.logical_id);
-        if let Some(ph) = &e.physical_id {
-            x.elem("PhysicalResourceId", ph);
-        } else {
-            x.elem("PhysicalResourceId", "");
-        }
-        x.elem("ResourceType", &e.type_)
-            .elem("Timestamp", &iso_millis(e.timestamp_ms))
-            .elem("ResourceStatus", &e.status);
-        if let Some(r) = &e.reason {
-            x.elem("ResourceStatusReason", r);
-        }
-        if let Some(props) = &e.properties {
-            x.elem("ResourceProperties", props);
-        }
-        x.close("member");
-    }
-    x.close("StackEvents");
-    if let Some(n) = next {
-        x.elem("NextToken", &n);
-    }
-    Ok(x.into_string())
+pub fn describe_stack_events(
+    inner: &Inner,
+    input: types::DescribeStackEventsInput,
+) -> Result<types::DescribeStackEventsOutput, AwsError> {
+    let stack = named(inner, &input.stack_name)?;
+    let (events, next_token) = page(events(inner, &stack)?, input.next_token.as_deref())?;
+    let events = events
+        .into_iter()
+        .map(|e| types::StackEvent {
+            stack_id: e.stack_id,
+            event_id: e.event_id,
+            stack_name: e.stack_name,
+            logical_resource_id: Some(e.logical_id),
+            physical_resource_id: Some(e.physical_id.unwrap_or_default()),
+            resource_type: Some(e.type_),
+            timestamp: Timestamp::from_millis(e.timestamp_ms),
+            resource_status: Some(e.status),
+            resource_status_reason: e.reason,
+            resource_properties: e.properties,
+            // Operation ids, client request tokens and hooks are not recorded.
+            ..Default::default()
+        })
+        .collect();
+    Ok(types::DescribeStackEventsOutput {
+        stack_events: Some(events),
+        next_token,
+    })
 }
 
 /// The stack a resource request names: by stack name, or by a resource's physical id (the
 /// stack it belongs to, whose resources are all listed, as AWS lists them).
-fn resource_stack(inner: &Inner, p: &QueryParams) -> Result<Stack, AwsError> {
-    if let Some(physical) = p.get("PhysicalResourceId") {
+fn resource_stack(
+    inner: &Inner,
+    stack_name: Option<&str>,
+    physical_id: Option<&str>,
+) -> Result<Stack, AwsError> {
+    if let Some(physical) = physical_id {
         let state = inner.state();
         return state
             .stacks
@@ -274,108 +247,112 @@ fn resource_stack(inner: &Inner, p: &QueryParams) -> Result<Stack, AwsError> {
             .cloned()
             .ok_or_else(|| validation(format!("Stack for {physical} does not exist")));
     }
-    named(inner, p)
+    named(inner, stack_name.unwrap_or_default())
 }
 
-fn resource_common(x: &mut Xml, s: &Stack, r: &crate::model::ResourceRec) {
-    x.elem("StackName", &s.name)
-        .elem("StackId", &s.id)
-        .elem("LogicalResourceId", &r.logical_id);
-    if let Some(ph) = &r.physical_id {
-        x.elem("PhysicalResourceId", ph);
-    }
-    x.elem("ResourceType", &r.type_);
+pub fn describe_stack_resources(
+    inner: &Inner,
+    input: types::DescribeStackResourcesInput,
+) -> Result<types::DescribeStackResourcesOutput, AwsError> {
+    let stack = resource_stack(
+        inner,
+        input.stack_name.as_deref(),
+        input.physical_resource_id.as_deref(),
+    )?;
+    let logical = input.logical_resource_id.as_deref();
+    let resources = stack
+        .resources
+        .values()
+        .filter(|r| logical.is_none_or(|l| l == r.logical_id))
+        .map(|r| types::StackResource {
+            stack_name: Some(stack.name.clone()),
+            stack_id: Some(stack.id.clone()),
+            logical_resource_id: r.logical_id.clone(),
+            physical_resource_id: r.physical_id.clone(),
+            resource_type: r.type_.clone(),
+            timestamp: Timestamp::from_millis(r.updated_ms),
+            resource_status: r.status.clone(),
+            resource_status_reason: r.status_reason.clone(),
+            description: r.description.clone(),
+            drift_information: resource_drift(),
+            module_info: None,
+        })
+        .collect();
+    Ok(types::DescribeStackResourcesOutput {
+        stack_resources: Some(resources),
+    })
 }
 
-pub fn describe_stack_resources(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let stack = resource_stack(inner, p)?;
-    let logical = p.get("LogicalResourceId");
-    let mut x = Xml::new();
-    x.open("StackResources");
-    for r in stack.resources.values() {
-        if logical.is_some_and(|l| l != r.logical_id) {
-            continue;
-        }
-        x.open("member");
-        resource_common(&mut x, &stack, r);
-        x.elem("Timestamp", &iso_millis(r.updated_ms))
-            .elem("ResourceStatus", &r.status);
-        if let Some(reason) = &r.status_reason {
-            x.elem("ResourceStatusReason", reason);
-        }
-        if let Some(d) = &r.description {
-            x.elem("Description", d);
-        }
-        drift(&mut x, "StackResourceDriftStatus");
-        x.close("member");
-    }
-    x.close("StackResources");
-    Ok(x.into_string())
-}
-
-pub fn describe_stack_resource(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let stack = named(inner, p)?;
-    let logical = p.get("LogicalResourceId").unwrap_or_default();
-    let r = stack.resources.get(logical).ok_or_else(|| {
+pub fn describe_stack_resource(
+    inner: &Inner,
+    input: types::DescribeStackResourceInput,
+) -> Result<types::DescribeStackResourceOutput, AwsError> {
+    let stack = named(inner, &input.stack_name)?;
+    let logical = input.logical_resource_id.as_str();
+    let r: &ResourceRec = stack.resources.get(logical).ok_or_else(|| {
         validation(format!(
             "Resource {logical} does not exist for stack {}",
             stack.name
         ))
     })?;
-    let mut x = Xml::new();
-    x.open("StackResourceDetail");
-    resource_common(&mut x, &stack, r);
-    x.elem("LastUpdatedTimestamp", &iso_millis(r.updated_ms))
-        .elem("ResourceStatus", &r.status);
-    if let Some(reason) = &r.status_reason {
-        x.elem("ResourceStatusReason", reason);
-    }
-    if let Some(d) = &r.description {
-        x.elem("Description", d);
-    }
-    if let Some(m) = &r.metadata {
-        x.elem("Metadata", &m.to_string());
-    }
-    drift(&mut x, "StackResourceDriftStatus");
-    x.close("StackResourceDetail");
-    Ok(x.into_string())
+    Ok(types::DescribeStackResourceOutput {
+        stack_resource_detail: Some(types::StackResourceDetail {
+            stack_name: Some(stack.name.clone()),
+            stack_id: Some(stack.id.clone()),
+            logical_resource_id: r.logical_id.clone(),
+            physical_resource_id: r.physical_id.clone(),
+            resource_type: r.type_.clone(),
+            last_updated_timestamp: Timestamp::from_millis(r.updated_ms),
+            resource_status: r.status.clone(),
+            resource_status_reason: r.status_reason.clone(),
+            description: r.description.clone(),
+            metadata: r.metadata.as_ref().map(|m| m.to_string()),
+            drift_information: resource_drift(),
+            module_info: None,
+        }),
+    })
 }
 
-pub fn list_stack_resources(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let stack = named(inner, p)?;
+pub fn list_stack_resources(
+    inner: &Inner,
+    input: types::ListStackResourcesInput,
+) -> Result<types::ListStackResourcesOutput, AwsError> {
+    let stack = named(inner, &input.stack_name)?;
     let resources: Vec<_> = stack.resources.values().cloned().collect();
-    let (resources, next) = page(resources, p)?;
-    let mut x = Xml::new();
-    x.open("StackResourceSummaries");
-    for r in &resources {
-        x.open("member");
-        x.elem("LogicalResourceId", &r.logical_id);
-        if let Some(ph) = &r.physical_id {
-            x.elem("PhysicalResourceId", ph);
-        }
-        x.elem("ResourceType", &r.type_)
-            .elem("LastUpdatedTimestamp", &iso_millis(r.updated_ms))
-            .elem("ResourceStatus", &r.status);
-        if let Some(reason) = &r.status_reason {
-            x.elem("ResourceStatusReason", reason);
-        }
-        drift(&mut x, "StackResourceDriftStatus");
-        x.close("member");
-    }
-    x.close("StackResourceSummaries");
-    if let Some(n) = next {
-        x.elem("NextToken", &n);
-    }
-    Ok(x.into_string())
+    let (resources, next_token) = page(resources, input.next_token.as_deref())?;
+    let summaries = resources
+        .into_iter()
+        .map(|r| types::StackResourceSummary {
+            logical_resource_id: r.logical_id,
+            physical_resource_id: r.physical_id,
+            resource_type: r.type_,
+            last_updated_timestamp: Timestamp::from_millis(r.updated_ms),
+            resource_status: r.status,
+            resource_status_reason: r.status_reason,
+            drift_information: Some(types::StackResourceDriftInformationSummary {
+                stack_resource_drift_status: NOT_CHECKED.into(),
+                last_check_timestamp: None,
+            }),
+            module_info: None,
+        })
+        .collect();
+    Ok(types::ListStackResourcesOutput {
+        stack_resource_summaries: Some(summaries),
+        next_token,
+    })
 }
 
-pub fn get_template(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
-    let body = if let Some(cs) = p.get("ChangeSetName") {
-        let change_set = crate::changesets::find(inner, cs, p.get("StackName"))?;
+pub fn get_template(
+    inner: &Inner,
+    input: types::GetTemplateInput,
+) -> Result<types::GetTemplateOutput, AwsError> {
+    let stack_name = input.stack_name.as_deref();
+    let body = if let Some(cs) = &input.change_set_name {
+        let change_set = crate::changesets::find(inner, cs, stack_name)?;
         change_set.template_body
     } else {
-        let stack = named(inner, p)?;
-        match p.get("TemplateStage") {
+        let stack = named(inner, stack_name.unwrap_or_default())?;
+        match input.template_stage.as_deref() {
             Some("Processed") => stack
                 .processed
                 .as_ref()
@@ -389,16 +366,16 @@ pub fn get_template(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> 
             }
         }
     };
-    let mut x = Xml::new();
-    x.elem("TemplateBody", &body);
-    x.open("StagesAvailable")
-        .elem("member", "Original")
-        .elem("member", "Processed")
-        .close("StagesAvailable");
-    Ok(x.into_string())
+    Ok(types::GetTemplateOutput {
+        template_body: Some(body),
+        stages_available: Some(vec!["Original".into(), "Processed".into()]),
+    })
 }
 
-pub fn list_exports(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> {
+pub fn list_exports(
+    inner: &Inner,
+    input: types::ListExportsInput,
+) -> Result<types::ListExportsOutput, AwsError> {
     let mut exports: Vec<(String, String, String)> = inner
         .state()
         .stacks
@@ -411,19 +388,18 @@ pub fn list_exports(inner: &Inner, p: &QueryParams) -> Result<String, AwsError> 
         })
         .collect();
     exports.sort();
-    let (exports, next) = page(exports, p)?;
-    let mut x = Xml::new();
-    x.open("Exports");
-    for (name, value, stack) in &exports {
-        x.open("member")
-            .elem("ExportingStackId", stack)
-            .elem("Name", name)
-            .elem("Value", value)
-            .close("member");
-    }
-    x.close("Exports");
-    if let Some(n) = next {
-        x.elem("NextToken", &n);
-    }
-    Ok(x.into_string())
+    let (exports, next_token) = page(exports, input.next_token.as_deref())?;
+    Ok(types::ListExportsOutput {
+        exports: Some(
+            exports
+                .into_iter()
+                .map(|(name, value, stack)| types::Export {
+                    exporting_stack_id: Some(stack),
+                    name: Some(name),
+                    value: Some(value),
+                })
+                .collect(),
+        ),
+        next_token,
+    })
 }
