@@ -18,6 +18,7 @@ use axum::http::{Response, Uri};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tributary_model::AwsError;
 
@@ -28,6 +29,8 @@ use tributary_service::query::{self, Params, Xml};
 use tributary_service::Config;
 use tributary_shapes::generated::sns as model;
 use tributary_shapes::validate::{MapStyle, Options};
+use tributary_shapes::xml::ToXml;
+use tributary_shapes::{Kind, Shape};
 use tributary_store::Store;
 
 /// Amazon SNS: topics and subscriptions in the store; SQS subscriptions are delivered through
@@ -87,18 +90,28 @@ impl tributary_service::peers::Topics for Sns {
         attributes: BTreeMap<String, MessageAttributeValue>,
     ) -> Result<String, AwsError> {
         let t = lookup_topic(self, arn).ok_or_else(topic_not_found)?;
-        let mut p = Params::default();
-        p.0.insert("Message".into(), message);
-        for (i, (name, v)) in attributes.iter().enumerate() {
-            let key = format!("MessageAttributes.entry.{}", i + 1);
-            p.0.insert(format!("{key}.Name"), name.clone());
-            p.0.insert(format!("{key}.Value.DataType"), v.data_type.clone());
-            p.0.insert(
-                format!("{key}.Value.StringValue"),
-                String::from_utf8_lossy(v.value_bytes()).into_owned(),
-            );
-        }
-        let m = prepare(&t, &p)?;
+        // Each value as a `StringValue`, the form event source mappings send.
+        let attributes = attributes
+            .into_iter()
+            .map(|(name, v)| {
+                let value = String::from_utf8_lossy(v.value_bytes()).into_owned();
+                let v = types::MessageAttributeValue {
+                    data_type: v.data_type,
+                    string_value: Some(value),
+                    binary_value: None,
+                };
+                (name, v)
+            })
+            .collect();
+        let m = prepare(
+            &t,
+            types::PublishBatchRequestEntry {
+                message,
+                message_attributes: Some(attributes),
+                // No entry id, subject, message structure, or FIFO ids.
+                ..Default::default()
+            },
+        )?;
         let published = publish_all(self, &t, vec![m]).await?;
         published
             .into_iter()
@@ -163,26 +176,6 @@ fn topic_not_found() -> AwsError {
 
 fn subscription_not_found() -> AwsError {
     AwsError::new("NotFound", 404, "Subscription does not exist")
-}
-
-fn missing(param: &str) -> AwsError {
-    AwsError::new(
-        "ValidationError",
-        400,
-        format!(
-            "1 validation error detected: Value null at '{}' failed to satisfy constraint: \
-             Member must not be null",
-            lower_first(param)
-        ),
-    )
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -273,10 +266,9 @@ fn lookup_topic(app: &Sns, arn: &str) -> Option<TopicDoc> {
     serde_json::from_value(app.store.catalog().doc(TOPIC_KIND, name)?.clone()).ok()
 }
 
-/// The topic a `TopicArn` parameter names: `InvalidParameter` for a malformed ARN, `NotFound`
-/// for an unknown topic.
-fn topic_param(app: &Sns, p: &Params, param: &str) -> Result<TopicDoc, AwsError> {
-    let arn = p.get(param).ok_or_else(|| missing(param))?;
+/// The topic a `TopicArn` parameter (`param`) names: `InvalidParameter` for a malformed ARN,
+/// `NotFound` for an unknown topic.
+fn topic_param(app: &Sns, arn: &str, param: &str) -> Result<TopicDoc, AwsError> {
     check_arn_shape(param, arn)?;
     lookup_topic(app, arn).ok_or_else(topic_not_found)
 }
@@ -302,48 +294,95 @@ async fn handle_query(app: &Sns, uri: &Uri, body: &Bytes) -> Response<Body> {
     let Some(action) = p.get("Action").map(str::to_owned) else {
         return query::error(NAMESPACE, 400, "MissingAction", "Missing Action", false);
     };
-    // The model's constraints first, as AWS's request validator runs before any handler.
-    if let Err(e) = check_input(&action, &p) {
-        tracing::debug!(action, code = e.code, message = %e.message, "sns request refused");
-        return query::error(NAMESPACE, e.status, e.code, &e.message, false);
-    }
-    let result = match action.as_str() {
-        "CreateTopic" => create_topic(app, &p).await,
-        "GetTopicAttributes" => get_topic_attributes(app, &p),
-        "SetTopicAttributes" => set_topic_attributes(app, &p).await,
-        "DeleteTopic" => delete_topic(app, &p).await,
-        "ListTopics" => list_topics(app, &p),
-        "Subscribe" => subscribe(app, &p).await,
-        "ConfirmSubscription" => confirm_subscription(app, &p),
-        "Unsubscribe" => unsubscribe(app, &p).await,
-        "ListSubscriptions" => list_subscriptions(app, &p, None),
-        "ListSubscriptionsByTopic" => {
-            topic_param(app, &p, "TopicArn").and_then(|t| list_subscriptions(app, &p, Some(&t)))
-        }
-        "GetSubscriptionAttributes" => get_subscription_attributes(app, &p),
-        "SetSubscriptionAttributes" => set_subscription_attributes(app, &p).await,
-        "Publish" => publish(app, &p).await,
-        "PublishBatch" => publish_batch(app, &p).await,
-        "TagResource" => tag_resource(app, &p, true).await,
-        "UntagResource" => tag_resource(app, &p, false).await,
-        "ListTagsForResource" => list_tags(app, &p),
-        _ => Err(AwsError::new(
-            "InvalidAction",
-            400,
-            format!("The action {action} is not valid for this web service."),
-        )),
+    let Some(op) = model::Operation::from_name(&action) else {
+        return failed(&action, &invalid_action(&action));
     };
-    match result {
-        Ok(Some(xml)) => query::ok(&action, NAMESPACE, Some(&xml)),
-        Ok(None) => query::ok(&action, NAMESPACE, None),
+    // The model's constraints first, as AWS's request validator runs before any handler.
+    let input = match check_input(op, &p) {
+        Ok(input) => input,
         Err(e) => {
-            tracing::debug!(action, code = e.code, message = %e.message, "sns request failed");
-            query::error(NAMESPACE, e.status, e.code, &e.message, false)
+            tracing::debug!(action, code = e.code, message = %e.message, "sns request refused");
+            return query::error(NAMESPACE, e.status, e.code, &e.message, false);
         }
+    };
+    // The input holds its own copy of every parameter.
+    drop(p);
+    match dispatch(app, op, input).await {
+        Ok(result) => query::ok(&action, NAMESPACE, result.as_deref()),
+        Err(e) => failed(&action, &e),
     }
 }
 
+fn failed(action: &str, e: &AwsError) -> Response<Body> {
+    tracing::debug!(action, code = e.code, message = %e.message, "sns request failed");
+    query::error(NAMESPACE, e.status, e.code, &e.message, false)
+}
+
+/// An action SNS does not serve (unknown to the model, or not implemented here).
+fn invalid_action(action: &str) -> AwsError {
+    AwsError::new(
+        "InvalidAction",
+        400,
+        format!("The action {action} is not valid for this web service."),
+    )
+}
+
+/// The `<{Action}Result>` body, or `None` for an operation whose model has no output (no
+/// Result element is written).
 type Reply = Result<Option<String>, AwsError>;
+
+/// Runs one operation on its model-read input: each handler takes the generated input type and
+/// answers the generated output type, written in model member order.
+async fn dispatch(app: &Sns, op: model::Operation, input: Map<String, Value>) -> Reply {
+    use model::Operation as O;
+    match op {
+        O::CreateTopic => result(&create_topic(app, typed(input)?).await?),
+        O::GetTopicAttributes => result(&get_topic_attributes(app, typed(input)?)?),
+        O::SetTopicAttributes => done(set_topic_attributes(app, typed(input)?).await),
+        O::DeleteTopic => done(delete_topic(app, typed(input)?).await),
+        O::ListTopics => result(&list_topics(app, typed(input)?)?),
+        O::Subscribe => result(&subscribe(app, typed(input)?).await?),
+        O::ConfirmSubscription => result(&confirm_subscription(app, typed(input)?)?),
+        O::Unsubscribe => done(unsubscribe(app, typed(input)?).await),
+        O::ListSubscriptions => {
+            let i: types::ListSubscriptionsInput = typed(input)?;
+            let (subscriptions, next_token) = list_subscriptions(app, i.next_token, None)?;
+            result(&types::ListSubscriptionsResponse {
+                subscriptions: Some(subscriptions),
+                next_token,
+            })
+        }
+        O::ListSubscriptionsByTopic => {
+            let i: types::ListSubscriptionsByTopicInput = typed(input)?;
+            let t = topic_param(app, &i.topic_arn, "TopicArn")?;
+            let (subscriptions, next_token) = list_subscriptions(app, i.next_token, Some(&t))?;
+            result(&types::ListSubscriptionsByTopicResponse {
+                subscriptions: Some(subscriptions),
+                next_token,
+            })
+        }
+        O::GetSubscriptionAttributes => result(&get_subscription_attributes(app, typed(input)?)?),
+        O::SetSubscriptionAttributes => done(set_subscription_attributes(app, typed(input)?).await),
+        O::Publish => result(&publish(app, typed(input)?).await?),
+        O::PublishBatch => result(&publish_batch(app, typed(input)?).await?),
+        O::TagResource => result(&tag_resource(app, typed(input)?).await?),
+        O::UntagResource => result(&untag_resource(app, typed(input)?).await?),
+        O::ListTagsForResource => result(&list_tags(app, typed(input)?)?),
+        other => Err(invalid_action(other.name())),
+    }
+}
+
+/// A generated output structure as the body of the `<...Result>` element.
+fn result<T: ToXml>(output: &T) -> Reply {
+    let mut x = Xml::new();
+    output.write_xml(&mut x);
+    Ok(Some(x.into_string()))
+}
+
+/// The answer of an operation without output.
+fn done(r: Result<(), AwsError>) -> Reply {
+    r.map(|()| None)
+}
 
 /// Where SNS's validator differs from a plain reading of its model.
 const VALIDATION: Options<'static> = Options {
@@ -356,58 +395,131 @@ const VALIDATION: Options<'static> = Options {
     max_errors: 10,
 };
 
-/// Reads the request as the model's input for `action` and checks it: a violation is
+/// Reads the request as the model's input of `op` and checks it: a violation is
 /// `ValidationError` with AWS's message (`1 validation error detected: Value null at 'name'
-/// failed to satisfy constraint: Member must not be null`). An action the model does not know
-/// is left to the dispatch, which refuses it.
-fn check_input(action: &str, p: &Params) -> Result<(), AwsError> {
-    let Some(op) = model::Operation::from_name(action) else {
-        return Ok(());
-    };
-    tributary_shapes::query::validated_input(&model::SERVICE, op.def(), &p.0, &VALIDATION)
-        .map(|_| ())
-        .map_err(|m| AwsError::new("ValidationError", 400, m))
-}
-
-/// `<Attributes><entry><key/><value/></entry>...</Attributes>`.
-fn attributes_xml(x: &mut Xml, attrs: &BTreeMap<String, String>) {
-    x.open("Attributes");
-    for (k, v) in attrs {
-        x.open("entry")
-            .elem("key", k)
-            .elem("value", v)
-            .close("entry");
+/// failed to satisfy constraint: Member must not be null`).
+fn check_input(op: model::Operation, p: &Params) -> Result<Map<String, Value>, AwsError> {
+    let def = op.def();
+    let mut input =
+        tributary_shapes::query::validated_input(&model::SERVICE, def, &p.0, &VALIDATION)
+            .map_err(|m| AwsError::new("ValidationError", 400, m))?;
+    if let Some(id) = def.input {
+        for m in model::SERVICE.shape(id).members {
+            if let Some(v) = input.get_mut(m.name) {
+                settle(model::SERVICE.shape(m.shape), v);
+            }
+        }
     }
-    x.close("Attributes");
+    Ok(input)
 }
 
-/// `Attributes.entry.N.key/value` of a request.
-fn attributes_param(p: &Params) -> BTreeMap<String, String> {
-    p.entries("Attributes.entry")
-        .into_iter()
-        .filter_map(|e| {
-            Some((
-                e.get("key")?.to_owned(),
-                e.get("value").unwrap_or("").to_owned(),
-            ))
-        })
-        .collect()
+/// Turns what the query reader leaves that the generated types cannot hold into what SNS has
+/// always read it as, so that [`typed`] does not fail on a request the validator let through:
+/// - a map entry sent without its value (`Attributes.entry.1.key=k` alone) is an empty value
+///   (an empty string, a message attribute with no members, which the handler refuses in its
+///   own words);
+/// - a list element with no value of its own (`TagKeys.member.1.x=k`) is not an element;
+/// - a blob (`BinaryValue`) that is not base64 is read trimmed, and when that is no base64
+///   either, as empty (the handler refuses an empty binary value).
+///
+/// The walk follows the value the reader built, which is no deeper than the (bounded) shape.
+fn settle(shape: &Shape, v: &mut Value) {
+    let shape_of = |id| model::SERVICE.shape(id);
+    match (shape.kind, v) {
+        (Kind::Structure, Value::Object(o)) => {
+            for m in shape.members {
+                if let Some(x) = o.get_mut(m.name) {
+                    settle(shape_of(m.shape), x);
+                }
+            }
+        }
+        (Kind::List, Value::Array(items)) => {
+            items.retain(|x| !x.is_null());
+            if let Some(el) = shape.member {
+                for x in items {
+                    settle(shape_of(el), x);
+                }
+            }
+        }
+        (Kind::Map, Value::Object(o)) => {
+            if let Some(val) = shape.value {
+                let val = shape_of(val);
+                for x in o.values_mut() {
+                    if x.is_null() {
+                        *x = match val.kind {
+                            Kind::Structure | Kind::Map => Value::Object(Map::new()),
+                            Kind::List => Value::Array(Vec::new()),
+                            _ => Value::String(String::new()),
+                        };
+                    } else {
+                        settle(val, x);
+                    }
+                }
+            }
+        }
+        (Kind::Blob, Value::String(s)) if !is_base64(s.as_bytes()) => {
+            let trimmed = s.trim();
+            *s = if STANDARD.decode(trimmed).is_ok() {
+                trimmed.to_owned()
+            } else {
+                String::new()
+            };
+        }
+        _ => {}
+    }
 }
 
-/// `Tags.member.N.Key/Value` of a request.
-fn tags_param(p: &Params) -> Result<BTreeMap<String, String>, AwsError> {
+/// Whether `s` is padded base64 the standard engine decodes (`STANDARD.decode(s).is_ok()`),
+/// checked without decoding: the alphabet, whole quantums, at most two `=` at the end, and no
+/// bits set past the data in the last symbol.
+fn is_base64(s: &[u8]) -> bool {
+    fn sextet(b: u8) -> Option<u8> {
+        match b {
+            b'A'..=b'Z' => Some(b - b'A'),
+            b'a'..=b'z' => Some(b - b'a' + 26),
+            b'0'..=b'9' => Some(b - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    if !s.len().is_multiple_of(4) {
+        return false;
+    }
+    let pad = s.iter().rev().take_while(|&&b| b == b'=').count();
+    if pad > 2 {
+        return false;
+    }
+    let data = &s[..s.len() - pad];
+    if !data.iter().all(|&b| sextet(b).is_some()) {
+        return false;
+    }
+    let last = data.last().and_then(|&b| sextet(b)).unwrap_or(0);
+    match pad {
+        1 => last & 0b11 == 0,
+        2 => last & 0b1111 == 0,
+        _ => true,
+    }
+}
+
+/// The operation's generated input type, read from its checked and settled input (moving its
+/// strings, not copying them). The query reader follows the model and [`settle`] leaves
+/// nothing the types refuse, so this cannot normally fail; if it does, it is
+/// `InvalidParameter`, naming the member.
+fn typed<T: serde::de::DeserializeOwned>(input: Map<String, Value>) -> Result<T, AwsError> {
+    serde_path_to_error::deserialize(Value::Object(input)).map_err(|e| invalid(e.path()))
+}
+
+/// A request's `Tags` (`Tags.member.N.Key/Value`) as a map; keys must be distinct.
+fn tags_param(tags: Vec<types::Tag>) -> Result<BTreeMap<String, String>, AwsError> {
     let mut out = BTreeMap::new();
-    for e in p.entries("Tags.member") {
-        let key = e.get("Key").unwrap_or_default().to_owned();
+    for types::Tag { key, value } in tags {
         if key.is_empty() || key.len() > 128 {
             return Err(invalid(
                 "Tags Reason: Tag keys must be 1 to 128 characters long",
             ));
         }
-        if out
-            .insert(key, e.get("Value").unwrap_or_default().to_owned())
-            .is_some()
-        {
+        if out.insert(key, value).is_some() {
             return Err(invalid("Duplicated keys are not allowed."));
         }
     }
@@ -418,10 +530,10 @@ fn tags_param(p: &Params) -> Result<BTreeMap<String, String>, AwsError> {
 fn page<T>(
     mut items: Vec<T>,
     key: impl Fn(&T) -> &str,
-    p: &Params,
+    next_token: Option<&str>,
 ) -> Result<(Vec<T>, Option<String>), AwsError> {
     items.sort_by(|a, b| key(a).cmp(key(b)));
-    let after = match p.get("NextToken").filter(|t| !t.is_empty()) {
+    let after = match next_token.filter(|t| !t.is_empty()) {
         Some(t) => Some(
             URL_SAFE_NO_PAD
                 .decode(t)
@@ -502,13 +614,16 @@ fn valid_topic_name(stem: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-async fn create_topic(app: &Sns, p: &Params) -> Reply {
-    let name = p.get("Name").ok_or_else(|| missing("Name"))?.to_owned();
-    let mut given = attributes_param(p);
-    if let Some(dp) = p.get("DataProtectionPolicy") {
-        given.insert("DataProtectionPolicy".into(), dp.to_owned());
+async fn create_topic(
+    app: &Sns,
+    i: types::CreateTopicInput,
+) -> Result<types::CreateTopicResponse, AwsError> {
+    let name = i.name;
+    let mut given = i.attributes.unwrap_or_default();
+    if let Some(dp) = i.data_protection_policy {
+        given.insert("DataProtectionPolicy".into(), dp);
     }
-    let tags = tags_param(p)?;
+    let tags = tags_param(i.tags.unwrap_or_default())?;
     let fifo = match given.remove("FifoTopic") {
         None => false,
         Some(v) => match v.to_ascii_lowercase().as_str() {
@@ -577,9 +692,9 @@ async fn create_topic(app: &Sns, p: &Params) -> Reply {
             tx.put_doc(TOPIC_KIND, &name, value)
         })
         .await?;
-    let mut x = Xml::new();
-    x.elem("TopicArn", &arn);
-    Ok(Some(x.into_string()))
+    Ok(types::CreateTopicResponse {
+        topic_arn: Some(arn),
+    })
 }
 
 /// AWS's default topic access policy, members in AWS's order.
@@ -605,8 +720,11 @@ const EFFECTIVE_DELIVERY_POLICY: &str = concat!(
     r#""defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}"#
 );
 
-fn get_topic_attributes(app: &Sns, p: &Params) -> Reply {
-    let t = topic_param(app, p, "TopicArn")?;
+fn get_topic_attributes(
+    app: &Sns,
+    i: types::GetTopicAttributesInput,
+) -> Result<types::GetTopicAttributesResponse, AwsError> {
+    let t = topic_param(app, &i.topic_arn, "TopicArn")?;
     let subs = subscriptions(app)
         .into_iter()
         .filter(|s| s.topic_arn == t.arn)
@@ -627,19 +745,22 @@ fn get_topic_attributes(app: &Sns, p: &Params) -> Reply {
     attrs.insert("SubscriptionsDeleted".into(), "0".into());
     attrs.insert("SubscriptionsPending".into(), "0".into());
     attrs.insert("TopicArn".into(), t.arn.clone());
-    let mut x = Xml::new();
-    attributes_xml(&mut x, &attrs);
-    Ok(Some(x.into_string()))
+    Ok(types::GetTopicAttributesResponse {
+        attributes: Some(attrs),
+    })
 }
 
-async fn set_topic_attributes(app: &Sns, p: &Params) -> Reply {
-    let t = topic_param(app, p, "TopicArn")?;
-    let name = p
-        .get("AttributeName")
-        .ok_or_else(|| missing("AttributeName"))?
-        .to_owned();
-    let value = p.get("AttributeValue").unwrap_or_default();
-    let value = topic_attribute(&name, value, t.fifo())?;
+async fn set_topic_attributes(
+    app: &Sns,
+    i: types::SetTopicAttributesInput,
+) -> Result<(), AwsError> {
+    let t = topic_param(app, &i.topic_arn, "TopicArn")?;
+    let name = i.attribute_name;
+    let value = topic_attribute(
+        &name,
+        i.attribute_value.as_deref().unwrap_or_default(),
+        t.fifo(),
+    )?;
     app.store
         .write(move |tx| {
             let mut doc: TopicDoc = tx
@@ -655,19 +776,15 @@ async fn set_topic_attributes(app: &Sns, p: &Params) -> Reply {
             let v = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(TOPIC_KIND, &doc.name, v)
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
 /// Deletes a topic and its subscriptions; deleting a topic that does not exist succeeds.
-async fn delete_topic(app: &Sns, p: &Params) -> Reply {
-    let arn = p
-        .get("TopicArn")
-        .ok_or_else(|| missing("TopicArn"))?
-        .to_owned();
+async fn delete_topic(app: &Sns, i: types::DeleteTopicInput) -> Result<(), AwsError> {
+    let arn = i.topic_arn;
     check_arn_shape("TopicArn", &arn)?;
     let Some(name) = topic_name_from_arn(&app.cfg, &arn).map(str::to_owned) else {
-        return Ok(None);
+        return Ok(());
     };
     let subs: Vec<String> = subscriptions(app)
         .into_iter()
@@ -691,28 +808,30 @@ async fn delete_topic(app: &Sns, p: &Params) -> Reply {
             )?;
             Ok(())
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
-fn list_topics(app: &Sns, p: &Params) -> Reply {
+fn list_topics(
+    app: &Sns,
+    i: types::ListTopicsInput,
+) -> Result<types::ListTopicsResponse, AwsError> {
     let topics: Vec<TopicDoc> = app
         .store
         .catalog()
         .docs_of(TOPIC_KIND)
         .filter_map(|(_, v)| serde_json::from_value(v.clone()).ok())
         .collect();
-    let (page, token) = page(topics, |t| t.arn.as_str(), p)?;
-    let mut x = Xml::new();
-    x.open("Topics");
-    for t in &page {
-        x.open("member").elem("TopicArn", &t.arn).close("member");
-    }
-    x.close("Topics");
-    if let Some(t) = token {
-        x.elem("NextToken", &t);
-    }
-    Ok(Some(x.into_string()))
+    let (page, next_token) = page(topics, |t| t.arn.as_str(), i.next_token.as_deref())?;
+    Ok(types::ListTopicsResponse {
+        topics: Some(
+            page.into_iter()
+                .map(|t| types::Topic {
+                    topic_arn: Some(t.arn),
+                })
+                .collect(),
+        ),
+        next_token,
+    })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -768,12 +887,14 @@ fn subscription_attribute(name: &str, value: &str, on_subscribe: bool) -> Result
     }
 }
 
-async fn subscribe(app: &Sns, p: &Params) -> Reply {
-    let t = topic_param(app, p, "TopicArn")?;
-    let protocol = p
-        .get("Protocol")
-        .ok_or_else(|| missing("Protocol"))?
-        .to_owned();
+/// `ReturnSubscriptionArn` is not read: `sqs` subscriptions are confirmed when they are made,
+/// so the answer is always the subscription's ARN.
+async fn subscribe(
+    app: &Sns,
+    i: types::SubscribeInput,
+) -> Result<types::SubscribeResponse, AwsError> {
+    let t = topic_param(app, &i.topic_arn, "TopicArn")?;
+    let protocol = i.protocol;
     if !PROTOCOLS.contains(&protocol.as_str()) {
         return Err(invalid(format!(
             "Amazon SNS does not support this protocol string: {protocol}"
@@ -785,7 +906,7 @@ async fn subscribe(app: &Sns, p: &Params) -> Reply {
              {protocol}"
         )));
     }
-    let endpoint = p.get("Endpoint").unwrap_or_default().to_owned();
+    let endpoint = i.endpoint.unwrap_or_default();
     let parts: Vec<&str> = endpoint.split(':').collect();
     if !(parts.len() == 6 && parts[0] == "arn" && parts[2] == "sqs" && !parts[5].is_empty()) {
         return Err(invalid("SQS endpoint ARN"));
@@ -797,7 +918,7 @@ async fn subscribe(app: &Sns, p: &Params) -> Reply {
         ));
     }
     let mut attrs = BTreeMap::new();
-    for (k, v) in attributes_param(p) {
+    for (k, v) in i.attributes.unwrap_or_default() {
         let v = subscription_attribute(&k, &v, true)?;
         if !v.is_empty() {
             attrs.insert(k, v);
@@ -838,23 +959,22 @@ async fn subscribe(app: &Sns, p: &Params) -> Reply {
             Ok(new_arn.clone())
         })
         .await?;
-    let mut x = Xml::new();
-    x.elem("SubscriptionArn", &arn);
-    Ok(Some(x.into_string()))
+    Ok(types::SubscribeResponse {
+        subscription_arn: Some(arn),
+    })
 }
 
 /// `sqs` subscriptions are confirmed when they are made, so no token is ever outstanding.
-fn confirm_subscription(app: &Sns, p: &Params) -> Reply {
-    topic_param(app, p, "TopicArn")?;
-    p.get("Token").ok_or_else(|| missing("Token"))?;
+fn confirm_subscription(
+    app: &Sns,
+    i: types::ConfirmSubscriptionInput,
+) -> Result<types::ConfirmSubscriptionResponse, AwsError> {
+    topic_param(app, &i.topic_arn, "TopicArn")?;
     Err(invalid("Token"))
 }
 
-async fn unsubscribe(app: &Sns, p: &Params) -> Reply {
-    let arn = p
-        .get("SubscriptionArn")
-        .ok_or_else(|| missing("SubscriptionArn"))?
-        .to_owned();
+async fn unsubscribe(app: &Sns, i: types::UnsubscribeInput) -> Result<(), AwsError> {
+    let arn = i.subscription_arn;
     check_arn_shape("SubscriptionArn", &arn)?;
     app.store
         .write(move |tx| {
@@ -863,44 +983,43 @@ async fn unsubscribe(app: &Sns, p: &Params) -> Reply {
             }
             Ok(())
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
-fn list_subscriptions(app: &Sns, p: &Params, topic: Option<&TopicDoc>) -> Reply {
+/// A page of the subscriptions (of `topic`, or all) after `next_token`, and the next token.
+fn list_subscriptions(
+    app: &Sns,
+    next_token: Option<String>,
+    topic: Option<&TopicDoc>,
+) -> Result<(Vec<types::Subscription>, Option<String>), AwsError> {
     let subs: Vec<SubDoc> = subscriptions(app)
         .into_iter()
         .filter(|s| topic.is_none_or(|t| s.topic_arn == t.arn))
         .collect();
-    let (page, token) = page(subs, |s| s.arn.as_str(), p)?;
-    let mut x = Xml::new();
-    x.open("Subscriptions");
-    for s in &page {
-        x.open("member")
-            .elem("SubscriptionArn", &s.arn)
-            .elem("Owner", &s.owner)
-            .elem("Protocol", &s.protocol)
-            .elem("Endpoint", &s.endpoint)
-            .elem("TopicArn", &s.topic_arn)
-            .close("member");
-    }
-    x.close("Subscriptions");
-    if let Some(t) = token {
-        x.elem("NextToken", &t);
-    }
-    Ok(Some(x.into_string()))
+    let (page, token) = page(subs, |s| s.arn.as_str(), next_token.as_deref())?;
+    let page = page
+        .into_iter()
+        .map(|s| types::Subscription {
+            subscription_arn: Some(s.arn),
+            owner: Some(s.owner),
+            protocol: Some(s.protocol),
+            endpoint: Some(s.endpoint),
+            topic_arn: Some(s.topic_arn),
+        })
+        .collect();
+    Ok((page, token))
 }
 
-fn subscription_param(app: &Sns, p: &Params) -> Result<SubDoc, AwsError> {
-    let arn = p
-        .get("SubscriptionArn")
-        .ok_or_else(|| missing("SubscriptionArn"))?;
+fn subscription_param(app: &Sns, arn: &str) -> Result<SubDoc, AwsError> {
     check_arn_shape("SubscriptionArn", arn)?;
     lookup_subscription(app, arn).ok_or_else(subscription_not_found)
 }
 
-fn get_subscription_attributes(app: &Sns, p: &Params) -> Reply {
-    let s = subscription_param(app, p)?;
+fn get_subscription_attributes(
+    app: &Sns,
+    i: types::GetSubscriptionAttributesInput,
+) -> Result<types::GetSubscriptionAttributesResponse, AwsError> {
+    let s = subscription_param(app, &i.subscription_arn)?;
     let mut attrs = s.attrs.clone();
     attrs.insert("ConfirmationWasAuthenticated".into(), "true".into());
     attrs.insert("Endpoint".into(), s.endpoint.clone());
@@ -913,18 +1032,22 @@ fn get_subscription_attributes(app: &Sns, p: &Params) -> Reply {
         format!("arn:aws:iam::{}:root", app.cfg.account_id),
     );
     attrs.insert("TopicArn".into(), s.topic_arn.clone());
-    let mut x = Xml::new();
-    attributes_xml(&mut x, &attrs);
-    Ok(Some(x.into_string()))
+    Ok(types::GetSubscriptionAttributesResponse {
+        attributes: Some(attrs),
+    })
 }
 
-async fn set_subscription_attributes(app: &Sns, p: &Params) -> Reply {
-    let s = subscription_param(app, p)?;
-    let name = p
-        .get("AttributeName")
-        .ok_or_else(|| missing("AttributeName"))?
-        .to_owned();
-    let value = subscription_attribute(&name, p.get("AttributeValue").unwrap_or_default(), false)?;
+async fn set_subscription_attributes(
+    app: &Sns,
+    i: types::SetSubscriptionAttributesInput,
+) -> Result<(), AwsError> {
+    let s = subscription_param(app, &i.subscription_arn)?;
+    let name = i.attribute_name;
+    let value = subscription_attribute(
+        &name,
+        i.attribute_value.as_deref().unwrap_or_default(),
+        false,
+    )?;
     app.store
         .write(move |tx| {
             let mut doc: SubDoc = tx
@@ -940,23 +1063,29 @@ async fn set_subscription_attributes(app: &Sns, p: &Params) -> Reply {
             let v = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(SUB_KIND, &doc.arn, v)
         })
-        .await?;
-    Ok(None)
+        .await
 }
 
 // ------------------------------------------------------------------------------------------
 // tags
 
-async fn tag_resource(app: &Sns, p: &Params, add: bool) -> Reply {
-    let t = topic_param(app, p, "ResourceArn").map_err(|e| {
+/// The topic a tagging operation's `ResourceArn` names; an unknown one is `ResourceNotFound`.
+fn tagged_topic(app: &Sns, arn: &str) -> Result<TopicDoc, AwsError> {
+    topic_param(app, arn, "ResourceArn").map_err(|e| {
         if e.code == "NotFound" {
             AwsError::new("ResourceNotFound", 404, "Resource does not exist")
         } else {
             e
         }
-    })?;
-    let tags = tags_param(p)?;
-    let keys = p.list("TagKeys.member");
+    })
+}
+
+/// Applies `edit` to the tags of topic `t` in one commit.
+async fn edit_tags(
+    app: &Sns,
+    t: TopicDoc,
+    edit: impl Fn(&mut BTreeMap<String, String>) + Send + 'static,
+) -> Result<(), AwsError> {
     app.store
         .write(move |tx| {
             let mut doc: TopicDoc = tx
@@ -964,38 +1093,51 @@ async fn tag_resource(app: &Sns, p: &Params, add: bool) -> Reply {
                 .doc(TOPIC_KIND, &t.name)
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .ok_or_else(topic_not_found)?;
-            if add {
-                doc.tags.extend(tags.clone());
-            } else {
-                for k in &keys {
-                    doc.tags.remove(k);
-                }
-            }
+            edit(&mut doc.tags);
             let v = serde_json::to_value(&doc).map_err(|e| AwsError::internal(e.to_string()))?;
             tx.put_doc(TOPIC_KIND, &doc.name, v)
         })
-        .await?;
-    Ok(Some(String::new()))
+        .await
 }
 
-fn list_tags(app: &Sns, p: &Params) -> Reply {
-    let t = topic_param(app, p, "ResourceArn").map_err(|e| {
-        if e.code == "NotFound" {
-            AwsError::new("ResourceNotFound", 404, "Resource does not exist")
-        } else {
-            e
+async fn tag_resource(
+    app: &Sns,
+    i: types::TagResourceRequest,
+) -> Result<types::TagResourceResponse, AwsError> {
+    let t = tagged_topic(app, &i.resource_arn)?;
+    let tags = tags_param(i.tags)?;
+    edit_tags(app, t, move |doc| doc.extend(tags.clone())).await?;
+    Ok(types::TagResourceResponse {})
+}
+
+async fn untag_resource(
+    app: &Sns,
+    i: types::UntagResourceRequest,
+) -> Result<types::UntagResourceResponse, AwsError> {
+    let t = tagged_topic(app, &i.resource_arn)?;
+    let keys = i.tag_keys;
+    edit_tags(app, t, move |doc| {
+        for k in &keys {
+            doc.remove(k);
         }
-    })?;
-    let mut x = Xml::new();
-    x.open("Tags");
-    for (k, v) in &t.tags {
-        x.open("member")
-            .elem("Key", k)
-            .elem("Value", v)
-            .close("member");
-    }
-    x.close("Tags");
-    Ok(Some(x.into_string()))
+    })
+    .await?;
+    Ok(types::UntagResourceResponse {})
+}
+
+fn list_tags(
+    app: &Sns,
+    i: types::ListTagsForResourceRequest,
+) -> Result<types::ListTagsForResourceResponse, AwsError> {
+    let t = tagged_topic(app, &i.resource_arn)?;
+    Ok(types::ListTagsForResourceResponse {
+        tags: Some(
+            t.tags
+                .into_iter()
+                .map(|(key, value)| types::Tag { key, value })
+                .collect(),
+        ),
+    })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1011,25 +1153,29 @@ struct Outgoing {
     dedup_id: Option<String>,
 }
 
-/// `MessageAttributes.entry.N.{Name, Value.DataType, Value.StringValue, Value.BinaryValue}`,
-/// validated as SNS validates them.
-fn message_attributes(p: &Params) -> Result<BTreeMap<String, MessageAttributeValue>, AwsError> {
+/// A message's attributes, validated.
+type Attributes = BTreeMap<String, MessageAttributeValue>;
+
+/// `MessageAttributes` (`MessageAttributes.entry.N.{Name, Value.DataType, Value.StringValue,
+/// Value.BinaryValue}`), validated as SNS validates them, in name order.
+fn message_attributes(
+    given: Option<BTreeMap<String, types::MessageAttributeValue>>,
+) -> Result<Attributes, AwsError> {
     let mut out = BTreeMap::new();
-    for e in p.entries("MessageAttributes.entry") {
-        let name = e.get("Name").unwrap_or_default().to_owned();
+    for (name, v) in given.into_iter().flatten() {
         if name.is_empty() {
             return Err(value_invalid(
                 "The message attribute name can not be empty.",
             ));
         }
-        let data_type = e.get("Value.DataType").unwrap_or_default();
+        let data_type = v.data_type;
         if data_type.is_empty() {
             return Err(value_invalid(format!(
                 "The message attribute '{name}' must contain non-empty message attribute type."
             )));
         }
-        let string = e.get("Value.StringValue");
-        let binary = e.get("Value.BinaryValue");
+        let string = v.string_value;
+        let binary = v.binary_value;
         let base = data_type.split('.').next().unwrap_or_default();
         let value = match base {
             "String" | "Number" => {
@@ -1059,17 +1205,18 @@ fn message_attributes(p: &Params) -> Result<BTreeMap<String, MessageAttributeVal
                          'Binary'."
                     )));
                 }
+                // Base64 that does not decode was read as empty (see `settle`).
                 let b = binary
-                    .and_then(|b| STANDARD.decode(b.trim()).ok())
+                    .map(|b| b.0)
                     .filter(|b| !b.is_empty())
                     .ok_or_else(|| {
                         value_invalid(format!(
                             "The message attribute '{name}' must contain non-empty message \
-                             attribute value for message attribute type 'Binary'."
+                         attribute value for message attribute type 'Binary'."
                         ))
                     })?;
                 MessageAttributeValue {
-                    data_type: data_type.to_owned(),
+                    data_type,
                     string_value: None,
                     binary_value: Some(b),
                 }
@@ -1093,7 +1240,7 @@ fn message_attributes(p: &Params) -> Result<BTreeMap<String, MessageAttributeVal
 }
 
 /// The size a message counts against the 256 KiB limit: the message and its attributes.
-fn publish_size(message: &str, attrs: &BTreeMap<String, MessageAttributeValue>) -> usize {
+fn publish_size(message: &str, attrs: &Attributes) -> usize {
     message.len()
         + attrs
             .iter()
@@ -1106,34 +1253,42 @@ fn publish_size(message: &str, attrs: &BTreeMap<String, MessageAttributeValue>) 
             .sum::<usize>()
 }
 
-/// Validates one message to publish to topic `t` (Publish parameters, or one PublishBatch
-/// entry's).
-fn prepare(t: &TopicDoc, p: &Params) -> Result<Outgoing, AwsError> {
-    let message = p.get("Message").ok_or_else(|| missing("Message"))?;
+/// Validates one message to publish to topic `t`: Publish's members, or one PublishBatch
+/// entry's (its `Id` is not read).
+fn prepare(t: &TopicDoc, mut m: types::PublishBatchRequestEntry) -> Result<Outgoing, AwsError> {
+    let attrs = message_attributes(m.message_attributes.take());
+    prepare_checked(t, m, attrs)
+}
+
+/// [`prepare`] with the message's attributes already read (`attrs`; its
+/// `message_attributes` are not read again).
+fn prepare_checked(
+    t: &TopicDoc,
+    m: types::PublishBatchRequestEntry,
+    attrs: Result<Attributes, AwsError>,
+) -> Result<Outgoing, AwsError> {
+    let message = m.message;
     if message.is_empty() {
         return Err(invalid("Empty message"));
     }
-    let attrs = message_attributes(p)?;
-    if publish_size(message, &attrs) > MAX_MESSAGE_BYTES {
+    let attrs = attrs?;
+    if publish_size(&message, &attrs) > MAX_MESSAGE_BYTES {
         return Err(invalid("Message too long"));
     }
-    let subject = match p.get("Subject") {
-        None => None,
-        Some(s) => {
-            let ok = !s.is_empty()
-                && s.chars().count() <= 100
-                && s.chars().all(|c| !c.is_control())
-                && !s.starts_with(char::is_whitespace);
-            if !ok {
-                return Err(invalid("Subject"));
-            }
-            Some(s.to_owned())
+    if let Some(s) = &m.subject {
+        let ok = !s.is_empty()
+            && s.chars().count() <= 100
+            && s.chars().all(|c| !c.is_control())
+            && !s.starts_with(char::is_whitespace);
+        if !ok {
+            return Err(invalid("Subject"));
         }
-    };
-    let for_sqs = match p.get("MessageStructure") {
-        None => message.to_owned(),
+    }
+    // With `MessageStructure=json`, what queue subscribers get; else the message itself.
+    let structured = match m.message_structure.as_deref() {
+        None => None,
         Some("json") => {
-            let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(message)
+            let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&message)
                 .map_err(|_| invalid("Message Structure - JSON message body failed to parse"))?;
             let default = v.get("default").and_then(serde_json::Value::as_str);
             let Some(default) = default else {
@@ -1141,15 +1296,17 @@ fn prepare(t: &TopicDoc, p: &Params) -> Result<Outgoing, AwsError> {
                     "Message Structure - No default entry in JSON message body",
                 ));
             };
-            v.get("sqs")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or(default)
-                .to_owned()
+            Some(
+                v.get("sqs")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or(default)
+                    .to_owned(),
+            )
         }
         Some(other) => return Err(invalid(format!("MessageStructure Reason: {other}"))),
     };
-    let group_id = p.get("MessageGroupId").map(str::to_owned);
-    let mut dedup_id = p.get("MessageDeduplicationId").map(str::to_owned);
+    let group_id = m.message_group_id;
+    let mut dedup_id = m.message_deduplication_id;
     for (param, v) in [
         ("MessageGroupId", &group_id),
         ("MessageDeduplicationId", &dedup_id),
@@ -1186,8 +1343,8 @@ fn prepare(t: &TopicDoc, p: &Params) -> Result<Outgoing, AwsError> {
         ));
     }
     Ok(Outgoing {
-        for_sqs,
-        subject,
+        for_sqs: structured.unwrap_or(message),
+        subject: m.subject,
         attrs,
         group_id,
         dedup_id,
@@ -1431,14 +1588,14 @@ async fn deliver(
 }
 
 /// Resolves Publish's target: `TopicArn`, or a topic given as `TargetArn`.
-fn publish_target(app: &Sns, p: &Params) -> Result<TopicDoc, AwsError> {
-    if p.get("PhoneNumber").is_some() {
+fn publish_target(app: &Sns, i: &types::PublishInput) -> Result<TopicDoc, AwsError> {
+    if i.phone_number.is_some() {
         return Err(invalid(
             "PhoneNumber Reason: SMS delivery is not supported by this endpoint",
         ));
     }
-    match (p.get("TopicArn"), p.get("TargetArn")) {
-        (Some(_), _) => topic_param(app, p, "TopicArn"),
+    match (i.topic_arn.as_deref(), i.target_arn.as_deref()) {
+        (Some(arn), _) => topic_param(app, arn, "TopicArn"),
         (None, Some(target)) => {
             check_arn_shape("TargetArn", target)?;
             if target.split(':').nth(2) == Some("sns") && !target.contains("endpoint/") {
@@ -1455,24 +1612,39 @@ fn publish_target(app: &Sns, p: &Params) -> Result<TopicDoc, AwsError> {
     }
 }
 
-async fn publish(app: &Sns, p: &Params) -> Reply {
-    let t = publish_target(app, p)?;
-    let m = prepare(&t, p)?;
+async fn publish(app: &Sns, i: types::PublishInput) -> Result<types::PublishResponse, AwsError> {
+    let t = publish_target(app, &i)?;
+    // Publish's message members are a batch entry's.
+    let m = prepare(
+        &t,
+        types::PublishBatchRequestEntry {
+            // Publish has no entry id; `prepare` does not read it.
+            id: String::new(),
+            message: i.message,
+            subject: i.subject,
+            message_structure: i.message_structure,
+            message_attributes: i.message_attributes,
+            message_deduplication_id: i.message_deduplication_id,
+            message_group_id: i.message_group_id,
+        },
+    )?;
     let published = publish_all(app, &t, vec![m]).await?;
     let first = published
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| AwsError::internal("message not published"))?;
-    let mut x = Xml::new();
-    x.elem("MessageId", &first.message_id);
-    if let Some(seq) = &first.sequence {
-        x.elem("SequenceNumber", seq);
-    }
-    Ok(Some(x.into_string()))
+    Ok(types::PublishResponse {
+        message_id: Some(first.message_id),
+        sequence_number: first.sequence,
+    })
 }
 
-async fn publish_batch(app: &Sns, p: &Params) -> Reply {
-    let t = topic_param(app, p, "TopicArn")?;
-    let entries = p.entries("PublishBatchRequestEntries.member");
+async fn publish_batch(
+    app: &Sns,
+    i: types::PublishBatchInput,
+) -> Result<types::PublishBatchResponse, AwsError> {
+    let t = topic_param(app, &i.topic_arn, "TopicArn")?;
+    let entries = i.publish_batch_request_entries;
     if entries.is_empty() {
         return Err(AwsError::new(
             "EmptyBatchRequest",
@@ -1489,7 +1661,7 @@ async fn publish_batch(app: &Sns, p: &Params) -> Reply {
     }
     let mut seen = std::collections::HashSet::new();
     for e in &entries {
-        let id = e.get("Id").unwrap_or_default();
+        let id = e.id.as_str();
         let valid = !id.is_empty()
             && id.len() <= 80
             && id
@@ -1502,7 +1674,7 @@ async fn publish_batch(app: &Sns, p: &Params) -> Reply {
                 "The Id of a batch entry in a batch request doesn't abide by the specification.",
             ));
         }
-        if !seen.insert(id.to_owned()) {
+        if !seen.insert(id) {
             return Err(AwsError::new(
                 "BatchEntryIdsNotDistinct",
                 400,
@@ -1510,11 +1682,20 @@ async fn publish_batch(app: &Sns, p: &Params) -> Reply {
             ));
         }
     }
+    // Each entry with its attributes read once, for the total size and for the entry itself.
+    let entries: Vec<_> = entries
+        .into_iter()
+        .map(|mut e| {
+            let attrs = message_attributes(e.message_attributes.take());
+            (e, attrs)
+        })
+        .collect();
+    // An entry whose attributes are invalid counts its message only (it fails on its own).
     let total: usize = entries
         .iter()
-        .map(|e| {
-            let attrs = message_attributes(e).unwrap_or_default();
-            publish_size(e.get("Message").unwrap_or_default(), &attrs)
+        .map(|(e, attrs)| match attrs {
+            Ok(a) => publish_size(&e.message, a),
+            Err(_) => e.message.len(),
         })
         .sum();
     if total > MAX_MESSAGE_BYTES {
@@ -1527,40 +1708,35 @@ async fn publish_batch(app: &Sns, p: &Params) -> Reply {
     let mut failed = Vec::new();
     let mut ids = Vec::new();
     let mut msgs = Vec::new();
-    for e in &entries {
-        let id = e.get("Id").unwrap_or_default().to_owned();
-        match prepare(&t, e) {
+    for (mut e, attrs) in entries {
+        let id = std::mem::take(&mut e.id);
+        match prepare_checked(&t, e, attrs) {
             Ok(m) => {
                 ids.push(id);
                 msgs.push(m);
             }
-            Err(err) => failed.push((id, err)),
+            Err(err) => failed.push(types::BatchResultErrorEntry {
+                id,
+                code: err.code.to_owned(),
+                message: Some(err.message),
+                sender_fault: err.status < 500,
+            }),
         }
     }
     let published = publish_all(app, &t, msgs).await?;
-    let mut x = Xml::new();
-    x.open("Successful");
-    for (id, pb) in ids.iter().zip(&published) {
-        x.open("member")
-            .elem("Id", id)
-            .elem("MessageId", &pb.message_id);
-        if let Some(seq) = &pb.sequence {
-            x.elem("SequenceNumber", seq);
-        }
-        x.close("member");
-    }
-    x.close("Successful");
-    x.open("Failed");
-    for (id, e) in &failed {
-        x.open("member")
-            .elem("Id", id)
-            .elem("Code", e.code)
-            .elem("Message", &e.message)
-            .elem("SenderFault", if e.status < 500 { "true" } else { "false" })
-            .close("member");
-    }
-    x.close("Failed");
-    Ok(Some(x.into_string()))
+    Ok(types::PublishBatchResponse {
+        successful: Some(
+            ids.into_iter()
+                .zip(published)
+                .map(|(id, pb)| types::PublishBatchResultEntry {
+                    id: Some(id),
+                    message_id: Some(pb.message_id),
+                    sequence_number: pb.sequence,
+                })
+                .collect(),
+        ),
+        failed: Some(failed),
+    })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1584,12 +1760,15 @@ pub async fn publish_to_topic_arn(
     subject: Option<String>,
 ) -> Result<String, AwsError> {
     let t = lookup_topic(app, topic_arn).ok_or_else(topic_not_found)?;
-    let mut p = Params::default();
-    p.0.insert("Message".into(), message);
-    if let Some(s) = subject {
-        p.0.insert("Subject".into(), s);
-    }
-    let m = prepare(&t, &p)?;
+    let m = prepare(
+        &t,
+        types::PublishBatchRequestEntry {
+            message,
+            subject,
+            // No entry id, message structure, attributes, or FIFO ids.
+            ..Default::default()
+        },
+    )?;
     let published = publish_all(app, &t, vec![m]).await?;
     published
         .into_iter()
@@ -1597,6 +1776,9 @@ pub async fn publish_to_topic_arn(
         .map(|p| p.message_id)
         .ok_or_else(|| AwsError::internal("message not published"))
 }
+
+#[cfg(test)]
+mod wire_tests;
 
 #[cfg(test)]
 mod tests {
@@ -1630,26 +1812,24 @@ mod tests {
 
     #[test]
     fn message_attributes_are_validated() {
-        let mut p = Params::default();
-        p.0.insert("MessageAttributes.entry.1.Name".into(), "attr1".into());
-        p.0.insert(
-            "MessageAttributes.entry.1.Value.DataType".into(),
-            "String".into(),
-        );
-        p.0.insert(
-            "MessageAttributes.entry.1.Value.StringValue".into(),
-            "".into(),
-        );
+        let attr = |v: &str| {
+            let mut m = BTreeMap::new();
+            m.insert(
+                "attr1".to_owned(),
+                types::MessageAttributeValue {
+                    data_type: "String".into(),
+                    string_value: Some(v.into()),
+                    binary_value: None,
+                },
+            );
+            Some(m)
+        };
         assert_eq!(
-            message_attributes(&p).unwrap_err().message,
+            message_attributes(attr("")).unwrap_err().message,
             "The message attribute 'attr1' must contain non-empty message attribute value for \
              message attribute type 'String'."
         );
-        p.0.insert(
-            "MessageAttributes.entry.1.Value.StringValue".into(),
-            "v".into(),
-        );
-        let a = message_attributes(&p).unwrap();
+        let a = message_attributes(attr("v")).unwrap();
         assert_eq!(a["attr1"].string_value.as_deref(), Some("v"));
     }
 }
