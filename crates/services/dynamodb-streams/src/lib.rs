@@ -5,22 +5,27 @@
 #[rustfmt::skip]
 pub mod types;
 
+use std::collections::BTreeMap;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tributary_model::arn::parse_stream_arn;
-use tributary_model::clock::epoch_seconds;
+use tributary_model::attr::Item;
 use tributary_model::stream::StreamRecord;
 use tributary_model::AwsError;
-use tributary_store::{ShardMeta, StreamMeta};
+use tributary_store::{KeySchema, ShardMeta, StreamMeta};
 
-use tributary_dynamodb::{key_schema_to_json, unknown_operation};
+use tributary_dynamodb::unknown_operation;
 use tributary_shapes::generated::dynamodbstreams as model;
+use tributary_shapes::types::{from_object, Timestamp};
 use tributary_shapes::validate::{validate_object, MapStyle, Options};
 
 use std::sync::Arc;
-use tributary_service::json::{check_range, constraint, Req};
+use tributary_service::json::{check_range, constraint, output, Req};
 
 use tributary_service::{Config, Request, Response};
 use tributary_store::Store;
@@ -68,6 +73,11 @@ impl tributary_service::Service for Streams {
 const ITERATOR_TTL_MS: i64 = 15 * 60 * 1000;
 /// GetRecords returns at most this many bytes of records.
 const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+/// The largest (and default) `Limit` of ListStreams and DescribeStream. The model only sets
+/// the minimum (1); the maximum is checked here.
+const PAGE_LIMIT: i64 = 100;
+/// The largest (and default) `Limit` of GetRecords.
+const RECORDS_LIMIT: i64 = 1000;
 
 /// Where the Streams validator differs from a plain reading of its model.
 const VALIDATION: Options<'static> = Options {
@@ -83,27 +93,101 @@ const VALIDATION: Options<'static> = Options {
 };
 
 async fn dispatch(app: &Streams, op: &str, body: &Map<String, Value>) -> Result<Value, AwsError> {
+    let Some(o) = model::Operation::from_name(op) else {
+        return Err(unknown_operation(op));
+    };
     // The model's constraints first, as AWS's request validator runs before any handler.
-    if let Some(o) = model::Operation::from_name(op) {
-        validate_object(&model::SERVICE, o.def(), body, &VALIDATION)
-            .map_err(|v| AwsError::validation(v.message()))?;
-    }
-    let req = Req(body);
-    match op {
-        "ListStreams" => list_streams(app, req),
-        "DescribeStream" => describe_stream(app, req),
-        "GetShardIterator" => get_shard_iterator(app, req),
-        "GetRecords" => get_records(app, req),
-        _ => Err(unknown_operation(op)),
+    validate_object(&model::SERVICE, o.def(), body, &VALIDATION)
+        .map_err(|v| AwsError::validation(v.message()))?;
+    use model::Operation as O;
+    match o {
+        O::ListStreams => Ok(output(&list_streams(app, input(body, PAGE_LIMIT)?)?)),
+        O::DescribeStream => {
+            let input = input(body, PAGE_LIMIT)?;
+            // serde also reads a structure from a JSON array; a ShardFilter must be an object.
+            if body
+                .get("ShardFilter")
+                .is_some_and(|f| !f.is_null() && !f.is_object())
+            {
+                return Err(shard_filter_not_an_object());
+            }
+            Ok(output(&describe_stream(app, input)?))
+        }
+        O::GetShardIterator => Ok(output(&get_shard_iterator(
+            app,
+            shard_iterator_input(body)?,
+        )?)),
+        O::GetRecords => Ok(get_records(app, input(body, RECORDS_LIMIT)?)?.into_json()),
     }
 }
 
-fn stream_arn_param<'a>(req: &Req<'a>) -> Result<&'a str, AwsError> {
-    let arn = req.str_req("StreamArn", "streamArn")?;
+/// The operation's generated input, read from the validated request object: plainly first
+/// (the hot path), and only a failure again through `from_object`, which names the member of
+/// the wrong type. `max_limit` is the operation's largest `Limit` (see [`type_error`]).
+fn input<T: DeserializeOwned>(body: &Map<String, Value>, max_limit: i64) -> Result<T, AwsError> {
+    T::deserialize(body)
+        .or_else(|_| from_object(body).map_err(|e| type_error(body, &e.path, max_limit)))
+}
+
+/// GetShardIterator's input. Its `Timestamp` (for `AT_TIMESTAMP`, which this server refuses
+/// below) is never read, so a wrong-typed one is no error: the input is read again without it.
+/// Only that failure copies the (small) request.
+fn shard_iterator_input(
+    body: &Map<String, Value>,
+) -> Result<types::GetShardIteratorInput, AwsError> {
+    // GetShardIterator has no `Limit`: no largest one to pass.
+    types::GetShardIteratorInput::deserialize(body).or_else(|_| {
+        if body.contains_key("Timestamp") {
+            let mut without = body.clone();
+            without.remove("Timestamp");
+            input(&without, 0)
+        } else {
+            input(body, 0)
+        }
+    })
+}
+
+/// The `SerializationException` for the member at `path` (serde's path: `Limit`,
+/// `ShardFilter.Type`), worded as these handlers always have.
+fn type_error(body: &Map<String, Value>, path: &str, max_limit: i64) -> AwsError {
+    match path {
+        // A whole number too large for the model's integer (the validator has refused those
+        // below 1) fails the range check, as any other too-large `Limit`.
+        "Limit" => {
+            if let Some(Err(e)) = body
+                .get("Limit")
+                .and_then(Value::as_i64)
+                .map(|n| check_range(n, 1, max_limit, "limit"))
+            {
+                return e;
+            }
+        }
+        // Not an object (serde reads a structure from an array too, failing inside it).
+        _ if path.starts_with("ShardFilter")
+            && body.get("ShardFilter").is_some_and(|f| !f.is_object()) =>
+        {
+            return shard_filter_not_an_object()
+        }
+        _ => {}
+    }
+    // A member of a nested structure is named by itself (`Type`, not `ShardFilter.Type`).
+    let member = path.rsplit('.').next().unwrap_or(path);
+    AwsError::serialization(format!(
+        "Unexpected value type in payload for member {member}"
+    ))
+}
+
+fn shard_filter_not_an_object() -> AwsError {
+    AwsError::serialization("Unexpected value type in payload: ShardFilter must be an object")
+}
+
+/// A stream ARN given to DescribeStream, GetShardIterator or the rollover endpoint must name a
+/// stream (the length is checked again for the endpoint, which has no validator).
+fn check_stream_arn(arn: &str) -> Result<(), AwsError> {
     if arn.len() < 37 || arn.len() > 1024 || parse_stream_arn(arn).is_none() {
         return Err(AwsError::validation(format!("Invalid StreamArn: {arn}")));
     }
-    Ok(arn)
+    Ok(())
 }
 
 fn stream_not_found(arn: &str) -> AwsError {
@@ -188,11 +272,21 @@ fn trim_horizon(app: &Streams, shard: &ShardMeta) -> Result<u128, AwsError> {
     }
 }
 
-fn list_streams(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
-    let limit = req.int_opt("Limit")?.unwrap_or(100);
-    check_range(limit, 1, 100, "limit")?;
-    let table = req.str_opt("TableName")?;
-    let start = req.str_opt("ExclusiveStartStreamArn")?;
+/// `Limit` as given (the validator has checked its minimum), or the default, which is also
+/// the largest.
+fn limit(given: Option<i32>, max: i64) -> Result<usize, AwsError> {
+    let limit = given.map_or(max, i64::from);
+    check_range(limit, 1, max, "limit")?;
+    Ok(limit as usize)
+}
+
+fn list_streams(
+    app: &Streams,
+    input: types::ListStreamsInput,
+) -> Result<types::ListStreamsOutput, AwsError> {
+    let limit = limit(input.limit, PAGE_LIMIT)?;
+    let table = input.table_name.as_deref();
+    let start = input.exclusive_start_stream_arn.as_deref();
     if let Some(s) = start {
         if parse_stream_arn(s).is_none() {
             return Err(AwsError::validation(format!(
@@ -217,43 +311,55 @@ fn list_streams(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
         None => 0,
     };
     let rest = &all[begin.min(all.len())..];
-    let page: Vec<Value> = rest
+    let streams = rest
         .iter()
-        .take(limit as usize)
-        .map(|s| json!({"StreamArn": s.arn, "TableName": s.table_name, "StreamLabel": s.label}))
+        .take(limit)
+        .map(|s| types::Stream {
+            stream_arn: Some(s.arn.clone()),
+            table_name: Some(s.table_name.clone()),
+            stream_label: Some(s.label.clone()),
+        })
         .collect();
-    let mut out = json!({ "Streams": page });
-    if rest.len() > limit as usize {
-        out["LastEvaluatedStreamArn"] = json!(rest[limit as usize - 1].arn);
-    }
-    Ok(out)
+    Ok(types::ListStreamsOutput {
+        streams: Some(streams),
+        last_evaluated_stream_arn: (rest.len() > limit).then(|| rest[limit - 1].arn.clone()),
+    })
 }
 
-fn shard_json(s: &ShardMeta) -> Value {
-    let mut range = Map::new();
-    range.insert(
-        "StartingSequenceNumber".into(),
-        json!(s.start_seq.to_string()),
-    );
-    if let Some(end) = s.end_seq {
-        range.insert("EndingSequenceNumber".into(), json!(end.to_string()));
+fn shard(s: &ShardMeta) -> types::Shard {
+    types::Shard {
+        shard_id: Some(s.shard_id.clone()),
+        sequence_number_range: Some(types::SequenceNumberRange {
+            starting_sequence_number: Some(s.start_seq.to_string()),
+            ending_sequence_number: s.end_seq.map(|end| end.to_string()),
+        }),
+        parent_shard_id: s.parent_shard_id.clone(),
     }
-    let mut v = json!({ "ShardId": s.shard_id, "SequenceNumberRange": range });
-    if let Some(p) = &s.parent_shard_id {
-        v["ParentShardId"] = json!(p);
-    }
-    v
 }
 
-fn describe_stream(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
-    let arn = stream_arn_param(&req)?;
-    let limit = req.int_opt("Limit")?.unwrap_or(100);
-    check_range(limit, 1, 100, "limit")?;
-    let start = req.str_opt("ExclusiveStartShardId")?;
+/// The table's key schema, as DescribeStream reports it.
+fn key_schema(ks: &KeySchema) -> Vec<types::KeySchemaElement> {
+    let element = |name: &str, key_type: &str| types::KeySchemaElement {
+        attribute_name: name.to_owned(),
+        key_type: key_type.to_owned(),
+    };
+    std::iter::once(element(&ks.hash.name, "HASH"))
+        .chain(ks.range.as_ref().map(|r| element(&r.name, "RANGE")))
+        .collect()
+}
+
+fn describe_stream(
+    app: &Streams,
+    input: types::DescribeStreamInput,
+) -> Result<types::DescribeStreamOutput, AwsError> {
+    let arn = input.stream_arn.as_str();
+    check_stream_arn(arn)?;
+    let limit = limit(input.limit, PAGE_LIMIT)?;
+    let start = input.exclusive_start_shard_id.as_deref();
     if let Some(s) = start {
         check_shard_id_len(s, "exclusiveStartShardId")?;
     }
-    let parent = shard_filter(&req)?;
+    let parent = shard_filter(input.shard_filter.as_ref())?;
     let stream = lookup_stream(app, arn)?;
     let cutoff = retention_cutoff(app);
     let mut shards: Vec<&ShardMeta> = stream
@@ -271,30 +377,26 @@ fn describe_stream(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
         None => 0,
     };
     let rest = &shards[begin..];
-    let page: Vec<Value> = rest
-        .iter()
-        .take(limit as usize)
-        .map(|s| shard_json(s))
-        .collect();
+    let page = rest.iter().take(limit).map(|s| shard(s)).collect();
+    let last_evaluated_shard_id = (rest.len() > limit).then(|| rest[limit - 1].shard_id.clone());
     let status = if stream.enabled {
         "ENABLED"
     } else {
         "DISABLED"
     };
-    let mut d = json!({
-        "StreamArn": stream.arn,
-        "StreamLabel": stream.label,
-        "StreamStatus": status,
-        "StreamViewType": stream.view_type.as_str(),
-        "CreationRequestDateTime": epoch_seconds(stream.created_ms),
-        "TableName": stream.table_name,
-        "KeySchema": key_schema_to_json(&stream.key_schema),
-        "Shards": page,
-    });
-    if rest.len() > limit as usize {
-        d["LastEvaluatedShardId"] = json!(rest[limit as usize - 1].shard_id);
-    }
-    Ok(json!({ "StreamDescription": d }))
+    Ok(types::DescribeStreamOutput {
+        stream_description: Some(types::StreamDescription {
+            key_schema: Some(key_schema(&stream.key_schema)),
+            stream_arn: Some(stream.arn),
+            stream_label: Some(stream.label),
+            stream_status: Some(status.to_owned()),
+            stream_view_type: Some(stream.view_type.as_str().to_owned()),
+            creation_request_date_time: Some(Timestamp::from_millis(stream.created_ms)),
+            table_name: Some(stream.table_name),
+            shards: Some(page),
+            last_evaluated_shard_id,
+        }),
+    })
 }
 
 fn check_shard_id_len(id: &str, field: &str) -> Result<(), AwsError> {
@@ -313,19 +415,11 @@ fn check_shard_id_len(id: &str, field: &str) -> Result<(), AwsError> {
 }
 
 /// `ShardFilter {"Type": "CHILD_SHARDS", "ShardId": parent}`: the parent whose children to list.
-fn shard_filter<'a>(req: &Req<'a>) -> Result<Option<&'a str>, AwsError> {
-    let Some(filter) = req.0.get("ShardFilter") else {
+fn shard_filter(filter: Option<&types::ShardFilter>) -> Result<Option<&str>, AwsError> {
+    let Some(filter) = filter else {
         return Ok(None);
     };
-    if filter.is_null() {
-        return Ok(None);
-    }
-    let obj = filter.as_object().ok_or_else(|| {
-        AwsError::serialization("Unexpected value type in payload: ShardFilter must be an object")
-    })?;
-    let inner = Req(obj);
-    let ty = inner.str_opt("Type")?;
-    match ty {
+    match filter.r#type.as_deref() {
         Some("CHILD_SHARDS") => {}
         Some(other) => {
             return Err(constraint(
@@ -340,7 +434,7 @@ fn shard_filter<'a>(req: &Req<'a>) -> Result<Option<&'a str>, AwsError> {
             ))
         }
     }
-    let shard_id = inner.str_opt("ShardId")?.ok_or_else(|| {
+    let shard_id = filter.shard_id.as_deref().ok_or_else(|| {
         AwsError::validation(
             "1 validation error detected: Value null at 'shardFilter.shardId' failed to satisfy constraint: Member must not be null",
         )
@@ -399,11 +493,15 @@ fn decode_iterator(app: &Streams, it: &str) -> Option<IteratorPos> {
     })
 }
 
-fn get_shard_iterator(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
-    let arn = stream_arn_param(&req)?;
-    let shard_id = req.str_req("ShardId", "shardId")?;
-    let ty = req.str_req("ShardIteratorType", "shardIteratorType")?;
-    let seq = req.str_opt("SequenceNumber")?;
+fn get_shard_iterator(
+    app: &Streams,
+    input: types::GetShardIteratorInput,
+) -> Result<types::GetShardIteratorOutput, AwsError> {
+    // `input.timestamp` is left unread: it belongs to `AT_TIMESTAMP`, refused below.
+    check_stream_arn(&input.stream_arn)?;
+    let shard_id = input.shard_id.as_str();
+    let ty = input.shard_iterator_type.as_str();
+    let seq = input.sequence_number.as_deref();
     let needs_seq = match ty {
         "AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER" => true,
         "TRIM_HORIZON" | "LATEST" => false,
@@ -438,7 +536,7 @@ fn get_shard_iterator(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
         None => None,
     };
     check_shard_id_len(shard_id, "shardId")?;
-    let stream = lookup_stream(app, arn)?;
+    let stream = lookup_stream(app, &input.stream_arn)?;
     let shard = lookup_shard(app, &stream, shard_id)?;
     let from = match (ty, seq_num) {
         ("TRIM_HORIZON", _) => trim_horizon(app, shard)?,
@@ -464,18 +562,22 @@ fn get_shard_iterator(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
         return Err(trimmed());
     }
     let pos = IteratorPos {
-        stream_arn: arn.to_owned(),
-        shard_id: shard_id.to_owned(),
+        stream_arn: input.stream_arn,
+        shard_id: input.shard_id,
         from,
         issued_ms: app.store.clock().now_millis(),
     };
-    Ok(json!({ "ShardIterator": encode_iterator(app, &pos) }))
+    Ok(types::GetShardIteratorOutput {
+        shard_iterator: Some(encode_iterator(app, &pos)),
+    })
 }
 
-fn get_records(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
-    let it = req.str_req("ShardIterator", "shardIterator")?;
-    let limit = req.int_opt("Limit")?.unwrap_or(1000);
-    check_range(limit, 1, 1000, "limit")?;
+fn get_records(
+    app: &Streams,
+    input: types::GetRecordsInput,
+) -> Result<types::GetRecordsOutput, AwsError> {
+    let it = input.shard_iterator.as_str();
+    let limit = limit(input.limit, RECORDS_LIMIT)?;
     if it.is_empty() || it.len() > 2048 {
         return Err(AwsError::validation("Invalid ShardIterator"));
     }
@@ -492,16 +594,15 @@ fn get_records(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
     let shard = stream
         .shard(&pos.shard_id)
         .ok_or_else(|| shard_not_found(&pos.shard_id))?;
-    let records = app
-        .store
-        .read_records(shard.iid, pos.from, limit as usize)?;
+    let records = app.store.read_records(shard.iid, pos.from, limit)?;
     if is_trimmed(app, shard, pos.from, records.first()) {
         return Err(trimmed());
     }
+    let read_none = records.is_empty();
     let mut out = Vec::with_capacity(records.len());
     let mut bytes = 0u64;
     let mut next = pos.from;
-    for r in &records {
+    for r in records {
         if !out.is_empty() && bytes + r.size_bytes > MAX_RESPONSE_BYTES {
             break;
         }
@@ -510,34 +611,122 @@ fn get_records(app: &Streams, req: Req<'_>) -> Result<Value, AwsError> {
         }
         bytes += r.size_bytes;
         next = r.sequence + 1;
-        out.push(r.to_streams_json(&app.cfg.region));
+        out.push(record(r, &app.cfg.region));
     }
-    let mut resp = json!({ "Records": out });
     // A closed shard read to its end hands out no further iterator.
-    let finished = shard
-        .end_seq
-        .is_some_and(|end| next > end || records.is_empty());
-    if !finished {
-        let np = IteratorPos {
-            stream_arn: pos.stream_arn.clone(),
-            shard_id: pos.shard_id.clone(),
-            from: next,
-            issued_ms: app.store.clock().now_millis(),
-        };
-        resp["NextShardIterator"] = json!(encode_iterator(app, &np));
+    let finished = shard.end_seq.is_some_and(|end| next > end || read_none);
+    let next_shard_iterator = (!finished).then(|| {
+        encode_iterator(
+            app,
+            &IteratorPos {
+                issued_ms: app.store.clock().now_millis(),
+                from: next,
+                ..pos
+            },
+        )
+    });
+    Ok(types::GetRecordsOutput {
+        records: Some(out),
+        next_shard_iterator,
+    })
+}
+
+/// A stored record as GetRecords returns it, its images moved out of it (the same members as
+/// `StreamRecord::to_streams_json`).
+fn record(r: StreamRecord, region: &str) -> types::Record {
+    types::Record {
+        event_id: Some(r.event_id),
+        event_name: Some(r.event_name.as_str().to_owned()),
+        event_version: Some("1.1".to_owned()),
+        event_source: Some("aws:dynamodb".to_owned()),
+        aws_region: Some(region.to_owned()),
+        dynamodb: Some(types::StreamRecord {
+            // Rounded down to the second.
+            approximate_creation_date_time: Some(Timestamp::from_millis(
+                r.arrival_ms.div_euclid(1000) * 1000,
+            )),
+            keys: Some(attrs(r.keys)),
+            new_image: r.new_image.map(attrs),
+            old_image: r.old_image.map(attrs),
+            sequence_number: Some(r.sequence.to_string()),
+            size_bytes: Some(r.size_bytes as i64),
+            stream_view_type: Some(r.view_type.as_str().to_owned()),
+        }),
+        // A TTL expiry's deletion names the service that made it.
+        user_identity: r.ttl_delete.then(|| types::Identity {
+            principal_id: Some("dynamodb.amazonaws.com".to_owned()),
+            r#type: Some("Service".to_owned()),
+        }),
     }
-    Ok(resp)
+}
+
+/// An image as the generated types hold it: attribute name → wire `AttributeValue`.
+type Attrs = BTreeMap<String, Value>;
+
+/// A stored image in the generated types' form (its names moved, its values rendered once).
+fn attrs(item: Item) -> Attrs {
+    // Inserted one by one: `collect` would buffer the entries in a `Vec` first.
+    let mut a = Attrs::new();
+    for (k, v) in item {
+        a.insert(k, v.to_json());
+    }
+    a
+}
+
+fn object(a: Attrs) -> Value {
+    let mut m = Map::new();
+    for (k, v) in a {
+        m.insert(k, v);
+    }
+    Value::Object(m)
+}
+
+impl types::GetRecordsOutput {
+    /// The answer as JSON. `json::output` would serialize every image again (a second copy of
+    /// each record's items), so the images are moved into the body instead.
+    fn into_json(mut self) -> Value {
+        let records = self
+            .records
+            .take()
+            .map(|rs| Value::Array(rs.into_iter().map(record_json).collect()));
+        let mut v = output(&self);
+        if let (Value::Object(m), Some(records)) = (&mut v, records) {
+            m.insert("Records".to_owned(), records);
+        }
+        v
+    }
+}
+
+fn record_json(mut r: types::Record) -> Value {
+    let images = r.dynamodb.as_mut().map(|d| {
+        [
+            ("Keys", d.keys.take()),
+            ("NewImage", d.new_image.take()),
+            ("OldImage", d.old_image.take()),
+        ]
+    });
+    let mut v = output(&r);
+    if let (Some(images), Some(Value::Object(d))) = (images, v.get_mut("dynamodb")) {
+        for (name, image) in images {
+            if let Some(image) = image {
+                d.insert(name.to_owned(), object(image));
+            }
+        }
+    }
+    v
 }
 
 /// `POST /_tributary/streams/rollover {"StreamArn": ..., "split": bool}`: closes the stream's
 /// open shards now, each followed by one child (or two, splitting its keys, with `split`).
+/// Not an AWS operation: its request is read by hand; its shards are the model's `Shard`s.
 pub async fn rollover_endpoint(
     app: &Streams,
     body: &[u8],
 ) -> Result<axum::response::Response, AwsError> {
     let req = tributary_service::json::parse_body(body)?;
     let r = Req(&req);
-    let arn = stream_arn_param(&r)?.to_owned();
+    let arn = r.str_req("StreamArn", "streamArn")?.to_owned();
+    check_stream_arn(&arn)?;
     let split = r.bool_opt("split")?.unwrap_or(false);
     let stream = lookup_stream(app, &arn)?;
     if !stream.enabled {
@@ -549,10 +738,10 @@ pub async fn rollover_endpoint(
         .store
         .write(move |tx| tx.roll_shards(&arn, split))
         .await?;
-    let shards: Vec<Value> = children.iter().map(shard_json).collect();
+    let shards: Vec<types::Shard> = children.iter().map(shard).collect();
     Ok(tributary_service::json::rest_ok(
         200,
-        &json!({ "Shards": shards }),
+        &json!({ "Shards": output(&shards) }),
     ))
 }
 
@@ -644,3 +833,6 @@ async fn trim_expired(app: &Streams) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
