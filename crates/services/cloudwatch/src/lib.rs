@@ -23,8 +23,10 @@ use tributary_model::AwsError;
 
 use tributary_metrics::store::{MetricId, Statistic, Stats, MINUTE_MS};
 use tributary_metrics::{Metrics, NAMESPACE as LAMBDA_NAMESPACE};
-use tributary_service::json::JSON10;
+use tributary_service::json::{output, JSON10};
 use tributary_service::query::{self, Params, Xml};
+use tributary_shapes::types::Timestamp;
+use tributary_shapes::xml::ToXml;
 use tributary_store::Store;
 
 /// Brings the metrics up to date before they are read (the server's sampler).
@@ -206,7 +208,7 @@ pub async fn handle_json(app: &CloudWatch, op: &str, body: &[u8]) -> Response<Bo
         }
     }
     match dispatch(app, op, &req) {
-        Ok(v) => json_response(&v),
+        Ok(answer) => json_response(&answer.json()),
         Err(e) => {
             tracing::debug!(op, code = e.code, message = %e.message, "cloudwatch request failed");
             json_error(&e)
@@ -230,7 +232,7 @@ pub async fn handle_signed(app: &CloudWatch, uri: &Uri, body: &Bytes) -> Respons
 pub async fn handle_cbor(app: &CloudWatch, op: &str, body: &[u8]) -> Response<Body> {
     let result = parse_cbor_body(body).and_then(|req| dispatch(app, op, &req));
     let (status, doc) = match result {
-        Ok(v) => (200, v),
+        Ok(answer) => (200, answer.json()),
         Err(e) => {
             tracing::debug!(op, code = e.code, message = %e.message, "cloudwatch request failed");
             let ty = match e.code {
@@ -358,13 +360,7 @@ pub async fn handle_query(app: &CloudWatch, uri: &Uri, body: &Bytes) -> Response
     };
     let req = query_to_json(&params);
     match dispatch(app, &action, &req) {
-        Ok(v) => {
-            let mut x = Xml::new();
-            if let Value::Object(m) = &v {
-                xml_members(&mut x, m);
-            }
-            query::ok(&action, XMLNS, Some(&x.into_string()))
-        }
+        Ok(answer) => query::ok(&action, XMLNS, Some(&answer.xml())),
         Err(e) => {
             tracing::debug!(action, code = e.code, message = %e.message, "cloudwatch request failed");
             let message = match e.code {
@@ -427,69 +423,35 @@ fn query_to_json(params: &Params) -> Map<String, Value> {
     }
 }
 
-/// Renders a result document as the query protocol's XML: lists as `<member>` elements, the
-/// `ExtendedStatistics` map as `<entry><key/><value/></entry>`, timestamps in ISO 8601.
-fn xml_members(x: &mut Xml, obj: &Map<String, Value>) {
-    fn scalar(key: &str, v: &Value) -> String {
-        match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) if key == "Timestamp" || key == "Timestamps" => n
-                .as_f64()
-                .map(|s| iso_seconds((s * 1000.0).round() as i64))
-                .unwrap_or_default(),
-            Value::Number(n) => match n.as_f64() {
-                Some(f) if n.is_f64() => format!("{f:?}"),
-                _ => n.to_string(),
-            },
-            other => other.to_string(),
-        }
-    }
-    for (k, v) in obj {
-        match v {
-            Value::Null => {}
-            Value::Object(m) if k == "ExtendedStatistics" => {
-                x.open(k);
-                for (name, val) in m {
-                    x.open("entry")
-                        .elem("key", name)
-                        .elem("value", &scalar(name, val))
-                        .close("entry");
-                }
-                x.close(k);
-            }
-            Value::Object(m) => {
-                x.open(k);
-                xml_members(x, m);
-                x.close(k);
-            }
-            Value::Array(items) => {
-                x.open(k);
-                for item in items {
-                    match item {
-                        Value::Object(m) => {
-                            x.open("member");
-                            xml_members(x, m);
-                            x.close("member");
-                        }
-                        other => {
-                            x.elem("member", &scalar(k, other));
-                        }
-                    }
-                }
-                x.close(k);
-            }
-            other => {
-                x.elem(k, &scalar(k, other));
-            }
-        }
-    }
+/// An operation's answer, as its generated output structure; each protocol renders it.
+enum Answer {
+    Statistics(types::GetMetricStatisticsOutput),
+    Data(types::GetMetricDataOutput),
+    Metrics(types::ListMetricsOutput),
 }
 
-fn iso_seconds(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+impl Answer {
+    /// The document the JSON and CBOR protocols encode.
+    fn json(&self) -> Value {
+        match self {
+            Answer::Statistics(o) => output(o),
+            Answer::Data(o) => output(o),
+            Answer::Metrics(o) => output(o),
+        }
+    }
+
+    /// The query protocol's result element's content: members in model order, lists as
+    /// `<member>` elements, the `ExtendedStatistics` map as `<entry><key/><value/></entry>`,
+    /// timestamps in ISO 8601 with milliseconds.
+    fn xml(&self) -> String {
+        let mut x = Xml::new();
+        match self {
+            Answer::Statistics(o) => o.write_xml(&mut x),
+            Answer::Data(o) => o.write_xml(&mut x),
+            Answer::Metrics(o) => o.write_xml(&mut x),
+        }
+        x.into_string()
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -547,10 +509,21 @@ impl<'a> Req<'a> {
         }
     }
 
-    fn list(&self, key: &str) -> Result<&'a [Value], AwsError> {
+    /// [`Req::int`] as the model's 32-bit integer. A number beyond it is read as the nearest
+    /// one, which the checks treat as they treated the number itself: a `Period` or
+    /// `MaxDatapoints` below `i32::MIN` is not greater than 0, and `MaxDatapoints` of
+    /// `i32::MAX` caps nothing.
+    fn int32(&self, key: &str) -> Result<Option<i32>, AwsError> {
+        Ok(self
+            .int(key)?
+            .map(|n| n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32))
+    }
+
+    /// A list that may be absent.
+    fn list_opt(&self, key: &str) -> Result<Option<&'a [Value]>, AwsError> {
         match self.get(key) {
-            None => Ok(&[]),
-            Some(Value::Array(a)) => Ok(a),
+            None => Ok(None),
+            Some(Value::Array(a)) => Ok(Some(a)),
             Some(_) => Err(invalid(format!("The parameter {key} must be a list."))),
         }
     }
@@ -586,44 +559,31 @@ fn parse_time(s: &str) -> Option<i64> {
     None
 }
 
-/// `[{Name, Value}]` (a metric's dimensions), checked against the model's limits.
-fn dimensions(list: &[Value], param: &str) -> Result<Vec<(String, String)>, AwsError> {
-    if list.len() > MAX_DIMENSIONS {
+/// A metric's dimensions, checked against the model's limits, sorted by name.
+fn dimensions(dims: &[types::Dimension], param: &str) -> Result<Vec<(String, String)>, AwsError> {
+    if dims.len() > MAX_DIMENSIONS {
         return Err(invalid(format!(
             "The collection {param} must not contain more than {MAX_DIMENSIONS} items."
         )));
     }
-    let mut dims = Vec::with_capacity(list.len());
-    for (i, d) in list.iter().enumerate() {
-        let Value::Object(d) = d else {
-            return Err(invalid(format!(
-                "The parameter {param}.member.{} is invalid.",
-                i + 1
-            )));
-        };
-        let d = Req(d);
-        let name = d
-            .required("Name")
-            .map_err(|_| missing(&format!("{param}.member.{}.Name", i + 1)))?;
-        let value = d
-            .required("Value")
-            .map_err(|_| missing(&format!("{param}.member.{}.Value", i + 1)))?;
-        if name.len() > 255 || value.len() > 1024 {
+    let mut out = Vec::with_capacity(dims.len());
+    for (i, d) in dims.iter().enumerate() {
+        if d.name.len() > 255 || d.value.len() > 1024 {
             return Err(invalid(format!(
                 "The parameter {param}.member.{} is longer than allowed.",
                 i + 1
             )));
         }
-        dims.push((name.to_owned(), value.to_owned()));
+        out.push((d.name.clone(), d.value.clone()));
     }
-    dims.sort();
-    let distinct: HashSet<&str> = dims.iter().map(|(k, _)| k.as_str()).collect();
-    if distinct.len() != dims.len() {
+    out.sort();
+    let distinct: HashSet<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+    if distinct.len() != out.len() {
         return Err(combination(format!(
             "No metric may have more than one dimension of the same name in {param}."
         )));
     }
-    Ok(dims)
+    Ok(out)
 }
 
 fn check_unit(unit: Option<&str>, param: &str) -> Result<(), AwsError> {
@@ -684,21 +644,261 @@ fn thousands(n: i64) -> String {
     }
 }
 
-fn seconds(ms: i64) -> Value {
-    json!(ms as f64 / 1000.0)
+// ------------------------------------------------------------------------------------------
+// inputs
+//
+// Every protocol reaches the operations as one JSON document (CBOR decoded, query parameters
+// nested), loosely typed: a number, a boolean or a timestamp may also be a string. These read
+// an operation's document as its generated input, in the order CloudWatch reads its members,
+// answering a member of the wrong type or a missing one in CloudWatch's words; the handlers
+// then check the values.
+
+fn statistics_input(req: &Req<'_>) -> Result<types::GetMetricStatisticsInput, AwsError> {
+    let namespace = req.required("Namespace")?.to_owned();
+    let metric_name = req.required("MetricName")?.to_owned();
+    let start_time = required_time(req, "StartTime")?;
+    let end_time = required_time(req, "EndTime")?;
+    let period = req.int32("Period")?.ok_or_else(|| missing("Period"))?;
+    let dimensions = req
+        .list_opt("Dimensions")?
+        .map(|l| dimension_list(l, "Dimensions"))
+        .transpose()?;
+    let unit = req.string("Unit")?.map(str::to_owned);
+    let statistics = req
+        .list_opt("Statistics")?
+        .map(|l| statistic_names(l, not_a_basic_statistic))
+        .transpose()?;
+    let extended_statistics = req
+        .list_opt("ExtendedStatistics")?
+        .map(|l| statistic_names(l, not_a_percentile))
+        .transpose()?;
+    Ok(types::GetMetricStatisticsInput {
+        namespace,
+        metric_name,
+        dimensions,
+        start_time,
+        end_time,
+        period,
+        statistics,
+        extended_statistics,
+        unit,
+    })
+}
+
+fn data_input(req: &Req<'_>) -> Result<types::GetMetricDataInput, AwsError> {
+    let queries = req
+        .list_opt("MetricDataQueries")?
+        .ok_or_else(|| missing("MetricDataQueries"))?;
+    let start_time = required_time(req, "StartTime")?;
+    let end_time = required_time(req, "EndTime")?;
+    let scan_by = req.string("ScanBy")?.map(str::to_owned);
+    let max_datapoints = req.int32("MaxDatapoints")?;
+    let metric_data_queries = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| data_query(q, i + 1))
+        .collect::<Result<_, _>>()?;
+    let next_token = req.string("NextToken")?.map(str::to_owned);
+    Ok(types::GetMetricDataInput {
+        metric_data_queries,
+        start_time,
+        end_time,
+        next_token,
+        scan_by,
+        max_datapoints,
+        // Labels are never formatted here (no `${...}` to fill in), so no time zone is read.
+        label_options: None,
+    })
+}
+
+/// The `n`th (1-based) of GetMetricData's queries.
+fn data_query(q: &Value, n: usize) -> Result<types::MetricDataQuery, AwsError> {
+    let Value::Object(q) = q else {
+        return Err(validation(format!(
+            "The parameter MetricDataQueries.member.{n} is invalid."
+        )));
+    };
+    let q = Req(q);
+    let id = q
+        .string("Id")?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing(&format!("MetricDataQueries.member.{n}.Id")))?
+        .to_owned();
+    let expression = q.string("Expression")?.map(str::to_owned);
+    let metric_stat = match q.get("MetricStat") {
+        None => None,
+        Some(Value::Object(s)) => Some(metric_stat(&Req(s), n)?),
+        Some(_) => return Err(not_exactly_one(n)),
+    };
+    let label = q.string("Label")?.map(str::to_owned);
+    let return_data = q.bool("ReturnData")?;
+    Ok(types::MetricDataQuery {
+        id,
+        metric_stat,
+        expression,
+        label,
+        return_data,
+        // A query's own period is for math expressions, which are refused.
+        period: None,
+        // Metrics are this account's: no other account to read from.
+        account_id: None,
+    })
+}
+
+fn metric_stat(stat: &Req<'_>, n: usize) -> Result<types::MetricStat, AwsError> {
+    let at = format!("MetricDataQueries.member.{n}.MetricStat");
+    let Some(Value::Object(metric)) = stat.get("Metric") else {
+        return Err(missing(&format!("{at}.Metric")));
+    };
+    let metric = Req(metric);
+    let namespace = metric
+        .required("Namespace")
+        .map_err(|_| missing(&format!("{at}.Metric.Namespace")))?
+        .to_owned();
+    let metric_name = metric
+        .required("MetricName")
+        .map_err(|_| missing(&format!("{at}.Metric.MetricName")))?
+        .to_owned();
+    let dimensions = metric
+        .list_opt("Dimensions")?
+        .map(|l| {
+            dimension_list(l, &format!("{at}.Metric.Dimensions")).map_err(|e| validation(e.message))
+        })
+        .transpose()?;
+    let period = stat
+        .int32("Period")?
+        .ok_or_else(|| missing(&format!("{at}.Period")))?;
+    // No `Stat` is no statistic: refused as an unknown one is.
+    let stat_name = stat.string("Stat")?.unwrap_or("").to_owned();
+    let unit = stat.string("Unit")?.map(str::to_owned);
+    Ok(types::MetricStat {
+        metric: types::Metric {
+            namespace: Some(namespace),
+            metric_name: Some(metric_name),
+            dimensions,
+        },
+        period,
+        stat: stat_name,
+        unit,
+    })
+}
+
+fn metrics_input(req: &Req<'_>) -> Result<types::ListMetricsInput, AwsError> {
+    let namespace = req.string("Namespace")?.map(str::to_owned);
+    let metric_name = req.string("MetricName")?.map(str::to_owned);
+    let dimensions = req
+        .list_opt("Dimensions")?
+        .map(|l| {
+            l.iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let Value::Object(f) = f else {
+                        return Err(invalid(format!(
+                            "The parameter Dimensions.member.{} is invalid.",
+                            i + 1
+                        )));
+                    };
+                    let f = Req(f);
+                    let name = f
+                        .required("Name")
+                        .map_err(|_| missing(&format!("Dimensions.member.{}.Name", i + 1)))?;
+                    Ok(types::DimensionFilter {
+                        name: name.to_owned(),
+                        value: f.string("Value")?.map(str::to_owned),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let recently_active = req.string("RecentlyActive")?.map(str::to_owned);
+    let next_token = req.string("NextToken")?.map(str::to_owned);
+    Ok(types::ListMetricsInput {
+        namespace,
+        metric_name,
+        dimensions,
+        next_token,
+        recently_active,
+        // Every metric is this account's: there are no linked accounts to include or name.
+        include_linked_accounts: None,
+        owning_account: None,
+    })
+}
+
+fn required_time(req: &Req<'_>, key: &str) -> Result<Timestamp, AwsError> {
+    req.timestamp(key)?
+        .map(Timestamp::from_millis)
+        .ok_or_else(|| missing(key))
+}
+
+/// `[{Name, Value}]`, each member required.
+fn dimension_list(list: &[Value], param: &str) -> Result<Vec<types::Dimension>, AwsError> {
+    let mut dims = Vec::with_capacity(list.len());
+    for (i, d) in list.iter().enumerate() {
+        let Value::Object(d) = d else {
+            return Err(invalid(format!(
+                "The parameter {param}.member.{} is invalid.",
+                i + 1
+            )));
+        };
+        let d = Req(d);
+        let name = d
+            .required("Name")
+            .map_err(|_| missing(&format!("{param}.member.{}.Name", i + 1)))?;
+        let value = d
+            .required("Value")
+            .map_err(|_| missing(&format!("{param}.member.{}.Value", i + 1)))?;
+        dims.push(types::Dimension {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(dims)
+}
+
+/// A list of statistic names; `refused(n)` answers an element that is not a string.
+fn statistic_names(
+    list: &[Value],
+    refused: fn(usize) -> AwsError,
+) -> Result<Vec<String>, AwsError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| s.as_str().map(str::to_owned).ok_or_else(|| refused(i + 1)))
+        .collect()
+}
+
+fn not_a_basic_statistic(n: usize) -> AwsError {
+    invalid(format!(
+        "The parameter Statistics.member.{n} must be a value in the set {BASIC_STATISTICS}."
+    ))
+}
+
+fn not_a_percentile(n: usize) -> AwsError {
+    invalid(format!(
+        "The parameter ExtendedStatistics.member.{n} must be a percentile between p0.0 and p100."
+    ))
+}
+
+fn not_exactly_one(n: usize) -> AwsError {
+    validation(format!(
+        "Exactly one element of the MetricStat and Expression members must be set in MetricDataQueries.member.{n}."
+    ))
 }
 
 // ------------------------------------------------------------------------------------------
 // operations
 
-fn dispatch(app: &CloudWatch, op: &str, req: &Map<String, Value>) -> Result<Value, AwsError> {
+fn dispatch(app: &CloudWatch, op: &str, req: &Map<String, Value>) -> Result<Answer, AwsError> {
     let req = Req(req);
     // Reads see everything the engine did up to now.
     app.sample_metrics();
-    match op {
-        "GetMetricStatistics" => get_metric_statistics(app, &req),
-        "GetMetricData" => get_metric_data(app, &req),
-        "ListMetrics" => list_metrics(app, &req),
+    use model::Operation as O;
+    match model::Operation::from_name(op) {
+        Some(O::GetMetricStatistics) => Ok(Answer::Statistics(get_metric_statistics(
+            app,
+            statistics_input(&req)?,
+        )?)),
+        Some(O::GetMetricData) => Ok(Answer::Data(get_metric_data(app, data_input(&req)?)?)),
+        Some(O::ListMetrics) => Ok(Answer::Metrics(list_metrics(app, metrics_input(&req)?)?)),
         _ => Err(AwsError::new(
             "UnknownOperationException",
             400,
@@ -732,21 +932,18 @@ fn lookup(
     }
 }
 
-fn get_metric_statistics(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
-    let namespace = req.required("Namespace")?;
-    let name = req.required("MetricName")?;
-    let start = req
-        .timestamp("StartTime")?
-        .ok_or_else(|| missing("StartTime"))?;
-    let end = req
-        .timestamp("EndTime")?
-        .ok_or_else(|| missing("EndTime"))?;
-    let period = req.int("Period")?.ok_or_else(|| missing("Period"))?;
-    let dims = dimensions(req.list("Dimensions")?, "Dimensions")?;
-    let unit = req.string("Unit")?;
+fn get_metric_statistics(
+    app: &CloudWatch,
+    input: types::GetMetricStatisticsInput,
+) -> Result<types::GetMetricStatisticsOutput, AwsError> {
+    let dims = dimensions(
+        input.dimensions.as_deref().unwrap_or_default(),
+        "Dimensions",
+    )?;
+    let unit = input.unit.as_deref();
     check_unit(unit, "Unit")?;
-    let statistics = req.list("Statistics")?;
-    let extended = req.list("ExtendedStatistics")?;
+    let statistics = input.statistics.unwrap_or_default();
+    let extended = input.extended_statistics.unwrap_or_default();
     if statistics.is_empty() == extended.is_empty() {
         return Err(combination(
             "Must specify either Statistics or ExtendedStatistics, but not both.",
@@ -754,25 +951,16 @@ fn get_metric_statistics(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsEr
     }
     let mut basic = Vec::new();
     for (i, s) in statistics.iter().enumerate() {
-        let stat = s.as_str().and_then(Statistic::basic).ok_or_else(|| {
-            invalid(format!(
-                "The parameter Statistics.member.{} must be a value in the set {BASIC_STATISTICS}.",
-                i + 1
-            ))
-        })?;
-        basic.push((s.as_str().unwrap_or_default().to_owned(), stat));
+        basic.push(Statistic::basic(s).ok_or_else(|| not_a_basic_statistic(i + 1))?);
     }
     let mut percentiles = Vec::new();
-    for (i, s) in extended.iter().enumerate() {
-        let stat = s.as_str().and_then(Statistic::percentile).ok_or_else(|| {
-            invalid(format!(
-                "The parameter ExtendedStatistics.member.{} must be a percentile between p0.0 and p100.",
-                i + 1
-            ))
-        })?;
-        percentiles.push((s.as_str().unwrap_or_default().to_owned(), stat));
+    for (i, s) in extended.into_iter().enumerate() {
+        let stat = Statistic::percentile(&s).ok_or_else(|| not_a_percentile(i + 1))?;
+        percentiles.push((s, stat));
     }
+    let period = i64::from(input.period);
     check_period(period, "Period")?;
+    let (start, end) = (input.start_time.millis(), input.end_time.millis());
     if start >= end {
         return Err(invalid(
             "The parameter StartTime must be less than the parameter EndTime.",
@@ -789,31 +977,44 @@ fn get_metric_statistics(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsEr
         )));
     }
     let id = MetricId {
-        name: name.to_owned(),
+        name: input.metric_name,
         dimensions: dims,
     };
-    let datapoints: Vec<Value> = lookup(app, namespace, &id, start, end, period, unit)
+    let datapoints = lookup(app, &input.namespace, &id, start, end, period, unit)
         .into_iter()
-        .map(|(t, stats, unit)| {
-            let mut dp = Map::new();
-            dp.insert("Timestamp".into(), seconds(t));
-            for (name, stat) in &basic {
-                if let Some(v) = stats.get(stat) {
-                    dp.insert(name.clone(), json!(v));
-                }
-            }
-            if !percentiles.is_empty() {
-                let ext: Map<String, Value> = percentiles
-                    .iter()
-                    .filter_map(|(n, s)| stats.get(s).map(|v| (n.clone(), json!(v))))
-                    .collect();
-                dp.insert("ExtendedStatistics".into(), Value::Object(ext));
-            }
-            dp.insert("Unit".into(), json!(unit));
-            Value::Object(dp)
-        })
+        .map(|(t, stats, unit)| datapoint(t, |s| stats.get(s), unit, &basic, &percentiles))
         .collect();
-    Ok(json!({"Label": name, "Datapoints": datapoints}))
+    Ok(types::GetMetricStatisticsOutput {
+        label: Some(id.name),
+        datapoints: Some(datapoints),
+    })
+}
+
+/// One period's datapoint with the statistics asked for (`stats` computes one): `basic` ones
+/// as members, `percentiles` (by the names they were asked by) in `ExtendedStatistics`.
+fn datapoint(
+    t: i64,
+    stats: impl Fn(&Statistic) -> Option<f64>,
+    unit: &str,
+    basic: &[Statistic],
+    percentiles: &[(String, Statistic)],
+) -> types::Datapoint {
+    let get = |want: Statistic| basic.contains(&want).then(|| stats(&want)).flatten();
+    types::Datapoint {
+        timestamp: Some(Timestamp::from_millis(t)),
+        sample_count: get(Statistic::SampleCount),
+        average: get(Statistic::Average),
+        sum: get(Statistic::Sum),
+        minimum: get(Statistic::Minimum),
+        maximum: get(Statistic::Maximum),
+        unit: Some(unit.to_owned()),
+        extended_statistics: (!percentiles.is_empty()).then(|| {
+            percentiles
+                .iter()
+                .filter_map(|(n, s)| stats(s).map(|v| (n.clone(), v)))
+                .collect()
+        }),
+    }
 }
 
 /// A GetMetricData `NextToken`: where the next page starts in the flattened datapoints of
@@ -830,28 +1031,23 @@ fn parse_data_token(token: &str, start: i64, end: i64) -> Option<usize> {
     (parts.next().is_none() && s == start && e == end).then_some(offset)
 }
 
-fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
-    let queries = req.list("MetricDataQueries")?;
-    if req.get("MetricDataQueries").is_none() {
-        return Err(missing("MetricDataQueries"));
-    }
+fn get_metric_data(
+    app: &CloudWatch,
+    input: types::GetMetricDataInput,
+) -> Result<types::GetMetricDataOutput, AwsError> {
+    let queries = &input.metric_data_queries;
     if queries.len() > MAX_QUERIES {
         return Err(validation(format!(
             "The collection MetricDataQueries must not contain more than {MAX_QUERIES} items."
         )));
     }
-    let start = req
-        .timestamp("StartTime")?
-        .ok_or_else(|| missing("StartTime"))?;
-    let end = req
-        .timestamp("EndTime")?
-        .ok_or_else(|| missing("EndTime"))?;
+    let (start, end) = (input.start_time.millis(), input.end_time.millis());
     if start >= end {
         return Err(validation(
             "The parameter StartTime must be less than the parameter EndTime.",
         ));
     }
-    let descending = match req.string("ScanBy")? {
+    let descending = match input.scan_by.as_deref() {
         None | Some("TimestampDescending") => true,
         Some("TimestampAscending") => false,
         Some(other) => {
@@ -860,7 +1056,7 @@ fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
             )))
         }
     };
-    let max_points = match req.int("MaxDatapoints")? {
+    let max_points = match input.max_datapoints {
         None => DEFAULT_MAX_DATAPOINTS,
         Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
         Some(_) => {
@@ -874,7 +1070,7 @@ fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
     // Check every query before computing any.
     struct Query<'a> {
         id: &'a str,
-        label: String,
+        label: &'a str,
         namespace: &'a str,
         metric: MetricId,
         period: i64,
@@ -886,16 +1082,7 @@ fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
     let mut ids = HashSet::new();
     for (i, q) in queries.iter().enumerate() {
         let n = i + 1;
-        let Value::Object(q) = q else {
-            return Err(validation(format!(
-                "The parameter MetricDataQueries.member.{n} is invalid."
-            )));
-        };
-        let q = Req(q);
-        let id = q
-            .string("Id")?
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| missing(&format!("MetricDataQueries.member.{n}.Id")))?;
+        let id = q.id.as_str();
         let valid_id = id.len() <= 255
             && id.starts_with(|c: char| c.is_ascii_lowercase())
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -909,57 +1096,37 @@ fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
                 "The values for parameter id in MetricDataQueries are not unique.",
             ));
         }
-        let stat = q.get("MetricStat");
-        let expression = q.string("Expression")?;
-        let stat = match (stat, expression) {
-            (Some(Value::Object(s)), None) => Req(s),
+        let stat = match (&q.metric_stat, &q.expression) {
+            (Some(s), None) => s,
             (None, Some(_)) => {
                 return Err(validation(format!(
                     "Error in expression '{id}': metric math and Metrics Insights expressions are not supported by this server; query metrics with MetricStat."
                 )))
             }
-            _ => {
-                return Err(validation(format!(
-                    "Exactly one element of the MetricStat and Expression members must be set in MetricDataQueries.member.{n}."
-                )))
-            }
+            _ => return Err(not_exactly_one(n)),
         };
-        let Some(Value::Object(metric)) = stat.get("Metric") else {
-            return Err(missing(&format!(
-                "MetricDataQueries.member.{n}.MetricStat.Metric"
-            )));
-        };
-        let metric = Req(metric);
-        let namespace = metric.required("Namespace").map_err(|_| {
-            missing(&format!(
-                "MetricDataQueries.member.{n}.MetricStat.Metric.Namespace"
-            ))
-        })?;
-        let name = metric.required("MetricName").map_err(|_| {
-            missing(&format!(
-                "MetricDataQueries.member.{n}.MetricStat.Metric.MetricName"
-            ))
-        })?;
+        // The input reader requires both names.
+        let metric = &stat.metric;
+        let namespace = metric.namespace.as_deref().unwrap_or_default();
+        let name = metric.metric_name.as_deref().unwrap_or_default();
         let dims = dimensions(
-            metric.list("Dimensions")?,
+            metric.dimensions.as_deref().unwrap_or_default(),
             &format!("MetricDataQueries.member.{n}.MetricStat.Metric.Dimensions"),
         )
         .map_err(|e| validation(e.message))?;
-        let period = stat
-            .int("Period")?
-            .ok_or_else(|| missing(&format!("MetricDataQueries.member.{n}.MetricStat.Period")))?;
+        let period = i64::from(stat.period);
         check_period(
             period,
             &format!("MetricDataQueries.member.{n}.MetricStat.Period"),
         )
         .map_err(|e| validation(e.message))?;
-        let stat_name = stat.string("Stat")?.unwrap_or("");
+        let stat_name = stat.stat.as_str();
         let statistic = Statistic::parse(stat_name).ok_or_else(|| {
             validation(format!(
                 "The value {stat_name} for parameter MetricDataQueries.member.{n}.MetricStat.Stat is not a valid statistic."
             ))
         })?;
-        let unit = stat.string("Unit")?;
+        let unit = stat.unit.as_deref();
         check_unit(
             unit,
             &format!("MetricDataQueries.member.{n}.MetricStat.Unit"),
@@ -967,7 +1134,7 @@ fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
         .map_err(|e| validation(e.message))?;
         parsed.push(Query {
             id,
-            label: q.string("Label")?.unwrap_or(name).to_owned(),
+            label: q.label.as_deref().unwrap_or(name),
             namespace,
             metric: MetricId {
                 name: name.to_owned(),
@@ -976,10 +1143,10 @@ fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
             period,
             stat: statistic,
             unit,
-            return_data: q.bool("ReturnData")?.unwrap_or(true),
+            return_data: q.return_data.unwrap_or(true),
         });
     }
-    let offset = match req.string("NextToken")? {
+    let offset = match input.next_token.as_deref() {
         None => 0,
         Some(t) => parse_data_token(t, start, end).ok_or_else(|| {
             AwsError::new(
@@ -1006,50 +1173,43 @@ fn get_metric_data(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
         // This page holds the datapoints at flattened positions [offset, offset + max).
         let first = offset.saturating_sub(position).min(points.len());
         let room = (offset + max_points).saturating_sub(position.max(offset));
-        let page: Vec<(i64, f64)> = points.iter().skip(first).take(room).copied().collect();
-        let complete = first + page.len() == points.len();
+        let (timestamps, values): (Vec<Timestamp>, Vec<f64>) = points
+            .iter()
+            .skip(first)
+            .take(room)
+            .map(|&(t, v)| (Timestamp::from_millis(t), v))
+            .unzip();
+        let complete = first + values.len() == points.len();
         truncated |= !complete;
         position += points.len();
-        results.push(json!({
-            "Id": q.id,
-            "Label": q.label,
-            "Timestamps": page.iter().map(|(t, _)| seconds(*t)).collect::<Vec<_>>(),
-            "Values": page.iter().map(|(_, v)| json!(v)).collect::<Vec<_>>(),
-            "StatusCode": if complete { "Complete" } else { "PartialData" },
-            "Messages": [],
-        }));
+        results.push(types::MetricDataResult {
+            id: Some(q.id.to_owned()),
+            label: Some(q.label.to_owned()),
+            timestamps: Some(timestamps),
+            values: Some(values),
+            status_code: Some(if complete { "Complete" } else { "PartialData" }.to_owned()),
+            messages: Some(Vec::new()),
+        });
     }
-    let mut out = json!({"MetricDataResults": results, "Messages": []});
-    if truncated {
-        out["NextToken"] = json!(data_token(offset + max_points, start, end));
-    }
-    Ok(out)
+    Ok(types::GetMetricDataOutput {
+        metric_data_results: Some(results),
+        next_token: truncated.then(|| data_token(offset + max_points, start, end)),
+        messages: Some(Vec::new()),
+    })
 }
 
-fn list_metrics(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
-    let namespace = req.string("Namespace")?;
-    let name = req.string("MetricName")?;
-    let filters = req.list("Dimensions")?;
+fn list_metrics(
+    app: &CloudWatch,
+    input: types::ListMetricsInput,
+) -> Result<types::ListMetricsOutput, AwsError> {
+    let name = input.metric_name.as_deref();
+    let filters = input.dimensions.unwrap_or_default();
     if filters.len() > 10 {
         return Err(invalid(
             "The collection Dimensions must not contain more than 10 items.",
         ));
     }
-    let mut wanted = Vec::new();
-    for (i, f) in filters.iter().enumerate() {
-        let Value::Object(f) = f else {
-            return Err(invalid(format!(
-                "The parameter Dimensions.member.{} is invalid.",
-                i + 1
-            )));
-        };
-        let f = Req(f);
-        let n = f
-            .required("Name")
-            .map_err(|_| missing(&format!("Dimensions.member.{}.Name", i + 1)))?;
-        wanted.push((n.to_owned(), f.string("Value")?.map(str::to_owned)));
-    }
-    let recent = match req.string("RecentlyActive")? {
+    let recent = match input.recently_active.as_deref() {
         None => false,
         Some("PT3H") => true,
         Some(other) => {
@@ -1058,50 +1218,61 @@ fn list_metrics(app: &CloudWatch, req: &Req<'_>) -> Result<Value, AwsError> {
             )))
         }
     };
-    let start = match req.string("NextToken")? {
+    let start = match input.next_token.as_deref() {
         None => 0,
         Some(t) => t
             .parse::<usize>()
             .map_err(|_| invalid("The parameter NextToken is invalid."))?,
     };
-    if namespace.is_some_and(|n| n != LAMBDA_NAMESPACE) {
-        return Ok(json!({"Metrics": []}));
+    if input
+        .namespace
+        .as_deref()
+        .is_some_and(|n| n != LAMBDA_NAMESPACE)
+    {
+        return Ok(types::ListMetricsOutput {
+            metrics: Some(Vec::new()),
+            // Nothing matched: no next page.
+            next_token: None,
+            owning_accounts: None,
+        });
     }
     let now = app.store.clock().now_millis();
-    let matching: Vec<Value> = app.metrics.with_store(|s| {
+    let matching: Vec<types::Metric> = app.metrics.with_store(|s| {
         s.metrics()
             .filter(|(id, _)| name.is_none_or(|n| n == id.name))
             .filter(|(id, _)| {
-                wanted.iter().all(|(k, v)| {
+                filters.iter().all(|f| {
                     id.dimensions
                         .iter()
-                        .any(|(dk, dv)| dk == k && v.as_ref().is_none_or(|v| v == dv))
+                        .any(|(dk, dv)| *dk == f.name && f.value.as_ref().is_none_or(|v| v == dv))
                 })
             })
             .filter(|(_, last)| !recent || now - last <= 3 * 60 * MINUTE_MS)
-            .map(|(id, _)| {
-                json!({
-                    "Namespace": LAMBDA_NAMESPACE,
-                    "MetricName": id.name,
-                    "Dimensions": id.dimensions.iter().map(|(k, v)| json!({"Name": k, "Value": v})).collect::<Vec<_>>(),
-                })
+            .map(|(id, _)| types::Metric {
+                namespace: Some(LAMBDA_NAMESPACE.to_owned()),
+                metric_name: Some(id.name.clone()),
+                dimensions: Some(
+                    id.dimensions
+                        .iter()
+                        .map(|(k, v)| types::Dimension {
+                            name: k.clone(),
+                            value: v.clone(),
+                        })
+                        .collect(),
+                ),
             })
             .collect()
     });
-    if start > matching.len() {
+    let found = matching.len();
+    if start > found {
         return Err(invalid("The parameter NextToken is invalid."));
     }
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(start)
-        .take(LIST_PAGE)
-        .cloned()
-        .collect();
-    let mut out = json!({"Metrics": page});
-    if start + LIST_PAGE < matching.len() {
-        out["NextToken"] = json!((start + LIST_PAGE).to_string());
-    }
-    Ok(out)
+    Ok(types::ListMetricsOutput {
+        metrics: Some(matching.into_iter().skip(start).take(LIST_PAGE).collect()),
+        next_token: (start + LIST_PAGE < found).then(|| (start + LIST_PAGE).to_string()),
+        // `IncludeLinkedAccounts` is never honoured: no accounts to name.
+        owning_accounts: None,
+    })
 }
 
 #[cfg(test)]
@@ -1141,19 +1312,34 @@ mod tests {
     }
 
     #[test]
-    fn renders_query_xml_with_members_entries_and_iso_times() {
-        let v = json!({
-            "Label": "Duration",
-            "Datapoints": [{"Timestamp": 1704067200.0, "Maximum": 3.0, "Unit": "Milliseconds",
-                            "ExtendedStatistics": {"p99": 2.5}}],
+    fn renders_query_xml_in_model_order_with_members_entries_and_iso_times() {
+        let answer = Answer::Statistics(types::GetMetricStatisticsOutput {
+            label: Some("Duration".into()),
+            datapoints: Some(vec![types::Datapoint {
+                timestamp: Some(Timestamp::from_millis(1_704_067_200_000)),
+                sum: Some(12_345_678.0),
+                maximum: Some(3.0),
+                unit: Some("Milliseconds".into()),
+                extended_statistics: Some([("p99".to_owned(), 2.5)].into()),
+                ..types::Datapoint::default() // no SampleCount, Average or Minimum asked for
+            }]),
         });
-        let mut x = Xml::new();
-        xml_members(&mut x, v.as_object().unwrap());
         assert_eq!(
-            x.into_string(),
-            "<Datapoints><member><ExtendedStatistics><entry><key>p99</key><value>2.5</value></entry></ExtendedStatistics>\
-             <Maximum>3.0</Maximum><Timestamp>2024-01-01T00:00:00.000Z</Timestamp><Unit>Milliseconds</Unit></member></Datapoints>\
-             <Label>Duration</Label>"
+            answer.xml(),
+            "<Label>Duration</Label><Datapoints><member>\
+             <Timestamp>2024-01-01T00:00:00.000Z</Timestamp><Sum>1.2345678E7</Sum><Maximum>3.0</Maximum>\
+             <Unit>Milliseconds</Unit>\
+             <ExtendedStatistics><entry><key>p99</key><value>2.5</value></entry></ExtendedStatistics>\
+             </member></Datapoints>"
+        );
+        // JSON (and CBOR) carry the same members, timestamps as epoch seconds.
+        assert_eq!(
+            answer.json(),
+            json!({
+                "Label": "Duration",
+                "Datapoints": [{"Timestamp": 1704067200.0, "Sum": 12_345_678.0, "Maximum": 3.0,
+                                "Unit": "Milliseconds", "ExtendedStatistics": {"p99": 2.5}}],
+            })
         );
     }
 
@@ -1262,5 +1448,186 @@ mod tests {
             assert_eq!(req.get("MetricName"), Some(&json!("M")));
             assert!(!req.contains_key("a"));
         });
+    }
+
+    fn cloudwatch() -> CloudWatch {
+        let clock = tributary_model::ManualClock::new(1_700_000_000_000);
+        let store = Store::open(None, clock).unwrap();
+        CloudWatch::new(store, Arc::new(Metrics::new(86_400_000)), Box::new(|| {}))
+    }
+
+    fn answer(app: &CloudWatch, op: &str, doc: Value) -> Result<Value, (&'static str, String)> {
+        let Value::Object(m) = doc else {
+            panic!("not an object")
+        };
+        dispatch(app, op, &m)
+            .map(|a| a.json())
+            .map_err(|e| (e.code, e.message))
+    }
+
+    fn with(mut doc: Value, path: &[&str], v: Value) -> Value {
+        let mut at = &mut doc;
+        for p in &path[..path.len() - 1] {
+            at = match p.parse::<usize>() {
+                Ok(i) => &mut at[i],
+                Err(_) => &mut at[*p],
+            };
+        }
+        let last = path[path.len() - 1];
+        if v.is_null() {
+            at.as_object_mut().unwrap().remove(last);
+        } else {
+            at[last] = v;
+        }
+        doc
+    }
+
+    /// Each protocol's loosely typed document is read with CloudWatch's own words for a member
+    /// of the wrong type or a missing one.
+    #[test]
+    fn inputs_are_read_with_cloudwatchs_messages() {
+        let app = cloudwatch();
+        let t = 1_700_000_000;
+        let gms = json!({"Namespace": "AWS/Lambda", "MetricName": "Invocations",
+            "StartTime": t - 3600, "EndTime": t, "Period": 60, "Statistics": ["Sum"]});
+        let query = json!({"Id": "a", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda",
+            "MetricName": "Invocations", "Dimensions": [{"Name": "FunctionName", "Value": "f"}]},
+            "Period": 60, "Stat": "Sum"}});
+        let gmd = json!({"MetricDataQueries": [query], "StartTime": t - 3600, "EndTime": t});
+        let q = |path: &[&str], v: Value| {
+            let mut p = vec!["MetricDataQueries", "0"];
+            p.extend_from_slice(path);
+            with(gmd.clone(), &p, v)
+        };
+        let ipv = "InvalidParameterValue";
+        let missing = "MissingParameter";
+        let ve = "ValidationError";
+        let gone = Value::Null;
+        let cases: Vec<(&str, Value, &str, String)> = vec![
+            ("GetMetricStatistics", with(gms.clone(), &["Namespace"], gone.clone()), missing, "The parameter Namespace is required.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Namespace"], json!("")), missing, "The parameter Namespace is required.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["MetricName"], json!(5)), ipv, "The parameter MetricName must be a string.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["StartTime"], gone.clone()), missing, "The parameter StartTime is required.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["EndTime"], json!("soon")), ipv, "The parameter EndTime must be a valid timestamp.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Period"], gone.clone()), missing, "The parameter Period is required.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Period"], json!(1.5)), ipv, "The parameter Period must be an integer.".into()),
+            // Beyond the model's 32 bits: the nearest value, refused as the value was.
+            ("GetMetricStatistics", with(gms.clone(), &["Period"], json!(-5_000_000_000_i64)), ipv, "The parameter Period must be greater than 0.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Dimensions"], json!("x")), ipv, "The parameter Dimensions must be a list.".into()),
+            // serde would read a structure from an array; CloudWatch does not.
+            ("GetMetricStatistics", with(gms.clone(), &["Dimensions"], json!([["a", "b"]])), ipv, "The parameter Dimensions.member.1 is invalid.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Dimensions"], json!([{"Name": 5, "Value": "v"}])), missing, "The parameter Dimensions.member.1.Name is required.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Dimensions"], json!([{"Name": "n"}])), missing, "The parameter Dimensions.member.1.Value is required.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Unit"], json!(5)), ipv, "The parameter Unit must be a string.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Statistics"], json!(["Sum", 5])), ipv, format!("The parameter Statistics.member.2 must be a value in the set {BASIC_STATISTICS}.")),
+            ("GetMetricStatistics", with(with(gms.clone(), &["Statistics"], gone.clone()), &["ExtendedStatistics"], json!([5])), ipv, "The parameter ExtendedStatistics.member.1 must be a percentile between p0.0 and p100.".into()),
+            ("GetMetricData", with(gmd.clone(), &["MetricDataQueries"], gone.clone()), missing, "The parameter MetricDataQueries is required.".into()),
+            ("GetMetricData", with(gmd.clone(), &["MetricDataQueries"], json!({})), ipv, "The parameter MetricDataQueries must be a list.".into()),
+            ("GetMetricData", with(gmd.clone(), &["MetricDataQueries"], json!([5])), ve, "The parameter MetricDataQueries.member.1 is invalid.".into()),
+            ("GetMetricData", with(gmd.clone(), &["ScanBy"], json!(5)), ipv, "The parameter ScanBy must be a string.".into()),
+            ("GetMetricData", with(gmd.clone(), &["MaxDatapoints"], json!("many")), ipv, "The parameter MaxDatapoints must be an integer.".into()),
+            ("GetMetricData", with(gmd.clone(), &["NextToken"], json!(5)), ipv, "The parameter NextToken must be a string.".into()),
+            ("GetMetricData", q(&["Id"], gone.clone()), missing, "The parameter MetricDataQueries.member.1.Id is required.".into()),
+            ("GetMetricData", q(&["Id"], json!(5)), ipv, "The parameter Id must be a string.".into()),
+            ("GetMetricData", q(&["Expression"], json!(5)), ipv, "The parameter Expression must be a string.".into()),
+            ("GetMetricData", q(&["MetricStat"], json!("x")), ve, "Exactly one element of the MetricStat and Expression members must be set in MetricDataQueries.member.1.".into()),
+            ("GetMetricData", q(&["MetricStat", "Metric"], json!([])), missing, "The parameter MetricDataQueries.member.1.MetricStat.Metric is required.".into()),
+            ("GetMetricData", q(&["MetricStat", "Metric", "Namespace"], json!(5)), missing, "The parameter MetricDataQueries.member.1.MetricStat.Metric.Namespace is required.".into()),
+            ("GetMetricData", q(&["MetricStat", "Metric", "Dimensions"], json!(5)), ipv, "The parameter Dimensions must be a list.".into()),
+            ("GetMetricData", q(&["MetricStat", "Metric", "Dimensions"], json!([{"Value": "v"}])), ve, "The parameter MetricDataQueries.member.1.MetricStat.Metric.Dimensions.member.1.Name is required.".into()),
+            ("GetMetricData", q(&["MetricStat", "Period"], gone.clone()), missing, "The parameter MetricDataQueries.member.1.MetricStat.Period is required.".into()),
+            ("GetMetricData", q(&["MetricStat", "Period"], json!("x")), ipv, "The parameter Period must be an integer.".into()),
+            ("GetMetricData", q(&["MetricStat", "Stat"], gone.clone()), ve, "The value  for parameter MetricDataQueries.member.1.MetricStat.Stat is not a valid statistic.".into()),
+            ("GetMetricData", q(&["MetricStat", "Stat"], json!(5)), ipv, "The parameter Stat must be a string.".into()),
+            ("GetMetricData", q(&["MetricStat", "Unit"], json!(5)), ipv, "The parameter Unit must be a string.".into()),
+            ("GetMetricData", q(&["Label"], json!(5)), ipv, "The parameter Label must be a string.".into()),
+            ("GetMetricData", q(&["ReturnData"], json!("yes")), ipv, "The parameter ReturnData must be a boolean.".into()),
+            ("ListMetrics", json!({"Namespace": 5}), ipv, "The parameter Namespace must be a string.".into()),
+            ("ListMetrics", json!({"Dimensions": [5]}), ipv, "The parameter Dimensions.member.1 is invalid.".into()),
+            ("ListMetrics", json!({"Dimensions": [{"Name": 5}]}), missing, "The parameter Dimensions.member.1.Name is required.".into()),
+            ("ListMetrics", json!({"Dimensions": [{"Name": "n", "Value": 5}]}), ipv, "The parameter Value must be a string.".into()),
+            ("ListMetrics", json!({"RecentlyActive": 5}), ipv, "The parameter RecentlyActive must be a string.".into()),
+            ("PutMetricData", json!({}), "UnknownOperationException", "Unknown operation: PutMetricData".into()),
+        ];
+        for (op, doc, code, message) in cases {
+            assert_eq!(
+                answer(&app, op, doc.clone()),
+                Err((code, message)),
+                "{op} {doc}"
+            );
+        }
+    }
+
+    /// The query protocol's strings (and the same strings in JSON or CBOR) are numbers,
+    /// booleans and timestamps where the model says so; members this server does not read are
+    /// not looked at.
+    #[test]
+    fn loosely_typed_members_are_read() {
+        let app = cloudwatch();
+        let ok = |op: &str, doc: Value| {
+            answer(&app, op, doc.clone()).unwrap_or_else(|e| panic!("{op} {doc}: {e:?}"))
+        };
+        let gms = ok(
+            "GetMetricStatistics",
+            json!({"Namespace": "AWS/Lambda", "MetricName": "Invocations",
+                "StartTime": "2023-11-14T21:13:20", "EndTime": "2023-11-14T22:13:20Z",
+                "Period": " 60 ", "Statistics": ["Sum"]}),
+        );
+        assert_eq!(gms, json!({"Label": "Invocations", "Datapoints": []}));
+        let gmd = ok(
+            "GetMetricData",
+            json!({"MetricDataQueries": [
+                    {"Id": "a", "Label": "A", "ReturnData": "true", "AccountId": 5, "Period": "x",
+                     "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors"},
+                                    "Period": "300", "Stat": "p99"}},
+                    {"Id": "b", "ReturnData": false,
+                     "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors"},
+                                    "Period": 60, "Stat": "Sum"}}],
+                "StartTime": "1699996400.5", "EndTime": 1_700_000_000,
+                "MaxDatapoints": 50_000_000_000_i64, "ScanBy": "TimestampAscending",
+                "LabelOptions": 5}),
+        );
+        assert_eq!(
+            gmd,
+            json!({"MetricDataResults": [{"Id": "a", "Label": "A", "Timestamps": [],
+                "Values": [], "StatusCode": "Complete", "Messages": []}], "Messages": []})
+        );
+        let listed = ok(
+            "ListMetrics",
+            json!({"Dimensions": [{"Name": "FunctionName"}], "RecentlyActive": "PT3H",
+                "IncludeLinkedAccounts": "sometimes", "OwningAccount": 5}),
+        );
+        assert_eq!(listed, json!({"Metrics": []}));
+    }
+
+    #[test]
+    fn datapoints_carry_the_statistics_asked_for() {
+        let stats = |s: &Statistic| match s {
+            Statistic::Sum => Some(6.0),
+            Statistic::SampleCount => Some(3.0),
+            Statistic::Maximum => Some(4.0),
+            Statistic::Percentile(p) if *p > 50.0 => Some(3.5),
+            _ => None,
+        };
+        let dp = datapoint(
+            1_704_067_200_000,
+            stats,
+            "Count",
+            &[Statistic::Sum, Statistic::Maximum],
+            &[
+                ("p99".to_owned(), Statistic::Percentile(99.0)),
+                ("p10".to_owned(), Statistic::Percentile(10.0)),
+            ],
+        );
+        assert_eq!(
+            output(&dp),
+            json!({"Timestamp": 1_704_067_200.0, "Sum": 6.0, "Maximum": 4.0, "Unit": "Count",
+                "ExtendedStatistics": {"p99": 3.5}})
+        );
+        let dp = datapoint(0, stats, "Count", &[Statistic::SampleCount], &[]);
+        assert_eq!(
+            output(&dp),
+            json!({"Timestamp": 0.0, "SampleCount": 3.0, "Unit": "Count"})
+        );
     }
 }
