@@ -44,7 +44,8 @@ use tributary_functions::{LogBatch, LogWriter};
 use tributary_model::AwsError;
 use tributary_store::{Store, Tx};
 
-use tributary_service::json::Req;
+use serde::de::DeserializeOwned;
+use tributary_service::json::typed;
 
 /// CloudWatch Logs: the Logs API over log groups, streams and events in the store, and the
 /// sink function output is written to ([`CloudWatchLogs::writer`]).
@@ -799,11 +800,8 @@ impl TermPattern {
 
 /// Answers one `Logs_20140328.<op>` request in the JSON 1.1 envelope.
 async fn respond(app: &CloudWatchLogs, op: &str, body: &Map<String, Value>) -> Response {
-    match dispatch(app, op, &Req(body)).await {
-        Ok(v) => json11(
-            StatusCode::OK,
-            v.map(|v| serde_json::to_vec(&v).unwrap_or_default()),
-        ),
+    match dispatch(app, op, body).await {
+        Ok(v) => json11(StatusCode::OK, v),
         Err(e) => error_response(&e),
     }
 }
@@ -836,52 +834,92 @@ fn json11(status: StatusCode, body: Option<Vec<u8>>) -> Response {
     r
 }
 
+/// The body of an operation's answer: its generated output structure, written as JSON straight
+/// from the struct (in model member order, with no intermediate `Value` copy of the events).
+fn body<T: Serialize>(out: &T) -> Option<Vec<u8>> {
+    Some(serde_json::to_vec(out).unwrap_or_default())
+}
+
+/// The operation's generated input, read from the validated request object. The object is read
+/// plainly first; only a failure is read again by `json::typed` to learn the path of the member
+/// of the wrong type, which is then named as the hand-written readers named it: the top-level
+/// member, or the member of a `logEvents` entry.
+fn input<T: DeserializeOwned>(body: &Map<String, Value>) -> Result<T, AwsError> {
+    T::deserialize(body).or_else(|_| {
+        typed(body).map_err(|mut e: AwsError| {
+            let path = e
+                .message
+                .strip_prefix("Unexpected value type in payload for member ")
+                .unwrap_or_default()
+                .to_string();
+            let top = path.split(['.', '[']).next().unwrap_or_default();
+            let member = match path.split_once("].") {
+                Some((_, field)) if top == "logEvents" => field,
+                _ => top,
+            };
+            e.message = format!("Unexpected value type in payload for member {member}");
+            e
+        })
+    })
+}
+
 async fn dispatch(
     app: &CloudWatchLogs,
     op: &str,
-    req: &Req<'_>,
-) -> Result<Option<Value>, AwsError> {
+    raw: &Map<String, Value>,
+) -> Result<Option<Vec<u8>>, AwsError> {
     // The model's constraints first. CloudWatch Logs words violations as every Coral service
     // does but answers them as `InvalidParameterException` (see test_logs.py).
     if let Some(o) = model::Operation::from_name(op) {
-        validate_object(&model::SERVICE, o.def(), req.0, &Options::default())
+        validate_object(&model::SERVICE, o.def(), raw, &Options::default())
             .map_err(|v| AwsError::new("InvalidParameterException", 400, v.message()))?;
     }
     let out = match op {
-        "CreateLogGroup" => create_log_group(app, req).await?,
-        "DeleteLogGroup" => delete_log_group(app, req).await?,
-        "DescribeLogGroups" => Some(describe_log_groups(app, req)?),
-        "CreateLogStream" => create_log_stream(app, req).await?,
-        "DeleteLogStream" => delete_log_stream(app, req).await?,
-        "DescribeLogStreams" => Some(describe_log_streams(app, req)?),
-        "PutLogEvents" => Some(put_log_events(app, req).await?),
-        "GetLogEvents" => Some(get_log_events(app, req)?),
-        "FilterLogEvents" => Some(filter_log_events(app, req)?),
-        "PutRetentionPolicy" => put_retention_policy(app, req).await?,
-        "DeleteRetentionPolicy" => delete_retention_policy(app, req).await?,
+        "CreateLogGroup" => create_log_group(app, input(raw)?).await?,
+        "DeleteLogGroup" => delete_log_group(app, input(raw)?).await?,
+        "DescribeLogGroups" => body(&describe_log_groups(app, input(raw)?)?),
+        "CreateLogStream" => create_log_stream(app, input(raw)?).await?,
+        "DeleteLogStream" => delete_log_stream(app, input(raw)?).await?,
+        "DescribeLogStreams" => body(&describe_log_streams(app, input(raw)?)?),
+        "PutLogEvents" => body(&put_log_events(app, input(raw)?).await?),
+        "GetLogEvents" => body(&get_log_events(app, input(raw)?)?),
+        "FilterLogEvents" => body(&filter_log_events(app, input(raw)?)?),
+        "PutRetentionPolicy" => put_retention_policy(app, retention_input(raw)?).await?,
+        "DeleteRetentionPolicy" => {
+            let input: types::DeleteRetentionPolicyRequest = input(raw)?;
+            update_group(app, group_name(input.log_group_name)?, |meta| {
+                meta.retention_days = None
+            })
+            .await?
+        }
         "TagLogGroup" => {
-            let group = group_name_param(req)?;
-            let tags = tags_param(req, "tags")?.unwrap_or_default();
-            tag(app, group, tags).await?
+            let input: types::TagLogGroupRequest = input(raw)?;
+            let group = group_name(input.log_group_name)?;
+            tag(app, group, check_tags(input.tags, "tags")?).await?
         }
         "UntagLogGroup" => {
-            let group = group_name_param(req)?;
-            untag(app, group, string_list(req, "tags")?).await?
+            let input: types::UntagLogGroupRequest = input(raw)?;
+            untag(app, group_name(input.log_group_name)?, input.tags).await?
         }
-        "ListTagsLogGroup" => Some(list_tags(app, &group_name_param(req)?)?),
+        "ListTagsLogGroup" => {
+            let input: types::ListTagsLogGroupRequest = input(raw)?;
+            let tags = list_tags(app, &group_name(input.log_group_name)?)?;
+            body(&types::ListTagsLogGroupResponse { tags: Some(tags) })
+        }
         "TagResource" => {
-            let group = group_of_arn(required(req, "resourceArn")?)?;
-            let tags = tags_param(req, "tags")?.unwrap_or_default();
-            tag(app, group, tags).await?
+            let input: types::TagResourceRequest = input(raw)?;
+            let group = group_of_arn(&input.resource_arn)?;
+            tag(app, group, check_tags(input.tags, "tags")?).await?
         }
         "UntagResource" => {
-            let group = group_of_arn(required(req, "resourceArn")?)?;
-            untag(app, group, string_list(req, "tagKeys")?).await?
+            let input: types::UntagResourceRequest = input(raw)?;
+            untag(app, group_of_arn(&input.resource_arn)?, input.tag_keys).await?
         }
-        "ListTagsForResource" => Some(list_tags(
-            app,
-            &group_of_arn(required(req, "resourceArn")?)?,
-        )?),
+        "ListTagsForResource" => {
+            let input: types::ListTagsForResourceRequest = input(raw)?;
+            let tags = list_tags(app, &group_of_arn(&input.resource_arn)?)?;
+            body(&types::ListTagsForResourceResponse { tags: Some(tags) })
+        }
         _ => {
             return Err(AwsError::new(
                 "UnknownOperationException",
@@ -922,11 +960,6 @@ fn stream_not_found() -> AwsError {
 
 fn bad_token() -> AwsError {
     invalid("The specified nextToken is invalid.")
-}
-
-fn required<'a>(req: &Req<'a>, key: &str) -> Result<&'a str, AwsError> {
-    req.str_opt(key)?
-        .ok_or_else(|| constraint(&Value::Null, key, "Member must not be null"))
 }
 
 fn check_length(v: &str, field: &str, min: usize, max: usize) -> Result<(), AwsError> {
@@ -975,16 +1008,10 @@ fn check_stream_name(v: &str, field: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-fn group_name_param(req: &Req<'_>) -> Result<String, AwsError> {
-    let name = required(req, "logGroupName")?;
-    check_group_name(name, "logGroupName")?;
-    Ok(name.to_string())
-}
-
-fn stream_name_param(req: &Req<'_>) -> Result<String, AwsError> {
-    let name = required(req, "logStreamName")?;
-    check_stream_name(name, "logStreamName")?;
-    Ok(name.to_string())
+/// `logGroupName` of a generated input, checked.
+fn group_name(name: String) -> Result<String, AwsError> {
+    check_group_name(&name, "logGroupName")?;
+    Ok(name)
 }
 
 /// The log group named by an ARN (`arn:aws:logs:<region>:<account>:log-group:<name>[:*]`).
@@ -999,23 +1026,20 @@ fn group_of_arn(arn: &str) -> Result<String, AwsError> {
     Ok(name.to_string())
 }
 
-/// `logGroupName` or `logGroupIdentifier` (a name or an ARN): exactly one of them.
-fn group_param(req: &Req<'_>) -> Result<String, AwsError> {
-    match (
-        req.str_opt("logGroupName")?,
-        req.str_opt("logGroupIdentifier")?,
-    ) {
+/// `logGroupName` or `logGroupIdentifier` (a name or an ARN) of a generated input: exactly one.
+fn group_of(name: Option<String>, identifier: Option<String>) -> Result<String, AwsError> {
+    match (name, identifier) {
         (Some(_), Some(_)) => Err(invalid(
             "LogGroup name and LogGroup ARN are mutually exclusive parameters.",
         )),
         (Some(name), None) => {
-            check_group_name(name, "logGroupName")?;
-            Ok(name.to_string())
+            check_group_name(&name, "logGroupName")?;
+            Ok(name)
         }
-        (None, Some(id)) if id.starts_with("arn:") => group_of_arn(id),
+        (None, Some(id)) if id.starts_with("arn:") => group_of_arn(&id),
         (None, Some(id)) => {
-            check_group_name(id, "logGroupIdentifier")?;
-            Ok(id.to_string())
+            check_group_name(&id, "logGroupIdentifier")?;
+            Ok(id)
         }
         (None, None) => Err(invalid(
             "Either logGroupName or logGroupIdentifier must be specified.",
@@ -1023,8 +1047,9 @@ fn group_param(req: &Req<'_>) -> Result<String, AwsError> {
     }
 }
 
-fn limit_param(req: &Req<'_>, max: i64, default: i64) -> Result<usize, AwsError> {
-    match req.int_opt("limit")? {
+/// `limit` of the generated input: the handlers' own check of the range, as AWS words it.
+fn check_limit(limit: Option<i32>, max: i64, default: i64) -> Result<usize, AwsError> {
+    match limit.map(i64::from) {
         None => Ok(default as usize),
         Some(n) => {
             if n < 1 {
@@ -1046,8 +1071,33 @@ fn limit_param(req: &Req<'_>, max: i64, default: i64) -> Result<usize, AwsError>
     }
 }
 
-fn time_param(req: &Req<'_>, key: &str) -> Result<Option<i64>, AwsError> {
-    match req.int_opt(key)? {
+/// The checks of a tag map of the generated input (`tags` of CreateLogGroup and the tagging
+/// operations).
+fn check_tags(
+    tags: BTreeMap<String, String>,
+    key: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    if tags.is_empty() || tags.len() > 50 {
+        let shown: Map<String, Value> = tags
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        return Err(constraint(
+            &Value::Object(shown),
+            key,
+            "Member must have length less than or equal to 50, Member must have length greater than or equal to 1",
+        ));
+    }
+    for (k, v) in &tags {
+        check_length(k, "tags.key", 1, 128)?;
+        check_length(v, "tags.value", 0, 256)?;
+    }
+    Ok(tags)
+}
+
+/// A time of a generated input: never before the epoch.
+fn check_time(t: Option<i64>, key: &str) -> Result<Option<i64>, AwsError> {
+    match t {
         Some(t) if t < 0 => Err(constraint(
             &Value::String(t.to_string()),
             key,
@@ -1055,44 +1105,6 @@ fn time_param(req: &Req<'_>, key: &str) -> Result<Option<i64>, AwsError> {
         )),
         other => Ok(other),
     }
-}
-
-fn tags_param(req: &Req<'_>, key: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
-    let Some(obj) = req.obj_opt(key)? else {
-        return Ok(None);
-    };
-    if obj.is_empty() || obj.len() > 50 {
-        return Err(constraint(
-            &Value::Object(obj.clone()),
-            key,
-            "Member must have length less than or equal to 50, Member must have length greater than or equal to 1",
-        ));
-    }
-    let mut tags = BTreeMap::new();
-    for (k, v) in obj {
-        let v = v.as_str().ok_or_else(|| {
-            AwsError::serialization(format!("Unexpected value type in payload for member {key}"))
-        })?;
-        check_length(k, "tags.key", 1, 128)?;
-        check_length(v, "tags.value", 0, 256)?;
-        tags.insert(k.clone(), v.to_string());
-    }
-    Ok(Some(tags))
-}
-
-fn string_list(req: &Req<'_>, key: &str) -> Result<Vec<String>, AwsError> {
-    let list = req
-        .array_opt(key)?
-        .ok_or_else(|| constraint(&Value::Null, key, "Member must not be null"))?;
-    list.iter()
-        .map(|v| {
-            v.as_str().map(str::to_string).ok_or_else(|| {
-                AwsError::serialization(format!(
-                    "Unexpected value type in payload for member {key}"
-                ))
-            })
-        })
-        .collect()
 }
 
 /// Page tokens of the describe operations: the hex of the last key returned.
@@ -1187,22 +1199,31 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 // log groups
 
-async fn create_log_group(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
-    let name = group_name_param(req)?;
-    let class = req.str_opt("logGroupClass")?.unwrap_or("STANDARD");
+async fn create_log_group(
+    app: &CloudWatchLogs,
+    input: types::CreateLogGroupRequest,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    // `deletionProtectionEnabled` is not kept: groups here can always be deleted.
+    let name = input.log_group_name;
+    check_group_name(&name, "logGroupName")?;
+    let class = input
+        .log_group_class
+        .unwrap_or_else(|| "STANDARD".to_string());
     if !matches!(
-        class,
+        class.as_str(),
         "STANDARD" | "INFREQUENT_ACCESS" | "DELIVERY" | "ESSENTIALS"
     ) {
         return Err(constraint(
-            &Value::String(class.into()),
+            &Value::String(class),
             "logGroupClass",
             "Member must satisfy enum value set: [STANDARD, INFREQUENT_ACCESS, DELIVERY, ESSENTIALS]",
         ));
     }
-    let class = class.to_string();
-    let kms = req.str_opt("kmsKeyId")?.map(str::to_string);
-    let tags = tags_param(req, "tags")?.unwrap_or_default();
+    let kms = input.kms_key_id;
+    let tags = match input.tags {
+        Some(tags) => check_tags(tags, "tags")?,
+        None => BTreeMap::new(),
+    };
     app.store
         .write(move |tx| {
             if tx.kv_get(GROUPS, name.as_bytes())?.is_some() {
@@ -1222,8 +1243,12 @@ async fn create_log_group(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<
     Ok(None)
 }
 
-async fn delete_log_group(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
-    let name = group_name_param(req)?;
+async fn delete_log_group(
+    app: &CloudWatchLogs,
+    input: types::DeleteLogGroupRequest,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    let name = input.log_group_name;
+    check_group_name(&name, "logGroupName")?;
     app.store
         .write(move |tx| {
             if !tx.kv_delete(GROUPS, name.as_bytes())? {
@@ -1239,35 +1264,39 @@ async fn delete_log_group(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<
     Ok(None)
 }
 
-fn group_json(app: &CloudWatchLogs, name: &str, meta: &GroupMeta, brief: bool) -> Value {
-    let arn = app.logs.shared.group_arn(name);
-    let mut g = Map::new();
-    g.insert("logGroupName".into(), json!(name));
-    g.insert("creationTime".into(), json!(meta.creation_time));
+/// A log group as DescribeLogGroups shows it; `brief` (a `logGroupNamePattern` search) shows
+/// only the name, creation time and ARN, as AWS does.
+fn log_group(app: &CloudWatchLogs, name: String, meta: GroupMeta, brief: bool) -> types::LogGroup {
+    let arn = app.logs.shared.group_arn(&name);
+    let mut g = types::LogGroup {
+        arn: Some(format!("{arn}:*")),
+        log_group_name: Some(name),
+        creation_time: Some(meta.creation_time),
+        ..Default::default()
+    };
     if !brief {
-        let retention = meta
+        g.retention_in_days = meta
             .retention_days
-            .or(app.logs.shared.default_retention_days);
-        if let Some(days) = retention {
-            g.insert("retentionInDays".into(), json!(days));
-        }
-        g.insert("metricFilterCount".into(), json!(0));
+            .or(app.logs.shared.default_retention_days)
+            .map(|d| d as i32);
+        g.metric_filter_count = Some(0);
+        g.stored_bytes = Some(meta.stored_bytes as i64);
+        g.kms_key_id = meta.kms_key_id;
+        g.log_group_class = Some(meta.log_group_class);
+        g.log_group_arn = Some(arn);
     }
-    g.insert("arn".into(), json!(format!("{arn}:*")));
-    if !brief {
-        g.insert("storedBytes".into(), json!(meta.stored_bytes));
-        if let Some(kms) = &meta.kms_key_id {
-            g.insert("kmsKeyId".into(), json!(kms));
-        }
-        g.insert("logGroupClass".into(), json!(meta.log_group_class));
-        g.insert("logGroupArn".into(), json!(arn));
-    }
-    Value::Object(g)
+    // Left out (None): dataProtectionStatus, inheritedProperties, deletionProtectionEnabled,
+    // bearerTokenAuthenticationEnabled, retentionPolicyName: none of these is kept here.
+    g
 }
 
-fn describe_log_groups(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
-    let prefix = req.str_opt("logGroupNamePrefix")?;
-    let pattern = req.str_opt("logGroupNamePattern")?;
+fn describe_log_groups(
+    app: &CloudWatchLogs,
+    input: types::DescribeLogGroupsRequest,
+) -> Result<types::DescribeLogGroupsResponse, AwsError> {
+    // accountIdentifiers and includeLinkedAccounts: one account here, nothing linked.
+    let prefix = input.log_group_name_prefix.as_deref();
+    let pattern = input.log_group_name_pattern.as_deref();
     if prefix.is_some() && pattern.is_some() {
         return Err(invalid(
             "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.",
@@ -1279,24 +1308,27 @@ fn describe_log_groups(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aws
     if let Some(p) = pattern.filter(|p| !p.is_empty()) {
         check_group_name(p, "logGroupNamePattern")?;
     }
-    let class = req.str_opt("logGroupClass")?;
-    let limit = limit_param(req, 50, 50)?;
-    let identifiers: Option<Vec<String>> = match req.array_opt("logGroupIdentifiers")? {
+    let class = input.log_group_class.as_deref();
+    let limit = check_limit(input.limit, 50, 50)?;
+    let identifiers: Option<Vec<String>> = match input.log_group_identifiers {
         None => None,
-        Some(_) => Some(
-            string_list(req, "logGroupIdentifiers")?
-                .iter()
+        Some(ids) => Some(
+            ids.into_iter()
                 .map(|id| {
                     if id.starts_with("arn:") {
-                        group_of_arn(id)
+                        group_of_arn(&id)
                     } else {
-                        Ok(id.clone())
+                        Ok(id)
                     }
                 })
                 .collect::<Result<_, _>>()?,
         ),
     };
-    let token = req.str_opt("nextToken")?.map(from_hex_token).transpose()?;
+    let token = input
+        .next_token
+        .as_deref()
+        .map(from_hex_token)
+        .transpose()?;
 
     let lower_key = prefix.map(|p| p.as_bytes().to_vec()).unwrap_or_default();
     let upper_key = prefix.and_then(|p| prefix_end(p.as_bytes()));
@@ -1312,6 +1344,7 @@ fn describe_log_groups(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aws
             && class.is_none_or(|c| c == meta.log_group_class)
     };
     let mut groups = Vec::new();
+    let mut last_key = None;
     let mut next_token = None;
     'scan: loop {
         let upper = match &upper_key {
@@ -1324,15 +1357,14 @@ fn describe_log_groups(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aws
         let done = chunk.len() < CHUNK;
         for (k, v) in chunk {
             if groups.len() == limit {
-                next_token = groups
-                    .last()
-                    .map(|(key, _): &(Vec<u8>, Value)| hex_token(key));
+                next_token = last_key.as_deref().map(hex_token);
                 break 'scan;
             }
             let name = String::from_utf8_lossy(&k).into_owned();
             let meta: GroupMeta = decode(&v)?;
             if wanted(&name, &meta) {
-                groups.push((k.clone(), group_json(app, &name, &meta, pattern.is_some())));
+                groups.push(log_group(app, name, meta, pattern.is_some()));
+                last_key = Some(k.clone());
             }
             from = Bound::Excluded(k);
         }
@@ -1340,46 +1372,50 @@ fn describe_log_groups(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aws
             break;
         }
     }
-    let mut out = json!({"logGroups": groups.into_iter().map(|(_, g)| g).collect::<Vec<_>>()});
-    if let Some(t) = next_token {
-        out["nextToken"] = json!(t);
+    Ok(types::DescribeLogGroupsResponse {
+        log_groups: Some(groups),
+        next_token,
+    })
+}
+
+/// PutRetentionPolicy's input. A `retentionInDays` beyond the generated `i32` is refused as
+/// any other value outside the set, as before the input was typed (not as a type error).
+fn retention_input(raw: &Map<String, Value>) -> Result<types::PutRetentionPolicyRequest, AwsError> {
+    if let Some(days) = raw.get("retentionInDays").and_then(Value::as_i64) {
+        if i32::try_from(days).is_err() {
+            return Err(retention_not_in_set(days));
+        }
     }
-    Ok(out)
+    input(raw)
+}
+
+fn retention_not_in_set(days: i64) -> AwsError {
+    let set: Vec<String> = RETENTION_DAYS.iter().map(|d| d.to_string()).collect();
+    constraint(
+        &Value::String(days.to_string()),
+        "retentionInDays",
+        &format!("Member must satisfy enum value set: [{}]", set.join(", ")),
+    )
 }
 
 async fn put_retention_policy(
     app: &CloudWatchLogs,
-    req: &Req<'_>,
-) -> Result<Option<Value>, AwsError> {
-    let name = group_name_param(req)?;
-    let days = req
-        .int_opt("retentionInDays")?
-        .ok_or_else(|| constraint(&Value::Null, "retentionInDays", "Member must not be null"))?;
+    input: types::PutRetentionPolicyRequest,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    let name = group_name(input.log_group_name)?;
+    let days = i64::from(input.retention_in_days);
     if !RETENTION_DAYS.contains(&days) {
-        let set: Vec<String> = RETENTION_DAYS.iter().map(|d| d.to_string()).collect();
-        return Err(constraint(
-            &Value::String(days.to_string()),
-            "retentionInDays",
-            &format!("Member must satisfy enum value set: [{}]", set.join(", ")),
-        ));
+        return Err(retention_not_in_set(days));
     }
     let days = days as u32;
     update_group(app, name, move |meta| meta.retention_days = Some(days)).await
-}
-
-async fn delete_retention_policy(
-    app: &CloudWatchLogs,
-    req: &Req<'_>,
-) -> Result<Option<Value>, AwsError> {
-    let name = group_name_param(req)?;
-    update_group(app, name, |meta| meta.retention_days = None).await
 }
 
 async fn update_group(
     app: &CloudWatchLogs,
     name: String,
     change: impl Fn(&mut GroupMeta) + Send + 'static,
-) -> Result<Option<Value>, AwsError> {
+) -> Result<Option<Vec<u8>>, AwsError> {
     app.store
         .write(move |tx| {
             let mut meta = load_group_tx(tx, &name)?.ok_or_else(group_not_found)?;
@@ -1394,7 +1430,7 @@ async fn tag(
     app: &CloudWatchLogs,
     group: String,
     tags: BTreeMap<String, String>,
-) -> Result<Option<Value>, AwsError> {
+) -> Result<Option<Vec<u8>>, AwsError> {
     update_group(app, group, move |meta| meta.tags.extend(tags.clone())).await
 }
 
@@ -1402,7 +1438,7 @@ async fn untag(
     app: &CloudWatchLogs,
     group: String,
     keys: Vec<String>,
-) -> Result<Option<Value>, AwsError> {
+) -> Result<Option<Vec<u8>>, AwsError> {
     update_group(app, group, move |meta| {
         for k in &keys {
             meta.tags.remove(k);
@@ -1411,17 +1447,20 @@ async fn untag(
     .await
 }
 
-fn list_tags(app: &CloudWatchLogs, group: &str) -> Result<Value, AwsError> {
-    let meta = app.log_group(group)?.ok_or_else(group_not_found)?;
-    Ok(json!({"tags": meta.tags}))
+fn list_tags(app: &CloudWatchLogs, group: &str) -> Result<BTreeMap<String, String>, AwsError> {
+    Ok(app.log_group(group)?.ok_or_else(group_not_found)?.tags)
 }
 
 // ---------------------------------------------------------------------------------------------
 // log streams
 
-async fn create_log_stream(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
-    let group = group_name_param(req)?;
-    let stream = stream_name_param(req)?;
+async fn create_log_stream(
+    app: &CloudWatchLogs,
+    input: types::CreateLogStreamRequest,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    let (group, stream) = (input.log_group_name, input.log_stream_name);
+    check_group_name(&group, "logGroupName")?;
+    check_stream_name(&stream, "logStreamName")?;
     app.store
         .write(move |tx| {
             let mut meta = load_group_tx(tx, &group)?.ok_or_else(group_not_found)?;
@@ -1450,9 +1489,13 @@ async fn create_log_stream(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option
     Ok(None)
 }
 
-async fn delete_log_stream(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option<Value>, AwsError> {
-    let group = group_name_param(req)?;
-    let stream = stream_name_param(req)?;
+async fn delete_log_stream(
+    app: &CloudWatchLogs,
+    input: types::DeleteLogStreamRequest,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    let (group, stream) = (input.log_group_name, input.log_stream_name);
+    check_group_name(&group, "logGroupName")?;
+    check_stream_name(&stream, "logStreamName")?;
     if app.log_group(&group)?.is_none() {
         return Err(group_not_found());
     }
@@ -1513,31 +1556,22 @@ async fn delete_log_stream(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Option
     Ok(None)
 }
 
-fn stream_json(app: &CloudWatchLogs, group: &str, s: &StreamMeta) -> Value {
-    let mut v = Map::new();
-    v.insert("logStreamName".into(), json!(s.name));
-    v.insert("creationTime".into(), json!(s.creation_time));
-    if let Some(t) = s.first_event {
-        v.insert("firstEventTimestamp".into(), json!(t));
-    }
-    if let Some(t) = s.last_event {
-        v.insert("lastEventTimestamp".into(), json!(t));
-    }
-    if let Some(t) = s.last_ingestion {
-        v.insert("lastIngestionTime".into(), json!(t));
-    }
-    v.insert("uploadSequenceToken".into(), json!(sequence_token(s)));
-    v.insert(
-        "arn".into(),
-        json!(format!(
+fn log_stream(app: &CloudWatchLogs, group: &str, s: &StreamMeta) -> types::LogStream {
+    types::LogStream {
+        log_stream_name: Some(s.name.clone()),
+        creation_time: Some(s.creation_time),
+        first_event_timestamp: s.first_event,
+        last_event_timestamp: s.last_event,
+        last_ingestion_time: s.last_ingestion,
+        upload_sequence_token: Some(sequence_token(s)),
+        arn: Some(format!(
             "{}:log-stream:{}",
             app.logs.shared.group_arn(group),
             s.name
         )),
-    );
-    // Always zero for streams since 2019.
-    v.insert("storedBytes".into(), json!(0));
-    Value::Object(v)
+        // Always zero for streams since 2019.
+        stored_bytes: Some(0),
+    }
 }
 
 /// The 56-digit `uploadSequenceToken` (ignored by PutLogEvents since 2023, still reported).
@@ -1545,13 +1579,16 @@ fn sequence_token(s: &StreamMeta) -> String {
     format!("{:028}{:028}", s.id, s.uploads + 1)
 }
 
-fn describe_log_streams(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
-    let group = group_param(req)?;
-    let prefix = req.str_opt("logStreamNamePrefix")?;
+fn describe_log_streams(
+    app: &CloudWatchLogs,
+    input: types::DescribeLogStreamsRequest,
+) -> Result<types::DescribeLogStreamsResponse, AwsError> {
+    let group = group_of(input.log_group_name, input.log_group_identifier)?;
+    let prefix = input.log_stream_name_prefix.as_deref();
     if let Some(p) = prefix {
         check_stream_name(p, "logStreamNamePrefix")?;
     }
-    let by_time = match req.str_opt("orderBy")? {
+    let by_time = match input.order_by.as_deref() {
         None | Some("LogStreamName") => false,
         Some("LastEventTime") => true,
         Some(other) => {
@@ -1567,9 +1604,13 @@ fn describe_log_streams(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aw
             "Cannot order by LastEventTime with a logStreamNamePrefix.",
         ));
     }
-    let descending = req.bool_opt("descending")?.unwrap_or(false);
-    let limit = limit_param(req, 50, 50)?;
-    let token = req.str_opt("nextToken")?.map(from_hex_token).transpose()?;
+    let descending = input.descending.unwrap_or(false);
+    let limit = check_limit(input.limit, 50, 50)?;
+    let token = input
+        .next_token
+        .as_deref()
+        .map(from_hex_token)
+        .transpose()?;
     if app.log_group(&group)?.is_none() {
         return Err(group_not_found());
     }
@@ -1600,67 +1641,63 @@ fn describe_log_streams(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aw
             .unwrap_or(streams.len()),
     };
     let page: Vec<&(Vec<u8>, StreamMeta)> = streams.iter().skip(start).take(limit).collect();
-    let mut out = json!({
-        "logStreams": page.iter().map(|(_, s)| stream_json(app, &group, s)).collect::<Vec<_>>()
-    });
-    if start + page.len() < streams.len() {
-        if let Some((k, _)) = page.last() {
-            out["nextToken"] = json!(hex_token(k));
-        }
-    }
-    Ok(out)
+    let next_token = if start + page.len() < streams.len() {
+        page.last().map(|(k, _)| hex_token(k))
+    } else {
+        None
+    };
+    Ok(types::DescribeLogStreamsResponse {
+        log_streams: Some(
+            page.iter()
+                .map(|(_, s)| log_stream(app, &group, s))
+                .collect(),
+        ),
+        next_token,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // events
 
-async fn put_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
-    let group = group_name_param(req)?;
-    let stream = stream_name_param(req)?;
-    let list = req
-        .array_opt("logEvents")?
-        .ok_or_else(|| constraint(&Value::Null, "logEvents", "Member must not be null"))?;
-    if list.is_empty() || list.len() > MAX_EVENTS as usize {
-        let rule = if list.is_empty() {
+async fn put_log_events(
+    app: &CloudWatchLogs,
+    input: types::PutLogEventsRequest,
+) -> Result<types::PutLogEventsResponse, AwsError> {
+    // `sequenceToken` is ignored, as on AWS since 2023; `entity` is not kept.
+    let (group, stream) = (input.log_group_name, input.log_stream_name);
+    check_group_name(&group, "logGroupName")?;
+    check_stream_name(&stream, "logStreamName")?;
+    // The events are moved, never copied, from the input into the store job.
+    let events = input.log_events;
+    if events.is_empty() || events.len() > MAX_EVENTS as usize {
+        let rule = if events.is_empty() {
             "Member must have length greater than or equal to 1"
         } else {
             "Member must have length less than or equal to 10000"
         };
-        let shown = if list.is_empty() { "[]" } else { "[…]" };
+        let shown = if events.is_empty() { "[]" } else { "[…]" };
         return Err(constraint(&Value::String(shown.into()), "logEvents", rule));
     }
-    let mut events: Vec<(i64, String)> = Vec::with_capacity(list.len());
     let mut size = 0usize;
-    for (i, e) in list.iter().enumerate() {
-        let e = e.as_object().ok_or_else(|| {
-            AwsError::serialization("Unexpected value type in payload for member logEvents")
-        })?;
-        let e = Req(e);
+    for (i, e) in events.iter().enumerate() {
         let field = |name: &str| format!("logEvents.{}.member.{name}", i + 1);
-        let ts = e.int_opt("timestamp")?.ok_or_else(|| {
-            constraint(&Value::Null, &field("timestamp"), "Member must not be null")
-        })?;
-        if ts < 0 {
+        if e.timestamp < 0 {
             return Err(constraint(
-                &Value::String(ts.to_string()),
+                &Value::String(e.timestamp.to_string()),
                 &field("timestamp"),
                 "Member must have value greater than or equal to 0",
             ));
         }
-        let message = e.str_opt("message")?.ok_or_else(|| {
-            constraint(&Value::Null, &field("message"), "Member must not be null")
-        })?;
-        if message.is_empty() {
+        if e.message.is_empty() {
             return Err(constraint(
                 &Value::String(String::new()),
                 &field("message"),
                 "Member must have length greater than or equal to 1",
             ));
         }
-        size += message.len() + EVENT_OVERHEAD;
-        events.push((ts, message.to_string()));
+        size += e.message.len() + EVENT_OVERHEAD;
     }
-    if events.windows(2).any(|w| w[1].0 < w[0].0) {
+    if events.windows(2).any(|w| w[1].timestamp < w[0].timestamp) {
         return Err(invalid(
             "Log events in a single PutLogEvents request must be in chronological order.",
         ));
@@ -1672,7 +1709,7 @@ async fn put_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aw
     }
     let now = app.logs_now();
     let valid = |ts: &i64| *ts >= now - TOO_OLD_MS && *ts <= now + TOO_NEW_MS;
-    let span = events.iter().map(|e| e.0).filter(valid);
+    let span = events.iter().map(|e| e.timestamp).filter(valid);
     if let (Some(first), Some(last)) = (span.clone().min(), span.max()) {
         if last - first > MAX_SPAN_MS {
             return Err(invalid(
@@ -1691,19 +1728,21 @@ async fn put_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aw
                 .retention_days
                 .or(default_retention)
                 .map(|d| now - i64::from(d) * DAY_MS);
-            let mut rejected = Map::new();
+            let mut rejected = types::RejectedLogEventsInfo::default();
             let mut accepted = Vec::with_capacity(events.len());
-            for (i, (ts, message)) in events.iter().enumerate() {
-                if *ts > now + TOO_NEW_MS {
-                    rejected
-                        .entry("tooNewLogEventStartIndex")
-                        .or_insert(json!(i));
-                } else if *ts < now - TOO_OLD_MS {
-                    rejected.insert("tooOldLogEventEndIndex".into(), json!(i));
-                } else if expired_before.is_some_and(|cut| *ts < cut) {
-                    rejected.insert("expiredLogEventEndIndex".into(), json!(i));
+            for (i, e) in events.iter().enumerate() {
+                // At most 10,000 events: the index fits.
+                let index = Some(i as i32);
+                let ts = e.timestamp;
+                if ts > now + TOO_NEW_MS {
+                    rejected.too_new_log_event_start_index =
+                        rejected.too_new_log_event_start_index.or(index);
+                } else if ts < now - TOO_OLD_MS {
+                    rejected.too_old_log_event_end_index = index;
+                } else if expired_before.is_some_and(|cut| ts < cut) {
+                    rejected.expired_log_event_end_index = index;
                 } else {
-                    accepted.push((*ts, message.as_str()));
+                    accepted.push((ts, e.message.as_str()));
                 }
             }
             append_events(tx, &group, &mut g, &mut s, accepted.into_iter())?;
@@ -1713,11 +1752,13 @@ async fn put_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, Aw
             Ok((sequence_token(&s), rejected))
         })
         .await?;
-    let mut out = json!({"nextSequenceToken": token});
-    if !rejected.is_empty() {
-        out["rejectedLogEventsInfo"] = Value::Object(rejected);
-    }
-    Ok(out)
+    Ok(types::PutLogEventsResponse {
+        next_sequence_token: Some(token),
+        rejected_log_events_info: (rejected != types::RejectedLogEventsInfo::default())
+            .then_some(rejected),
+        // No entity is ever sent back as rejected: entities are not kept.
+        rejected_entity_info: None,
+    })
 }
 
 /// GetLogEvents' page tokens: `f/` or `b/` and 56 digits naming a position between events of
@@ -1750,14 +1791,19 @@ fn parse_position_token(token: &str, stream_id: u64) -> Result<(bool, Pos), AwsE
     Ok((forward, Pos { ts, seq }))
 }
 
-fn get_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
-    let group = group_param(req)?;
-    let stream = stream_name_param(req)?;
-    let start_time = time_param(req, "startTime")?;
-    let end_time = time_param(req, "endTime")?;
-    let limit = limit_param(req, MAX_EVENTS, MAX_EVENTS)?;
-    let from_head = req.bool_opt("startFromHead")?.unwrap_or(false);
-    let token = req.str_opt("nextToken")?;
+fn get_log_events(
+    app: &CloudWatchLogs,
+    input: types::GetLogEventsRequest,
+) -> Result<types::GetLogEventsResponse, AwsError> {
+    // `unmask`: no data protection policies here, nothing is ever masked.
+    let group = group_of(input.log_group_name, input.log_group_identifier)?;
+    let stream = input.log_stream_name;
+    check_stream_name(&stream, "logStreamName")?;
+    let start_time = check_time(input.start_time, "startTime")?;
+    let end_time = check_time(input.end_time, "endTime")?;
+    let limit = check_limit(input.limit, MAX_EVENTS, MAX_EVENTS)?;
+    let from_head = input.start_from_head.unwrap_or(false);
+    let token = input.next_token.as_deref();
     let g = app.log_group(&group)?.ok_or_else(group_not_found)?;
     let s = app
         .log_stream(&group, &stream)?
@@ -1832,15 +1878,21 @@ fn get_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError
             (at, at)
         }
     };
-    Ok(json!({
-        "events": events.iter().map(|e| json!({
-            "timestamp": e.pos.ts,
-            "message": e.message,
-            "ingestionTime": e.ingestion,
-        })).collect::<Vec<_>>(),
-        "nextForwardToken": position_token(true, next_forward, s.id),
-        "nextBackwardToken": position_token(false, next_backward, s.id),
-    }))
+    Ok(types::GetLogEventsResponse {
+        // The messages move from the events read into the answer.
+        events: Some(
+            events
+                .into_iter()
+                .map(|e| types::OutputLogEvent {
+                    timestamp: Some(e.pos.ts),
+                    message: Some(e.message),
+                    ingestion_time: Some(e.ingestion),
+                })
+                .collect(),
+        ),
+        next_forward_token: Some(position_token(true, next_forward, s.id)),
+        next_backward_token: Some(position_token(false, next_backward, s.id)),
+    })
 }
 
 /// FilterLogEvents' `nextToken`: direction and the group time-index key to continue after.
@@ -1848,12 +1900,15 @@ fn filter_token(forward: bool, key: &[u8]) -> String {
     format!("{}{}", if forward { 'f' } else { 'b' }, hex_token(key))
 }
 
-fn filter_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsError> {
-    let group = group_param(req)?;
-    let names = match req.array_opt("logStreamNames")? {
+fn filter_log_events(
+    app: &CloudWatchLogs,
+    input: types::FilterLogEventsRequest,
+) -> Result<types::FilterLogEventsResponse, AwsError> {
+    // `interleaved` is deprecated and always true on AWS; `unmask`: nothing is ever masked.
+    let group = group_of(input.log_group_name, input.log_group_identifier)?;
+    let names = match input.log_stream_names {
         None => None,
-        Some(_) => {
-            let names = string_list(req, "logStreamNames")?;
+        Some(names) => {
             if names.is_empty() || names.len() > 100 {
                 return Err(constraint(
                     &Value::String("[…]".into()),
@@ -1867,7 +1922,7 @@ fn filter_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsEr
             Some(names)
         }
     };
-    let prefix = req.str_opt("logStreamNamePrefix")?;
+    let prefix = input.log_stream_name_prefix.as_deref();
     if let Some(p) = prefix {
         check_stream_name(p, "logStreamNamePrefix")?;
     }
@@ -1876,14 +1931,14 @@ fn filter_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsEr
             "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.",
         ));
     }
-    let start_time = time_param(req, "startTime")?;
-    let end_time = time_param(req, "endTime")?;
-    let pattern = req.str_opt("filterPattern")?.unwrap_or("");
+    let start_time = check_time(input.start_time, "startTime")?;
+    let end_time = check_time(input.end_time, "endTime")?;
+    let pattern = input.filter_pattern.as_deref().unwrap_or("");
     check_length(pattern, "filterPattern", 0, 1024)?;
     let pattern = TermPattern::parse(pattern).map_err(invalid)?;
-    let limit = limit_param(req, MAX_EVENTS, MAX_EVENTS)?;
-    let token = req.str_opt("nextToken")?;
-    let from_head = req.bool_opt("startFromHead")?.unwrap_or(true);
+    let limit = check_limit(input.limit, MAX_EVENTS, MAX_EVENTS)?;
+    let token = input.next_token.as_deref();
+    let from_head = input.start_from_head.unwrap_or(true);
     if !from_head && token.is_none() && start_time.is_some_and(|t| t < 1_704_067_200_000) {
         return Err(invalid(
             "Setting startFromHead to false is supported only when startTime is on or after Jan 1, 2024 00:00:00 UTC.",
@@ -1964,13 +2019,15 @@ fn filter_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsEr
                     break 'scan;
                 }
                 bytes += e.page_bytes();
-                events.push(json!({
-                    "logStreamName": name,
-                    "timestamp": e.pos.ts,
-                    "message": e.message,
-                    "ingestionTime": e.ingestion,
-                    "eventId": e.event_id(),
-                }));
+                let event_id = e.event_id();
+                events.push(types::FilteredLogEvent {
+                    log_stream_name: Some(name.clone()),
+                    timestamp: Some(e.pos.ts),
+                    // Moved from the event read, not copied.
+                    message: Some(e.message),
+                    ingestion_time: Some(e.ingestion),
+                    event_id: Some(event_id),
+                });
             }
             resume = Some(k.clone());
             if forward {
@@ -1984,11 +2041,12 @@ fn filter_log_events(app: &CloudWatchLogs, req: &Req<'_>) -> Result<Value, AwsEr
             break;
         }
     }
-    let mut out = json!({"events": events, "searchedLogStreams": []});
-    if let Some(k) = resume {
-        out["nextToken"] = json!(filter_token(forward, &k));
-    }
-    Ok(out)
+    Ok(types::FilterLogEventsResponse {
+        events: Some(events),
+        // Deprecated: AWS answers an empty list.
+        searched_log_streams: Some(Vec::new()),
+        next_token: resume.map(|k| filter_token(forward, &k)),
+    })
 }
 
 #[cfg(test)]
@@ -2106,3 +2164,6 @@ mod tests {
         assert!(id.bytes().all(|b| b.is_ascii_digit()));
     }
 }
+
+#[cfg(test)]
+mod wire_tests;
