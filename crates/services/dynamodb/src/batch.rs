@@ -238,7 +238,10 @@ pub(super) fn batch_get_item(
             }
         }
         if !left.is_empty() {
-            let spec = types::KeysAndAttributes { keys: left, ..r.spec };
+            let spec = types::KeysAndAttributes {
+                keys: left,
+                ..r.spec
+            };
             unprocessed.insert(r.shown.clone(), spec);
         }
         responses.insert(r.shown, found);

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
 use tributary_expr::{Condition, ExprKind, KeyAttr, KeyCondition, Path, Placeholders, Update};
 use tributary_model::attr::{item_from_json, AttributeValue, Item};
 use tributary_model::AwsError;
-use serde_json::Value;
 use tributary_store::KeySchema;
 
 /// Parsed expressions of a request.

@@ -122,7 +122,9 @@ async fn dispatch(app: &DynamoDb, op: &str, body: &Map<String, Value>) -> Result
         .map_err(|v| AwsError::validation(v.message()))?;
     use model::Operation as O;
     match o {
-        O::CreateTable => Ok(output(&tables::create_table(app, input(body)?, body).await?)),
+        O::CreateTable => Ok(output(
+            &tables::create_table(app, input(body)?, body).await?,
+        )),
         O::DescribeTable => Ok(output(&tables::describe_table(app, input(body)?)?)),
         O::ListTables => Ok(output(&tables::list_tables(app, input(body)?)?)),
         O::DeleteTable => Ok(output(&tables::delete_table(app, input(body)?).await?)),
@@ -145,11 +147,17 @@ async fn dispatch(app: &DynamoDb, op: &str, body: &Map<String, Value>) -> Result
         O::DescribeEndpoints => Ok(output(&tables::describe_endpoints(app))),
         O::PutItem => Ok(items::put_item(app, input(body)?, body).await?.into_json()),
         O::GetItem => Ok(items::get_item(app, input(body)?, body)?.into_json()),
-        O::DeleteItem => Ok(items::delete_item(app, input(body)?, body).await?.into_json()),
-        O::UpdateItem => Ok(items::update_item(app, input(body)?, body).await?.into_json()),
+        O::DeleteItem => Ok(items::delete_item(app, input(body)?, body)
+            .await?
+            .into_json()),
+        O::UpdateItem => Ok(items::update_item(app, input(body)?, body)
+            .await?
+            .into_json()),
         O::Scan => Ok(items::scan(app, input(body)?, body)?.into_json()),
         O::Query => Ok(query::query(app, input(body)?, body)?.into_json()),
-        O::BatchWriteItem => Ok(output(&batch::batch_write_item(app, input(body)?, body).await?)),
+        O::BatchWriteItem => Ok(output(
+            &batch::batch_write_item(app, input(body)?, body).await?,
+        )),
         O::BatchGetItem => Ok(batch::batch_get_item(app, input(body)?, body)?.into_json()),
         O::TransactWriteItems => Ok(output(
             &transact::transact_write_items(app, input(body)?, body).await?,

@@ -96,7 +96,11 @@ impl types::ScanOutput {
 impl types::BatchGetItemOutput {
     pub(crate) fn into_json(mut self) -> Value {
         let responses = self.responses.take().map(|r| {
-            Value::Object(r.into_iter().map(|(table, found)| (table, items(found))).collect())
+            Value::Object(
+                r.into_iter()
+                    .map(|(table, found)| (table, items(found)))
+                    .collect(),
+            )
         });
         with(&self, [("Responses", responses)])
     }

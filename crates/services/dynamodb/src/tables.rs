@@ -22,7 +22,9 @@ pub(super) const INTERNAL_INDEX_PREFIX: &str = "__";
 /// UpdateTable, small enough that one step holds the writer for a few milliseconds.
 pub(super) const BACKFILL_STEP: usize = 1000;
 
-fn attribute_definitions(defs_in: Vec<types::AttributeDefinition>) -> Result<Vec<KeyAttr>, AwsError> {
+fn attribute_definitions(
+    defs_in: Vec<types::AttributeDefinition>,
+) -> Result<Vec<KeyAttr>, AwsError> {
     let mut defs: Vec<KeyAttr> = Vec::with_capacity(defs_in.len());
     for d in defs_in {
         let (n, t) = (d.attribute_name, d.attribute_type);
@@ -712,7 +714,11 @@ fn gsi_description(
     now_ms: i64,
 ) -> types::GlobalSecondaryIndexDescription {
     // An index being filled is CREATING, Backfilling, until its last item is in.
-    let status = if ix.backfilling() { "CREATING" } else { "ACTIVE" };
+    let status = if ix.backfilling() {
+        "CREATING"
+    } else {
+        "ACTIVE"
+    };
     let (read, write) = index_warm(t, ix);
     types::GlobalSecondaryIndexDescription {
         index_name: Some(ix.name.clone()),
@@ -769,13 +775,18 @@ pub(super) fn table_description(app: &DynamoDb, t: &TableMeta) -> types::TableDe
             .iter()
             .filter(move |i| i.global == g && !i.name.starts_with(INTERNAL_INDEX_PREFIX))
     };
-    let gsis: Vec<_> = visible(true).map(|i| gsi_description(t, i, now_ms)).collect();
+    let gsis: Vec<_> = visible(true)
+        .map(|i| gsi_description(t, i, now_ms))
+        .collect();
     let lsis: Vec<_> = visible(false).map(|i| lsi_description(t, i)).collect();
     let stream = t
         .stream_arn
         .as_ref()
         .and_then(|a| app.store.catalog().streams.get(a).map(|s| s.view_type));
-    let latest = t.latest_stream_arn.as_ref().zip(t.latest_stream_label.as_ref());
+    let latest = t
+        .latest_stream_arn
+        .as_ref()
+        .zip(t.latest_stream_label.as_ref());
     let (read, write) = table_warm(t);
     types::TableDescription {
         attribute_definitions: Some(
@@ -1036,10 +1047,8 @@ pub(super) async fn update_table(
             if !current.indexes.iter().any(|i| i.global && i.name == n) {
                 return Err(not_found(&n));
             }
-            let throughput = parse_throughput(
-                up.provisioned_throughput.as_ref(),
-                "provisionedThroughput",
-            )?;
+            let throughput =
+                parse_throughput(up.provisioned_throughput.as_ref(), "provisionedThroughput")?;
             let asked = parse_warm(
                 up.warm_throughput.as_ref(),
                 "globalSecondaryIndexUpdates.1.member.update.warmThroughput",

@@ -147,7 +147,11 @@ fn parse_op(
             &c.table_name,
             &c.return_values_on_condition_check_failure,
         ),
-        Action::Put(p) => ("Put", &p.table_name, &p.return_values_on_condition_check_failure),
+        Action::Put(p) => (
+            "Put",
+            &p.table_name,
+            &p.return_values_on_condition_check_failure,
+        ),
         Action::Delete(d) => (
             "Delete",
             &d.table_name,

@@ -8,9 +8,7 @@ use axum::response::Response;
 use tributary_model::AwsError;
 
 use super::storage::{self, ObjectMeta};
-use super::{
-    buckets, checksum, invalid_argument, timestamp, types, xml, xml_response, Request,
-};
+use super::{buckets, checksum, invalid_argument, timestamp, types, xml, xml_response, Request};
 
 /// Entries read from the store per scan step.
 const SCAN_BATCH: usize = 1000;

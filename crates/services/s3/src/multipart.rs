@@ -434,7 +434,10 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
             .collect::<Vec<_>>()
             .join("/")
     );
-    let found = meta.checksum.as_ref().map(|c| (c.algorithm, c.value.as_str()));
+    let found = meta
+        .checksum
+        .as_ref()
+        .map(|c| (c.algorithm, c.value.as_str()));
     let checksum = |a| checksum::member_value(found, a);
     let out = types::CompleteMultipartUploadOutput {
         location: Some(location),
@@ -634,5 +637,8 @@ pub(super) fn list_uploads(req: &Request<'_>) -> Result<Response, AwsError> {
         // No delimiter roll-up, so no common prefixes; keys are not URL-encoded.
         ..Default::default()
     };
-    Ok(xml_response(xml::document("ListMultipartUploadsResult", &out)))
+    Ok(xml_response(xml::document(
+        "ListMultipartUploadsResult",
+        &out,
+    )))
 }

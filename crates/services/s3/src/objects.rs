@@ -1027,9 +1027,8 @@ pub(super) async fn delete_many(req: &Request<'_>) -> Result<Response, AwsError>
                     key: Some(key),
                     version_id: version,
                     delete_marker: d.as_ref().map(|_| true),
-                    delete_marker_version_id: d.map(|d| {
-                        versions::shown_id(d.version_id.as_deref()).to_owned()
-                    }),
+                    delete_marker_version_id: d
+                        .map(|d| versions::shown_id(d.version_id.as_deref()).to_owned()),
                 });
             }
         }
@@ -1195,7 +1194,10 @@ pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
         sse,
     )
     .await?;
-    let found = meta.checksum.as_ref().map(|c| (c.algorithm, c.value.as_str()));
+    let found = meta
+        .checksum
+        .as_ref()
+        .map(|c| (c.algorithm, c.value.as_str()));
     let checksum = |a| checksum::member_value(found, a);
     let result = types::CopyObjectResult {
         e_tag: Some(format!("\"{}\"", meta.etag)),
