@@ -1,13 +1,17 @@
 //! Reserved concurrency (Put/Get/DeleteFunctionConcurrency) and GetAccountSettings. The limits
 //! themselves are enforced by the function host; this is their control plane.
 
-use serde_json::{json, Value};
 use tributary_model::arn::parse_function_ref;
 use tributary_model::AwsError;
 
 use super::{resolve_function, to_json, validate_name, FunctionDoc, FUNCTION_KIND, VERSION_KIND};
+use crate::types::{
+    AccountLimit, AccountUsage, Concurrency, DeleteFunctionConcurrencyRequest,
+    GetAccountSettingsResponse, GetFunctionConcurrencyRequest, GetFunctionConcurrencyResponse,
+    PutFunctionConcurrencyRequest,
+};
 use crate::Lambda;
-use tributary_service::json::{check_range, constraint, lambda_err, Req};
+use tributary_service::json::{check_range, lambda_err};
 
 /// The unreserved concurrency an account always keeps (AWS: 100, or the whole limit of an
 /// account whose limit is lower).
@@ -34,17 +38,12 @@ fn unqualified_function(app: &Lambda, name: &str) -> Result<FunctionDoc, AwsErro
     resolve_function(app, name)
 }
 
-pub async fn put(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
-    let reserved = match req.get("ReservedConcurrentExecutions") {
-        None => {
-            return Err(constraint(
-                &Value::Null,
-                "reservedConcurrentExecutions",
-                "Member must not be null",
-            ))
-        }
-        Some(_) => req.int_opt("ReservedConcurrentExecutions")?.unwrap_or(0),
-    };
+pub async fn put(
+    app: &Lambda,
+    req: PutFunctionConcurrencyRequest,
+) -> Result<Concurrency, AwsError> {
+    // Required: the validator has refused a request without it (`Member must not be null`).
+    let reserved = i64::from(req.reserved_concurrent_executions);
     check_range(
         reserved,
         0,
@@ -52,7 +51,7 @@ pub async fn put(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsErr
         "reservedConcurrentExecutions",
     )?;
     let reserved = reserved as u32;
-    let function = unqualified_function(app, name).map_err(|e| {
+    let function = unqualified_function(app, &req.function_name).map_err(|e| {
         // AWS names the function with `:$LATEST` here.
         if e.code == "ResourceNotFoundException" {
             lambda_err::not_found(format!("{}:$LATEST", e.message))
@@ -83,19 +82,30 @@ pub async fn put(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsErr
         .await?;
     app.host
         .set_reserved_concurrency(&function.name, Some(reserved));
-    Ok(json!({ "ReservedConcurrentExecutions": reserved }))
-}
-
-pub fn get(app: &Lambda, name: &str) -> Result<Value, AwsError> {
-    let function = resolve_function(app, name)?;
-    Ok(match function.reserved_concurrency {
-        Some(r) => json!({ "ReservedConcurrentExecutions": r }),
-        None => json!({}),
+    Ok(Concurrency {
+        reserved_concurrent_executions: Some(req.reserved_concurrent_executions),
     })
 }
 
-pub async fn delete(app: &Lambda, name: &str) -> Result<(), AwsError> {
-    let function = unqualified_function(app, name)?;
+pub fn get(
+    app: &Lambda,
+    req: GetFunctionConcurrencyRequest,
+) -> Result<GetFunctionConcurrencyResponse, AwsError> {
+    let function = resolve_function(app, &req.function_name)?;
+    // No reservation: `{}`.
+    Ok(GetFunctionConcurrencyResponse {
+        reserved_concurrent_executions: function.reserved_concurrency.map(clamp_i32),
+    })
+}
+
+/// A count the host keeps as `u32` (at most `i32::MAX`, as PutFunctionConcurrency checks), as
+/// the model's integer.
+fn clamp_i32(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
+}
+
+pub async fn delete(app: &Lambda, req: DeleteFunctionConcurrencyRequest) -> Result<(), AwsError> {
+    let function = unqualified_function(app, &req.function_name)?;
     let fname = function.name.clone();
     app.store
         .write(move |tx| {
@@ -118,7 +128,7 @@ pub async fn delete(app: &Lambda, name: &str) -> Result<(), AwsError> {
 
 /// GetAccountSettings: AWS's code-size limits, the concurrency limit this server enforces and
 /// what is left unreserved, and the account's usage.
-pub fn account_settings(app: &Lambda) -> Value {
+pub fn account_settings(app: &Lambda) -> GetAccountSettingsResponse {
     let limit = app.host.concurrency_limit();
     let cat = app.store.catalog();
     let reserved = reserved_total(&cat, None);
@@ -129,19 +139,26 @@ pub fn account_settings(app: &Lambda) -> Value {
     };
     let total_code = code_size(FUNCTION_KIND) + code_size(VERSION_KIND);
     let functions = cat.docs_of(FUNCTION_KIND).count();
-    json!({
-        "AccountLimit": {
-            "TotalCodeSize": 80_530_636_800u64,
-            "CodeSizeUnzipped": tributary_functions::MAX_UNZIPPED_BYTES,
-            "CodeSizeZipped": super::MAX_ZIPPED_BYTES,
-            "ConcurrentExecutions": limit,
-            "UnreservedConcurrentExecutions": u64::from(limit).saturating_sub(reserved),
-        },
-        "AccountUsage": {
-            "TotalCodeSize": total_code,
-            "FunctionCount": functions,
-        },
-    })
+    GetAccountSettingsResponse {
+        account_limit: Some(AccountLimit {
+            total_code_size: Some(80_530_636_800),
+            code_size_unzipped: Some(clamp_i64(tributary_functions::MAX_UNZIPPED_BYTES)),
+            code_size_zipped: Some(clamp_i64(super::MAX_ZIPPED_BYTES)),
+            concurrent_executions: Some(clamp_i32(limit)),
+            unreserved_concurrent_executions: Some(clamp_i32(
+                u64::from(limit).saturating_sub(reserved),
+            )),
+        }),
+        account_usage: Some(AccountUsage {
+            total_code_size: Some(clamp_i64(total_code)),
+            function_count: Some(clamp_i64(functions)),
+        }),
+    }
+}
+
+/// A size or count as the model's long.
+fn clamp_i64(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ pub async fn invoke_for_mapping(
     function_arn: &str,
     payload: Vec<u8>,
 ) -> Result<InvokeResult, AwsError> {
-    let target = resolve(app, function_arn, &BTreeMap::new())?;
+    let target = resolve(app, function_arn, None)?;
     let doc = choose(app, &target)?;
     app.invoke_function(&doc, function_arn.to_owned(), payload.into(), None, false)
         .await
@@ -172,7 +172,7 @@ pub async fn invoke(
             "Member must satisfy enum value set: [None, Tail]",
         ));
     }
-    let target = resolve(app, name, query)?;
+    let target = resolve(app, name, query.get("Qualifier").map(String::as_str))?;
     let limit = if invocation_type == "Event" {
         MAX_ASYNC_PAYLOAD
     } else {
@@ -488,7 +488,7 @@ async fn deliver(app: &Lambda, function: &str, dest: &str, record: Value) {
             .await
             .map(|_| ()),
         Some("sns") => app.topics.publish(dest, body, None).await.map(|_| ()),
-        Some("lambda") => match crate::resolve(app, dest, &BTreeMap::new()) {
+        Some("lambda") => match crate::resolve(app, dest, None) {
             Ok(target) => {
                 let qualifier = target.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
                 let arn = target.shown_arn(app);

@@ -4,13 +4,17 @@
 //! and where its outcome goes (`DestinationConfig.OnSuccess` / `OnFailure`: an SQS queue, an
 //! SNS topic or another function), as an invocation record in AWS's shape.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tributary_model::AwsError;
-use tributary_service::json::{lambda_err, Req};
+use tributary_service::json::lambda_err;
+use tributary_shapes::types::Timestamp;
 
+use crate::types::{
+    DeleteFunctionEventInvokeConfigRequest, DestinationConfig, FunctionEventInvokeConfig,
+    GetFunctionEventInvokeConfigRequest, ListFunctionEventInvokeConfigsRequest,
+    ListFunctionEventInvokeConfigsResponse, OnFailure, OnSuccess,
+};
 use crate::{function_arn, is_version_number, AliasDoc, FunctionDoc, Lambda};
 
 /// The store's document kind; ids are `<function>:<qualifier>`.
@@ -43,19 +47,16 @@ pub fn load(app: &Lambda, function: &str, qualifier: &str) -> Option<InvokeConfi
         .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// The qualifier a request names, checked to exist.
+/// The qualifier a request names (its `Qualifier`, else the one in the function name), checked
+/// to exist.
 fn qualifier(
     app: &Lambda,
     name: &str,
-    query: &BTreeMap<String, String>,
+    qualifier: Option<String>,
 ) -> Result<(FunctionDoc, String), AwsError> {
     let function = crate::resolve_function(app, name)?;
     let from_name = crate::parse_function_ref(name).and_then(|r| r.qualifier);
-    let q = query
-        .get("Qualifier")
-        .cloned()
-        .or(from_name)
-        .unwrap_or_else(|| "$LATEST".into());
+    let q = qualifier.or(from_name).unwrap_or_else(|| "$LATEST".into());
     let exists = q == "$LATEST"
         || (is_version_number(&q) && FunctionDoc::load_version(app, &function.name, &q).is_some())
         || (!is_version_number(&q) && AliasDoc::load(app, &function.name, &q).is_some());
@@ -86,27 +87,59 @@ fn check_destination(arn: &str) -> Result<(), AwsError> {
     }
 }
 
+/// The members of a Put or Update request.
+pub(crate) struct Change {
+    pub function_name: String,
+    pub qualifier: Option<String>,
+    pub maximum_retry_attempts: Option<i32>,
+    pub maximum_event_age_in_seconds: Option<i32>,
+    pub destination_config: Option<DestinationConfig>,
+}
+
+macro_rules! change_from {
+    ($t:ty) => {
+        impl From<$t> for Change {
+            fn from(r: $t) -> Change {
+                Change {
+                    function_name: r.function_name,
+                    qualifier: r.qualifier,
+                    maximum_retry_attempts: r.maximum_retry_attempts,
+                    maximum_event_age_in_seconds: r.maximum_event_age_in_seconds,
+                    destination_config: r.destination_config,
+                }
+            }
+        }
+    };
+}
+change_from!(crate::types::PutFunctionEventInvokeConfigRequest);
+change_from!(crate::types::UpdateFunctionEventInvokeConfigRequest);
+
 /// Applies the members of a Put (`replace`) or Update request to `cfg`.
-fn apply(cfg: &mut InvokeConfig, req: &Req<'_>, replace: bool) -> Result<(), AwsError> {
+fn apply(cfg: &mut InvokeConfig, req: &Change, replace: bool) -> Result<(), AwsError> {
     if replace {
         *cfg = InvokeConfig::default();
     }
-    if let Some(n) = req.int_opt("MaximumRetryAttempts")? {
+    if let Some(n) = req.maximum_retry_attempts.map(i64::from) {
         tributary_service::json::check_range(n, 0, 2, "maximumRetryAttempts")?;
         cfg.maximum_retry_attempts = Some(n);
     }
-    if let Some(n) = req.int_opt("MaximumEventAgeInSeconds")? {
+    if let Some(n) = req.maximum_event_age_in_seconds.map(i64::from) {
         tributary_service::json::check_range(n, 60, 21600, "maximumEventAgeInSeconds")?;
         cfg.maximum_event_age_secs = Some(n);
     }
-    if let Some(d) = req.obj_opt("DestinationConfig")? {
-        let d = Req(d);
-        for (key, slot) in [
-            ("OnSuccess", &mut cfg.on_success),
-            ("OnFailure", &mut cfg.on_failure),
+    if let Some(d) = &req.destination_config {
+        for (given, slot) in [
+            (
+                d.on_success.as_ref().map(|o| &o.destination),
+                &mut cfg.on_success,
+            ),
+            (
+                d.on_failure.as_ref().map(|o| &o.destination),
+                &mut cfg.on_failure,
+            ),
         ] {
-            if let Some(o) = d.obj_opt(key)? {
-                let dest = Req(o).str_opt("Destination")?.unwrap_or_default();
+            if let Some(dest) = given {
+                let dest = dest.as_deref().unwrap_or_default();
                 if dest.is_empty() {
                     *slot = None;
                 } else {
@@ -119,23 +152,35 @@ fn apply(cfg: &mut InvokeConfig, req: &Req<'_>, replace: bool) -> Result<(), Aws
     Ok(())
 }
 
-fn render(app: &Lambda, function: &str, qualifier: &str, cfg: &InvokeConfig) -> Value {
-    let dest = |d: &Option<String>| match d {
-        Some(a) => json!({ "Destination": a }),
-        None => json!({}),
-    };
-    let mut v = json!({
-        "FunctionArn": format!("{}:{qualifier}", function_arn(&app.cfg.region, &app.cfg.account_id, function)),
-        "LastModified": cfg.last_modified_ms as f64 / 1000.0,
-        "DestinationConfig": {"OnSuccess": dest(&cfg.on_success), "OnFailure": dest(&cfg.on_failure)},
-    });
-    if let Some(n) = cfg.maximum_retry_attempts {
-        v["MaximumRetryAttempts"] = json!(n);
+fn render(
+    app: &Lambda,
+    function: &str,
+    qualifier: &str,
+    cfg: &InvokeConfig,
+) -> FunctionEventInvokeConfig {
+    FunctionEventInvokeConfig {
+        last_modified: Some(Timestamp::from_millis(cfg.last_modified_ms)),
+        function_arn: Some(format!(
+            "{}:{qualifier}",
+            function_arn(&app.cfg.region, &app.cfg.account_id, function)
+        )),
+        maximum_retry_attempts: cfg.maximum_retry_attempts.map(to_i32),
+        maximum_event_age_in_seconds: cfg.maximum_event_age_secs.map(to_i32),
+        // Both destinations are always shown, `{}` when unset.
+        destination_config: Some(DestinationConfig {
+            on_success: Some(OnSuccess {
+                destination: cfg.on_success.clone(),
+            }),
+            on_failure: Some(OnFailure {
+                destination: cfg.on_failure.clone(),
+            }),
+        }),
     }
-    if let Some(n) = cfg.maximum_event_age_secs {
-        v["MaximumEventAgeInSeconds"] = json!(n);
-    }
-    v
+}
+
+/// A stored count (checked against its range when it was stored) as the model's integer.
+fn to_i32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 fn missing(app: &Lambda, function: &str, qualifier: &str) -> AwsError {
@@ -146,14 +191,12 @@ fn missing(app: &Lambda, function: &str, qualifier: &str) -> AwsError {
 }
 
 /// PutFunctionEventInvokeConfig (`replace`) and UpdateFunctionEventInvokeConfig.
-pub async fn put(
+pub(crate) async fn put(
     app: &Lambda,
-    name: &str,
-    query: &BTreeMap<String, String>,
-    req: Req<'_>,
+    req: Change,
     replace: bool,
-) -> Result<Value, AwsError> {
-    let (function, q) = qualifier(app, name, query)?;
+) -> Result<FunctionEventInvokeConfig, AwsError> {
+    let (function, q) = qualifier(app, &req.function_name, req.qualifier.clone())?;
     let key = id(&function.name, &q);
     let mut cfg = match load(app, &function.name, &q) {
         Some(c) => c,
@@ -173,18 +216,20 @@ pub async fn put(
     Ok(render(app, &function.name, &q, &cfg))
 }
 
-pub fn get(app: &Lambda, name: &str, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
-    let (function, q) = qualifier(app, name, query)?;
+pub fn get(
+    app: &Lambda,
+    req: GetFunctionEventInvokeConfigRequest,
+) -> Result<FunctionEventInvokeConfig, AwsError> {
+    let (function, q) = qualifier(app, &req.function_name, req.qualifier)?;
     let cfg = load(app, &function.name, &q).ok_or_else(|| missing(app, &function.name, &q))?;
     Ok(render(app, &function.name, &q, &cfg))
 }
 
 pub async fn delete(
     app: &Lambda,
-    name: &str,
-    query: &BTreeMap<String, String>,
+    req: DeleteFunctionEventInvokeConfigRequest,
 ) -> Result<(), AwsError> {
-    let (function, q) = qualifier(app, name, query)?;
+    let (function, q) = qualifier(app, &req.function_name, req.qualifier)?;
     if load(app, &function.name, &q).is_none() {
         return Err(missing(app, &function.name, &q));
     }
@@ -193,11 +238,14 @@ pub async fn delete(
     Ok(())
 }
 
-pub fn list(app: &Lambda, name: &str, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
-    let function = crate::resolve_function(app, name)?;
+pub fn list(
+    app: &Lambda,
+    req: ListFunctionEventInvokeConfigsRequest,
+) -> Result<ListFunctionEventInvokeConfigsResponse, AwsError> {
+    let function = crate::resolve_function(app, &req.function_name)?;
     let prefix = format!("{}:", function.name);
     let cat = app.store.catalog();
-    let mut all: Vec<Value> = cat
+    let mut all: Vec<FunctionEventInvokeConfig> = cat
         .docs_of(KIND)
         .filter_map(|(id, v)| {
             let q = id.strip_prefix(&prefix)?;
@@ -205,22 +253,25 @@ pub fn list(app: &Lambda, name: &str, query: &BTreeMap<String, String>) -> Resul
             Some(render(app, &function.name, q, &cfg))
         })
         .collect();
-    all.sort_by(|a, b| a["FunctionArn"].as_str().cmp(&b["FunctionArn"].as_str()));
-    let start: usize = query
-        .get("Marker")
+    drop(cat);
+    all.sort_by(|a, b| a.function_arn.cmp(&b.function_arn));
+    let start: usize = req
+        .marker
+        .as_deref()
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
-    let max: usize = query
-        .get("MaxItems")
-        .and_then(|m| m.parse().ok())
+    // A `MaxItems` out of 1..=50, or not a number (left out of the request), is the default.
+    let max: usize = req
+        .max_items
+        .and_then(|m| usize::try_from(m).ok())
         .filter(|m| (1..=50).contains(m))
         .unwrap_or(50);
-    let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
-    let mut out = json!({ "FunctionEventInvokeConfigs": page });
-    if start + max < all.len() {
-        out["NextMarker"] = json!((start + max).to_string());
-    }
-    Ok(out)
+    let total = all.len();
+    let page: Vec<FunctionEventInvokeConfig> = all.into_iter().skip(start).take(max).collect();
+    Ok(ListFunctionEventInvokeConfigsResponse {
+        function_event_invoke_configs: Some(page),
+        next_marker: (start + max < total).then(|| (start + max).to_string()),
+    })
 }
 
 /// Deletes a function's configs with the function (or one qualifier's with its alias).

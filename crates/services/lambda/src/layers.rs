@@ -12,8 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tributary_model::AwsError;
-use tributary_service::json::{lambda_err, Req};
+use tributary_service::json::lambda_err;
 
+use crate::types::{
+    DeleteLayerVersionRequest, GetLayerVersionByArnRequest, GetLayerVersionRequest,
+    GetLayerVersionResponse, Layer, LayerVersionContentOutput, LayerVersionsListItem,
+    LayersListItem, ListLayerVersionsRequest, ListLayerVersionsResponse, ListLayersRequest,
+    ListLayersResponse, PublishLayerVersionRequest, PublishLayerVersionResponse,
+};
 use crate::Lambda;
 
 /// Document kinds: one per version (`<name>:<number, 10 digits>`), and the name's counter.
@@ -41,6 +47,35 @@ pub struct LayerVersionDoc {
     pub blob: String,
 }
 
+/// The members of a whole layer version's answer.
+struct Rendered {
+    content: LayerVersionContentOutput,
+    layer_arn: String,
+    item: LayerVersionsListItem,
+}
+
+macro_rules! layer_version_output {
+    ($t:ty) => {
+        impl From<Rendered> for $t {
+            fn from(r: Rendered) -> $t {
+                Self {
+                    content: Some(r.content),
+                    layer_arn: Some(r.layer_arn),
+                    layer_version_arn: r.item.layer_version_arn,
+                    description: r.item.description,
+                    created_date: r.item.created_date,
+                    version: r.item.version,
+                    compatible_architectures: r.item.compatible_architectures,
+                    compatible_runtimes: r.item.compatible_runtimes,
+                    license_info: r.item.license_info,
+                }
+            }
+        }
+    };
+}
+layer_version_output!(PublishLayerVersionResponse);
+layer_version_output!(GetLayerVersionResponse);
+
 fn version_id(name: &str, n: u64) -> String {
     format!("{name}:{n:010}")
 }
@@ -57,25 +92,38 @@ impl LayerVersionDoc {
         format!("{}:{}", layer_arn(app, &self.name), self.version)
     }
 
-    fn render(&self, app: &Lambda) -> Value {
-        let mut v = json!({
-            "Content": {
-                "Location": format!("{}/_tributary/layers/{}/{}/content", app.cfg.endpoint_url.trim_end_matches('/'), self.name, self.version),
-                "CodeSha256": self.code_sha256,
-                "CodeSize": self.code_size,
+    /// The whole version, as PublishLayerVersion and GetLayerVersion(ByArn) answer it (two
+    /// output structures with the same members).
+    fn render<T: From<Rendered>>(&self, app: &Lambda) -> T {
+        T::from(Rendered {
+            content: LayerVersionContentOutput {
+                location: Some(format!(
+                    "{}/_tributary/layers/{}/{}/content",
+                    app.cfg.endpoint_url.trim_end_matches('/'),
+                    self.name,
+                    self.version
+                )),
+                code_sha256: Some(self.code_sha256.clone()),
+                code_size: Some(self.code_size),
+                // Layers are not signed, and their content is this server's own blob.
+                ..Default::default()
             },
-            "LayerArn": layer_arn(app, &self.name),
-            "LayerVersionArn": self.arn(app),
-            "Description": self.description,
-            "CreatedDate": tributary_model::clock::lambda_timestamp(self.created_ms),
-            "Version": self.version,
-            "CompatibleRuntimes": self.compatible_runtimes,
-            "CompatibleArchitectures": self.compatible_architectures,
-        });
-        if let Some(l) = &self.license_info {
-            v["LicenseInfo"] = json!(l);
+            layer_arn: layer_arn(app, &self.name),
+            item: self.summary(app),
+        })
+    }
+
+    /// The version as ListLayerVersions and ListLayers list it.
+    fn summary(&self, app: &Lambda) -> LayerVersionsListItem {
+        LayerVersionsListItem {
+            layer_version_arn: Some(self.arn(app)),
+            version: Some(i64::try_from(self.version).unwrap_or(i64::MAX)),
+            description: Some(self.description.clone()),
+            created_date: Some(tributary_model::clock::lambda_timestamp(self.created_ms)),
+            compatible_architectures: Some(self.compatible_architectures.clone()),
+            compatible_runtimes: Some(self.compatible_runtimes.clone()),
+            license_info: self.license_info.clone(),
         }
-        v
     }
 
     /// A version by name and number.
@@ -120,32 +168,27 @@ fn check_name(name: &str) -> Result<(), AwsError> {
     ))
 }
 
-fn strings(req: &Req<'_>, key: &str) -> Result<Vec<String>, AwsError> {
-    Ok(req
-        .array_opt(key)?
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
-pub async fn publish(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
+/// PublishLayerVersion; `bad_zip` is the refusal of a `Content.ZipFile` that is not base64
+/// (left out of the request).
+pub async fn publish(
+    app: &Lambda,
+    req: PublishLayerVersionRequest,
+    bad_zip: Option<AwsError>,
+) -> Result<PublishLayerVersionResponse, AwsError> {
+    let name = req.layer_name.as_str();
     check_name(name)?;
-    let content = req.obj_opt("Content")?.ok_or_else(|| {
-        tributary_service::json::constraint(&Value::Null, "content", "Member must not be null")
-    })?;
-    let content = Req(content);
-    let zip = match content.str_opt("ZipFile")? {
-        Some(b64) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| lambda_err::invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again."))?,
-        None if content.get("S3Bucket").is_some() => {
-            let bucket = content.str_opt("S3Bucket")?.unwrap_or_default();
-            let key = content.str_opt("S3Key")?.unwrap_or_default();
-            let version = content.str_opt("S3ObjectVersion")?;
+    // `Content` is required: the validator has refused a request without it. `ZipFile` is
+    // decoded already.
+    let content = req.content;
+    if let Some(refusal) = bad_zip {
+        return Err(refusal);
+    }
+    let zip = match content.zip_file {
+        Some(zip) => zip.0,
+        None if content.s3_bucket.is_some() => {
+            let bucket = content.s3_bucket.as_deref().unwrap_or_default();
+            let key = content.s3_key.as_deref().unwrap_or_default();
+            let version = content.s3_object_version.as_deref();
             app.objects.get(bucket, key, version).map_err(|e| {
                 lambda_err::invalid_parameter(format!(
                     "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
@@ -153,30 +196,34 @@ pub async fn publish(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, Aw
                 ))
             })?
         }
-        None => return Err(lambda_err::invalid_parameter("Please provide a source for layer content.")),
+        None => {
+            return Err(lambda_err::invalid_parameter(
+                "Please provide a source for layer content.",
+            ))
+        }
     };
     if zip::ZipArchive::new(std::io::Cursor::new(&zip)).is_err() {
         return Err(lambda_err::invalid_parameter(
             "Could not unzip uploaded file. Please check your file, then try to upload again.",
         ));
     }
-    let runtimes = strings(&req, "CompatibleRuntimes")?;
+    let runtimes = req.compatible_runtimes.unwrap_or_default();
     if runtimes.len() > 15 {
         return Err(lambda_err::invalid_parameter(
             "CompatibleRuntimes can have at most 15 entries",
         ));
     }
-    let architectures = strings(&req, "CompatibleArchitectures")?;
+    let architectures = req.compatible_architectures.unwrap_or_default();
     let sha = Sha256::digest(&zip);
     let sha_hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
     let mut doc = LayerVersionDoc {
         name: name.to_owned(),
         version: 0,
-        description: req.str_opt("Description")?.unwrap_or_default().to_owned(),
+        description: req.description.unwrap_or_default(),
         created_ms: app.store.clock().now_millis(),
         compatible_runtimes: runtimes,
         compatible_architectures: architectures,
-        license_info: req.str_opt("LicenseInfo")?.map(str::to_owned),
+        license_info: req.license_info,
         code_sha256: base64::engine::general_purpose::STANDARD.encode(sha),
         code_size: zip.len() as i64,
         blob: format!("layer/{name}/{sha_hex}"),
@@ -219,55 +266,66 @@ fn number(n: &str) -> Result<u64, AwsError> {
         .map_err(|_| lambda_err::invalid_parameter(format!("Invalid layer version number: {n}")))
 }
 
-pub fn get(app: &Lambda, name: &str, n: &str) -> Result<Value, AwsError> {
+/// GetLayerVersion; `n` is the version number as the path gave it (AWS's messages quote it).
+pub fn get(
+    app: &Lambda,
+    req: GetLayerVersionRequest,
+    n: &str,
+) -> Result<GetLayerVersionResponse, AwsError> {
+    let name = req.layer_name.as_str();
     let v = LayerVersionDoc::load(app, name, number(n)?).ok_or_else(|| not_found(name, n))?;
     Ok(v.render(app))
 }
 
-pub fn get_by_arn(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
-    let arn = query.get("Arn").cloned().unwrap_or_default();
-    let v = LayerVersionDoc::by_arn(app, &arn)
+pub fn get_by_arn(
+    app: &Lambda,
+    req: GetLayerVersionByArnRequest,
+) -> Result<GetLayerVersionResponse, AwsError> {
+    let v = LayerVersionDoc::by_arn(app, &req.arn)
         .ok_or_else(|| lambda_err::not_found("The resource you requested does not exist."))?;
     Ok(v.render(app))
 }
 
-fn matches(v: &LayerVersionDoc, query: &BTreeMap<String, String>) -> bool {
-    query
-        .get("CompatibleRuntime")
-        .is_none_or(|r| v.compatible_runtimes.contains(r))
-        && query
-            .get("CompatibleArchitecture")
-            .is_none_or(|a| v.compatible_architectures.contains(a))
+/// Whether a version is compatible with the runtime and architecture a list asks for.
+fn matches(v: &LayerVersionDoc, runtime: Option<&String>, architecture: Option<&String>) -> bool {
+    runtime.is_none_or(|r| v.compatible_runtimes.contains(r))
+        && architecture.is_none_or(|a| v.compatible_architectures.contains(a))
 }
 
-fn summary(app: &Lambda, v: &LayerVersionDoc) -> Value {
-    let mut s = v.render(app);
-    if let Some(o) = s.as_object_mut() {
-        o.remove("Content");
-        o.remove("LayerArn");
-    }
-    s
-}
-
+/// ListLayerVersions: every version, newest first (`Marker` and `MaxItems` are not served:
+/// one page).
 pub fn list_versions(
     app: &Lambda,
-    name: &str,
-    query: &BTreeMap<String, String>,
-) -> Result<Value, AwsError> {
-    let mut all = LayerVersionDoc::all_of(app, name);
-    all.retain(|v| matches(v, query));
+    req: ListLayerVersionsRequest,
+) -> Result<ListLayerVersionsResponse, AwsError> {
+    let mut all = LayerVersionDoc::all_of(app, &req.layer_name);
+    all.retain(|v| {
+        matches(
+            v,
+            req.compatible_runtime.as_ref(),
+            req.compatible_architecture.as_ref(),
+        )
+    });
     all.sort_by_key(|v| std::cmp::Reverse(v.version));
-    let list: Vec<Value> = all.iter().map(|v| summary(app, v)).collect();
-    Ok(json!({ "LayerVersions": list }))
+    Ok(ListLayerVersionsResponse {
+        next_marker: None,
+        layer_versions: Some(all.iter().map(|v| v.summary(app)).collect()),
+    })
 }
 
-pub fn list(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
+/// ListLayers: each layer with its newest matching version (`Marker` and `MaxItems` are not
+/// served: one page).
+pub fn list(app: &Lambda, req: ListLayersRequest) -> Result<ListLayersResponse, AwsError> {
     let mut latest: BTreeMap<String, LayerVersionDoc> = BTreeMap::new();
     for (_, v) in app.store.catalog().docs_of(VERSION_KIND) {
         let Ok(d) = serde_json::from_value::<LayerVersionDoc>(v.clone()) else {
             continue;
         };
-        if !matches(&d, query) {
+        if !matches(
+            &d,
+            req.compatible_runtime.as_ref(),
+            req.compatible_architecture.as_ref(),
+        ) {
             continue;
         }
         match latest.get(&d.name) {
@@ -277,20 +335,24 @@ pub fn list(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Value, Aws
             }
         }
     }
-    let layers: Vec<Value> = latest
+    let layers: Vec<LayersListItem> = latest
         .values()
-        .map(|d| {
-            json!({
-                "LayerName": d.name,
-                "LayerArn": layer_arn(app, &d.name),
-                "LatestMatchingVersion": summary(app, d),
-            })
+        .map(|d| LayersListItem {
+            layer_name: Some(d.name.clone()),
+            layer_arn: Some(layer_arn(app, &d.name)),
+            latest_matching_version: Some(d.summary(app)),
         })
         .collect();
-    Ok(json!({ "Layers": layers }))
+    Ok(ListLayersResponse {
+        next_marker: None,
+        layers: Some(layers),
+    })
 }
 
-pub async fn delete(app: &Lambda, name: &str, n: &str) -> Result<(), AwsError> {
+/// DeleteLayerVersion; `n` is the version number as the path gave it (AWS's messages quote
+/// it).
+pub async fn delete(app: &Lambda, req: DeleteLayerVersionRequest, n: &str) -> Result<(), AwsError> {
+    let name = req.layer_name.as_str();
     let n = number(n)?;
     // Deleting a version that does not exist succeeds, as on AWS.
     if LayerVersionDoc::load(app, name, n).is_none() {
@@ -321,15 +383,16 @@ pub fn check_function_layers(app: &Lambda, arns: &[String]) -> Result<(), AwsErr
 }
 
 /// `Layers` of a function configuration.
-pub fn configuration(app: &Lambda, arns: &[String]) -> Value {
-    Value::Array(
-        arns.iter()
-            .map(|a| {
-                let size = LayerVersionDoc::by_arn(app, a).map_or(0, |v| v.code_size);
-                json!({"Arn": a, "CodeSize": size})
-            })
-            .collect(),
-    )
+pub fn configuration(app: &Lambda, arns: &[String]) -> Vec<Layer> {
+    arns.iter()
+        .map(|a| Layer {
+            arn: Some(a.clone()),
+            code_size: Some(LayerVersionDoc::by_arn(app, a).map_or(0, |v| v.code_size)),
+            // Layers are not signed.
+            signing_profile_version_arn: None,
+            signing_job_arn: None,
+        })
+        .collect()
 }
 
 /// The folder of a function's layers merged in order (later layers overwrite earlier ones'

@@ -43,11 +43,20 @@ use tributary_model::AwsError;
 pub use invoke::invoke_for_mapping;
 pub use state::LambdaState;
 use state::{settle, version_key, Phase};
+use tributary_shapes::types::Blob;
+use types::{
+    Concurrency, CreateFunctionRequest, DeadLetterConfig, DeleteFunctionRequest, Environment,
+    EnvironmentResponse, EphemeralStorage, FileSystemConfig, FunctionCode, FunctionCodeLocation,
+    FunctionConfiguration, GetFunctionConfigurationRequest, GetFunctionRequest,
+    GetFunctionResponse, ListFunctionsRequest, ListFunctionsResponse, LoggingConfig,
+    RuntimeVersionConfig, SnapStart, SnapStartResponse, TracingConfig, TracingConfigResponse,
+    UpdateFunctionCodeRequest, UpdateFunctionConfigurationRequest,
+};
 use versions::AliasDoc;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, Weak};
-use tributary_service::json::{check_range, constraint, lambda_err, Req};
+use tributary_service::json::{check_range, constraint, lambda_err, output};
 
 use tributary_esm::{CheckpointStore, Engine};
 use tributary_functions::FunctionHost;
@@ -199,12 +208,18 @@ impl tributary_service::Service for Lambda {
         let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
         let result = match seg.as_slice() {
             ["2015-03-31", "functions", ..] => {
-                let query = tributary_service::parse_query(uri.query().unwrap_or(""));
-                dispatch(self, &method, &segments[2..], &query, &headers, body).await
+                dispatch(
+                    self,
+                    &method,
+                    &segments,
+                    uri.query().unwrap_or(""),
+                    &headers,
+                    body,
+                )
+                .await
             }
             ["2015-03-31", "event-source-mappings", ..] => {
-                let query = tributary_service::parse_query(uri.query().unwrap_or(""));
-                mappings::dispatch(self, &method, &segments[2..], &query, body).await
+                mappings::dispatch(self, &method, &segments, uri.query().unwrap_or(""), body).await
             }
             ["2017-10-31" | "2019-09-30" | "2019-09-25", "functions", ..]
             | ["2018-10-31", "layers", ..]
@@ -426,63 +441,87 @@ impl FunctionDoc {
 
     /// `FunctionConfiguration` with its state, as GetFunction returns it; `arn` is the
     /// `FunctionArn` to show (qualified as the caller named the function).
-    pub fn configuration_as(&self, app: &Lambda, arn: String) -> Value {
+    pub fn configuration_as(&self, app: &Lambda, arn: String) -> FunctionConfiguration {
         let mut c = self.listed_as(app, arn);
         app.state.render_state(self, &mut c, true);
         c
     }
 
-    /// `FunctionConfiguration` with the unqualified ARN and its state.
+    /// `FunctionConfiguration` with the unqualified ARN and its state, as JSON.
     pub fn configuration(&self, app: &Lambda) -> Value {
-        self.configuration_as(app, self.arn(app))
+        output(&self.configuration_as(app, self.arn(app)))
     }
 
     /// `FunctionConfiguration` without state members, as list operations return it.
-    fn listed_as(&self, app: &Lambda, arn: String) -> Value {
-        let mut logging = json!({"LogFormat": self.logging.format, "LogGroup": self.log_group()});
-        if self.logging.format == "JSON" {
-            let level = |l: &Option<String>| l.clone().unwrap_or_else(|| "INFO".to_owned());
-            logging["ApplicationLogLevel"] = json!(level(&self.logging.application_level));
-            logging["SystemLogLevel"] = json!(level(&self.logging.system_level));
-        }
+    fn listed_as(&self, app: &Lambda, arn: String) -> FunctionConfiguration {
+        let json_logs = self.logging.format == "JSON";
+        let level =
+            |l: &Option<String>| json_logs.then(|| l.clone().unwrap_or_else(|| "INFO".to_owned()));
         // Published versions of a SnapStart function run from a snapshot on AWS: `On`.
         let optimized = self.snap_start && self.version != "$LATEST";
-        let mut c = json!({
-            "FunctionName": self.name,
-            "FunctionArn": arn,
-            "Runtime": self.runtime,
-            "Role": self.role,
-            "Handler": self.handler,
-            "CodeSize": self.code_size,
-            "Description": self.description,
-            "Timeout": self.timeout,
-            "MemorySize": self.memory_size,
-            "LastModified": lambda_timestamp(self.last_modified_ms),
-            "CodeSha256": self.code_sha256,
-            "Version": self.version,
-            "TracingConfig": {"Mode": self.tracing_mode},
-            "RevisionId": self.revision_id,
-            "PackageType": "Zip",
-            "Architectures": self.architectures,
-            "EphemeralStorage": {"Size": self.ephemeral_storage},
-            "SnapStart": {
-                "ApplyOn": if self.snap_start { "PublishedVersions" } else { "None" },
-                "OptimizationStatus": if optimized { "On" } else { "Off" },
-            },
-            "RuntimeVersionConfig": {"RuntimeVersionArn": runtime_version_arn(&app.cfg.region, &self.runtime)},
-            "LoggingConfig": logging,
-        });
-        if let Some(env) = &self.environment {
-            c["Environment"] = json!({ "Variables": env });
+        FunctionConfiguration {
+            function_name: Some(self.name.clone()),
+            function_arn: Some(arn),
+            runtime: Some(self.runtime.clone()),
+            role: Some(self.role.clone()),
+            handler: Some(self.handler.clone()),
+            code_size: Some(self.code_size),
+            description: Some(self.description.clone()),
+            timeout: Some(int32(self.timeout)),
+            memory_size: Some(int32(self.memory_size)),
+            last_modified: Some(lambda_timestamp(self.last_modified_ms)),
+            code_sha256: Some(self.code_sha256.clone()),
+            version: Some(self.version.clone()),
+            dead_letter_config: self.dead_letter_target.as_ref().map(|t| DeadLetterConfig {
+                target_arn: Some(t.clone()),
+            }),
+            environment: self.environment.as_ref().map(|env| EnvironmentResponse {
+                variables: Some(env.clone()),
+                error: None,
+            }),
+            tracing_config: Some(TracingConfigResponse {
+                mode: Some(self.tracing_mode.clone()),
+            }),
+            revision_id: Some(self.revision_id.clone()),
+            layers: (!self.layers.is_empty()).then(|| layers::configuration(app, &self.layers)),
+            package_type: Some("Zip".to_owned()),
+            architectures: Some(self.architectures.clone()),
+            ephemeral_storage: Some(EphemeralStorage {
+                size: int32(self.ephemeral_storage),
+            }),
+            snap_start: Some(SnapStartResponse {
+                apply_on: Some(
+                    if self.snap_start {
+                        "PublishedVersions"
+                    } else {
+                        "None"
+                    }
+                    .to_owned(),
+                ),
+                optimization_status: Some(if optimized { "On" } else { "Off" }.to_owned()),
+            }),
+            runtime_version_config: Some(RuntimeVersionConfig {
+                runtime_version_arn: Some(runtime_version_arn(&app.cfg.region, &self.runtime)),
+                error: None,
+            }),
+            logging_config: Some(LoggingConfig {
+                log_format: Some(self.logging.format.clone()),
+                application_log_level: level(&self.logging.application_level),
+                system_log_level: level(&self.logging.system_level),
+                log_group: Some(self.log_group()),
+            }),
+            // Not served here: VPCs, KMS keys, code signing, images, file systems, tenancy,
+            // capacity providers, durable and accelerator configs, `MasterArn` (Lambda@Edge),
+            // `ConfigSha256`; the state members are `render_state`'s.
+            ..Default::default()
         }
-        if let Some(target) = &self.dead_letter_target {
-            c["DeadLetterConfig"] = json!({ "TargetArn": target });
-        }
-        if !self.layers.is_empty() {
-            c["Layers"] = layers::configuration(app, &self.layers);
-        }
-        c
     }
+}
+
+/// A stored number (checked against the model's range when it was stored) as the model's
+/// integer.
+fn int32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
 }
 
 /// The `RuntimeVersionArn` of a managed runtime: `arn:aws:lambda:<region>::runtime:<64 hex>`.
@@ -497,38 +536,46 @@ fn runtime_version_arn(region: &str, runtime: &str) -> String {
 /// Applies a `LoggingConfig` request member to `current`, as a partial update: members not
 /// given keep their values. Switching to JSON sets both levels to INFO unless given; switching
 /// to Text drops them; a level with the Text format is refused as AWS refuses it.
-fn apply_logging(req: &Req<'_>, current: &LoggingDoc) -> Result<LoggingDoc, AwsError> {
-    let Some(cfg) = req.obj_opt("LoggingConfig")? else {
+fn apply_logging(
+    cfg: Option<&LoggingConfig>,
+    current: &LoggingDoc,
+) -> Result<LoggingDoc, AwsError> {
+    let Some(cfg) = cfg else {
         return Ok(current.clone());
     };
-    let cfg = Req(cfg);
-    let enum_member =
-        |key: &str, field: &str, allowed: &[&str]| -> Result<Option<String>, AwsError> {
-            match cfg.str_opt(key)? {
-                None => Ok(None),
-                Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
-                Some(v) => Err(constraint(
-                    &Value::String(v.into()),
-                    field,
-                    &format!(
-                        "Member must satisfy enum value set: [{}]",
-                        allowed.join(", ")
-                    ),
-                )),
-            }
-        };
-    let format = enum_member("LogFormat", "loggingConfig.logFormat", &["JSON", "Text"])?;
+    let enum_member = |given: &Option<String>,
+                       field: &str,
+                       allowed: &[&str]|
+     -> Result<Option<String>, AwsError> {
+        match given.as_deref() {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
+            Some(v) => Err(constraint(
+                &Value::String(v.into()),
+                field,
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                ),
+            )),
+        }
+    };
+    let format = enum_member(
+        &cfg.log_format,
+        "loggingConfig.logFormat",
+        &["JSON", "Text"],
+    )?;
     let app_level = enum_member(
-        "ApplicationLogLevel",
+        &cfg.application_log_level,
         "loggingConfig.applicationLogLevel",
         APPLICATION_LOG_LEVELS,
     )?;
     let sys_level = enum_member(
-        "SystemLogLevel",
+        &cfg.system_log_level,
         "loggingConfig.systemLogLevel",
         SYSTEM_LOG_LEVELS,
     )?;
-    let group = cfg.str_opt("LogGroup")?;
+    let group = cfg.log_group.as_deref();
     if let Some(g) = group {
         let v = Value::String(g.into());
         if g.is_empty() {
@@ -579,11 +626,8 @@ fn apply_logging(req: &Req<'_>, current: &LoggingDoc) -> Result<LoggingDoc, AwsE
 
 /// `SnapStart.ApplyOn`, when the request sets it: whether it is `PublishedVersions`. AWS takes
 /// it for every runtime, not only the ones it documents (Java, Python 3.12+, .NET 8+).
-fn parse_snap_start(req: &Req<'_>) -> Result<Option<bool>, AwsError> {
-    let Some(s) = req.obj_opt("SnapStart")? else {
-        return Ok(None);
-    };
-    match Req(s).str_opt("ApplyOn")? {
+fn parse_snap_start(s: Option<&SnapStart>) -> Result<Option<bool>, AwsError> {
+    match s.and_then(|s| s.apply_on.as_deref()) {
         None => Ok(None),
         Some("PublishedVersions") => Ok(Some(true)),
         Some("None") => Ok(Some(false)),
@@ -596,11 +640,8 @@ fn parse_snap_start(req: &Req<'_>) -> Result<Option<bool>, AwsError> {
 }
 
 /// `TracingConfig.Mode`, when the request sets it.
-fn parse_tracing(req: &Req<'_>) -> Result<Option<String>, AwsError> {
-    let Some(t) = req.obj_opt("TracingConfig")? else {
-        return Ok(None);
-    };
-    match Req(t).str_opt("Mode")? {
+fn parse_tracing(t: Option<&TracingConfig>) -> Result<Option<String>, AwsError> {
+    match t.and_then(|t| t.mode.as_deref()) {
         None => Ok(None),
         Some(m @ ("Active" | "PassThrough")) => Ok(Some(m.to_owned())),
         Some(other) => Err(constraint(
@@ -611,18 +652,13 @@ fn parse_tracing(req: &Req<'_>) -> Result<Option<String>, AwsError> {
     }
 }
 
-/// `EphemeralStorage.Size` (512..10240 MB), when the request sets it.
-fn parse_ephemeral_storage(req: &Req<'_>) -> Result<Option<i64>, AwsError> {
-    let Some(e) = req.obj_opt("EphemeralStorage")? else {
+/// `EphemeralStorage.Size` (512..10240 MB), when the request sets it. `Size` is required: the
+/// validator has refused an `EphemeralStorage` without it.
+fn parse_ephemeral_storage(e: Option<&EphemeralStorage>) -> Result<Option<i64>, AwsError> {
+    let Some(e) = e else {
         return Ok(None);
     };
-    let size = Req(e).int_opt("Size")?.ok_or_else(|| {
-        constraint(
-            &Value::Null,
-            "ephemeralStorage.size",
-            "Member must not be null",
-        )
-    })?;
+    let size = i64::from(e.size);
     check_range(size, 512, 10240, "ephemeralStorage.size")?;
     Ok(Some(size))
 }
@@ -670,100 +706,93 @@ impl Target {
     }
 }
 
-/// Dispatches a `/2015-03-31/functions...` request. `rest` is the path after `functions`.
+/// A 204 answer.
+fn no_content() -> axum::response::Response {
+    let mut r = tributary_service::json::rest_ok(204, &json!({}));
+    *r.body_mut() = axum::body::Body::empty();
+    r
+}
+
+/// A generated output as a REST-JSON answer with `status`.
+fn answer<T: Serialize>(status: u16, out: &T) -> axum::response::Response {
+    tributary_service::json::rest_ok(status, &output(out))
+}
+
+/// Dispatches a `/2015-03-31/functions...` request. `segments` is the whole path; `raw_query`
+/// the undecoded query string.
 async fn dispatch(
     app: &Lambda,
     method: &http::Method,
-    rest: &[String],
-    query: &BTreeMap<String, String>,
+    segments: &[String],
+    raw_query: &str,
     headers: &http::HeaderMap,
     body: Bytes,
 ) -> Result<axum::response::Response, AwsError> {
     use http::Method;
-    use tributary_service::json::{parse_body, rest_ok};
-    let no_content = || {
-        let mut r = rest_ok(204, &json!({}));
-        *r.body_mut() = axum::body::Body::empty();
-        r
-    };
-    model_check::check(
-        method.as_str(),
-        &format!("/2015-03-31/functions/{}", rest.join("/")),
-        query,
-        headers,
-        &body,
-    )?;
+    let query = tributary_service::parse_query(raw_query);
+    let input = model_check::check(method.as_str(), segments, &query, raw_query, headers, &body)?;
+    let rest = &segments[2..];
     let r = match (method, rest) {
         (&Method::POST, []) => {
-            let m = parse_body(&body)?;
-            rest_ok(201, &create_function(app, Req(&m)).await?)
+            let (req, bad_zip) = input.read_package()?;
+            answer(201, &create_function(app, req, bad_zip).await?)
         }
-        (&Method::GET, []) => rest_ok(200, &list_functions(app, query)?),
-        (&Method::GET, [name]) => rest_ok(200, &get_function(app, name, query)?),
-        (&Method::DELETE, [name]) => {
-            delete_function(app, name, query).await?;
+        (&Method::GET, []) => answer(200, &list_functions(app, input.read()?, &query)?),
+        (&Method::GET, [_]) => answer(200, &get_function(app, input.read()?)?),
+        (&Method::DELETE, [_]) => {
+            delete_function(app, input.read()?).await?;
             no_content()
         }
-        (&Method::GET, [name, c]) if c == "configuration" => {
-            let t = resolve(app, name, query)?;
-            rest_ok(200, &t.doc.configuration_as(app, t.shown_arn(app)))
+        (&Method::GET, [_, c]) if c == "configuration" => {
+            answer(200, &get_function_configuration(app, input.read()?)?)
         }
-        (&Method::PUT, [name, c]) if c == "configuration" => {
-            let m = parse_body(&body)?;
-            rest_ok(200, &update_configuration(app, name, Req(&m)).await?)
+        (&Method::PUT, [_, c]) if c == "configuration" => {
+            answer(200, &update_configuration(app, input.read()?).await?)
         }
-        (&Method::PUT, [name, c]) if c == "code" => {
-            let m = parse_body(&body)?;
-            rest_ok(200, &update_code(app, name, Req(&m)).await?)
+        (&Method::PUT, [_, c]) if c == "code" => {
+            let (req, bad_zip) = input.read_package()?;
+            answer(200, &update_code(app, req, bad_zip).await?)
         }
         (&Method::POST, [name, i]) if i == "invocations" => {
-            match invoke::invoke(app, name, query, headers, body).await {
+            // Invoke answers the function's payload with headers, not a JSON structure: it
+            // reads its request itself.
+            match invoke::invoke(app, name, &query, headers, body).await {
                 Ok(r) => r,
                 // Throttles carry a `Retry-After` header.
                 Err(e) if e.code == "TooManyRequestsException" => invoke::error_response(&e),
                 Err(e) => return Err(e),
             }
         }
-        (&Method::POST, [name, v]) if *v == "versions" => {
-            let m = parse_body(&body)?;
-            rest_ok(201, &versions::publish_version(app, name, Req(&m)).await?)
+        (&Method::POST, [_, v]) if *v == "versions" => {
+            answer(201, &versions::publish_version(app, input.read()?).await?)
         }
-        (&Method::GET, [name, v]) if *v == "versions" => {
-            rest_ok(200, &versions::list_versions(app, name, query)?)
+        (&Method::GET, [_, v]) if *v == "versions" => {
+            answer(200, &versions::list_versions(app, input.read()?, &query)?)
         }
-        (&Method::POST, [name, a]) if a == "aliases" => {
-            let m = parse_body(&body)?;
-            rest_ok(201, &versions::create_alias(app, name, Req(&m)).await?)
+        (&Method::POST, [_, a]) if a == "aliases" => {
+            answer(201, &versions::create_alias(app, input.read()?).await?)
         }
-        (&Method::GET, [name, a]) if a == "aliases" => {
-            rest_ok(200, &versions::list_aliases(app, name, query)?)
+        (&Method::GET, [_, a]) if a == "aliases" => {
+            answer(200, &versions::list_aliases(app, input.read()?, &query)?)
         }
-        (&Method::GET, [name, a, alias]) if a == "aliases" => {
-            rest_ok(200, &versions::get_alias(app, name, alias)?)
+        (&Method::GET, [_, a, _]) if a == "aliases" => {
+            answer(200, &versions::get_alias(app, input.read()?)?)
         }
-        (&Method::PUT, [name, a, alias]) if a == "aliases" => {
-            let m = parse_body(&body)?;
-            rest_ok(
-                200,
-                &versions::update_alias(app, name, alias, Req(&m)).await?,
-            )
+        (&Method::PUT, [_, a, _]) if a == "aliases" => {
+            answer(200, &versions::update_alias(app, input.read()?).await?)
         }
-        (&Method::DELETE, [name, a, alias]) if a == "aliases" => {
-            versions::delete_alias(app, name, alias).await?;
+        (&Method::DELETE, [_, a, _]) if a == "aliases" => {
+            versions::delete_alias(app, input.read()?).await?;
             no_content()
         }
-        (&Method::POST, [name, p]) if p == "policy" => {
-            let m = parse_body(&body)?;
-            rest_ok(
-                201,
-                &policy::add_permission(app, name, query, Req(&m)).await?,
-            )
+        (&Method::POST, [_, p]) if p == "policy" => {
+            answer(201, &policy::add_permission(app, input.read()?).await?)
         }
-        (&Method::GET, [name, p]) if p == "policy" => {
-            rest_ok(200, &policy::get_policy(app, name, query)?)
+        (&Method::GET, [_, p]) if p == "policy" => {
+            answer(200, &policy::get_policy(app, input.read()?)?)
         }
-        (&Method::DELETE, [name, p, sid]) if p == "policy" => {
-            policy::remove_permission(app, name, sid, query).await?;
+        (&Method::DELETE, [_, p, _]) if p == "policy" => {
+            policy::remove_permission(app, input.read()?).await?;
             no_content()
         }
         _ => return Err(crate::unknown_rest_operation(method, rest)),
@@ -774,6 +803,7 @@ async fn dispatch(
 /// Dispatches the Lambda operations that live under other API dates:
 /// `/2017-10-31/functions/{name}/concurrency` (Put/DeleteFunctionConcurrency),
 /// `/2019-09-30/functions/{name}/concurrency` (GetFunctionConcurrency),
+/// `/2019-09-25/functions/{name}/event-invoke-config`, `/2018-10-31/layers`,
 /// `/2016-08-19/account-settings` (GetAccountSettings) and `/2017-03-31/tags/{arn}`.
 /// `segments` is the whole path; `raw_query` the undecoded query string (UntagResource
 /// repeats `tagKeys`).
@@ -785,84 +815,91 @@ async fn dispatch_dated(
     body: Bytes,
 ) -> Result<axum::response::Response, AwsError> {
     use http::Method;
-    use tributary_service::json::{parse_body, rest_ok};
-    let no_content = || {
-        let mut r = rest_ok(204, &json!({}));
-        *r.body_mut() = axum::body::Body::empty();
-        r
-    };
     let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
-    model_check::check(
+    let query = tributary_service::parse_query(raw_query);
+    let input = model_check::check(
         method.as_str(),
-        &format!("/{}", segments.join("/")),
-        &tributary_service::parse_query(raw_query),
+        segments,
+        &query,
+        raw_query,
         &http::HeaderMap::new(),
         &body,
     )?;
     let r = match (method, seg.as_slice()) {
-        (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => {
-            let m = parse_body(&body)?;
-            rest_ok(200, &concurrency::put(app, name, Req(&m)).await?)
+        (&Method::PUT, ["2017-10-31", "functions", _, "concurrency"]) => {
+            answer(200, &concurrency::put(app, input.read()?).await?)
         }
-        (&Method::DELETE, ["2017-10-31", "functions", name, "concurrency"]) => {
-            concurrency::delete(app, name).await?;
+        (&Method::DELETE, ["2017-10-31", "functions", _, "concurrency"]) => {
+            concurrency::delete(app, input.read()?).await?;
             no_content()
         }
-        (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
-            rest_ok(200, &concurrency::get(app, name)?)
+        (&Method::GET, ["2019-09-30", "functions", _, "concurrency"]) => {
+            answer(200, &concurrency::get(app, input.read()?)?)
         }
-        (_, ["2019-09-25", "functions", name, "event-invoke-config", rest @ ..]) => {
-            let query = tributary_service::parse_query(raw_query);
+        (_, ["2019-09-25", "functions", _, "event-invoke-config", rest @ ..]) => {
             match (method, rest) {
-                (&Method::PUT, []) | (&Method::POST, []) => {
-                    let m = parse_body(&body)?;
-                    let replace = method == Method::PUT;
-                    rest_ok(
-                        200,
-                        &invoke_config::put(app, name, &query, Req(&m), replace).await?,
+                (&Method::PUT, []) => answer(
+                    200,
+                    &invoke_config::put(
+                        app,
+                        input
+                            .read::<types::PutFunctionEventInvokeConfigRequest>()?
+                            .into(),
+                        true,
                     )
-                }
-                (&Method::GET, []) => rest_ok(200, &invoke_config::get(app, name, &query)?),
+                    .await?,
+                ),
+                (&Method::POST, []) => answer(
+                    200,
+                    &invoke_config::put(
+                        app,
+                        input
+                            .read::<types::UpdateFunctionEventInvokeConfigRequest>()?
+                            .into(),
+                        false,
+                    )
+                    .await?,
+                ),
+                (&Method::GET, []) => answer(200, &invoke_config::get(app, input.read()?)?),
                 (&Method::DELETE, []) => {
-                    invoke_config::delete(app, name, &query).await?;
+                    invoke_config::delete(app, input.read()?).await?;
                     no_content()
                 }
-                (&Method::GET, ["list"]) => rest_ok(200, &invoke_config::list(app, name, &query)?),
+                (&Method::GET, ["list"]) => answer(200, &invoke_config::list(app, input.read()?)?),
                 _ => return Err(crate::unknown_rest_operation(method, segments)),
             }
         }
         (_, ["2018-10-31", "layers", rest @ ..]) => {
-            let query = tributary_service::parse_query(raw_query);
+            let find = query.get("find").map(String::as_str);
             match (method, rest) {
-                (&Method::GET, [])
-                    if query.get("find").map(String::as_str) == Some("LayerVersion") =>
-                {
-                    rest_ok(200, &layers::get_by_arn(app, &query)?)
+                (&Method::GET, []) if find == Some("LayerVersion") => {
+                    answer(200, &layers::get_by_arn(app, input.read()?)?)
                 }
-                (&Method::GET, []) => rest_ok(200, &layers::list(app, &query)?),
-                (&Method::POST, [name, v]) if *v == "versions" => {
-                    let m = parse_body(&body)?;
-                    rest_ok(201, &layers::publish(app, name, Req(&m)).await?)
+                (&Method::GET, []) => answer(200, &layers::list(app, input.read()?)?),
+                (&Method::POST, [_, v]) if *v == "versions" => {
+                    let (req, bad_zip) = input.read_package()?;
+                    answer(201, &layers::publish(app, req, bad_zip).await?)
                 }
-                (&Method::GET, [name, v]) if *v == "versions" => {
-                    rest_ok(200, &layers::list_versions(app, name, &query)?)
+                (&Method::GET, [_, v]) if *v == "versions" => {
+                    answer(200, &layers::list_versions(app, input.read()?)?)
                 }
-                (&Method::GET, [name, v, n]) if *v == "versions" => {
-                    rest_ok(200, &layers::get(app, name, n)?)
+                // The version number as the path gave it: AWS's messages quote it.
+                (&Method::GET, [_, v, n]) if *v == "versions" => {
+                    answer(200, &layers::get(app, input.read()?, n)?)
                 }
-                (&Method::DELETE, [name, v, n]) if *v == "versions" => {
-                    layers::delete(app, name, n).await?;
+                (&Method::DELETE, [_, v, n]) if *v == "versions" => {
+                    layers::delete(app, input.read()?, n).await?;
                     no_content()
                 }
                 _ => return Err(crate::unknown_rest_operation(method, segments)),
             }
         }
         (&Method::GET, ["2016-08-19", "account-settings"]) => {
-            rest_ok(200, &concurrency::account_settings(app))
+            answer(200, &concurrency::account_settings(app))
         }
-        (_, ["2017-03-31", "tags", resource]) => {
-            match tags::dispatch(app, method, resource, raw_query, &body).await? {
-                Some(v) => rest_ok(200, &v),
+        (_, ["2017-03-31", "tags", _]) => {
+            match tags::dispatch(app, method, segments, &input).await? {
+                Some(v) => answer(200, &v),
                 None => no_content(),
             }
         }
@@ -928,16 +965,12 @@ fn resolve_function(app: &Lambda, name: &str) -> Result<FunctionDoc, AwsError> {
         .ok_or_else(|| lambda_err::not_found(format!("Function not found: {arn}")))
 }
 
-/// Resolves a function reference (any accepted form, plus `?Qualifier=`) to the version that
-/// serves it. A qualifier in the name and a different `Qualifier` parameter conflict.
-pub fn resolve(
-    app: &Lambda,
-    name: &str,
-    query: &BTreeMap<String, String>,
-) -> Result<Target, AwsError> {
+/// Resolves a function reference (any accepted form, plus the request's `Qualifier`) to the
+/// version that serves it. A qualifier in the name and a different `Qualifier` conflict.
+pub fn resolve(app: &Lambda, name: &str, qualifier: Option<&str>) -> Result<Target, AwsError> {
     validate_name(name)?;
     let r = parse_function_ref(name).ok_or_else(|| lambda_err::not_found("Function not found"))?;
-    let param = query.get("Qualifier").cloned();
+    let param = qualifier.map(str::to_owned);
     if let Some(q) = &param {
         if !valid_qualifier(q) {
             return Err(constraint(
@@ -1039,17 +1072,17 @@ fn validate_role(role: &str) -> Result<(), AwsError> {
     })
 }
 
-fn parse_environment(req: &Req<'_>) -> Result<Option<BTreeMap<String, String>>, AwsError> {
-    let Some(env) = req.obj_opt("Environment")? else {
+/// `Environment.Variables`: `None` when `Environment` is not given; an `Environment` without
+/// variables is an empty set.
+fn parse_environment(
+    env: Option<&Environment>,
+) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let Some(env) = env else {
         return Ok(None);
     };
-    let vars = Req(env).obj_opt("Variables")?;
-    let mut out = BTreeMap::new();
+    let out = env.variables.clone().unwrap_or_default();
     let mut total = 0;
-    for (k, v) in vars.into_iter().flatten() {
-        let v = v
-            .as_str()
-            .ok_or_else(|| AwsError::serialization("Unexpected value type in payload"))?;
+    for (k, v) in &out {
         let valid_key = k.len() >= 2
             && k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -1059,7 +1092,6 @@ fn parse_environment(req: &Req<'_>) -> Result<Option<BTreeMap<String, String>>, 
             ));
         }
         total += k.len() + v.len();
-        out.insert(k.clone(), v.to_owned());
     }
     if total > 4096 {
         return Err(lambda_err::invalid_parameter(format!(
@@ -1070,12 +1102,15 @@ fn parse_environment(req: &Req<'_>) -> Result<Option<BTreeMap<String, String>>, 
     Ok(Some(out))
 }
 
-fn check_timeout_memory(req: &Req<'_>) -> Result<(Option<i64>, Option<i64>), AwsError> {
-    let timeout = req.int_opt("Timeout")?;
+fn check_timeout_memory(
+    timeout: Option<i32>,
+    memory: Option<i32>,
+) -> Result<(Option<i64>, Option<i64>), AwsError> {
+    let timeout = timeout.map(i64::from);
     if let Some(t) = timeout {
         check_range(t, 1, 900, "timeout")?;
     }
-    let memory = req.int_opt("MemorySize")?;
+    let memory = memory.map(i64::from);
     if let Some(m) = memory {
         check_range(m, 128, 10240, "memorySize")?;
     }
@@ -1136,11 +1171,10 @@ fn bad_zip() -> AwsError {
     )
 }
 
-/// Decodes and checks `ZipFile`: size limits and a readable zip whose entries stay inside
+/// Checks a deployment package: size limits and a readable zip whose entries stay inside
 /// the code directory. Reading the central directory is cheap; unpacking happens while the
 /// function is `Pending` (see [`state`]).
-fn check_package(b64: &str) -> Result<Package, AwsError> {
-    let zip = B64.decode(b64).map_err(|_| bad_zip())?;
+fn check_package(zip: Vec<u8>) -> Result<Package, AwsError> {
     if zip.len() > MAX_ZIPPED_BYTES {
         return Err(lambda_err::too_large(format!(
             "Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes"
@@ -1170,9 +1204,9 @@ fn check_package(b64: &str) -> Result<Package, AwsError> {
 }
 
 /// Configuration this server would not apply: refused, never silently dropped.
-fn refuse_unserved(req: &Req<'_>) -> Result<(), AwsError> {
-    for (member, what) in [("FileSystemConfigs", "File systems are")] {
-        if req.array_opt(member)?.is_some_and(|a| !a.is_empty()) {
+fn refuse_unserved(file_systems: Option<&[FileSystemConfig]>) -> Result<(), AwsError> {
+    for (member, what, given) in [("FileSystemConfigs", "File systems are", file_systems)] {
+        if given.is_some_and(|a| !a.is_empty()) {
             return Err(lambda_err::invalid_parameter(format!(
                 "{what} not supported by this server yet ({member})"
             )));
@@ -1182,26 +1216,24 @@ fn refuse_unserved(req: &Req<'_>) -> Result<(), AwsError> {
 }
 
 /// `Layers`: `None` when not given, else the version ARNs (checked to exist).
-fn parse_layers(app: &Lambda, req: &Req<'_>) -> Result<Option<Vec<String>>, AwsError> {
-    let Some(list) = req.array_opt("Layers")? else {
+fn parse_layers(
+    app: &Lambda,
+    layers: Option<Vec<String>>,
+) -> Result<Option<Vec<String>>, AwsError> {
+    let Some(arns) = layers else {
         return Ok(None);
     };
-    let arns: Vec<String> = list
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
     layers::check_function_layers(app, &arns)?;
     Ok(Some(arns))
 }
 
 /// `DeadLetterConfig`: `None` when not given, `Some(None)` to remove it (no or an empty
 /// `TargetArn`), else the queue or topic ARN.
-fn parse_dead_letter(req: &Req<'_>) -> Result<Option<Option<String>>, AwsError> {
-    let Some(cfg) = req.obj_opt("DeadLetterConfig")? else {
+fn parse_dead_letter(cfg: Option<&DeadLetterConfig>) -> Result<Option<Option<String>>, AwsError> {
+    let Some(cfg) = cfg else {
         return Ok(None);
     };
-    let target = Req(cfg).str_opt("TargetArn")?.unwrap_or_default();
+    let target = cfg.target_arn.as_deref().unwrap_or_default();
     if target.is_empty() {
         return Ok(Some(None));
     }
@@ -1214,24 +1246,68 @@ fn parse_dead_letter(req: &Req<'_>) -> Result<Option<Option<String>>, AwsError> 
     Ok(Some(Some(target.to_owned())))
 }
 
+/// Where the code of a create or code update comes from: `ZipFile` (already decoded from its
+/// base64), or an object of this server's S3.
+struct CodeSource<'a> {
+    /// The refusal of a `ZipFile` that was given but is not base64 (left out of the request).
+    bad_zip: Option<AwsError>,
+    zip_file: Option<Blob>,
+    s3_bucket: Option<&'a str>,
+    s3_key: Option<&'a str>,
+    s3_object_version: Option<&'a str>,
+    image_uri: Option<&'a str>,
+}
+
+impl<'a> CodeSource<'a> {
+    fn of_code(code: &'a mut FunctionCode, bad_zip: Option<AwsError>) -> CodeSource<'a> {
+        CodeSource {
+            bad_zip,
+            zip_file: code.zip_file.take(),
+            s3_bucket: code.s3_bucket.as_deref(),
+            s3_key: code.s3_key.as_deref(),
+            s3_object_version: code.s3_object_version.as_deref(),
+            image_uri: code.image_uri.as_deref(),
+        }
+    }
+
+    fn of_update(
+        req: &'a mut UpdateFunctionCodeRequest,
+        bad_zip: Option<AwsError>,
+    ) -> CodeSource<'a> {
+        CodeSource {
+            bad_zip,
+            zip_file: req.zip_file.take(),
+            s3_bucket: req.s3_bucket.as_deref(),
+            s3_key: req.s3_key.as_deref(),
+            s3_object_version: req.s3_object_version.as_deref(),
+            image_uri: req.image_uri.as_deref(),
+        }
+    }
+}
+
 /// The package of a create or code update: `ZipFile`, or an object of this server's S3
 /// (`S3Bucket`, `S3Key`, `S3ObjectVersion`), read as Lambda reads it.
-fn package_of(app: &Lambda, req: &Req<'_>) -> Result<Package, AwsError> {
-    if let Some(b64) = req.str_opt("ZipFile")? {
-        return check_package(b64);
+fn package_of(app: &Lambda, src: CodeSource<'_>) -> Result<Package, AwsError> {
+    if let Some(refusal) = src.bad_zip {
+        return Err(refusal);
     }
-    if let Some(bucket) = req.str_opt("S3Bucket")? {
-        let key = req.str_opt("S3Key")?.unwrap_or_default();
-        let version = req.str_opt("S3ObjectVersion")?;
-        let zip = app.objects.get(bucket, key, version).map_err(|e| {
-            lambda_err::invalid_parameter(format!(
-                "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
-                e.code, e.message
-            ))
-        })?;
-        return check_package(&B64.encode(zip));
+    if let Some(zip) = src.zip_file {
+        return check_package(zip.0);
     }
-    if req.get("ImageUri").is_some() {
+    if let Some(bucket) = src.s3_bucket {
+        let key = src.s3_key.unwrap_or_default();
+        let zip = app
+            .objects
+            .get(bucket, key, src.s3_object_version)
+            .map_err(|e| {
+                lambda_err::invalid_parameter(format!(
+                    "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
+                    e.code, e.message
+                ))
+            })?;
+        return check_package(zip);
+    }
+    if src.image_uri.is_some() {
         return Err(lambda_err::invalid_parameter(
             "Please don't provide ImageUri when updating a function with packageType Zip.",
         ));
@@ -1241,17 +1317,12 @@ fn package_of(app: &Lambda, req: &Req<'_>) -> Result<Package, AwsError> {
     ))
 }
 
-fn validate_architectures(req: &Req<'_>) -> Result<Option<Vec<String>>, AwsError> {
-    let Some(list) = req.array_opt("Architectures")? else {
+fn validate_architectures(list: Option<Vec<String>>) -> Result<Option<Vec<String>>, AwsError> {
+    let Some(names) = list else {
         return Ok(None);
     };
-    let names: Vec<String> = list
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
     let shown = format!("[{}]", names.join(", "));
-    if names.len() != 1 || names.len() != list.len() {
+    if names.len() != 1 {
         return Err(constraint(
             &Value::String(shown),
             "architectures",
@@ -1268,8 +1339,16 @@ fn validate_architectures(req: &Req<'_>) -> Result<Option<Vec<String>>, AwsError
     Ok(Some(names))
 }
 
-async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> {
-    let name = req.str_req("FunctionName", "functionName")?;
+/// CreateFunction; `bad_zip` is the refusal of a `ZipFile` that is not base64 (see
+/// `package_of`).
+async fn create_function(
+    app: &Lambda,
+    mut req: CreateFunctionRequest,
+    bad_zip: Option<AwsError>,
+) -> Result<FunctionConfiguration, AwsError> {
+    // FunctionName, Role and Code are required: the validator has refused a request without
+    // them.
+    let name = req.function_name.as_str();
     validate_name(name)?;
     let fref = parse_function_ref(name)
         .ok_or_else(|| lambda_err::invalid_parameter("Invalid function name"))?;
@@ -1279,17 +1358,17 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
         ));
     }
     let name = fref.name;
-    let role = req.str_req("Role", "role")?;
+    let role = req.role.as_str();
     validate_role(role)?;
     crate::roles::check_assumable(app, role)?;
-    let package_type = req.str_opt("PackageType")?.unwrap_or("Zip");
+    let package_type = req.package_type.as_deref().unwrap_or("Zip");
     if package_type != "Zip" {
         return Err(lambda_err::invalid_parameter(
             "Image package type is not supported by this server; use a Zip package",
         ));
     }
-    let runtime = req.str_opt("Runtime")?;
-    let handler = req.str_opt("Handler")?;
+    let runtime = req.runtime.as_deref();
+    let handler = req.handler.as_deref();
     let (Some(runtime), Some(handler)) = (runtime, handler) else {
         return Err(lambda_err::invalid_parameter(
             "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
@@ -1297,27 +1376,25 @@ async fn create_function(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> 
     };
     validate_runtime(app, runtime)?;
     check_handler(handler)?;
-    let (timeout, memory) = check_timeout_memory(&req)?;
-    let environment = parse_environment(&req)?;
-    let description = req.str_opt("Description")?;
+    let (timeout, memory) = check_timeout_memory(req.timeout, req.memory_size)?;
+    let environment = parse_environment(req.environment.as_ref())?;
+    let description = req.description.as_deref();
     check_description(description)?;
-    let architectures = validate_architectures(&req)?.unwrap_or_else(|| vec!["x86_64".into()]);
-    let tags = tags::parse_tags(&req)?;
-    let logging = apply_logging(&req, &LoggingDoc::default())?;
-    let snap_start = parse_snap_start(&req)?.unwrap_or(false);
-    let tracing_mode = parse_tracing(&req)?.unwrap_or_else(pass_through);
-    let ephemeral_storage = parse_ephemeral_storage(&req)?.unwrap_or(512);
-    refuse_unserved(&req)?;
-    let layers = parse_layers(app, &req)?.unwrap_or_default();
-    let dead_letter_target = parse_dead_letter(&req)?.flatten();
+    let architectures =
+        validate_architectures(req.architectures.take())?.unwrap_or_else(|| vec!["x86_64".into()]);
+    let tags = tags::parse_tags(req.tags.take())?;
+    let logging = apply_logging(req.logging_config.as_ref(), &LoggingDoc::default())?;
+    let snap_start = parse_snap_start(req.snap_start.as_ref())?.unwrap_or(false);
+    let tracing_mode = parse_tracing(req.tracing_config.as_ref())?.unwrap_or_else(pass_through);
+    let ephemeral_storage = parse_ephemeral_storage(req.ephemeral_storage.as_ref())?.unwrap_or(512);
+    refuse_unserved(req.file_system_configs.as_deref())?;
+    let layers = parse_layers(app, req.layers.take())?.unwrap_or_default();
+    let dead_letter_target = parse_dead_letter(req.dead_letter_config.as_ref())?.flatten();
     if let Some(target) = &dead_letter_target {
         crate::roles::check_destination(app, role, target)?;
     }
-    let publish = req.bool_opt("Publish")?.unwrap_or(false);
-    let code = req
-        .obj_opt("Code")?
-        .ok_or_else(|| constraint(&Value::Null, "code", "Member must not be null"))?;
-    let package = package_of(app, &Req(code))?;
+    let publish = req.publish.unwrap_or(false);
+    let package = package_of(app, CodeSource::of_code(&mut req.code, bad_zip))?;
     let revision = uuid::Uuid::new_v4().to_string();
     let doc = FunctionDoc {
         name: name.clone(),
@@ -1433,33 +1510,49 @@ async fn unpack(zip: &[u8], dir: &std::path::Path) -> Result<(), AwsError> {
     }
 }
 
-fn get_function(
-    app: &Lambda,
-    name: &str,
-    query: &BTreeMap<String, String>,
-) -> Result<Value, AwsError> {
-    let t = resolve(app, name, query)?;
+fn get_function(app: &Lambda, req: GetFunctionRequest) -> Result<GetFunctionResponse, AwsError> {
+    let t = resolve(app, &req.function_name, req.qualifier.as_deref())?;
     let code_ref = version_key(&t.doc.name, &t.doc.version);
-    let mut out = json!({
-        "Configuration": t.doc.configuration_as(app, t.shown_arn(app)),
-        "Code": {
-            "RepositoryType": "S3",
-            "Location": format!("{}/_tributary/functions/{code_ref}/code", app.cfg.endpoint_url),
-        },
-    });
     let tags = tags::tags_of(app, &t.function.arn(app));
-    if !tags.is_empty() {
-        out["Tags"] = json!(tags);
-    }
-    if let Some(r) = t.function.reserved_concurrency {
-        out["Concurrency"] = json!({ "ReservedConcurrentExecutions": r });
-    }
-    Ok(out)
+    Ok(GetFunctionResponse {
+        configuration: Some(t.doc.configuration_as(app, t.shown_arn(app))),
+        code: Some(FunctionCodeLocation {
+            repository_type: Some("S3".to_owned()),
+            location: Some(format!(
+                "{}/_tributary/functions/{code_ref}/code",
+                app.cfg.endpoint_url
+            )),
+            // Zip packages only: no image, resolved object or KMS key to show.
+            ..Default::default()
+        }),
+        tags: (!tags.is_empty()).then_some(tags),
+        // Tags are read from this server's own store: they cannot fail to be read.
+        tags_error: None,
+        concurrency: t.function.reserved_concurrency.map(|r| Concurrency {
+            reserved_concurrent_executions: Some(int32(i64::from(r))),
+        }),
+    })
 }
 
-fn list_functions(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
+fn get_function_configuration(
+    app: &Lambda,
+    req: GetFunctionConfigurationRequest,
+) -> Result<FunctionConfiguration, AwsError> {
+    let t = resolve(app, &req.function_name, req.qualifier.as_deref())?;
+    Ok(t.doc.configuration_as(app, t.shown_arn(app)))
+}
+
+/// ListFunctions. `MaxItems` is read from the query string: a value that is not a number is not in
+/// the typed request, and AWS's message quotes it.
+fn list_functions(
+    app: &Lambda,
+    req: ListFunctionsRequest,
+    query: &BTreeMap<String, String>,
+) -> Result<ListFunctionsResponse, AwsError> {
     let max = tributary_service::json::max_items(query, 50)?;
-    let marker = query.get("Marker").cloned();
+    // `MasterRegion` and `FunctionVersion=ALL` (Lambda@Edge, every version) are not served:
+    // the list is of `$LATEST`s.
+    let marker = req.marker;
     let cat = app.store.catalog();
     let docs: Vec<FunctionDoc> = cat
         .docs_of(FUNCTION_KIND)
@@ -1469,16 +1562,15 @@ fn list_functions(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Valu
         .collect();
     drop(cat);
     let more = docs.len() > max;
-    let page: Vec<Value> = docs
+    let page: Vec<FunctionConfiguration> = docs
         .iter()
         .take(max)
         .map(|d| d.listed_as(app, d.arn(app)))
         .collect();
-    let mut out = json!({ "Functions": page });
-    if more {
-        out["NextMarker"] = json!(docs[max - 1].name);
-    }
-    Ok(out)
+    Ok(ListFunctionsResponse {
+        next_marker: more.then(|| docs[max - 1].name.clone()),
+        functions: Some(page),
+    })
 }
 
 /// Stores a new `$LATEST` (after a code or configuration change) unless it changed meanwhile,
@@ -1544,74 +1636,83 @@ fn blob_in_use(cat: &tributary_store::Catalog, name: &str, blob: &str) -> bool {
             .any(|(_, v)| v.get("code_blob").and_then(Value::as_str) == Some(blob))
 }
 
-async fn update_configuration(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
-    let old = resolve_function(app, name)?;
+async fn update_configuration(
+    app: &Lambda,
+    req: UpdateFunctionConfigurationRequest,
+) -> Result<FunctionConfiguration, AwsError> {
+    let old = resolve_function(app, &req.function_name)?;
     let arn = old.arn(app);
     let mut doc = old.clone();
-    if let Some(r) = req.str_opt("Role")? {
-        validate_role(r)?;
-        crate::roles::check_assumable(app, r)?;
-        doc.role = r.to_owned();
+    if let Some(r) = req.role {
+        validate_role(&r)?;
+        crate::roles::check_assumable(app, &r)?;
+        doc.role = r;
     }
-    if let Some(r) = req.str_opt("Runtime")? {
-        validate_runtime(app, r)?;
-        doc.runtime = r.to_owned();
+    if let Some(r) = req.runtime {
+        validate_runtime(app, &r)?;
+        doc.runtime = r;
     }
-    if let Some(h) = req.str_opt("Handler")? {
-        check_handler(h)?;
-        doc.handler = h.to_owned();
+    if let Some(h) = req.handler {
+        check_handler(&h)?;
+        doc.handler = h;
     }
-    if let Some(d) = req.str_opt("Description")? {
-        check_description(Some(d))?;
-        doc.description = d.to_owned();
+    if let Some(d) = req.description {
+        check_description(Some(&d))?;
+        doc.description = d;
     }
-    let (timeout, memory) = check_timeout_memory(&req)?;
+    let (timeout, memory) = check_timeout_memory(req.timeout, req.memory_size)?;
     if let Some(t) = timeout {
         doc.timeout = t;
     }
     if let Some(m) = memory {
         doc.memory_size = m;
     }
-    if req.get("Environment").is_some() {
-        doc.environment = parse_environment(&req)?;
+    if req.environment.is_some() {
+        doc.environment = parse_environment(req.environment.as_ref())?;
     }
-    doc.logging = apply_logging(&req, &doc.logging)?;
-    if let Some(s) = parse_snap_start(&req)? {
+    doc.logging = apply_logging(req.logging_config.as_ref(), &doc.logging)?;
+    if let Some(s) = parse_snap_start(req.snap_start.as_ref())? {
         doc.snap_start = s;
     }
-    if let Some(t) = parse_tracing(&req)? {
+    if let Some(t) = parse_tracing(req.tracing_config.as_ref())? {
         doc.tracing_mode = t;
     }
-    if let Some(e) = parse_ephemeral_storage(&req)? {
+    if let Some(e) = parse_ephemeral_storage(req.ephemeral_storage.as_ref())? {
         doc.ephemeral_storage = e;
     }
-    refuse_unserved(&req)?;
-    if let Some(l) = parse_layers(app, &req)? {
+    refuse_unserved(req.file_system_configs.as_deref())?;
+    if let Some(l) = parse_layers(app, req.layers)? {
         doc.layers = l;
     }
-    if let Some(target) = parse_dead_letter(&req)? {
+    if let Some(target) = parse_dead_letter(req.dead_letter_config.as_ref())? {
         if let Some(t) = &target {
             crate::roles::check_destination(app, &doc.role, t)?;
         }
         doc.dead_letter_target = target;
     }
     app.state.check_idle(&old, &arn)?;
-    check_revision(req.str_opt("RevisionId")?, &old.revision_id)?;
+    check_revision(req.revision_id.as_deref(), &old.revision_id)?;
     let doc = store_update(app, old, doc, None).await?;
     // Rendered before the transition can complete: the answer says `InProgress`, as on AWS.
-    let c = doc.configuration(app);
+    let c = doc.configuration_as(app, arn);
     settle(app, vec![doc]);
     Ok(c)
 }
 
-async fn update_code(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
-    let old = resolve_function(app, name)?;
+/// UpdateFunctionCode; `bad_zip` is the refusal of a `ZipFile` that is not base64 (see
+/// `package_of`).
+async fn update_code(
+    app: &Lambda,
+    mut req: UpdateFunctionCodeRequest,
+    bad_zip: Option<AwsError>,
+) -> Result<FunctionConfiguration, AwsError> {
+    let old = resolve_function(app, &req.function_name)?;
     let arn = old.arn(app);
-    let package = package_of(app, &req)?;
-    let architectures = validate_architectures(&req)?;
-    let publish = req.bool_opt("Publish")?.unwrap_or(false);
+    let package = package_of(app, CodeSource::of_update(&mut req, bad_zip))?;
+    let architectures = validate_architectures(req.architectures.take())?;
+    let publish = req.publish.unwrap_or(false);
     app.state.check_idle(&old, &arn)?;
-    check_revision(req.str_opt("RevisionId")?, &old.revision_id)?;
+    check_revision(req.revision_id.as_deref(), &old.revision_id)?;
     let mut doc = old.clone();
     doc.code_sha256 = package.code_sha256.clone();
     doc.code_size = package.zip.len() as i64;
@@ -1619,12 +1720,12 @@ async fn update_code(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, Aw
     if let Some(a) = architectures {
         doc.architectures = a;
     }
-    if req.bool_opt("DryRun")?.unwrap_or(false) {
-        return Ok(doc.configuration(app));
+    if req.dry_run.unwrap_or(false) {
+        return Ok(doc.configuration_as(app, arn));
     }
     let doc = store_update(app, old, doc, Some(package.zip)).await?;
     if !publish {
-        let c = doc.configuration(app);
+        let c = doc.configuration_as(app, arn);
         settle(app, vec![doc]);
         return Ok(c);
     }
@@ -1643,12 +1744,8 @@ async fn update_code(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, Aw
     Ok(c)
 }
 
-async fn delete_function(
-    app: &Lambda,
-    name: &str,
-    query: &BTreeMap<String, String>,
-) -> Result<(), AwsError> {
-    let t = resolve(app, name, query)?;
+async fn delete_function(app: &Lambda, req: DeleteFunctionRequest) -> Result<(), AwsError> {
+    let t = resolve(app, &req.function_name, req.qualifier.as_deref())?;
     match t.qualifier.as_deref() {
         Some("$LATEST") => Err(lambda_err::invalid_parameter(
             "$LATEST version cannot be deleted without deleting the function.",
@@ -1902,7 +1999,7 @@ mod tests {
     #[test]
     fn packages_are_checked_before_anything_is_stored() {
         assert_eq!(
-            check_package("bm90IGEgemlw").err().map(|e| e.code),
+            check_package(b"not a zip".to_vec()).err().map(|e| e.code),
             Some("InvalidParameterValueException")
         );
         let mut buf = std::io::Cursor::new(Vec::new());
@@ -1913,9 +2010,8 @@ mod tests {
             std::io::Write::write_all(&mut w, b"x").unwrap();
             w.finish().unwrap();
         }
-        let b64 = B64.encode(buf.into_inner());
         assert_eq!(
-            check_package(&b64).err().map(|e| e.message),
+            check_package(buf.into_inner()).err().map(|e| e.message),
             Some(bad_zip().message)
         );
     }

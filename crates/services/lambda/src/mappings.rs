@@ -12,9 +12,16 @@ use tributary_esm::{MappingConfig, StartingPosition};
 use tributary_model::arn::{esm_arn, parse_function_ref, parse_stream_arn};
 use tributary_model::AwsError;
 
+use crate::types::{
+    CreateEventSourceMappingRequest, DeleteEventSourceMappingRequest, DestinationConfig,
+    EventSourceMappingConfiguration, EventSourceMappingMetricsConfig, FilterCriteria,
+    GetEventSourceMappingRequest, ListEventSourceMappingsRequest, ListEventSourceMappingsResponse,
+    OnFailure, UpdateEventSourceMappingRequest,
+};
 use crate::Lambda;
-use crate::{function_arn_of, FunctionDoc};
-use tributary_service::json::{check_range, constraint, lambda_err, parse_body, rest_ok, Req};
+use crate::{function_arn_of, int32, FunctionDoc};
+use tributary_service::json::{check_range, constraint, lambda_err, output, rest_ok};
+use tributary_shapes::types::Timestamp;
 
 pub const ESM_KIND: &str = "esm";
 pub const CHECKPOINT_KIND: &str = "ckpt";
@@ -57,45 +64,48 @@ impl MappingDoc {
             .collect()
     }
 
-    fn render(&self, app: &Lambda, state: &str) -> Value {
-        let mut destination = Map::new();
-        let mut on_failure = Map::new();
-        if let Some(d) = &self.on_failure {
-            on_failure.insert("Destination".into(), json!(d));
-        }
-        destination.insert("OnFailure".into(), Value::Object(on_failure));
+    fn render(&self, app: &Lambda, state: &str) -> EventSourceMappingConfiguration {
         let last = app
             .engine
             .status(&self.uuid)
             .last_processing_result
             .unwrap_or_else(|| "No records processed".to_owned());
-        let mut v = json!({
-            "UUID": self.uuid,
-            "BatchSize": self.batch_size,
-            "BisectBatchOnFunctionError": self.bisect,
-            "DestinationConfig": destination,
-            "EventSourceArn": self.event_source_arn,
-            "EventSourceMappingArn": esm_arn(&app.cfg.region, &app.cfg.account_id, &self.uuid),
-            "FunctionArn": self.function_arn,
-            "FunctionResponseTypes": self.function_response_types,
-            "LastModified": self.last_modified_ms as f64 / 1000.0,
-            "LastProcessingResult": last,
-            "MaximumBatchingWindowInSeconds": self.max_batching_window,
-            "MaximumRecordAgeInSeconds": self.max_record_age,
-            "MaximumRetryAttempts": self.max_retry_attempts,
-            "ParallelizationFactor": self.parallelization_factor,
-            "StartingPosition": self.starting_position,
-            "State": state,
-            "StateTransitionReason": "User action",
-            "TumblingWindowInSeconds": self.tumbling_window,
-        });
-        if let Some(f) = &self.filter_criteria {
-            v["FilterCriteria"] = f.clone();
+        // The stored criteria and metrics are the request's, as validated when stored.
+        EventSourceMappingConfiguration {
+            uuid: Some(self.uuid.clone()),
+            starting_position: Some(self.starting_position.clone()),
+            batch_size: Some(int32(self.batch_size)),
+            maximum_batching_window_in_seconds: Some(int32(self.max_batching_window)),
+            parallelization_factor: Some(int32(self.parallelization_factor)),
+            event_source_arn: Some(self.event_source_arn.clone()),
+            filter_criteria: stored(self.filter_criteria.as_ref()),
+            metrics_config: stored(self.metrics_config.as_ref()),
+            function_arn: Some(self.function_arn.clone()),
+            last_modified: Some(Timestamp::from_millis(self.last_modified_ms)),
+            last_processing_result: Some(last),
+            state: Some(state.to_owned()),
+            state_transition_reason: Some("User action".to_owned()),
+            // `OnFailure` is always shown, `{}` when unset (streams have no `OnSuccess`).
+            destination_config: Some(DestinationConfig {
+                on_success: None,
+                on_failure: Some(OnFailure {
+                    destination: self.on_failure.clone(),
+                }),
+            }),
+            maximum_record_age_in_seconds: Some(int32(self.max_record_age)),
+            bisect_batch_on_function_error: Some(self.bisect),
+            maximum_retry_attempts: Some(int32(self.max_retry_attempts)),
+            tumbling_window_in_seconds: Some(int32(self.tumbling_window)),
+            function_response_types: Some(self.function_response_types.clone()),
+            event_source_mapping_arn: Some(esm_arn(
+                &app.cfg.region,
+                &app.cfg.account_id,
+                &self.uuid,
+            )),
+            // DynamoDB streams only: no timestamps to start at, KMS keys, logging or scaling
+            // configs, Kafka, MQ, DocumentDB or self-managed sources, no provisioned pollers.
+            ..Default::default()
         }
-        if let Some(m) = &self.metrics_config {
-            v["MetricsConfig"] = m.clone();
-        }
-        v
     }
 
     fn steady_state(&self) -> &'static str {
@@ -142,36 +152,42 @@ impl MappingDoc {
     }
 }
 
+/// A stored member (the request's, as validated when it was stored) as its generated type.
+fn stored<T: serde::de::DeserializeOwned>(v: Option<&Value>) -> Option<T> {
+    v.and_then(|v| T::deserialize(v).ok())
+}
+
+/// Dispatches a `/2015-03-31/event-source-mappings...` request. `segments` is the whole path;
+/// `raw_query` the undecoded query string.
 pub(crate) async fn dispatch(
     app: &Lambda,
     method: &http::Method,
-    rest: &[String],
-    query: &BTreeMap<String, String>,
+    segments: &[String],
+    raw_query: &str,
     body: Bytes,
 ) -> Result<axum::response::Response, AwsError> {
     use http::Method;
-    crate::model_check::check(
+    let query = tributary_service::parse_query(raw_query);
+    let input = crate::model_check::check(
         method.as_str(),
-        &format!("/2015-03-31/event-source-mappings/{}", rest.join("/")),
-        query,
+        segments,
+        &query,
+        raw_query,
         &http::HeaderMap::new(),
         &body,
     )?;
+    let rest = &segments[2..];
+    let answer = |status: u16, out: &EventSourceMappingConfiguration| rest_ok(status, &output(out));
     Ok(match (method, rest) {
-        (&Method::POST, []) => {
-            let m = parse_body(&body)?;
-            rest_ok(202, &create(app, Req(&m)).await?)
+        (&Method::POST, []) => answer(202, &create(app, input.read()?).await?),
+        (&Method::GET, []) => rest_ok(200, &output(&list(app, input.read()?, &query)?)),
+        (&Method::GET, [_]) => {
+            let req: GetEventSourceMappingRequest = input.read()?;
+            let doc = find(app, &req.uuid)?;
+            answer(200, &doc.render(app, doc.steady_state()))
         }
-        (&Method::GET, []) => rest_ok(200, &list(app, query)?),
-        (&Method::GET, [uuid]) => {
-            let doc = find(app, uuid)?;
-            rest_ok(200, &doc.render(app, doc.steady_state()))
-        }
-        (&Method::PUT, [uuid]) => {
-            let m = parse_body(&body)?;
-            rest_ok(202, &update(app, uuid, Req(&m)).await?)
-        }
-        (&Method::DELETE, [uuid]) => rest_ok(202, &delete(app, uuid).await?),
+        (&Method::PUT, [_]) => answer(202, &update(app, input.read()?, input.raw()).await?),
+        (&Method::DELETE, [_]) => answer(202, &delete(app, input.read()?).await?),
         _ => return Err(crate::unknown_rest_operation(method, rest)),
     })
 }
@@ -391,7 +407,7 @@ fn resolve_function(app: &Lambda, given: &str) -> Result<(String, String), AwsEr
     // The function, and the version or alias a qualifier names, must exist.
     let exists = !foreign
         && FunctionDoc::load(app, &r.name).is_some()
-        && crate::resolve(app, given, &BTreeMap::new()).is_ok();
+        && crate::resolve(app, given, None).is_ok();
     if !exists {
         return Err(lambda_err::invalid_parameter("Function does not exist"));
     }
@@ -400,6 +416,41 @@ fn resolve_function(app: &Lambda, given: &str) -> Result<(String, String), AwsEr
         arn = format!("{arn}:{q}");
     }
     Ok((r.name, arn))
+}
+
+/// The members create and update share, as either request gives them.
+struct KnobInput {
+    batch_size: Option<i32>,
+    maximum_batching_window_in_seconds: Option<i32>,
+    parallelization_factor: Option<i32>,
+    maximum_retry_attempts: Option<i32>,
+    maximum_record_age_in_seconds: Option<i32>,
+    tumbling_window_in_seconds: Option<i32>,
+    bisect_batch_on_function_error: Option<bool>,
+    destination_config: Option<DestinationConfig>,
+    function_response_types: Option<Vec<String>>,
+    filter_criteria: Option<FilterCriteria>,
+    metrics_config: Option<EventSourceMappingMetricsConfig>,
+    enabled: Option<bool>,
+}
+
+macro_rules! knob_input {
+    ($req:expr) => {
+        KnobInput {
+            batch_size: $req.batch_size,
+            maximum_batching_window_in_seconds: $req.maximum_batching_window_in_seconds,
+            parallelization_factor: $req.parallelization_factor,
+            maximum_retry_attempts: $req.maximum_retry_attempts,
+            maximum_record_age_in_seconds: $req.maximum_record_age_in_seconds,
+            tumbling_window_in_seconds: $req.tumbling_window_in_seconds,
+            bisect_batch_on_function_error: $req.bisect_batch_on_function_error,
+            destination_config: $req.destination_config.take(),
+            function_response_types: $req.function_response_types.take(),
+            filter_criteria: $req.filter_criteria.take(),
+            metrics_config: $req.metrics_config.take(),
+            enabled: $req.enabled,
+        }
+    };
 }
 
 /// The numeric knobs shared by create and update, validated with AWS's messages.
@@ -418,25 +469,31 @@ struct Knobs {
     enabled: Option<bool>,
 }
 
-fn knobs(req: &Req<'_>) -> Result<Knobs, AwsError> {
-    let range = |key: &str, field: &str, min: i64, max: i64| -> Result<Option<i64>, AwsError> {
-        let v = req.int_opt(key)?;
-        if let Some(v) = v {
-            check_range(v, min, max, field)?;
-        }
-        Ok(v)
-    };
-    let batch_size = range("BatchSize", "batchSize", 1, 10000)?;
+fn knobs(req: KnobInput) -> Result<Knobs, AwsError> {
+    let range =
+        |v: Option<i32>, field: &str, min: i64, max: i64| -> Result<Option<i64>, AwsError> {
+            let v = v.map(i64::from);
+            if let Some(v) = v {
+                check_range(v, min, max, field)?;
+            }
+            Ok(v)
+        };
+    let batch_size = range(req.batch_size, "batchSize", 1, 10000)?;
     let window = range(
-        "MaximumBatchingWindowInSeconds",
+        req.maximum_batching_window_in_seconds,
         "maximumBatchingWindowInSeconds",
         0,
         300,
     )?;
-    let parallelization = range("ParallelizationFactor", "parallelizationFactor", 1, 10)?;
-    let retries = range("MaximumRetryAttempts", "maximumRetryAttempts", -1, 10000)?;
+    let parallelization = range(req.parallelization_factor, "parallelizationFactor", 1, 10)?;
+    let retries = range(
+        req.maximum_retry_attempts,
+        "maximumRetryAttempts",
+        -1,
+        10000,
+    )?;
     let record_age = range(
-        "MaximumRecordAgeInSeconds",
+        req.maximum_record_age_in_seconds,
         "maximumRecordAgeInSeconds",
         -1,
         604800,
@@ -448,19 +505,23 @@ fn knobs(req: &Req<'_>) -> Result<Knobs, AwsError> {
             ));
         }
     }
-    let tumbling = range("TumblingWindowInSeconds", "tumblingWindowInSeconds", 0, 900)?;
-    let bisect = req.bool_opt("BisectBatchOnFunctionError")?;
-    let on_failure = match req.obj_opt("DestinationConfig")? {
+    let tumbling = range(
+        req.tumbling_window_in_seconds,
+        "tumblingWindowInSeconds",
+        0,
+        900,
+    )?;
+    let bisect = req.bisect_batch_on_function_error;
+    let on_failure = match &req.destination_config {
         Some(dc) => {
-            let dc = Req(dc);
-            if dc.get("OnSuccess").is_some() {
+            if dc.on_success.is_some() {
                 return Err(lambda_err::invalid_parameter(
                     "Unsupported DestinationConfig parameter for given event source mapping type.",
                 ));
             }
-            match dc.obj_opt("OnFailure")? {
+            match &dc.on_failure {
                 Some(of) => {
-                    let d = Req(of).str_opt("Destination")?.unwrap_or("");
+                    let d = of.destination.as_deref().unwrap_or("");
                     if d.is_empty() {
                         Some(None)
                     } else {
@@ -473,34 +534,31 @@ fn knobs(req: &Req<'_>) -> Result<Knobs, AwsError> {
         }
         None => None,
     };
-    let response_types = match req.array_opt("FunctionResponseTypes")? {
+    let response_types = match req.function_response_types {
         Some(a) => {
-            let mut out = Vec::new();
-            for v in a {
-                let s = v.as_str().unwrap_or_default();
+            for s in &a {
                 if s != "ReportBatchItemFailures" {
                     return Err(constraint(
-                        &Value::String(s.into()),
+                        &Value::String(s.clone()),
                         "functionResponseTypes",
                         "Member must satisfy enum value set: [ReportBatchItemFailures]",
                     ));
                 }
-                out.push(s.to_owned());
             }
-            if out.len() > 1 {
+            if a.len() > 1 {
                 return Err(constraint(
-                    &Value::Array(a.clone()),
+                    &json!(a),
                     "functionResponseTypes",
                     "Member must have length less than or equal to 1",
                 ));
             }
-            Some(out)
+            Some(a)
         }
         None => None,
     };
-    let filter_criteria = match req.obj_opt("FilterCriteria")? {
+    let filter_criteria = match &req.filter_criteria {
         Some(fc) => {
-            let patterns = validate_filter_criteria(&Value::Object(fc.clone())).map_err(|e| {
+            let patterns = validate_filter_criteria(&output(fc)).map_err(|e| {
                 if e.code() == "ValidationException" {
                     AwsError::validation(e.to_string())
                 } else {
@@ -517,14 +575,13 @@ fn knobs(req: &Req<'_>) -> Result<Knobs, AwsError> {
         }
         None => None,
     };
-    let metrics_config = match req.obj_opt("MetricsConfig")? {
+    let metrics_config = match req.metrics_config {
         Some(mc) => {
-            let metrics = Req(mc).array_opt("Metrics")?.cloned().unwrap_or_default();
-            for m in &metrics {
-                let s = m.as_str().unwrap_or_default();
-                if !matches!(s, "EventCount" | "ErrorCount" | "KafkaMetrics") {
+            let metrics = mc.metrics.unwrap_or_default();
+            for s in &metrics {
+                if !matches!(s.as_str(), "EventCount" | "ErrorCount" | "KafkaMetrics") {
                     return Err(constraint(
-                        &Value::String(s.into()),
+                        &Value::String(s.clone()),
                         "metricsConfig.metrics",
                         "Member must satisfy enum value set: [EventCount, ErrorCount, KafkaMetrics]",
                     ));
@@ -546,7 +603,7 @@ fn knobs(req: &Req<'_>) -> Result<Knobs, AwsError> {
         response_types,
         filter_criteria,
         metrics_config,
-        enabled: req.bool_opt("Enabled")?,
+        enabled: req.enabled,
     })
 }
 
@@ -563,11 +620,14 @@ fn validate_destination(d: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-async fn create(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> {
-    let function_name = req.str_req("FunctionName", "functionName")?.to_owned();
-    let knobs = knobs(&req)?;
-    let source = req.str_opt("EventSourceArn")?.map(str::to_owned);
-    let Some(source) = source else {
+async fn create(
+    app: &Lambda,
+    mut req: CreateEventSourceMappingRequest,
+) -> Result<EventSourceMappingConfiguration, AwsError> {
+    // FunctionName is required: the validator has refused a request without it.
+    let function_name = std::mem::take(&mut req.function_name);
+    let knobs = knobs(knob_input!(req))?;
+    let Some(source) = req.event_source_arn.take() else {
         return Err(lambda_err::invalid_parameter("Unrecognized event source."));
     };
     if parse_stream_arn(&source).is_none() {
@@ -587,7 +647,7 @@ async fn create(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> {
             "Unrecognized event source.".to_owned()
         }));
     }
-    let position = match req.str_opt("StartingPosition")? {
+    let position = match req.starting_position.as_deref() {
         None => {
             return Err(lambda_err::invalid_parameter(
                 "1 validation error detected: Value null at 'startingPosition' failed to satisfy constraint: Member must not be null.",
@@ -642,7 +702,7 @@ async fn create(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> {
     let stored = doc.clone();
     let shown_name = function_name.clone();
     let store = app.store.clone();
-    let tags = crate::tags::parse_tags(&req)?.unwrap_or_default();
+    let tags = crate::tags::parse_tags(req.tags.take())?.unwrap_or_default();
     let esm_arn = esm_arn(&app.cfg.region, &app.cfg.account_id, &doc.uuid);
     app.store
         .write(move |tx| {
@@ -678,15 +738,21 @@ async fn create(app: &Lambda, req: Req<'_>) -> Result<Value, AwsError> {
     Ok(doc.render(app, "Creating"))
 }
 
-fn list(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Value, AwsError> {
+/// ListEventSourceMappings. `MaxItems` is read from the query string: a value that is not a number
+/// is not in the typed request, and AWS's message quotes it.
+fn list(
+    app: &Lambda,
+    req: ListEventSourceMappingsRequest,
+    query: &BTreeMap<String, String>,
+) -> Result<ListEventSourceMappingsResponse, AwsError> {
     let max = tributary_service::json::max_items(query, 100)?;
-    let source = query.get("EventSourceArn");
-    let function = query.get("FunctionName").map(|f| {
+    let source = req.event_source_arn.as_ref();
+    let function = req.function_name.as_ref().map(|f| {
         parse_function_ref(f)
             .map(|r| r.name)
             .unwrap_or_else(|| f.clone())
     });
-    let marker = query.get("Marker");
+    let marker = req.marker.as_ref();
     let mut all: Vec<MappingDoc> = MappingDoc::all(app)
         .into_iter()
         .filter(|m| source.is_none_or(|s| &m.event_source_arn == s))
@@ -695,33 +761,38 @@ fn list(app: &Lambda, query: &BTreeMap<String, String>) -> Result<Value, AwsErro
         .collect();
     all.sort_by(|a, b| a.uuid.cmp(&b.uuid));
     let more = all.len() > max;
-    let page: Vec<Value> = all
+    let page: Vec<EventSourceMappingConfiguration> = all
         .iter()
         .take(max)
         .map(|m| m.render(app, m.steady_state()))
         .collect();
-    let mut out = json!({ "EventSourceMappings": page });
-    if more {
-        out["NextMarker"] = json!(all[max - 1].uuid);
-    }
-    Ok(out)
+    Ok(ListEventSourceMappingsResponse {
+        next_marker: more.then(|| all[max - 1].uuid.clone()),
+        event_source_mappings: Some(page),
+    })
 }
 
-async fn update(app: &Lambda, uuid: &str, req: Req<'_>) -> Result<Value, AwsError> {
-    let mut doc = find(app, uuid)?;
+/// UpdateEventSourceMapping; `raw` is the request object, for the create-only members the
+/// update's structure does not have.
+async fn update(
+    app: &Lambda,
+    mut req: UpdateEventSourceMappingRequest,
+    raw: &Map<String, Value>,
+) -> Result<EventSourceMappingConfiguration, AwsError> {
+    let mut doc = find(app, &req.uuid)?;
     for forbidden in [
         "EventSourceArn",
         "StartingPosition",
         "StartingPositionTimestamp",
     ] {
-        if req.get(forbidden).is_some() {
+        if raw.get(forbidden).is_some_and(|v| !v.is_null()) {
             return Err(AwsError::serialization(format!(
                 "Unknown member {forbidden} for UpdateEventSourceMapping"
             )));
         }
     }
-    let k = knobs(&req)?;
-    if let Some(f) = req.str_opt("FunctionName")? {
+    let k = knobs(knob_input!(req))?;
+    if let Some(f) = &req.function_name {
         let (fname, farn) = resolve_function(app, f)?;
         doc.function_name = fname;
         doc.function_arn = farn;
@@ -794,8 +865,11 @@ async fn update(app: &Lambda, uuid: &str, req: Req<'_>) -> Result<Value, AwsErro
     Ok(doc.render(app, state))
 }
 
-async fn delete(app: &Lambda, uuid: &str) -> Result<Value, AwsError> {
-    let doc = find(app, uuid)?;
+async fn delete(
+    app: &Lambda,
+    req: DeleteEventSourceMappingRequest,
+) -> Result<EventSourceMappingConfiguration, AwsError> {
+    let doc = find(app, &req.uuid)?;
     app.engine.stop(&doc.uuid).await;
     let rendered = doc.render(app, "Deleting");
     let id = doc.uuid.clone();

@@ -3,12 +3,14 @@
 //! order they were added, as AWS renders them. The IAM check of Invoke reads it
 //! ([`Lambda::resource_policy`]).
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Map, Value};
 use tributary_model::AwsError;
-use tributary_service::json::{lambda_err, Req};
+use tributary_service::json::lambda_err;
 
+use crate::types::{
+    AddPermissionRequest, AddPermissionResponse, GetPolicyRequest, GetPolicyResponse,
+    RemovePermissionRequest,
+};
 use crate::{resolve, Lambda};
 
 /// Store documents of this kind hold `{"statements": [...], "revision": "..."}`.
@@ -60,17 +62,15 @@ fn principal(p: &str) -> Value {
 /// `POST /2015-03-31/functions/{F}/policy`.
 pub(crate) async fn add_permission(
     app: &Lambda,
-    name: &str,
-    query: &BTreeMap<String, String>,
-    req: Req<'_>,
-) -> Result<Value, AwsError> {
-    let t = resolve(app, name, query)?;
-    let sid = req.str_req("StatementId", "statementId")?.to_owned();
-    let action = req.str_req("Action", "action")?.to_owned();
-    let who = req.str_req("Principal", "principal")?.to_owned();
+    req: AddPermissionRequest,
+) -> Result<AddPermissionResponse, AwsError> {
+    let t = resolve(app, &req.function_name, req.qualifier.as_deref())?;
+    // StatementId, Action and Principal are required: the validator has refused a request
+    // without them.
+    let (sid, action, who) = (req.statement_id, req.action, req.principal);
     let id = policy_id(&t.function.name, t.qualifier.as_deref());
     let (mut statements, revision) = statements_of(app, &id);
-    if let Some(expected) = req.str_opt("RevisionId")? {
+    if let Some(expected) = req.revision_id.as_deref() {
         if revision.as_deref() != Some(expected) {
             return Err(lambda_err::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id",
@@ -87,22 +87,23 @@ pub(crate) async fn add_permission(
     }
     let mut condition = Map::new();
     let mut string_equals = Map::new();
-    if let Some(account) = req.str_opt("SourceAccount")? {
+    if let Some(account) = req.source_account {
         string_equals.insert("AWS:SourceAccount".into(), json!(account));
     }
-    if let Some(org) = req.str_opt("PrincipalOrgID")? {
+    if let Some(org) = req.principal_org_id {
         string_equals.insert("aws:PrincipalOrgID".into(), json!(org));
     }
-    if let Some(token) = req.str_opt("EventSourceToken")? {
+    if let Some(token) = req.event_source_token {
         string_equals.insert("lambda:EventSourceToken".into(), json!(token));
     }
-    if let Some(auth) = req.str_opt("FunctionUrlAuthType")? {
+    if let Some(auth) = req.function_url_auth_type {
         string_equals.insert("lambda:FunctionUrlAuthType".into(), json!(auth));
     }
     if !string_equals.is_empty() {
         condition.insert("StringEquals".into(), Value::Object(string_equals));
     }
-    if let Some(source) = req.str_opt("SourceArn")? {
+    // `InvokedViaFunctionUrl` is not served (no function URLs): not part of the statement.
+    if let Some(source) = req.source_arn {
         condition.insert("ArnLike".into(), json!({"AWS:SourceArn": source}));
     }
     let mut statement = Map::new();
@@ -115,21 +116,23 @@ pub(crate) async fn add_permission(
         statement.insert("Condition".into(), Value::Object(condition));
     }
     let statement = Value::Object(statement);
-    statements.push(statement.clone());
+    let shown = statement.to_string();
+    statements.push(statement);
     let stored = json!({"statements": statements, "revision": uuid::Uuid::new_v4().to_string()});
     app.store
         .write(move |tx| tx.put_doc(POLICY_KIND, &id, stored.clone()))
         .await?;
-    Ok(json!({"Statement": statement.to_string()}))
+    Ok(AddPermissionResponse {
+        statement: Some(shown),
+    })
 }
 
 /// `GET /2015-03-31/functions/{F}/policy`.
 pub(crate) fn get_policy(
     app: &Lambda,
-    name: &str,
-    query: &BTreeMap<String, String>,
-) -> Result<Value, AwsError> {
-    let t = resolve(app, name, query)?;
+    req: GetPolicyRequest,
+) -> Result<GetPolicyResponse, AwsError> {
+    let t = resolve(app, &req.function_name, req.qualifier.as_deref())?;
     let id = policy_id(&t.function.name, t.qualifier.as_deref());
     let (statements, revision) = statements_of(app, &id);
     if statements.is_empty() {
@@ -137,20 +140,22 @@ pub(crate) fn get_policy(
             "The resource you requested does not exist.",
         ));
     }
-    Ok(json!({"Policy": document(&statements), "RevisionId": revision.unwrap_or_default()}))
+    Ok(GetPolicyResponse {
+        policy: Some(document(&statements)),
+        revision_id: Some(revision.unwrap_or_default()),
+    })
 }
 
 /// `DELETE /2015-03-31/functions/{F}/policy/{StatementId}`.
 pub(crate) async fn remove_permission(
     app: &Lambda,
-    name: &str,
-    sid: &str,
-    query: &BTreeMap<String, String>,
+    req: RemovePermissionRequest,
 ) -> Result<(), AwsError> {
-    let t = resolve(app, name, query)?;
+    let t = resolve(app, &req.function_name, req.qualifier.as_deref())?;
+    let sid = req.statement_id.as_str();
     let id = policy_id(&t.function.name, t.qualifier.as_deref());
     let (mut statements, revision) = statements_of(app, &id);
-    if let Some(expected) = query.get("RevisionId") {
+    if let Some(expected) = &req.revision_id {
         if revision.as_deref() != Some(expected.as_str()) {
             return Err(lambda_err::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id",

@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use serde_json::{json, Value};
 use tributary_model::AwsError;
 
 use super::FunctionDoc;
+use crate::types::FunctionConfiguration;
 use crate::Lambda;
 use tributary_service::json::lambda_err;
 
@@ -105,43 +105,50 @@ impl LambdaState {
 
     /// The state members of a `FunctionConfiguration` (`State`, `LastUpdateStatus` and their
     /// reasons) and the `RevisionId` to report.
-    pub fn render_state(&self, doc: &FunctionDoc, c: &mut Value, with_update_status: bool) {
+    pub fn render_state(
+        &self,
+        doc: &FunctionDoc,
+        c: &mut FunctionConfiguration,
+        with_update_status: bool,
+    ) {
         let settling = self.get(doc);
-        let mut set = |k: &str, v: &str| c[k] = json!(v);
         match settling {
             None => {
-                set("State", "Active");
+                c.state = Some("Active".to_owned());
                 if with_update_status {
-                    set("LastUpdateStatus", "Successful");
+                    c.last_update_status = Some("Successful".to_owned());
                 }
             }
             Some(s) => {
-                set("RevisionId", &s.revision_id);
+                c.revision_id = Some(s.revision_id.clone());
                 match (s.phase, &s.failure) {
                     (Phase::Creating, None) => {
-                        set("State", "Pending");
-                        set("StateReason", "The function is being created.");
-                        set("StateReasonCode", "Creating");
+                        c.state = Some("Pending".to_owned());
+                        c.state_reason = Some("The function is being created.".to_owned());
+                        c.state_reason_code = Some("Creating".to_owned());
                     }
                     (Phase::Creating, Some(reason)) => {
-                        set("State", "Failed");
-                        set("StateReason", reason);
-                        set("StateReasonCode", "InvalidZipFileException");
-                        set("LastUpdateStatus", "Failed");
-                        set("LastUpdateStatusReason", reason);
-                        set("LastUpdateStatusReasonCode", "InvalidZipFileException");
+                        c.state = Some("Failed".to_owned());
+                        c.state_reason = Some(reason.clone());
+                        c.state_reason_code = Some("InvalidZipFileException".to_owned());
+                        c.last_update_status = Some("Failed".to_owned());
+                        c.last_update_status_reason = Some(reason.clone());
+                        c.last_update_status_reason_code =
+                            Some("InvalidZipFileException".to_owned());
                     }
                     (Phase::Updating, None) => {
-                        set("State", "Active");
-                        set("LastUpdateStatus", "InProgress");
-                        set("LastUpdateStatusReason", "The function is being created.");
-                        set("LastUpdateStatusReasonCode", "Creating");
+                        c.state = Some("Active".to_owned());
+                        c.last_update_status = Some("InProgress".to_owned());
+                        c.last_update_status_reason =
+                            Some("The function is being created.".to_owned());
+                        c.last_update_status_reason_code = Some("Creating".to_owned());
                     }
                     (Phase::Updating, Some(reason)) => {
-                        set("State", "Active");
-                        set("LastUpdateStatus", "Failed");
-                        set("LastUpdateStatusReason", reason);
-                        set("LastUpdateStatusReasonCode", "InvalidZipFileException");
+                        c.state = Some("Active".to_owned());
+                        c.last_update_status = Some("Failed".to_owned());
+                        c.last_update_status_reason = Some(reason.clone());
+                        c.last_update_status_reason_code =
+                            Some("InvalidZipFileException".to_owned());
                     }
                 }
             }

@@ -10,8 +10,10 @@ use tributary_model::AwsError;
 use tributary_store::Tx;
 
 use super::FunctionDoc;
+use crate::model_check::Input;
+use crate::types::{ListTagsRequest, ListTagsResponse, TagResourceRequest, UntagResourceRequest};
 use crate::Lambda;
-use tributary_service::json::{constraint, lambda_err, parse_body, Req};
+use tributary_service::json::{constraint, lambda_err};
 
 pub const TAGS_KIND: &str = "tags";
 
@@ -45,15 +47,13 @@ pub fn put_tags_tx(
 }
 
 /// The `Tags` member of a request, validated; `None` when absent.
-pub fn parse_tags(req: &Req<'_>) -> Result<Option<BTreeMap<String, String>>, AwsError> {
-    let Some(tags) = req.obj_opt("Tags")? else {
+pub fn parse_tags(
+    tags: Option<BTreeMap<String, String>>,
+) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let Some(tags) = tags else {
         return Ok(None);
     };
-    let mut out = BTreeMap::new();
-    for (k, v) in tags {
-        let v = v.as_str().ok_or_else(|| {
-            AwsError::serialization("Unexpected value type in payload for member Tags")
-        })?;
+    for (k, v) in &tags {
         if k.is_empty() || k.chars().count() > 128 {
             return Err(constraint(
                 &Value::String(k.clone()),
@@ -63,19 +63,18 @@ pub fn parse_tags(req: &Req<'_>) -> Result<Option<BTreeMap<String, String>>, Aws
         }
         if v.chars().count() > 256 {
             return Err(constraint(
-                &Value::String(v.to_owned()),
+                &Value::String(v.clone()),
                 "tags",
                 "Map value must satisfy constraint: [Member must have length less than or equal to 256]",
             ));
         }
-        out.insert(k.clone(), v.to_owned());
     }
-    if out.len() > MAX_TAGS {
+    if tags.len() > MAX_TAGS {
         return Err(lambda_err::invalid_parameter(
             "Number of tags exceeds resource tag limit.",
         ));
     }
-    Ok(Some(out))
+    Ok(Some(tags))
 }
 
 /// Checks the ARN's form and that the resource (a function or an event source mapping) exists
@@ -134,41 +133,35 @@ fn resource(app: &Lambda, arn: &str) -> Result<(), AwsError> {
     }
 }
 
-/// The values of `key` in a raw query string (`tagKeys=a&tagKeys=b`).
-fn query_values(raw: &str, key: &str) -> Vec<String> {
-    raw.split('&')
-        .filter_map(|p| p.split_once('=').or(Some((p, ""))))
-        .filter(|(k, _)| tributary_service::percent_decode(k) == key)
-        .map(|(_, v)| tributary_service::percent_decode(&v.replace('+', " ")))
-        .collect()
-}
-
-/// TagResource (POST), UntagResource (DELETE) and ListTags (GET) on `arn`. Answers the body
-/// of ListTags, `None` for the 204 of the others.
-pub async fn dispatch(
+/// TagResource (POST), UntagResource (DELETE) and ListTags (GET), their inputs read from
+/// `input`. Answers ListTags's output, `None` for the 204 of the others.
+pub(crate) async fn dispatch(
     app: &Lambda,
     method: &http::Method,
-    arn: &str,
-    raw_query: &str,
-    body: &[u8],
-) -> Result<Option<Value>, AwsError> {
+    segments: &[String],
+    input: &Input,
+) -> Result<Option<ListTagsResponse>, AwsError> {
     use http::Method;
     match *method {
         Method::GET => {
-            resource(app, arn)?;
-            Ok(Some(json!({ "Tags": tags_of(app, arn) })))
+            let req: ListTagsRequest = input.read()?;
+            resource(app, &req.resource)?;
+            Ok(Some(ListTagsResponse {
+                tags: Some(tags_of(app, &req.resource)),
+            }))
         }
         Method::POST => {
-            let m = parse_body(body)?;
-            let tags = parse_tags(&Req(&m))?
-                .ok_or_else(|| constraint(&Value::Null, "tags", "Member must not be null"))?;
-            resource(app, arn)?;
+            let req: TagResourceRequest = input.read()?;
+            // `Tags` is required: the validator has refused a request without it.
+            let tags = parse_tags(Some(req.tags))?.unwrap_or_default();
+            let arn = req.resource;
+            resource(app, &arn)?;
             if tags.is_empty() {
                 return Err(lambda_err::invalid_parameter(
                     "An error occurred and the request cannot be processed.",
                 ));
             }
-            change(app, arn, move |current| {
+            change(app, &arn, move |current| {
                 current.extend(tags.clone());
                 if current.len() > MAX_TAGS {
                     return Err(lambda_err::invalid_parameter(
@@ -181,7 +174,8 @@ pub async fn dispatch(
             Ok(None)
         }
         Method::DELETE => {
-            let keys = query_values(raw_query, "tagKeys");
+            let req: UntagResourceRequest = input.read()?;
+            let keys = req.tag_keys;
             if keys.is_empty() {
                 return Err(constraint(
                     &Value::Null,
@@ -189,8 +183,8 @@ pub async fn dispatch(
                     "Member must not be null",
                 ));
             }
-            resource(app, arn)?;
-            change(app, arn, move |current| {
+            resource(app, &req.resource)?;
+            change(app, &req.resource, move |current| {
                 for k in &keys {
                     current.remove(k);
                 }
@@ -199,10 +193,7 @@ pub async fn dispatch(
             .await?;
             Ok(None)
         }
-        _ => Err(crate::unknown_rest_operation(
-            method,
-            &["2017-03-31".to_owned(), "tags".to_owned(), arn.to_owned()],
-        )),
+        _ => Err(crate::unknown_rest_operation(method, segments)),
     }
 }
 
@@ -228,7 +219,7 @@ async fn change(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::model_check::query_values;
 
     #[test]
     fn repeated_query_keys_are_all_read() {

@@ -4,15 +4,21 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use tributary_model::AwsError;
 
 use super::{
     check_description, check_revision, docs_with_prefix, is_version_number, resolve_function,
     to_json, version_id, FunctionDoc, ALIAS_KIND, FUNCTION_KIND, VERSION_KIND,
 };
+use crate::types::{
+    AliasConfiguration, AliasRoutingConfiguration, CreateAliasRequest, DeleteAliasRequest,
+    FunctionConfiguration, GetAliasRequest, ListAliasesRequest, ListAliasesResponse,
+    ListVersionsByFunctionRequest, ListVersionsByFunctionResponse, PublishVersionRequest,
+    UpdateAliasRequest,
+};
 use crate::Lambda;
-use tributary_service::json::{constraint, lambda_err, Req};
+use tributary_service::json::{constraint, lambda_err};
 
 const ALIAS_PATTERN: &str = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)";
 const VERSION_PATTERN: &str = r"(\$LATEST|[0-9]+)";
@@ -46,18 +52,17 @@ impl AliasDoc {
     }
 
     /// `AliasConfiguration`.
-    fn render(&self, app: &Lambda) -> Value {
-        let mut v = json!({
-            "AliasArn": self.arn(app),
-            "Name": self.name,
-            "FunctionVersion": self.function_version,
-            "Description": self.description,
-            "RevisionId": self.revision_id,
-        });
-        if !self.weights.is_empty() {
-            v["RoutingConfig"] = json!({ "AdditionalVersionWeights": self.weights });
+    fn render(&self, app: &Lambda) -> AliasConfiguration {
+        AliasConfiguration {
+            alias_arn: Some(self.arn(app)),
+            name: Some(self.name.clone()),
+            function_version: Some(self.function_version.clone()),
+            description: Some(self.description.clone()),
+            routing_config: (!self.weights.is_empty()).then(|| AliasRoutingConfiguration {
+                additional_version_weights: Some(self.weights.clone()),
+            }),
+            revision_id: Some(self.revision_id.clone()),
         }
-        v
     }
 
     /// The version one invocation through this alias runs: an additional version with its
@@ -128,36 +133,40 @@ pub async fn publish(
         .await
 }
 
-pub async fn publish_version(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
-    let function = resolve_function(app, name)?;
-    let description = req.str_opt("Description")?;
-    check_description(description)?;
+pub async fn publish_version(
+    app: &Lambda,
+    req: PublishVersionRequest,
+) -> Result<FunctionConfiguration, AwsError> {
+    let function = resolve_function(app, &req.function_name)?;
+    check_description(req.description.as_deref())?;
     let arn = function.arn(app);
     app.state.check_idle(&function, &arn)?;
+    // `PublishTo` (Lambda managed instances) is not served: versions publish as usual.
     let version = publish(
         app,
         &function.name,
-        description.map(str::to_owned),
-        req.str_opt("RevisionId")?.map(str::to_owned),
-        req.str_opt("CodeSha256")?.map(str::to_owned),
+        req.description,
+        req.revision_id,
+        req.code_sha256,
     )
     .await?;
     Ok(version.configuration_as(app, format!("{arn}:{}", version.version)))
 }
 
 /// ListVersionsByFunction: `$LATEST` first, then the versions in order, each under its
-/// qualified ARN and without state members.
+/// qualified ARN and without state members. `MaxItems` is read from the query string: a value that
+/// is not a number is not in the typed request, and AWS's message quotes it.
 pub fn list_versions(
     app: &Lambda,
-    name: &str,
+    req: ListVersionsByFunctionRequest,
     query: &BTreeMap<String, String>,
-) -> Result<Value, AwsError> {
-    let function = resolve_function(app, name)?;
+) -> Result<ListVersionsByFunctionResponse, AwsError> {
+    let function = resolve_function(app, &req.function_name)?;
     let max = tributary_service::json::max_items(query, 50)?;
     let arn = function.arn(app);
     let mut all = vec![function.clone()];
     all.extend(FunctionDoc::versions(app, &function.name));
-    let start = match query.get("Marker") {
+    let start = match &req.marker {
         Some(m) => all
             .iter()
             .position(|d| &d.version == m)
@@ -165,18 +174,19 @@ pub fn list_versions(
         None => 0,
     };
     let page: Vec<&FunctionDoc> = all.iter().skip(start).take(max).collect();
-    let mut out = json!({
-        "Versions": page
-            .iter()
-            .map(|d| d.listed_as(app, format!("{arn}:{}", d.version)))
-            .collect::<Vec<_>>(),
-    });
-    if start + page.len() < all.len() {
-        if let Some(last) = page.last() {
-            out["NextMarker"] = json!(last.version);
-        }
-    }
-    Ok(out)
+    let next_marker = if start + page.len() < all.len() {
+        page.last().map(|last| last.version.clone())
+    } else {
+        None
+    };
+    Ok(ListVersionsByFunctionResponse {
+        next_marker,
+        versions: Some(
+            page.iter()
+                .map(|d| d.listed_as(app, format!("{arn}:{}", d.version)))
+                .collect(),
+        ),
+    })
 }
 
 /// DeleteFunction with a version qualifier: refused while aliases route to it.
@@ -260,22 +270,13 @@ fn parse_weights(
     app: &Lambda,
     function: &FunctionDoc,
     primary: &str,
-    routing: Option<&Map<String, Value>>,
+    weights: Option<&BTreeMap<String, f64>>,
 ) -> Result<BTreeMap<String, f64>, AwsError> {
-    let Some(routing) = routing else {
+    let Some(weights) = weights else {
         return Ok(BTreeMap::new());
     };
-    let weights = match Req(routing).obj_opt("AdditionalVersionWeights")? {
-        Some(w) => w,
-        None => return Ok(BTreeMap::new()),
-    };
     let mut out = BTreeMap::new();
-    for (version, weight) in weights {
-        let w = weight.as_f64().ok_or_else(|| {
-            AwsError::serialization(
-                "Unexpected value type in payload for member AdditionalVersionWeights",
-            )
-        })?;
+    for (version, &w) in weights {
         let shown = format!("{{{version}={}}}", java_double(w));
         if !(0.0..=1.0).contains(&w) {
             return Err(AwsError::validation(format!(
@@ -324,16 +325,27 @@ fn version_exists(app: &Lambda, function: &FunctionDoc, version: &str) -> Result
     }
 }
 
-pub async fn create_alias(app: &Lambda, name: &str, req: Req<'_>) -> Result<Value, AwsError> {
-    let alias_name = req.str_req("Name", "name")?;
+pub async fn create_alias(
+    app: &Lambda,
+    req: CreateAliasRequest,
+) -> Result<AliasConfiguration, AwsError> {
+    // Name and FunctionVersion are required: the validator has refused a request without them.
+    let alias_name = req.name.as_str();
     check_alias_name(alias_name)?;
-    let version = req.str_req("FunctionVersion", "functionVersion")?;
+    let version = req.function_version.as_str();
     check_function_version(version)?;
-    let description = req.str_opt("Description")?;
+    let description = req.description.as_deref();
     check_description(description)?;
-    let function = resolve_function(app, name)?;
+    let function = resolve_function(app, &req.function_name)?;
     version_exists(app, &function, version)?;
-    let weights = parse_weights(app, &function, version, req.obj_opt("RoutingConfig")?)?;
+    let weights = parse_weights(
+        app,
+        &function,
+        version,
+        req.routing_config
+            .as_ref()
+            .and_then(|r| r.additional_version_weights.as_ref()),
+    )?;
     let alias = AliasDoc {
         function: function.name.clone(),
         name: alias_name.to_owned(),
@@ -362,8 +374,9 @@ pub async fn create_alias(app: &Lambda, name: &str, req: Req<'_>) -> Result<Valu
     Ok(alias.render(app))
 }
 
-pub fn get_alias(app: &Lambda, name: &str, alias: &str) -> Result<Value, AwsError> {
-    let function = resolve_function(app, name)?;
+pub fn get_alias(app: &Lambda, req: GetAliasRequest) -> Result<AliasConfiguration, AwsError> {
+    let function = resolve_function(app, &req.function_name)?;
+    let alias = req.name.as_str();
     check_alias_name(alias)?;
     AliasDoc::load(app, &function.name, alias)
         .map(|a| a.render(app))
@@ -377,22 +390,21 @@ pub fn get_alias(app: &Lambda, name: &str, alias: &str) -> Result<Value, AwsErro
 
 pub async fn update_alias(
     app: &Lambda,
-    name: &str,
-    alias: &str,
-    req: Req<'_>,
-) -> Result<Value, AwsError> {
-    let function = resolve_function(app, name)?;
+    req: UpdateAliasRequest,
+) -> Result<AliasConfiguration, AwsError> {
+    let function = resolve_function(app, &req.function_name)?;
+    let alias = req.name.as_str();
     check_alias_name(alias)?;
-    let version = req.str_opt("FunctionVersion")?;
+    let version = req.function_version.as_deref();
     if let Some(v) = version {
         check_function_version(v)?;
     }
-    let description = req.str_opt("Description")?;
+    let description = req.description.as_deref();
     check_description(description)?;
     let mut doc = AliasDoc::load(app, &function.name, alias).ok_or_else(|| {
         lambda_err::not_found(format!("Alias not found: {}:{alias}", function.arn(app)))
     })?;
-    check_revision(req.str_opt("RevisionId")?, &doc.revision_id)?;
+    check_revision(req.revision_id.as_deref(), &doc.revision_id)?;
     if let Some(v) = version {
         version_exists(app, &function, v)?;
         doc.function_version = v.to_owned();
@@ -400,12 +412,17 @@ pub async fn update_alias(
     if let Some(d) = description {
         doc.description = d.to_owned();
     }
-    if let Some(routing) = req.obj_opt("RoutingConfig")? {
-        doc.weights = parse_weights(app, &function, &doc.function_version, Some(routing))?;
+    if let Some(routing) = &req.routing_config {
+        doc.weights = parse_weights(
+            app,
+            &function,
+            &doc.function_version,
+            routing.additional_version_weights.as_ref(),
+        )?;
     } else if !doc.weights.is_empty() {
         // The kept weights must still make sense with a new primary version.
-        let kept = json!({ "AdditionalVersionWeights": doc.weights });
-        doc.weights = parse_weights(app, &function, &doc.function_version, kept.as_object())?;
+        let kept = std::mem::take(&mut doc.weights);
+        doc.weights = parse_weights(app, &function, &doc.function_version, Some(&kept))?;
     }
     let expected = doc.revision_id.clone();
     doc.revision_id = uuid::Uuid::new_v4().to_string();
@@ -435,8 +452,9 @@ pub async fn update_alias(
 }
 
 /// DeleteAlias: deleting an alias that does not exist succeeds, as on AWS.
-pub async fn delete_alias(app: &Lambda, name: &str, alias: &str) -> Result<(), AwsError> {
-    let function = resolve_function(app, name)?;
+pub async fn delete_alias(app: &Lambda, req: DeleteAliasRequest) -> Result<(), AwsError> {
+    let function = resolve_function(app, &req.function_name)?;
+    let alias = req.name.as_str();
     check_alias_name(alias)?;
     let id = format!("{}:{alias}", function.name);
     app.store
@@ -449,18 +467,20 @@ pub async fn delete_alias(app: &Lambda, name: &str, alias: &str) -> Result<(), A
         .await
 }
 
+/// ListAliases. `MaxItems` is read from the query string: a value that is not a number is not in
+/// the typed request, and AWS's message quotes it.
 pub fn list_aliases(
     app: &Lambda,
-    name: &str,
+    req: ListAliasesRequest,
     query: &BTreeMap<String, String>,
-) -> Result<Value, AwsError> {
-    let function = resolve_function(app, name)?;
+) -> Result<ListAliasesResponse, AwsError> {
+    let function = resolve_function(app, &req.function_name)?;
     let max = tributary_service::json::max_items(query, 50)?;
-    let version = query.get("FunctionVersion");
+    let version = req.function_version.as_ref();
     if let Some(v) = version {
         check_function_version(v)?;
     }
-    let marker = query.get("Marker");
+    let marker = req.marker.as_ref();
     let cat = app.store.catalog();
     let aliases: Vec<AliasDoc> = docs_with_prefix(&cat, ALIAS_KIND, &function.name)
         .filter_map(|(_, v)| serde_json::from_value::<AliasDoc>(v.clone()).ok())
@@ -470,12 +490,11 @@ pub fn list_aliases(
         .collect();
     drop(cat);
     let more = aliases.len() > max;
-    let page: Vec<Value> = aliases.iter().take(max).map(|a| a.render(app)).collect();
-    let mut out = json!({ "Aliases": page });
-    if more {
-        out["NextMarker"] = json!(aliases[max - 1].name);
-    }
-    Ok(out)
+    let page: Vec<AliasConfiguration> = aliases.iter().take(max).map(|a| a.render(app)).collect();
+    Ok(ListAliasesResponse {
+        next_marker: more.then(|| aliases[max - 1].name.clone()),
+        aliases: Some(page),
+    })
 }
 
 #[cfg(test)]
