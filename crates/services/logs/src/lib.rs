@@ -100,7 +100,7 @@ impl tributary_service::Service for CloudWatchLogs {
             ));
         };
         match tributary_service::json::parse_body(&req.body) {
-            Ok(body) => respond(self, op, &body).await,
+            Ok(body) => respond(self, op, body, &req.body).await,
             Err(e) => error_response(&e),
         }
     }
@@ -798,9 +798,15 @@ impl TermPattern {
 // ---------------------------------------------------------------------------------------------
 // the wire
 
-/// Answers one `Logs_20140328.<op>` request in the JSON 1.1 envelope.
-async fn respond(app: &CloudWatchLogs, op: &str, body: &Map<String, Value>) -> Response {
-    match dispatch(app, op, body).await {
+/// Answers one `Logs_20140328.<op>` request (its object, and the bytes it was read from) in the
+/// JSON 1.1 envelope.
+async fn respond(
+    app: &CloudWatchLogs,
+    op: &str,
+    body: Map<String, Value>,
+    bytes: &[u8],
+) -> Response {
+    match dispatch(app, op, body, bytes).await {
         Ok(v) => json11(StatusCode::OK, v),
         Err(e) => error_response(&e),
     }
@@ -863,11 +869,21 @@ fn input<T: DeserializeOwned>(body: &Map<String, Value>) -> Result<T, AwsError> 
     })
 }
 
+/// PutLogEvents' input, moved out of the request object: its messages (up to 1 MiB) are taken
+/// from the parsed body, not copied. Only a failure (a member of the wrong type) reads the
+/// request bytes again, for [`input`] to name the member.
+fn moved_input<T: DeserializeOwned>(body: Map<String, Value>, bytes: &[u8]) -> Result<T, AwsError> {
+    T::deserialize(Value::Object(body))
+        .or_else(|_| input(&tributary_service::json::parse_body(bytes)?))
+}
+
 async fn dispatch(
     app: &CloudWatchLogs,
     op: &str,
-    raw: &Map<String, Value>,
+    object: Map<String, Value>,
+    bytes: &[u8],
 ) -> Result<Option<Vec<u8>>, AwsError> {
+    let raw = &object;
     // The model's constraints first. CloudWatch Logs words violations as every Coral service
     // does but answers them as `InvalidParameterException` (see test_logs.py).
     if let Some(o) = model::Operation::from_name(op) {
@@ -881,7 +897,7 @@ async fn dispatch(
         "CreateLogStream" => create_log_stream(app, input(raw)?).await?,
         "DeleteLogStream" => delete_log_stream(app, input(raw)?).await?,
         "DescribeLogStreams" => body(&describe_log_streams(app, input(raw)?)?),
-        "PutLogEvents" => body(&put_log_events(app, input(raw)?).await?),
+        "PutLogEvents" => body(&put_log_events(app, moved_input(object, bytes)?).await?),
         "GetLogEvents" => body(&get_log_events(app, input(raw)?)?),
         "FilterLogEvents" => body(&filter_log_events(app, input(raw)?)?),
         "PutRetentionPolicy" => put_retention_policy(app, retention_input(raw)?).await?,

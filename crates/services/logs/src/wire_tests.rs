@@ -34,7 +34,8 @@ async fn call(app: &CloudWatchLogs, op: &str, body: Value) -> (u16, Value) {
     let Value::Object(body) = body else {
         panic!("an object")
     };
-    let r = respond(app, op, &body).await;
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let r = respond(app, op, body, &bytes).await;
     let status = r.status().as_u16();
     let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
         .await
