@@ -157,11 +157,6 @@ impl StreamRecord {
         let _ = serde_json::to_writer(out, &self.wire(region, Some(stream_arn)));
     }
 
-    /// Appends the GetRecords form of the record as JSON text to `out`.
-    pub fn write_streams_json(&self, region: &str, out: &mut Vec<u8>) {
-        let _ = serde_json::to_writer(out, &self.wire(region, None));
-    }
-
     fn wire<'a>(&'a self, region: &'a str, stream_arn: Option<&'a str>) -> WireRecord<'a> {
         WireRecord {
             event_id: &self.event_id,

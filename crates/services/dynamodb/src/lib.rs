@@ -77,7 +77,6 @@ mod tables;
 mod transact;
 mod ttl;
 
-pub use tables::key_schema_to_json;
 use ttl::run_ttl_sweeper;
 
 /// Where DynamoDB's validator differs from a plain reading of its model.

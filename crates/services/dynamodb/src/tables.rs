@@ -687,11 +687,6 @@ fn key_schema(ks: &KeySchema) -> Vec<types::KeySchemaElement> {
         .collect()
 }
 
-/// A key schema as JSON (DynamoDB Streams' `DescribeStream` reports the table's).
-pub fn key_schema_to_json(ks: &KeySchema) -> Value {
-    output(&key_schema(ks))
-}
-
 fn projection(p: &Projection) -> types::Projection {
     let (ty, attrs) = match p {
         Projection::All => ("ALL", None),
