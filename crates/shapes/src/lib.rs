@@ -17,6 +17,7 @@
 
 pub mod model;
 pub mod query;
+pub mod rest;
 pub mod types;
 pub mod validate;
 pub mod xml;

@@ -1,6 +1,7 @@
 //! The XML the query protocols answer with: a small writer, and [`ToXml`], which the generated
 //! structures of the query services implement from the model's wire names (lists as
-//! `<member>` elements unless flattened, maps as `<entry><key>…</key><value>…</value></entry>`).
+//! `<member>` elements unless flattened, maps as `<entry><key>…</key><value>…</value></entry>`);
+//! and [`parse`], which reads a request document into a tree of [`Element`]s.
 
 use crate::types::Timestamp;
 
@@ -157,6 +158,102 @@ pub trait ToXml {
     }
 }
 
+/// An element of a parsed request document: its local name (namespace prefix dropped), its
+/// text and its child elements. Attributes are not kept (no request shape we read has any).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Element {
+    pub name: String,
+    pub text: String,
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// The text of a child element, if present.
+    pub fn child_text(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.as_str())
+    }
+}
+
+/// A request body that is not one well-formed XML document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotWellFormed;
+
+/// Deepest element nesting a request document may have. Request documents nest four or five
+/// levels (`Delete/Object/Key`, `Tagging/TagSet/Tag/Key`); the parse itself keeps open
+/// elements on a heap stack, but the tree it returns is dropped (and read) recursively, so a
+/// deeper body is refused.
+pub const MAX_DEPTH: usize = 32;
+
+/// Parses a request body into its root element.
+pub fn parse(body: &[u8]) -> Result<Element, NotWellFormed> {
+    use quick_xml::events::Event;
+    let text = std::str::from_utf8(body).map_err(|_| NotWellFormed)?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let named = |name: &str| Element {
+        name: name.to_owned(),
+        ..Element::default()
+    };
+    loop {
+        match reader.read_event().map_err(|_| NotWellFormed)? {
+            Event::Start(_) | Event::Empty(_) if root.is_some() => return Err(NotWellFormed),
+            Event::Start(_) | Event::Empty(_) if stack.len() >= MAX_DEPTH => {
+                return Err(NotWellFormed)
+            }
+            Event::Start(e) => stack.push(named(e.local_name().as_ref())),
+            Event::Empty(e) => attach(&mut stack, &mut root, named(e.local_name().as_ref())),
+            Event::End(_) => {
+                let node = stack.pop().ok_or(NotWellFormed)?;
+                attach(&mut stack, &mut root, node);
+            }
+            Event::Text(t) => {
+                let s = t.xml10_content();
+                match stack.last_mut() {
+                    Some(top) => top.text.push_str(&s),
+                    None if s.trim().is_empty() => {}
+                    None => return Err(NotWellFormed),
+                }
+            }
+            Event::CData(t) => {
+                let top = stack.last_mut().ok_or(NotWellFormed)?;
+                top.text.push_str(&t.xml10_content());
+            }
+            Event::GeneralRef(r) => {
+                let top = stack.last_mut().ok_or(NotWellFormed)?;
+                let resolved = if r.is_char_ref() {
+                    r.resolve_char_ref().ok().flatten().map(String::from)
+                } else {
+                    quick_xml::escape::resolve_predefined_entity(&r.xml10_content())
+                        .map(str::to_owned)
+                };
+                top.text.push_str(&resolved.ok_or(NotWellFormed)?);
+            }
+            Event::Eof => break,
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(NotWellFormed);
+    }
+    root.ok_or(NotWellFormed)
+}
+
+fn attach(stack: &mut [Element], root: &mut Option<Element>, node: Element) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(node),
+        None => *root = Some(node),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +278,66 @@ mod tests {
         let mut x = Xml::with_timestamps(TimestampStyle::Seconds);
         x.timestamp("T", t);
         assert_eq!(x.into_string(), "<T>2019-11-14T00:13:49Z</T>");
+    }
+
+    #[test]
+    fn parses_request_documents() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+            <Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+              <Object><Key>a&amp;b &#x41;</Key></Object>
+              <Object><Key><![CDATA[<c>]]></Key></Object>
+              <Quiet>true</Quiet><Empty/>
+            </Delete>"#;
+        let root = parse(body).unwrap();
+        assert_eq!(root.name, "Delete");
+        let keys: Vec<_> = root
+            .children_named("Object")
+            .map(|o| o.child_text("Key").unwrap())
+            .collect();
+        assert_eq!(keys, ["a&b A", "<c>"]);
+        assert_eq!(root.child_text("Quiet"), Some("true"));
+        assert!(root.child("Empty").is_some());
+    }
+
+    #[test]
+    fn rejects_malformed_documents() {
+        for bad in [
+            &b"<a><b></a>"[..],
+            b"<a>",
+            b"",
+            b"text",
+            b"<a/><b/>",
+            b"<a>&bogus;</a>",
+            b"\xff",
+        ] {
+            assert_eq!(parse(bad), Err(NotWellFormed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let doc =
+            |depth: usize| format!("{}x{}", "<a>".repeat(depth), "</a>".repeat(depth)).into_bytes();
+        let std_thread = std::thread::Builder::new().stack_size(256 * 1024);
+        std_thread
+            .spawn(move || {
+                let mut node = parse(&doc(MAX_DEPTH)).unwrap();
+                for _ in 1..MAX_DEPTH {
+                    node = node.children.remove(0);
+                }
+                assert_eq!(node.text, "x");
+                for depth in [MAX_DEPTH + 1, 100_000] {
+                    assert_eq!(parse(&doc(depth)), Err(NotWellFormed));
+                }
+                let empty = format!(
+                    "{}<a/>{}",
+                    "<a>".repeat(MAX_DEPTH),
+                    "</a>".repeat(MAX_DEPTH)
+                );
+                assert_eq!(parse(empty.as_bytes()), Err(NotWellFormed));
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }
