@@ -6,7 +6,9 @@ use std::ops::Bound;
 use axum::http::StatusCode;
 use axum::response::Response;
 use tributary_model::AwsError;
+use tributary_shapes::generated::s3::Operation;
 
+use super::input::sent;
 use super::storage::{self, BucketDoc};
 use super::{
     empty_response, extra, invalid_argument, no_such_bucket, set_header, timestamp, types, xml,
@@ -84,8 +86,9 @@ pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
             name,
         ));
     }
-    let constraint = location_constraint(&req.body)?;
-    let ownership = super::config::requested_ownership(req)?;
+    let input: types::CreateBucketRequest = req.input(Operation::CreateBucket)?;
+    let constraint = location_constraint(req)?;
+    let ownership = super::config::requested_ownership(input.object_ownership.as_deref())?;
     let existing = BucketDoc::get(&req.app.store.catalog(), &name);
     let endpoint = req.region.as_str();
     if let Some(b) = existing {
@@ -156,38 +159,36 @@ fn already_owned(name: &str) -> AwsError {
 }
 
 /// The `LocationConstraint` of a CreateBucket body, if any.
-fn location_constraint(body: &[u8]) -> Result<Option<String>, AwsError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+fn location_constraint(req: &Request<'_>) -> Result<Option<String>, AwsError> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let root = xml::parse(body)?;
-    if root.name != "CreateBucketConfiguration" {
-        return Err(xml::malformed());
-    }
-    Ok(root
-        .child_text("LocationConstraint")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned))
+    let config: types::CreateBucketConfiguration =
+        req.document(Operation::CreateBucket, &req.body)?;
+    Ok(config
+        .location_constraint
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty()))
 }
 
 /// ListBuckets, with the optional `prefix`, `bucket-region`, `max-buckets` and
 /// `continuation-token` of the current API.
 pub(super) fn list(req: &Request<'_>) -> Result<Response, AwsError> {
-    let max = match req.query.get("max-buckets") {
-        None => None,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=10000).contains(&n) => Some(n),
-            _ => {
-                return Err(invalid_argument(
-                    "Argument max-buckets must be an integer between 1 and 10000",
-                    "max-buckets",
-                    v,
-                ))
-            }
-        },
+    let (input, unparsed): (types::ListBucketsRequest, _) =
+        req.input_and_unparsed(Operation::ListBuckets)?;
+    let max = match (input.max_buckets, sent(&unparsed, "MaxBuckets")) {
+        (Some(n), _) if (1..=10000).contains(&n) => Some(n as usize),
+        (None, None) => None,
+        (n, text) => {
+            let shown = text.map_or_else(|| n.unwrap_or_default().to_string(), str::to_owned);
+            return Err(invalid_argument(
+                "Argument max-buckets must be an integer between 1 and 10000",
+                "max-buckets",
+                &shown,
+            ));
+        }
     };
-    let after = match req.query.get("continuation-token") {
+    let after = match &input.continuation_token {
         None => None,
         Some(t) => Some(
             super::checksum::from_b64(t)
@@ -201,8 +202,8 @@ pub(super) fn list(req: &Request<'_>) -> Result<Response, AwsError> {
                 })?,
         ),
     };
-    let prefix = req.query.get("prefix").cloned().unwrap_or_default();
-    let region = req.query.get("bucket-region");
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let region = input.bucket_region.as_ref();
     let buckets: Vec<BucketDoc> = BucketDoc::all(&req.app.store.catalog())
         .into_iter()
         .filter(|b| b.name.starts_with(&prefix))
@@ -226,7 +227,7 @@ pub(super) fn list(req: &Request<'_>) -> Result<Response, AwsError> {
         owner: Some(owner(&req.app.cfg.account_id)),
         continuation_token: (shown < buckets.len())
             .then(|| super::checksum::b64(buckets[shown - 1].name.as_bytes())),
-        prefix: req.query.contains_key("prefix").then_some(prefix),
+        prefix: input.prefix.is_some().then_some(prefix),
     };
     Ok(xml_response(xml::document("ListAllMyBucketsResult", &out)))
 }

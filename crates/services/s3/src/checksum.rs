@@ -64,17 +64,6 @@ impl Algorithm {
         }
     }
 
-    /// The XML member carrying a value: `ChecksumCRC32`, ...
-    pub fn member(self) -> &'static str {
-        match self {
-            Algorithm::Crc32 => "ChecksumCRC32",
-            Algorithm::Crc32c => "ChecksumCRC32C",
-            Algorithm::Crc64Nvme => "ChecksumCRC64NVME",
-            Algorithm::Sha1 => "ChecksumSHA1",
-            Algorithm::Sha256 => "ChecksumSHA256",
-        }
-    }
-
     /// Whether the algorithm is a CRC (only those have full-object multipart checksums).
     pub fn is_crc(self) -> bool {
         matches!(
@@ -174,6 +163,36 @@ pub fn composite(algorithm: Algorithm, part_values: &[&str]) -> Option<String> {
 }
 
 /// The model's `Checksum<ALGORITHM>` member for `algorithm` (`ChecksumCRC32`, ...): the value
+/// The checksum members (`ChecksumCRC32`, ...) of a generated structure, by algorithm.
+macro_rules! checksum_members {
+    ($x:expr) => {{
+        let x = &$x;
+        [
+            (
+                $crate::checksum::Algorithm::Crc32,
+                x.checksum_crc32.as_deref(),
+            ),
+            (
+                $crate::checksum::Algorithm::Crc32c,
+                x.checksum_crc32_c.as_deref(),
+            ),
+            (
+                $crate::checksum::Algorithm::Crc64Nvme,
+                x.checksum_crc64_nvme.as_deref(),
+            ),
+            (
+                $crate::checksum::Algorithm::Sha1,
+                x.checksum_sha1.as_deref(),
+            ),
+            (
+                $crate::checksum::Algorithm::Sha256,
+                x.checksum_sha256.as_deref(),
+            ),
+        ]
+    }};
+}
+pub(crate) use checksum_members;
+
 /// of `found` when it is of that algorithm.
 pub fn member_value(found: Option<(Algorithm, &str)>, algorithm: Algorithm) -> Option<String> {
     found

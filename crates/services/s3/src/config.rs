@@ -10,6 +10,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 use tributary_model::AwsError;
+use tributary_shapes::generated::s3::Operation;
 
 use super::storage::{BucketDoc, BucketEncryption, PublicAccessBlock, Sse, Versioning};
 use super::{
@@ -83,27 +84,17 @@ async fn write(
 }
 
 /// The XML body of a Put*, decoded and checked against `Content-MD5` and any additional
-/// checksum like an upload, with the root element S3 expects.
-fn document(req: &Request<'_>, root: &str) -> Result<xml::Node, AwsError> {
+/// checksum like an upload, as the operation's payload structure.
+fn document<T: serde::de::DeserializeOwned>(
+    req: &Request<'_>,
+    op: Operation,
+) -> Result<T, AwsError> {
     let body = objects::receive(req)?.data;
-    let doc = xml::parse(&body)?;
-    if doc.name != root {
-        return Err(xml::malformed());
-    }
-    Ok(doc)
+    req.document(op, &body)
 }
 
 fn not_found(code: &'static str, message: &str, bucket: &str) -> AwsError {
     extra(AwsError::new(code, 404, message), "BucketName", bucket)
-}
-
-/// An XML boolean (`true` / `false`); anything else does not validate against S3's schema.
-fn boolean(text: &str) -> Result<bool, AwsError> {
-    match text.trim() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(xml::malformed()),
-    }
 }
 
 // ---- bucket policy ----------------------------------------------------------------------
@@ -407,35 +398,31 @@ fn tag_text_ok(text: &str, min: usize, max: usize) -> bool {
 }
 
 /// The tag set of a PutBucketTagging body, validated.
-fn parse_tags(doc: &xml::Node) -> Result<Vec<(String, String)>, AwsError> {
-    let set = doc.child("TagSet").ok_or_else(xml::malformed)?;
+fn parse_tags(doc: types::Tagging) -> Result<Vec<(String, String)>, AwsError> {
     let mut tags: Vec<(String, String)> = Vec::new();
-    for t in set.children_named("Tag") {
-        let (Some(key), Some(value)) = (t.child_text("Key"), t.child_text("Value")) else {
-            return Err(xml::malformed());
-        };
-        if !tag_text_ok(key, 1, 128) {
+    for types::Tag { key, value } in doc.tag_set {
+        if !tag_text_ok(&key, 1, 128) {
             return Err(extra(
                 invalid_tag("The TagKey you have provided is invalid"),
                 "TagKey",
                 key,
             ));
         }
-        if !tag_text_ok(value, 0, 256) {
+        if !tag_text_ok(&value, 0, 256) {
             return Err(extra(
                 invalid_tag("The TagValue you have provided is invalid"),
                 "TagValue",
                 value,
             ));
         }
-        if tags.iter().any(|(k, _)| k == key) {
+        if tags.iter().any(|(k, _)| *k == key) {
             return Err(extra(
                 invalid_tag("Cannot provide multiple Tags with the same key"),
                 "TagKey",
                 key,
             ));
         }
-        tags.push((key.to_owned(), value.to_owned()));
+        tags.push((key, value));
     }
     if tags.len() > MAX_BUCKET_TAGS {
         return Err(invalid_tag("Bucket tags cannot be greater than 50"));
@@ -446,7 +433,7 @@ fn parse_tags(doc: &xml::Node) -> Result<Vec<(String, String)>, AwsError> {
 /// PutBucketTagging: replaces the whole tag set (an empty one removes it); 204.
 async fn put_tagging(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
-    let tags = parse_tags(&document(req, "Tagging")?)?;
+    let tags = parse_tags(document(req, Operation::PutBucketTagging)?)?;
     update(req, move |b| {
         b.tags = (!tags.is_empty()).then_some(tags.clone())
     })
@@ -472,25 +459,27 @@ fn get_tagging(req: &Request<'_>) -> Result<Response, AwsError> {
 /// The server-side encryption algorithms a bucket default (or a PutObject) may name.
 pub(super) const SSE_ALGORITHMS: &[&str] = &["AES256", "aws:kms", "aws:kms:dsse"];
 
-fn parse_encryption(doc: &xml::Node) -> Result<BucketEncryption, AwsError> {
-    let rules: Vec<&xml::Node> = doc.children_named("Rule").collect();
-    let [rule] = rules.as_slice() else {
+fn parse_encryption(
+    doc: types::ServerSideEncryptionConfiguration,
+) -> Result<BucketEncryption, AwsError> {
+    let Ok([rule]) = <[_; 1]>::try_from(doc.rules) else {
         return Err(xml::malformed());
     };
     let mut sse = Sse::s3();
-    let by_default = rule.child("ApplyServerSideEncryptionByDefault");
-    let blocked_node = rule.child("BlockedEncryptionTypes");
-    if by_default.is_none() && blocked_node.is_none() {
+    let (by_default, blocked_types) = (
+        rule.apply_server_side_encryption_by_default,
+        rule.blocked_encryption_types,
+    );
+    if by_default.is_none() && blocked_types.is_none() {
         return Err(xml::malformed());
     }
     if let Some(d) = by_default {
-        let algorithm = d
-            .child_text("SSEAlgorithm")
-            .map(str::trim)
-            .filter(|a| SSE_ALGORITHMS.contains(a))
-            .ok_or_else(xml::malformed)?;
+        let algorithm = d.sse_algorithm.trim();
+        if !SSE_ALGORITHMS.contains(&algorithm) {
+            return Err(xml::malformed());
+        }
         sse.algorithm = algorithm.to_owned();
-        if let Some(key) = d.child_text("KMSMasterKeyID") {
+        if let Some(key) = d.kms_master_key_id {
             if !sse.is_kms() {
                 return Err(extra(
                     AwsError::new(
@@ -505,18 +494,19 @@ fn parse_encryption(doc: &xml::Node) -> Result<BucketEncryption, AwsError> {
             sse.kms_key_id = Some(key.trim().to_owned()).filter(|k| !k.is_empty());
         }
     }
-    if let Some(b) = rule.child_text("BucketKeyEnabled") {
-        sse.bucket_key = boolean(b)?;
+    if let Some(b) = rule.bucket_key_enabled {
+        sse.bucket_key = b;
     }
     let mut blocked = Vec::new();
-    if let Some(node) = blocked_node {
-        for t in node.children_named("EncryptionType") {
-            let t = t.text.trim();
-            if !matches!(t, "NONE" | "SSE-C") {
-                return Err(xml::malformed());
-            }
-            blocked.push(t.to_owned());
+    for t in blocked_types
+        .and_then(|b| b.encryption_type)
+        .unwrap_or_default()
+    {
+        let t = t.trim();
+        if !matches!(t, "NONE" | "SSE-C") {
+            return Err(xml::malformed());
         }
+        blocked.push(t.to_owned());
     }
     Ok(BucketEncryption {
         default: sse,
@@ -527,7 +517,7 @@ fn parse_encryption(doc: &xml::Node) -> Result<BucketEncryption, AwsError> {
 /// PutBucketEncryption: 200.
 async fn put_encryption(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
-    let enc = parse_encryption(&document(req, "ServerSideEncryptionConfiguration")?)?;
+    let enc = parse_encryption(document(req, Operation::PutBucketEncryption)?)?;
     write(req, move |b| b.encryption = Some(enc.clone())).await?;
     Ok(empty_response(StatusCode::OK))
 }
@@ -562,30 +552,16 @@ fn get_encryption(req: &Request<'_>) -> Result<Response, AwsError> {
 
 // ---- Block Public Access ----------------------------------------------------------------
 
-const PUBLIC_ACCESS_SETTINGS: [&str; 4] = [
-    "BlockPublicAcls",
-    "IgnorePublicAcls",
-    "BlockPublicPolicy",
-    "RestrictPublicBuckets",
-];
-
 /// PutPublicAccessBlock: settings left out are `false`; 200.
 async fn put_public_access_block(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
-    let doc = document(req, "PublicAccessBlockConfiguration")?;
-    let mut flags = [false; 4];
-    for (flag, name) in flags.iter_mut().zip(PUBLIC_ACCESS_SETTINGS) {
-        if let Some(v) = doc.child_text(name) {
-            *flag = boolean(v)?;
-        }
-    }
-    let [block_public_acls, ignore_public_acls, block_public_policy, restrict_public_buckets] =
-        flags;
+    let doc: types::PublicAccessBlockConfiguration =
+        document(req, Operation::PutPublicAccessBlock)?;
     let pab = PublicAccessBlock {
-        block_public_acls,
-        ignore_public_acls,
-        block_public_policy,
-        restrict_public_buckets,
+        block_public_acls: doc.block_public_acls.unwrap_or(false),
+        ignore_public_acls: doc.ignore_public_acls.unwrap_or(false),
+        block_public_policy: doc.block_public_policy.unwrap_or(false),
+        restrict_public_buckets: doc.restrict_public_buckets.unwrap_or(false),
     };
     write(req, move |b| b.public_access_block = Some(pab)).await?;
     Ok(empty_response(StatusCode::OK))
@@ -624,17 +600,14 @@ pub(super) const OBJECT_OWNERSHIP: &[&str] = &[
 /// PutBucketOwnershipControls: exactly one rule; 200.
 async fn put_ownership(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
-    let doc = document(req, "OwnershipControls")?;
-    let rules: Vec<&xml::Node> = doc.children_named("Rule").collect();
-    let [rule] = rules.as_slice() else {
+    let doc: types::OwnershipControls = document(req, Operation::PutBucketOwnershipControls)?;
+    let Ok([rule]) = <[_; 1]>::try_from(doc.rules) else {
         return Err(xml::malformed());
     };
-    let ownership = rule
-        .child_text("ObjectOwnership")
-        .map(str::trim)
-        .filter(|o| OBJECT_OWNERSHIP.contains(o))
-        .ok_or_else(xml::malformed)?
-        .to_owned();
+    let ownership = rule.object_ownership.trim().to_owned();
+    if !OBJECT_OWNERSHIP.contains(&ownership.as_str()) {
+        return Err(xml::malformed());
+    }
     write(req, move |b| b.ownership = Some(ownership.clone())).await?;
     Ok(empty_response(StatusCode::OK))
 }
@@ -662,14 +635,14 @@ fn get_ownership(req: &Request<'_>) -> Result<Response, AwsError> {
 /// 200. MFA delete cannot be turned on here: it needs a hardware or virtual MFA device.
 async fn put_versioning(req: &Request<'_>) -> Result<Response, AwsError> {
     buckets::require(req.app, req.bucket())?;
-    let doc = document(req, "VersioningConfiguration")?;
-    let status = match doc.child_text("Status").map(str::trim) {
+    let doc: types::VersioningConfiguration = document(req, Operation::PutBucketVersioning)?;
+    let status = match doc.status.as_deref().map(str::trim) {
         None => None,
         Some("Enabled") => Some(Versioning::Enabled),
         Some("Suspended") => Some(Versioning::Suspended),
         Some(_) => return Err(xml::malformed()),
     };
-    let mfa = match doc.child_text("MfaDelete").map(str::trim) {
+    let mfa = match doc.mfa_delete.as_deref().map(str::trim) {
         None => None,
         Some("Disabled") => Some("Disabled".to_owned()),
         Some("Enabled") => return Err(not_implemented("MFA delete (MfaDelete Enabled)")),
@@ -698,14 +671,14 @@ fn get_versioning(req: &Request<'_>) -> Result<Response, AwsError> {
 }
 
 /// `x-amz-object-ownership` on CreateBucket: the ownership controls the bucket starts with.
-pub(super) fn requested_ownership(req: &Request<'_>) -> Result<String, AwsError> {
-    match req.header("x-amz-object-ownership") {
+pub(super) fn requested_ownership(requested: Option<&str>) -> Result<String, AwsError> {
+    match requested {
         None => Ok("BucketOwnerEnforced".to_owned()),
-        Some(o) if OBJECT_OWNERSHIP.contains(&o.as_str()) => Ok(o),
+        Some(o) if OBJECT_OWNERSHIP.contains(&o) => Ok(o.to_owned()),
         Some(o) => Err(invalid_argument(
             "Invalid x-amz-object-ownership header",
             "x-amz-object-ownership",
-            &o,
+            o,
         )),
     }
 }
@@ -856,17 +829,18 @@ mod tests {
                 .iter()
                 .map(|(k, v)| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>"))
                 .collect();
-            xml::parse(format!("<Tagging><TagSet>{inner}</TagSet></Tagging>").as_bytes()).unwrap()
+            let text = format!("<Tagging><TagSet>{inner}</TagSet></Tagging>");
+            crate::input::document(Operation::PutBucketTagging, text.as_bytes()).unwrap()
         };
         assert_eq!(
-            parse_tags(&doc(&[("env", "prod"), ("team", "a b:c/d@e")])).unwrap(),
+            parse_tags(doc(&[("env", "prod"), ("team", "a b:c/d@e")])).unwrap(),
             [
                 ("env".to_owned(), "prod".to_owned()),
                 ("team".to_owned(), "a b:c/d@e".to_owned())
             ]
         );
         let err = |tags: &[(&str, &str)]| {
-            let e = parse_tags(&doc(tags)).unwrap_err();
+            let e = parse_tags(doc(tags)).unwrap_err();
             format!("{} {}", e.code, e.message)
         };
         assert_eq!(
@@ -898,20 +872,20 @@ mod tests {
             err(&many),
             "InvalidTag Bucket tags cannot be greater than 50"
         );
-        assert!(parse_tags(&doc(&many[..50])).is_ok());
-        assert!(parse_tags(&doc(&[("k", &"v".repeat(256))])).is_ok());
+        assert!(parse_tags(doc(&many[..50])).is_ok());
+        assert!(parse_tags(doc(&[("k", &"v".repeat(256))])).is_ok());
     }
 
     #[test]
     fn parses_encryption_rules() {
         let parse = |rule: &str| {
-            parse_encryption(
-                &xml::parse(
-                    format!("<ServerSideEncryptionConfiguration>{rule}</ServerSideEncryptionConfiguration>")
-                        .as_bytes(),
-                )
-                .unwrap(),
-            )
+            let text = format!(
+                "<ServerSideEncryptionConfiguration>{rule}</ServerSideEncryptionConfiguration>"
+            );
+            parse_encryption(crate::input::document(
+                Operation::PutBucketEncryption,
+                text.as_bytes(),
+            )?)
         };
         let kms = parse(
             "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm>\

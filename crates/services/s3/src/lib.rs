@@ -27,6 +27,7 @@ mod buckets;
 mod checksum;
 mod chunked;
 mod config;
+mod input;
 mod list;
 mod multipart;
 mod objects;
@@ -549,13 +550,13 @@ enum Addressed {
 
 /// The `versionId` of an object request; `InvalidArgument` for one that cannot be a version
 /// id (S3 answers `NoSuchVersion` only for well-formed ids it does not have).
-fn addressed_version(req: &Request<'_>) -> Result<Addressed, AwsError> {
-    match req.query.get("versionId") {
+fn addressed_version(version_id: Option<&str>) -> Result<Addressed, AwsError> {
+    match version_id {
         None => Ok(Addressed::Latest),
-        Some(v) if v.is_empty() => Err(invalid_argument(
+        Some("") => Err(invalid_argument(
             "Version id cannot be the empty string",
             "versionId",
-            v,
+            "",
         )),
         Some(v) if !versions::well_formed(v) => Err(invalid_argument(
             "Invalid version id specified",

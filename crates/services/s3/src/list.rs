@@ -6,6 +6,7 @@ use std::ops::Bound;
 
 use axum::response::Response;
 use tributary_model::AwsError;
+use tributary_shapes::generated::s3::Operation;
 
 use super::storage::{self, ObjectMeta};
 use super::{buckets, checksum, invalid_argument, timestamp, types, xml, xml_response, Request};
@@ -187,9 +188,35 @@ pub(super) struct Common {
     pub url: bool,
 }
 
-pub(super) fn common(req: &Request<'_>) -> Result<Common, AwsError> {
+/// The members every listing's input has (ListObjects, ListObjectsV2, ListObjectVersions),
+/// borrowed from it ([`listing!`]).
+pub(super) struct Listing<'a> {
+    pub prefix: Option<&'a str>,
+    pub delimiter: Option<&'a str>,
+    pub max_keys: Option<i32>,
+    /// `max-keys` as sent, when it is no 32-bit integer.
+    pub max_keys_sent: Option<&'a str>,
+    pub encoding_type: Option<&'a str>,
+}
+
+/// The [`Listing`] of a listing's input and its unparsed values.
+macro_rules! listing {
+    ($input:expr, $unparsed:expr) => {{
+        let i = &$input;
+        $crate::list::Listing {
+            prefix: i.prefix.as_deref(),
+            delimiter: i.delimiter.as_deref(),
+            max_keys: i.max_keys,
+            max_keys_sent: $crate::input::sent(&$unparsed, "MaxKeys"),
+            encoding_type: i.encoding_type.as_deref(),
+        }
+    }};
+}
+pub(super) use listing;
+
+pub(super) fn common(req: &Request<'_>, l: &Listing<'_>) -> Result<Common, AwsError> {
     buckets::require(req.app, req.bucket())?;
-    let url = match req.query.get("encoding-type") {
+    let url = match l.encoding_type {
         None => false,
         Some(e) if e.eq_ignore_ascii_case("url") => true,
         Some(e) => {
@@ -200,33 +227,27 @@ pub(super) fn common(req: &Request<'_>) -> Result<Common, AwsError> {
             ))
         }
     };
-    let max_keys_shown = match req.query.get("max-keys") {
-        None => PAGE_LIMIT as i64,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n >= 0 => n.min(i32::MAX as i64),
-            Ok(_) => {
-                return Err(invalid_argument(
-                    "Argument maxKeys must be an integer between 0 and 2147483647",
-                    "maxKeys",
-                    v,
-                ))
-            }
-            Err(_) => {
-                return Err(invalid_argument(
-                    "Provided max-keys not an integer or within integer range",
-                    "max-keys",
-                    v,
-                ))
-            }
-        },
+    let max_keys_shown = match (l.max_keys, l.max_keys_sent) {
+        (_, Some(text)) => {
+            return Err(invalid_argument(
+                "Provided max-keys not an integer or within integer range",
+                "max-keys",
+                text,
+            ))
+        }
+        (None, None) => PAGE_LIMIT as i64,
+        (Some(n), None) if n >= 0 => i64::from(n),
+        (Some(n), None) => {
+            return Err(invalid_argument(
+                "Argument maxKeys must be an integer between 0 and 2147483647",
+                "maxKeys",
+                &n.to_string(),
+            ))
+        }
     };
     Ok(Common {
-        prefix: req.query.get("prefix").cloned().unwrap_or_default(),
-        delimiter: req
-            .query
-            .get("delimiter")
-            .cloned()
-            .filter(|d| !d.is_empty()),
+        prefix: l.prefix.unwrap_or_default().to_owned(),
+        delimiter: l.delimiter.filter(|d| !d.is_empty()).map(str::to_owned),
         max_keys: (max_keys_shown as usize).min(PAGE_LIMIT),
         max_keys_shown,
         url,
@@ -297,18 +318,19 @@ pub(super) fn common_prefix(c: &Common, p: &str) -> types::CommonPrefix {
 
 /// ListObjectsV2 (`GET /<bucket>?list-type=2`).
 pub(super) fn list_v2(req: &Request<'_>) -> Result<Response, AwsError> {
-    let c = common(req)?;
-    let token = req.query.get("continuation-token");
-    let start_after = req.query.get("start-after").filter(|s| !s.is_empty());
+    let (input, unparsed): (types::ListObjectsV2Request, _) =
+        req.input_and_unparsed(Operation::ListObjectsV2)?;
+    let c = common(req, &listing!(input, unparsed))?;
+    let token = input.continuation_token.as_ref();
+    let start_after = input.start_after.as_ref().filter(|s| !s.is_empty());
     let start = match token {
         Some(t) => Some(decode_token(t)?),
         None => start_after.map(|s| Start::After(s.clone())),
     };
     let page = scan(req, &c.prefix, c.delimiter.as_deref(), start, c.max_keys)?;
-    let owner = req
-        .query
-        .get("fetch-owner")
-        .is_some_and(|f| f == "true")
+    let owner = input
+        .fetch_owner
+        .unwrap_or(false)
         .then(|| buckets::owner(&req.app.cfg.account_id));
     let (contents, common_prefixes) = entries(&c, &page, owner.as_ref());
     let out = types::ListObjectsV2Output {
@@ -335,8 +357,10 @@ pub(super) fn list_v2(req: &Request<'_>) -> Result<Response, AwsError> {
 
 /// ListObjects, the original version (`marker` / `NextMarker`; owners always shown).
 pub(super) fn list_v1(req: &Request<'_>) -> Result<Response, AwsError> {
-    let c = common(req)?;
-    let marker = req.query.get("marker").cloned().unwrap_or_default();
+    let (input, unparsed): (types::ListObjectsRequest, _) =
+        req.input_and_unparsed(Operation::ListObjects)?;
+    let c = common(req, &listing!(input, unparsed))?;
+    let marker = input.marker.clone().unwrap_or_default();
     let start = (!marker.is_empty()).then(|| Start::After(marker.clone()));
     let page = scan(req, &c.prefix, c.delimiter.as_deref(), start, c.max_keys)?;
     let owner = buckets::owner(&req.app.cfg.account_id);

@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use axum::response::Response;
 use tributary_model::AwsError;
+use tributary_shapes::generated::s3::Operation;
 
-use super::checksum::{self, Algorithm, Checksum, ChecksumType};
+use super::checksum::{self, checksum_members, Algorithm, Checksum, ChecksumType};
+use super::input::sent;
 use super::objects::{
-    attrs, check_key, receive, requested_sse, sse_headers, unsupported_algorithm,
+    attrs, check_key, receive, requested_sse, sse_headers, unsupported_algorithm, upload,
 };
 use super::storage::{self, BucketDoc, ObjectMeta, PartInfo, Segment, UploadDoc};
 use super::versions::KeyVersions;
@@ -36,45 +38,42 @@ fn no_such_upload(id: &str) -> AwsError {
     )
 }
 
-fn upload_id(req: &Request<'_>) -> String {
-    req.query.get("uploadId").cloned().unwrap_or_default()
-}
-
-/// The upload a request names, checked against the request's key.
-fn require_upload(req: &Request<'_>) -> Result<(String, UploadDoc), AwsError> {
-    let id = upload_id(req);
-    match storage::read_upload(&req.app.store, req.bucket(), &id)? {
-        Some(u) if u.key == req.key() => Ok((id, u)),
-        _ => Err(no_such_upload(&id)),
+/// The upload `id` names, checked against the request's key.
+fn require_upload(req: &Request<'_>, id: &str) -> Result<UploadDoc, AwsError> {
+    match storage::read_upload(&req.app.store, req.bucket(), id)? {
+        Some(u) if u.key == req.key() => Ok(u),
+        _ => Err(no_such_upload(id)),
     }
 }
 
-fn part_number(v: Option<&String>) -> Result<u32, AwsError> {
-    let v = v.map(String::as_str).unwrap_or_default();
-    match v.parse::<u32>() {
-        Ok(n) if (1..=10000).contains(&n) => Ok(n),
-        _ => Err(invalid_argument(
+/// UploadPart's `partNumber`: `number` as read, or the text that is not one.
+fn part_number(number: i32, unparsed: Option<&str>) -> Result<u32, AwsError> {
+    match (number, unparsed) {
+        (n, None) if (1..=10000).contains(&n) => Ok(n as u32),
+        (n, text) => Err(invalid_argument(
             "Part number must be an integer between 1 and 10000, inclusive",
             "partNumber",
-            v,
+            &text.map_or_else(|| n.to_string(), str::to_owned),
         )),
     }
 }
 
 /// CreateMultipartUpload (`POST /<bucket>/<key>?uploads`).
 pub(super) async fn create(req: &Request<'_>) -> Result<Response, AwsError> {
-    check_key(req.key())?;
-    let bucket_doc = buckets::require(req.app, req.bucket())?;
-    let attrs = attrs(req)?;
+    let input: types::CreateMultipartUploadRequest = req.input(Operation::CreateMultipartUpload)?;
+    check_key(&input.key)?;
+    let bucket_doc = buckets::require(req.app, &input.bucket)?;
+    let upload = upload!(input);
+    let attrs = attrs(&upload)?;
     // The object gets the encryption in force when the upload starts.
-    let sse = requested_sse(req)?.unwrap_or_else(|| bucket_doc.default_sse());
-    let algorithm = match req.header("x-amz-checksum-algorithm") {
-        Some(a) => Some(Algorithm::parse(&a).ok_or_else(unsupported_algorithm)?),
+    let sse = requested_sse(&upload)?.unwrap_or_else(|| bucket_doc.default_sse());
+    let algorithm = match &input.checksum_algorithm {
+        Some(a) => Some(Algorithm::parse(a).ok_or_else(unsupported_algorithm)?),
         None => None,
     };
     let kind =
-        match req.header("x-amz-checksum-type") {
-            Some(t) => Some(ChecksumType::parse(&t).ok_or_else(|| {
+        match &input.checksum_type {
+            Some(t) => Some(ChecksumType::parse(t).ok_or_else(|| {
                 invalid_request("Value for x-amz-checksum-type header is invalid.")
             })?),
             None => None,
@@ -153,9 +152,12 @@ pub(super) async fn upload_part(req: &Request<'_>) -> Result<Response, AwsError>
     if req.headers.contains_key("x-amz-copy-source") {
         return Err(not_implemented("UploadPartCopy"));
     }
-    buckets::require(req.app, req.bucket())?;
-    let number = part_number(req.query.get("partNumber"))?;
-    let (id, upload) = require_upload(req)?;
+    let (input, unparsed): (types::UploadPartRequest, _) =
+        req.input_and_unparsed(Operation::UploadPart)?;
+    buckets::require(req.app, &input.bucket)?;
+    let number = part_number(input.part_number, sent(&unparsed, "PartNumber"))?;
+    let id = input.upload_id;
+    let upload = require_upload(req, &id)?;
     let got = receive(req)?;
     // A part of an upload created with a checksum algorithm carries that algorithm's checksum
     // (computed here when the client sent none). Uploads created without one still accept
@@ -215,21 +217,18 @@ struct ListedPart {
     checksums: Vec<(Algorithm, String)>,
 }
 
-fn parse_complete(body: &[u8]) -> Result<Vec<ListedPart>, AwsError> {
-    let root = xml::parse(body)?;
-    if root.name != "CompleteMultipartUpload" {
-        return Err(xml::malformed());
-    }
+/// The parts a CompleteMultipartUpload body lists; each needs its number and ETag.
+fn listed_parts(doc: types::CompletedMultipartUpload) -> Result<Vec<ListedPart>, AwsError> {
     let mut parts = Vec::new();
-    for p in root.children_named("Part") {
+    for p in doc.parts.unwrap_or_default() {
         let number = p
-            .child_text("PartNumber")
-            .and_then(|n| n.trim().parse::<u32>().ok())
+            .part_number
+            .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(xml::malformed)?;
-        let etag = p.child_text("ETag").ok_or_else(xml::malformed)?;
-        let checksums = Algorithm::ALL
+        let etag = p.e_tag.as_deref().ok_or_else(xml::malformed)?;
+        let checksums = checksum_members!(p)
             .into_iter()
-            .filter_map(|a| p.child_text(a.member()).map(|v| (a, v.trim().to_owned())))
+            .filter_map(|(a, v)| Some((a, v?.trim().to_owned())))
             .collect();
         parts.push(ListedPart {
             number,
@@ -259,9 +258,12 @@ fn invalid_part(id: &str, p: &ListedPart) -> AwsError {
 /// CompleteMultipartUpload (`POST /<bucket>/<key>?uploadId=ID`): the listed parts, in order,
 /// become the object; parts not listed are dropped.
 pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
-    buckets::require(req.app, req.bucket())?;
-    let (id, upload) = require_upload(req)?;
-    let listed = parse_complete(&req.body)?;
+    let input: types::CompleteMultipartUploadRequest =
+        req.input(Operation::CompleteMultipartUpload)?;
+    buckets::require(req.app, &input.bucket)?;
+    let id = input.upload_id.clone();
+    let upload = require_upload(req, &id)?;
+    let listed = listed_parts(req.document(Operation::CompleteMultipartUpload, &req.body)?)?;
     if listed.windows(2).any(|w| w[0].number >= w[1].number) {
         return Err(extra(
             AwsError::new(
@@ -354,7 +356,10 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
             let data = storage::read_data(&req.app.store, &segments, 0, total)?
                 .ok_or_else(|| invalid_part(&id, &listed[0]))?;
             let full = Checksum::full(algorithm, &data);
-            if let Some(sent) = req.header(algorithm.header()) {
+            let sent = checksum_members!(input)
+                .into_iter()
+                .find_map(|(a, v)| v.filter(|_| a == algorithm));
+            if let Some(sent) = sent {
                 if sent != full.value {
                     return Err(AwsError::new(
                         "BadDigest",
@@ -465,12 +470,9 @@ pub(super) async fn complete(req: &Request<'_>) -> Result<Response, AwsError> {
 
 /// AbortMultipartUpload: the upload and its parts go; 204.
 pub(super) async fn abort(req: &Request<'_>) -> Result<Response, AwsError> {
-    buckets::require(req.app, req.bucket())?;
-    let (bucket, key, id) = (
-        req.bucket().to_owned(),
-        req.key().to_owned(),
-        upload_id(req),
-    );
+    let input: types::AbortMultipartUploadRequest = req.input(Operation::AbortMultipartUpload)?;
+    buckets::require(req.app, &input.bucket)?;
+    let (bucket, key, id) = (input.bucket, input.key, input.upload_id);
     req.app
         .store
         .write(move |tx| {
@@ -488,32 +490,34 @@ pub(super) async fn abort(req: &Request<'_>) -> Result<Response, AwsError> {
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
-fn max_param(req: &Request<'_>, name: &str) -> Result<usize, AwsError> {
-    match req.query.get(name) {
+/// `max-parts` or `max-uploads`: at most [`MAX_PARTS_LISTED`]; a negative one is refused as S3
+/// refuses one that is no integer.
+fn max_param(max: Option<i32>, name: &str) -> Result<usize, AwsError> {
+    match max {
         None => Ok(MAX_PARTS_LISTED),
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n >= 0 => Ok((n as usize).min(MAX_PARTS_LISTED)),
-            _ => Err(invalid_argument(
-                &format!("Provided {name} not an integer or within integer range"),
-                name,
-                v,
-            )),
-        },
+        Some(n) if n >= 0 => Ok((n as usize).min(MAX_PARTS_LISTED)),
+        Some(n) => Err(invalid_argument(
+            &format!("Provided {name} not an integer or within integer range"),
+            name,
+            &n.to_string(),
+        )),
     }
 }
 
 /// ListParts (`GET /<bucket>/<key>?uploadId=ID`).
 pub(super) fn list_parts(req: &Request<'_>) -> Result<Response, AwsError> {
-    buckets::require(req.app, req.bucket())?;
-    let (id, upload) = require_upload(req)?;
-    let max = max_param(req, "max-parts")?;
-    let marker: u32 = match req.query.get("part-number-marker") {
+    let input: types::ListPartsRequest = req.input(Operation::ListParts)?;
+    buckets::require(req.app, &input.bucket)?;
+    let id = input.upload_id;
+    let upload = require_upload(req, &id)?;
+    let max = max_param(input.max_parts, "max-parts")?;
+    let marker: u32 = match input.part_number_marker {
         None => 0,
-        Some(v) => v.parse().map_err(|_| {
+        Some(n) => u32::try_from(n).map_err(|_| {
             invalid_argument(
                 "Provided part-number-marker not an integer or within integer range",
                 "part-number-marker",
-                v,
+                &n.to_string(),
             )
         })?,
     };
@@ -569,15 +573,12 @@ pub(super) fn list_parts(req: &Request<'_>) -> Result<Response, AwsError> {
 /// ListMultipartUploads (`GET /<bucket>?uploads`): by key, then initiation time; `prefix`,
 /// `key-marker`/`upload-id-marker` and `max-uploads` (no delimiter roll-up).
 pub(super) fn list_uploads(req: &Request<'_>) -> Result<Response, AwsError> {
-    buckets::require(req.app, req.bucket())?;
-    let max = max_param(req, "max-uploads")?;
-    let prefix = req.query.get("prefix").cloned().unwrap_or_default();
-    let key_marker = req.query.get("key-marker").cloned().unwrap_or_default();
-    let id_marker = req
-        .query
-        .get("upload-id-marker")
-        .cloned()
-        .unwrap_or_default();
+    let input: types::ListMultipartUploadsRequest = req.input(Operation::ListMultipartUploads)?;
+    buckets::require(req.app, &input.bucket)?;
+    let max = max_param(input.max_uploads, "max-uploads")?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let key_marker = input.key_marker.unwrap_or_default();
+    let id_marker = input.upload_id_marker.unwrap_or_default();
     let mut uploads = storage::uploads_of(&req.app.store, req.bucket())?;
     uploads.retain(|(_, u)| u.key.starts_with(&prefix));
     uploads.sort_by(|(ia, a), (ib, b)| {
@@ -629,7 +630,7 @@ pub(super) fn list_uploads(req: &Request<'_>) -> Result<Response, AwsError> {
         key_marker: Some(key_marker),
         upload_id_marker: Some(id_marker),
         next_key_marker: next.map(|(_, u)| u.key.clone()),
-        prefix: req.query.contains_key("prefix").then_some(prefix),
+        prefix: input.prefix.is_some().then_some(prefix),
         next_upload_id_marker: next.map(|(id, _)| id.clone()),
         max_uploads: Some(max as i32),
         is_truncated: Some(truncated),

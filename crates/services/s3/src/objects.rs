@@ -10,11 +10,14 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use tributary_model::AwsError;
+use tributary_shapes::generated::s3::Operation;
+use tributary_shapes::types::Timestamp;
 use tributary_store::Store;
 
 use super::buckets::{self, bucket_name};
 use super::checksum::{self, Algorithm, Checksum};
 use super::config::SSE_ALGORITHMS;
+use super::input::sent;
 use super::storage::{self, BucketDoc, DeleteMarker, ObjectMeta, Segment, Sse};
 use super::versions::{self, Deleted, Found, KeyVersions};
 use super::{
@@ -24,16 +27,6 @@ use super::{
     types, xml, xml_response, Addressed, Request, MAX_OBJECT_BYTES,
 };
 use crate::S3 as App;
-
-/// Representation headers stored with an object and returned on GET/HEAD.
-const STORED_HEADERS: &[&str] = &[
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-    "x-amz-website-redirect-location",
-];
 
 /// `x-amz-storage-class` values S3 accepts.
 const STORAGE_CLASSES: &[&str] = &[
@@ -303,7 +296,49 @@ pub(super) fn check_key(key: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// What an upload says about the object besides its bytes.
+/// What an upload says about the object besides its bytes: the members PutObject,
+/// CreateMultipartUpload and CopyObject (with `REPLACE`) share, borrowed from the operation's
+/// input ([`upload!`]).
+pub(super) struct Upload<'a> {
+    pub content_type: Option<&'a str>,
+    /// The representation headers stored with the object and returned on GET and HEAD, by
+    /// their header names.
+    pub stored: [(&'static str, Option<&'a str>); 6],
+    pub metadata: Option<&'a BTreeMap<String, String>>,
+    pub storage_class: Option<&'a str>,
+    pub sse: Option<&'a str>,
+    pub kms_key_id: Option<&'a str>,
+    pub bucket_key: Option<bool>,
+}
+
+/// The [`Upload`] of an operation's input.
+macro_rules! upload {
+    ($input:expr) => {{
+        let i = &$input;
+        $crate::objects::Upload {
+            content_type: i.content_type.as_deref(),
+            stored: [
+                ("cache-control", i.cache_control.as_deref()),
+                ("content-disposition", i.content_disposition.as_deref()),
+                ("content-encoding", i.content_encoding.as_deref()),
+                ("content-language", i.content_language.as_deref()),
+                ("expires", i.expires.as_deref()),
+                (
+                    "x-amz-website-redirect-location",
+                    i.website_redirect_location.as_deref(),
+                ),
+            ],
+            metadata: i.metadata.as_ref(),
+            storage_class: i.storage_class.as_deref(),
+            sse: i.server_side_encryption.as_deref(),
+            kms_key_id: i.ssekms_key_id.as_deref(),
+            bucket_key: i.bucket_key_enabled,
+        }
+    }};
+}
+pub(super) use upload;
+
+/// What an upload stores about the object besides its bytes.
 pub(super) struct Attrs {
     pub content_type: String,
     pub headers: BTreeMap<String, String>,
@@ -313,17 +348,18 @@ pub(super) struct Attrs {
 
 /// Reads the content type, representation headers, user metadata and storage class of an
 /// upload (PutObject, CreateMultipartUpload, CopyObject with `REPLACE`).
-pub(super) fn attrs(req: &Request<'_>) -> Result<Attrs, AwsError> {
-    let content_type = req
-        .header("content-type")
+pub(super) fn attrs(u: &Upload<'_>) -> Result<Attrs, AwsError> {
+    let content_type = u
+        .content_type
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "binary/octet-stream".to_owned());
+        .unwrap_or("binary/octet-stream")
+        .to_owned();
     let mut headers = BTreeMap::new();
-    for name in STORED_HEADERS {
-        let Some(mut value) = req.header(name) else {
+    for (name, value) in u.stored {
+        let Some(mut value) = value.map(str::to_owned) else {
             continue;
         };
-        if *name == "content-encoding" {
+        if name == "content-encoding" {
             // `aws-chunked` describes this request's framing, not the object.
             value = value
                 .split(',')
@@ -335,21 +371,9 @@ pub(super) fn attrs(req: &Request<'_>) -> Result<Attrs, AwsError> {
                 continue;
             }
         }
-        headers.insert((*name).to_owned(), value);
+        headers.insert(name.to_owned(), value);
     }
-    let mut metadata: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in req.headers {
-        if let Some(m) = name.as_str().strip_prefix("x-amz-meta-") {
-            let value = String::from_utf8_lossy(value.as_bytes()).trim().to_owned();
-            metadata
-                .entry(m.to_owned())
-                .and_modify(|v| {
-                    v.push(',');
-                    v.push_str(&value);
-                })
-                .or_insert(value);
-        }
-    }
+    let metadata = u.metadata.cloned().unwrap_or_default();
     let size: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_METADATA_BYTES {
         let e = AwsError::new(
@@ -367,16 +391,14 @@ pub(super) fn attrs(req: &Request<'_>) -> Result<Attrs, AwsError> {
         content_type,
         headers,
         metadata,
-        storage_class: storage_class(req)?,
+        storage_class: storage_class(u.storage_class)?,
     })
 }
 
 /// The server-side encryption an upload asks for (`x-amz-server-side-encryption` and its KMS
 /// companions); `None` leaves it to the bucket's default encryption.
-pub(super) fn requested_sse(req: &Request<'_>) -> Result<Option<Sse>, AwsError> {
-    let key = req
-        .header("x-amz-server-side-encryption-aws-kms-key-id")
-        .filter(|k| !k.is_empty());
+pub(super) fn requested_sse(u: &Upload<'_>) -> Result<Option<Sse>, AwsError> {
+    let key = u.kms_key_id.filter(|k| !k.is_empty()).map(str::to_owned);
     let kms_needed = |key: &str| {
         invalid_argument(
             "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
@@ -384,25 +406,23 @@ pub(super) fn requested_sse(req: &Request<'_>) -> Result<Option<Sse>, AwsError> 
             key,
         )
     };
-    let Some(algorithm) = req.header("x-amz-server-side-encryption") else {
+    let Some(algorithm) = u.sse else {
         return match key {
             Some(k) => Err(kms_needed(&k)),
             None => Ok(None),
         };
     };
-    if !SSE_ALGORITHMS.contains(&algorithm.as_str()) {
+    if !SSE_ALGORITHMS.contains(&algorithm) {
         return Err(invalid_argument(
             "The encryption method specified is not supported",
             "x-amz-server-side-encryption",
-            &algorithm,
+            algorithm,
         ));
     }
     let sse = Sse {
-        algorithm,
+        algorithm: algorithm.to_owned(),
         kms_key_id: key,
-        bucket_key: req
-            .header("x-amz-server-side-encryption-bucket-key-enabled")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        bucket_key: u.bucket_key.unwrap_or(false),
     };
     if !sse.is_kms() {
         if let Some(k) = &sse.kms_key_id {
@@ -427,10 +447,10 @@ pub(super) fn sse_headers(r: &mut Response, sse: Option<&Sse>) {
     }
 }
 
-fn storage_class(req: &Request<'_>) -> Result<String, AwsError> {
-    match req.header("x-amz-storage-class") {
+fn storage_class(requested: Option<&str>) -> Result<String, AwsError> {
+    match requested {
         None => Ok("STANDARD".to_owned()),
-        Some(c) if STORAGE_CLASSES.contains(&c.as_str()) => Ok(c),
+        Some(c) if STORAGE_CLASSES.contains(&c) => Ok(c.to_owned()),
         Some(c) => Err(extra(
             AwsError::new(
                 "InvalidStorageClass",
@@ -454,15 +474,19 @@ pub(super) struct WriteCondition {
 }
 
 impl WriteCondition {
-    pub fn from_request(req: &Request<'_>) -> Result<WriteCondition, AwsError> {
-        let if_none_match = match req.header("if-none-match") {
+    /// From an upload's `If-None-Match` and `If-Match`.
+    pub fn new(
+        if_none_match: Option<&str>,
+        if_match: Option<&str>,
+    ) -> Result<WriteCondition, AwsError> {
+        let if_none_match = match if_none_match {
             None => false,
-            Some(v) if v == "*" => true,
+            Some("*") => true,
             Some(_) => return Err(not_implemented("If-None-Match values other than *")),
         };
         Ok(WriteCondition {
             if_none_match,
-            if_match: req.header("if-match"),
+            if_match: if_match.map(str::to_owned),
         })
     }
 
@@ -530,11 +554,13 @@ pub(super) fn write_headers(r: &mut Response, meta: &ObjectMeta) {
 
 /// PutObject.
 pub(super) async fn put(req: &Request<'_>) -> Result<Response, AwsError> {
-    check_key(req.key())?;
-    buckets::require(req.app, req.bucket())?;
-    let attrs = attrs(req)?;
-    let sse = requested_sse(req)?;
-    let condition = WriteCondition::from_request(req)?;
+    let input: types::PutObjectRequest = req.input(Operation::PutObject)?;
+    check_key(&input.key)?;
+    buckets::require(req.app, &input.bucket)?;
+    let upload = upload!(input);
+    let attrs = attrs(&upload)?;
+    let sse = requested_sse(&upload)?;
+    let condition = WriteCondition::new(input.if_none_match.as_deref(), input.if_match.as_deref())?;
     let got = receive(req)?;
     let checksum = got
         .checksum
@@ -555,8 +581,8 @@ pub(super) async fn put(req: &Request<'_>) -> Result<Response, AwsError> {
     };
     let meta = commit(
         &req.app.store,
-        req.bucket().to_owned(),
-        req.key().to_owned(),
+        input.bucket,
+        input.key,
         meta,
         got.data,
         condition,
@@ -577,12 +603,6 @@ fn etag_matches(list: &str, etag: &str) -> bool {
         .any(|t| t == "*" || t.trim_start_matches("W/").trim_matches('"') == etag)
 }
 
-fn parse_http_date(v: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc2822(v.trim())
-        .ok()
-        .map(|d| d.timestamp())
-}
-
 /// The outcome of conditional request headers.
 #[derive(Debug, PartialEq, Eq)]
 enum Precondition {
@@ -591,36 +611,42 @@ enum Precondition {
     Failed(&'static str),
 }
 
+/// A request's conditions on the object it reads: GetObject's and HeadObject's `If-*`
+/// headers, or CopyObject's `x-amz-copy-source-if-*`. Dates that did not parse are absent
+/// (ignored, as HTTP says).
+struct Conditions<'a> {
+    if_match: Option<&'a str>,
+    if_unmodified_since: Option<Timestamp>,
+    if_none_match: Option<&'a str>,
+    if_modified_since: Option<Timestamp>,
+    /// The four header names, in that order, as `PreconditionFailed` names the one that failed.
+    names: [&'static str; 4],
+}
+
 /// Evaluates `If-Match`, `If-Unmodified-Since`, `If-None-Match` and `If-Modified-Since` (in
 /// that order, as S3 does: a true If-Match overrides a false If-Unmodified-Since, a false
-/// If-None-Match overrides If-Modified-Since). `names` are the four header names.
-fn preconditions(
-    header: impl Fn(&str) -> Option<String>,
-    names: [&'static str; 4],
-    etag: &str,
-    modified_ms: i64,
-) -> Precondition {
-    let [if_match, if_unmodified, if_none_match, if_modified] = names;
+/// If-None-Match overrides If-Modified-Since).
+fn preconditions(c: &Conditions<'_>, etag: &str, modified_ms: i64) -> Precondition {
+    let [if_match, if_unmodified, _, _] = c.names;
     let modified = modified_ms.div_euclid(1000);
-    match header(if_match) {
-        Some(tags) if !etag_matches(&tags, etag) => return Precondition::Failed(if_match),
+    let seconds = |t: Timestamp| t.millis().div_euclid(1000);
+    match c.if_match {
+        Some(tags) if !etag_matches(tags, etag) => return Precondition::Failed(if_match),
         Some(_) => {}
         None => {
-            if header(if_unmodified)
-                .and_then(|d| parse_http_date(&d))
-                .is_some_and(|since| modified > since)
+            if c.if_unmodified_since
+                .is_some_and(|since| modified > seconds(since))
             {
                 return Precondition::Failed(if_unmodified);
             }
         }
     }
-    match header(if_none_match) {
-        Some(tags) if etag_matches(&tags, etag) => Precondition::NotModified,
+    match c.if_none_match {
+        Some(tags) if etag_matches(tags, etag) => Precondition::NotModified,
         Some(_) => Precondition::Proceed,
         None => {
-            if header(if_modified)
-                .and_then(|d| parse_http_date(&d))
-                .is_some_and(|since| modified <= since)
+            if c.if_modified_since
+                .is_some_and(|since| modified <= seconds(since))
             {
                 Precondition::NotModified
             } else {
@@ -673,27 +699,81 @@ struct Selection {
     partial: bool,
 }
 
-fn select(req: &Request<'_>, meta: &ObjectMeta) -> Result<Selection, AwsError> {
+/// What GetObject and HeadObject (members of the same names) ask of an object.
+struct Read<'a> {
+    conditions: Conditions<'a>,
+    range: Option<&'a str>,
+    /// `partNumber`, as sent.
+    part_number: Option<(Option<i32>, &'a str)>,
+    version_id: Option<&'a str>,
+    checksum_mode: bool,
+    /// The `response-*` overrides of the stored representation headers, by header name.
+    overrides: [(&'static str, Option<String>); 6],
+}
+
+/// The [`Read`] of a GetObject or HeadObject input and its unparsed values.
+macro_rules! read_of {
+    ($input:expr, $unparsed:expr) => {{
+        let (i, unparsed) = (&$input, &$unparsed);
+        Read {
+            conditions: Conditions {
+                if_match: i.if_match.as_deref(),
+                if_unmodified_since: i.if_unmodified_since,
+                if_none_match: i.if_none_match.as_deref(),
+                if_modified_since: i.if_modified_since,
+                names: [
+                    "If-Match",
+                    "If-Unmodified-Since",
+                    "If-None-Match",
+                    "If-Modified-Since",
+                ],
+            },
+            range: i.range.as_deref(),
+            part_number: sent(unparsed, "PartNumber")
+                .map(|text| (None, text))
+                .or_else(|| i.part_number.map(|n| (Some(n), ""))),
+            version_id: i.version_id.as_deref(),
+            checksum_mode: i
+                .checksum_mode
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED")),
+            overrides: [
+                ("content-type", i.response_content_type.clone()),
+                ("cache-control", i.response_cache_control.clone()),
+                (
+                    "content-disposition",
+                    i.response_content_disposition.clone(),
+                ),
+                ("content-encoding", i.response_content_encoding.clone()),
+                ("content-language", i.response_content_language.clone()),
+                ("expires", i.response_expires.map(|t| http_date(t.millis()))),
+            ],
+        }
+    }};
+}
+
+fn select(read: &Read<'_>, meta: &ObjectMeta) -> Result<Selection, AwsError> {
     let whole = Selection {
         start: 0,
         end: meta.size,
         partial: false,
     };
-    let range = req.header("range");
-    if let Some(pn) = req.query.get("partNumber") {
+    let range = read.range;
+    if let Some((number, text)) = read.part_number {
         if range.is_some() {
             return Err(invalid_request(
                 "Cannot specify both Range header and partNumber query parameter",
             ));
         }
-        let n: usize = match pn.parse() {
-            Ok(n) if (1..=10000).contains(&n) => n,
+        let n: usize = match number {
+            Some(n) if (1..=10000).contains(&n) => n as usize,
             _ => {
+                let shown = number.map_or_else(|| text.to_owned(), |n| n.to_string());
                 return Err(invalid_argument(
                     "Part number must be an integer between 1 and 10000, inclusive",
                     "partNumber",
-                    pn,
-                ))
+                    &shown,
+                ));
             }
         };
         let sizes = meta.parts.clone().unwrap_or_else(|| vec![meta.size]);
@@ -719,7 +799,7 @@ fn select(req: &Request<'_>, meta: &ObjectMeta) -> Result<Selection, AwsError> {
     let Some(range) = range else {
         return Ok(whole);
     };
-    let Some(parsed) = parse_range(&range) else {
+    let Some(parsed) = parse_range(range) else {
         return Ok(whole);
     };
     match resolve_range(parsed, meta.size) {
@@ -749,16 +829,16 @@ fn select(req: &Request<'_>, meta: &ObjectMeta) -> Result<Selection, AwsError> {
 /// versioned (enabled or suspended).
 fn object_headers(
     r: &mut Response,
-    req: &Request<'_>,
+    read: &Read<'_>,
     meta: &ObjectMeta,
     whole: bool,
     versioned: bool,
 ) {
-    let q = |name: &str| req.query.get(&format!("response-{name}")).cloned();
+    let [(_, content_type), overrides @ ..] = &read.overrides;
     set_header(
         r,
         "content-type",
-        &q("content-type").unwrap_or_else(|| meta.content_type.clone()),
+        content_type.as_deref().unwrap_or(&meta.content_type),
     );
     set_header(r, "etag", &format!("\"{}\"", meta.etag));
     set_header(r, "last-modified", &http_date(meta.modified_ms));
@@ -774,15 +854,9 @@ fn object_headers(
     for (name, value) in &meta.headers {
         set_header(r, name, value);
     }
-    for name in [
-        "cache-control",
-        "content-disposition",
-        "content-encoding",
-        "content-language",
-        "expires",
-    ] {
-        if let Some(v) = q(name) {
-            set_header(r, name, &v);
+    for (name, value) in overrides {
+        if let Some(v) = value {
+            set_header(r, name, v);
         }
     }
     for (name, value) in &meta.metadata {
@@ -791,14 +865,11 @@ fn object_headers(
     if meta.storage_class != "STANDARD" {
         set_header(r, "x-amz-storage-class", &meta.storage_class);
     }
-    let checksum_mode = req
-        .header("x-amz-checksum-mode")
-        .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"));
-    if let (true, true, Some(c)) = (whole, checksum_mode, &meta.checksum) {
+    if let (true, true, Some(c)) = (whole, read.checksum_mode, &meta.checksum) {
         set_header(r, c.algorithm.header(), &c.value);
         set_header(r, "x-amz-checksum-type", c.kind.name());
     }
-    if let (Some(parts), true) = (&meta.parts, req.query.contains_key("partNumber")) {
+    if let (Some(parts), true) = (&meta.parts, read.part_number.is_some()) {
         set_header(r, "x-amz-mp-parts-count", &parts.len().to_string());
     }
 }
@@ -848,23 +919,22 @@ fn version_to_read(
 /// GetObject and HeadObject.
 pub(super) async fn get(req: &Request<'_>) -> Result<Response, AwsError> {
     let head = req.method == Method::HEAD;
+    let (get, head_input, unparsed);
+    let read = if head {
+        (head_input, unparsed) =
+            req.input_and_unparsed::<types::HeadObjectRequest>(Operation::HeadObject)?;
+        read_of!(head_input, unparsed)
+    } else {
+        (get, unparsed) =
+            req.input_and_unparsed::<types::GetObjectRequest>(Operation::GetObject)?;
+        read_of!(get, unparsed)
+    };
     let (bucket, key) = (req.bucket(), req.key());
     let versioned = buckets::require(req.app, bucket)?.versioning.is_some();
-    let addressed = addressed_version(req)?;
+    let addressed = addressed_version(read.version_id)?;
     for _ in 0..READ_ATTEMPTS {
         let meta = version_to_read(req, &addressed, versioned)?;
-        let names = [
-            "If-Match",
-            "If-Unmodified-Since",
-            "If-None-Match",
-            "If-Modified-Since",
-        ];
-        match preconditions(
-            |n| req.header(&n.to_ascii_lowercase()),
-            names,
-            &meta.etag,
-            meta.modified_ms,
-        ) {
+        match preconditions(&read.conditions, &meta.etag, meta.modified_ms) {
             Precondition::Failed(c) => return Err(precondition_failed(c)),
             Precondition::NotModified => {
                 let mut r = empty_response(StatusCode::NOT_MODIFIED);
@@ -885,7 +955,7 @@ pub(super) async fn get(req: &Request<'_>) -> Result<Response, AwsError> {
                 meta.storage_class.clone(),
             ));
         }
-        let sel = select(req, &meta)?;
+        let sel = select(&read, &meta)?;
         let body = if head {
             Vec::new()
         } else {
@@ -895,7 +965,7 @@ pub(super) async fn get(req: &Request<'_>) -> Result<Response, AwsError> {
             }
         };
         let mut r = Response::new(Body::from(body));
-        object_headers(&mut r, req, &meta, !sel.partial, versioned);
+        object_headers(&mut r, &read, &meta, !sel.partial, versioned);
         set_header(&mut r, "content-length", &(sel.end - sel.start).to_string());
         if sel.partial {
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -917,14 +987,11 @@ pub(super) async fn get(req: &Request<'_>) -> Result<Response, AwsError> {
 /// delete marker, or with a `versionId` removes that version for good; the answer's headers
 /// say which.
 pub(super) async fn delete(req: &Request<'_>) -> Result<Response, AwsError> {
-    buckets::require(req.app, req.bucket())?;
-    let addressed = addressed_version(req)?;
-    let deleted = delete_targets(
-        &req.app.store,
-        req.bucket().to_owned(),
-        vec![(req.key().to_owned(), addressed)],
-    )
-    .await?;
+    let input: types::DeleteObjectRequest = req.input(Operation::DeleteObject)?;
+    buckets::require(req.app, &input.bucket)?;
+    let addressed = addressed_version(input.version_id.as_deref())?;
+    let deleted =
+        delete_targets(&req.app.store, input.bucket, vec![(input.key, addressed)]).await?;
     let mut r = empty_response(StatusCode::NO_CONTENT);
     if let Some(Some(d)) = deleted.first() {
         if let Some(v) = &d.version_id {
@@ -978,19 +1045,13 @@ pub(super) async fn delete_many(req: &Request<'_>) -> Result<Response, AwsError>
     }
     check_content_md5(req, &checksum::md5(&req.body))?;
     verify_checksum(req, &req.body, &[])?;
-    let root = xml::parse(&req.body)?;
-    if root.name != "Delete" {
-        return Err(xml::malformed());
-    }
-    let quiet = root
-        .child_text("Quiet")
-        .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
-    let mut targets = Vec::new();
-    for o in root.children_named("Object") {
-        let key = o.child_text("Key").ok_or_else(xml::malformed)?.to_owned();
-        let version = o.child_text("VersionId").map(str::to_owned);
-        targets.push((key, version));
-    }
+    let delete: types::Delete = req.document(Operation::DeleteObjects, &req.body)?;
+    let quiet = delete.quiet.unwrap_or(false);
+    let targets: Vec<(String, Option<String>)> = delete
+        .objects
+        .into_iter()
+        .map(|o| (o.key, o.version_id))
+        .collect();
     if targets.is_empty() || targets.len() > MAX_DELETE_KEYS {
         return Err(xml::malformed());
     }
@@ -1104,25 +1165,24 @@ fn copy_source_meta(
 /// CopyObject: a new single-part object with the source's bytes; metadata copied
 /// (`x-amz-metadata-directive: COPY`, the default) or taken from the request (`REPLACE`).
 pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
-    let (dst_bucket, dst_key) = (req.bucket().to_owned(), req.key().to_owned());
+    let input: types::CopyObjectRequest = req.input(Operation::CopyObject)?;
+    let upload = upload!(input);
+    let (dst_bucket, dst_key) = (input.bucket.clone(), input.key.clone());
     check_key(&dst_key)?;
-    let (src_bucket, src_key, src_version) =
-        copy_source(&req.header("x-amz-copy-source").unwrap_or_default())?;
+    let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
     buckets::require(req.app, &dst_bucket)?;
     let src_versioned = buckets::require(req.app, &src_bucket)?.versioning.is_some();
-    let sse = requested_sse(req)?;
-    let directive = req
-        .header("x-amz-metadata-directive")
-        .unwrap_or_else(|| "COPY".to_owned());
+    let sse = requested_sse(&upload)?;
+    let directive = input.metadata_directive.as_deref().unwrap_or("COPY");
     if directive != "COPY" && directive != "REPLACE" {
         return Err(invalid_argument(
             "Unknown metadata directive.",
             "x-amz-metadata-directive",
-            &directive,
+            directive,
         ));
     }
-    let requested_algorithm = match req.header("x-amz-checksum-algorithm") {
-        Some(a) => Some(Algorithm::parse(&a).ok_or_else(unsupported_algorithm)?),
+    let requested_algorithm = match &input.checksum_algorithm {
+        Some(a) => Some(Algorithm::parse(a).ok_or_else(unsupported_algorithm)?),
         None => None,
     };
     let mut source = None;
@@ -1135,36 +1195,43 @@ pub(super) async fn copy(req: &Request<'_>) -> Result<Response, AwsError> {
     }
     let (src, data) =
         source.ok_or_else(|| AwsError::internal("copy source kept changing while being read"))?;
-    let names = [
-        "x-amz-copy-source-if-match",
-        "x-amz-copy-source-if-unmodified-since",
-        "x-amz-copy-source-if-none-match",
-        "x-amz-copy-source-if-modified-since",
-    ];
-    match preconditions(|n| req.header(n), names, &src.etag, src.modified_ms) {
+    let conditions = Conditions {
+        if_match: input.copy_source_if_match.as_deref(),
+        if_unmodified_since: input.copy_source_if_unmodified_since,
+        if_none_match: input.copy_source_if_none_match.as_deref(),
+        if_modified_since: input.copy_source_if_modified_since,
+        names: [
+            "x-amz-copy-source-if-match",
+            "x-amz-copy-source-if-unmodified-since",
+            "x-amz-copy-source-if-none-match",
+            "x-amz-copy-source-if-modified-since",
+        ],
+    };
+    let names = conditions.names;
+    match preconditions(&conditions, &src.etag, src.modified_ms) {
         Precondition::Proceed => {}
         Precondition::Failed(c) => return Err(precondition_failed(c)),
-        Precondition::NotModified if req.header(names[2]).is_some() => {
+        Precondition::NotModified if conditions.if_none_match.is_some() => {
             return Err(precondition_failed(names[2]))
         }
         Precondition::NotModified => return Err(precondition_failed(names[3])),
     }
     let same = src_bucket == dst_bucket && src_key == dst_key;
     let changes_something = directive == "REPLACE"
-        || req.headers.contains_key("x-amz-storage-class")
-        || req.headers.contains_key("x-amz-website-redirect-location")
-        || req.headers.contains_key("x-amz-server-side-encryption");
+        || input.storage_class.is_some()
+        || input.website_redirect_location.is_some()
+        || input.server_side_encryption.is_some();
     if same && src_version == Addressed::Latest && !changes_something {
         return Err(invalid_request("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."));
     }
     let attrs = if directive == "REPLACE" {
-        attrs(req)?
+        attrs(&upload)?
     } else {
         Attrs {
             content_type: src.content_type.clone(),
             headers: src.headers.clone(),
             metadata: src.metadata.clone(),
-            storage_class: storage_class(req)?,
+            storage_class: storage_class(upload.storage_class)?,
         }
     };
     let algorithm = requested_algorithm
@@ -1267,12 +1334,21 @@ mod tests {
         let names = ["im", "ius", "inm", "ims"];
         let t = 1_700_000_000_000;
         let eval = |h: &[(&str, &str)]| {
-            preconditions(
-                |n| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string()),
+            let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+            let date = |n: &str| {
+                get(n).map(|d| {
+                    let d = chrono::DateTime::parse_from_rfc2822(d).unwrap();
+                    Timestamp::from_millis(d.timestamp_millis())
+                })
+            };
+            let c = Conditions {
+                if_match: get("im"),
+                if_unmodified_since: date("ius"),
+                if_none_match: get("inm"),
+                if_modified_since: date("ims"),
                 names,
-                "abc",
-                t,
-            )
+            };
+            preconditions(&c, "abc", t)
         };
         let before = "Mon, 13 Nov 2023 00:00:00 GMT";
         let after = "Wed, 15 Nov 2023 00:00:00 GMT";

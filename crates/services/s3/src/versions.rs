@@ -8,6 +8,7 @@ use std::ops::Bound;
 use axum::response::Response;
 use rand::Rng as _;
 use tributary_model::AwsError;
+use tributary_shapes::generated::s3::Operation;
 use tributary_store::{Store, Tx};
 
 use super::list::{self, prefix_end};
@@ -398,14 +399,12 @@ fn merged_batch(
 /// ListObjectVersions: every version and delete marker, by key and newest first within a
 /// key, with `prefix`, `delimiter`, `key-marker` / `version-id-marker` and `max-keys`.
 pub(super) fn list(req: &Request<'_>) -> Result<Response, AwsError> {
-    let c = list::common(req)?;
+    let (input, unparsed): (types::ListObjectVersionsRequest, _) =
+        req.input_and_unparsed(Operation::ListObjectVersions)?;
+    let c = list::common(req, &list::listing!(input, unparsed))?;
     let bucket = req.bucket();
-    let key_marker = req.query.get("key-marker").cloned().unwrap_or_default();
-    let version_marker = req
-        .query
-        .get("version-id-marker")
-        .cloned()
-        .filter(|v| !v.is_empty());
+    let key_marker = input.key_marker.clone().unwrap_or_default();
+    let version_marker = input.version_id_marker.clone().filter(|v| !v.is_empty());
     if let Some(v) = &version_marker {
         if key_marker.is_empty() {
             return Err(invalid_argument(
