@@ -11,6 +11,8 @@
 #[rustfmt::skip]
 pub mod types;
 
+mod input;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use tributary_shapes::generated::cloudwatch as model;
@@ -207,7 +209,7 @@ pub async fn handle_json(app: &CloudWatch, op: &str, body: &[u8]) -> Response<Bo
             }
         }
     }
-    match dispatch(app, op, &req) {
+    match dispatch(app, op, req) {
         Ok(answer) => json_response(&answer.json()),
         Err(e) => {
             tracing::debug!(op, code = e.code, message = %e.message, "cloudwatch request failed");
@@ -230,7 +232,7 @@ pub async fn handle_signed(app: &CloudWatch, uri: &Uri, body: &Bytes) -> Respons
 
 /// A Smithy RPC v2 CBOR request for `op`.
 pub async fn handle_cbor(app: &CloudWatch, op: &str, body: &[u8]) -> Response<Body> {
-    let result = parse_cbor_body(body).and_then(|req| dispatch(app, op, &req));
+    let result = parse_cbor_body(body).and_then(|req| dispatch(app, op, req));
     let (status, doc) = match result {
         Ok(answer) => (200, answer.json()),
         Err(e) => {
@@ -359,7 +361,7 @@ pub async fn handle_query(app: &CloudWatch, uri: &Uri, body: &Bytes) -> Response
         return query::error(XMLNS, 400, "MissingAction", "Missing Action", false);
     };
     let req = query_to_json(&params);
-    match dispatch(app, &action, &req) {
+    match dispatch(app, &action, req) {
         Ok(answer) => query::ok(&action, XMLNS, Some(&answer.xml())),
         Err(e) => {
             tracing::debug!(action, code = e.code, message = %e.message, "cloudwatch request failed");
@@ -375,8 +377,8 @@ pub async fn handle_query(app: &CloudWatch, uri: &Uri, body: &Bytes) -> Response
 }
 
 /// The query protocol's dotted parameters (`Dimensions.member.1.Name=...`) as the JSON
-/// protocol's document: `member` lists become arrays, numbers stay strings (the operations
-/// accept both).
+/// protocol's document: `member` lists become arrays, numbers stay strings ([`input::read`]
+/// reads them as the model's types).
 fn query_to_json(params: &Params) -> Map<String, Value> {
     #[derive(Default)]
     struct Node {
@@ -455,90 +457,9 @@ impl Answer {
 }
 
 // ------------------------------------------------------------------------------------------
-// request members
+// request members: read by `input`, checked here
 
-struct Req<'a>(&'a Map<String, Value>);
-
-impl<'a> Req<'a> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.0.get(key).filter(|v| !v.is_null())
-    }
-
-    fn string(&self, key: &str) -> Result<Option<&'a str>, AwsError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(invalid(format!("The parameter {key} must be a string."))),
-        }
-    }
-
-    fn required(&self, key: &str) -> Result<&'a str, AwsError> {
-        self.string(key)?
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| missing(key))
-    }
-
-    fn int(&self, key: &str) -> Result<Option<i64>, AwsError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| invalid(format!("The parameter {key} must be an integer."))),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| invalid(format!("The parameter {key} must be an integer."))),
-            Some(_) => Err(invalid(format!("The parameter {key} must be an integer."))),
-        }
-    }
-
-    /// Epoch seconds (JSON) or ISO 8601 (query), to epoch milliseconds.
-    fn timestamp(&self, key: &str) -> Result<Option<i64>, AwsError> {
-        let bad = || invalid(format!("The parameter {key} must be a valid timestamp."));
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_f64()
-                .filter(|f| f.is_finite())
-                .map(|f| Some((f * 1000.0).round() as i64))
-                .ok_or_else(bad),
-            Some(Value::String(s)) => parse_time(s).map(Some).ok_or_else(bad),
-            Some(_) => Err(bad()),
-        }
-    }
-
-    /// [`Req::int`] as the model's 32-bit integer. A number beyond it is read as the nearest
-    /// one, which the checks treat as they treated the number itself: a `Period` or
-    /// `MaxDatapoints` below `i32::MIN` is not greater than 0, and `MaxDatapoints` of
-    /// `i32::MAX` caps nothing.
-    fn int32(&self, key: &str) -> Result<Option<i32>, AwsError> {
-        Ok(self
-            .int(key)?
-            .map(|n| n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32))
-    }
-
-    /// A list that may be absent.
-    fn list_opt(&self, key: &str) -> Result<Option<&'a [Value]>, AwsError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(a)) => Ok(Some(a)),
-            Some(_) => Err(invalid(format!("The parameter {key} must be a list."))),
-        }
-    }
-
-    fn bool(&self, key: &str) -> Result<Option<bool>, AwsError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) if s == "true" => Ok(Some(true)),
-            Some(Value::String(s)) if s == "false" => Ok(Some(false)),
-            Some(_) => Err(invalid(format!("The parameter {key} must be a boolean."))),
-        }
-    }
-}
-
+/// Epoch seconds or ISO 8601 (with or without a zone: UTC), to epoch milliseconds.
 fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Ok(f) = s.parse::<f64>() {
@@ -644,228 +565,6 @@ fn thousands(n: i64) -> String {
     }
 }
 
-// ------------------------------------------------------------------------------------------
-// inputs
-//
-// Every protocol reaches the operations as one JSON document (CBOR decoded, query parameters
-// nested), loosely typed: a number, a boolean or a timestamp may also be a string. These read
-// an operation's document as its generated input, in the order CloudWatch reads its members,
-// answering a member of the wrong type or a missing one in CloudWatch's words; the handlers
-// then check the values.
-
-fn statistics_input(req: &Req<'_>) -> Result<types::GetMetricStatisticsInput, AwsError> {
-    let namespace = req.required("Namespace")?.to_owned();
-    let metric_name = req.required("MetricName")?.to_owned();
-    let start_time = required_time(req, "StartTime")?;
-    let end_time = required_time(req, "EndTime")?;
-    let period = req.int32("Period")?.ok_or_else(|| missing("Period"))?;
-    let dimensions = req
-        .list_opt("Dimensions")?
-        .map(|l| dimension_list(l, "Dimensions"))
-        .transpose()?;
-    let unit = req.string("Unit")?.map(str::to_owned);
-    let statistics = req
-        .list_opt("Statistics")?
-        .map(|l| statistic_names(l, not_a_basic_statistic))
-        .transpose()?;
-    let extended_statistics = req
-        .list_opt("ExtendedStatistics")?
-        .map(|l| statistic_names(l, not_a_percentile))
-        .transpose()?;
-    Ok(types::GetMetricStatisticsInput {
-        namespace,
-        metric_name,
-        dimensions,
-        start_time,
-        end_time,
-        period,
-        statistics,
-        extended_statistics,
-        unit,
-    })
-}
-
-fn data_input(req: &Req<'_>) -> Result<types::GetMetricDataInput, AwsError> {
-    let queries = req
-        .list_opt("MetricDataQueries")?
-        .ok_or_else(|| missing("MetricDataQueries"))?;
-    let start_time = required_time(req, "StartTime")?;
-    let end_time = required_time(req, "EndTime")?;
-    let scan_by = req.string("ScanBy")?.map(str::to_owned);
-    let max_datapoints = req.int32("MaxDatapoints")?;
-    let metric_data_queries = queries
-        .iter()
-        .enumerate()
-        .map(|(i, q)| data_query(q, i + 1))
-        .collect::<Result<_, _>>()?;
-    let next_token = req.string("NextToken")?.map(str::to_owned);
-    Ok(types::GetMetricDataInput {
-        metric_data_queries,
-        start_time,
-        end_time,
-        next_token,
-        scan_by,
-        max_datapoints,
-        // Labels are never formatted here (no `${...}` to fill in), so no time zone is read.
-        label_options: None,
-    })
-}
-
-/// The `n`th (1-based) of GetMetricData's queries.
-fn data_query(q: &Value, n: usize) -> Result<types::MetricDataQuery, AwsError> {
-    let Value::Object(q) = q else {
-        return Err(validation(format!(
-            "The parameter MetricDataQueries.member.{n} is invalid."
-        )));
-    };
-    let q = Req(q);
-    let id = q
-        .string("Id")?
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| missing(&format!("MetricDataQueries.member.{n}.Id")))?
-        .to_owned();
-    let expression = q.string("Expression")?.map(str::to_owned);
-    let metric_stat = match q.get("MetricStat") {
-        None => None,
-        Some(Value::Object(s)) => Some(metric_stat(&Req(s), n)?),
-        Some(_) => return Err(not_exactly_one(n)),
-    };
-    let label = q.string("Label")?.map(str::to_owned);
-    let return_data = q.bool("ReturnData")?;
-    Ok(types::MetricDataQuery {
-        id,
-        metric_stat,
-        expression,
-        label,
-        return_data,
-        // A query's own period is for math expressions, which are refused.
-        period: None,
-        // Metrics are this account's: no other account to read from.
-        account_id: None,
-    })
-}
-
-fn metric_stat(stat: &Req<'_>, n: usize) -> Result<types::MetricStat, AwsError> {
-    let at = format!("MetricDataQueries.member.{n}.MetricStat");
-    let Some(Value::Object(metric)) = stat.get("Metric") else {
-        return Err(missing(&format!("{at}.Metric")));
-    };
-    let metric = Req(metric);
-    let namespace = metric
-        .required("Namespace")
-        .map_err(|_| missing(&format!("{at}.Metric.Namespace")))?
-        .to_owned();
-    let metric_name = metric
-        .required("MetricName")
-        .map_err(|_| missing(&format!("{at}.Metric.MetricName")))?
-        .to_owned();
-    let dimensions = metric
-        .list_opt("Dimensions")?
-        .map(|l| {
-            dimension_list(l, &format!("{at}.Metric.Dimensions")).map_err(|e| validation(e.message))
-        })
-        .transpose()?;
-    let period = stat
-        .int32("Period")?
-        .ok_or_else(|| missing(&format!("{at}.Period")))?;
-    // No `Stat` is no statistic: refused as an unknown one is.
-    let stat_name = stat.string("Stat")?.unwrap_or("").to_owned();
-    let unit = stat.string("Unit")?.map(str::to_owned);
-    Ok(types::MetricStat {
-        metric: types::Metric {
-            namespace: Some(namespace),
-            metric_name: Some(metric_name),
-            dimensions,
-        },
-        period,
-        stat: stat_name,
-        unit,
-    })
-}
-
-fn metrics_input(req: &Req<'_>) -> Result<types::ListMetricsInput, AwsError> {
-    let namespace = req.string("Namespace")?.map(str::to_owned);
-    let metric_name = req.string("MetricName")?.map(str::to_owned);
-    let dimensions = req
-        .list_opt("Dimensions")?
-        .map(|l| {
-            l.iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    let Value::Object(f) = f else {
-                        return Err(invalid(format!(
-                            "The parameter Dimensions.member.{} is invalid.",
-                            i + 1
-                        )));
-                    };
-                    let f = Req(f);
-                    let name = f
-                        .required("Name")
-                        .map_err(|_| missing(&format!("Dimensions.member.{}.Name", i + 1)))?;
-                    Ok(types::DimensionFilter {
-                        name: name.to_owned(),
-                        value: f.string("Value")?.map(str::to_owned),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?;
-    let recently_active = req.string("RecentlyActive")?.map(str::to_owned);
-    let next_token = req.string("NextToken")?.map(str::to_owned);
-    Ok(types::ListMetricsInput {
-        namespace,
-        metric_name,
-        dimensions,
-        next_token,
-        recently_active,
-        // Every metric is this account's: there are no linked accounts to include or name.
-        include_linked_accounts: None,
-        owning_account: None,
-    })
-}
-
-fn required_time(req: &Req<'_>, key: &str) -> Result<Timestamp, AwsError> {
-    req.timestamp(key)?
-        .map(Timestamp::from_millis)
-        .ok_or_else(|| missing(key))
-}
-
-/// `[{Name, Value}]`, each member required.
-fn dimension_list(list: &[Value], param: &str) -> Result<Vec<types::Dimension>, AwsError> {
-    let mut dims = Vec::with_capacity(list.len());
-    for (i, d) in list.iter().enumerate() {
-        let Value::Object(d) = d else {
-            return Err(invalid(format!(
-                "The parameter {param}.member.{} is invalid.",
-                i + 1
-            )));
-        };
-        let d = Req(d);
-        let name = d
-            .required("Name")
-            .map_err(|_| missing(&format!("{param}.member.{}.Name", i + 1)))?;
-        let value = d
-            .required("Value")
-            .map_err(|_| missing(&format!("{param}.member.{}.Value", i + 1)))?;
-        dims.push(types::Dimension {
-            name: name.to_owned(),
-            value: value.to_owned(),
-        });
-    }
-    Ok(dims)
-}
-
-/// A list of statistic names; `refused(n)` answers an element that is not a string.
-fn statistic_names(
-    list: &[Value],
-    refused: fn(usize) -> AwsError,
-) -> Result<Vec<String>, AwsError> {
-    list.iter()
-        .enumerate()
-        .map(|(i, s)| s.as_str().map(str::to_owned).ok_or_else(|| refused(i + 1)))
-        .collect()
-}
-
 fn not_a_basic_statistic(n: usize) -> AwsError {
     invalid(format!(
         "The parameter Statistics.member.{n} must be a value in the set {BASIC_STATISTICS}."
@@ -878,27 +577,30 @@ fn not_a_percentile(n: usize) -> AwsError {
     ))
 }
 
-fn not_exactly_one(n: usize) -> AwsError {
+/// The query at `query` (`MetricDataQueries.member.1`) has both or neither of `MetricStat` and
+/// `Expression`, or a `MetricStat` that is not a structure.
+fn not_exactly_one(query: &str) -> AwsError {
     validation(format!(
-        "Exactly one element of the MetricStat and Expression members must be set in MetricDataQueries.member.{n}."
+        "Exactly one element of the MetricStat and Expression members must be set in {query}."
     ))
 }
 
 // ------------------------------------------------------------------------------------------
 // operations
 
-fn dispatch(app: &CloudWatch, op: &str, req: &Map<String, Value>) -> Result<Answer, AwsError> {
-    let req = Req(req);
+/// Runs `op` on its request's document (see [`input`]): read as the operation's generated
+/// input, then checked and answered by its handler.
+fn dispatch(app: &CloudWatch, op: &str, req: Map<String, Value>) -> Result<Answer, AwsError> {
     // Reads see everything the engine did up to now.
     app.sample_metrics();
     use model::Operation as O;
     match model::Operation::from_name(op) {
-        Some(O::GetMetricStatistics) => Ok(Answer::Statistics(get_metric_statistics(
+        Some(o @ O::GetMetricStatistics) => Ok(Answer::Statistics(get_metric_statistics(
             app,
-            statistics_input(&req)?,
+            input::read(o, req)?,
         )?)),
-        Some(O::GetMetricData) => Ok(Answer::Data(get_metric_data(app, data_input(&req)?)?)),
-        Some(O::ListMetrics) => Ok(Answer::Metrics(list_metrics(app, metrics_input(&req)?)?)),
+        Some(o @ O::GetMetricData) => Ok(Answer::Data(get_metric_data(app, input::read(o, req)?)?)),
+        Some(o @ O::ListMetrics) => Ok(Answer::Metrics(list_metrics(app, input::read(o, req)?)?)),
         _ => Err(AwsError::new(
             "UnknownOperationException",
             400,
@@ -1103,9 +805,9 @@ fn get_metric_data(
                     "Error in expression '{id}': metric math and Metrics Insights expressions are not supported by this server; query metrics with MetricStat."
                 )))
             }
-            _ => return Err(not_exactly_one(n)),
+            _ => return Err(not_exactly_one(&format!("MetricDataQueries.member.{n}"))),
         };
-        // The input reader requires both names.
+        // `input::read` requires both names (its quirks).
         let metric = &stat.metric;
         let namespace = metric.namespace.as_deref().unwrap_or_default();
         let name = metric.metric_name.as_deref().unwrap_or_default();
@@ -1460,7 +1162,7 @@ mod tests {
         let Value::Object(m) = doc else {
             panic!("not an object")
         };
-        dispatch(app, op, &m)
+        dispatch(app, op, m)
             .map(|a| a.json())
             .map_err(|e| (e.code, e.message))
     }
@@ -1511,8 +1213,12 @@ mod tests {
             ("GetMetricStatistics", with(gms.clone(), &["EndTime"], json!("soon")), ipv, "The parameter EndTime must be a valid timestamp.".into()),
             ("GetMetricStatistics", with(gms.clone(), &["Period"], gone.clone()), missing, "The parameter Period is required.".into()),
             ("GetMetricStatistics", with(gms.clone(), &["Period"], json!(1.5)), ipv, "The parameter Period must be an integer.".into()),
-            // Beyond the model's 32 bits: the nearest value, refused as the value was.
-            ("GetMetricStatistics", with(gms.clone(), &["Period"], json!(-5_000_000_000_i64)), ipv, "The parameter Period must be greater than 0.".into()),
+            // Beyond the model's 32 bits: no integer of its type, in either direction or form.
+            ("GetMetricStatistics", with(gms.clone(), &["Period"], json!(-5_000_000_000_i64)), ipv, "The parameter Period must be an integer.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Period"], json!(5_000_000_000_i64)), ipv, "The parameter Period must be an integer.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Period"], json!("5000000000")), ipv, "The parameter Period must be an integer.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Period"], json!(i32::MAX)), ipv, "The parameter Period must be a multiple of 60.".into()),
+            ("GetMetricStatistics", with(gms.clone(), &["Period"], json!(i32::MIN)), ipv, "The parameter Period must be greater than 0.".into()),
             ("GetMetricStatistics", with(gms.clone(), &["Dimensions"], json!("x")), ipv, "The parameter Dimensions must be a list.".into()),
             // serde would read a structure from an array; CloudWatch does not.
             ("GetMetricStatistics", with(gms.clone(), &["Dimensions"], json!([["a", "b"]])), ipv, "The parameter Dimensions.member.1 is invalid.".into()),
@@ -1526,6 +1232,9 @@ mod tests {
             ("GetMetricData", with(gmd.clone(), &["MetricDataQueries"], json!([5])), ve, "The parameter MetricDataQueries.member.1 is invalid.".into()),
             ("GetMetricData", with(gmd.clone(), &["ScanBy"], json!(5)), ipv, "The parameter ScanBy must be a string.".into()),
             ("GetMetricData", with(gmd.clone(), &["MaxDatapoints"], json!("many")), ipv, "The parameter MaxDatapoints must be an integer.".into()),
+            ("GetMetricData", with(gmd.clone(), &["MaxDatapoints"], json!(50_000_000_000_i64)), ipv, "The parameter MaxDatapoints must be an integer.".into()),
+            ("GetMetricData", with(gmd.clone(), &["MaxDatapoints"], json!("-50000000000")), ipv, "The parameter MaxDatapoints must be an integer.".into()),
+            ("GetMetricData", with(gmd.clone(), &["MaxDatapoints"], json!(i32::MIN)), ve, "The parameter MaxDatapoints must be greater than 0.".into()),
             ("GetMetricData", with(gmd.clone(), &["NextToken"], json!(5)), ipv, "The parameter NextToken must be a string.".into()),
             ("GetMetricData", q(&["Id"], gone.clone()), missing, "The parameter MetricDataQueries.member.1.Id is required.".into()),
             ("GetMetricData", q(&["Id"], json!(5)), ipv, "The parameter Id must be a string.".into()),
@@ -1537,6 +1246,9 @@ mod tests {
             ("GetMetricData", q(&["MetricStat", "Metric", "Dimensions"], json!([{"Value": "v"}])), ve, "The parameter MetricDataQueries.member.1.MetricStat.Metric.Dimensions.member.1.Name is required.".into()),
             ("GetMetricData", q(&["MetricStat", "Period"], gone.clone()), missing, "The parameter MetricDataQueries.member.1.MetricStat.Period is required.".into()),
             ("GetMetricData", q(&["MetricStat", "Period"], json!("x")), ipv, "The parameter Period must be an integer.".into()),
+            ("GetMetricData", q(&["MetricStat", "Period"], json!(5_000_000_000_i64)), ipv, "The parameter Period must be an integer.".into()),
+            ("GetMetricData", q(&["MetricStat", "Period"], json!("-5000000000")), ipv, "The parameter Period must be an integer.".into()),
+            ("GetMetricData", q(&["MetricStat", "Period"], json!(i32::MAX)), ve, "The parameter MetricDataQueries.member.1.MetricStat.Period must be a multiple of 60.".into()),
             ("GetMetricData", q(&["MetricStat", "Stat"], gone.clone()), ve, "The value  for parameter MetricDataQueries.member.1.MetricStat.Stat is not a valid statistic.".into()),
             ("GetMetricData", q(&["MetricStat", "Stat"], json!(5)), ipv, "The parameter Stat must be a string.".into()),
             ("GetMetricData", q(&["MetricStat", "Unit"], json!(5)), ipv, "The parameter Unit must be a string.".into()),
@@ -1584,7 +1296,7 @@ mod tests {
                      "MetricStat": {"Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors"},
                                     "Period": 60, "Stat": "Sum"}}],
                 "StartTime": "1699996400.5", "EndTime": 1_700_000_000,
-                "MaxDatapoints": 50_000_000_000_i64, "ScanBy": "TimestampAscending",
+                "MaxDatapoints": i32::MAX, "ScanBy": "TimestampAscending",
                 "LabelOptions": 5}),
         );
         assert_eq!(
