@@ -133,11 +133,16 @@ impl Reader<'_> {
                 let mut m = Map::new();
                 for i in indexes {
                     let entry = format!("{base}{i}.");
-                    let Some(k) = self.params.get(&format!("{entry}{key_name}")) else {
-                        continue;
-                    };
+                    // The entry was sent (some parameter carries its index): one without its
+                    // key has the empty key, which the service refuses as it refuses an empty
+                    // name (SNS: `The message attribute name can not be empty.`).
+                    let k = self
+                        .params
+                        .get(&format!("{entry}{key_name}"))
+                        .cloned()
+                        .unwrap_or_default();
                     let v = self.value(value_shape, &format!("{entry}{value_name}"), depth + 1)?;
-                    m.insert(k.clone(), v.unwrap_or(Value::Null));
+                    m.insert(k, v.unwrap_or(Value::Null));
                 }
                 Ok(Some(Value::Object(m)))
             }

@@ -512,15 +512,19 @@ async fn message_attributes_are_read_as_the_models_map() {
     let h = harness();
     let topic = format!("{T}t1");
     h.ok(&[("Action", "CreateTopic"), ("Name", "t1")]).await;
-    // An entry without a name is no entry of the map (it was refused as a nameless attribute).
-    h.ok(&[
-        ("Action", "Publish"),
-        ("TopicArn", &topic),
-        ("Message", "m"),
-        ("MessageAttributes.entry.1.Value.DataType", "String"),
-        ("MessageAttributes.entry.1.Value.StringValue", "x"),
-    ])
-    .await;
+    // An entry without a name is the attribute with the empty name, refused.
+    assert_eq!(
+        h.err(&[
+            ("Action", "Publish"),
+            ("TopicArn", &topic),
+            ("Message", "m"),
+            ("MessageAttributes.entry.1.Value.DataType", "String"),
+            ("MessageAttributes.entry.1.Value.StringValue", "x"),
+        ])
+        .await
+        .2,
+        "The message attribute name can not be empty."
+    );
     // Several bad attributes: the first by name is reported (it was the first sent).
     assert_eq!(
         h.err(&[
