@@ -211,6 +211,29 @@ pub fn item_to_json(item: &Item) -> Value {
     serde_json::to_value(item).unwrap_or(Value::Null)
 }
 
+/// An item as the generated service types hold one: attribute name → wire `AttributeValue`
+/// JSON.
+pub type WireItem = BTreeMap<String, Value>;
+
+/// A stored item in the generated types' form: its names moved, its values rendered once.
+pub fn item_into_wire(item: Item) -> WireItem {
+    // Inserted one by one: `collect` would buffer the entries in a `Vec` first.
+    let mut a = WireItem::new();
+    for (k, v) in item {
+        a.insert(k, v.to_json());
+    }
+    a
+}
+
+/// A [`WireItem`] as the JSON object an answer carries, its values moved.
+pub fn wire_item_json(a: WireItem) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in a {
+        m.insert(k, v);
+    }
+    Value::Object(m)
+}
+
 /// The single `type: value` member of a wire value.
 #[inline(never)]
 fn type_and_value(v: &Value) -> Result<(&str, &Value), AwsError> {

@@ -5,7 +5,6 @@
 #[rustfmt::skip]
 pub mod types;
 
-use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -14,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tributary_model::arn::parse_stream_arn;
-use tributary_model::attr::Item;
+use tributary_model::attr::{item_into_wire, wire_item_json};
 use tributary_model::stream::StreamRecord;
 use tributary_model::AwsError;
 use tributary_store::{KeySchema, ShardMeta, StreamMeta};
@@ -645,9 +644,9 @@ fn record(r: StreamRecord, region: &str) -> types::Record {
             approximate_creation_date_time: Some(Timestamp::from_millis(
                 r.arrival_ms.div_euclid(1000) * 1000,
             )),
-            keys: Some(attrs(r.keys)),
-            new_image: r.new_image.map(attrs),
-            old_image: r.old_image.map(attrs),
+            keys: Some(item_into_wire(r.keys)),
+            new_image: r.new_image.map(item_into_wire),
+            old_image: r.old_image.map(item_into_wire),
             sequence_number: Some(r.sequence.to_string()),
             size_bytes: Some(r.size_bytes as i64),
             stream_view_type: Some(r.view_type.as_str().to_owned()),
@@ -658,27 +657,6 @@ fn record(r: StreamRecord, region: &str) -> types::Record {
             r#type: Some("Service".to_owned()),
         }),
     }
-}
-
-/// An image as the generated types hold it: attribute name → wire `AttributeValue`.
-type Attrs = BTreeMap<String, Value>;
-
-/// A stored image in the generated types' form (its names moved, its values rendered once).
-fn attrs(item: Item) -> Attrs {
-    // Inserted one by one: `collect` would buffer the entries in a `Vec` first.
-    let mut a = Attrs::new();
-    for (k, v) in item {
-        a.insert(k, v.to_json());
-    }
-    a
-}
-
-fn object(a: Attrs) -> Value {
-    let mut m = Map::new();
-    for (k, v) in a {
-        m.insert(k, v);
-    }
-    Value::Object(m)
 }
 
 impl types::GetRecordsOutput {
@@ -709,7 +687,7 @@ fn record_json(mut r: types::Record) -> Value {
     if let (Some(images), Some(Value::Object(d))) = (images, v.get_mut("dynamodb")) {
         for (name, image) in images {
             if let Some(image) = image {
-                d.insert(name.to_owned(), object(image));
+                d.insert(name.to_owned(), wire_item_json(image));
             }
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use serde_json::{json, Value};
 use tributary_dynamodb::DynamoDb;
-use tributary_model::attr::AttributeValue;
+use tributary_model::attr::{AttributeValue, Item};
 use tributary_model::stream::{StreamViewType, SEQUENCE_BASE};
 use tributary_model::ManualClock;
 use tributary_service::{Config, Protocol, Request, Route, Service};

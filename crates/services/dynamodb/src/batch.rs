@@ -12,9 +12,9 @@ use super::keys::{
     capacity_mode, check_put_item, commit_change, key_from_json, key_of_item, lookup, per_table,
     read_units, table_id_in, write_units, CapacityMode,
 };
-use super::render::attrs;
 use super::{raw, raw_in};
 use crate::{types, DynamoDb};
+use tributary_model::attr::item_into_wire;
 use tributary_service::json::constraint;
 
 const MAX_WRITES: usize = 25;
@@ -234,7 +234,7 @@ pub(super) fn batch_get_item(
                 let size = tributary_model::size::item_size(&item);
                 bytes += size;
                 units.push((r.shown.clone(), read_units(size, consistent)));
-                found.push(attrs(r.exprs.project(item)));
+                found.push(item_into_wire(r.exprs.project(item)));
             }
         }
         if !left.is_empty() {

@@ -1,9 +1,9 @@
 //! The single-item API: PutItem, GetItem, UpdateItem, DeleteItem; and Scan.
 
 use serde_json::{json, Map, Value};
-use tributary_model::attr::{item_from_json, Item};
+use tributary_model::attr::{item_from_json, item_into_wire, Item};
 use tributary_model::AwsError;
-use tributary_store::TableMeta;
+use tributary_store::{TableMeta, Tx};
 
 use super::exprs::{Exprs, Texts};
 use super::keys::{
@@ -11,7 +11,6 @@ use super::keys::{
     key_from_json, key_of_item, lookup, read_consumed, read_units, table_id_in, write_consumed,
     write_units, CapacityMode,
 };
-use super::render::attrs;
 use super::{invalid, raw, table_name_of};
 use crate::{types, DynamoDb};
 use tributary_service::json::constraint;
@@ -72,6 +71,53 @@ fn write_capacity(
     write_consumed(mode, shown, units, &index_write_units(t, old, new))
 }
 
+/// What PutItem, DeleteItem and UpdateItem ask alike, read in the order DynamoDB checks it: the
+/// values to return, the capacity to report, the legacy members refused, the expressions, and
+/// whether a failed condition returns the item.
+struct WriteAsk {
+    rv: &'static str,
+    mode: CapacityMode,
+    exprs: Exprs,
+    return_old: bool,
+}
+
+impl WriteAsk {
+    fn read(
+        wanted: Option<&str>,
+        allowed: &[&'static str],
+        consumed_capacity: Option<&str>,
+        legacy: &[(&str, bool)],
+        texts: Texts<'_>,
+        on_condition_check_failure: Option<&str>,
+    ) -> Result<WriteAsk, AwsError> {
+        let rv = return_values(wanted, allowed)?;
+        let mode = capacity_mode(consumed_capacity)?;
+        reject_legacy(legacy)?;
+        let exprs = Exprs::parse(texts, None)?;
+        Ok(WriteAsk {
+            rv,
+            mode,
+            exprs,
+            return_old: return_old_on_failure(on_condition_check_failure),
+        })
+    }
+}
+
+/// The item a write replaces, read in its transaction, once the write's condition holds on it.
+fn checked_old(
+    tx: &mut Tx<'_>,
+    t: &TableMeta,
+    key: &[u8],
+    exprs: &Exprs,
+    return_old: bool,
+) -> Result<Option<Item>, AwsError> {
+    let old = tx.get_item(table_id_in(tx, t)?, key)?;
+    exprs
+        .check(old.as_ref())
+        .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
+    Ok(old)
+}
+
 pub(super) async fn put_item(
     app: &DynamoDb,
     input: types::PutItemInput,
@@ -81,41 +127,41 @@ pub(super) async fn put_item(
     let item_json = raw(body, "Item")
         .ok_or_else(|| constraint(&Value::Null, "item", "Member must not be null"))?;
     let item = item_from_json(item_json)?;
-    let rv = return_values(input.return_values.as_deref(), &["NONE", "ALL_OLD"])?;
-    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
-    reject_legacy(&[
-        ("Expected", input.expected.is_some()),
-        ("ConditionalOperator", input.conditional_operator.is_some()),
-    ])?;
-    let exprs = Exprs::parse(
+    let WriteAsk {
+        rv,
+        mode,
+        exprs,
+        return_old,
+    } = WriteAsk::read(
+        input.return_values.as_deref(),
+        &["NONE", "ALL_OLD"],
+        input.return_consumed_capacity.as_deref(),
+        &[
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
         Texts {
             condition: input.condition_expression.as_deref(),
             names: input.expression_attribute_names.as_ref(),
             values: raw(body, "ExpressionAttributeValues"),
             ..Texts::default()
         },
-        None,
+        input.return_values_on_condition_check_failure.as_deref(),
     )?;
-    let return_old =
-        return_old_on_failure(input.return_values_on_condition_check_failure.as_deref());
     let (key, keys) = key_of_item(&t, &item)?;
     check_put_item(&t, &item)?;
     let shown = input.table_name;
     let (old, capacity) = app
         .store
         .write(move |tx| {
-            let table_id = table_id_in(tx, &t)?;
-            let old = tx.get_item(table_id, &key)?;
-            exprs
-                .check(old.as_ref())
-                .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
+            let old = checked_old(tx, &t, &key, &exprs, return_old)?;
             commit_change(tx, &t.name, &key, &keys, old.as_ref(), Some(&item))?;
             let capacity = write_capacity(mode, &t, &shown, old.as_ref(), Some(&item));
             Ok((old, capacity))
         })
         .await?;
     Ok(types::PutItemOutput {
-        attributes: old.filter(|_| rv == "ALL_OLD").map(attrs),
+        attributes: old.filter(|_| rv == "ALL_OLD").map(item_into_wire),
         consumed_capacity: capacity,
         // Item collection metrics (`ReturnItemCollectionMetrics`) are not reported.
         item_collection_metrics: None,
@@ -145,7 +191,7 @@ pub(super) fn get_item(
     let item = app.store.get_item(t.id, &key)?;
     let size = item.as_ref().map_or(0, tributary_model::size::item_size);
     Ok(types::GetItemOutput {
-        item: item.map(|i| attrs(exprs.project(i))),
+        item: item.map(|i| item_into_wire(exprs.project(i))),
         consumed_capacity: consumed(mode, name, read_units(size, consistent), true),
     })
 }
@@ -156,40 +202,40 @@ pub(super) async fn delete_item(
     body: &Map<String, Value>,
 ) -> Result<types::DeleteItemOutput, AwsError> {
     let t = lookup(app, table_name_of(&input.table_name)?)?;
-    let rv = return_values(input.return_values.as_deref(), &["NONE", "ALL_OLD"])?;
-    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
-    reject_legacy(&[
-        ("Expected", input.expected.is_some()),
-        ("ConditionalOperator", input.conditional_operator.is_some()),
-    ])?;
-    let exprs = Exprs::parse(
+    let WriteAsk {
+        rv,
+        mode,
+        exprs,
+        return_old,
+    } = WriteAsk::read(
+        input.return_values.as_deref(),
+        &["NONE", "ALL_OLD"],
+        input.return_consumed_capacity.as_deref(),
+        &[
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
         Texts {
             condition: input.condition_expression.as_deref(),
             names: input.expression_attribute_names.as_ref(),
             values: raw(body, "ExpressionAttributeValues"),
             ..Texts::default()
         },
-        None,
+        input.return_values_on_condition_check_failure.as_deref(),
     )?;
-    let return_old =
-        return_old_on_failure(input.return_values_on_condition_check_failure.as_deref());
     let (key, keys) = key_from_json(&t, raw(body, "Key"))?;
     let shown = input.table_name;
     let (old, capacity) = app
         .store
         .write(move |tx| {
-            let table_id = table_id_in(tx, &t)?;
-            let old = tx.get_item(table_id, &key)?;
-            exprs
-                .check(old.as_ref())
-                .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
+            let old = checked_old(tx, &t, &key, &exprs, return_old)?;
             commit_change(tx, &t.name, &key, &keys, old.as_ref(), None)?;
             let capacity = write_capacity(mode, &t, &shown, old.as_ref(), None);
             Ok((old, capacity))
         })
         .await?;
     Ok(types::DeleteItemOutput {
-        attributes: old.filter(|_| rv == "ALL_OLD").map(attrs),
+        attributes: old.filter(|_| rv == "ALL_OLD").map(item_into_wire),
         consumed_capacity: capacity,
         // Item collection metrics (`ReturnItemCollectionMetrics`) are not reported.
         item_collection_metrics: None,
@@ -202,17 +248,20 @@ pub(super) async fn update_item(
     body: &Map<String, Value>,
 ) -> Result<types::UpdateItemOutput, AwsError> {
     let t = lookup(app, table_name_of(&input.table_name)?)?;
-    let rv = return_values(
+    let WriteAsk {
+        rv,
+        mode,
+        exprs,
+        return_old,
+    } = WriteAsk::read(
         input.return_values.as_deref(),
         &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"],
-    )?;
-    let mode = capacity_mode(input.return_consumed_capacity.as_deref())?;
-    reject_legacy(&[
-        ("Expected", input.expected.is_some()),
-        ("ConditionalOperator", input.conditional_operator.is_some()),
-        ("AttributeUpdates", input.attribute_updates.is_some()),
-    ])?;
-    let exprs = Exprs::parse(
+        input.return_consumed_capacity.as_deref(),
+        &[
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+            ("AttributeUpdates", input.attribute_updates.is_some()),
+        ],
         Texts {
             update: input.update_expression.as_deref(),
             condition: input.condition_expression.as_deref(),
@@ -220,10 +269,8 @@ pub(super) async fn update_item(
             values: raw(body, "ExpressionAttributeValues"),
             ..Texts::default()
         },
-        None,
+        input.return_values_on_condition_check_failure.as_deref(),
     )?;
-    let return_old =
-        return_old_on_failure(input.return_values_on_condition_check_failure.as_deref());
     let (key, keys) = key_from_json(&t, raw(body, "Key"))?;
     for top in exprs.top_level_targets() {
         if keys.contains_key(&top) {
@@ -236,11 +283,7 @@ pub(super) async fn update_item(
     let (old, new, updated, capacity) = app
         .store
         .write(move |tx| {
-            let table_id = table_id_in(tx, &t)?;
-            let old = tx.get_item(table_id, &key)?;
-            exprs
-                .check(old.as_ref())
-                .map_err(|_| conditional_check_failed(old.as_ref(), return_old))?;
+            let old = checked_old(tx, &t, &key, &exprs, return_old)?;
             let mut new = old.clone().unwrap_or_else(|| keys.clone());
             exprs.apply(&mut new, old.is_some())?;
             check_updated_item(&t, &new)?;
@@ -265,7 +308,7 @@ pub(super) async fn update_item(
         _ => updated,
     };
     Ok(types::UpdateItemOutput {
-        attributes: attributes.filter(|a| !a.is_empty()).map(attrs),
+        attributes: attributes.filter(|a| !a.is_empty()).map(item_into_wire),
         consumed_capacity: capacity,
         // Item collection metrics (`ReturnItemCollectionMetrics`) are not reported.
         item_collection_metrics: None,
@@ -345,7 +388,7 @@ pub(super) fn scan(
         if exprs.keep(&item) {
             count += 1;
             if select.returns_items() {
-                items.push(attrs(select.project(&exprs, item)));
+                items.push(item_into_wire(select.project(&exprs, item)));
             }
         }
     }
@@ -353,7 +396,7 @@ pub(super) fn scan(
         items: select.returns_items().then_some(items),
         count: Some(count),
         scanned_count: Some(page.scanned as i32),
-        last_evaluated_key: page.last_key.map(attrs),
+        last_evaluated_key: page.last_key.map(item_into_wire),
         consumed_capacity: read_consumed(
             mode,
             name,

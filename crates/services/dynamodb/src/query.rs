@@ -13,11 +13,11 @@ use tributary_store::{index_entry_key, IndexMeta, KeySchema, KeySpace, Projectio
 use super::exprs::{Exprs, Texts};
 use super::items::reject_legacy;
 use super::keys::{capacity_mode, lookup, read_consumed, read_units};
-use super::render::attrs;
 use super::tables::INTERNAL_INDEX_PREFIX;
 use super::{raw, table_name_of};
 use crate::{types, DynamoDb};
 use tributary_expr::{KeyCondition, RangeCond};
+use tributary_model::attr::item_into_wire;
 use tributary_service::json::{check_range, constraint};
 
 /// DynamoDB stops a Query or Scan page after this much data.
@@ -444,7 +444,7 @@ pub(super) fn query(
         if exprs.keep(&item) {
             count += 1;
             if select.returns_items() {
-                items.push(attrs(select.project(&exprs, item)));
+                items.push(item_into_wire(select.project(&exprs, item)));
             }
         }
     }
@@ -452,7 +452,7 @@ pub(super) fn query(
         items: select.returns_items().then_some(items),
         count: Some(count),
         scanned_count: Some(page.scanned as i32),
-        last_evaluated_key: page.last_key.map(attrs),
+        last_evaluated_key: page.last_key.map(item_into_wire),
         consumed_capacity: read_consumed(
             mode,
             name,

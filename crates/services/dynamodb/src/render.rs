@@ -2,38 +2,15 @@
 //! (`serde_json::Value`); `json::output` would serialize each of them again, a second copy of
 //! every item returned, so these answers move their items into the body instead.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
-use serde_json::{Map, Value};
-use tributary_model::attr::Item;
+use serde_json::Value;
+use tributary_model::attr::{wire_item_json, WireItem};
 use tributary_service::json::output;
 
 use crate::types;
 
-/// An item as the generated types hold it: attribute name → wire `AttributeValue`.
-pub(crate) type Attrs = BTreeMap<String, Value>;
-
-/// A stored item in the generated types' form (its names moved, its values rendered once).
-pub(crate) fn attrs(item: Item) -> Attrs {
-    // Inserted one by one: `collect` would buffer the entries in a `Vec` first.
-    let mut a = Attrs::new();
-    for (k, v) in item {
-        a.insert(k, v.to_json());
-    }
-    a
-}
-
-fn object(a: Attrs) -> Value {
-    let mut m = Map::new();
-    for (k, v) in a {
-        m.insert(k, v);
-    }
-    Value::Object(m)
-}
-
-fn items(list: Vec<Attrs>) -> Value {
-    Value::Array(list.into_iter().map(object).collect())
+fn items(list: Vec<WireItem>) -> Value {
+    Value::Array(list.into_iter().map(wire_item_json).collect())
 }
 
 /// `out` (whose item members were taken out) as JSON, with those members added.
@@ -51,28 +28,28 @@ fn with<const N: usize>(out: &impl Serialize, members: [(&str, Option<Value>); N
 
 impl types::GetItemOutput {
     pub(crate) fn into_json(mut self) -> Value {
-        let item = self.item.take().map(object);
+        let item = self.item.take().map(wire_item_json);
         with(&self, [("Item", item)])
     }
 }
 
 impl types::PutItemOutput {
     pub(crate) fn into_json(mut self) -> Value {
-        let attributes = self.attributes.take().map(object);
+        let attributes = self.attributes.take().map(wire_item_json);
         with(&self, [("Attributes", attributes)])
     }
 }
 
 impl types::DeleteItemOutput {
     pub(crate) fn into_json(mut self) -> Value {
-        let attributes = self.attributes.take().map(object);
+        let attributes = self.attributes.take().map(wire_item_json);
         with(&self, [("Attributes", attributes)])
     }
 }
 
 impl types::UpdateItemOutput {
     pub(crate) fn into_json(mut self) -> Value {
-        let attributes = self.attributes.take().map(object);
+        let attributes = self.attributes.take().map(wire_item_json);
         with(&self, [("Attributes", attributes)])
     }
 }
@@ -80,7 +57,7 @@ impl types::UpdateItemOutput {
 impl types::QueryOutput {
     pub(crate) fn into_json(mut self) -> Value {
         let found = self.items.take().map(items);
-        let last = self.last_evaluated_key.take().map(object);
+        let last = self.last_evaluated_key.take().map(wire_item_json);
         with(&self, [("Items", found), ("LastEvaluatedKey", last)])
     }
 }
@@ -88,7 +65,7 @@ impl types::QueryOutput {
 impl types::ScanOutput {
     pub(crate) fn into_json(mut self) -> Value {
         let found = self.items.take().map(items);
-        let last = self.last_evaluated_key.take().map(object);
+        let last = self.last_evaluated_key.take().map(wire_item_json);
         with(&self, [("Items", found), ("LastEvaluatedKey", last)])
     }
 }
@@ -112,7 +89,7 @@ impl types::TransactGetItemsOutput {
             Value::Array(
                 r.into_iter()
                     .map(|mut one| {
-                        let item = one.item.take().map(object);
+                        let item = one.item.take().map(wire_item_json);
                         with(&one, [("Item", item)])
                     })
                     .collect(),

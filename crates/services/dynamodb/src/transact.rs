@@ -14,9 +14,9 @@ use super::keys::{
     capacity_mode, check_put_item, check_updated_item, commit_change, key_from_json, key_of_item,
     lookup, per_table, read_units, table_id_in, write_units, CapacityMode,
 };
-use super::render::attrs;
 use super::{invalid, raw, raw_in, table_name_of};
 use crate::{types, DynamoDb};
+use tributary_model::attr::item_into_wire;
 use tributary_service::json::constraint;
 
 const MAX_ITEMS: usize = 100;
@@ -433,7 +433,7 @@ pub(super) fn transact_get_items(
         let size = item.as_ref().map_or(0, tributary_model::size::item_size);
         units.push((shown.to_owned(), 2.0 * read_units(size, true)));
         responses.push(types::ItemResponse {
-            item: item.map(|i| attrs(exprs.project(i))),
+            item: item.map(|i| item_into_wire(exprs.project(i))),
         });
     }
     Ok(types::TransactGetItemsOutput {
