@@ -386,6 +386,84 @@ def test_errors_are_s3_error_documents(s3):
     assert error_of(e.value)[:2] == ("NotImplemented", 501)
 
 
+def test_typed_members_are_read_as_the_model_types_them(s3, server):
+    """Query and header members are read by their model types: a number that is not one (or
+    does not fit the model's 32 bits) is S3's InvalidArgument naming the parameter, a date
+    that does not parse is ignored as HTTP says, and a request document that does not fit its
+    shape (a required element missing, a number that is none) is MalformedXML."""
+    b = new_bucket(s3)
+    s3.put_object(Bucket=b, Key="k", Body=b"x")
+
+    def arg_error(raw: bytes) -> tuple[str, str, str]:
+        text = raw.decode()
+        pick = lambda tag: text.split(f"<{tag}>")[1].split(f"</{tag}>")[0]
+        return pick("Code"), pick("Message"), pick("ArgumentValue")
+
+    for value in ["abc", "3000000000"]:
+        status, _, raw = signed(server, "GET", f"/{b}?list-type=2&max-keys={value}")
+        assert status == 400
+        assert arg_error(raw) == (
+            "InvalidArgument",
+            "Provided max-keys not an integer or within integer range",
+            value,
+        )
+    status, _, raw = signed(server, "GET", f"/{b}?list-type=2&max-keys=-1")
+    assert (status, arg_error(raw)[:2]) == (
+        400,
+        ("InvalidArgument", "Argument maxKeys must be an integer between 0 and 2147483647"),
+    )
+    status, _, raw = signed(server, "GET", f"/{b}/k?partNumber=x")
+    assert (status, arg_error(raw)) == (
+        400,
+        ("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", "x"),
+    )
+    # A date that is no date is no condition.
+    status, _, body = signed(server, "GET", f"/{b}/k", headers={"If-Modified-Since": "yesterday"})
+    assert (status, body) == (200, b"x")
+    status, _, _ = signed(
+        server, "GET", f"/{b}/k", headers={"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}
+    )
+    assert status == 304
+    # Metadata headers sent twice are one value, joined as HTTP joins them.
+    conn_headers = [("x-amz-meta-color", "red"), ("x-amz-meta-color", "blue")]
+    body = b"m"
+    req = AWSRequest(method="PUT", url=f"http://127.0.0.1:{server.port}/{b}/meta", data=body,
+                     headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
+    SigV4Auth(Credentials("test", "test"), "s3", REGION).add_auth(req)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.putrequest("PUT", f"/{b}/meta", skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", f"127.0.0.1:{server.port}")
+        for k, v in req.headers.items():
+            conn.putheader(k, v)
+        for k, v in conn_headers:
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    assert s3.head_object(Bucket=b, Key="meta")["Metadata"] == {"color": "red,blue"}
+
+    def delete(doc: str) -> tuple[int, bytes]:
+        data = doc.encode()
+        status, _, raw = signed(server, "POST", f"/{b}?delete", body=data,
+                                headers={"Content-MD5": b64(hashlib.md5(data).digest())})
+        return status, raw
+
+    for doc in [
+        "<Delete><Object><VersionId>v</VersionId></Object></Delete>",  # no Key
+        "<Delete><Object><Key>k</Key><Size>big</Size></Object></Delete>",  # Size is a number
+        "<Delete><Object><Key>k</Key></Object><Quiet>yes</Quiet></Delete>",  # Quiet a boolean
+        "<Remove><Object><Key>k</Key></Object></Remove>",  # another root
+    ]:
+        status, raw = delete(doc)
+        assert status == 400 and b"<Code>MalformedXML</Code>" in raw, doc
+    status, raw = delete("<Delete><Object><Key>k</Key></Object><Quiet>true</Quiet></Delete>")
+    assert status == 200 and b"<Deleted>" not in raw
+    assert "Contents" not in s3.list_objects_v2(Bucket=b, Prefix="k")
+
+
 # --------------------------------------------------------------------------------------------
 # listings
 
