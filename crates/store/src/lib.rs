@@ -8,7 +8,10 @@
 //! After each commit the writer wakes whoever waits on the shards that received records.
 
 mod catalog;
+mod engine;
+mod fjall_engine;
 mod memory;
+mod redb_engine;
 mod wal;
 
 use std::collections::{HashMap, HashSet};
@@ -18,31 +21,20 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
-    WriteTransaction,
-};
+use redb::Database;
 use tokio::sync::{mpsc, oneshot, watch};
 use tributary_model::attr::Item;
 use tributary_model::codec::{decode_item, encode_item, DecodeError};
 use tributary_model::stream::{StreamRecord, StreamViewType};
 use tributary_model::{AwsError, Clock};
 
-use wal::{LogDir, Logged, Record, Space, Syncer};
+use engine::{Engine, Reads, Snapshot, Space, View, Writes};
+use redb_engine::RedbEngine;
+use wal::Syncer;
 
 pub use catalog::{
     Catalog, CowMap, IndexMeta, KeyAttr, KeySchema, Projection, ShardMeta, StreamMeta, TableMeta,
 };
-
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
-const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
-const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs");
-/// Secondary index entries: index id ++ index keys ++ table keys → projected item.
-const INDEXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("indexes");
-/// Ordered bytes of other services (queue messages, log events, ...), keyed by
-/// `<space>\0<key>`; see [`Tx::kv_put`] and [`Store::kv_range`].
-const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 
 /// redb's page cache over the file. redb's default (1 GiB) made the server's memory grow with
 /// the data up to that size; the operating system's page cache already holds the file, so a
@@ -149,6 +141,28 @@ where
     }
 }
 
+/// Which engine a durable store runs on (see `engine.rs`; `bench/README.md` has why the
+/// default is the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EngineKind {
+    /// redb, a copy-on-write B-tree, with the store's own write-ahead log in front.
+    #[default]
+    Redb,
+    /// fjall, an LSM tree with its own journal.
+    Fjall,
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "redb" => Ok(EngineKind::Redb),
+            "fjall" => Ok(EngineKind::Fjall),
+            other => Err(format!("unknown store engine {other:?} (redb or fjall)")),
+        }
+    }
+}
+
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -168,19 +182,8 @@ pub enum Health {
     Fatal(String),
 }
 
-/// What an opener opens: the database, and for a durable store the directory of the
-/// write-ahead log in front of it (an in-memory store has none: it makes every commit visible
-/// at once).
-struct Opened {
-    db: Database,
-    log: Option<Arc<dyn LogDir>>,
-    /// Set to cut the database off its file before it is closed after a failure (see
-    /// [`wal::Fenced`]); a durable store's backend must be behind one.
-    fence: Option<Arc<std::sync::atomic::AtomicBool>>,
-}
-
-/// Opens the database: at start, and again after a failure.
-type Opener = Box<dyn Fn() -> Result<Opened, StoreError> + Send>;
+/// Opens the engine: at start, and again after a failure.
+type Opener = Box<dyn Fn() -> Result<Box<dyn Engine>, StoreError> + Send>;
 
 /// Why a database file did not open: worth retrying (the file is still held, or the disk is
 /// still full: `Db`) or not (`Unavailable`: it is not a database any more).
@@ -223,8 +226,8 @@ struct Inner {
 /// wakes the shards' readers. Readers never wait and never see state that is not durable yet.
 #[derive(Clone)]
 struct Publisher {
-    /// A read transaction at the last durable commit; `None` while the store is failed.
-    view: Arc<arc_swap::ArcSwapOption<ReadTransaction>>,
+    /// A snapshot of the last durable commit; `None` while the store is failed.
+    view: Arc<arc_swap::ArcSwapOption<Snapshot>>,
     /// The catalog as of the same commit. The writer keeps its own working copy.
     catalog: Arc<ArcSwap<Catalog>>,
     health: watch::Sender<Health>,
@@ -234,7 +237,7 @@ struct Publisher {
 /// A commit on its way to being durable: what to show and whom to tell.
 struct Acked {
     jobs: Vec<Box<dyn Job>>,
-    view: Arc<ReadTransaction>,
+    view: View,
     catalog: Arc<Catalog>,
     touched: HashMap<u64, u128>,
     catalog_changed: bool,
@@ -317,10 +320,27 @@ impl Watchers {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`, or in memory when `dir` is `None`.
+    /// Opens (or creates) the store in `dir`, or in memory when `dir` is `None`, on the
+    /// default engine.
     pub fn open(dir: Option<&Path>, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
-        let opener: Opener = match dir {
-            Some(dir) => {
+        Store::open_on(dir, EngineKind::default(), clock)
+    }
+
+    /// Opens (or creates) the store in `dir` on `engine`, or in memory when `dir` is `None`
+    /// (always redb: fjall has no in-memory mode).
+    pub fn open_on(
+        dir: Option<&Path>,
+        engine: EngineKind,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Store, StoreError> {
+        // A data directory keeps the engine it was made with.
+        let engine = match dir {
+            Some(d) if d.join("tributary.redb").exists() => EngineKind::Redb,
+            Some(d) if d.join("fjall").exists() => EngineKind::Fjall,
+            _ => engine,
+        };
+        let opener: Opener = match (dir, engine) {
+            (Some(dir), EngineKind::Redb) => {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(e.to_string()))?;
                 let path = dir.join("tributary.redb");
                 let log = dir.join("wal");
@@ -334,14 +354,19 @@ impl Store {
                     let log = wal::FsDir::open(log.clone()).map_err(|e| {
                         StoreError::Db(format!("the write-ahead log cannot be opened: {e}"))
                     })?;
-                    Ok(Opened {
-                        db,
-                        log: Some(Arc::new(log)),
-                        fence: Some(fence),
-                    })
+                    let engine = RedbEngine::new(db, Some(Arc::new(log)), Some(fence))?;
+                    Ok(Box::new(engine) as Box<dyn Engine>)
                 })
             }
-            None => {
+            (Some(dir), EngineKind::Fjall) => {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(e.to_string()))?;
+                let path = dir.join("fjall");
+                Box::new(move || {
+                    let engine = fjall_engine::FjallEngine::open(&path)?;
+                    Ok(Box::new(engine) as Box<dyn Engine>)
+                })
+            }
+            (None, _) => {
                 let opened = std::sync::atomic::AtomicBool::new(false);
                 Box::new(move || {
                     if opened.swap(true, std::sync::atomic::Ordering::SeqCst) {
@@ -352,11 +377,7 @@ impl Store {
                     let db = Database::builder()
                         .set_cache_size(MEMORY_CACHE_BYTES)
                         .create_with_backend(memory::SegmentedMemory::default())?;
-                    Ok(Opened {
-                        db,
-                        log: None,
-                        fence: None,
-                    })
+                    Ok(Box::new(RedbEngine::new(db, None, None)?) as Box<dyn Engine>)
                 })
             }
         };
@@ -419,8 +440,8 @@ impl Store {
         }
     }
 
-    /// A read transaction at the last durable commit.
-    fn view(&self) -> Result<Arc<ReadTransaction>, StoreError> {
+    /// A snapshot of the last durable commit.
+    fn view(&self) -> Result<View, StoreError> {
         self.inner.published.view.load_full().ok_or_else(|| {
             StoreError::Unavailable(match &*self.inner.published.health.borrow() {
                 Health::Failed(why) | Health::Fatal(why) => why.clone(),
@@ -464,13 +485,12 @@ impl Store {
 
     /// Reads one item.
     pub fn get_item(&self, table_id: u64, key: &[u8]) -> Result<Option<Item>, StoreError> {
-        let rtx = self.view()?;
-        let t = rtx.open_table(ITEMS)?;
-        let k = item_key(table_id, key);
-        match t.get(k.as_slice())? {
-            Some(v) => Ok(Some(decode_item(v.value())?)),
-            None => Ok(None),
-        }
+        let view = self.view()?;
+        let mut item = None;
+        view.get(Space::Items, &item_key(table_id, key), &mut |v| {
+            item = Some(decode_item(v))
+        })?;
+        Ok(item.transpose()?)
     }
 
     /// Reads up to `limit` entries of a table or index in key order (or reverse order), between
@@ -484,12 +504,11 @@ impl Store {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Item)>, StoreError> {
-        let rtx = self.view()?;
-        let (def, id) = match space {
-            KeySpace::Table(id) => (ITEMS, id),
-            KeySpace::Index(id) => (INDEXES, id),
+        let view = self.view()?;
+        let (space, id) = match space {
+            KeySpace::Table(id) => (Space::Items, id),
+            KeySpace::Index(id) => (Space::Indexes, id),
         };
-        let t = rtx.open_table(def)?;
         // Bounds are taken inside this id's key space; unbounded ends stay inside it too.
         let lo = match lower {
             Bound::Included(k) => Bound::Included(item_key(id, k)),
@@ -502,32 +521,27 @@ impl Store {
             Bound::Unbounded => Bound::Excluded((id + 1).to_be_bytes().to_vec()),
         };
         let mut out = Vec::new();
-        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
-        {
-            return Ok(out);
-        }
-        let range = t.range::<&[u8]>((as_slice_bound(&lo), as_slice_bound(&hi)))?;
-        let entries: Box<dyn Iterator<Item = _>> = if reverse {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        for entry in entries {
-            let (k, v) = entry?;
-            out.push((k.value()[8..].to_vec(), decode_item(v.value())?));
-            if out.len() >= limit {
-                break;
-            }
-        }
+        view.scan(
+            space,
+            as_slice_bound(&lo),
+            as_slice_bound(&hi),
+            reverse,
+            &mut |k, v| {
+                out.push((k[8..].to_vec(), decode_item(v)?));
+                Ok(out.len() < limit)
+            },
+        )?;
         Ok(out)
     }
 
     /// Reads one value of a key-value space.
     pub fn kv_get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let rtx = self.view()?;
-        let t = rtx.open_table(KV)?;
-        let k = kv_key(space, key);
-        Ok(t.get(k.as_slice())?.map(|v| v.value().to_vec()))
+        let view = self.view()?;
+        let mut out = None;
+        view.get(Space::Kv, &kv_key(space, key), &mut |v| {
+            out = Some(v.to_vec())
+        })?;
+        Ok(out)
     }
 
     /// Reads up to `limit` entries of a key-value space in key order (or reverse order),
@@ -540,29 +554,8 @@ impl Store {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<KvEntry>, StoreError> {
-        let rtx = self.view()?;
-        let t = rtx.open_table(KV)?;
-        let (lo, hi) = kv_bounds(space, lower, upper);
-        let mut out = Vec::new();
-        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
-        {
-            return Ok(out);
-        }
-        let prefix = space.len() + 1;
-        let range = t.range::<&[u8]>((as_slice_bound(&lo), as_slice_bound(&hi)))?;
-        let entries: Box<dyn Iterator<Item = _>> = if reverse {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        for entry in entries {
-            let (k, v) = entry?;
-            out.push((k.value()[prefix..].to_vec(), v.value().to_vec()));
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        let view = self.view()?;
+        kv_scan(&**view, space, lower, upper, reverse, limit)
     }
 
     /// Reads up to `limit` records of shard `iid` with sequence numbers ≥ `from_seq`.
@@ -572,32 +565,40 @@ impl Store {
         from_seq: u128,
         limit: usize,
     ) -> Result<Vec<StreamRecord>, StoreError> {
-        let rtx = self.view()?;
-        let t = rtx.open_table(RECORDS)?;
+        let view = self.view()?;
         let start = record_key(iid, from_seq);
         let end = record_key(iid, u128::MAX);
         let mut out = Vec::new();
-        for entry in t.range(start.as_slice()..=end.as_slice())? {
-            let (_, v) = entry?;
-            out.push(tributary_model::codec::decode_record(v.value())?);
-            if out.len() >= limit {
-                break;
-            }
-        }
+        view.scan(
+            Space::Records,
+            Bound::Included(&start),
+            Bound::Included(&end),
+            false,
+            &mut |_, v| {
+                out.push(tributary_model::codec::decode_record(v)?);
+                Ok(out.len() < limit)
+            },
+        )?;
         Ok(out)
     }
 
     /// The sequence number of the newest record in shard `iid`, if any.
     pub fn last_sequence(&self, iid: u64) -> Result<Option<u128>, StoreError> {
-        let rtx = self.view()?;
-        let t = rtx.open_table(RECORDS)?;
+        let view = self.view()?;
         let start = record_key(iid, 0);
         let end = record_key(iid, u128::MAX);
-        let last = t
-            .range(start.as_slice()..=end.as_slice())?
-            .next_back()
-            .transpose()?;
-        Ok(last.map(|(k, _)| seq_of_record_key(k.value())))
+        let mut last = None;
+        view.scan(
+            Space::Records,
+            Bound::Included(&start),
+            Bound::Included(&end),
+            true,
+            &mut |k, _| {
+                last = Some(seq_of_record_key(k));
+                Ok(false)
+            },
+        )?;
+        Ok(last)
     }
 
     /// Watches the highest committed sequence number of shard `iid`.
@@ -612,9 +613,10 @@ impl Store {
 
     /// Reads a blob (e.g. function code) by id.
     pub fn get_blob(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let rtx = self.view()?;
-        let t = rtx.open_table(BLOBS)?;
-        Ok(t.get(id)?.map(|v| v.value().to_vec()))
+        let view = self.view()?;
+        let mut out = None;
+        view.get(Space::Blobs, id.as_bytes(), &mut |v| out = Some(v.to_vec()))?;
+        Ok(out)
     }
 
     /// Commits what is queued and stops the writer; later writes fail. Blocks briefly.
@@ -680,12 +682,8 @@ pub fn index_entry_key(index: &IndexMeta, table_keys: &KeySchema, item: &Item) -
 /// The write side, as a job sees it: the open transaction and the in-memory catalog.
 pub struct Tx<'a> {
     catalog: &'a mut Catalog,
-    meta: Logged<'a, &'static str>,
-    items: Logged<'a, &'static [u8]>,
-    records: Logged<'a, &'static [u8]>,
-    blobs: Logged<'a, &'static str>,
-    indexes: Logged<'a, &'static [u8]>,
-    kv: Logged<'a, &'static [u8]>,
+    /// The engine's write transaction.
+    w: &'a mut dyn Writes,
     now_ms: i64,
     touched: &'a mut HashMap<u64, u128>,
     catalog_changed: &'a mut bool,
@@ -710,18 +708,37 @@ impl Tx<'_> {
         self.catalog.next_id
     }
 
+    fn put(&mut self, space: Space, key: &[u8], value: &[u8]) -> Result<(), AwsError> {
+        self.w
+            .put(space, key, value)
+            .map_err(|e| fail(self.failed, e))
+    }
+
+    fn remove(&mut self, space: Space, key: &[u8]) -> Result<bool, AwsError> {
+        self.w.remove(space, key).map_err(|e| fail(self.failed, e))
+    }
+
+    /// Visits entries of `space` in key order inside this transaction (see [`Reads::scan`]).
+    fn scan(
+        &mut self,
+        space: Space,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        visit: engine::Visit<'_>,
+    ) -> Result<(), AwsError> {
+        self.w
+            .scan(space, lower, upper, false, visit)
+            .map_err(|e| fail(self.failed, e))
+    }
+
     pub fn get_item(&mut self, table_id: u64, key: &[u8]) -> Result<Option<Item>, AwsError> {
         let k = item_key(table_id, key);
-        let raw = match self.items.get(k.as_slice()) {
-            Ok(v) => v.map(|v| v.value().to_vec()),
-            Err(e) => return Err(fail(self.failed, e)),
-        };
-        match raw {
-            Some(bytes) => decode_item(&bytes)
-                .map(Some)
-                .map_err(|e| fail(self.failed, e)),
-            None => Ok(None),
-        }
+        let mut item = None;
+        let got = self
+            .w
+            .get(Space::Items, &k, &mut |v| item = Some(decode_item(v)));
+        got.map_err(|e| fail(self.failed, e))?;
+        item.transpose().map_err(|e| fail(self.failed, e))
     }
 
     /// Changes one item: the only way an item is written, so an item change never goes without
@@ -748,16 +765,12 @@ impl Tx<'_> {
         new: Option<&Item>,
     ) -> Result<(), AwsError> {
         let k = item_key(table_id, key);
-        let res = match new {
-            Some(item) => {
-                let bytes = encode_item(item);
-                self.items
-                    .insert(k.as_slice(), bytes.as_slice())
-                    .map(|_| ())
+        match new {
+            Some(item) => self.put(Space::Items, &k, &encode_item(item))?,
+            None => {
+                self.remove(Space::Items, &k)?;
             }
-            None => self.items.remove(k.as_slice()).map(|_| ()),
-        };
-        res.map_err(|e| fail(self.failed, e))?;
+        }
         self.maintain_indexes(table, key, old, new)?;
         let size = |i: Option<&Item>| i.map_or(0, |i| tributary_model::size::item_size(i) as i64);
         let d_count = new.is_some() as i64 - old.is_some() as i64;
@@ -798,9 +811,7 @@ impl Tx<'_> {
                 if let (Some(k), Some(p)) =
                     (index_entry_key(index, &keys, o), index.project(&keys, o))
                 {
-                    let full = item_key(index.id, &k);
-                    let res = self.indexes.remove(full.as_slice()).map(|_| ());
-                    res.map_err(|e| fail(self.failed, e))?;
+                    self.remove(Space::Indexes, &item_key(index.id, &k))?;
                     d_count -= 1;
                     d_size -= tributary_model::size::item_size(&p) as i64;
                 }
@@ -837,13 +848,11 @@ impl Tx<'_> {
         ) else {
             return Ok(None);
         };
-        let full = item_key(index.id, &k);
-        let bytes = encode_item(&projected);
-        let res = self
-            .indexes
-            .insert(full.as_slice(), bytes.as_slice())
-            .map(|_| ());
-        res.map_err(|e| fail(self.failed, e))?;
+        self.put(
+            Space::Indexes,
+            &item_key(index.id, &k),
+            &encode_item(&projected),
+        )?;
         Ok(Some(projected))
     }
 
@@ -864,19 +873,19 @@ impl Tx<'_> {
         let end = (table.id + 1).to_be_bytes();
         let mut items: Vec<(Vec<u8>, Item)> = Vec::new();
         let mut more = false;
-        {
-            let range = self.items.range(start.as_slice()..end.as_slice());
-            let range = range.map_err(|e| fail(self.failed, e))?;
-            for entry in range {
+        self.scan(
+            Space::Items,
+            Bound::Included(&start),
+            Bound::Excluded(&end),
+            &mut |k, v| {
                 if items.len() == limit {
                     more = true;
-                    break;
+                    return Ok(false);
                 }
-                let (k, v) = entry.map_err(|e| fail(self.failed, e))?;
-                let item = decode_item(v.value()).map_err(|e| fail(self.failed, e))?;
-                items.push((k.value()[8..].to_vec(), item));
-            }
-        }
+                items.push((k[8..].to_vec(), decode_item(v)?));
+                Ok(true)
+            },
+        )?;
         for (_, item) in &items {
             if let Some(p) = self.put_index_entry(index, &table.key_schema, item)? {
                 index.item_count += 1;
@@ -931,9 +940,7 @@ impl Tx<'_> {
     /// size of a table. The range is recorded in the same transaction, so a restart resumes it.
     fn discard(&mut self, space: GarbageSpace, start: &[u8], end: &[u8]) -> Result<(), AwsError> {
         let key = garbage_key(space, start);
-        self.meta
-            .insert(key.as_str(), end)
-            .map_err(|e| fail(self.failed, e))?;
+        self.put(Space::Meta, key.as_bytes(), end)?;
         *self.garbage = true;
         Ok(())
     }
@@ -977,10 +984,7 @@ impl Tx<'_> {
         );
         rec.ttl_delete = ttl_delete;
         let bytes = tributary_model::codec::encode_record(&rec);
-        let k = record_key(iid, seq);
-        self.records
-            .insert(k.as_slice(), bytes.as_slice())
-            .map_err(|e| fail(self.failed, e))?;
+        self.put(Space::Records, &record_key(iid, seq), &bytes)?;
         self.touched.insert(iid, seq);
         Ok(())
     }
@@ -996,10 +1000,7 @@ impl Tx<'_> {
     fn persist_table(&mut self, table: &TableMeta) -> Result<(), AwsError> {
         let bytes = serde_json::to_vec(table).map_err(|e| fail(self.failed, e))?;
         let key = format!("table/{}", table.name);
-        self.meta
-            .insert(key.as_str(), bytes.as_slice())
-            .map_err(|e| fail(self.failed, e))?;
-        Ok(())
+        self.put(Space::Meta, key.as_bytes(), &bytes)
     }
 
     /// Where an item's key falls in the shard hash space.
@@ -1113,27 +1114,23 @@ impl Tx<'_> {
                     break;
                 }
                 let mut doomed = Vec::new();
-                {
-                    let lo = record_key(shard.iid, 0);
-                    let hi = record_key(shard.iid, u128::MAX);
-                    let range = self
-                        .records
-                        .range(lo.as_slice()..=hi.as_slice())
-                        .map_err(|e| fail(self.failed, e))?;
-                    for entry in range {
-                        let (k, v) = entry.map_err(|e| fail(self.failed, e))?;
-                        let rec = tributary_model::codec::decode_record(v.value())
-                            .map_err(|e| fail(self.failed, StoreError::from(e)))?;
+                let lo = record_key(shard.iid, 0);
+                let hi = record_key(shard.iid, u128::MAX);
+                self.scan(
+                    Space::Records,
+                    Bound::Included(&lo),
+                    Bound::Included(&hi),
+                    &mut |k, v| {
+                        let rec = tributary_model::codec::decode_record(v)?;
                         if rec.arrival_ms >= cutoff_ms || removed + doomed.len() >= budget {
-                            break;
+                            return Ok(false);
                         }
-                        doomed.push((k.value().to_vec(), rec.sequence));
-                    }
-                }
+                        doomed.push((k.to_vec(), rec.sequence));
+                        Ok(true)
+                    },
+                )?;
                 for (k, seq) in &doomed {
-                    self.records
-                        .remove(k.as_slice())
-                        .map_err(|e| fail(self.failed, e))?;
+                    self.remove(Space::Records, k)?;
                     shard.trimmed_to = Some(shard.trimmed_to.map_or(*seq, |t| t.max(*seq)));
                     changed = true;
                 }
@@ -1166,9 +1163,7 @@ impl Tx<'_> {
     pub fn put_stream(&mut self, stream: StreamMeta) -> Result<(), AwsError> {
         let bytes = serde_json::to_vec(&stream).map_err(|e| fail(self.failed, e))?;
         let key = format!("stream/{}", stream.arn);
-        self.meta
-            .insert(key.as_str(), bytes.as_slice())
-            .map_err(|e| fail(self.failed, e))?;
+        self.put(Space::Meta, key.as_bytes(), &bytes)?;
         self.catalog.streams.insert(stream.arn.clone(), stream);
         *self.catalog_changed = true;
         Ok(())
@@ -1183,9 +1178,7 @@ impl Tx<'_> {
             self.drop_index(index.id)?;
         }
         let key = format!("table/{name}");
-        self.meta
-            .remove(key.as_str())
-            .map_err(|e| fail(self.failed, e))?;
+        self.remove(Space::Meta, key.as_bytes())?;
         self.discard(
             GarbageSpace::Items,
             &table.id.to_be_bytes(),
@@ -1204,9 +1197,7 @@ impl Tx<'_> {
     ) -> Result<(), AwsError> {
         let bytes = serde_json::to_vec(&doc).map_err(|e| fail(self.failed, e))?;
         let key = format!("doc/{kind}/{id}");
-        self.meta
-            .insert(key.as_str(), bytes.as_slice())
-            .map_err(|e| fail(self.failed, e))?;
+        self.put(Space::Meta, key.as_bytes(), &bytes)?;
         self.catalog
             .docs
             .insert((kind.to_owned(), id.to_owned()), doc);
@@ -1215,37 +1206,29 @@ impl Tx<'_> {
 
     pub fn delete_doc(&mut self, kind: &str, id: &str) -> Result<(), AwsError> {
         let key = format!("doc/{kind}/{id}");
-        self.meta
-            .remove(key.as_str())
-            .map_err(|e| fail(self.failed, e))?;
+        self.remove(Space::Meta, key.as_bytes())?;
         self.catalog.docs.remove(&(kind.to_owned(), id.to_owned()));
         Ok(())
     }
 
     /// Reads one value of a key-value space inside this transaction.
     pub fn kv_get(&mut self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>, AwsError> {
-        let k = kv_key(space, key);
-        match self.kv.get(k.as_slice()) {
-            Ok(v) => Ok(v.map(|v| v.value().to_vec())),
-            Err(e) => Err(fail(self.failed, e)),
-        }
+        let mut out = None;
+        let got = self.w.get(Space::Kv, &kv_key(space, key), &mut |v| {
+            out = Some(v.to_vec())
+        });
+        got.map_err(|e| fail(self.failed, e))?;
+        Ok(out)
     }
 
     /// Writes one value of a key-value space (`space` must not contain a NUL byte).
     pub fn kv_put(&mut self, space: &str, key: &[u8], value: &[u8]) -> Result<(), AwsError> {
-        let k = kv_key(space, key);
-        self.kv
-            .insert(k.as_slice(), value)
-            .map_err(|e| fail(self.failed, e))?;
-        Ok(())
+        self.put(Space::Kv, &kv_key(space, key), value)
     }
 
     /// Removes one key; answers whether it was there.
     pub fn kv_delete(&mut self, space: &str, key: &[u8]) -> Result<bool, AwsError> {
-        let k = kv_key(space, key);
-        self.kv
-            .remove(k.as_slice())
-            .map_err(|e| fail(self.failed, e))
+        self.remove(Space::Kv, &kv_key(space, key))
     }
 
     /// Reads up to `limit` entries of a key-value space in key order inside this transaction,
@@ -1257,25 +1240,7 @@ impl Tx<'_> {
         upper: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Vec<KvEntry>, AwsError> {
-        let (lo, hi) = kv_bounds(space, lower, upper);
-        let mut out = Vec::new();
-        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
-        {
-            return Ok(out);
-        }
-        let prefix = space.len() + 1;
-        let range = self
-            .kv
-            .range::<&[u8]>((as_slice_bound(&lo), as_slice_bound(&hi)))
-            .map_err(|e| fail(self.failed, e))?;
-        for entry in range {
-            let (k, v) = entry.map_err(|e| fail(self.failed, e))?;
-            out.push((k.value()[prefix..].to_vec(), v.value().to_vec()));
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        kv_scan(&*self.w, space, lower, upper, false, limit).map_err(|e| fail(self.failed, e))
     }
 
     /// Removes every key of a space between two bounds; answers how many were removed.
@@ -1301,39 +1266,28 @@ impl Tx<'_> {
         upper: Bound<&[u8]>,
     ) -> Result<usize, AwsError> {
         let (lo, hi) = kv_bounds(space, lower, upper);
-        if matches!((&lo, &hi), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
-        {
-            return Ok(0);
-        }
-        let keys: Vec<Vec<u8>> = {
-            let range = self
-                .kv
-                .range::<&[u8]>((as_slice_bound(&lo), as_slice_bound(&hi)))
-                .map_err(|e| fail(self.failed, e))?;
-            let mut keys = Vec::new();
-            for entry in range {
-                let (k, _) = entry.map_err(|e| fail(self.failed, e))?;
-                keys.push(k.value().to_vec());
-            }
-            keys
-        };
+        let mut keys = Vec::new();
+        self.scan(
+            Space::Kv,
+            as_slice_bound(&lo),
+            as_slice_bound(&hi),
+            &mut |k, _| {
+                keys.push(k.to_vec());
+                Ok(true)
+            },
+        )?;
         for k in &keys {
-            self.kv
-                .remove(k.as_slice())
-                .map_err(|e| fail(self.failed, e))?;
+            self.remove(Space::Kv, k)?;
         }
         Ok(keys.len())
     }
 
     pub fn put_blob(&mut self, id: &str, bytes: &[u8]) -> Result<(), AwsError> {
-        self.blobs
-            .insert(id, bytes)
-            .map_err(|e| fail(self.failed, e))?;
-        Ok(())
+        self.put(Space::Blobs, id.as_bytes(), bytes)
     }
 
     pub fn delete_blob(&mut self, id: &str) -> Result<(), AwsError> {
-        self.blobs.remove(id).map_err(|e| fail(self.failed, e))?;
+        self.remove(Space::Blobs, id.as_bytes())?;
         Ok(())
     }
 }
@@ -1375,6 +1329,32 @@ fn kv_bounds(
         }
     };
     (lo, hi)
+}
+
+/// Up to `limit` entries of a key-value space between two bounds on the key within the space,
+/// in key order (or reverse order); keys come back without the space prefix.
+fn kv_scan(
+    reads: &dyn Reads,
+    space: &str,
+    lower: Bound<&[u8]>,
+    upper: Bound<&[u8]>,
+    reverse: bool,
+    limit: usize,
+) -> Result<Vec<KvEntry>, StoreError> {
+    let (lo, hi) = kv_bounds(space, lower, upper);
+    let prefix = space.len() + 1;
+    let mut out = Vec::new();
+    reads.scan(
+        Space::Kv,
+        as_slice_bound(&lo),
+        as_slice_bound(&hi),
+        reverse,
+        &mut |k, v| {
+            out.push((k[prefix..].to_vec(), v.to_vec()));
+            Ok(out.len() < limit)
+        },
+    )?;
+    Ok(out)
 }
 
 /// Remembers a storage failure; the whole group commit is then rolled back.
@@ -1422,39 +1402,42 @@ fn seq_of_record_key(k: &[u8]) -> u128 {
     u128::from_be_bytes(b)
 }
 
-fn load_catalog(db: &Database) -> Result<Catalog, StoreError> {
-    let rtx = db.begin_read()?;
-    let meta = rtx.open_table(META)?;
+fn load_catalog(reads: &dyn Reads) -> Result<Catalog, StoreError> {
     let mut cat = Catalog {
         next_seq: tributary_model::stream::SEQUENCE_BASE,
         ..Default::default()
     };
-    for entry in meta.iter()? {
-        let (k, v) = entry?;
-        let key = k.value();
-        let bytes = v.value();
-        if let Some(name) = key.strip_prefix("table/") {
-            cat.tables
-                .insert(name.to_owned(), serde_json::from_slice(bytes)?);
-        } else if let Some(arn) = key.strip_prefix("stream/") {
-            cat.streams
-                .insert(arn.to_owned(), serde_json::from_slice(bytes)?);
-        } else if let Some(rest) = key.strip_prefix("doc/") {
-            let (kind, id) = rest
-                .split_once('/')
-                .ok_or_else(|| StoreError::Corrupt(key.into()))?;
-            cat.docs.insert(
-                (kind.to_owned(), id.to_owned()),
-                serde_json::from_slice(bytes)?,
-            );
-        } else if key == "counters" {
-            let (id, seq): (u64, String) = serde_json::from_slice(bytes)?;
-            cat.next_id = id;
-            cat.next_seq = seq
-                .parse()
-                .map_err(|_| StoreError::Corrupt("counters".into()))?;
-        }
-    }
+    reads.scan(
+        Space::Meta,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        false,
+        &mut |key, bytes| {
+            let key = redb_engine::text(key)?;
+            if let Some(name) = key.strip_prefix("table/") {
+                cat.tables
+                    .insert(name.to_owned(), serde_json::from_slice(bytes)?);
+            } else if let Some(arn) = key.strip_prefix("stream/") {
+                cat.streams
+                    .insert(arn.to_owned(), serde_json::from_slice(bytes)?);
+            } else if let Some(rest) = key.strip_prefix("doc/") {
+                let (kind, id) = rest
+                    .split_once('/')
+                    .ok_or_else(|| StoreError::Corrupt(key.into()))?;
+                cat.docs.insert(
+                    (kind.to_owned(), id.to_owned()),
+                    serde_json::from_slice(bytes)?,
+                );
+            } else if key == "counters" {
+                let (id, seq): (u64, String) = serde_json::from_slice(bytes)?;
+                cat.next_id = id;
+                cat.next_seq = seq
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("counters".into()))?;
+            }
+            Ok(true)
+        },
+    )?;
     Ok(cat)
 }
 
@@ -1475,15 +1458,7 @@ impl GarbageSpace {
         }
     }
 
-    fn table(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
-        match self {
-            GarbageSpace::Items => ITEMS,
-            GarbageSpace::Indexes => INDEXES,
-            GarbageSpace::Kv => KV,
-        }
-    }
-
-    fn logged(self) -> Space {
+    fn space(self) -> Space {
         match self {
             GarbageSpace::Items => Space::Items,
             GarbageSpace::Indexes => Space::Indexes,
@@ -1504,25 +1479,26 @@ fn garbage_key(space: GarbageSpace, start: &[u8]) -> String {
     format!("{GARBAGE_PREFIX}{}/{}", space.name(), hex::encode(start))
 }
 
-/// Whether any discarded range is left.
-fn has_garbage(rtx: &ReadTransaction) -> Result<bool, StoreError> {
-    let meta = rtx.open_table(META)?;
-    let more = meta.range(GARBAGE_PREFIX..GARBAGE_END)?.next().is_some();
-    Ok(more)
+/// The first discarded range left, if any: its META key and its end.
+fn first_garbage(reads: &dyn Reads) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    let mut first = None;
+    reads.scan(
+        Space::Meta,
+        Bound::Included(GARBAGE_PREFIX.as_bytes()),
+        Bound::Excluded(GARBAGE_END.as_bytes()),
+        false,
+        &mut |k, v| {
+            first = Some((redb_engine::text(k)?.to_owned(), v.to_vec()));
+            Ok(false)
+        },
+    )?;
+    Ok(first)
 }
 
-/// Removes up to [`GARBAGE_STEP`] entries of the first discarded range in `wtx`; returns
+/// Removes up to [`GARBAGE_STEP`] entries of the first discarded range in `w`; returns
 /// whether any garbage is left.
-fn garbage_step(wtx: &WriteTransaction, log: wal::Log<'_>) -> Result<bool, StoreError> {
-    let mut meta = Logged::new(wtx.open_table(META)?, Space::Meta, log);
-    let first = match meta.range(GARBAGE_PREFIX..GARBAGE_END)?.next() {
-        Some(entry) => {
-            let (k, v) = entry?;
-            Some((k.value().to_owned(), v.value().to_vec()))
-        }
-        None => None,
-    };
-    let Some((key, end)) = first else {
+fn garbage_step(w: &mut dyn Writes) -> Result<bool, StoreError> {
+    let Some((key, end)) = first_garbage(&*w)? else {
         return Ok(false);
     };
     let rest = &key[GARBAGE_PREFIX.len()..];
@@ -1535,25 +1511,29 @@ fn garbage_step(wtx: &WriteTransaction, log: wal::Log<'_>) -> Result<bool, Store
         };
         Some((space, hex::decode(start).ok()?))
     });
-    meta.remove(key.as_str())?;
+    w.remove(Space::Meta, key.as_bytes())?;
     if let Some((space, start)) = parsed {
-        let mut table = Logged::new(wtx.open_table(space.table())?, space.logged(), log);
-        let keys: Vec<Vec<u8>> = table
-            .range(start.as_slice()..end.as_slice())?
-            .take(GARBAGE_STEP + 1)
-            .map(|e| e.map(|(k, _)| k.value().to_vec()))
-            .collect::<Result<_, _>>()?;
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        w.scan(
+            space.space(),
+            Bound::Included(&start),
+            Bound::Excluded(&end),
+            false,
+            &mut |k, _| {
+                keys.push(k.to_vec());
+                Ok(keys.len() <= GARBAGE_STEP)
+            },
+        )?;
         for k in keys.iter().take(GARBAGE_STEP) {
-            table.remove(k.as_slice())?;
+            w.remove(space.space(), k)?;
         }
         if let Some(next) = keys.get(GARBAGE_STEP) {
-            meta.insert(garbage_key(space, next).as_str(), end.as_slice())?;
+            w.put(Space::Meta, garbage_key(space, next).as_bytes(), &end)?;
         }
     } else {
         tracing::warn!(key, "dropping a garbage entry this version does not know");
     }
-    let more = meta.range(GARBAGE_PREFIX..GARBAGE_END)?.next().is_some();
-    Ok(more)
+    Ok(first_garbage(&*w)?.is_some())
 }
 
 /// How much log the writer lets pile up before it makes redb durable (a checkpoint) and the
@@ -1567,108 +1547,74 @@ const CHECKPOINT_BYTES: usize = 8 << 20;
 /// `-c16`: 4 ms at 100 ms, 16 ms at 1 s, 22 ms at 10 s; throughput the same or better).
 const CHECKPOINT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// The writer's open database and, for a durable store, its log.
+/// The writer's open engine and, for a durable store, its log.
 struct Open {
-    db: Database,
+    engine: Box<dyn Engine>,
     wal: Option<Wal>,
-    fence: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The durable store's log, as the writer drives it.
 struct Wal {
     syncer: Syncer<Acked>,
-    /// The number of the last record sent.
-    lsn: u64,
-    /// The record the running group writes.
-    record: std::cell::RefCell<Record>,
+    /// Whether the engine makes checkpoints after which old segments go.
+    checkpoints: bool,
     /// Bytes sent since the last checkpoint, and when the first of them was.
     since_checkpoint: usize,
     pending_since: Option<std::time::Instant>,
 }
 
 impl Open {
-    /// Readies an opened database: its tables, the log's records since its last durable
-    /// commit, a fresh log segment and its syncer. Returns the catalog as the result has it.
-    fn start(opened: Opened, published: &Publisher) -> Result<(Open, Catalog), StoreError> {
-        let Opened { db, log, fence } = opened;
-        {
-            let tx = db.begin_write()?;
-            tx.open_table(META)?;
-            tx.open_table(ITEMS)?;
-            tx.open_table(RECORDS)?;
-            tx.open_table(BLOBS)?;
-            tx.open_table(INDEXES)?;
-            tx.open_table(KV)?;
-            tx.commit()?;
-        }
-        let wal = match log {
-            Some(dir) => {
-                let lsn = wal::replay(&db, dir.as_ref())?;
-                let file = dir.create(lsn + 1).map_err(|e| {
-                    StoreError::Db(format!("the write-ahead log cannot be written: {e}"))
-                })?;
+    /// Readies an opened engine: its log and syncer, and the first published snapshot.
+    /// Returns the catalog as the engine has it.
+    fn start(
+        mut engine: Box<dyn Engine>,
+        published: &Publisher,
+    ) -> Result<(Open, Catalog), StoreError> {
+        let wal = match engine.log()? {
+            Some(log) => {
                 let to = published.clone();
-                let syncer = Syncer::spawn(dir, file, lsn + 1, move |acked, outcome| {
+                let syncer = Syncer::spawn(log.dir, log.file, log.next, move |acked, outcome| {
                     to.durable(acked, outcome)
                 })?;
                 Some(Wal {
                     syncer,
-                    lsn,
-                    record: std::cell::RefCell::new(Record::new()),
+                    checkpoints: log.checkpoints,
                     since_checkpoint: 0,
                     pending_since: None,
                 })
             }
             None => None,
         };
-        let catalog = load_catalog(&db)?;
-        published.view.store(Some(Arc::new(db.begin_read()?)));
-        Ok((Open { db, wal, fence }, catalog))
+        let view = engine.view()?;
+        let catalog = load_catalog(&**view)?;
+        published.view.store(Some(view));
+        Ok((Open { engine, wal }, catalog))
     }
 
-    /// Where this commit's changes are logged (nowhere in memory).
-    fn log(&self) -> wal::Log<'_> {
-        self.wal.as_ref().map(|w| &w.record)
-    }
-
-    /// Starts a write transaction: on disk it is not synced, the log is.
-    fn begin(&self) -> Result<WriteTransaction, StoreError> {
-        let mut wtx = self.db.begin_write()?;
-        if let Some(w) = &self.wal {
-            wtx.set_durability(Durability::None)?;
-            w.record.borrow_mut().clear();
-            // Which record this state reflects, should redb persist it on its own (on close).
-            let mut meta = wtx.open_table(META)?;
-            meta.insert(wal::LSN_KEY, (w.lsn + 1).to_le_bytes().as_slice())?;
-        }
-        Ok(wtx)
-    }
-
-    /// Commits `wtx` and sends the commit on to be shown once durable: at once in memory,
-    /// after the log's sync on disk (on the syncer if `more_waiting` or it is busy, else here).
+    /// Sends a commit on to be shown once durable: at once in memory, after the log's sync on
+    /// disk (on the syncer if `more_waiting` or it is busy, else here). `record` is what the
+    /// log must hold.
     fn commit(
         &mut self,
-        wtx: WriteTransaction,
+        record: Vec<u8>,
         published: &Publisher,
         more_waiting: bool,
-        mut acked: impl FnMut(Arc<ReadTransaction>) -> Acked,
+        acked: impl FnOnce(View) -> Acked,
     ) -> Result<(), StoreError> {
-        wtx.commit()?;
-        let view = Arc::new(self.db.begin_read()?);
-        let acked = acked(view);
+        let acked = acked(self.engine.view()?);
         match &mut self.wal {
             None => published.durable(acked, Ok(())),
             Some(w) => {
-                w.lsn += 1;
-                let bytes = w.record.borrow_mut().seal(w.lsn);
-                w.since_checkpoint += bytes.len();
-                w.pending_since.get_or_insert_with(std::time::Instant::now);
+                if w.checkpoints {
+                    w.since_checkpoint += record.len();
+                    w.pending_since.get_or_insert_with(std::time::Instant::now);
+                }
                 if more_waiting || !w.syncer.idle() {
                     // Sync on the syncer while the next group executes.
-                    w.syncer.commit(bytes, acked);
+                    w.syncer.commit(record, acked);
                 } else {
                     // Nothing to overlap the sync with: spare the hand-off.
-                    w.syncer.sync_now(bytes, acked);
+                    w.syncer.sync_now(record, acked);
                 }
             }
         }
@@ -1685,26 +1631,24 @@ impl Open {
         Some(since + CHECKPOINT_AFTER)
     }
 
-    /// Makes redb durable up to the last record sent, so the log before it can go.
+    /// Makes the engine durable up to the last record sent, so the log before it can go.
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         let Some(w) = &mut self.wal else {
             return Ok(());
         };
         if w.pending_since.is_none() {
-            // Nothing since the last one: redb is durable up to the last record already, and
-            // the current segment is the one that checkpoint started.
+            // Nothing since the last one: the engine is durable up to the last record
+            // already, and the current segment is the one that checkpoint started.
             return Ok(());
         }
-        // Only what the log holds may become durable in redb: a commit whose sync is still
-        // to come could yet fail, and its requests be told so.
+        // Only what the log holds may become durable in the engine: a commit whose sync is
+        // still to come could yet fail, and its requests be told so.
         if !w.syncer.synced() {
             return Err(StoreError::Db("the write-ahead log failed".into()));
         }
-        let wtx = self.db.begin_write()?;
-        wtx.open_table(META)?
-            .insert(wal::LSN_KEY, w.lsn.to_le_bytes().as_slice())?;
-        wtx.commit()?;
-        w.syncer.checkpoint(w.lsn);
+        if let Some(lsn) = self.engine.checkpoint()? {
+            w.syncer.checkpoint(lsn);
+        }
         w.since_checkpoint = 0;
         w.pending_since = None;
         Ok(())
@@ -1712,8 +1656,9 @@ impl Open {
 
     /// Whether discarded ranges are left to clear (a restart resumes them).
     fn has_garbage(&self) -> bool {
-        let rtx = self.db.begin_read().map_err(StoreError::from);
-        rtx.and_then(|r| has_garbage(&r)).unwrap_or(false)
+        let view = self.engine.view();
+        view.and_then(|v| first_garbage(&**v))
+            .is_ok_and(|g| g.is_some())
     }
 
     /// Whether the log failed to take a commit (the store must be reopened).
@@ -1727,12 +1672,10 @@ impl Open {
         drop(self.wal);
     }
 
-    /// Closes after a failure: the database is fenced first, so what redb holds beyond its
-    /// last durable commit is dropped instead of persisted; the log brings back what it synced.
+    /// Closes after a failure: the engine is fenced first, so what it holds beyond its last
+    /// durable state is dropped instead of persisted; the log brings back what it synced.
     fn close_failed(self) {
-        if let Some(f) = &self.fence {
-            f.store(true, std::sync::atomic::Ordering::Release);
-        }
+        self.engine.fence();
         self.close();
     }
 }
@@ -1908,28 +1851,36 @@ impl Writer {
             let mut touched = HashMap::new();
             let mut catalog_changed = false;
             let mut discarded = false;
-            let wtx = o.begin()?;
-            let ran = run_jobs(
-                &wtx,
-                o.log(),
-                working,
-                &self.clock,
-                group,
-                &mut touched,
-                &mut catalog_changed,
-                &mut discarded,
-            );
-            match ran {
-                Ran::Done(Ok(())) => {
+            let mut ran = Ran::Done(Ok(()));
+            let committed = o.engine.write(&mut |w| {
+                ran = run_jobs(
+                    w,
+                    working,
+                    &self.clock,
+                    group,
+                    &mut touched,
+                    &mut catalog_changed,
+                    &mut discarded,
+                );
+                matches!(ran, Ran::Done(Ok(())))
+            });
+            let record = match committed {
+                Ok(record) => record,
+                Err(e) => {
+                    *working = before;
+                    return Err(e);
+                }
+            };
+            match (ran, record) {
+                (Ran::Done(Ok(())), Some(record)) => {
                     let jobs = std::mem::take(group);
                     let catalog = Arc::new(working.clone());
                     let mut jobs = Some(jobs);
-                    let mut touched = Some(touched);
-                    let res = o.commit(wtx, &self.published, waiting(), |view| Acked {
+                    let res = o.commit(record, &self.published, waiting(), |view| Acked {
                         jobs: jobs.take().unwrap_or_default(),
                         view,
-                        catalog: catalog.clone(),
-                        touched: touched.take().unwrap_or_default(),
+                        catalog,
+                        touched,
                         catalog_changed,
                     });
                     if let Err(e) = res {
@@ -1942,15 +1893,17 @@ impl Writer {
                     *garbage |= discarded;
                     return Ok(());
                 }
-                Ran::Done(Err(e)) => {
-                    let _ = wtx.abort();
+                (Ran::Done(Ok(())), None) => {
+                    *working = before;
+                    return Err(StoreError::Db("the engine rolled the group back".into()));
+                }
+                (Ran::Done(Err(e)), _) => {
                     *working = before;
                     return Err(e);
                 }
-                Ran::Panicked(i, message) => {
+                (Ran::Panicked(i, message), _) => {
                     // The group's transaction is gone with everything the jobs wrote; run
                     // it again without the job that panicked.
-                    let _ = wtx.abort();
                     *working = before;
                     let job = group.remove(i);
                     tracing::error!(%message, "a store write panicked; its request fails, the rest of its group is retried");
@@ -1968,14 +1921,20 @@ impl Writer {
     /// the disk.
     fn garbage_step(&self, o: &mut Open, working: &Catalog) -> Result<bool, StoreError> {
         let res = (|| {
-            let wtx = o.begin()?;
-            let more = garbage_step(&wtx, o.log())?;
+            let mut more = Err(StoreError::Closed);
+            let record = o.engine.write(&mut |w| {
+                more = garbage_step(w);
+                more.is_ok()
+            })?;
+            let more = more?;
+            let record =
+                record.ok_or_else(|| StoreError::Db("the garbage step rolled back".into()))?;
             let catalog = Arc::new(working.clone());
             // Nobody waits for it: never on the writer's time.
-            o.commit(wtx, &self.published, true, |view| Acked {
+            o.commit(record, &self.published, true, |view| Acked {
                 jobs: Vec::new(),
                 view,
-                catalog: catalog.clone(),
+                catalog,
                 touched: HashMap::new(),
                 catalog_changed: false,
             })?;
@@ -2003,15 +1962,11 @@ impl Writer {
         if matches!(&*self.published.health.borrow(), Health::Fatal(_)) {
             return None;
         }
-        let opened = (self.opener)().and_then(|opened| {
+        let opened = (self.opener)().and_then(|mut engine| {
             // A write must go through again before the store says it serves.
-            let probe = opened.db.begin_write()?;
-            probe
-                .open_table(META)?
-                .insert("probe", self.clock.now_millis().to_string().as_bytes())?;
-            probe.commit()?;
+            engine.probe(self.clock.now_millis().to_string().as_bytes())?;
             // What the last durable commit and the log left.
-            Open::start(opened, &self.published)
+            Open::start(engine, &self.published)
         });
         match opened {
             Ok((o, catalog)) => {
@@ -2053,12 +2008,10 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".to_owned())
 }
 
-/// Runs every job of `group` in the write transaction `wtx`, logging their changes to `log`.
-/// The jobs stay in `group`, to be told the outcome.
-#[allow(clippy::too_many_arguments)]
+/// Runs every job of `group` in the engine's write transaction `w`. The jobs stay in `group`,
+/// to be told the outcome.
 fn run_jobs(
-    wtx: &WriteTransaction,
-    log: wal::Log<'_>,
+    w: &mut dyn Writes,
     cat: &mut Catalog,
     clock: &Arc<dyn Clock>,
     group: &mut [Box<dyn Job>],
@@ -2067,29 +2020,10 @@ fn run_jobs(
     garbage: &mut bool,
 ) -> Ran {
     let mut failed: Option<StoreError> = None;
-    let tables = (|| -> Result<_, StoreError> {
-        Ok((
-            Logged::new(wtx.open_table(META)?, Space::Meta, log),
-            Logged::new(wtx.open_table(ITEMS)?, Space::Items, log),
-            Logged::new(wtx.open_table(RECORDS)?, Space::Records, log),
-            Logged::new(wtx.open_table(BLOBS)?, Space::Blobs, log),
-            Logged::new(wtx.open_table(INDEXES)?, Space::Indexes, log),
-            Logged::new(wtx.open_table(KV)?, Space::Kv, log),
-        ))
-    })();
-    let (meta, items, records, blobs, indexes, kv) = match tables {
-        Ok(t) => t,
-        Err(e) => return Ran::Done(Err(e)),
-    };
     let before_counters = (cat.next_id, cat.next_seq);
     let mut tx = Tx {
         catalog: cat,
-        meta,
-        items,
-        records,
-        blobs,
-        indexes,
-        kv,
+        w,
         now_ms: clock.now_millis(),
         touched,
         catalog_changed,
@@ -2114,9 +2048,8 @@ fn run_jobs(
         let counters = (tx.catalog.next_id, tx.catalog.next_seq.to_string());
         match serde_json::to_vec(&counters) {
             Ok(bytes) => {
-                if let Err(e) = tx.meta.insert("counters", bytes.as_slice()) {
-                    fail(tx.failed, e);
-                }
+                // A failure is recorded in `failed` and rolls the group back.
+                let _ = tx.put(Space::Meta, b"counters", &bytes);
             }
             Err(e) => {
                 fail(tx.failed, e);

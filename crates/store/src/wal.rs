@@ -16,39 +16,15 @@
 //! `lsn: u64`, then operations: `1 space klen:u32 key vlen:u32 value` (put) or
 //! `2 space klen:u32 key` (remove). Integers are little-endian.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase};
 
+pub(crate) use crate::engine::Space;
+use crate::redb_engine::{bytes_table, text, text_table, META};
 use crate::StoreError;
-
-/// Where a logged operation applies: one of the store's redb tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Space {
-    Meta = 0,
-    Items = 1,
-    Records = 2,
-    Blobs = 3,
-    Indexes = 4,
-    Kv = 5,
-}
-
-impl Space {
-    fn from_u8(b: u8) -> Option<Space> {
-        Some(match b {
-            0 => Space::Meta,
-            1 => Space::Items,
-            2 => Space::Records,
-            3 => Space::Blobs,
-            4 => Space::Indexes,
-            5 => Space::Kv,
-            _ => return None,
-        })
-    }
-}
 
 const PUT: u8 = 1;
 const REMOVE: u8 = 2;
@@ -108,72 +84,6 @@ impl Record {
         out[0..4].copy_from_slice(&len.to_le_bytes());
         out[4..8].copy_from_slice(&crc.to_le_bytes());
         out
-    }
-}
-
-/// Where a table's changes go besides redb: the group's record, or nowhere (in memory).
-pub(crate) type Log<'a> = Option<&'a RefCell<Record>>;
-
-/// A table of a write transaction whose every change also goes to the commit's record, so
-/// nothing is written to redb that the log would not bring back. Reads go to the table itself.
-pub(crate) struct Logged<'a, K: redb::Key + 'static> {
-    table: redb::Table<'a, K, &'static [u8]>,
-    space: Space,
-    log: Log<'a>,
-}
-
-impl<'a, K: redb::Key + 'static> Logged<'a, K> {
-    pub(crate) fn new(
-        table: redb::Table<'a, K, &'static [u8]>,
-        space: Space,
-        log: Log<'a>,
-    ) -> Self {
-        Logged { table, space, log }
-    }
-}
-
-impl<'a, K: redb::Key + 'static> std::ops::Deref for Logged<'a, K> {
-    type Target = redb::Table<'a, K, &'static [u8]>;
-    fn deref(&self) -> &Self::Target {
-        &self.table
-    }
-}
-
-impl Logged<'_, &'static [u8]> {
-    pub(crate) fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<(), redb::StorageError> {
-        self.table.insert(key, value)?;
-        if let Some(log) = self.log {
-            log.borrow_mut().put(self.space, key, value);
-        }
-        Ok(())
-    }
-
-    /// Removes `key`; returns whether it was there.
-    pub(crate) fn remove(&mut self, key: &[u8]) -> Result<bool, redb::StorageError> {
-        let had = self.table.remove(key)?.is_some();
-        if let Some(log) = self.log {
-            log.borrow_mut().remove(self.space, key);
-        }
-        Ok(had)
-    }
-}
-
-impl Logged<'_, &'static str> {
-    pub(crate) fn insert(&mut self, key: &str, value: &[u8]) -> Result<(), redb::StorageError> {
-        self.table.insert(key, value)?;
-        if let Some(log) = self.log {
-            log.borrow_mut().put(self.space, key.as_bytes(), value);
-        }
-        Ok(())
-    }
-
-    /// Removes `key`; returns whether it was there.
-    pub(crate) fn remove(&mut self, key: &str) -> Result<bool, redb::StorageError> {
-        let had = self.table.remove(key)?.is_some();
-        if let Some(log) = self.log {
-            log.borrow_mut().remove(self.space, key.as_bytes());
-        }
-        Ok(had)
     }
 }
 
@@ -371,7 +281,7 @@ fn ops(mut body: &[u8]) -> Option<Vec<Op<'_>>> {
 /// The number of the last record redb's state reflects.
 pub(crate) fn applied_lsn(db: &Database) -> Result<u64, StoreError> {
     let rtx = db.begin_read()?;
-    let meta = rtx.open_table(crate::META)?;
+    let meta = rtx.open_table(META)?;
     let lsn = meta.get(LSN_KEY)?.map(|v| {
         let mut b = [0u8; 8];
         let v = v.value();
@@ -416,7 +326,7 @@ pub(crate) fn replay(db: &Database, dir: &dyn LogDir) -> Result<u64, StoreError>
             applied += 1;
         }
     }
-    wtx.open_table(crate::META)?
+    wtx.open_table(META)?
         .insert(LSN_KEY, last.to_le_bytes().as_slice())?;
     wtx.commit()?;
     if applied > 0 {
@@ -434,33 +344,12 @@ pub(crate) fn replay(db: &Database, dir: &dyn LogDir) -> Result<u64, StoreError>
 }
 
 fn apply(wtx: &redb::WriteTransaction, op: Op<'_>) -> Result<(), StoreError> {
-    fn text(k: &[u8]) -> Result<&str, StoreError> {
-        std::str::from_utf8(k).map_err(|_| StoreError::Corrupt("a logged key is not text".into()))
-    }
-    fn bytes_table(s: Space) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
-        match s {
-            Space::Items => crate::ITEMS,
-            Space::Records => crate::RECORDS,
-            Space::Indexes => crate::INDEXES,
-            _ => crate::KV,
-        }
-    }
     match op {
         Op::Put(s @ (Space::Meta | Space::Blobs), k, v) => {
-            let def = if s == Space::Meta {
-                crate::META
-            } else {
-                crate::BLOBS
-            };
-            wtx.open_table(def)?.insert(text(k)?, v)?;
+            wtx.open_table(text_table(s))?.insert(text(k)?, v)?;
         }
         Op::Remove(s @ (Space::Meta | Space::Blobs), k) => {
-            let def = if s == Space::Meta {
-                crate::META
-            } else {
-                crate::BLOBS
-            };
-            wtx.open_table(def)?.remove(text(k)?)?;
+            wtx.open_table(text_table(s))?.remove(text(k)?)?;
         }
         Op::Put(s, k, v) => {
             wtx.open_table(bytes_table(s))?.insert(k, v)?;

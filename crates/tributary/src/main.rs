@@ -59,6 +59,10 @@ struct ServeArgs {
     /// Keep everything in memory (nothing survives a restart).
     #[arg(long, env = "TRIBUTARY_IN_MEMORY")]
     in_memory: bool,
+    /// The storage engine of the data directory: `redb` (a B-tree with Tributary's own
+    /// write-ahead log) or `fjall` (an LSM tree). A directory keeps the engine it was made with.
+    #[arg(long, env = "TRIBUTARY_STORE_ENGINE", default_value = "redb")]
+    store_engine: tributary_store::EngineKind,
     /// AWS region the server reports.
     #[arg(long, env = "TRIBUTARY_REGION", default_value = "us-east-1")]
     region: String,
@@ -203,7 +207,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let store = Store::open(None, clock.clone()).context("opening the in-memory store")?;
         (store, dir.clone(), Some(TempDir(dir)))
     } else {
-        let store = Store::open(Some(&args.data_dir), clock.clone())
+        let store = Store::open_on(Some(&args.data_dir), args.store_engine, clock.clone())
             .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
         (store, args.data_dir.join("work"), None)
     };
