@@ -74,34 +74,46 @@ struct FjallWrites<'a, 't> {
     parts: &'a [TxPartitionHandle; 6],
 }
 
-impl Reads for FjallWrites<'_, '_> {
-    fn get(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
-        match self.tx.get(&self.parts[space as usize], key)? {
-            Some(v) => {
-                f(&v);
-                Ok(true)
+/// `Reads` over a fjall transaction in field `$tx` (a write or a read transaction: the same
+/// calls).
+macro_rules! fjall_reads {
+    ($ty:ty, $tx:ident) => {
+        impl Reads for $ty {
+            fn get(
+                &self,
+                space: Space,
+                key: &[u8],
+                f: &mut dyn FnMut(&[u8]),
+            ) -> Result<bool, StoreError> {
+                match self.$tx.get(&self.parts[space as usize], key)? {
+                    Some(v) => {
+                        f(&v);
+                        Ok(true)
+                    }
+                    None => Ok(false),
+                }
             }
-            None => Ok(false),
-        }
-    }
 
-    fn scan(
-        &self,
-        space: Space,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-        reverse: bool,
-        visit: Visit<'_>,
-    ) -> Result<(), StoreError> {
-        if empty_range(lower, upper) {
-            return Ok(());
+            fn scan(
+                &self,
+                space: Space,
+                lower: Bound<&[u8]>,
+                upper: Bound<&[u8]>,
+                reverse: bool,
+                visit: Visit<'_>,
+            ) -> Result<(), StoreError> {
+                if empty_range(lower, upper) {
+                    return Ok(());
+                }
+                let part = &self.parts[space as usize];
+                let iter = self.$tx.range::<&[u8], _>(part, (lower, upper));
+                visit_all(iter, reverse, visit)
+            }
         }
-        let iter = self
-            .tx
-            .range::<&[u8], _>(&self.parts[space as usize], (lower, upper));
-        visit_all(iter, reverse, visit)
-    }
+    };
 }
+
+fjall_reads!(FjallWrites<'_, '_>, tx);
 
 impl Writes for FjallWrites<'_, '_> {
     fn put(&mut self, space: Space, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
@@ -120,34 +132,7 @@ struct FjallView {
     parts: Arc<[TxPartitionHandle; 6]>,
 }
 
-impl Reads for FjallView {
-    fn get(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
-        match self.rtx.get(&self.parts[space as usize], key)? {
-            Some(v) => {
-                f(&v);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    fn scan(
-        &self,
-        space: Space,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-        reverse: bool,
-        visit: Visit<'_>,
-    ) -> Result<(), StoreError> {
-        if empty_range(lower, upper) {
-            return Ok(());
-        }
-        let iter = self
-            .rtx
-            .range::<&[u8], _>(&self.parts[space as usize], (lower, upper));
-        visit_all(iter, reverse, visit)
-    }
-}
+fjall_reads!(FjallView, rtx);
 
 impl Engine for FjallEngine {
     fn write(

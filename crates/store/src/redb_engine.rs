@@ -106,7 +106,7 @@ fn bytes_slot(s: Space) -> usize {
     }
 }
 
-impl<S, B> Tables<S, B>
+impl<S, B> Reads for Tables<S, B>
 where
     S: ReadableTable<&'static str, &'static [u8]>,
     B: ReadableTable<&'static [u8], &'static [u8]>,
@@ -150,36 +150,10 @@ where
     }
 }
 
-type ReadTables = Tables<
-    redb::ReadOnlyTable<&'static str, &'static [u8]>,
-    redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
->;
 type WriteTables<'t> = Tables<
     redb::Table<'t, &'static str, &'static [u8]>,
     redb::Table<'t, &'static [u8], &'static [u8]>,
 >;
-
-/// A published read snapshot: a read transaction's tables, opened once.
-struct RedbView {
-    tables: ReadTables,
-}
-
-impl Reads for RedbView {
-    fn get(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
-        self.tables.get(space, key, f)
-    }
-
-    fn scan(
-        &self,
-        space: Space,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-        reverse: bool,
-        visit: Visit<'_>,
-    ) -> Result<(), StoreError> {
-        self.tables.scan(space, lower, upper, reverse, visit)
-    }
-}
 
 /// A write transaction's tables; every change also goes to the commit's log record.
 struct RedbWrites<'t> {
@@ -344,7 +318,8 @@ impl Engine for RedbEngine {
                 rtx.open_table(KV)?,
             ],
         };
-        Ok(Arc::new(Snapshot(Box::new(RedbView { tables }))))
+        // A published read snapshot: the read transaction's tables, opened once.
+        Ok(Arc::new(Snapshot(Box::new(tables))))
     }
 
     fn checkpoint(&mut self) -> Result<Option<u64>, StoreError> {
