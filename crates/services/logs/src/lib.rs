@@ -114,6 +114,9 @@ const STREAMS: &str = "logs/streams";
 const EVENTS: &str = "logs/events";
 /// Group prefix + timestamp + stream id + seq → event.
 const BY_TIME: &str = "logs/by-time";
+/// Group prefix + stream id → group name: a deleted stream whose events and time-index entries
+/// are still being removed, a chunk per job (see [`clear_dead_streams`]).
+const DEAD_STREAMS: &str = "logs/dead-streams";
 
 const JSON11: &str = "application/x-amz-json-1.1";
 const DAY_MS: i64 = 86_400_000;
@@ -154,6 +157,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct GroupMeta {
+    /// Where the group's keys live (see [`GroupKeys`]); `None` for groups stored before ids.
+    #[serde(default)]
+    id: Option<u64>,
     creation_time: i64,
     /// The group's own retention policy; `None` falls back to the server default.
     #[serde(default)]
@@ -170,9 +176,11 @@ struct GroupMeta {
 }
 
 impl GroupMeta {
-    fn new(now: i64) -> GroupMeta {
+    /// A new group, with a fresh id from the store's counter.
+    fn new(tx: &mut Tx<'_>) -> GroupMeta {
         GroupMeta {
-            creation_time: now,
+            id: Some(tx.next_id()),
+            creation_time: tx.now_ms(),
             retention_days: None,
             next_stream_id: 1,
             stored_bytes: 0,
@@ -199,19 +207,53 @@ struct StreamMeta {
     uploads: u64,
 }
 
-/// `<group>\0`: the start of every key of a group outside [`GROUPS`].
-fn group_prefix(group: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(group.len() + 40);
-    k.extend_from_slice(group.as_bytes());
-    k.push(0);
-    k
+/// Where a group's streams, events and time index live in [`STREAMS`], [`EVENTS`],
+/// [`BY_TIME`] and [`DEAD_STREAMS`]: every key of the group starts with `prefix`, and `end` is
+/// the first key after them all.
+///
+/// A group created by this version is keyed by its id, `00 <id>`, which is never reused, so a
+/// deleted group's keys can be left for the store to remove in the background (and a new group
+/// of the same name starts empty at once). Groups stored before ids were given are keyed by
+/// their name, `<name> 00`; names never contain NUL, so the two layouts never share a key.
+#[derive(Debug, Clone)]
+struct GroupKeys {
+    prefix: Vec<u8>,
+    end: Vec<u8>,
 }
 
-/// Exclusive upper bound of every key starting with `<group>\0`.
-fn group_end(group: &str) -> Vec<u8> {
-    let mut k = group.as_bytes().to_vec();
-    k.push(1);
-    k
+impl GroupKeys {
+    fn of(name: &str, meta: &GroupMeta) -> GroupKeys {
+        match meta.id {
+            Some(id) => {
+                let at = |id: u64| {
+                    let mut k = Vec::with_capacity(48);
+                    k.push(0);
+                    k.extend_from_slice(&id.to_be_bytes());
+                    k
+                };
+                // Ids come from the store's counter, far from u64::MAX.
+                GroupKeys {
+                    prefix: at(id),
+                    end: at(id.saturating_add(1)),
+                }
+            }
+            None => {
+                let mut prefix = Vec::with_capacity(name.len() + 40);
+                prefix.extend_from_slice(name.as_bytes());
+                prefix.push(0);
+                let mut end = name.as_bytes().to_vec();
+                end.push(1);
+                GroupKeys { prefix, end }
+            }
+        }
+    }
+
+    /// A new key in the group: the prefix, then room for the rest.
+    fn key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.prefix.len() + 32);
+        k.extend_from_slice(&self.prefix);
+        k
+    }
 }
 
 /// A stream name as key bytes that sort like the name: NUL becomes `00 FF`, and `00 01` ends
@@ -225,8 +267,8 @@ fn escaped(name: &str, out: &mut Vec<u8>) {
     }
 }
 
-fn stream_key(group: &str, stream: &str) -> Vec<u8> {
-    let mut k = group_prefix(group);
+fn stream_key(group: &GroupKeys, stream: &str) -> Vec<u8> {
+    let mut k = group.key();
     escaped(stream, &mut k);
     k.extend_from_slice(&[0, 1]);
     k
@@ -256,16 +298,16 @@ struct Pos {
     seq: u64,
 }
 
-fn event_key(group: &str, id: u64, pos: Pos) -> Vec<u8> {
-    let mut k = group_prefix(group);
+fn event_key(group: &GroupKeys, id: u64, pos: Pos) -> Vec<u8> {
+    let mut k = group.key();
     k.extend_from_slice(&id.to_be_bytes());
     k.extend_from_slice(&ts_bytes(pos.ts));
     k.extend_from_slice(&pos.seq.to_be_bytes());
     k
 }
 
-fn time_key(group: &str, ts: i64, id: u64, seq: u64) -> Vec<u8> {
-    let mut k = group_prefix(group);
+fn time_key(group: &GroupKeys, ts: i64, id: u64, seq: u64) -> Vec<u8> {
+    let mut k = group.key();
     k.extend_from_slice(&ts_bytes(ts));
     k.extend_from_slice(&id.to_be_bytes());
     k.extend_from_slice(&seq.to_be_bytes());
@@ -273,11 +315,11 @@ fn time_key(group: &str, ts: i64, id: u64, seq: u64) -> Vec<u8> {
 }
 
 /// The end of one stream's events: the first key of the next id.
-fn stream_events_end(group: &str, id: u64) -> Vec<u8> {
-    let mut k = group_prefix(group);
+fn stream_events_end(group: &GroupKeys, id: u64) -> Vec<u8> {
+    let mut k = group.key();
     match id.checked_add(1) {
         Some(next) => k.extend_from_slice(&next.to_be_bytes()),
-        None => k = group_end(group),
+        None => k = group.end.clone(),
     }
     k
 }
@@ -364,7 +406,7 @@ fn load_group_tx(tx: &mut Tx<'_>, group: &str) -> Result<Option<GroupMeta>, AwsE
 
 fn load_stream_tx(
     tx: &mut Tx<'_>,
-    group: &str,
+    group: &GroupKeys,
     stream: &str,
 ) -> Result<Option<StreamMeta>, AwsError> {
     tx.kv_get(STREAMS, &stream_key(group, stream))?
@@ -376,14 +418,14 @@ fn put_group(tx: &mut Tx<'_>, group: &str, meta: &GroupMeta) -> Result<(), AwsEr
     tx.kv_put(GROUPS, group.as_bytes(), &encode(meta))
 }
 
-fn put_stream(tx: &mut Tx<'_>, group: &str, meta: &StreamMeta) -> Result<(), AwsError> {
+fn put_stream(tx: &mut Tx<'_>, group: &GroupKeys, meta: &StreamMeta) -> Result<(), AwsError> {
     tx.kv_put(STREAMS, &stream_key(group, &meta.name), &encode(meta))
 }
 
 /// Appends events (already in order) to a stream inside a write job.
 fn append_events<'m>(
     tx: &mut Tx<'_>,
-    group_name: &str,
+    keys: &GroupKeys,
     group: &mut GroupMeta,
     stream: &mut StreamMeta,
     events: impl Iterator<Item = (i64, &'m str)>,
@@ -396,12 +438,8 @@ fn append_events<'m>(
         };
         stream.next_seq += 1;
         let value = event_value(now, message);
-        tx.kv_put(EVENTS, &event_key(group_name, stream.id, pos), &value)?;
-        tx.kv_put(
-            BY_TIME,
-            &time_key(group_name, ts, stream.id, pos.seq),
-            &value,
-        )?;
+        tx.kv_put(EVENTS, &event_key(keys, stream.id, pos), &value)?;
+        tx.kv_put(BY_TIME, &time_key(keys, ts, stream.id, pos.seq), &value)?;
         group.stored_bytes += message.len() as u64;
         stream.first_event = Some(stream.first_event.map_or(ts, |f| f.min(ts)));
         stream.last_event = Some(stream.last_event.map_or(ts, |l| l.max(ts)));
@@ -413,20 +451,23 @@ fn append_events<'m>(
 /// Stores function output: groups and streams are created on first output, as Lambda does.
 fn store_batches(tx: &mut Tx<'_>, batches: &[LogBatch]) -> Result<(), AwsError> {
     let now = tx.now_ms();
-    let mut groups: HashMap<String, GroupMeta> = HashMap::new();
+    let mut groups: HashMap<String, (GroupKeys, GroupMeta)> = HashMap::new();
     let mut streams: HashMap<(String, String), StreamMeta> = HashMap::new();
     for batch in batches {
-        let group = match groups.entry(batch.group.clone()) {
+        let (keys, group) = match groups.entry(batch.group.clone()) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
-                let meta = load_group_tx(tx, &batch.group)?.unwrap_or_else(|| GroupMeta::new(now));
-                e.insert(meta)
+                let meta = match load_group_tx(tx, &batch.group)? {
+                    Some(meta) => meta,
+                    None => GroupMeta::new(tx),
+                };
+                e.insert((GroupKeys::of(&batch.group, &meta), meta))
             }
         };
         let stream = match streams.entry((batch.group.clone(), batch.stream.clone())) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
-                let meta = match load_stream_tx(tx, &batch.group, &batch.stream)? {
+                let meta = match load_stream_tx(tx, keys, &batch.stream)? {
                     Some(m) => m,
                     None => {
                         let id = group.next_stream_id;
@@ -450,13 +491,13 @@ fn store_batches(tx: &mut Tx<'_>, batches: &[LogBatch]) -> Result<(), AwsError> 
             .events
             .iter()
             .map(|e| (e.timestamp_ms, e.message.as_str()));
-        append_events(tx, &batch.group, group, stream, events)?;
-    }
-    for (name, meta) in &groups {
-        put_group(tx, name, meta)?;
+        append_events(tx, keys, group, stream, events)?;
     }
     for ((group, _), meta) in &streams {
-        put_stream(tx, group, meta)?;
+        put_stream(tx, &groups[group].0, meta)?;
+    }
+    for (name, (_, meta)) in &groups {
+        put_group(tx, name, meta)?;
     }
     Ok(())
 }
@@ -480,6 +521,8 @@ struct Shared {
     default_retention_days: Option<u32>,
     queue: Mutex<Queue>,
     wake: tokio::sync::Notify,
+    /// Woken when a stream is deleted, so the sweeper clears its events soon.
+    cleanup: tokio::sync::Notify,
 }
 
 impl LogWriter for Shared {
@@ -554,6 +597,7 @@ impl Logs {
                 default_retention_days: cfg.log_retention_days,
                 queue: Mutex::new(Queue::default()),
                 wake: tokio::sync::Notify::new(),
+                cleanup: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -589,7 +633,8 @@ async fn run_writer(shared: Arc<Shared>, cancel: CancellationToken) {
 }
 
 /// Deletes events older than their group's retention, by the server clock: every
-/// [`SWEEP_EVERY`], and whenever the clock is moved by hand.
+/// [`SWEEP_EVERY`], and whenever the clock is moved by hand; and what deleted streams left,
+/// soon after each deletion.
 async fn run_sweeper(app: Arc<CloudWatchLogs>, cancel: CancellationToken) {
     loop {
         // Registered before the sweep, so a clock move during it is not missed.
@@ -603,12 +648,14 @@ async fn run_sweeper(app: Arc<CloudWatchLogs>, cancel: CancellationToken) {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(SWEEP_EVERY) => {}
             _ = &mut moved => {}
+            _ = app.logs.shared.cleanup.notified() => {}
         }
     }
 }
 
-/// One retention pass over every group.
+/// One retention pass over every group, after clearing what deleted streams left.
 async fn sweep(shared: &Arc<Shared>) -> Result<(), AwsError> {
+    clear_dead_streams(shared).await?;
     let now = shared.store.clock().now_millis();
     let mut after: Option<Vec<u8>> = None;
     loop {
@@ -629,20 +676,42 @@ async fn sweep(shared: &Arc<Shared>) -> Result<(), AwsError> {
                 continue;
             };
             let group = String::from_utf8_lossy(key).into_owned();
-            expire_group(shared, &group, cutoff).await?;
+            let keys = GroupKeys::of(&group, &meta);
+            expire_group(shared, &group, &keys, cutoff).await?;
         }
     }
 }
 
+/// Subtracts `freed` bytes from the group named `name`, if it is still the group whose keys
+/// are `keys` (not deleted, nor deleted and created again).
+fn release_bytes(
+    tx: &mut Tx<'_>,
+    name: &str,
+    keys: &GroupKeys,
+    freed: u64,
+) -> Result<(), AwsError> {
+    if let Some(mut meta) = load_group_tx(tx, name)? {
+        if GroupKeys::of(name, &meta).prefix == keys.prefix {
+            meta.stored_bytes = meta.stored_bytes.saturating_sub(freed);
+            put_group(tx, name, &meta)?;
+        }
+    }
+    Ok(())
+}
+
 /// Deletes a group's events with timestamps before `cutoff`, a chunk per job.
-async fn expire_group(shared: &Arc<Shared>, group: &str, cutoff: i64) -> Result<(), AwsError> {
-    let prefix = group_prefix(group);
-    let mut upper = prefix.clone();
+async fn expire_group(
+    shared: &Arc<Shared>,
+    group: &str,
+    keys: &GroupKeys,
+    cutoff: i64,
+) -> Result<(), AwsError> {
+    let mut upper = keys.key();
     upper.extend_from_slice(&ts_bytes(cutoff));
     loop {
         let old = shared.store.kv_range(
             BY_TIME,
-            Bound::Included(&prefix),
+            Bound::Included(&keys.prefix),
             Bound::Excluded(&upper),
             false,
             CHUNK,
@@ -652,29 +721,102 @@ async fn expire_group(shared: &Arc<Shared>, group: &str, cutoff: i64) -> Result<
         }
         let events: Vec<Event> = old
             .iter()
-            .filter_map(|(k, v)| Event::from_time_entry(prefix.len(), k, v))
+            .filter_map(|(k, v)| Event::from_time_entry(keys.prefix.len(), k, v))
             .collect();
         let done = old.len() < CHUNK;
-        let group = group.to_string();
+        let (group, keys) = (group.to_string(), keys.clone());
         shared
             .store
             .write(move |tx| {
                 let mut freed = 0u64;
                 for e in &events {
-                    tx.kv_delete(BY_TIME, &time_key(&group, e.pos.ts, e.stream_id, e.pos.seq))?;
-                    if tx.kv_delete(EVENTS, &event_key(&group, e.stream_id, e.pos))? {
+                    tx.kv_delete(BY_TIME, &time_key(&keys, e.pos.ts, e.stream_id, e.pos.seq))?;
+                    if tx.kv_delete(EVENTS, &event_key(&keys, e.stream_id, e.pos))? {
                         freed += e.message.len() as u64;
                     }
                 }
-                if let Some(mut meta) = load_group_tx(tx, &group)? {
-                    meta.stored_bytes = meta.stored_bytes.saturating_sub(freed);
-                    put_group(tx, &group, &meta)?;
-                }
-                Ok(())
+                release_bytes(tx, &group, &keys, freed)
             })
             .await?;
         if done {
             return Ok(());
+        }
+    }
+}
+
+/// The [`DEAD_STREAMS`] key of stream `id` of a group; its value is the group's name.
+fn dead_stream_key(group: &GroupKeys, id: u64) -> Vec<u8> {
+    let mut k = group.key();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// Removes what deleted streams left behind (their events, and the entries of their events
+/// in the group's time index), a chunk of [`CHUNK`] events per job so that no job holds the
+/// writer for the size of a stream; then the stream's marker. The markers are stored by the
+/// deletion itself, so a restart resumes where this stopped.
+async fn clear_dead_streams(shared: &Arc<Shared>) -> Result<(), AwsError> {
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let lower = match &after {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let dead = shared
+            .store
+            .kv_range(DEAD_STREAMS, lower, Bound::Unbounded, false, 1)?;
+        let Some((marker, name)) = dead.into_iter().next() else {
+            return Ok(());
+        };
+        after = Some(marker.clone());
+        let Some(split) = marker.len().checked_sub(8) else {
+            continue;
+        };
+        let (prefix, id) = marker.split_at(split);
+        let id = u64_from(id);
+        let name = String::from_utf8_lossy(&name).into_owned();
+        // Only the prefix is needed to name the stream's keys (`end` would matter only for
+        // the stream id u64::MAX, which is never given).
+        let keys = GroupKeys {
+            prefix: prefix.to_vec(),
+            end: Vec::new(),
+        };
+        let end = stream_events_end(&keys, id);
+        loop {
+            let chunk = shared.store.kv_range(
+                EVENTS,
+                Bound::Included(&marker),
+                Bound::Excluded(&end),
+                false,
+                CHUNK,
+            )?;
+            let done = chunk.len() < CHUNK;
+            let events: Vec<(Pos, u64)> = chunk
+                .iter()
+                .filter_map(|(k, v)| Event::from_stream_entry(prefix.len(), k, v))
+                .map(|e| (e.pos, e.message.len() as u64))
+                .collect();
+            let (name, keys, marker) = (name.clone(), keys.clone(), marker.clone());
+            shared
+                .store
+                .write(move |tx| {
+                    let mut freed = 0;
+                    for (pos, bytes) in &events {
+                        tx.kv_delete(BY_TIME, &time_key(&keys, pos.ts, id, pos.seq))?;
+                        if tx.kv_delete(EVENTS, &event_key(&keys, id, *pos))? {
+                            freed += bytes;
+                        }
+                    }
+                    release_bytes(tx, &name, &keys, freed)?;
+                    if done {
+                        tx.kv_delete(DEAD_STREAMS, &marker)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            if done {
+                break;
+            }
         }
     }
 }
@@ -1149,7 +1291,7 @@ impl CloudWatchLogs {
             .transpose()
     }
 
-    fn log_stream(&self, group: &str, stream: &str) -> Result<Option<StreamMeta>, AwsError> {
+    fn log_stream(&self, group: &GroupKeys, stream: &str) -> Result<Option<StreamMeta>, AwsError> {
         self.store
             .kv_get(STREAMS, &stream_key(group, stream))?
             .map(|b| decode(&b))
@@ -1159,12 +1301,12 @@ impl CloudWatchLogs {
     /// Every stream of a group whose name starts with `prefix`, in name order.
     fn log_streams(
         &self,
-        group: &str,
+        group: &GroupKeys,
         prefix: &str,
     ) -> Result<Vec<(Vec<u8>, StreamMeta)>, AwsError> {
-        let mut lower = group_prefix(group);
+        let mut lower = group.key();
         escaped(prefix, &mut lower);
-        let upper = prefix_end(&lower).unwrap_or_else(|| group_end(group));
+        let upper = prefix_end(&lower).unwrap_or_else(|| group.end.clone());
         let mut out = Vec::new();
         let mut from = Bound::Included(lower);
         loop {
@@ -1249,7 +1391,7 @@ async fn create_log_group(
                     "The specified log group already exists",
                 ));
             }
-            let mut meta = GroupMeta::new(tx.now_ms());
+            let mut meta = GroupMeta::new(tx);
             meta.log_group_class = class.clone();
             meta.kms_key_id = kms.clone();
             meta.tags = tags.clone();
@@ -1267,12 +1409,13 @@ async fn delete_log_group(
     check_group_name(&name, "logGroupName")?;
     app.store
         .write(move |tx| {
-            if !tx.kv_delete(GROUPS, name.as_bytes())? {
-                return Err(group_not_found());
-            }
-            let (lo, hi) = (group_prefix(&name), group_end(&name));
-            for space in [STREAMS, EVENTS, BY_TIME] {
-                tx.kv_delete_range(space, Bound::Included(&lo), Bound::Excluded(&hi))?;
+            let meta = load_group_tx(tx, &name)?.ok_or_else(group_not_found)?;
+            tx.kv_delete(GROUPS, name.as_bytes())?;
+            // Nothing reads the group's keys once its entry is gone (a group created again
+            // with this name gets a new id), so the store removes them in the background.
+            let keys = GroupKeys::of(&name, &meta);
+            for space in [STREAMS, EVENTS, BY_TIME, DEAD_STREAMS] {
+                tx.kv_discard(space, &keys.prefix, &keys.end)?;
             }
             Ok(())
         })
@@ -1480,7 +1623,8 @@ async fn create_log_stream(
     app.store
         .write(move |tx| {
             let mut meta = load_group_tx(tx, &group)?.ok_or_else(group_not_found)?;
-            if load_stream_tx(tx, &group, &stream)?.is_some() {
+            let keys = GroupKeys::of(&group, &meta);
+            if load_stream_tx(tx, &keys, &stream)?.is_some() {
                 return Err(AwsError::new(
                     "ResourceAlreadyExistsException",
                     400,
@@ -1498,7 +1642,7 @@ async fn create_log_stream(
                 uploads: 0,
             };
             meta.next_stream_id += 1;
-            put_stream(tx, &group, &s)?;
+            put_stream(tx, &keys, &s)?;
             put_group(tx, &group, &meta)
         })
         .await?;
@@ -1512,63 +1656,22 @@ async fn delete_log_stream(
     let (group, stream) = (input.log_group_name, input.log_stream_name);
     check_group_name(&group, "logGroupName")?;
     check_stream_name(&stream, "logStreamName")?;
-    if app.log_group(&group)?.is_none() {
-        return Err(group_not_found());
-    }
-    let meta = app
-        .log_stream(&group, &stream)?
-        .ok_or_else(stream_not_found)?;
-    // The stream's events, to remove their entries in the group's time index too. Events
-    // stored after this read (and before the job) leave time-index entries behind whose stream
-    // id no longer exists; readers skip those and retention removes them.
-    let prefix = group_prefix(&group);
-    let mut start = prefix.clone();
-    start.extend_from_slice(&meta.id.to_be_bytes());
-    let end = stream_events_end(&group, meta.id);
-    let mut events = Vec::new();
-    let mut from = Bound::Included(start.clone());
-    loop {
-        let chunk = app.store.kv_range(
-            EVENTS,
-            as_ref_bound(&from),
-            Bound::Excluded(&end),
-            false,
-            CHUNK,
-        )?;
-        let done = chunk.len() < CHUNK;
-        for (k, v) in chunk {
-            if let Some(e) = Event::from_stream_entry(prefix.len(), &k, &v) {
-                events.push((e.pos, e.message.len() as u64));
-            }
-            from = Bound::Excluded(k);
-        }
-        if done {
-            break;
-        }
-    }
-    let id = meta.id;
     app.store
         .write(move |tx| {
-            let current = load_stream_tx(tx, &group, &stream)?.ok_or_else(stream_not_found)?;
-            if current.id != id {
-                // Deleted and created again meanwhile: this call found the old one gone.
-                return Err(stream_not_found());
-            }
-            tx.kv_delete(STREAMS, &stream_key(&group, &stream))?;
-            tx.kv_delete_range(EVENTS, Bound::Included(&start), Bound::Excluded(&end))?;
-            let mut freed = 0;
-            for (pos, bytes) in &events {
-                if tx.kv_delete(BY_TIME, &time_key(&group, pos.ts, id, pos.seq))? {
-                    freed += bytes;
-                }
-            }
-            if let Some(mut g) = load_group_tx(tx, &group)? {
-                g.stored_bytes = g.stored_bytes.saturating_sub(freed);
-                put_group(tx, &group, &g)?;
-            }
-            Ok(())
+            let g = load_group_tx(tx, &group)?.ok_or_else(group_not_found)?;
+            let keys = GroupKeys::of(&group, &g);
+            let s = load_stream_tx(tx, &keys, &stream)?.ok_or_else(stream_not_found)?;
+            // The stream is gone for every reader from here on: readers skip events whose
+            // stream id no longer exists. Its events go in the background, a chunk per job.
+            tx.kv_delete(STREAMS, &stream_key(&keys, &stream))?;
+            tx.kv_put(
+                DEAD_STREAMS,
+                &dead_stream_key(&keys, s.id),
+                group.as_bytes(),
+            )
         })
         .await?;
+    app.logs.shared.cleanup.notify_one();
     Ok(None)
 }
 
@@ -1627,12 +1730,10 @@ fn describe_log_streams(
         .as_deref()
         .map(from_hex_token)
         .transpose()?;
-    if app.log_group(&group)?.is_none() {
-        return Err(group_not_found());
-    }
+    let g = app.log_group(&group)?.ok_or_else(group_not_found)?;
     // Sort keys: the stream key, preceded by the last event time when ordering by it.
     let mut streams: Vec<(Vec<u8>, StreamMeta)> = app
-        .log_streams(&group, prefix.unwrap_or(""))?
+        .log_streams(&GroupKeys::of(&group, &g), prefix.unwrap_or(""))?
         .into_iter()
         .map(|(key, meta)| {
             let sort = if by_time {
@@ -1738,7 +1839,8 @@ async fn put_log_events(
         .store
         .write(move |tx| {
             let mut g = load_group_tx(tx, &group)?.ok_or_else(group_not_found)?;
-            let mut s = load_stream_tx(tx, &group, &stream)?.ok_or_else(stream_not_found)?;
+            let keys = GroupKeys::of(&group, &g);
+            let mut s = load_stream_tx(tx, &keys, &stream)?.ok_or_else(stream_not_found)?;
             let now = tx.now_ms();
             let expired_before = g
                 .retention_days
@@ -1761,9 +1863,9 @@ async fn put_log_events(
                     accepted.push((ts, e.message.as_str()));
                 }
             }
-            append_events(tx, &group, &mut g, &mut s, accepted.into_iter())?;
+            append_events(tx, &keys, &mut g, &mut s, accepted.into_iter())?;
             s.uploads += 1;
-            put_stream(tx, &group, &s)?;
+            put_stream(tx, &keys, &s)?;
             put_group(tx, &group, &g)?;
             Ok((sequence_token(&s), rejected))
         })
@@ -1821,8 +1923,9 @@ fn get_log_events(
     let from_head = input.start_from_head.unwrap_or(false);
     let token = input.next_token.as_deref();
     let g = app.log_group(&group)?.ok_or_else(group_not_found)?;
+    let keys = GroupKeys::of(&group, &g);
     let s = app
-        .log_stream(&group, &stream)?
+        .log_stream(&keys, &stream)?
         .ok_or_else(stream_not_found)?;
     let (forward, given) = match token {
         Some(t) => {
@@ -1844,11 +1947,11 @@ fn get_log_events(
         Some(p) => (lo, Some(hi.map_or(p, |h| h.min(p)))),
         None => (lo, hi),
     };
-    let prefix_len = group_prefix(&group).len();
-    let lower_key = event_key(&group, s.id, lower);
+    let prefix_len = keys.prefix.len();
+    let lower_key = event_key(&keys, s.id, lower);
     let upper_key = match upper {
-        Some(p) => event_key(&group, s.id, p),
-        None => stream_events_end(&group, s.id),
+        Some(p) => event_key(&keys, s.id, p),
+        None => stream_events_end(&keys, s.id),
     };
     let mut events: Vec<Event> = if lower_key < upper_key {
         app.store
@@ -1963,14 +2066,15 @@ fn filter_log_events(
     let g = app.log_group(&group)?.ok_or_else(group_not_found)?;
 
     // The streams searched, by id.
+    let keys = GroupKeys::of(&group, &g);
     let streams: HashMap<u64, String> = app
-        .log_streams(&group, prefix.unwrap_or(""))?
+        .log_streams(&keys, prefix.unwrap_or(""))?
         .into_iter()
         .filter(|(_, s)| names.as_ref().is_none_or(|n| n.contains(&s.name)))
         .map(|(_, s)| (s.id, s.name))
         .collect();
 
-    let prefix_key = group_prefix(&group);
+    let prefix_key = keys.prefix.clone();
     let oldest = app.logs.shared.cutoff(&g, app.logs_now());
     let lo_ts = start_time.unwrap_or(0).max(oldest.unwrap_or(i64::MIN));
     let mut lower = prefix_key.clone();
@@ -1982,7 +2086,7 @@ fn filter_log_events(
             k.extend_from_slice(&ts_bytes(t));
             k
         }
-        None => group_end(&group),
+        None => keys.end.clone(),
     };
     let (forward, mut lower, mut upper) = match token {
         None => (from_head, Bound::Included(lower), Bound::Excluded(upper)),
@@ -2132,16 +2236,36 @@ mod tests {
 
     #[test]
     fn keys_sort_like_names_and_times() {
-        let a = stream_key("g", "a");
-        let a0 = stream_key("g", "a\0");
-        let ab = stream_key("g", "ab");
+        let meta = |id| GroupMeta {
+            id,
+            creation_time: 0,
+            retention_days: None,
+            next_stream_id: 1,
+            stored_bytes: 0,
+            tags: BTreeMap::new(),
+            log_group_class: "STANDARD".into(),
+            kms_key_id: None,
+        };
+        let g = GroupKeys::of("g", &meta(Some(7)));
+        let a = stream_key(&g, "a");
+        let a0 = stream_key(&g, "a\0");
+        let ab = stream_key(&g, "ab");
         assert!(a < a0 && a0 < ab);
         assert!(ts_bytes(-1) < ts_bytes(0) && ts_bytes(0) < ts_bytes(1));
         assert_eq!(ts_from(&ts_bytes(-5)), -5);
         assert_eq!(ts_from(&ts_bytes(1_700_000_000_000)), 1_700_000_000_000);
-        // A group's keys stay below the next group's.
-        assert!(group_end("g") < group_prefix("g0"));
-        assert!(time_key("g", i64::MAX, u64::MAX, u64::MAX) < group_end("g"));
+        // A group's keys stay below the next group's, in both layouts, and the two layouts
+        // never overlap (names start with a printable byte, ids with NUL).
+        let next = GroupKeys::of("g", &meta(Some(8)));
+        assert!(g.end <= next.prefix);
+        assert!(time_key(&g, i64::MAX, u64::MAX, u64::MAX) < g.end);
+        let (old, old0) = (
+            GroupKeys::of("g", &meta(None)),
+            GroupKeys::of("g0", &meta(None)),
+        );
+        assert!(old.end < old0.prefix);
+        assert!(time_key(&old, i64::MAX, u64::MAX, u64::MAX) < old.end);
+        assert!(next.end < old.prefix);
     }
 
     #[test]
