@@ -297,3 +297,54 @@ def test_tumbling_window_state_over_1_mb_ends_the_window_early(env):
     assert final["early"] is True and final["keys"] == []
     assert final["state_bytes"] > 1024 * 1024  # the final invoke gets the state that ended it
     drain(env, esm["UUID"])
+
+
+# huge items ---------------------------------------------------------------------------------------
+
+SIZES_PY = """\
+import json
+import os
+
+
+def handler(event, context):
+    recs = event["Records"]
+    with open(os.environ["RECORDS_FILE"], "a") as f:
+        f.write(json.dumps({
+            "keys": [r["dynamodb"]["Keys"]["pk"]["S"] for r in recs],
+            "bytes": len(json.dumps(event, separators=(",", ":"))),
+        }) + "\\n")
+"""
+
+
+def test_huge_items_with_the_largest_batch_size_arrive_in_invokes_under_6_mb(env):
+    """40 items of 350 KB (14 MB) under BatchSize 10000: every record arrives once, in order,
+    in several invokes of at most 6 MB each (the synchronous payload limit), and GetRecords
+    pages stay within their 1 MB."""
+    table = env.create_table(view_type="NEW_IMAGE")
+    t = table["TableName"]
+    path = env.tmp / f"{unique('calls')}.jsonl"
+    name = env.create_function(zip_bytes({"handler.py": SIZES_PY}), env={"RECORDS_FILE": str(path)}, Timeout=30)
+    blob = "x" * (350 * 1024)
+    keys = [f"big{i:02}" for i in range(40)]
+    for k in keys:
+        env.c.ddb.put_item(TableName=t, Item={"pk": {"S": k}, "blob": {"S": blob}})
+    esm = env.create_mapping(name, table["LatestStreamArn"], BatchSize=10000)
+    assert esm["BatchSize"] == 10000
+    drain(env, esm["UUID"], timeout=60)
+    log = calls(path)
+    assert [k for c in log for k in c["keys"]] == keys
+    assert len(log) >= 3, [len(c["keys"]) for c in log]
+    assert all(c["bytes"] <= 6 * 1024 * 1024 for c in log), [c["bytes"] for c in log]
+
+    streams = env.c.streams
+    shard = streams.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]["Shards"][0]
+    it = streams.get_shard_iterator(
+        StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    seen: list[str] = []
+    while it and len(seen) < len(keys):
+        page = streams.get_records(ShardIterator=it, Limit=1000)
+        assert 1 <= len(page["Records"]) <= 3, len(page["Records"])  # 1 MB of 350 KB records
+        seen += [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]]
+        it = page.get("NextShardIterator")
+    assert seen == keys

@@ -30,13 +30,15 @@ pub trait StreamSource: Send + Sync + 'static {
     /// The stream's shards, parents listed before their children.
     async fn shards(&self, stream_arn: &str) -> Result<Vec<ShardInfo>, SourceError>;
 
-    /// Up to `limit` records of the shard with sequence numbers ≥ `from_seq`, in order.
+    /// Up to `limit` records of the shard with sequence numbers ≥ `from_seq`, in order, and
+    /// no more once their sizes (`size_bytes`) reach `max_bytes` (at least one record).
     async fn read(
         &self,
         stream_arn: &str,
         shard_id: &str,
         from_seq: u128,
         limit: usize,
+        max_bytes: u64,
     ) -> Result<Vec<StreamRecord>, SourceError>;
 
     /// The newest sequence number in the shard, if it holds any record.

@@ -291,13 +291,15 @@ impl ShardWorker {
         lanes: &[mpsc::Sender<LaneMsg>],
     ) -> bool {
         let shard_id = &self.shard.shard_id;
-        // Enough for a full batch in every lane.
+        // Enough for a full batch in every lane, by count and by bytes: an invoke carries at
+        // most 6 MB, so a read of huge items holds a payload per lane, not `limit` of them.
         let limit = (self.cfg.batch_size * lanes.len()).clamp(MIN_READ, 10_000);
+        let max_bytes = (MAX_PAYLOAD * lanes.len()) as u64;
         loop {
             if self.cancel.is_cancelled() {
                 return false;
             }
-            let Some(records) = self.read(next, limit).await else {
+            let Some(records) = self.read(next, limit, max_bytes).await else {
                 return false;
             };
             if records.is_empty() {
@@ -414,12 +416,18 @@ impl ShardWorker {
         }
     }
 
-    async fn read(&self, from: u128, limit: usize) -> Option<Vec<StreamRecord>> {
+    async fn read(&self, from: u128, limit: usize, max_bytes: u64) -> Option<Vec<StreamRecord>> {
         loop {
             match self
                 .deps
                 .source
-                .read(&self.cfg.stream_arn, &self.shard.shard_id, from, limit)
+                .read(
+                    &self.cfg.stream_arn,
+                    &self.shard.shard_id,
+                    from,
+                    limit,
+                    max_bytes,
+                )
                 .await
             {
                 Ok(r) => return Some(r),
@@ -446,7 +454,7 @@ impl ShardWorker {
             Err(SourceError::StreamGone(_)) => return true,
             Err(_) => false,
         };
-        closed && self.read(next, 1).await.is_some_and(|r| r.is_empty())
+        closed && self.read(next, 1, 1).await.is_some_and(|r| r.is_empty())
     }
 
     async fn save(&self, cp: Checkpoint) -> bool {

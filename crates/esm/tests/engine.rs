@@ -20,6 +20,8 @@ struct FakeSource {
     records: Mutex<Vec<StreamRecord>>,
     last: watch::Sender<u128>,
     reads: AtomicUsize,
+    /// The most bytes (`size_bytes`) one read returned.
+    most_read_bytes: AtomicUsize,
 }
 
 impl FakeSource {
@@ -28,7 +30,29 @@ impl FakeSource {
             records: Mutex::new(Vec::new()),
             last: watch::channel(0).0,
             reads: AtomicUsize::new(0),
+            most_read_bytes: AtomicUsize::new(0),
         })
+    }
+
+    /// A record whose new image carries `bytes` of payload.
+    fn put_big(&self, key: &str, bytes: usize) {
+        let mut recs = self.records.lock().unwrap();
+        let seq = START + recs.len() as u128;
+        let keys: Item = [("pk".to_string(), AttributeValue::S(key.into()))]
+            .into_iter()
+            .collect();
+        let mut new = keys.clone();
+        new.insert("blob".into(), AttributeValue::S("x".repeat(bytes)));
+        recs.push(StreamRecord::describe(
+            format!("{seq}"),
+            seq,
+            0,
+            StreamViewType::NewImage,
+            keys,
+            None,
+            Some(&new),
+        ));
+        self.last.send_replace(seq);
     }
 
     fn put(&self, key: &str) {
@@ -66,15 +90,22 @@ impl StreamSource for FakeSource {
         _: &str,
         from: u128,
         limit: usize,
+        max_bytes: u64,
     ) -> Result<Vec<StreamRecord>, SourceError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         let recs = self.records.lock().unwrap();
-        Ok(recs
-            .iter()
-            .filter(|r| r.sequence >= from)
-            .take(limit)
-            .cloned()
-            .collect())
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        for r in recs.iter().filter(|r| r.sequence >= from) {
+            if out.len() >= limit || bytes >= max_bytes {
+                break;
+            }
+            bytes += r.size_bytes;
+            out.push(r.clone());
+        }
+        self.most_read_bytes
+            .fetch_max(bytes as usize, Ordering::SeqCst);
+        Ok(out)
     }
     async fn latest_sequence(&self, _: &str, _: &str) -> Result<Option<u128>, SourceError> {
         Ok(self.records.lock().unwrap().last().map(|r| r.sequence))
@@ -293,8 +324,9 @@ async fn closed_shard_with_a_far_end_finishes_without_spinning() {
             s: &str,
             from: u128,
             limit: usize,
+            max_bytes: u64,
         ) -> Result<Vec<StreamRecord>, SourceError> {
-            self.0.read(a, s, from, limit).await
+            self.0.read(a, s, from, limit, max_bytes).await
         }
         async fn latest_sequence(&self, a: &str, s: &str) -> Result<Option<u128>, SourceError> {
             self.0.latest_sequence(a, s).await
@@ -428,5 +460,76 @@ async fn parallel_lanes_deliver_everything_once() {
             .collect();
         assert_eq!(rounds.len(), 5);
     }
+    engine.shutdown().await;
+}
+
+/// Records every invoke's payload size and record count.
+#[derive(Default)]
+struct SizingInvoker(Mutex<Vec<(usize, usize)>>);
+
+#[async_trait]
+impl Invoker for SizingInvoker {
+    async fn invoke(&self, _: &str, payload: Vec<u8>) -> Result<InvokeOutcome, InvokeError> {
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let n = v["Records"].as_array().unwrap().len();
+        self.0.lock().unwrap().push((payload.len(), n));
+        Ok(InvokeOutcome {
+            payload: b"null".to_vec(),
+            ..Default::default()
+        })
+    }
+}
+
+/// Huge items with the largest BatchSize: a read holds about one invoke's payload per lane
+/// (6 MB), not up to 10 000 records of 350 KB, and every invoke stays under the 6 MB payload
+/// limit while every record is delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_huge_items_are_bounded_by_bytes() {
+    const MB: usize = 1024 * 1024;
+    let source = FakeSource::new();
+    for i in 0..100 {
+        source.put_big(&format!("k{i}"), 350 * 1024);
+    }
+    let invoker = Arc::new(SizingInvoker::default());
+    let checkpoints = Arc::new(FakeCheckpoints::default());
+    let engine = Engine::new(deps(
+        source.clone(),
+        invoker.clone(),
+        checkpoints.clone(),
+        Arc::default(),
+    ));
+    let mut cfg = config(10_000);
+    cfg.parallelization_factor = 2;
+    engine.start(cfg).await;
+    for _ in 0..3000 {
+        if checkpoints.get("u", SHARD).map(|c| c.seq) == Some(START + 99) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        checkpoints.get("u", SHARD).map(|c| c.seq),
+        Some(START + 99),
+        "every record delivered"
+    );
+    let calls = invoker.0.lock().unwrap().clone();
+    assert_eq!(
+        calls.iter().map(|c| c.1).sum::<usize>(),
+        100,
+        "each record once"
+    );
+    assert!(
+        calls.iter().all(|c| c.0 <= 6 * MB),
+        "an invoke over 6 MB: {:?}",
+        calls.iter().map(|c| c.0).max()
+    );
+    // 2 lanes of 6 MB, plus the one record that crosses the budget; the 100 records are
+    // 35 MB, which an unbounded read of up to 10 000 records would hold at once.
+    let most = source.most_read_bytes.load(Ordering::SeqCst);
+    assert!(most <= 12 * MB + 351 * 1024, "one read held {most} bytes");
+    assert!(
+        source.reads.load(Ordering::SeqCst) >= 3,
+        "the shard was read in several parts"
+    );
     engine.shutdown().await;
 }

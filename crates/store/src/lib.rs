@@ -558,31 +558,36 @@ impl Store {
         kv_scan(&**view, space, lower, upper, reverse, limit)
     }
 
-    /// Reads up to `limit` records of shard `iid` with sequence numbers ≥ `from_seq`.
+    /// Reads up to `limit` records of shard `iid` with sequence numbers ≥ `from_seq`, in order,
+    /// stopping after the record that brings their sizes (`size_bytes`) to `max_bytes`: a read
+    /// of huge items holds a budget's worth, not `limit` of them. At least one record is read.
     pub fn read_records(
         &self,
         iid: u64,
         from_seq: u128,
         limit: usize,
+        max_bytes: u64,
     ) -> Result<Vec<StreamRecord>, StoreError> {
         let view = self.view()?;
         let start = record_key(iid, from_seq);
         let end = record_key(iid, u128::MAX);
         let mut out = Vec::new();
+        let mut bytes = 0u64;
         view.scan(
             Space::Records,
             Bound::Included(&start),
             Bound::Included(&end),
             false,
             &mut |_, v| {
-                out.push(tributary_model::codec::decode_record(v)?);
-                Ok(out.len() < limit)
+                let r = tributary_model::codec::decode_record(v)?;
+                bytes += r.size_bytes;
+                out.push(r);
+                Ok(out.len() < limit && bytes < max_bytes)
             },
         )?;
         Ok(out)
     }
 
-    /// The sequence number of the newest record in shard `iid`, if any.
     pub fn last_sequence(&self, iid: u64) -> Result<Option<u128>, StoreError> {
         let view = self.view()?;
         let start = record_key(iid, 0);

@@ -116,7 +116,7 @@ async fn item_and_record_commit_together_and_survive_reopen() {
             store.close();
         }
         let store = Store::open(Some(dir.path()), clock.clone()).unwrap();
-        let recs = store.read_records(iid, 0, 100).unwrap();
+        let recs = store.read_records(iid, 0, 100, u64::MAX).unwrap();
         assert_eq!(recs.len(), 10);
         assert!(recs.windows(2).all(|w| w[0].sequence < w[1].sequence));
         assert_eq!(store.catalog().tables.get("T").unwrap().item_count, 10);
@@ -819,7 +819,7 @@ async fn acknowledged_writes_come_back_from_the_log_after_a_crash() {
     }
 
     let store = Store::open(Some(dir.path()), SystemClock::new()).unwrap();
-    let recs = store.read_records(iid, 0, 1000).unwrap();
+    let recs = store.read_records(iid, 0, 1000, u64::MAX).unwrap();
     assert_eq!(recs.len(), 200);
     assert!(recs.windows(2).all(|w| w[0].sequence < w[1].sequence));
     let t = store.catalog().tables.get("T").unwrap().clone();

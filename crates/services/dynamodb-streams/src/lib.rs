@@ -256,14 +256,15 @@ fn trim_horizon(app: &Streams, shard: &ShardMeta) -> Result<u128, AwsError> {
         .map_or(shard.start_seq, |t| (t + 1).max(shard.start_seq));
     let cutoff = retention_cutoff(app);
     loop {
-        let page = app.store.read_records(shard.iid, from, 1000)?;
+        let page = app
+            .store
+            .read_records(shard.iid, from, 1000, MAX_RESPONSE_BYTES)?;
         let Some(pos) = page.iter().position(|r| r.arrival_ms >= cutoff) else {
             match page.last() {
-                Some(last) if page.len() == 1000 => {
+                Some(last) => {
                     from = last.sequence + 1;
                     continue;
                 }
-                Some(last) => return Ok(last.sequence + 1),
                 None => return Ok(from),
             }
         };
@@ -555,7 +556,7 @@ fn get_shard_iterator(
             app,
             shard,
             from,
-            app.store.read_records(shard.iid, from, 1)?.first(),
+            app.store.read_records(shard.iid, from, 1, 1)?.first(),
         )
     {
         return Err(trimmed());
@@ -593,7 +594,10 @@ fn get_records(
     let shard = stream
         .shard(&pos.shard_id)
         .ok_or_else(|| shard_not_found(&pos.shard_id))?;
-    let records = app.store.read_records(shard.iid, pos.from, limit)?;
+    // One record past the response's 1 MB at most: the rest would be thrown away.
+    let records = app
+        .store
+        .read_records(shard.iid, pos.from, limit, MAX_RESPONSE_BYTES)?;
     if is_trimmed(app, shard, pos.from, records.first()) {
         return Err(trimmed());
     }
@@ -785,7 +789,7 @@ async fn trim_expired(app: &Streams) {
         .collect();
     let due = shards.into_iter().any(|iid| {
         app.store
-            .read_records(iid, 0, 1)
+            .read_records(iid, 0, 1, 1)
             .ok()
             .and_then(|r| r.first().map(|r| r.arrival_ms < cutoff))
             .unwrap_or(false)

@@ -60,11 +60,12 @@ impl StreamSource for StoreSource {
         shard_id: &str,
         from_seq: u128,
         limit: usize,
+        max_bytes: u64,
     ) -> Result<Vec<StreamRecord>, SourceError> {
         let shard = self.shard(stream_arn, shard_id)?;
         let mut recs = self
             .store
-            .read_records(shard.iid, from_seq, limit)
+            .read_records(shard.iid, from_seq, limit, max_bytes)
             .map_err(|e| SourceError::Failed(e.to_string()))?;
         if let Some(end) = shard.end_seq {
             recs.retain(|r| r.sequence <= end);

@@ -214,7 +214,7 @@ pub fn shards_view(app: &Lambda, uuid: &str) -> Result<Value, AwsError> {
         let lag_ms = match (last, processed) {
             (Some(l), p) if p.is_none_or(|p| p < l) => app
                 .store
-                .read_records(shard.iid, p.map_or(0, |p| p + 1), 1)
+                .read_records(shard.iid, p.map_or(0, |p| p + 1), 1, 1)
                 .ok()
                 .and_then(|r| r.first().map(|r| (now - r.arrival_ms).max(0)))
                 .unwrap_or(0),
