@@ -188,14 +188,9 @@ impl ShardWorker {
             // sequence number ≥ its StartingSequenceNumber, so reading starts there.
             None => match self.cfg.starting_position {
                 StartingPosition::TrimHorizon => self.shard.start_seq,
-                StartingPosition::Latest => match self
-                    .deps
-                    .source
-                    .latest_sequence(&self.cfg.stream_arn, &shard_id)
-                    .await
-                {
-                    Ok(Some(s)) => s + 1,
-                    _ => self.shard.start_seq,
+                StartingPosition::Latest => match self.latest().await {
+                    Some(next) => next,
+                    None => return,
                 },
             },
         };
@@ -280,6 +275,33 @@ impl ShardWorker {
             }
         }
         tracing::debug!(uuid = %self.cfg.uuid, shard = %shard_id, "shard worker stopped");
+    }
+
+    /// Where LATEST starts: just after the shard's newest record (at its start when it has
+    /// none). A source that cannot say is asked again with backoff; guessing would start at
+    /// TRIM_HORIZON and deliver the whole shard's history. `None` when cancelled or the
+    /// stream is gone.
+    async fn latest(&self) -> Option<u128> {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self
+                .deps
+                .source
+                .latest_sequence(&self.cfg.stream_arn, &self.shard.shard_id)
+                .await
+            {
+                Ok(Some(s)) => return Some(s + 1),
+                Ok(None) => return Some(self.shard.start_seq),
+                Err(SourceError::StreamGone(_)) => return None,
+                Err(e) => {
+                    tracing::warn!(uuid = %self.cfg.uuid, error = %e, "finding the shard's latest record failed");
+                    if !self.sleep(backoff).await {
+                        return None;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
     }
 
     /// Reads the shard in order and routes records to lanes. True once the shard is closed and

@@ -533,3 +533,76 @@ async fn reads_of_huge_items_are_bounded_by_bytes() {
     );
     engine.shutdown().await;
 }
+
+/// LATEST starts after the newest record even when the source fails to say which that is at
+/// first: the worker asks again instead of starting at TRIM_HORIZON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latest_is_asked_again_not_turned_into_trim_horizon() {
+    struct Flaky(Arc<FakeSource>, AtomicUsize);
+    #[async_trait]
+    impl StreamSource for Flaky {
+        async fn shards(&self, a: &str) -> Result<Vec<ShardInfo>, SourceError> {
+            self.0.shards(a).await
+        }
+        async fn read(
+            &self,
+            a: &str,
+            s: &str,
+            from: u128,
+            limit: usize,
+            max_bytes: u64,
+        ) -> Result<Vec<StreamRecord>, SourceError> {
+            self.0.read(a, s, from, limit, max_bytes).await
+        }
+        async fn latest_sequence(&self, a: &str, s: &str) -> Result<Option<u128>, SourceError> {
+            if self.1.load(Ordering::SeqCst) < 2 {
+                self.1.fetch_add(1, Ordering::SeqCst);
+                return Err(SourceError::Failed("throttled".into()));
+            }
+            let latest = self.0.latest_sequence(a, s).await;
+            // Counted once answered, so the test's next record comes after it.
+            self.1.fetch_add(1, Ordering::SeqCst);
+            latest
+        }
+        async fn wait_for_records(&self, a: &str, s: &str, from: u128) {
+            self.0.wait_for_records(a, s, from).await
+        }
+        async fn wait_for_shards(&self, _: &str, _: u64) -> u64 {
+            std::future::pending().await
+        }
+        fn shards_version(&self) -> u64 {
+            0
+        }
+    }
+    let inner = FakeSource::new();
+    for k in ["old1", "old2", "old3"] {
+        inner.put(k);
+    }
+    let source = Arc::new(Flaky(inner.clone(), AtomicUsize::new(0)));
+    let invoker = Arc::new(FakeInvoker::default());
+    let checkpoints = Arc::new(FakeCheckpoints::default());
+    let engine = Engine::new(deps(
+        source.clone(),
+        invoker.clone(),
+        checkpoints.clone(),
+        Arc::default(),
+    ));
+    let mut cfg = config(10);
+    cfg.starting_position = StartingPosition::Latest;
+    engine.start(cfg).await;
+    for _ in 0..300 {
+        if source.1.load(Ordering::SeqCst) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        source.1.load(Ordering::SeqCst) >= 3,
+        "LATEST was asked again"
+    );
+    inner.put("new1");
+    eventually(|| checkpoints.get("u", SHARD).map(|c| c.seq) == Some(START + 3)).await;
+    let delivered: Vec<String> = invoker.batches.lock().unwrap().concat();
+    assert_eq!(delivered, ["new1"]);
+    engine.shutdown().await;
+}
