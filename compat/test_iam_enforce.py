@@ -268,7 +268,7 @@ def test_a_mapping_whose_role_loses_the_stream_actions_waits_and_resumes(aws, en
 
     aws("iam", "put-role-policy", "--role-name", "revocable-role", "--policy-name", "read",
         "--policy-document", json.dumps(read))
-    env.advance_clock(1)  # wakes the mapping's retry now instead of after its backoff
+    env.advance_clock(11)  # past the longest backoff (10 s): the mapping retries now, not after it
     env.drain(uuid_)
     assert [r["dynamodb"]["Keys"]["id"]["S"] for r in log.records()] == ["a", "b", "c"]
     assert aws("lambda", "get-event-source-mapping", "--uuid", uuid_)["LastProcessingResult"] == "OK"

@@ -57,8 +57,6 @@ pub struct App {
     pub host: Arc<FunctionHost>,
     /// Wakes time-driven background work (shard roll-over) when the clock is moved.
     time_moved: Arc<tokio::sync::Notify>,
-    /// Moves whenever the clock is moved by hand; event source mappings watch it.
-    clock_moved: tokio::sync::watch::Sender<u64>,
     /// Stops background tasks (the TTL sweeper) at shutdown.
     background: tokio_util::sync::CancellationToken,
 }
@@ -75,7 +73,6 @@ impl App {
         choose: ChooseBackends,
     ) -> Arc<App> {
         let cfg = Arc::new(cfg);
-        let clock_moved = tokio::sync::watch::Sender::new(0u64);
         let time_moved = Arc::new(tokio::sync::Notify::new());
         let background = tokio_util::sync::CancellationToken::new();
         let s3 = Arc::new(tributary_s3::S3::new(cfg.clone(), store.clone()));
@@ -153,7 +150,6 @@ impl App {
                     }),
                     destinations: Arc::new(LocalDestinations { app: me.clone() }),
                     clock: clock.clone(),
-                    clock_moved: clock_moved.subscribe(),
                 };
                 let deps = choose(local);
                 let checkpoints = deps.checkpoints.clone();
@@ -198,7 +194,6 @@ impl App {
                 store,
                 host,
                 time_moved,
-                clock_moved,
                 background,
             }
         });
@@ -452,8 +447,8 @@ fn advance_clock(app: &App, body: &[u8]) -> Result<Response, AwsError> {
     app.sample_metrics();
     app.clock.advance_millis((secs * 1000.0).round() as i64);
     app.ttl_changed();
+    // Sleepers on the clock itself (the mappings' delays) woke with the move.
     app.time_moved.notify_waiters();
-    app.clock_moved.send_modify(|v| *v += 1);
     Ok(rest_ok(200, &clock_json(app)))
 }
 

@@ -111,10 +111,9 @@ pub struct Deps {
     pub invoker: Arc<dyn Invoker>,
     pub checkpoints: Arc<dyn CheckpointStore>,
     pub destinations: Arc<dyn FailureDestination>,
-    /// The server clock: batching windows, tumbling windows and record age follow it.
+    /// The server clock: batching windows, tumbling windows and record age follow it, and
+    /// every delay of the engine (backoff, retries) waits on it.
     pub clock: Arc<dyn Clock>,
-    /// Changes whenever the server clock is moved by hand.
-    pub clock_moved: tokio::sync::watch::Receiver<u64>,
 }
 
 struct Running {

@@ -412,7 +412,7 @@ impl ShardWorker {
                         break;
                     }
                     tracing::warn!(uuid = %self.cfg.uuid, attempt, "checkpoint failed");
-                    tokio::time::sleep(SHORT_RETRY).await;
+                    self.deps.clock.sleep(SHORT_RETRY).await;
                 }
                 if ok {
                     saved = Some(p);
@@ -511,52 +511,31 @@ impl ShardWorker {
         self.with_status(|m| m.last_processing_result = Some(r.to_owned()));
     }
 
-    /// Sleeps for `d`, or less when the server clock is moved by hand (time-based rules must
-    /// be looked at again then); false when cancelled.
-    async fn sleep_or_clock_moved(&self, d: Duration) -> bool {
-        let mut moved = self.deps.clock_moved.clone();
-        moved.borrow_and_update();
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => false,
-            _ = tokio::time::sleep(d) => true,
-            Ok(()) = moved.changed() => true,
-        }
-    }
-
-    /// Sleeps unless cancelled first; false when cancelled.
+    /// Sleeps for `d` on the server clock (less when it is moved by hand); false when
+    /// cancelled first.
     async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
             biased;
             _ = self.cancel.cancelled() => false,
-            _ = tokio::time::sleep(d) => true,
+            _ = self.deps.clock.sleep(d) => true,
         }
     }
 
     /// Waits until the server clock reaches `until_ms` (it may be moved by hand), a lane
     /// message arrives, or cancellation. Returns the message, if one came.
     async fn wait_clock_or_msg(&self, until_ms: i64, rx: &mut mpsc::Receiver<LaneMsg>) -> Waited {
-        let mut moved = self.deps.clock_moved.clone();
-        loop {
-            let now = self.deps.clock.now_millis();
-            if now >= until_ms {
-                return Waited::Time;
-            }
-            let real = Duration::from_millis((until_ms - now) as u64);
-            tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => return Waited::Cancelled,
-                m = rx.recv() => return match m {
-                    Some(m) => Waited::Msg(m),
-                    None => Waited::Closed,
-                },
-                _ = tokio::time::sleep(real) => {}
-                r = moved.changed() => if r.is_err() {
-                    // Nobody moves the clock any more; plain sleeps suffice.
-                    moved = self.deps.clock_moved.clone();
-                    tokio::time::sleep(real).await;
-                },
-            }
+        // The deadline first: records that keep arriving must not hold a window open.
+        if self.deps.clock.now_millis() >= until_ms {
+            return Waited::Time;
+        }
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Waited::Cancelled,
+            m = rx.recv() => match m {
+                Some(m) => Waited::Msg(m),
+                None => Waited::Closed,
+            },
+            _ = self.deps.clock.sleep_until(until_ms) => Waited::Time,
         }
     }
 }
@@ -936,7 +915,7 @@ impl Lane {
                             s.retries += 1;
                             s.last_error = Some(reason);
                         });
-                        if !w.sleep_or_clock_moved(jitter(backoff)).await {
+                        if !w.sleep(jitter(backoff)).await {
                             return false;
                         }
                         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -1208,7 +1187,7 @@ impl Lane {
                             w.count(|c| c.dropped_events += n);
                             break;
                         }
-                        if !w.sleep_or_clock_moved(jitter(backoff)).await {
+                        if !w.sleep(jitter(backoff)).await {
                             return false;
                         }
                         backoff = (backoff * 2).min(MAX_BACKOFF);

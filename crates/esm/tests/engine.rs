@@ -238,9 +238,23 @@ fn deps(
         invoker,
         checkpoints,
         destinations,
-        clock: tributary_model::ManualClock::new(1_000),
-        clock_moved: watch::channel(0).1,
+        clock: running_clock(),
     }
+}
+
+/// A manual clock that runs 20 times faster than real time, so the engine's backoffs (which
+/// wait on it) pass quickly.
+fn running_clock() -> Arc<tributary_model::ManualClock> {
+    let clock = tributary_model::ManualClock::new(1_000);
+    let ticking = Arc::downgrade(&clock);
+    tokio::spawn(async move {
+        while let Some(c) = ticking.upgrade() {
+            c.advance_millis(20);
+            drop(c);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    clock
 }
 
 async fn eventually(mut f: impl FnMut() -> bool) {
