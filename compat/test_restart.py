@@ -4,6 +4,7 @@ and none is delivered twice."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from harness import wait_for
@@ -95,3 +96,34 @@ def test_failing_batch_is_still_pending_after_a_restart(env, server, tmp_path):
     assert keys_of(log.wait_records(2, timeout=20)) == ["p1", "p2"]
     put_keys(env, table, ["p3"])
     assert keys_of(log.wait_records(3)) == ["p1", "p2", "p3"]
+
+
+def test_queued_event_invokes_survive_a_restart(env, server, tmp_path):
+    """`Event` invokes are kept in the store until their outcome is known, as Lambda's event
+    queue keeps them: five events that failed their first attempt and wait for their retry
+    run after a restart (SIGTERM) and after a SIGKILL, each to exactly one success."""
+    flag = tmp_path / "fail"
+    flag.write_text("")
+    fn, log = env.recorder(fail_flag=flag)
+    for n in range(5):
+        r = env.c.lam.invoke(FunctionName=fn, InvocationType="Event", Payload=json.dumps({"n": n}).encode())
+        assert r["StatusCode"] == 202
+    # Each ran once and failed; the retries are due a minute later on the server clock.
+    wait_for(lambda: len(log.invocations()) >= 5, "five failed first attempts", timeout=30)
+    assert sorted(i["event"]["n"] for i in log.invocations()) == [0, 1, 2, 3, 4]
+
+    server.restart()
+    time.sleep(0.5)  # the resumed events wait for their due time, not for this
+    assert len(log.invocations()) == 5, "a resumed event ran before its retry was due"
+    server.kill()
+    server.start()
+    flag.unlink()
+    env.advance_clock(61)
+    done = wait_for(
+        lambda: s if len(s := log.successful()) >= 5 else None,
+        "the five events to succeed after the restarts",
+        timeout=30,
+    )
+    assert sorted(i["event"]["n"] for i in done) == [0, 1, 2, 3, 4]
+    time.sleep(0.5)
+    assert len(log.successful()) == 5, "an event succeeded twice"

@@ -131,7 +131,6 @@ impl App {
                 store: store.clone(),
                 host: host.clone(),
                 metrics: metrics.clone(),
-                time_moved: time_moved.clone(),
                 background: background.clone(),
                 queues: sqs.clone(),
                 topics: sns.clone(),

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -223,7 +222,7 @@ pub async fn invoke(
             let doc = choose(app, &target)?;
             // Lambda passes the client context to synchronous invocations only.
             let qualifier = target.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
-            enqueue(app, doc, invoked_arn, payload, qualifier);
+            enqueue(app, doc, invoked_arn, payload, qualifier).await?;
             empty(http::StatusCode::ACCEPTED)
         }
         _ => {
@@ -271,121 +270,273 @@ pub async fn invoke(
     Ok(resp)
 }
 
-/// Queues an asynchronous invocation of the version `doc` names: it runs in the background; a
-/// function error is retried (after one and two minutes on the server clock; at most the
-/// event invoke config's `MaximumRetryAttempts`, default 2), an invocation that could not run
-/// (throttled, not ready, host trouble) is retried with backoff until the event is
-/// `MaximumEventAgeInSeconds` old (default six hours). Each attempt runs the version as it is
-/// then (`$LATEST` may have been updated meanwhile); an event of a deleted function is dropped.
-/// The outcome goes to the config's `OnSuccess` / `OnFailure` destination as an invocation
-/// record, and a discarded event also to the function's dead-letter queue.
-fn enqueue(app: &Lambda, doc: FunctionDoc, invoked_arn: String, payload: Bytes, qualifier: String) {
+/// Where queued asynchronous events are kept until their outcome is known, so a restart runs
+/// them (as Lambda's own event queue does); keyed by the time queued and a fresh id.
+const EVENT_SPACE: &str = "lambda/events";
+/// At most this many events wait at once; more are refused as throttled.
+const MAX_QUEUED_EVENTS: usize = 100_000;
+
+/// One queued asynchronous event, as stored: what to invoke, and how far it got.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct QueuedEvent {
+    name: String,
+    version: String,
+    qualifier: String,
+    invoked_arn: String,
+    /// The payload, base64.
+    payload: String,
+    queued_at: i64,
+    /// Function errors so far (each retried after one, then two minutes).
+    failures: usize,
+    attempts: usize,
+    /// The next wait after an attempt that could not run.
+    backoff: i64,
+    last_request_id: String,
+    /// When the next attempt is due (server clock).
+    due_ms: i64,
+}
+
+/// Queues an asynchronous invocation of the version `doc` names. The event is stored before
+/// the caller is answered, and runs in the background: a function error is retried (after one
+/// and two minutes on the server clock; at most the event invoke config's
+/// `MaximumRetryAttempts`, default 2), an invocation that could not run (throttled, not ready,
+/// host trouble) is retried with backoff until the event is `MaximumEventAgeInSeconds` old
+/// (default six hours). Each attempt runs the version as it is then (`$LATEST` may have been
+/// updated meanwhile); an event of a deleted function is dropped. The outcome goes to the
+/// config's `OnSuccess` / `OnFailure` destination as an invocation record, and a discarded
+/// event also to the function's dead-letter queue. A restart resumes every stored event.
+async fn enqueue(
+    app: &Lambda,
+    doc: FunctionDoc,
+    invoked_arn: String,
+    payload: Bytes,
+    qualifier: String,
+) -> Result<(), AwsError> {
+    use std::sync::atomic::Ordering;
+    let Some(app) = app.me.upgrade() else {
+        return Err(lambda_err::service("The service is stopping."));
+    };
+    if app.queued_events.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED_EVENTS {
+        app.queued_events.fetch_sub(1, Ordering::SeqCst);
+        // Answered with `Retry-After`, as every throttle is (`error_response`).
+        return Err(AwsError::new(
+            "TooManyRequestsException",
+            429,
+            "Rate Exceeded.",
+        ));
+    }
+    let now = app.store.clock().now_millis();
+    let ev = QueuedEvent {
+        name: doc.name,
+        version: doc.version,
+        qualifier,
+        invoked_arn,
+        payload: B64.encode(&payload),
+        queued_at: now,
+        failures: 0,
+        attempts: 0,
+        backoff: EVENT_BACKOFF_FIRST_MS,
+        last_request_id: uuid::Uuid::new_v4().to_string(),
+        due_ms: now,
+    };
+    let mut key = (now.max(0) as u64).to_be_bytes().to_vec();
+    key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    if let Err(e) = save_event(&app, &key, &ev).await {
+        app.queued_events.fetch_sub(1, Ordering::SeqCst);
+        return Err(e);
+    }
+    tokio::spawn(run_event(app, key, ev, payload));
+    Ok(())
+}
+
+/// Starts every event a previous run left queued.
+pub(crate) fn resume_events(app: &Lambda) {
+    use std::sync::atomic::Ordering;
     let Some(app) = app.me.upgrade() else {
         return;
     };
-    let (name, version) = (doc.name, doc.version);
-    tokio::spawn(async move {
-        let clock = Arc::clone(app.store.clock());
-        let queued_at = clock.now_millis();
-        let mut failures = 0usize;
-        let mut attempts = 0usize;
-        let mut backoff = EVENT_BACKOFF_FIRST_MS;
-        let mut last_request_id = uuid::Uuid::new_v4().to_string();
-        loop {
-            let current = if version == "$LATEST" {
-                FunctionDoc::load(&app, &name)
-            } else {
-                FunctionDoc::load_version(&app, &name, &version)
-            };
-            let Some(current) = current else {
-                tracing::info!(function = %name, "function deleted; asynchronous event discarded");
-                return;
-            };
-            let config = crate::invoke_config::load(&app, &name, &qualifier).unwrap_or_default();
-            let max_retries = config.maximum_retry_attempts.unwrap_or(2).max(0) as usize;
-            let max_age_ms = config
-                .maximum_event_age_secs
-                .map_or(MAX_EVENT_AGE_MS, |s| s * 1000);
-            let outcome = Outcome {
-                app: &app,
-                doc: &current,
-                config: &config,
-                payload: &payload,
-            };
-            // A retry is due a fixed time after its attempt started: counted from the start,
-            // a clock moved while the failed attempt was still reporting its error counts too
-            // (the function's runtime is negligible against the minutes between attempts).
-            let started_ms = clock.now_millis();
-            let attempt = match app.state.runnable(&current) {
-                Ok(doc) => {
-                    app.invoke_function(&doc, invoked_arn.clone(), payload.clone(), None, false)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            let wait_ms = match attempt {
-                Ok(out) if out.function_error.is_none() => {
-                    attempts += 1;
-                    outcome
-                        .success(&out.request_id, attempts, &out.payload)
-                        .await;
+    let mut from: Option<Vec<u8>> = None;
+    loop {
+        let lower = match &from {
+            Some(k) => std::ops::Bound::Excluded(k.as_slice()),
+            None => std::ops::Bound::Unbounded,
+        };
+        let chunk =
+            match app
+                .store
+                .kv_range(EVENT_SPACE, lower, std::ops::Bound::Unbounded, false, 1000)
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the queued asynchronous events failed");
                     return;
                 }
-                Ok(out) => {
-                    attempts += 1;
-                    last_request_id = out.request_id.clone();
-                    let delay = ASYNC_RETRY_DELAYS_MS.get(failures).copied();
-                    let too_old = delay.is_some_and(|d| started_ms + d - queued_at > max_age_ms);
-                    match delay {
-                        Some(d) if failures < max_retries && !too_old => {
-                            failures += 1;
-                            d
-                        }
-                        _ => {
-                            let condition = if too_old && failures < max_retries {
-                                "EventAgeExceeded"
-                            } else {
-                                "RetriesExhausted"
-                            };
-                            outcome
-                                .failure(
-                                    &out.request_id,
-                                    condition,
-                                    attempts,
-                                    out.function_error.as_deref(),
-                                    &out.payload,
-                                    "200",
-                                )
-                                .await;
-                            return;
-                        }
-                    }
-                }
+            };
+        let Some((last, _)) = chunk.last() else {
+            return;
+        };
+        from = Some(last.clone());
+        for (key, value) in chunk {
+            let ev: QueuedEvent = match serde_json::from_slice(&value) {
+                Ok(ev) => ev,
                 Err(e) => {
-                    if clock.now_millis() - queued_at > max_age_ms {
-                        tracing::warn!(function = %name, error = %e, "asynchronous event expired unprocessed");
-                        outcome
-                            .failure(
-                                &last_request_id,
-                                "EventAgeExceeded",
-                                attempts,
-                                None,
-                                e.message.as_bytes(),
-                                "429",
-                            )
-                            .await;
-                        return;
-                    }
-                    let delay = backoff;
-                    backoff = (backoff * 2).min(EVENT_BACKOFF_MAX_MS);
-                    delay
+                    tracing::warn!(error = %e, "skipping an unreadable queued event");
+                    continue;
                 }
             };
-            if !sleep_on_server_clock(&app, started_ms + wait_ms).await {
+            let Ok(payload) = B64.decode(&ev.payload) else {
+                tracing::warn!("skipping a queued event with an unreadable payload");
+                continue;
+            };
+            app.queued_events.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(run_event(app.clone(), key, ev, Bytes::from(payload)));
+        }
+    }
+}
+
+async fn save_event(app: &Lambda, key: &[u8], ev: &QueuedEvent) -> Result<(), AwsError> {
+    let bytes = serde_json::to_vec(ev).map_err(|e| lambda_err::service(e.to_string()))?;
+    let key = key.to_vec();
+    app.store
+        .write(move |tx| tx.kv_put(EVENT_SPACE, &key, &bytes))
+        .await
+}
+
+/// Forgets an event whose outcome is known.
+async fn finish_event(app: &Lambda, key: &[u8]) {
+    use std::sync::atomic::Ordering;
+    let key = key.to_vec();
+    if let Err(e) = app
+        .store
+        .write(move |tx| tx.kv_delete(EVENT_SPACE, &key).map(|_| ()))
+        .await
+    {
+        // It runs again after a restart: at least once, as on AWS.
+        tracing::warn!(error = %e.message, "forgetting a finished asynchronous event failed");
+    }
+    app.queued_events.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Runs one queued event to its outcome (see [`enqueue`]), saving its progress before each
+/// wait, and forgets it once the outcome is known. Boxed: an outcome may queue an event for
+/// another function (a destination), whose run is this same future.
+fn run_event(
+    app: Arc<Lambda>,
+    key: Vec<u8>,
+    ev: QueuedEvent,
+    payload: Bytes,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(run_event_to_end(app, key, ev, payload))
+}
+
+async fn run_event_to_end(app: Arc<Lambda>, key: Vec<u8>, mut ev: QueuedEvent, payload: Bytes) {
+    let clock = Arc::clone(app.store.clock());
+    if !sleep_on_server_clock(&app, ev.due_ms).await {
+        return;
+    }
+    loop {
+        let current = if ev.version == "$LATEST" {
+            FunctionDoc::load(&app, &ev.name)
+        } else {
+            FunctionDoc::load_version(&app, &ev.name, &ev.version)
+        };
+        let Some(current) = current else {
+            tracing::info!(function = %ev.name, "function deleted; asynchronous event discarded");
+            finish_event(&app, &key).await;
+            return;
+        };
+        let config = crate::invoke_config::load(&app, &ev.name, &ev.qualifier).unwrap_or_default();
+        let max_retries = config.maximum_retry_attempts.unwrap_or(2).max(0) as usize;
+        let max_age_ms = config
+            .maximum_event_age_secs
+            .map_or(MAX_EVENT_AGE_MS, |s| s * 1000);
+        let outcome = Outcome {
+            app: &app,
+            doc: &current,
+            config: &config,
+            payload: &payload,
+        };
+        // A retry is due a fixed time after its attempt started: counted from the start,
+        // a clock moved while the failed attempt was still reporting its error counts too
+        // (the function's runtime is negligible against the minutes between attempts).
+        let started_ms = clock.now_millis();
+        let attempt = match app.state.runnable(&current) {
+            Ok(doc) => {
+                app.invoke_function(&doc, ev.invoked_arn.clone(), payload.clone(), None, false)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let wait_ms = match attempt {
+            Ok(out) if out.function_error.is_none() => {
+                ev.attempts += 1;
+                outcome
+                    .success(&out.request_id, ev.attempts, &out.payload)
+                    .await;
+                finish_event(&app, &key).await;
                 return;
             }
+            Ok(out) => {
+                ev.attempts += 1;
+                ev.last_request_id = out.request_id.clone();
+                let delay = ASYNC_RETRY_DELAYS_MS.get(ev.failures).copied();
+                let too_old = delay.is_some_and(|d| started_ms + d - ev.queued_at > max_age_ms);
+                match delay {
+                    Some(d) if ev.failures < max_retries && !too_old => {
+                        ev.failures += 1;
+                        d
+                    }
+                    _ => {
+                        let condition = if too_old && ev.failures < max_retries {
+                            "EventAgeExceeded"
+                        } else {
+                            "RetriesExhausted"
+                        };
+                        outcome
+                            .failure(
+                                &out.request_id,
+                                condition,
+                                ev.attempts,
+                                out.function_error.as_deref(),
+                                &out.payload,
+                                "200",
+                            )
+                            .await;
+                        finish_event(&app, &key).await;
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                if clock.now_millis() - ev.queued_at > max_age_ms {
+                    tracing::warn!(function = %ev.name, error = %e, "asynchronous event expired unprocessed");
+                    outcome
+                        .failure(
+                            &ev.last_request_id,
+                            "EventAgeExceeded",
+                            ev.attempts,
+                            None,
+                            e.message.as_bytes(),
+                            "429",
+                        )
+                        .await;
+                    finish_event(&app, &key).await;
+                    return;
+                }
+                let delay = ev.backoff;
+                ev.backoff = (ev.backoff * 2).min(EVENT_BACKOFF_MAX_MS);
+                delay
+            }
+        };
+        ev.due_ms = started_ms + wait_ms;
+        if let Err(e) = save_event(&app, &key, &ev).await {
+            // The stored copy is older: after a restart the event retries sooner than due.
+            tracing::warn!(function = %ev.name, error = %e.message, "saving an asynchronous event's progress failed");
         }
-    });
+        if !sleep_on_server_clock(&app, ev.due_ms).await {
+            return;
+        }
+    }
 }
 
 /// Where the outcome of an asynchronous event goes.
@@ -492,8 +643,7 @@ async fn deliver(app: &Lambda, function: &str, dest: &str, record: Value) {
             Ok(target) => {
                 let qualifier = target.qualifier.clone().unwrap_or_else(|| "$LATEST".into());
                 let arn = target.shown_arn(app);
-                enqueue(app, target.doc, arn, Bytes::from(body), qualifier);
-                Ok(())
+                enqueue(app, target.doc, arn, Bytes::from(body), qualifier).await
             }
             Err(e) => Err(e),
         },
@@ -585,20 +735,9 @@ async fn dead_letter(
 /// Waits until the server clock reaches `due_ms` (real time passing, or the clock being moved
 /// by `POST /_tributary/clock/advance`). False when the server is shutting down.
 async fn sleep_on_server_clock(app: &Lambda, due_ms: i64) -> bool {
-    let clock = app.store.clock();
-    loop {
-        let moved = app.time_moved.notified();
-        tokio::pin!(moved);
-        moved.as_mut().enable();
-        let left = due_ms - clock.now_millis();
-        if left <= 0 {
-            return true;
-        }
-        tokio::select! {
-            _ = app.background.cancelled() => return false,
-            _ = moved => {}
-            _ = tokio::time::sleep(Duration::from_millis(left as u64)) => {}
-        }
+    tokio::select! {
+        _ = app.background.cancelled() => false,
+        _ = app.store.clock().sleep_until(due_ms) => true,
     }
 }
 

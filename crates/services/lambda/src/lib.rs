@@ -66,15 +66,13 @@ use tributary_service::peers::{Objects, Queues, Topics};
 use tributary_service::Config;
 use tributary_store::Store;
 
-/// What Lambda takes from the server: the store, the function host, the metrics registry,
-/// the clock signals, and the services its on-failure destinations write to.
+/// What Lambda takes from the server: the store (and its clock), the function host, the metrics
+/// registry, and the services its on-failure destinations write to.
 pub struct LambdaDeps {
     pub cfg: Arc<Config>,
     pub store: Store,
     pub host: Arc<FunctionHost>,
     pub metrics: Arc<Metrics>,
-    /// Signalled when the server clock is moved by hand.
-    pub time_moved: Arc<tokio::sync::Notify>,
     /// Cancelled at shutdown.
     pub background: tokio_util::sync::CancellationToken,
     pub queues: Arc<dyn Queues>,
@@ -112,7 +110,6 @@ pub struct Lambda {
     pub(crate) metrics: Arc<Metrics>,
     /// Where the engine keeps its checkpoints (read for the shard views).
     pub(crate) checkpoints: Arc<dyn CheckpointStore>,
-    pub(crate) time_moved: Arc<tokio::sync::Notify>,
     pub(crate) background: tokio_util::sync::CancellationToken,
     pub(crate) queues: Arc<dyn Queues>,
     pub(crate) topics: Arc<dyn Topics>,
@@ -128,6 +125,8 @@ pub struct Lambda {
     read_checks: Mutex<HashMap<(String, String), ReadCheck>>,
     /// Functions on their way to `Active` (Pending, update InProgress).
     pub(crate) state: LambdaState,
+    /// Asynchronous events queued and not finished (bounded).
+    pub(crate) queued_events: std::sync::atomic::AtomicUsize,
     /// This service, for the background tasks it spawns.
     pub(crate) me: Weak<Lambda>,
 }
@@ -148,7 +147,6 @@ impl Lambda {
                 engine,
                 metrics: deps.metrics,
                 checkpoints,
-                time_moved: deps.time_moved,
                 background: deps.background,
                 queues: deps.queues,
                 topics: deps.topics,
@@ -158,15 +156,17 @@ impl Lambda {
                 specs: Mutex::new(HashMap::new()),
                 read_checks: Mutex::new(HashMap::new()),
                 state: LambdaState::default(),
+                queued_events: Default::default(),
                 me: me.clone(),
             }
         })
     }
 
-    /// Restores functions on their way to `Active` and starts every enabled mapping found in
-    /// the store.
+    /// Restores functions on their way to `Active`, resumes the queued asynchronous events and
+    /// starts every enabled mapping found in the store.
     pub async fn start(&self) {
         restore(self);
+        invoke::resume_events(self);
         for m in mappings::MappingDoc::all(self) {
             if m.enabled {
                 self.engine.start(m.engine_config(self)).await;
