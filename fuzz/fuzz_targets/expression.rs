@@ -32,14 +32,25 @@ fuzz_target!(|data: &[u8]| {
     item.insert("pk".into(), AttributeValue::S("k".into()));
     item.insert(
         "list".into(),
-        AttributeValue::L(vec![AttributeValue::N("1".into()), AttributeValue::S("s".into())]),
+        AttributeValue::L(vec![
+            AttributeValue::N("1".into()),
+            AttributeValue::S("s".into()),
+        ]),
     );
     item.insert(
         "map".into(),
-        AttributeValue::M([("n".to_owned(), AttributeValue::N("3".into()))].into_iter().collect()),
+        AttributeValue::M(
+            [("n".to_owned(), AttributeValue::N("3".into()))]
+                .into_iter()
+                .collect(),
+        ),
     );
 
-    if let Ok(c) = parse_condition(expr, ExprKind::Condition, &mut Placeholders::new(&names, &values)) {
+    if let Ok(c) = parse_condition(
+        expr,
+        ExprKind::Condition,
+        &mut Placeholders::new(&names, &values),
+    ) {
         let _ = c.eval(&item);
         let _ = c.eval_opt(None);
     }

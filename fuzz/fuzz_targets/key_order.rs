@@ -10,7 +10,10 @@ use tributary_model::number::Decimal;
 
 fn value(kind: u8, bytes: &[u8]) -> Option<(AttributeValue, &'static str)> {
     match kind % 3 {
-        0 => Some((AttributeValue::S(String::from_utf8(bytes.to_vec()).ok()?), "S")),
+        0 => Some((
+            AttributeValue::S(String::from_utf8(bytes.to_vec()).ok()?),
+            "S",
+        )),
         1 => Some((AttributeValue::B(bytes.to_vec()), "B")),
         _ => {
             let text = std::str::from_utf8(bytes).ok()?;

@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
         .map(|e| e.file_name())
         .filter(|n| n != "task")
         .collect();
-    assert!(beside.is_empty(), "written outside the destination: {beside:?}");
+    assert!(
+        beside.is_empty(),
+        "written outside the destination: {beside:?}"
+    );
     if let Ok(root) = dest.canonicalize() {
         links_stay_inside(&root, &root);
     }
