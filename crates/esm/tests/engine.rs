@@ -22,6 +22,9 @@ struct FakeSource {
     reads: AtomicUsize,
     /// The most bytes (`size_bytes`) one read returned.
     most_read_bytes: AtomicUsize,
+    /// How many more `latest_sequence` calls fail (a throttled source), and how many answered.
+    latest_failures: AtomicUsize,
+    latest_answers: AtomicUsize,
 }
 
 impl FakeSource {
@@ -31,6 +34,8 @@ impl FakeSource {
             last: watch::channel(0).0,
             reads: AtomicUsize::new(0),
             most_read_bytes: AtomicUsize::new(0),
+            latest_failures: AtomicUsize::new(0),
+            latest_answers: AtomicUsize::new(0),
         })
     }
 
@@ -108,7 +113,15 @@ impl StreamSource for FakeSource {
         Ok(out)
     }
     async fn latest_sequence(&self, _: &str, _: &str) -> Result<Option<u128>, SourceError> {
-        Ok(self.records.lock().unwrap().last().map(|r| r.sequence))
+        let failing = self
+            .latest_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(SourceError::Failed("throttled".into()));
+        }
+        let latest = self.records.lock().unwrap().last().map(|r| r.sequence);
+        self.latest_answers.fetch_add(1, Ordering::SeqCst);
+        Ok(latest)
     }
     async fn wait_for_records(&self, _: &str, _: &str, from: u128) {
         let mut rx = self.last.subscribe();
@@ -552,47 +565,11 @@ async fn reads_of_huge_items_are_bounded_by_bytes() {
 /// first: the worker asks again instead of starting at TRIM_HORIZON.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latest_is_asked_again_not_turned_into_trim_horizon() {
-    struct Flaky(Arc<FakeSource>, AtomicUsize);
-    #[async_trait]
-    impl StreamSource for Flaky {
-        async fn shards(&self, a: &str) -> Result<Vec<ShardInfo>, SourceError> {
-            self.0.shards(a).await
-        }
-        async fn read(
-            &self,
-            a: &str,
-            s: &str,
-            from: u128,
-            limit: usize,
-            max_bytes: u64,
-        ) -> Result<Vec<StreamRecord>, SourceError> {
-            self.0.read(a, s, from, limit, max_bytes).await
-        }
-        async fn latest_sequence(&self, a: &str, s: &str) -> Result<Option<u128>, SourceError> {
-            if self.1.load(Ordering::SeqCst) < 2 {
-                self.1.fetch_add(1, Ordering::SeqCst);
-                return Err(SourceError::Failed("throttled".into()));
-            }
-            let latest = self.0.latest_sequence(a, s).await;
-            // Counted once answered, so the test's next record comes after it.
-            self.1.fetch_add(1, Ordering::SeqCst);
-            latest
-        }
-        async fn wait_for_records(&self, a: &str, s: &str, from: u128) {
-            self.0.wait_for_records(a, s, from).await
-        }
-        async fn wait_for_shards(&self, _: &str, _: u64) -> u64 {
-            std::future::pending().await
-        }
-        fn shards_version(&self) -> u64 {
-            0
-        }
-    }
-    let inner = FakeSource::new();
+    let source = FakeSource::new();
     for k in ["old1", "old2", "old3"] {
-        inner.put(k);
+        source.put(k);
     }
-    let source = Arc::new(Flaky(inner.clone(), AtomicUsize::new(0)));
+    source.latest_failures.store(2, Ordering::SeqCst);
     let invoker = Arc::new(FakeInvoker::default());
     let checkpoints = Arc::new(FakeCheckpoints::default());
     let engine = Engine::new(deps(
@@ -604,17 +581,14 @@ async fn latest_is_asked_again_not_turned_into_trim_horizon() {
     let mut cfg = config(10);
     cfg.starting_position = StartingPosition::Latest;
     engine.start(cfg).await;
-    for _ in 0..300 {
-        if source.1.load(Ordering::SeqCst) >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        source.1.load(Ordering::SeqCst) >= 3,
-        "LATEST was asked again"
+    // Counted once answered, so the next record comes after the position it gave.
+    eventually(|| source.latest_answers.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(
+        source.latest_failures.load(Ordering::SeqCst),
+        0,
+        "LATEST was asked again after both failures"
     );
-    inner.put("new1");
+    source.put("new1");
     eventually(|| checkpoints.get("u", SHARD).map(|c| c.seq) == Some(START + 3)).await;
     let delivered: Vec<String> = invoker.batches.lock().unwrap().concat();
     assert_eq!(delivered, ["new1"]);

@@ -271,8 +271,11 @@ pub async fn invoke(
 }
 
 /// Where queued asynchronous events are kept until their outcome is known, so a restart runs
-/// them (as Lambda's own event queue does); keyed by the time queued and a fresh id.
+/// them (as Lambda's own event queue does); keyed by the time queued and a fresh id. The
+/// progress (small, rewritten before each wait) and the payload (up to 1 MB, written once and
+/// read for each attempt, so a waiting event holds no payload in memory) are kept apart.
 const EVENT_SPACE: &str = "lambda/events";
+const EVENT_PAYLOADS: &str = "lambda/event-payloads";
 /// At most this many events wait at once; more are refused as throttled.
 const MAX_QUEUED_EVENTS: usize = 100_000;
 
@@ -283,8 +286,6 @@ struct QueuedEvent {
     version: String,
     qualifier: String,
     invoked_arn: String,
-    /// The payload, base64.
-    payload: String,
     queued_at: i64,
     /// Function errors so far (each retried after one, then two minutes).
     failures: usize,
@@ -331,7 +332,6 @@ async fn enqueue(
         version: doc.version,
         qualifier,
         invoked_arn,
-        payload: B64.encode(&payload),
         queued_at: now,
         failures: 0,
         attempts: 0,
@@ -341,11 +341,23 @@ async fn enqueue(
     };
     let mut key = (now.max(0) as u64).to_be_bytes().to_vec();
     key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    if let Err(e) = save_event(&app, &key, &ev).await {
+    let stored = match serde_json::to_vec(&ev) {
+        Ok(progress) => {
+            let key = key.clone();
+            app.store
+                .write(move |tx| {
+                    tx.kv_put(EVENT_PAYLOADS, &key, &payload)?;
+                    tx.kv_put(EVENT_SPACE, &key, &progress)
+                })
+                .await
+        }
+        Err(e) => Err(lambda_err::service(e.to_string())),
+    };
+    if let Err(e) = stored {
         app.queued_events.fetch_sub(1, Ordering::SeqCst);
         return Err(e);
     }
-    tokio::spawn(run_event(app, key, ev, payload));
+    tokio::spawn(run_event(app, key, ev));
     Ok(())
 }
 
@@ -384,17 +396,14 @@ pub(crate) fn resume_events(app: &Lambda) {
                     continue;
                 }
             };
-            let Ok(payload) = B64.decode(&ev.payload) else {
-                tracing::warn!("skipping a queued event with an unreadable payload");
-                continue;
-            };
             app.queued_events.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(run_event(app.clone(), key, ev, Bytes::from(payload)));
+            tokio::spawn(run_event(app.clone(), key, ev));
         }
     }
 }
 
-async fn save_event(app: &Lambda, key: &[u8], ev: &QueuedEvent) -> Result<(), AwsError> {
+/// Saves how far an event got (its payload is stored already).
+async fn save_progress(app: &Lambda, key: &[u8], ev: &QueuedEvent) -> Result<(), AwsError> {
     let bytes = serde_json::to_vec(ev).map_err(|e| lambda_err::service(e.to_string()))?;
     let key = key.to_vec();
     app.store
@@ -408,7 +417,10 @@ async fn finish_event(app: &Lambda, key: &[u8]) {
     let key = key.to_vec();
     if let Err(e) = app
         .store
-        .write(move |tx| tx.kv_delete(EVENT_SPACE, &key).map(|_| ()))
+        .write(move |tx| {
+            tx.kv_delete(EVENT_PAYLOADS, &key)?;
+            tx.kv_delete(EVENT_SPACE, &key).map(|_| ())
+        })
         .await
     {
         // It runs again after a restart: at least once, as on AWS.
@@ -424,17 +436,34 @@ fn run_event(
     app: Arc<Lambda>,
     key: Vec<u8>,
     ev: QueuedEvent,
-    payload: Bytes,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    Box::pin(run_event_to_end(app, key, ev, payload))
+    Box::pin(run_event_to_end(app, key, ev))
 }
 
-async fn run_event_to_end(app: Arc<Lambda>, key: Vec<u8>, mut ev: QueuedEvent, payload: Bytes) {
+async fn run_event_to_end(app: Arc<Lambda>, key: Vec<u8>, mut ev: QueuedEvent) {
     let clock = Arc::clone(app.store.clock());
     if !sleep_on_server_clock(&app, ev.due_ms).await {
         return;
     }
     loop {
+        let payload = match app.store.kv_get(EVENT_PAYLOADS, &key) {
+            Ok(Some(p)) => Bytes::from(p),
+            Ok(None) => {
+                tracing::warn!(function = %ev.name, "a queued event's payload is missing; discarded");
+                finish_event(&app, &key).await;
+                return;
+            }
+            Err(e) => {
+                // Tried again after the backoff, as an attempt that could not run.
+                tracing::warn!(function = %ev.name, error = %e, "reading a queued event's payload failed");
+                let wait = ev.backoff;
+                ev.backoff = (ev.backoff * 2).min(EVENT_BACKOFF_MAX_MS);
+                if !sleep_on_server_clock(&app, clock.now_millis() + wait).await {
+                    return;
+                }
+                continue;
+            }
+        };
         let current = if ev.version == "$LATEST" {
             FunctionDoc::load(&app, &ev.name)
         } else {
@@ -529,7 +558,7 @@ async fn run_event_to_end(app: Arc<Lambda>, key: Vec<u8>, mut ev: QueuedEvent, p
             }
         };
         ev.due_ms = started_ms + wait_ms;
-        if let Err(e) = save_event(&app, &key, &ev).await {
+        if let Err(e) = save_progress(&app, &key, &ev).await {
             // The stored copy is older: after a restart the event retries sooner than due.
             tracing::warn!(function = %ev.name, error = %e.message, "saving an asynchronous event's progress failed");
         }
